@@ -1,0 +1,41 @@
+# Every target sets itself up on a fresh machine: a .venv with the package, and the pinned npm tools.
+PY      ?= python3
+VENV    := .venv
+BIN     := $(VENV)/bin
+STAMP   := $(VENV)/.installed
+NPMSTAMP:= node_modules/.installed
+
+.PHONY: test demo bench lint typecheck artifacts clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+$(NPMSTAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $(NPMSTAMP)
+
+test: $(STAMP) $(NPMSTAMP)
+	$(BIN)/ruff check bridge tests bench
+	$(BIN)/mypy
+	$(BIN)/pytest -q
+
+demo: $(STAMP)
+	$(BIN)/bridge demo
+
+bench: $(STAMP) $(NPMSTAMP)
+	$(BIN)/python bench/clearing.py
+
+artifacts: $(STAMP) $(NPMSTAMP)
+	$(BIN)/python -m bridge.chain.compile --write
+
+lint: $(STAMP)
+	$(BIN)/ruff check bridge tests bench
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+clean:
+	rm -rf $(VENV) node_modules .pytest_cache .mypy_cache .ruff_cache

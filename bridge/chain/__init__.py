@@ -1,0 +1,1 @@
+"""bridge.chain (SPEC §2)."""

@@ -1,0 +1,1 @@
+"""bridge.client (SPEC §2)."""

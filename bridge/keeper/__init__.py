@@ -1,0 +1,1 @@
+"""bridge.keeper (SPEC §2)."""

@@ -1,0 +1,1 @@
+"""bridge.mechanisms (SPEC §2)."""

@@ -1,0 +1,1 @@
+"""bridge.sim (SPEC §2)."""
