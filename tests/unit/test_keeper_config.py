@@ -42,7 +42,7 @@ def test_invalid_settings_are_refused_with_the_fix(flags: dict[str, object],
 def test_unknown_key_in_file_lists_valid_ones(tmp_path: Path) -> None:
     f = tmp_path / "keeper.toml"
     f.write_text(f'market = "{ADDR}"\nconfirmation = 1\n')
-    with pytest.raises(ConfigError, match="unknown setting 'confirmation'.*confirmations"):
+    with pytest.raises(ConfigError, match=r"unknown setting 'confirmation'.*confirmations"):
         load_config(str(f), env={})
 
 
