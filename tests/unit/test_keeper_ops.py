@@ -1,0 +1,62 @@
+"""Keeper operations: /metrics and /healthz over real HTTP, and the SQLite leader lock."""
+
+import json
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from bridge.keeper.leader import LeaderLock
+from bridge.keeper.metrics import HealthServer, KeeperMetrics
+
+
+def _get(url: str) -> tuple[int, bytes]:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as r:
+            return r.status, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read()
+
+
+def test_metrics_and_health_endpoints_report_the_loop() -> None:
+    metrics = KeeperMetrics()
+    server = HealthServer(metrics, "127.0.0.1", 0, stale_after=30).start()
+    try:
+        base = f"http://127.0.0.1:{server.port}"
+        code, body = _get(base + "/healthz")
+        assert code == 503 and json.loads(body)["ok"] is False
+        metrics.rounds_settled.inc()
+        metrics.bids_invalid.labels(side="bid", reason="undecryptable").inc(2)
+        metrics.last_tick.set(time.time())
+        code, body = _get(base + "/healthz")
+        assert code == 200 and json.loads(body)["ok"] is True
+        code, body = _get(base + "/metrics")
+        text = body.decode()
+        assert code == 200
+        assert "bridge_rounds_settled_total 1.0" in text
+        assert 'bridge_bids_invalid_total{reason="undecryptable",side="bid"} 2.0' in text
+    finally:
+        server.stop()
+
+
+def test_sqlite_leader_lock_is_exclusive_and_freed_when_the_holder_dies(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'k.sqlite'}"
+    holder = subprocess.Popen(
+        [sys.executable, "-c",
+         "import sys,time; from bridge.keeper.leader import LeaderLock;"
+         f"l=LeaderLock({url!r}); print(l.try_acquire(), flush=True); time.sleep(60)"],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "True"
+        standby = LeaderLock(url)
+        assert standby.try_acquire() is False
+        holder.kill()
+        holder.wait()
+        assert standby.try_acquire() is True
+        assert standby.held()
+        standby.release()
+        assert not standby.held()
+    finally:
+        holder.kill()
