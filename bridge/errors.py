@@ -70,3 +70,19 @@ class RetryableTxError(ChainError):
 
 class NonRetryableTxError(ChainError):
     """A transaction failed for a reason a retry cannot fix (revert, insufficient funds)."""
+
+
+class SealedInputError(InvalidInput):
+    """An argument to ``bridge.sealed`` is malformed; ``field`` names it (``"salt"``, ``"market"`` …).
+
+    Raised for what the caller controls (its own key, the round's context, a bid being sealed),
+    never for what a bidder controls: a keeper opening bids gets an ``InvalidBid`` instead.
+    """
+
+    def __init__(self, field: str, detail: str) -> None:
+        super().__init__(f"{field}: {detail}")
+        self.field = field
+        self.detail = detail
+
+    def __reduce__(self) -> tuple[type[SealedInputError], tuple[str, str]]:
+        return (type(self), (self.field, self.detail))
