@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import pickle
-from concurrent.futures import ProcessPoolExecutor
 
 import ecies
 import pytest
@@ -390,10 +389,20 @@ def test_open_many_matches_open_bid_inline_and_on_a_process_pool() -> None:
     inline = sealed.open_many(KEEPER.private_key, envelopes, chain_id=CHAIN, market=MARKET,
                               round=ROUND)
     assert inline == one_by_one
-    with ProcessPoolExecutor(max_workers=2) as pool:
+    with sealed.open_pool(2) as pool:
         pooled = sealed.open_many(KEEPER.private_key, envelopes, chain_id=CHAIN, market=MARKET,
                                   round=ROUND, executor=pool, chunks=4)
     assert pooled == one_by_one
+
+
+@settings(max_examples=50, suppress_health_check=[HealthCheck.too_slow])
+@given(orders=st.lists(st.tuples(st.binary(max_size=250), st.binary(max_size=33)), max_size=20))
+def test_open_many_never_raises_on_arbitrary_bytes(orders: list[tuple[bytes, bytes]]) -> None:
+    envelopes = [Envelope(ALICE, Side.BID, posted, ciphertext) for ciphertext, posted in orders]
+    results = sealed.open_many(KEEPER.private_key, envelopes, chain_id=CHAIN, market=MARKET,
+                               round=ROUND)
+    assert len(results) == len(orders)
+    assert all(isinstance(result, InvalidBid) for result in results)
 
 
 def test_open_many_validates_before_sending_work() -> None:
