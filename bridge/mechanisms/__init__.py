@@ -1,1 +1,49 @@
-"""bridge.mechanisms (SPEC §2)."""
+"""bridge.mechanisms: the pure clearing engine (SPEC §2, §3). No web3, exact integers only.
+
+``clear(mechanism, bids, asks)`` runs Prooφ (``"proofphi"``) or DARA (``"dara"``); ``optimum``
+computes the welfare-maximizing allocation for benchmarks; ``audit`` re-checks an outcome
+independently and raises :class:`~bridge.errors.AuditError` naming the first violation.
+"""
+
+from bridge.mechanisms.audit import audit
+from bridge.mechanisms.clearing import MECHANISMS, clear
+from bridge.mechanisms.dara import clear_dara, clear_dara_reference
+from bridge.mechanisms.optimum import Optimum, optimum, optimum_dp, optimum_milp
+from bridge.mechanisms.proofphi import clear_proofphi
+from bridge.mechanisms.types import (
+    Ask,
+    Bid,
+    Outcome,
+    ask_rank_key,
+    bid_before,
+    bid_rank_key,
+    charge_shares,
+    compare_bids,
+    sort_asks,
+    sort_bids,
+    validate,
+)
+
+__all__ = [
+    "MECHANISMS",
+    "Ask",
+    "Bid",
+    "Optimum",
+    "Outcome",
+    "ask_rank_key",
+    "audit",
+    "bid_before",
+    "bid_rank_key",
+    "charge_shares",
+    "clear",
+    "clear_dara",
+    "clear_dara_reference",
+    "clear_proofphi",
+    "compare_bids",
+    "optimum",
+    "optimum_dp",
+    "optimum_milp",
+    "sort_asks",
+    "sort_bids",
+    "validate",
+]

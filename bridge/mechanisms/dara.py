@@ -1,0 +1,586 @@
+"""DARA: the trade-reduced asymmetric composition with threshold payments (seed 003; SPEC §3.2).
+
+Allocation (Definitions 34–36 with the linear ``v/k`` ranking and the cost ranking): ask units
+``r̂_1 ≤ … ≤ r̂_m`` in ask rank order; for each ``j`` walk the bids in rank order and accept bid
+``i`` if ``v_i ≥ k_i·r̂_j`` and it still fits in ``j`` units (skip it otherwise and keep walking);
+``w_j = Σ accepted v − Σ_{u≤j} r̂_u`` and ``w_0 = 0``; ``j*`` is the smallest maximizer; then the
+ask owning unit ``j*`` and every accepted bid with a unit on it are removed (trade reduction).
+
+Payments are thresholds: a winning bid pays the smallest integer value with which it would still
+win, everything else fixed; a selling ask is paid for its ``u``-th sold unit the largest integer
+cost with which it would still sell at least ``u`` units.
+
+Speed. Evaluating every ``j`` literally is O(m·n). With bids ranked and prefix sums ``K_q`` (units)
+and ``V_q`` (value) of the first ``q`` bids, write ``p(j)`` for the number of bids passing the
+0-threshold at ``r̂_j`` (a prefix, because ``v ≥ k·c`` is ``v/k ≥ c``) and ``q(j)`` for the number
+of them that fit before the first skip. Every ``j`` is one of, or dominated by one of:
+
+- *regular* ``j = K_q`` where bid ``q`` passes at ``r̂_{K_q}``: then ``I_j`` is exactly the first
+  ``q`` bids. Regularity is monotone in ``q`` (ratios fall, unit costs rise), so the regular ``q``
+  form a prefix ``1..q0``. A ``j`` whose first non-fitting bid ``q+1`` is regular satisfies
+  ``w_j ≤ w_{K_{q+1}}`` (the skipped-in bids have ratio ≤ ``v_{q+1}/k_{q+1}`` and the extra units
+  cost at most that);
+- *saturated* ``j`` where every passing bid fits (``q(j) = p(j)``): ``w_j = V_p − C(j)`` is largest
+  at the smallest such ``j`` of each ask, ``max(first unit of the ask, K_p)``;
+- the single *segment* ``K_{q0} ≤ j < K_{q0+1}`` in which bid ``q0+1`` passes but is not regular;
+  it has fewer than ``k_{q0+1}`` units and is evaluated literally.
+
+Ties (the smallest maximizer) can also be attained by a dominated ``j``; that needs the equality
+``v_{q+1} = k_{q+1}·r̂_{K_{q+1}}``, and only then are the few ``j`` below the dominating candidate
+evaluated literally. One evaluation is thus O(n + T·log n + segment), and the thresholds are found
+by binary search over the integer value (cost) using that the allocation is monotone; for an
+ask, the search recursively splits the cost range between levels of units sold.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from itertools import accumulate
+from typing import Any
+
+import numpy as np
+
+from bridge.mechanisms.types import Ask, Bid, Outcome, sort_asks, sort_bids, validate
+
+__all__ = ["clear_dara", "clear_dara_reference"]
+
+
+# --------------------------------------------------------------------------------------------
+# Asks, prepared once per evaluation
+# --------------------------------------------------------------------------------------------
+
+
+class _Supply:
+    """Ranked asks as unit intervals: ask ``a`` holds units ``start[a]+1 … end[a]`` (1-based)."""
+
+    __slots__ = ("_arrays", "cost_before", "costs", "end", "ids", "start")
+
+    def __init__(
+        self,
+        ids: tuple[int, ...],
+        costs: tuple[int, ...],
+        start: tuple[int, ...],
+        end: tuple[int, ...],
+        cost_before: tuple[int, ...],
+    ) -> None:
+        self.ids = ids
+        self.costs = costs
+        self.start = start
+        self.end = end
+        self.cost_before = cost_before  # total cost of all units before ask a's first unit
+        self._arrays: tuple[Any, Any, Any, Any] | None = None
+
+    @property
+    def m(self) -> int:
+        return self.end[-1] if self.end else 0
+
+    def arrays(self) -> tuple[Any, Any, Any, Any]:
+        """int64 arrays (end, costs, start, cost_before) for the fast path."""
+        if self._arrays is None:
+            self._arrays = tuple(  # type: ignore[assignment]
+                np.asarray(x, dtype=np.int64)
+                for x in (self.end, self.costs, self.start, self.cost_before)
+            )
+        assert self._arrays is not None  # for mypy only; never false
+        return self._arrays
+
+    def ask_of(self, j: int) -> int:
+        """Index of the ask owning unit ``j`` (1-based)."""
+        return bisect.bisect_left(self.end, j)
+
+    def cost_upto(self, j: int) -> int:
+        """``Σ_{u ≤ j} r̂_u``."""
+        if j <= 0:
+            return 0
+        a = bisect.bisect_left(self.end, j)
+        return self.cost_before[a] + self.costs[a] * (j - self.start[a])
+
+
+def _supply(ranked: Sequence[Ask]) -> _Supply:
+    ends = tuple(accumulate(a.capacity for a in ranked))
+    starts = tuple(e - a.capacity for e, a in zip(ends, ranked, strict=True))
+    before = tuple(accumulate((a.cost * a.capacity for a in ranked[:-1]), initial=0))
+    return _Supply(
+        ids=tuple(a.id for a in ranked),
+        costs=tuple(a.cost for a in ranked),
+        start=starts,
+        end=ends,
+        cost_before=before if ranked else (),
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# The allocation (before trade reduction), fast and literal
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Alloc:
+    """``j*`` and ``I_{j*}``: the first ``q`` ranked bids plus ``extra`` (skipped-in later ones)."""
+
+    j_star: int
+    q: int
+    extra: tuple[int, ...]
+    best: int  # w_{j*}
+
+    @property
+    def accepted(self) -> tuple[int, ...]:
+        return (*range(self.q), *self.extra)
+
+
+_NO_TRADE = _Alloc(0, 0, (), 0)
+_BIG = 1 << 62  # int64 fast path only while every intermediate stays below this
+_ZERO = np.zeros(1, dtype=np.int64)
+_HUGE = np.full(1, _BIG, dtype=np.int64)
+
+
+class _Demand:
+    """Ranked bids as parallel sequences with prefix sums ``K`` (units) and ``V`` (value).
+
+    On the fast path the sequences are int64 numpy arrays (the caller has checked that no sum or
+    product can reach 2**62); otherwise Python lists of ints.
+    """
+
+    __slots__ = ("K", "V", "_sufmin", "fast", "n", "sizes", "vals")
+
+    def __init__(self, vals: Any, sizes: Any, *, fast: bool = False) -> None:
+        self.vals = vals
+        self.sizes = sizes
+        self.n = len(vals)
+        self.fast = fast
+        self._sufmin: Any = None
+        self.K: Any
+        self.V: Any
+        if fast:
+            self.K = np.concatenate((_ZERO, np.cumsum(sizes)))
+            self.V = np.concatenate((_ZERO, np.cumsum(vals)))
+        else:
+            self.K = list(accumulate(sizes, initial=0))
+            self.V = list(accumulate(vals, initial=0))
+
+    @property
+    def sufmin(self) -> Any:
+        """``sufmin[i]``: smallest size among bids ``i…`` (``sufmin[n]`` is huge)."""
+        if self._sufmin is None:
+            if self.fast:
+                tail = np.minimum.accumulate(self.sizes[::-1])[::-1]
+                self._sufmin = np.concatenate((tail, _HUGE)).tolist()
+            else:
+                self._sufmin = [*reversed(list(accumulate(reversed(self.sizes), min))), _BIG]
+        return self._sufmin
+
+    def passing(self, cost: int) -> int:
+        """Number of leading bids with ``v ≥ k·cost`` (a prefix: the ranking is by ``v/k``)."""
+        vals, sizes = self.vals, self.sizes
+        lo, hi = 0, self.n
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if vals[mid] >= sizes[mid] * cost:
+                lo = mid + 1
+            else:
+                hi = mid
+        return lo
+
+    def fill(self, j: int, p: int) -> tuple[int, int, list[int]]:
+        """Greedy with skips over the first ``p`` bids, capacity ``j``: (value, q, extras)."""
+        q = bisect.bisect_right(self.K, j, 0, p + 1) - 1
+        value = int(self.V[q])
+        extra: list[int] = []
+        rem = j - int(self.K[q])
+        if rem > 0 and q + 1 < p:
+            sizes, vals, sufmin = self.sizes, self.vals, self.sufmin
+            i = q + 1
+            while rem > 0 and i < p and sufmin[i] <= rem:
+                k = int(sizes[i])
+                if k <= rem:
+                    rem -= k
+                    value += int(vals[i])
+                    extra.append(i)
+                i += 1
+        return value, q, extra
+
+
+def _passing_all(demand: _Demand, supply: _Supply) -> list[int]:
+    """Passing count for every ask (by index)."""
+    if demand.fast:
+        negfloor = -(demand.vals // demand.sizes)  # v ≥ k·c  ⇔  ⌊v/k⌋ ≥ c for integer c
+        costs = np.asarray(supply.costs, dtype=np.int64)
+        out: list[int] = np.searchsorted(negfloor, -costs, side="right").tolist()
+        return out
+    cache: dict[int, int] = {}
+    res = []
+    for c in supply.costs:
+        p = cache.get(c)
+        if p is None:
+            p = cache[c] = demand.passing(c)
+        res.append(p)
+    return res
+
+
+def _candidates_py(demand: _Demand, supply: _Supply, passing: list[int]) -> tuple[int, int, int]:
+    """(q0, best w, its smallest j) over the regular and saturated candidates; pure Python."""
+    K, V, vals, sizes = demand.K, demand.V, demand.vals, demand.sizes
+    costs, start, end, before = supply.costs, supply.start, supply.end, supply.cost_before
+    m = supply.m
+    best_w, best_j = 0, 0
+    a = 0
+    q0 = 0
+    for q in range(1, demand.n + 1):
+        kq = K[q]
+        if kq > m:
+            break
+        while end[a] < kq:
+            a += 1
+        if vals[q - 1] < sizes[q - 1] * costs[a]:
+            break
+        w = V[q] - (before[a] + costs[a] * (kq - start[a]))
+        q0 = q
+        if w > best_w:
+            best_w, best_j = w, kq
+    for a, p in enumerate(passing):
+        j = max(start[a] + 1, K[p])
+        if j <= end[a]:
+            w = V[p] - (before[a] + costs[a] * (j - start[a]))
+            if w > best_w or (w == best_w and j < best_j):
+                best_w, best_j = w, j
+    return q0, best_w, best_j
+
+
+def _candidates_np(demand: _Demand, supply: _Supply, passing: list[int]) -> tuple[int, int, int]:
+    """Same as :func:`_candidates_py`, vectorized over int64 arrays."""
+    arr = supply.arrays()
+    end, costs, start, before = arr
+    K, V = demand.K, demand.V
+    kq = K[1:]
+    a_idx = np.minimum(np.searchsorted(end, kq, side="left"), len(end) - 1)
+    rhat = costs[a_idx]
+    regular = (kq <= supply.m) & (demand.vals >= demand.sizes * rhat)
+    q0 = demand.n if bool(regular.all()) else int(np.argmin(regular))
+    best_w, best_j = 0, 0
+    if q0:
+        ai = a_idx[:q0]
+        w = V[1 : q0 + 1] - (before[ai] + rhat[:q0] * (kq[:q0] - start[ai]))
+        i = int(np.argmax(w))
+        if int(w[i]) > 0:
+            best_w, best_j = int(w[i]), int(kq[i])
+    p = np.asarray(passing, dtype=np.int64)
+    j0 = np.maximum(start + 1, K[p])
+    ok = j0 <= end
+    if bool(ok.any()):
+        ws = (V[p] - (before + costs * (j0 - start)))[ok]
+        js = j0[ok]
+        top = int(ws.max())
+        j_top = int(js[ws == top].min())
+        if top > best_w or (top == best_w and j_top < best_j):
+            best_w, best_j = top, j_top
+    return q0, best_w, best_j
+
+
+def _allocate(demand: _Demand, supply: _Supply) -> _Alloc:
+    """``j*`` and ``I_{j*}`` via the candidate structure described in the module docstring."""
+    m = supply.m
+    n = demand.n
+    if m == 0 or n == 0:
+        return _NO_TRADE
+    K, V, vals, sizes = demand.K, demand.V, demand.vals, demand.sizes
+    costs, start, before = supply.costs, supply.start, supply.cost_before
+    passing = _passing_all(demand, supply)
+    if demand.fast:
+        q0, best_w, best_j = _candidates_np(demand, supply, passing)
+    else:
+        q0, best_w, best_j = _candidates_py(demand, supply, passing)
+
+    def w_at(j: int) -> int:
+        a = supply.ask_of(j)
+        return demand.fill(j, passing[a])[0] - (before[a] + costs[a] * (j - start[a]))
+
+    # The segment K_{q0} ≤ j < K_{q0+1} where bid q0+1 passes but is not regular.
+    if q0 < n:
+        lo = max(int(K[q0]), 1)
+        hi = min(int(K[q0 + 1]) - 1, m)
+        v_next, k_next = int(vals[q0]), int(sizes[q0])
+        for j in range(lo, hi + 1):
+            if v_next < k_next * costs[supply.ask_of(j)]:
+                break
+            w = w_at(j)
+            if w > best_w or (w == best_w and j < best_j):
+                best_w, best_j = w, j
+
+    # Ties with a dominated j below the best candidate.
+    if best_j > 0:
+        nxt = bisect.bisect_left(K, best_j, 1, q0 + 1)  # smallest regular q with K_q ≥ best_j
+        if nxt <= q0:
+            k_nxt = int(K[nxt])
+            if (
+                int(V[nxt]) - supply.cost_upto(k_nxt) == best_w
+                and int(vals[nxt - 1]) == int(sizes[nxt - 1]) * costs[supply.ask_of(k_nxt)]
+            ):
+                for j in range(max(int(K[nxt - 1]), 1), best_j):
+                    if w_at(j) == best_w:
+                        best_j = j
+                        break
+
+    if best_j == 0:
+        return _NO_TRADE
+    _, q, extra = demand.fill(best_j, passing[supply.ask_of(best_j)])
+    return _Alloc(best_j, q, tuple(extra), best_w)
+
+
+def _allocate_literal(demand: _Demand, supply: _Supply) -> _Alloc:
+    """Definitions 34–36 word for word: O(m·n). The reference the fast path is tested against."""
+    best_w, best_j = 0, 0
+    best_set: tuple[int, ...] = ()
+    total_cost = 0
+    vals = [int(x) for x in demand.vals]
+    sizes = [int(x) for x in demand.sizes]
+    for j in range(1, supply.m + 1):
+        c = supply.costs[supply.ask_of(j)]
+        total_cost += c
+        used = 0
+        value = 0
+        chosen: list[int] = []
+        for i in range(demand.n):
+            k = sizes[i]
+            if vals[i] >= k * c and used + k <= j:
+                used += k
+                value += vals[i]
+                chosen.append(i)
+        w = value - total_cost
+        if w > best_w:
+            best_w, best_j, best_set = w, j, tuple(chosen)
+    if best_j == 0:
+        return _NO_TRADE
+    q = 0
+    while q < len(best_set) and best_set[q] == q:
+        q += 1
+    return _Alloc(best_j, q, best_set[q:], best_w)
+
+
+# --------------------------------------------------------------------------------------------
+# Trade reduction and unit assignment
+# --------------------------------------------------------------------------------------------
+
+
+def _winning_units(alloc: _Alloc, demand: _Demand, supply: _Supply) -> tuple[int, int]:
+    """(number of winners, units they hold): winners are a prefix of the accepted list.
+
+    Accepted bids take units consecutively, cheapest first; the ask owning unit ``j*`` and every
+    accepted bid with a unit on it are removed, which leaves the accepted bids whose last unit lies
+    before that ask's first unit.
+    """
+    if alloc.j_star == 0:
+        return 0, 0
+    limit = supply.start[supply.ask_of(alloc.j_star)]
+    K = demand.K
+    if int(K[alloc.q]) > limit:
+        q = bisect.bisect_right(K, limit, 0, alloc.q + 1) - 1
+        return q, int(K[q])
+    units = int(K[alloc.q])
+    count = alloc.q
+    for i in alloc.extra:
+        k = int(demand.sizes[i])
+        if units + k > limit:
+            break
+        units += k
+        count += 1
+    return count, units
+
+
+def _pieces(
+    winners: Sequence[int], sizes: Sequence[int], supply: _Supply
+) -> list[list[tuple[int, int]]]:
+    """Per winner ``[(ask index, units)]`` in ask rank order, handing out units consecutively."""
+    pieces: list[list[tuple[int, int]]] = []
+    pos = 0
+    a = 0
+    for i in winners:
+        need = sizes[i]
+        parts: list[tuple[int, int]] = []
+        while need:
+            while supply.end[a] <= pos:
+                a += 1
+            take = min(need, supply.end[a] - pos)
+            parts.append((a, take))
+            need -= take
+            pos += take
+        pieces.append(parts)
+    return pieces
+
+
+# --------------------------------------------------------------------------------------------
+# One instance, re-evaluated with one bid's value or one ask's cost changed
+# --------------------------------------------------------------------------------------------
+
+_Allocator = Callable[[_Demand, _Supply], _Alloc]
+
+
+class _Market:
+    """A ranked instance; evaluates the allocation with one bid's value or one ask's cost changed.
+
+    ``mode``: ``"fast"`` (int64 arrays when the amounts allow it, else pure Python),
+    ``"python"`` (candidate structure on Python ints) or ``"literal"`` (the O(m·n) definition).
+    """
+
+    def __init__(self, bids: Sequence[Bid], asks: Sequence[Ask], mode: str = "fast") -> None:
+        self.bids = sort_bids(bids)
+        self.asks = sort_asks(asks)
+        self.allocate: _Allocator = _allocate_literal if mode == "literal" else _allocate
+        lcm = 1
+        for s in {b.size for b in self.bids}:
+            lcm = math.lcm(lcm, s)
+        self._lcm = lcm
+        self.keys = [self._key(b.value, b.size, b.id) for b in self.bids]
+        self.vals = [b.value for b in self.bids]
+        self.sizes = [b.size for b in self.bids]
+        self.supply = _supply(self.asks)
+        top_value = max(self.vals, default=0)
+        top_cost = max(max((a.cost for a in self.asks), default=0), top_value + 1)
+        units = self.supply.m + 1
+        bound = sum(self.vals) + units * top_cost + max(self.sizes, default=0) * top_cost
+        self.fast = mode == "fast" and bound < _BIG
+        if self.fast:
+            self.np_vals = np.asarray(self.vals, dtype=np.int64)
+            self.np_sizes = np.asarray(self.sizes, dtype=np.int64)
+            self.demand = _Demand(self.np_vals, self.np_sizes, fast=True)
+        else:
+            self.demand = _Demand(self.vals, self.sizes)
+        self._others: tuple[int, list[tuple[int, int, int]], Any, Any] | None = None
+
+    def _key(self, value: int, size: int, ident: int) -> tuple[int, int, int]:
+        return (-value * (self._lcm // size), size, ident)
+
+    def base(self) -> tuple[_Alloc, list[int]]:
+        """The allocation and the winners (ranked indices) of the instance as given."""
+        alloc = self.allocate(self.demand, self.supply)
+        count, _ = _winning_units(alloc, self.demand, self.supply)
+        return alloc, list(alloc.accepted[:count])
+
+    # -- a bid with another value ----------------------------------------------------------
+    def _without(self, idx: int) -> tuple[list[tuple[int, int, int]], Any, Any]:
+        if self._others is None or self._others[0] != idx:
+            keys = self.keys[:idx] + self.keys[idx + 1 :]
+            if self.fast:
+                ov: Any = np.delete(self.np_vals, idx)
+                ok: Any = np.delete(self.np_sizes, idx)
+            else:
+                ov = self.vals[:idx] + self.vals[idx + 1 :]
+                ok = self.sizes[:idx] + self.sizes[idx + 1 :]
+            self._others = (idx, keys, ov, ok)
+        return self._others[1], self._others[2], self._others[3]
+
+    def bid_wins_with(self, idx: int, value: int) -> bool:
+        """Whether ranked bid ``idx`` wins when it bids ``value`` instead (others fixed)."""
+        b = self.bids[idx]
+        keys, ov, ok = self._without(idx)
+        pos = bisect.bisect_left(keys, self._key(value, b.size, b.id))
+        if self.fast and value < _BIG:
+            vals: Any = np.concatenate((ov[:pos], np.asarray([value], dtype=np.int64), ov[pos:]))
+            sizes: Any = np.concatenate((ok[:pos], np.asarray([b.size], dtype=np.int64), ok[pos:]))
+            demand = _Demand(vals, sizes, fast=True)
+        else:
+            vals = [*(int(x) for x in ov[:pos]), value, *(int(x) for x in ov[pos:])]
+            sizes = [*(int(x) for x in ok[:pos]), b.size, *(int(x) for x in ok[pos:])]
+            demand = _Demand(vals, sizes)
+        alloc = self.allocate(demand, self.supply)
+        count, _ = _winning_units(alloc, demand, self.supply)
+        if pos < alloc.q:
+            return pos < count
+        return pos in alloc.extra[: max(count - alloc.q, 0)]
+
+    # -- an ask with another cost ----------------------------------------------------------
+    def ask_sells_with(self, idx: int, cost: int) -> int:
+        """Units ranked ask ``idx`` sells when it asks ``cost`` instead (others fixed)."""
+        a = self.asks[idx]
+        others = self.asks[:idx] + self.asks[idx + 1 :]
+        pos = bisect.bisect_left([(o.cost, o.id) for o in others], (cost, a.id))
+        ranked = [*others[:pos], Ask(a.id, cost, a.capacity, a.prover), *others[pos:]]
+        supply = _supply(ranked)
+        demand = self.demand
+        if self.fast and cost >= _BIG // max(supply.m + 1, 1):
+            demand = _Demand(self.vals, self.sizes)  # such a cost could overflow int64
+        alloc = self.allocate(demand, supply)
+        _, units = _winning_units(alloc, demand, supply)
+        return max(0, min(units - supply.start[pos], a.capacity))
+
+
+def _bid_threshold(market: _Market, idx: int) -> int:
+    """Smallest integer value with which ranked bid ``idx`` still wins (it wins at its own)."""
+    lo, hi = -1, market.vals[idx]  # wins at hi; lo is a sentinel below the range
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if market.bid_wins_with(idx, mid):
+            hi = mid
+        else:
+            lo = mid
+    return hi
+
+
+def _ask_thresholds(market: _Market, idx: int, sold: int) -> tuple[int, ...]:
+    """For u = 1 … sold: the largest integer cost with which ranked ask ``idx`` sells ≥ u units."""
+    own = market.asks[idx].cost
+    # Above every bid's per-unit value no bid passes on this ask's units, so nothing sells.
+    cap = max((v // k for v, k in zip(market.vals, market.sizes, strict=True)), default=0) + 1
+    top = max(cap, own + 1)
+    out = [own] * (sold + 1)  # out[u] for u ≥ 1
+
+    def split(lo: int, s_lo: int, hi: int, s_hi: int) -> None:
+        # sold(lo) = s_lo ≥ s_hi = sold(hi), lo < hi
+        if s_lo == s_hi:
+            return
+        if hi - lo == 1:
+            for u in range(s_hi + 1, s_lo + 1):
+                out[u] = lo
+            return
+        mid = (lo + hi) // 2
+        s_mid = market.ask_sells_with(idx, mid)
+        split(lo, s_lo, mid, s_mid)
+        split(mid, s_mid, hi, s_hi)
+
+    split(own, sold, top, market.ask_sells_with(idx, top))
+    return tuple(out[1:])
+
+
+def _clear(bids: Iterable[Bid], asks: Iterable[Ask], mode: str) -> Outcome:
+    bid_list, ask_list = validate(bids, asks)
+    market = _Market(bid_list, ask_list, mode)
+    alloc, winners = market.base()
+    if not winners:
+        return Outcome(mechanism="dara", j_star=alloc.j_star)
+    supply = market.supply
+    charges: dict[int, int] = {}
+    assignment: dict[int, dict[int, int]] = {}
+    sold: dict[int, int] = {}
+    for i, parts in zip(winners, _pieces(winners, market.sizes, supply), strict=True):
+        bid = market.bids[i]
+        charges[bid.id] = _bid_threshold(market, i)
+        assignment[bid.id] = {supply.ids[a]: units for a, units in parts}
+        for a, units in parts:
+            sold[a] = sold.get(a, 0) + units
+    unit_payments: dict[int, tuple[int, ...]] = {}
+    payouts: dict[int, int] = {}
+    for a in sorted(sold):
+        pays = _ask_thresholds(market, a, sold[a])
+        unit_payments[supply.ids[a]] = pays
+        payouts[supply.ids[a]] = sum(pays)
+    return Outcome(
+        mechanism="dara",
+        charges=charges,
+        payouts=payouts,
+        assignment=assignment,
+        unit_payments=unit_payments,
+        order=tuple(market.bids[i].id for i in winners),
+        j_star=alloc.j_star,
+    )
+
+
+def clear_dara(bids: Iterable[Bid], asks: Iterable[Ask]) -> Outcome:
+    """Clear one DARA round with exact integer threshold payments (SPEC §3.2)."""
+    return _clear(bids, asks, "fast")
+
+
+def clear_dara_reference(bids: Iterable[Bid], asks: Iterable[Ask]) -> Outcome:
+    """The same mechanism with the literal O(m·n) allocation; slow, for tests and audits."""
+    return _clear(bids, asks, "literal")

@@ -1,0 +1,69 @@
+"""Prooφ's core auction (seed 001, Section 1.2; SPEC §3.1).
+
+Bids are single tasks (``size == 1``) with fees ``f_1 ≥ … ≥ f_n`` in bid rank order; asks are
+ranked ``p_1 ≤ … ≤ p_N`` with capacities ``s_j`` and ``S_j = s_1 + … + s_j``. ``ℓ`` is the largest
+``j ∈ [0, N−1]`` with ``S_j < n`` and ``p_{j+1} ≤ f_{S_j+1}``; the condition is monotone in ``j``
+(``S_j`` grows, so ``f_{S_j+1}`` falls while ``p_{j+1}`` rises), so the scan stops at the first
+failure. The first ``ℓ`` asks sell their full capacity to the top ``S_ℓ`` tasks; every winning task
+is charged ``f_{S_ℓ+1}`` and every sold unit is paid ``p_{ℓ+1}``. ``ℓ = 0`` means no trade.
+
+Clearing is one sort of the bids and asks plus a scan over the asks: O(n log n + N).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from bridge.mechanisms.types import Ask, Bid, Outcome, sort_asks, validate
+
+__all__ = ["clear_proofphi"]
+
+
+def clear_proofphi(bids: Iterable[Bid], asks: Iterable[Ask]) -> Outcome:
+    """Clear one Prooφ round; ``InvalidBidError`` on invalid input (any size ≠ 1 included)."""
+    bid_list, ask_list = validate(bids, asks, unit_bids=True)
+    ranked_bids = sorted(bid_list, key=lambda b: (-b.value, b.id))
+    ranked_asks = sort_asks(ask_list)
+    n = len(ranked_bids)
+    fees = [b.value for b in ranked_bids]
+
+    ell = 0
+    filled = 0  # S_j for the current j
+    for j in range(len(ranked_asks)):  # candidate j = 0 … N−1 tests ask j+1 (0-based index j)
+        if filled >= n or ranked_asks[j].cost > fees[filled]:
+            break
+        ell = j
+        filled += ranked_asks[j].capacity
+    # ``ell`` is now the last j whose condition held; the loop re-counted S up to S_{ell+1}.
+    if ell == 0:
+        return Outcome(mechanism="proofphi", ell=0)
+
+    sold = sum(a.capacity for a in ranked_asks[:ell])  # S_ℓ < n by the condition at j = ℓ
+    charge = fees[sold]  # f_{S_ℓ+1}
+    price = ranked_asks[ell].cost  # p_{ℓ+1}
+
+    charges: dict[int, int] = {}
+    assignment: dict[int, dict[int, int]] = {}
+    unit_payments: dict[int, tuple[int, ...]] = {}
+    payouts: dict[int, int] = {}
+    winners = ranked_bids[:sold]
+    pos = 0
+    for ask in ranked_asks[:ell]:
+        for bid in winners[pos : pos + ask.capacity]:
+            assignment[bid.id] = {ask.id: 1}
+        pos += ask.capacity
+        unit_payments[ask.id] = (price,) * ask.capacity
+        payouts[ask.id] = price * ask.capacity
+    order = tuple(b.id for b in winners)
+    charges = dict.fromkeys(order, charge)
+    return Outcome(
+        mechanism="proofphi",
+        charges=charges,
+        payouts=payouts,
+        assignment=assignment,
+        unit_payments=unit_payments,
+        order=order,
+        bid_price=charge,
+        ask_price=price,
+        ell=ell,
+    )
