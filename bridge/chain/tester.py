@@ -1,0 +1,53 @@
+"""An in-process eth-tester chain (py-evm, Prague) with funded accounts and time travel.
+
+Used by ``tests/contracts``, the demo and the gas bench. Blocks are mined per transaction; block
+timestamps follow the wall clock unless moved with :meth:`TesterChain.travel_to`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from eth_tester import EthereumTester, PyEVMBackend
+from web3 import EthereumTesterProvider, Web3
+
+
+@dataclass
+class TesterChain:
+    """A web3 instance over eth-tester, its accounts and time helpers."""
+
+    w3: Web3
+    tester: EthereumTester
+    accounts: list[str] = field(default_factory=list)
+
+    def now(self) -> int:
+        """Timestamp of the latest block."""
+        return int(self.w3.eth.get_block("latest")["timestamp"])
+
+    def travel_to(self, timestamp: int) -> None:
+        """Mine a block at ``timestamp`` (must be later than the latest block)."""
+        self.tester.time_travel(timestamp)
+
+    def advance(self, seconds: int) -> None:
+        """Mine a block ``seconds`` after the latest one."""
+        self.travel_to(self.now() + seconds)
+
+    def snapshot(self) -> int:
+        """A snapshot id to revert to."""
+        return int(self.tester.take_snapshot())
+
+    def revert(self, snapshot_id: int) -> None:
+        """Return to a snapshot."""
+        self.tester.revert_to_snapshot(snapshot_id)
+
+
+def make_tester_chain(accounts: int = 10, balance_wei: int = 10**24) -> TesterChain:
+    """A fresh chain with ``accounts`` unlocked accounts holding ``balance_wei`` each."""
+    genesis = PyEVMBackend.generate_genesis_params(overrides={"gas_limit": 60_000_000})
+    state = PyEVMBackend.generate_genesis_state(num_accounts=accounts)
+    for entry in state.values():
+        entry["balance"] = balance_wei
+    backend = PyEVMBackend(genesis_parameters=genesis, genesis_state=state)
+    tester = EthereumTester(backend)
+    w3 = Web3(EthereumTesterProvider(tester))
+    return TesterChain(w3=w3, tester=tester, accounts=list(w3.eth.accounts))

@@ -1,0 +1,110 @@
+"""Fixtures for the contract tests (eth-tester, py-evm Prague).
+
+- ``chain``: one in-process chain per test session (``bridge.chain.tester.TesterChain``) with ten
+  funded accounts; every test runs inside a snapshot that is reverted afterwards, so tests are
+  independent and cheap.
+- ``accounts``: named roles: ``owner``, ``keeper``, requesters ``r1..r3``, provers ``p1..p3``,
+  and ``anyone``.
+- ``pow_verifier``: ``ProofOfWorkVerifier(8)`` (≈256 hashes per proof).
+- ``proofphi`` / ``dara``: a :class:`tests.contracts.flow.Driver` over a market of that mechanism
+  (commit/settle/proof periods 100 s, refundCap 1e15 wei/unit, capacity every 2 rounds at most
+  2-fold).
+- Time travel: ``Driver.next_round()``, ``close(r)``, ``past_settle_deadline(r)``,
+  ``past_proof_deadline(settled)``, or ``chain.travel_to(ts)`` / ``chain.advance(s)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+from coincurve import PrivateKey
+from web3.contract import Contract
+
+from bridge.chain.deploy import MarketConfig, Mechanism, deploy, deploy_market
+from bridge.chain.tester import TesterChain, make_tester_chain
+from tests.contracts.flow import Driver
+
+KEEPER_SECRET = bytes.fromhex("11" * 32)
+KEEPER_PUBKEY = PrivateKey(KEEPER_SECRET).public_key.format(compressed=False)[1:]
+PERIOD = 100
+REFUND_CAP = 10**15
+DIFFICULTY_BITS = 8
+
+
+@dataclass(frozen=True)
+class Accounts:
+    """Named test accounts."""
+
+    owner: str
+    keeper: str
+    r1: str
+    r2: str
+    r3: str
+    p1: str
+    p2: str
+    p3: str
+    anyone: str
+
+
+@dataclass
+class Deployed:
+    """Contracts deployed once per session."""
+
+    pow_verifier: Contract
+    proofphi: Contract
+    dara: Contract
+
+
+def market_config(acc: Accounts, verifier: str, mechanism: Mechanism) -> MarketConfig:
+    """The test markets' parameters."""
+    return MarketConfig(
+        owner=acc.owner, keeper=acc.keeper, keeper_public_key=KEEPER_PUBKEY, verifier=verifier,
+        mechanism=mechanism, commit_period=PERIOD, settle_period=PERIOD, proof_period=PERIOD,
+        refund_cap=REFUND_CAP, capacity_interval=2, capacity_factor=2,
+    )
+
+
+@pytest.fixture(scope="session")
+def _session_chain() -> TesterChain:
+    return make_tester_chain(accounts=10)
+
+
+@pytest.fixture(scope="session")
+def accounts(_session_chain: TesterChain) -> Accounts:
+    a = _session_chain.accounts
+    return Accounts(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8])
+
+
+@pytest.fixture(scope="session")
+def _deployed(_session_chain: TesterChain, accounts: Accounts) -> Deployed:
+    w3 = _session_chain.w3
+    pow_verifier = deploy(w3, "ProofOfWorkVerifier", DIFFICULTY_BITS, sender=accounts.owner)
+    proofphi = deploy_market(
+        w3, market_config(accounts, pow_verifier.address, Mechanism.PROOFPHI), accounts.owner)
+    dara = deploy_market(
+        w3, market_config(accounts, pow_verifier.address, Mechanism.DARA), accounts.owner)
+    return Deployed(pow_verifier, proofphi, dara)
+
+
+@pytest.fixture
+def chain(_session_chain: TesterChain, _deployed: Deployed) -> Iterator[TesterChain]:
+    snap = _session_chain.snapshot()
+    yield _session_chain
+    _session_chain.revert(snap)
+
+
+@pytest.fixture
+def pow_verifier(_deployed: Deployed) -> Contract:
+    return _deployed.pow_verifier
+
+
+@pytest.fixture
+def proofphi(chain: TesterChain, _deployed: Deployed, accounts: Accounts) -> Driver:
+    return Driver(chain, _deployed.proofphi, accounts.keeper, accounts.owner, DIFFICULTY_BITS)
+
+
+@pytest.fixture
+def dara(chain: TesterChain, _deployed: Deployed, accounts: Accounts) -> Driver:
+    return Driver(chain, _deployed.dara, accounts.keeper, accounts.owner, DIFFICULTY_BITS)

@@ -1,0 +1,266 @@
+"""A small driver over a deployed ProverMarket for tests: rounds, commits, settlement, proofs.
+
+Participants are eth-tester accounts; bids and asks are remembered with their salts so the test can
+play the keeper. Clearing uses the real engine (``bridge.mechanisms.clear``) with commit indices
+as bid/ask ids.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from eth_abi import encode as abi_encode
+from eth_utils import keccak
+from web3.contract import Contract
+from web3.types import TxReceipt
+
+from bridge.chain.deploy import Mechanism, transact
+from bridge.chain.settlement import (
+    AskReveal,
+    BidReveal,
+    Job,
+    JobEntry,
+    MerkleTree,
+    build_jobs,
+    commitment,
+    entries_from_outcome,
+    job_tree,
+    rank_orders,
+    settle_args,
+)
+from bridge.chain.tester import TesterChain
+from bridge.mechanisms import Ask, Bid, clear
+
+CIPHERTEXT = b"\x04" + b"\xab" * 192  # stands in for a 193-byte ECIES envelope of 96 bytes
+
+
+def pow_nonce(task: bytes, prover: str, difficulty_bits: int) -> bytes:
+    """A nonce passing ProofOfWorkVerifier(difficulty_bits) for (task, prover)."""
+    n = 0
+    while True:
+        nonce = n.to_bytes(32, "big")
+        h = int.from_bytes(keccak(abi_encode(["bytes32", "address", "bytes32"],
+                                             [task, prover, nonce])), "big")
+        if h >> (256 - difficulty_bits) == 0:
+            return nonce
+        n += 1
+
+
+@dataclass
+class CommittedBid:
+    """A bid as its requester knows it."""
+
+    index: int
+    requester: str
+    value: int
+    size: int
+    escrow: int
+    task: bytes
+    salt: bytes
+    commitment: bytes
+
+
+@dataclass
+class CommittedAsk:
+    """An ask as its prover knows it."""
+
+    index: int
+    prover: str
+    cost: int
+    quantity: int
+    capacity: int
+    salt: bytes
+    commitment: bytes
+
+
+@dataclass
+class Settled:
+    """What a settlement produced: the reveals, entries, jobs and their tree."""
+
+    round: int
+    bids: list[BidReveal]
+    asks: list[AskReveal]
+    entries: list[JobEntry]
+    jobs: list[Job]
+    tree: MerkleTree
+    receipt: TxReceipt | None = None
+
+    def proof(self, k: int) -> list[bytes]:
+        """Merkle proof of job ``k``."""
+        return self.tree.proof(k)
+
+
+@dataclass
+class Driver:
+    """Drives one market on one chain."""
+
+    chain: TesterChain
+    market: Contract
+    keeper: str
+    owner: str
+    difficulty_bits: int = 8
+    bids: dict[int, list[CommittedBid]] = field(default_factory=dict)
+    asks: dict[int, list[CommittedAsk]] = field(default_factory=dict)
+
+    # ---- time
+    @property
+    def mechanism(self) -> Mechanism:
+        return Mechanism(self.market.functions.mechanism().call())
+
+    def times(self, r: int) -> tuple[int, int, int, int]:
+        return tuple(self.market.functions.roundTimes(r).call())  # type: ignore[return-value]
+
+    def current_round(self) -> int:
+        return int(self.market.functions.currentRound().call())
+
+    def next_round(self) -> int:
+        """Move into the start of a fresh round and return it (commits land in it)."""
+        r = self.current_round() + 1
+        self.chain.travel_to(self.times(r)[0] + 1)
+        return r
+
+    def close(self, r: int) -> None:
+        """Move just past round ``r``'s close (settlement window)."""
+        target = self.times(r)[1] + 1
+        if self.chain.now() < target:
+            self.chain.travel_to(target)
+
+    def past_settle_deadline(self, r: int) -> None:
+        target = self.times(r)[2] + 1
+        if self.chain.now() < target:
+            self.chain.travel_to(target)
+
+    def past_proof_deadline(self, settled: Settled) -> None:
+        deadline = settled.jobs[0].proof_deadline if settled.jobs else self.chain.now()
+        if self.chain.now() < deadline + 1:
+            self.chain.travel_to(deadline + 1)
+
+    # ---- tx
+    def send(self, fn_name: str, *args: Any, sender: str, value: int = 0) -> TxReceipt:
+        fn = getattr(self.market.functions, fn_name)(*args)
+        return transact(fn, sender, value=value)
+
+    def commitment(self, r: int, who: str, side: int, price: int, qty: int, salt: bytes) -> bytes:
+        return commitment(self.chain.w3.eth.chain_id, self.market.address, r, who, side, price,
+                          qty, salt)
+
+    def commit_bid(self, r: int, requester: str, value: int, size: int = 1,
+                   escrow: int | None = None, task: bytes | None = None,
+                   deposit: bool = True, raw_commitment: bytes | None = None) -> CommittedBid:
+        escrow = value if escrow is None else escrow
+        task = task or os.urandom(32)
+        salt = os.urandom(32)
+        c = raw_commitment or self.commitment(r, requester, 0, value, size, salt)
+        if deposit:
+            self.send("deposit", sender=requester, value=escrow)
+        self.send("commitBid", r, c, CIPHERTEXT, escrow, task, sender=requester)
+        lst = self.bids.setdefault(r, [])
+        bid = CommittedBid(len(lst), requester, value, size, escrow, task, salt, c)
+        lst.append(bid)
+        return bid
+
+    def commit_ask(
+        self, r: int, prover: str, cost: int, quantity: int | None = None
+    ) -> CommittedAsk:
+        capacity = int(self.market.functions.proverInfo(prover).call()[1])
+        quantity = capacity if quantity is None else quantity
+        salt = os.urandom(32)
+        c = self.commitment(r, prover, 1, cost, quantity, salt)
+        self.send("commitAsk", r, c, CIPHERTEXT, sender=prover)
+        lst = self.asks.setdefault(r, [])
+        ask = CommittedAsk(len(lst), prover, cost, quantity, capacity, salt, c)
+        lst.append(ask)
+        return ask
+
+    def prover_ready(self, prover: str, capacity: int, extra: int = 0) -> None:
+        """Stake refundCap·capacity (+extra) and declare ``capacity``."""
+        cap = int(self.market.functions.refundCap().call())
+        self.send("stake", sender=prover, value=cap * capacity + extra)
+        self.send("setCapacity", capacity, sender=prover)
+
+    # ---- keeper
+    def reveals(self, r: int, invalid_bids: Sequence[int] = (), invalid_asks: Sequence[int] = (),
+                charges: dict[int, int] | None = None) -> tuple[list[BidReveal], list[AskReveal]]:
+        charges = charges or {}
+        bids = [
+            BidReveal(b.requester, b.escrow, b.task, False, commitment=b.commitment)
+            if b.index in invalid_bids else
+            BidReveal(b.requester, b.escrow, b.task, True, b.value, b.size, b.salt,
+                      charge=charges.get(b.index, 0))
+            for b in self.bids.get(r, [])
+        ]
+        asks = [
+            AskReveal(a.prover, a.capacity, False, commitment=a.commitment)
+            if a.index in invalid_asks else
+            AskReveal(a.prover, a.capacity, True, a.cost, a.quantity, a.salt)
+            for a in self.asks.get(r, [])
+        ]
+        return bids, asks
+
+    def clear(self, r: int, invalid_bids: Sequence[int] = (), invalid_asks: Sequence[int] = ()
+              ) -> tuple[list[BidReveal], list[AskReveal], list[int], list[int], list[JobEntry]]:
+        """Reveal and clear round ``r`` with the real engine; returns settle inputs."""
+        bids, asks = self.reveals(r, invalid_bids, invalid_asks)
+        engine_bids = [Bid(i, b.value, b.size) for i, b in enumerate(bids) if b.valid]
+        engine_asks = [Ask(i, a.cost, a.quantity) for i, a in enumerate(asks)
+                       if a.valid and a.quantity > 0]
+        name = "proofphi" if self.mechanism == Mechanism.PROOFPHI else "dara"
+        outcome = clear(name, engine_bids, engine_asks)
+        bids = [BidReveal(**{**b.__dict__, "charge": outcome.charges.get(i, 0)})
+                for i, b in enumerate(bids)]
+        entries = entries_from_outcome(asks, outcome.assignment, outcome.job_payments())
+        bid_order, ask_order = rank_orders(bids, asks)
+        if self.mechanism == Mechanism.DARA:
+            bid_order, ask_order = [], []
+        return bids, asks, bid_order, ask_order, entries
+
+    def settle(self, r: int, bids: list[BidReveal], asks: list[AskReveal], bid_order: list[int],
+               ask_order: list[int], entries: list[JobEntry], sender: str | None = None) -> Settled:
+        receipt = self.send("settle", *settle_args(r, bids, asks, bid_order, ask_order, entries),
+                            sender=sender or self.keeper)
+        block = self.chain.w3.eth.get_block(receipt["blockNumber"])
+        deadline = int(block["timestamp"]) + int(self.market.functions.proofPeriod().call())
+        jobs = build_jobs(bids, asks, entries, deadline)
+        return Settled(r, bids, asks, entries, jobs, job_tree(r, jobs), receipt)
+
+    def clear_and_settle(self, r: int, **kw: Any) -> Settled:
+        self.close(r)
+        return self.settle(r, *self.clear(r, **kw))
+
+    def prove(self, settled: Settled, k: int, proof: bytes | None = None,
+              sender: str | None = None) -> TxReceipt:
+        job = settled.jobs[k]
+        nonce = proof if proof is not None else pow_nonce(job.task, job.prover,
+                                                          self.difficulty_bits)
+        return self.send("submitProof", settled.round, job.as_tuple(), settled.proof(k), nonce,
+                         sender=sender or job.prover)
+
+    def slash(self, settled: Settled, k: int, sender: str) -> TxReceipt:
+        job = settled.jobs[k]
+        return self.send("slash", settled.round, job.as_tuple(), settled.proof(k), sender=sender)
+
+    def void(self, r: int, sender: str) -> TxReceipt:
+        commits = [(b.requester, b.escrow, b.task, b.commitment) for b in self.bids.get(r, [])]
+        return self.send("voidRound", r, commits, sender=sender)
+
+    # ---- views
+    def balance(self, who: str) -> int:
+        return int(self.market.functions.balanceOf(who).call())
+
+    def collateral(self, who: str) -> int:
+        return int(self.market.functions.proverInfo(who).call()[0])
+
+    def outstanding(self, who: str) -> int:
+        return int(self.market.functions.outstandingUnits(who).call())
+
+    def liabilities(self) -> tuple[int, int, int]:
+        return tuple(self.market.functions.liabilities().call())  # type: ignore[return-value]
+
+    def eth_balance(self) -> int:
+        return int(self.chain.w3.eth.get_balance(self.market.address))
+
+    def events(self, receipt: TxReceipt, name: str) -> list[Any]:
+        return list(getattr(self.market.events, name)().process_receipt(receipt))
