@@ -1,0 +1,239 @@
+"""Typed bindings to a deployed ``ProverMarket``: parameters, round state and calldata.
+
+Used by the keeper and by the participant client, so both read the market the same way. Reads go
+through :func:`bridge.chain.revert.call_decoded`, so a revert surfaces as the named custom error.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import IntEnum
+from typing import Any
+
+from hexbytes import HexBytes
+from web3 import Web3
+from web3.contract import Contract
+from web3.types import BlockIdentifier
+
+from bridge.chain.artifacts import load_artifact
+from bridge.chain.revert import decode_revert
+from bridge.errors import BridgeError, ChainError
+
+MECHANISM_NAMES = {0: "proofphi", 1: "dara"}
+
+
+class RoundStatus(IntEnum):
+    """``IProverMarket.RoundStatus``."""
+
+    OPEN = 0
+    SETTLED = 1
+    VOIDED = 2
+
+
+@dataclass(frozen=True)
+class MarketParams:
+    """Immutable deployment parameters of one market, read once."""
+
+    address: str
+    chain_id: int
+    mechanism: str
+    genesis: int
+    commit_period: int
+    settle_period: int
+    proof_period: int
+    refund_cap: int
+    capacity_interval: int
+    capacity_factor: int
+    verifier: str
+
+    def closes_at(self, round: int) -> int:
+        """End of ``round``'s commit window (unix seconds, chain time)."""
+        return self.genesis + (round + 1) * self.commit_period
+
+    def settle_deadline(self, round: int) -> int:
+        """Last moment the keeper may settle ``round``."""
+        return self.closes_at(round) + self.settle_period
+
+    def round_at(self, timestamp: int) -> int:
+        """The round accepting commitments at ``timestamp``."""
+        return max(0, (timestamp - self.genesis) // self.commit_period)
+
+
+@dataclass(frozen=True)
+class RoundInfo:
+    """``roundInfo(round)``."""
+
+    bid_count: int
+    ask_count: int
+    bid_chain: int
+    ask_chain: int
+    job_root: bytes
+    settled_at: int
+    job_count: int
+    status: RoundStatus
+
+
+class Market:
+    """A deployed market at ``address`` on ``w3``."""
+
+    def __init__(self, w3: Web3, address: str) -> None:
+        self.w3 = w3
+        self.address = Web3.to_checksum_address(address)
+        self.abi = load_artifact("ProverMarket").abi
+        self.contract: Contract = w3.eth.contract(address=self.address, abi=self.abi)
+        self._params: MarketParams | None = None
+
+    def decode_revert(self, data: bytes) -> BridgeError | None:
+        """The market's custom error for revert ``data``."""
+        return decode_revert(self.abi, data)
+
+    def check_code(self) -> None:
+        """Raise :class:`ChainError` if no contract code is at the address."""
+        if len(self.w3.eth.get_code(self.address)) == 0:
+            raise ChainError(f"no contract code at {self.address} on chain "
+                             f"{self.w3.eth.chain_id}: wrong --market address or wrong chain")
+
+    @property
+    def params(self) -> MarketParams:
+        """Deployment parameters (read once)."""
+        if self._params is None:
+            f = self.contract.functions
+            self._params = MarketParams(
+                address=self.address,
+                chain_id=int(self.w3.eth.chain_id),
+                mechanism=MECHANISM_NAMES[int(f.mechanism().call())],
+                genesis=int(f.genesis().call()),
+                commit_period=int(f.commitPeriod().call()),
+                settle_period=int(f.settlePeriod().call()),
+                proof_period=int(f.proofPeriod().call()),
+                refund_cap=int(f.refundCap().call()),
+                capacity_interval=int(f.capacityInterval().call()),
+                capacity_factor=int(f.capacityFactor().call()),
+                verifier=str(f.verifier().call()),
+            )
+        return self._params
+
+    def keeper(self) -> str:
+        """Current keeper address."""
+        return str(self.contract.functions.keeper().call())
+
+    def keeper_public_key(self) -> bytes:
+        """The 64-byte public key clients encrypt to."""
+        return bytes(self.contract.functions.keeperPublicKey().call())
+
+    def round_info(self, round: int, block: BlockIdentifier = "latest") -> RoundInfo:
+        """State of ``round`` at ``block``."""
+        r = self.contract.functions.roundInfo(round).call(block_identifier=block)
+        return RoundInfo(int(r[0]), int(r[1]), int(r[2]), int(r[3]), bytes(r[4]), int(r[5]),
+                         int(r[6]), RoundStatus(int(r[7])))
+
+    def round_times(self, round: int) -> tuple[int, int, int, int]:
+        """(opensAt, closesAt, settleDeadline, proofDeadline) of ``round``."""
+        t = self.contract.functions.roundTimes(round).call()
+        return (int(t[0]), int(t[1]), int(t[2]), int(t[3]))
+
+    def current_round(self) -> int:
+        """Round accepting commitments now."""
+        return int(self.contract.functions.currentRound().call())
+
+    def is_resolved(self, round: int, job_index: int) -> bool:
+        """Whether a job was proven or slashed."""
+        return bool(self.contract.functions.isResolved(round, job_index).call())
+
+    def balance_of(self, account: str) -> int:
+        """Free (withdrawable) balance of ``account``."""
+        return int(self.contract.functions.balanceOf(account).call())
+
+    def prover_info(self, prover: str) -> dict[str, int]:
+        """Collateral, capacity and capacity-change bookkeeping of ``prover``."""
+        r = self.contract.functions.proverInfo(prover).call()
+        keys = ("collateral", "capacity", "ref_capacity", "capacity_round_plus_one",
+                "last_ask_round_plus_one")
+        return {k: int(v) for k, v in zip(keys, r, strict=True)}
+
+    def outstanding_units(self, prover: str) -> int:
+        """Allocated units of ``prover`` not yet proven or slashed."""
+        return int(self.contract.functions.outstandingUnits(prover).call())
+
+    def liabilities(self) -> tuple[int, int, int]:
+        """(held, collateral, treasury) counters; their sum is the contract's ETH balance."""
+        h, c, t = self.contract.functions.liabilities().call()
+        return int(h), int(c), int(t)
+
+    def calldata(self, fn: str, *args: Any) -> str:
+        """ABI-encoded call of ``fn(*args)``."""
+        return str(self.contract.encode_abi(fn, args=list(args)))
+
+    def tx(self, fn: str, *args: Any, value: int = 0) -> dict[str, Any]:
+        """A transaction dict (to, data, value) for :class:`bridge.chain.sender.TxSender`."""
+        return {"to": self.address, "data": self.calldata(fn, *args), "value": value}
+
+    def chain_time(self, block: BlockIdentifier = "latest") -> int:
+        """Timestamp of ``block``."""
+        return int(self.w3.eth.get_block(block)["timestamp"])
+
+    def tx_input(self, tx_hash: str) -> bytes:
+        """Input data of a transaction (to decode a settlement)."""
+        return bytes(HexBytes(self.w3.eth.get_transaction(tx_hash)["input"]))  # type: ignore[arg-type]
+
+
+# ------------------------------------------------------------------------------------------------
+# Deployment and unlocked-account transactions (eth-tester, anvil dev accounts)
+
+
+class Mechanism(IntEnum):
+    """``IProverMarket.Mechanism``."""
+
+    PROOFPHI = 0
+    DARA = 1
+
+
+@dataclass(frozen=True)
+class MarketConfig:
+    """Constructor parameters of ``ProverMarket`` (``ProverMarket.Config``)."""
+
+    owner: str
+    keeper: str
+    keeper_public_key: bytes
+    verifier: str
+    mechanism: Mechanism
+    commit_period: int
+    settle_period: int
+    proof_period: int
+    refund_cap: int
+    capacity_interval: int
+    capacity_factor: int
+    genesis: int = 0
+
+    def as_tuple(self) -> tuple[Any, ...]:
+        """The ``Config`` struct in field order."""
+        return (self.owner, self.keeper, self.keeper_public_key, self.verifier,
+                int(self.mechanism), self.genesis, self.commit_period, self.settle_period,
+                self.proof_period, self.refund_cap, self.capacity_interval, self.capacity_factor)
+
+
+def transact(fn: Any, sender: str, *, value: int = 0) -> Any:
+    """Send ``fn`` from the unlocked account ``sender``; decoded custom error on revert."""
+    from bridge.chain.revert import call_decoded
+
+    tx_hash = call_decoded(fn.contract_abi, lambda: fn.transact({"from": sender, "value": value}))
+    receipt = fn.w3.eth.wait_for_transaction_receipt(tx_hash)
+    if receipt["status"] != 1:
+        raise ChainError(f"{fn.abi_element_identifier} reverted in {HexBytes(tx_hash).to_0x_hex()}")
+    return receipt
+
+
+def deploy(w3: Web3, name: str, *args: Any, sender: str) -> Contract:
+    """Deploy artifact ``name`` with constructor ``args`` from the unlocked ``sender``."""
+    art = load_artifact(name)
+    factory = w3.eth.contract(abi=art.abi, bytecode=art.bytecode)
+    tx_hash = factory.constructor(*args).transact({"from": sender})
+    receipt = w3.eth.wait_for_transaction_receipt(tx_hash)
+    if receipt["status"] != 1 or receipt["contractAddress"] is None:
+        raise ChainError(f"deploying {name} failed in {HexBytes(tx_hash).to_0x_hex()}")
+    return w3.eth.contract(address=receipt["contractAddress"], abi=art.abi)
+
+
+def deploy_market(w3: Web3, cfg: MarketConfig, sender: str) -> Contract:
+    """Deploy a ``ProverMarket`` with ``cfg``."""
+    return deploy(w3, "ProverMarket", cfg.as_tuple(), sender=sender)
