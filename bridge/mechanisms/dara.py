@@ -144,14 +144,22 @@ class _Demand:
     product can reach 2**62); otherwise Python lists of ints.
     """
 
-    __slots__ = ("K", "V", "_sufmin", "fast", "n", "sizes", "vals")
+    __slots__ = ("K", "V", "_lists", "_sufmin", "fast", "n", "sizes", "vals")
 
-    def __init__(self, vals: Any, sizes: Any, *, fast: bool = False) -> None:
+    def __init__(
+        self,
+        vals: Any,
+        sizes: Any,
+        *,
+        fast: bool = False,
+        lists: tuple[list[int], list[int]] | None = None,
+    ) -> None:
         self.vals = vals
         self.sizes = sizes
         self.n = len(vals)
         self.fast = fast
         self._sufmin: Any = None
+        self._lists = lists
         self.K: Any
         self.V: Any
         if fast:
@@ -172,6 +180,15 @@ class _Demand:
                 self._sufmin = [*reversed(list(accumulate(reversed(self.sizes), min))), _BIG]
         return self._sufmin
 
+    def lists(self) -> tuple[list[int], list[int]]:
+        """(sizes, values) as Python lists, for scalar-heavy scans."""
+        if self._lists is None:
+            if self.fast:
+                self._lists = (self.sizes.tolist(), self.vals.tolist())
+            else:
+                self._lists = (self.sizes, self.vals)
+        return self._lists
+
     def passing(self, cost: int) -> int:
         """Number of leading bids with ``v ≥ k·cost`` (a prefix: the ranking is by ``v/k``)."""
         vals, sizes = self.vals, self.sizes
@@ -186,18 +203,24 @@ class _Demand:
 
     def fill(self, j: int, p: int) -> tuple[int, int, list[int]]:
         """Greedy with skips over the first ``p`` bids, capacity ``j``: (value, q, extras)."""
-        q = bisect.bisect_right(self.K, j, 0, p + 1) - 1
+        if self.fast:
+            q = int(np.searchsorted(self.K[: p + 1], j, side="right")) - 1
+        else:
+            q = bisect.bisect_right(self.K, j, 0, p + 1) - 1
         value = int(self.V[q])
         extra: list[int] = []
         rem = j - int(self.K[q])
         if rem > 0 and q + 1 < p:
-            sizes, vals, sufmin = self.sizes, self.vals, self.sufmin
-            i = q + 1
-            while rem > 0 and i < p and sufmin[i] <= rem:
-                k = int(sizes[i])
+            sizes, vals = self.lists()
+            i, steps = q + 1, 0
+            while rem > 0 and i < p:
+                steps += 1
+                if steps > 16 and self.sufmin[i] > rem:  # nothing further fits
+                    break
+                k = sizes[i]
                 if k <= rem:
                     rem -= k
-                    value += int(vals[i])
+                    value += vals[i]
                     extra.append(i)
                 i += 1
         return value, q, extra
@@ -297,15 +320,34 @@ def _allocate(demand: _Demand, supply: _Supply) -> _Alloc:
         a = supply.ask_of(j)
         return demand.fill(j, passing[a])[0] - (before[a] + costs[a] * (j - start[a]))
 
-    # The segment K_{q0} ≤ j < K_{q0+1} where bid q0+1 passes but is not regular.
+    # The segment K_{q0} ≤ j < K_{q0+1} where bid q0+1 passes but is not regular: here
+    # q(j) = q0, so each I_j is the first q0 bids plus a greedy scan from bid q0+2 on.
     if q0 < n:
-        lo = max(int(K[q0]), 1)
+        k0, v0 = int(K[q0]), int(V[q0])
+        lo = max(k0, 1)
         hi = min(int(K[q0 + 1]) - 1, m)
-        v_next, k_next = int(vals[q0]), int(sizes[q0])
+        sizes_l, vals_l = demand.lists()
+        v_next, k_next = vals_l[q0], sizes_l[q0]
+        end = supply.end
+        a = supply.ask_of(lo) if lo <= m else 0
         for j in range(lo, hi + 1):
-            if v_next < k_next * costs[supply.ask_of(j)]:
+            while end[a] < j:
+                a += 1
+            c = costs[a]
+            if v_next < k_next * c:
                 break
-            w = w_at(j)
+            p = passing[a]
+            rem, value, i, steps = j - k0, v0, q0 + 1, 0
+            while rem > 0 and i < p:
+                steps += 1
+                if steps > 16 and demand.sufmin[i] > rem:  # nothing further fits
+                    break
+                k = sizes_l[i]
+                if k <= rem:
+                    rem -= k
+                    value += vals_l[i]
+                i += 1
+            w = value - (before[a] + c * (j - start[a]))
             if w > best_w or (w == best_w and j < best_j):
                 best_w, best_j = w, j
 
@@ -439,15 +481,21 @@ class _Market:
         top_value = max(self.vals, default=0)
         top_cost = max(max((a.cost for a in self.asks), default=0), top_value + 1)
         units = self.supply.m + 1
-        bound = sum(self.vals) + units * top_cost + max(self.sizes, default=0) * top_cost
-        self.fast = mode == "fast" and bound < _BIG
+        top_size = max(self.sizes, default=0)
+        bound = sum(self.vals) + (units + top_size) * top_cost + top_size * top_value
+        ids_fit = all(-_BIG < b.id < _BIG for b in self.bids)
+        self.fast = mode == "fast" and bound < _BIG and ids_fit
         if self.fast:
             self.np_vals = np.asarray(self.vals, dtype=np.int64)
             self.np_sizes = np.asarray(self.sizes, dtype=np.int64)
-            self.demand = _Demand(self.np_vals, self.np_sizes, fast=True)
+            self.np_ids = np.asarray([b.id for b in self.bids], dtype=np.int64)
+            self.demand = _Demand(
+                self.np_vals, self.np_sizes, fast=True, lists=(self.sizes, self.vals)
+            )
         else:
             self.demand = _Demand(self.vals, self.sizes)
         self._others: tuple[int, list[tuple[int, int, int]], Any, Any] | None = None
+        self._others_lists: tuple[list[int], list[int]] = ([], [])
 
     def _key(self, value: int, size: int, ident: int) -> tuple[int, int, int]:
         return (-value * (self._lcm // size), size, ident)
@@ -469,30 +517,68 @@ class _Market:
                 ov = self.vals[:idx] + self.vals[idx + 1 :]
                 ok = self.sizes[:idx] + self.sizes[idx + 1 :]
             self._others = (idx, keys, ov, ok)
+            self._others_lists = (
+                self.sizes[:idx] + self.sizes[idx + 1 :],
+                self.vals[:idx] + self.vals[idx + 1 :],
+            )
         return self._others[1], self._others[2], self._others[3]
 
-    def bid_wins_with(self, idx: int, value: int) -> bool:
-        """Whether ranked bid ``idx`` wins when it bids ``value`` instead (others fixed)."""
+    def bid_eval(self, idx: int, value: int) -> tuple[bool, int, bool]:
+        """Ranked bid ``idx`` bidding ``value`` instead: (wins, w_{j*}, in ``I_{j*}``)."""
         b = self.bids[idx]
         keys, ov, ok = self._without(idx)
         pos = bisect.bisect_left(keys, self._key(value, b.size, b.id))
+        lk, lv = self._others_lists
+        sizes_l = [*lk[:pos], b.size, *lk[pos:]]
+        vals_l = [*lv[:pos], value, *lv[pos:]]
         if self.fast and value < _BIG:
             vals: Any = np.concatenate((ov[:pos], np.asarray([value], dtype=np.int64), ov[pos:]))
             sizes: Any = np.concatenate((ok[:pos], np.asarray([b.size], dtype=np.int64), ok[pos:]))
-            demand = _Demand(vals, sizes, fast=True)
+            demand = _Demand(vals, sizes, fast=True, lists=(sizes_l, vals_l))
         else:
-            vals = [*(int(x) for x in ov[:pos]), value, *(int(x) for x in ov[pos:])]
-            sizes = [*(int(x) for x in ok[:pos]), b.size, *(int(x) for x in ok[pos:])]
-            demand = _Demand(vals, sizes)
+            demand = _Demand(vals_l, sizes_l)
         alloc = self.allocate(demand, self.supply)
         count, _ = _winning_units(alloc, demand, self.supply)
         if pos < alloc.q:
-            return pos < count
-        return pos in alloc.extra[: max(count - alloc.q, 0)]
+            return pos < count, alloc.best, True
+        if pos in alloc.extra:
+            return pos in alloc.extra[: max(count - alloc.q, 0)], alloc.best, True
+        return False, alloc.best, False
+
+    def bid_wins_with(self, idx: int, value: int) -> bool:
+        """Whether ranked bid ``idx`` wins when it bids ``value`` instead (others fixed)."""
+        return self.bid_eval(idx, value)[0]
+
+    def bid_breakpoints(self, idx: int) -> list[int]:
+        """Values in ``[1, v]`` at which ranked bid ``idx``'s rank or 0-threshold passes change.
+
+        Between consecutive points every ``I_j`` is fixed, so each ``w_j`` is a constant plus
+        the bid's value if the bid is in ``I_j``.
+        """
+        b = self.bids[idx]
+        k, key = b.size, (b.size, b.id)
+        if self.fast:
+            num = self.np_vals[idx + 1 :] * k
+            sizes = self.np_sizes[idx + 1 :]
+            ids = self.np_ids[idx + 1 :]
+            ahead = (k < sizes) | ((k == sizes) & (b.id < ids))
+            ranks = np.where(ahead, -(-num // sizes), num // sizes + 1)
+            both = np.concatenate((ranks, np.asarray(self.supply.costs, dtype=np.int64) * k))
+            both = np.unique(both[(both > 0) & (both <= b.value)])
+            out: list[int] = both.tolist()
+            return out
+        pts = {k * c for c in self.supply.costs}
+        for other in self.bids[idx + 1 :]:  # i stays ahead of ``other`` while value ≥ point
+            num = other.value * k
+            if key < (other.size, other.id):
+                pts.add(-(-num // other.size))
+            else:
+                pts.add(num // other.size + 1)
+        return sorted(p for p in pts if 0 < p <= b.value)
 
     # -- an ask with another cost ----------------------------------------------------------
-    def ask_sells_with(self, idx: int, cost: int) -> int:
-        """Units ranked ask ``idx`` sells when it asks ``cost`` instead (others fixed)."""
+    def ask_eval(self, idx: int, cost: int) -> tuple[int, int, int]:
+        """Ranked ask ``idx`` asking ``cost`` instead: (units sold, w_{j*}, its units ≤ j*)."""
         a = self.asks[idx]
         others = self.asks[:idx] + self.asks[idx + 1 :]
         pos = bisect.bisect_left([(o.cost, o.id) for o in others], (cost, a.id))
@@ -503,43 +589,172 @@ class _Market:
             demand = _Demand(self.vals, self.sizes)  # such a cost could overflow int64
         alloc = self.allocate(demand, supply)
         _, units = _winning_units(alloc, demand, supply)
-        return max(0, min(units - supply.start[pos], a.capacity))
+        first = supply.start[pos]
+        sold = max(0, min(units - first, a.capacity))
+        return sold, alloc.best, max(0, min(alloc.j_star - first, a.capacity))
+
+    def ask_sells_with(self, idx: int, cost: int) -> int:
+        """Units ranked ask ``idx`` sells when it asks ``cost`` instead (others fixed)."""
+        return self.ask_eval(idx, cost)[0]
+
+    def ask_breakpoints(self, idx: int, top: int) -> list[int]:
+        """Costs in ``(own, top)`` at which ranked ask ``idx``'s rank or the passing sets change."""
+        a = self.asks[idx]
+        pts = {v // k + 1 for v, k in zip(self.vals, self.sizes, strict=True)}
+        for o in self.asks[idx + 1 :]:  # a stays ahead of ``o`` while cost < point
+            pts.add(o.cost + 1 if a.id < o.id else o.cost)
+        return sorted(p for p in pts if a.cost < p < top)
 
 
-def _bid_threshold(market: _Market, idx: int) -> int:
-    """Smallest integer value with which ranked bid ``idx`` still wins (it wins at its own)."""
-    lo, hi = -1, market.vals[idx]  # wins at hi; lo is a sentinel below the range
+def _rank_boundary(bid: Bid, other: Bid) -> int:
+    """Smallest integer value with which ``bid`` ranks before ``other``."""
+    num = other.value * bid.size
+    if (bid.size, bid.id) < (other.size, other.id):
+        return -(-num // other.size)
+    return num // other.size + 1
+
+
+def _bid_threshold(market: _Market, idx: int, hints: Sequence[int] = ()) -> int:
+    """Smallest integer value with which ranked bid ``idx`` still wins (it wins at its own).
+
+    ``hints`` are ranked bids whose rank boundary is a likely threshold (in practice the first
+    trade-reduced bid: a winner usually wins exactly while it ranks ahead of it); a guess ``t``
+    is accepted only when the bid wins at ``t`` and loses at ``t − 1``, which by monotonicity
+    proves it.
+
+    Winning is monotone in the value. Binary search over the breakpoints finds the interval
+    ``[L, R]`` of fixed structure in which winning starts; there ``w_j = const_j + [i ∈ I_j]·v``,
+    so the best ``w`` is ``max(A + v, B)`` and the switch is at ``v = B − A``, read off one
+    losing evaluation (``B``) and one winning one (``A``). Anything unexpected falls back to a
+    plain binary search over the integers of the interval.
+    """
+    value = market.vals[idx]
+    grid = [0, *market.bid_breakpoints(idx)]
+    if grid[-1] != value:
+        grid.append(value)  # win(value) is known: the bid wins
+    seen: dict[int, tuple[bool, int, bool]] = {value: (True, 0, True)}
+
+    def ev(v: int) -> tuple[bool, int, bool]:
+        r = seen.get(v)
+        if r is None:
+            r = seen[v] = market.bid_eval(idx, v)
+        return r
+
+    me = market.bids[idx]
+    for h in hints:
+        guess = _rank_boundary(me, market.bids[h])
+        if 0 < guess <= value and ev(guess)[0] and not ev(guess - 1)[0]:
+            return guess
+
+    lo, hi = -1, len(grid) - 1  # win(grid[hi]) true; lo: virtual false
     while hi - lo > 1:
         mid = (lo + hi) // 2
-        if market.bid_wins_with(idx, mid):
+        if ev(grid[mid])[0]:
             hi = mid
         else:
             lo = mid
-    return hi
+    if lo < 0:
+        return grid[0]
+    left, right = grid[lo], grid[hi] - 1  # fixed structure on [left, right]; win(right + 1)
+    if left == right:
+        return right + 1
+    _, best_left, in_left = ev(left)
+    if not in_left:
+        won, best_right, _ = ev(right)
+        if not won:
+            return right + 1
+        switch = best_left - (best_right - right)  # B − A
+        if left < switch < right:
+            return switch if ev(switch)[0] else switch + 1
+        if switch == right:
+            return right
+    # fallback: plain binary search over (left, right + 1]
+    a, b = left, right + 1
+    while b - a > 1:
+        mid = (a + b) // 2
+        if ev(mid)[0]:
+            b = mid
+        else:
+            a = mid
+    return b
 
 
-def _ask_thresholds(market: _Market, idx: int, sold: int) -> tuple[int, ...]:
-    """For u = 1 … sold: the largest integer cost with which ranked ask ``idx`` sells ≥ u units."""
+def _ask_thresholds(
+    market: _Market, idx: int, sold: int, hint: int | None = None
+) -> tuple[int, ...]:
+    """For u = 1 … sold: the largest integer cost with which ranked ask ``idx`` sells ≥ u units.
+
+    Units sold fall with the cost. Between breakpoints (fixed structure) the ask sells a fixed
+    number of units while ``j*`` lies beyond its units (``w_j = const − cost·capacity``) and none
+    once another ``j`` overtakes; that switch is found by intersecting lines (each evaluation
+    gives the best ``w`` and its slope), with a binary-search fallback.
+    """
     own = market.asks[idx].cost
+    cap = market.asks[idx].capacity
     # Above every bid's per-unit value no bid passes on this ask's units, so nothing sells.
-    cap = max((v // k for v, k in zip(market.vals, market.sizes, strict=True)), default=0) + 1
-    top = max(cap, own + 1)
+    top = max(
+        max((v // k for v, k in zip(market.vals, market.sizes, strict=True)), default=0) + 1,
+        own + 1,
+    )
     out = [own] * (sold + 1)  # out[u] for u ≥ 1
+    grid = [own, *market.ask_breakpoints(idx, top), top]
+    seen: dict[int, tuple[int, int, int]] = {}
 
-    def split(lo: int, s_lo: int, hi: int, s_hi: int) -> None:
-        # sold(lo) = s_lo ≥ s_hi = sold(hi), lo < hi
+    def ev(c: int) -> tuple[int, int, int]:
+        r = seen.get(c)
+        if r is None:
+            r = seen[c] = market.ask_eval(idx, c)
+        return r
+
+    def last_selling(left: int, right: int) -> int:
+        """Largest cost in [left, right] that still sells (sells at left, not at right + 1)."""
+        _, best_left, _ = ev(left)
+        line = best_left + cap * left  # w = line − cap·cost while j* lies beyond the ask
+        c = right
+        for _ in range(8):
+            s_c, best_c, slope = ev(c)
+            if s_c:
+                if c == right or not ev(c + 1)[0]:
+                    return c
+                break
+            if slope >= cap:
+                break
+            # the overtaking j: w = best_c + slope·(c − cost); meets the line at x
+            x = (line - best_c - slope * c) // (cap - slope)
+            if not left <= x < c:
+                break
+            c = x
+        a, b = left, right + 1
+        while b - a > 1:
+            mid = (a + b) // 2
+            if ev(mid)[0]:
+                a = mid
+            else:
+                b = mid
+        return a
+
+    def split(i_lo: int, s_lo: int, i_hi: int, s_hi: int) -> None:
+        # sold(grid[i_lo]) = s_lo ≥ s_hi = sold(grid[i_hi])
         if s_lo == s_hi:
             return
-        if hi - lo == 1:
+        if i_hi - i_lo == 1:
+            left, right = grid[i_lo], grid[i_hi] - 1
+            t = right if s_hi > 0 else last_selling(left, right)
             for u in range(s_hi + 1, s_lo + 1):
-                out[u] = lo
+                out[u] = t
             return
-        mid = (lo + hi) // 2
-        s_mid = market.ask_sells_with(idx, mid)
-        split(lo, s_lo, mid, s_mid)
-        split(mid, s_mid, hi, s_hi)
+        mid = (i_lo + i_hi) // 2
+        s_mid = ev(grid[mid])[0]
+        split(i_lo, s_lo, mid, s_mid)
+        split(mid, s_mid, i_hi, s_hi)
 
-    split(own, sold, top, market.ask_sells_with(idx, top))
+    if hint is not None:  # the trade-reduced ask: sellers usually sell all while ranked ahead
+        other = market.asks[hint]
+        guess = other.cost if market.asks[idx].id < other.id else other.cost - 1
+        if own <= guess and ev(guess)[0] == sold and (guess + 1 >= top or ev(guess + 1)[0] == 0):
+            return (guess,) * sold
+    seen[own] = (sold, *market.ask_eval(idx, own)[1:])
+    split(0, sold, len(grid) - 1, ev(top)[0])
     return tuple(out[1:])
 
 
@@ -553,16 +768,20 @@ def _clear(bids: Iterable[Bid], asks: Iterable[Ask], mode: str) -> Outcome:
     charges: dict[int, int] = {}
     assignment: dict[int, dict[int, int]] = {}
     sold: dict[int, int] = {}
+    accepted = alloc.accepted
+    hints = [accepted[len(winners)]] if len(accepted) > len(winners) else []
+    hints += [i for i in range(winners[-1] + 1, len(market.bids)) if i not in accepted][:1]
     for i, parts in zip(winners, _pieces(winners, market.sizes, supply), strict=True):
         bid = market.bids[i]
-        charges[bid.id] = _bid_threshold(market, i)
+        charges[bid.id] = _bid_threshold(market, i, hints)
         assignment[bid.id] = {supply.ids[a]: units for a, units in parts}
         for a, units in parts:
             sold[a] = sold.get(a, 0) + units
     unit_payments: dict[int, tuple[int, ...]] = {}
     payouts: dict[int, int] = {}
+    reduced = supply.ask_of(alloc.j_star)
     for a in sorted(sold):
-        pays = _ask_thresholds(market, a, sold[a])
+        pays = _ask_thresholds(market, a, sold[a], reduced)
         unit_payments[supply.ids[a]] = pays
         payouts[supply.ids[a]] = sum(pays)
     return Outcome(
