@@ -152,7 +152,8 @@ def audit(mechanism: str, bids: Iterable[Bid], asks: Iterable[Ask], outcome: Out
         raise AuditError("budget_balance", f"charges {total_in} < payouts {total_out}")
     jobs = outcome.job_payments()
     for bid_id, per_ask in outcome.assignment.items():
-        shares = charge_shares(bid_by[bid_id], outcome.charges[bid_id], per_ask, ask_list)
+        # per_ask is in ask rank order (checked under feasibility), as the contract receives it
+        shares = charge_shares(bid_by[bid_id], outcome.charges[bid_id], per_ask)
         for ask_id in per_ask:
             if jobs[(bid_id, ask_id)] > shares[ask_id]:
                 raise AuditError(

@@ -27,9 +27,17 @@ of them that fit before the first skip. Every ``j`` is one of, or dominated by o
 
 Ties (the smallest maximizer) can also be attained by a dominated ``j``; that needs the equality
 ``v_{q+1} = k_{q+1}·r̂_{K_{q+1}}``, and only then are the few ``j`` below the dominating candidate
-evaluated literally. One evaluation is thus O(n + T·log n + segment), and the thresholds are found
-by binary search over the integer value (cost) using that the allocation is monotone; for an
-ask, the search recursively splits the cost range between levels of units sold.
+evaluated literally. One evaluation is thus O(n + T·log n + segment), vectorized over int64
+arrays when the amounts are small enough to rule out overflow (else the same on Python ints).
+
+Thresholds use that the allocation is monotone (tested against brute force). A bid first tries
+the value at which it would drop behind the first trade-reduced bid, an ask the cost at which it
+would drop behind the trade-reduced ask; a guess ``t`` is accepted only if the participant wins
+at ``t`` and loses at ``t − 1`` (sells all at ``t``, none at ``t + 1``), which proves it. Failing
+that, a binary search over the breakpoints where the participant's rank or a 0-threshold test
+changes finds the interval of fixed structure holding the threshold, and inside it every ``w_j``
+is linear in the participant's amount, so the switch point is the crossing of two lines read
+off two evaluations (with a plain integer binary search as the last resort).
 """
 
 from __future__ import annotations
@@ -79,13 +87,15 @@ class _Supply:
 
     def arrays(self) -> tuple[Any, Any, Any, Any]:
         """int64 arrays (end, costs, start, cost_before) for the fast path."""
-        if self._arrays is None:
-            self._arrays = tuple(  # type: ignore[assignment]
-                np.asarray(x, dtype=np.int64)
-                for x in (self.end, self.costs, self.start, self.cost_before)
+        arrays = self._arrays
+        if arrays is None:
+            arrays = self._arrays = (
+                np.asarray(self.end, dtype=np.int64),
+                np.asarray(self.costs, dtype=np.int64),
+                np.asarray(self.start, dtype=np.int64),
+                np.asarray(self.cost_before, dtype=np.int64),
             )
-        assert self._arrays is not None  # for mypy only; never false
-        return self._arrays
+        return arrays
 
     def ask_of(self, j: int) -> int:
         """Index of the ask owning unit ``j`` (1-based)."""
@@ -558,11 +568,11 @@ class _Market:
         b = self.bids[idx]
         k, key = b.size, (b.size, b.id)
         if self.fast:
-            num = self.np_vals[idx + 1 :] * k
-            sizes = self.np_sizes[idx + 1 :]
-            ids = self.np_ids[idx + 1 :]
+            nums: Any = self.np_vals[idx + 1 :] * k
+            sizes: Any = self.np_sizes[idx + 1 :]
+            ids: Any = self.np_ids[idx + 1 :]
             ahead = (k < sizes) | ((k == sizes) & (b.id < ids))
-            ranks = np.where(ahead, -(-num // sizes), num // sizes + 1)
+            ranks = np.where(ahead, -(-nums // sizes), nums // sizes + 1)
             both = np.concatenate((ranks, np.asarray(self.supply.costs, dtype=np.int64) * k))
             both = np.unique(both[(both > 0) & (both <= b.value)])
             out: list[int] = both.tolist()
