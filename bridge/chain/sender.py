@@ -33,6 +33,7 @@ from hexbytes import HexBytes
 from web3 import Web3
 from web3.exceptions import ContractLogicError, TimeExhausted, TransactionNotFound
 
+from bridge.chain.revert import revert_data
 from bridge.errors import BridgeError, NonRetryableTxError, RetryableTxError
 
 log = logging.getLogger(__name__)
@@ -85,21 +86,6 @@ class SentTx:
     nonce: int
     hashes: list[str] = field(default_factory=list)
     fees: list[Fees] = field(default_factory=list)
-
-
-def revert_data(exc: BaseException) -> bytes | None:
-    """The raw revert data carried by a web3 ``ContractLogicError``, if any."""
-    data: Any = getattr(exc, "data", None)
-    if isinstance(data, dict):
-        data = data.get("data")
-    if isinstance(data, str) and data.startswith("0x"):
-        try:
-            return bytes.fromhex(data[2:])
-        except ValueError:
-            return None
-    if isinstance(data, bytes | bytearray):
-        return bytes(data)
-    return None
 
 
 class TxSender:
@@ -199,7 +185,8 @@ class TxSender:
             full["gas"] = estimate + estimate * self.gas_margin_percent // 100 + 10_000
         return full
 
-    def _broadcast(self, tx: dict[str, Any], sent: SentTx, fees: Fees) -> None:
+    def _broadcast(self, tx: dict[str, Any], sent: SentTx, fees: Fees,
+                   on_broadcast: Callable[[SentTx], None] | None = None) -> None:
         signed = self.account.sign_transaction(tx)
         try:
             h = self.w3.eth.send_raw_transaction(signed.raw_transaction)
@@ -220,13 +207,16 @@ class TxSender:
         sent.hashes.append(tx_hash)
         sent.fees.append(fees)
         log.info("broadcast tx %s nonce=%s fees=%s", tx_hash, sent.nonce, fees)
-        if self.on_broadcast is not None:
-            self.on_broadcast(sent)
+        for callback in (self.on_broadcast, on_broadcast):
+            if callback is not None:
+                callback(sent)
 
-    def send(self, tx: dict[str, Any], *, fees: Fees | None = None) -> dict[str, Any]:
+    def send(self, tx: dict[str, Any], *, fees: Fees | None = None,
+             on_broadcast: Callable[[SentTx], None] | None = None) -> dict[str, Any]:
         """Sign, broadcast and wait for ``tx``; returns the receipt of whichever version mined.
 
-        ``tx`` holds ``to``, ``data``, optionally ``value`` and ``gas``. Raises
+        ``tx`` holds ``to``, ``data``, optionally ``value`` and ``gas``. ``on_broadcast`` is
+        called with every hash sent for it (the first and each replacement). Raises
         :class:`~bridge.errors.SettlementRejected` (or another decoded error) when the call
         reverts, :class:`RetryableTxError` when it could not be mined in ``receipt_timeout``.
         """
@@ -240,13 +230,14 @@ class TxSender:
                 raise
             sent = SentTx(nonce=nonce)
             try:
-                self._broadcast(full, sent, fees)
+                self._broadcast(full, sent, fees, on_broadcast)
             except BaseException:
                 self._next_nonce = None
                 raise
-        return self.wait(sent, full)
+        return self.wait(sent, full, on_broadcast)
 
-    def wait(self, sent: SentTx, tx: dict[str, Any]) -> dict[str, Any]:
+    def wait(self, sent: SentTx, tx: dict[str, Any],
+             on_broadcast: Callable[[SentTx], None] | None = None) -> dict[str, Any]:
         """Wait for any of ``sent``'s hashes to be mined, bumping fees when it takes too long."""
         start = time.monotonic()
         last_bump = start
@@ -262,10 +253,11 @@ class TxSender:
                     f"for {', '.join(sent.hashes)}")
             if now - last_bump >= self.bump_after:
                 last_bump = now
-                self._bump(sent, tx)
+                self._bump(sent, tx, on_broadcast)
             time.sleep(self.poll_interval)
 
-    def _bump(self, sent: SentTx, tx: dict[str, Any]) -> None:
+    def _bump(self, sent: SentTx, tx: dict[str, Any],
+              on_broadcast: Callable[[SentTx], None] | None) -> None:
         new_fees = sent.fees[-1].bumped(self.bump_percent, self.max_fee_cap)
         if new_fees == sent.fees[-1]:
             log.warning("nonce %s: fee cap reached, cannot bump further", sent.nonce)
@@ -276,7 +268,7 @@ class TxSender:
         log.warning("nonce %s not mined after %.1fs: replacing with higher fees %s",
                     sent.nonce, self.bump_after, new_fees)
         try:
-            self._broadcast(replacement, sent, new_fees)
+            self._broadcast(replacement, sent, new_fees, on_broadcast)
             tx.update(new_fees.as_params())
         except RetryableTxError as exc:
             # "nonce too low" means a previous version was mined: the next poll finds it.

@@ -248,6 +248,21 @@ class Store:
                 if note:
                     row.note = note
 
+    def reset_round(self, round: int) -> None:
+        """Forget what was derived for ``round`` (openings, outcome, jobs); back to ``open``.
+
+        Used after a reorganisation: the round is re-derived from the re-read logs, and every step
+        checks the chain before sending, so nothing is sent twice.
+        """
+        with self.session() as s:
+            s.execute(delete(OpeningRow).where(OpeningRow.round == round))
+            s.execute(delete(JobRow).where(JobRow.round == round))
+            row = s.get(RoundRow, round)
+            if row is not None:
+                row.phase = Phase.OPEN.value
+                row.outcome = None
+                row.note = "reset after a reorganisation"
+
     def rounds(self, *, active: bool | None = None) -> dict[int, Phase]:
         """Known rounds and their phases (``active=True``: only non-terminal ones)."""
         with self.session() as s:

@@ -1,0 +1,268 @@
+"""What a prover or requester does with their own key: stake, bid, prove, withdraw, look.
+
+The CLI (``bridge prover …`` / ``bridge requester …``) and the simulated participants of the demo
+both use :class:`Participant`. Before sending, each action checks what the contract would refuse
+and raises :class:`Refused` with one line naming the problem and the fix; a revert that still
+happens surfaces as the contract's decoded custom error
+(:class:`~bridge.errors.SettlementRejected`).
+
+Sealed bids are recorded locally (:class:`~bridge.client.salts.SaltStore`) *before* the commit
+transaction is sent, so closing the terminal loses nothing.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from eth_abi import encode as abi_encode
+from eth_account.signers.local import LocalAccount
+from eth_utils import keccak
+from hexbytes import HexBytes
+from web3 import Web3
+
+from bridge import sealed
+from bridge.chain.market import Market, RoundStatus
+from bridge.chain.sender import TxSender
+from bridge.chain.settlement import Job, build_jobs, decode_settle_input, job_tree
+from bridge.client.salts import SaltStore, SealedRecord
+from bridge.errors import BridgeError, InvalidInput
+
+
+class Refused(InvalidInput):
+    """The contract would refuse this action; the message says why and how to fix it."""
+
+
+@dataclass(frozen=True)
+class JobView:
+    """A settled job as a participant sees it, with its Merkle proof and resolution."""
+
+    round: int
+    job: Job
+    proof: list[bytes]
+    resolved: bool
+
+
+def solve_pow(task: bytes, prover: str, difficulty_bits: int, start: int = 0) -> bytes:
+    """A 32-byte nonce passing ``ProofOfWorkVerifier(difficulty_bits)`` for (task, prover).
+
+    The verifier accepts when the top ``difficulty_bits`` bits of
+    ``keccak256(abi.encode(bytes32 task, address prover, bytes32 nonce))`` are zero.
+    """
+    if not 0 <= difficulty_bits <= 255:
+        raise InvalidInput(f"difficulty {difficulty_bits} is outside 0..255")
+    prefix = abi_encode(["bytes32", "address"], [task, prover])
+    n = start
+    while True:
+        nonce = n.to_bytes(32, "big")
+        if int.from_bytes(keccak(prefix + nonce), "big") >> (256 - difficulty_bits) == 0:
+            return nonce
+        n += 1
+
+
+class Participant:
+    """One account acting on one market."""
+
+    def __init__(self, market: Market, account: LocalAccount, *,
+                 salts: SaltStore | None = None, sender: TxSender | None = None) -> None:
+        self.market = market
+        self.w3: Web3 = market.w3
+        self.account = account
+        self.address = account.address
+        self.salts = salts or SaltStore()
+        self.sender = sender or TxSender(self.w3, account, decode_revert=market.decode_revert,
+                                         poll_interval=0.05)
+
+    # -- helpers -------------------------------------------------------------------------------
+    def _send(self, fn: str, *args: Any, value: int = 0) -> dict[str, Any]:
+        return self.sender.send(self.market.tx(fn, *args, value=value))
+
+    def _open_round(self, round: int | None) -> int:
+        current = self.market.current_round()
+        if round is None:
+            return current
+        if round != current:
+            raise Refused(f"round {round} is not accepting commitments (the current round is "
+                          f"{current}): pass --round {current} or omit --round")
+        return round
+
+    def _check_not_paused(self) -> None:
+        if self.market.contract.functions.commitsPaused().call():
+            raise Refused("the market owner paused new commitments: try again later "
+                          "(withdrawals still work)")
+
+    # -- money -------------------------------------------------------------------------------
+    def deposit(self, amount: int) -> dict[str, Any]:
+        """Add ``amount`` wei to this account's free balance in the market."""
+        if amount <= 0:
+            raise Refused("deposit amount must be positive")
+        return self._send("deposit", value=amount)
+
+    def withdraw(self, amount: int | None = None) -> int:
+        """Withdraw ``amount`` (default: all) of the free balance; returns the amount."""
+        free = self.market.balance_of(self.address)
+        amount = free if amount is None else amount
+        if amount <= 0:
+            raise Refused(f"nothing to withdraw: free balance is {free} wei")
+        if amount > free:
+            raise Refused(f"free balance is {free} wei, cannot withdraw {amount}: withdraw at "
+                          "most the free balance (escrow of open bids is locked until settlement)")
+        self._send("withdraw", amount)
+        return amount
+
+    def stake(self, amount: int) -> dict[str, Any]:
+        """Add ``amount`` wei of collateral."""
+        if amount <= 0:
+            raise Refused("stake amount must be positive")
+        return self._send("stake", value=amount)
+
+    def set_capacity(self, units: int) -> dict[str, Any]:
+        """Declare ``units`` of capacity (collateral must cover ``refundCap`` per unit)."""
+        if units < 0:
+            raise Refused("capacity cannot be negative")
+        info = self.market.prover_info(self.address)
+        need = self.market.params.refund_cap * units
+        if info["collateral"] < need:
+            raise Refused(f"capacity {units} needs {need} wei of collateral, you have "
+                          f"{info['collateral']}: run `bridge prover stake "
+                          f"{need - info['collateral']}` first")
+        return self._send("setCapacity", units)
+
+    def withdraw_collateral(self, amount: int) -> dict[str, Any]:
+        """Withdraw collateral backing neither capacity nor outstanding jobs."""
+        info = self.market.prover_info(self.address)
+        locked = self.market.params.refund_cap * (info["capacity"]
+                                                  + self.market.outstanding_units(self.address))
+        free = max(info["collateral"] - locked, 0)
+        if amount > free:
+            raise Refused(f"only {free} wei of collateral is free ({locked} backs capacity and "
+                          "open jobs): lower capacity to 0 and wait for your jobs to finish")
+        return self._send("withdrawCollateral", amount)
+
+    # -- sealed orders -------------------------------------------------------------------------
+    def _seal(self, round: int, side: sealed.Side, price: int, quantity: int,
+              extra: str) -> tuple[bytes, bytes, SealedRecord]:
+        salt = sealed.new_salt()
+        params = self.market.params
+        commitment = sealed.commitment(chain_id=params.chain_id, market=self.market.address,
+                                       round=round, participant=self.address, side=side,
+                                       price=price, quantity=quantity, salt=salt)
+        ciphertext = sealed.seal(self.market.keeper_public_key(), price=price,
+                                 quantity=quantity, salt=salt)
+        record = SealedRecord(chain_id=params.chain_id, market=self.market.address, round=round,
+                              participant=self.address, side=int(side), price=price,
+                              quantity=quantity, salt="0x" + salt.hex(),
+                              commitment="0x" + commitment.hex(), extra=extra)
+        self.salts.add(record)
+        return commitment, ciphertext, record
+
+    def bid(self, *, value: int, size: int, escrow: int, task: bytes,
+            round: int | None = None) -> SealedRecord:
+        """Seal and commit a bid: ``value`` wei in total for ``size`` units, ``escrow`` locked."""
+        self._check_not_paused()
+        if value <= 0 or size <= 0:
+            raise Refused("value and size must be positive")
+        if escrow < value:
+            raise Refused(f"escrow {escrow} is below the sealed value {value}: the keeper would "
+                          "exclude the bid; lock an escrow of at least the value")
+        if self.market.params.mechanism == "proofphi" and size != 1:
+            raise Refused(f"this is a Prooφ market: every task has size 1 (got {size}); split "
+                          "the job into tasks")
+        if len(task) != 32:
+            raise Refused("task must be 32 bytes (a task id or hash)")
+        free = self.market.balance_of(self.address)
+        if escrow > free:
+            raise Refused(f"escrow {escrow} wei exceeds your free balance {free} wei: run "
+                          f"`bridge requester deposit {escrow - free}` first")
+        r = self._open_round(round)
+        commitment, ciphertext, record = self._seal(r, sealed.Side.BID, value, size,
+                                                    extra="0x" + task.hex())
+        receipt = self._send("commitBid", r, commitment, ciphertext, escrow, task)
+        record = SealedRecord(**{**record.__dict__,
+                                 "tx_hash": HexBytes(receipt["transactionHash"]).to_0x_hex()})
+        self.salts.add(record)
+        return record
+
+    def ask(self, *, cost: int, units: int | None = None,
+            round: int | None = None) -> SealedRecord:
+        """Seal and commit an ask: ``cost`` wei per unit for ``units`` (default: capacity)."""
+        self._check_not_paused()
+        info = self.market.prover_info(self.address)
+        capacity = info["capacity"]
+        if capacity == 0:
+            raise Refused("you have no declared capacity: run `bridge prover stake AMOUNT` and "
+                          "`bridge prover capacity UNITS` first")
+        units = capacity if units is None else units
+        if units <= 0:
+            raise Refused("units must be positive")
+        if units > capacity:
+            raise Refused(f"{units} units exceed your declared capacity {capacity}: ask for at "
+                          "most your capacity or raise it with `bridge prover capacity`")
+        if self.market.params.mechanism == "proofphi" and units != capacity:
+            raise Refused(f"this is a Prooφ market: an ask offers its whole capacity "
+                          f"({capacity}); omit --units")
+        r = self._open_round(round)
+        if info["last_ask_round_plus_one"] == r + 1:
+            raise Refused(f"you already committed an ask in round {r}: one ask per round")
+        commitment, ciphertext, record = self._seal(r, sealed.Side.ASK, cost, units, extra="")
+        receipt = self._send("commitAsk", r, commitment, ciphertext)
+        record = SealedRecord(**{**record.__dict__,
+                                 "tx_hash": HexBytes(receipt["transactionHash"]).to_0x_hex()})
+        self.salts.add(record)
+        return record
+
+    # -- jobs and proofs -----------------------------------------------------------------------
+    def settled_jobs(self, round: int, from_block: int) -> list[JobView]:
+        """Every job of a settled ``round``, rebuilt from its settlement transaction.
+
+        ``from_block``: a block at or before the settlement (bounds the log search).
+        """
+        info = self.market.round_info(round)
+        if info.status is not RoundStatus.SETTLED:
+            return []
+        logs = self.market.contract.events.RoundSettled().get_logs(
+            from_block=from_block, argument_filters={"round": round})
+        if not logs:
+            raise BridgeError(f"round {round} is settled but its RoundSettled log is not at or "
+                              f"after block {from_block}: pass an earlier block")
+        data = decode_settle_input(self.market.abi,
+                                   self.market.tx_input(HexBytes(logs[-1]["transactionHash"])
+                                                        .to_0x_hex()))
+        jobs = build_jobs(data["bids"], data["asks"], data["entries"],
+                          self.market.round_times(round)[3])
+        tree = job_tree(round, jobs)
+        return [JobView(round, j, tree.proof(j.job_index),
+                        self.market.is_resolved(round, j.job_index)) for j in jobs]
+
+    def my_jobs(self, round: int, from_block: int) -> list[JobView]:
+        """Jobs of ``round`` assigned to this prover."""
+        return [v for v in self.settled_jobs(round, from_block) if v.job.prover == self.address]
+
+    def prove(self, view: JobView, proof: bytes | None = None) -> dict[str, Any]:
+        """Submit the proof of a job (proof of work computed here when ``proof`` is None)."""
+        if view.job.prover != self.address:
+            raise Refused(f"job {view.job.job_index} of round {view.round} is assigned to "
+                          f"{view.job.prover}, not to you")
+        if view.resolved or self.market.is_resolved(view.round, view.job.job_index):
+            raise Refused(f"job {view.job.job_index} of round {view.round} is already resolved")
+        if self.market.chain_time() > view.job.proof_deadline:
+            raise Refused(f"the proof deadline of job {view.job.job_index} passed "
+                          f"(at {view.job.proof_deadline}): it can only be slashed now")
+        if proof is None:
+            proof = self.pow_proof(view.job.task)
+        return self._send("submitProof", view.round, view.job.as_tuple(), view.proof, proof)
+
+    def pow_proof(self, task: bytes) -> bytes:
+        """A proof for the market's proof-of-work verifier."""
+        verifier = self.w3.eth.contract(
+            address=Web3.to_checksum_address(self.market.params.verifier),
+            abi=[{"type": "function", "name": "difficultyBits", "inputs": [],
+                  "outputs": [{"type": "uint256", "name": ""}], "stateMutability": "view"}])
+        bits = int(verifier.functions.difficultyBits().call())
+        return solve_pow(task, self.address, bits, start=secrets.randbits(32))
+
+
+def new_task() -> bytes:
+    """A random 32-byte task id."""
+    return secrets.token_bytes(32)

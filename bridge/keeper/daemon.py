@@ -1,0 +1,310 @@
+"""The keeper daemon: startup checks, a tick that never overlaps, scheduling, clean shutdown.
+
+Lifecycle (``bridge keeper run``):
+
+1. configuration validated (:mod:`bridge.keeper.config`), key loaded (keystore or environment);
+2. startup checks, each refused with one line saying what to fix: the chain id (when
+   ``expected_chain_id`` is set), contract code at the market address, the key is the market's
+   keeper and its public key is the one the contract publishes, the key can pay for gas;
+3. leadership: only the holder of the database lock acts (a standby waits and takes over);
+4. ticks (every ``poll_interval`` and at each scheduled deadline, serialised by one lock): read
+   confirmed logs (reorganisations rewind the store and reset affected rounds), then advance every
+   active round (:class:`~bridge.keeper.pipeline.RoundPipeline`). An exception in one round is
+   logged with its traceback and does not stop the others;
+5. SIGTERM/SIGINT: stop scheduling, let the running tick finish, release the lock, exit 0.
+
+Exit codes: 0 clean stop, 2 configuration error, 3 a startup check failed.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import signal
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from eth_account.signers.local import LocalAccount
+from web3 import HTTPProvider, Web3
+
+from bridge.chain.logs import Batch, LogReader, Reorg
+from bridge.chain.market import Market
+from bridge.chain.sender import TxSender
+from bridge.errors import BridgeError, ChainError, ConfigError
+from bridge.keeper.config import KeeperConfig
+from bridge.keeper.leader import LeaderLock
+from bridge.keeper.metrics import HealthServer, KeeperMetrics
+from bridge.keeper.pipeline import ChainView, RoundPipeline
+from bridge.keeper.scheduler import DeadlineScheduler
+from bridge.keeper.store import Phase, Store
+
+log = logging.getLogger(__name__)
+
+EXIT_OK = 0
+EXIT_CONFIG = 2
+EXIT_STARTUP = 3
+
+
+class StartupCheckFailed(ConfigError):
+    """A startup check found the keeper cannot work as configured; the message says the fix."""
+
+
+def connect(rpc: str, timeout: float = 10.0) -> Web3:
+    """A web3 instance for an http(s) RPC URL."""
+    if not rpc.startswith(("http://", "https://")):
+        raise ConfigError(f"rpc {rpc!r}: only http(s) URLs can be dialled; the embedded chain "
+                          "runs in-process (`bridge demo`)")
+    return Web3(HTTPProvider(rpc, request_kwargs={"timeout": timeout}))
+
+
+def read_market_ref(market: str) -> tuple[str, int | None]:
+    """(address, deployment block or None) from an address or a deployment record file."""
+    if market.startswith("0x"):
+        return Web3.to_checksum_address(market), None
+    try:
+        record = json.loads(Path(market).read_text())
+        return Web3.to_checksum_address(record["market"]), int(record["block"])
+    except (OSError, KeyError, ValueError) as exc:
+        raise ConfigError(f"{market!r} is not a deployment record with 'market' and 'block': "
+                          f"{exc}") from None
+
+
+def deployment_block(w3: Web3, address: str) -> int:
+    """First block with code at ``address`` (binary search over history)."""
+    lo, hi = 0, int(w3.eth.block_number)
+    address = Web3.to_checksum_address(address)
+    if not w3.eth.get_code(address, hi):
+        raise ChainError(f"no contract code at {address}")
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if w3.eth.get_code(address, mid):
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo
+
+
+class Keeper:
+    """One keeper process for one market."""
+
+    def __init__(self, cfg: KeeperConfig, account: LocalAccount, *, w3: Web3 | None = None,
+                 store: Store | None = None, use_scheduler: bool = True) -> None:
+        self.cfg = cfg
+        self.account = account
+        self.w3 = w3 if w3 is not None else connect(cfg.rpc)
+        address, deployed_at = read_market_ref(cfg.market)
+        self.market = Market(self.w3, address)
+        self.store = store if store is not None else Store(cfg.database)
+        self.metrics = KeeperMetrics()
+        self.sender = TxSender(
+            self.w3, account, decode_revert=self.market.decode_revert,
+            receipt_timeout=cfg.receipt_timeout, bump_after=cfg.bump_after,
+            max_fee_per_gas_cap=cfg.max_fee_per_gas or None)
+        self._deployed_at = deployed_at
+        self.reader: LogReader | None = None
+        self.pipeline: RoundPipeline | None = None
+        self.lock = LeaderLock(cfg.database, cfg.lock_id)
+        self._work = threading.Lock()
+        self._stop = threading.Event()
+        self.scheduler: DeadlineScheduler | None = None
+        self.use_scheduler = use_scheduler
+        self.http: HealthServer | None = None
+        self._outage_since: float | None = None
+
+    # -- startup -----------------------------------------------------------------------------
+    def startup_checks(self) -> None:
+        """Refuse to start, with the fix, when the keeper cannot do its job (module docstring)."""
+        try:
+            chain_id = int(self.w3.eth.chain_id)
+        except Exception as exc:
+            raise StartupCheckFailed(f"cannot reach the node at {self.cfg.rpc}: {exc}; "
+                                     "check --rpc and that the node is running") from None
+        if self.cfg.expected_chain_id and chain_id != self.cfg.expected_chain_id:
+            raise StartupCheckFailed(f"the node is on chain {chain_id}, the config expects "
+                                     f"{self.cfg.expected_chain_id}: point --rpc at the right "
+                                     "network or fix expected_chain_id")
+        try:
+            self.market.check_code()
+        except ChainError as exc:
+            raise StartupCheckFailed(str(exc)) from None
+        try:
+            keeper = self.market.keeper()
+            published = self.market.keeper_public_key()
+            _ = self.market.params
+        except Exception as exc:
+            raise StartupCheckFailed(f"the contract at {self.market.address} is not a "
+                                     f"ProverMarket ({exc}): check --market") from None
+        if keeper != self.account.address:
+            raise StartupCheckFailed(f"this key is {self.account.address} but the market's keeper "
+                                     f"is {keeper}: use the keeper's key or rotate the keeper")
+        ours = self.account._key_obj.public_key.to_bytes()
+        if published != ours:
+            raise StartupCheckFailed("the market publishes a different encryption key than this "
+                                     "keeper's: bids would not decrypt; rotate the keeper key "
+                                     "(rotateKeeper) to this key's public key")
+        balance = int(self.w3.eth.get_balance(self.account.address))
+        if balance < self.cfg.min_balance_wei:
+            raise StartupCheckFailed(f"keeper {self.account.address} holds {balance} wei, below "
+                                     f"min_balance_wei {self.cfg.min_balance_wei}: fund it")
+        stored_chain = self.store.get_meta("chain_id")
+        stored_market = self.store.get_meta("market")
+        if stored_market is not None and (stored_market != self.market.address
+                                          or stored_chain != str(chain_id)):
+            raise StartupCheckFailed(f"database {self.cfg.database} belongs to market "
+                                     f"{stored_market} on chain {stored_chain}: use another "
+                                     "database for this market")
+        self.store.set_meta("chain_id", str(chain_id))
+        self.store.set_meta("market", self.market.address)
+        log.info("keeper %s for market %s (%s) on chain %s, database %s",
+                 self.account.address, self.market.address, self.market.params.mechanism,
+                 chain_id, self.cfg.database.split("@")[-1])
+        self._prepare()
+
+    def _prepare(self) -> None:
+        start = self.cfg.start_block if self.cfg.start_block >= 0 else self._deployed_at
+        if start is None:
+            start = deployment_block(self.w3, self.market.address)
+        self.reader = LogReader(self.w3, self.market.address, self.market.abi,
+                                start_block=start, confirmations=self.cfg.confirmations,
+                                max_range=self.cfg.max_log_range)
+        self.pipeline = RoundPipeline(self.market, self.store, self.sender,
+                                      bytes(self.account.key), self.metrics,
+                                      schedule=self._schedule)
+
+    def _schedule(self, r: int, kind: str, when: int) -> None:
+        if self.scheduler is not None:
+            self.scheduler.at(r, kind, when)
+
+    # -- one tick ----------------------------------------------------------------------------
+    def read_logs(self) -> int:
+        """Read confirmed logs until caught up; returns new events stored."""
+        assert self.reader is not None
+        new = 0
+        while True:
+            result = self.reader.poll(self.store)
+            if result is None:
+                break
+            if isinstance(result, Reorg):
+                self._handle_reorg(result)
+                continue
+            assert isinstance(result, Batch)
+            stored = self.store.record_batch(result.to_block, result.events, result.block_hashes)
+            new += len(stored)
+            for e in stored:
+                rnd = e.args.get("round")
+                if rnd is not None and self.store.round_phase(int(rnd)) is None:
+                    self.store.set_phase(int(rnd), Phase.OPEN)
+            if result.to_block >= self.reader.safe_head():
+                break
+        return new
+
+    def _handle_reorg(self, reorg: Reorg) -> None:
+        dropped = self.store.rewind(reorg.ancestor)
+        log.warning("reorg of depth %s: dropped %s events after block %s; re-reading and "
+                    "re-checking active rounds", reorg.depth, dropped, reorg.ancestor)
+        for r, phase in self.store.rounds(active=True).items():
+            if phase is not Phase.OPEN:
+                self.store.reset_round(r)
+
+    def view(self) -> ChainView:
+        """The chain as this tick sees it."""
+        assert self.reader is not None
+        latest = self.w3.eth.get_block("latest")
+        safe = max(self.reader.safe_head(), 0)
+        safe_time = (int(latest["timestamp"]) if safe == int(latest["number"])
+                     else int(self.w3.eth.get_block(safe)["timestamp"]))
+        return ChainView(safe_block=safe, safe_time=safe_time,
+                         latest_time=int(latest["timestamp"]))
+
+    def tick(self, _round: int | None = None) -> None:
+        """Read logs and advance every active round (serialised; never overlaps)."""
+        with self._work:
+            if self._stop.is_set():
+                return
+            if not self.lock.try_acquire():
+                self.metrics.is_leader.set(0)
+                return
+            self.metrics.is_leader.set(1)
+            assert self.pipeline is not None and self.reader is not None
+            try:
+                self.read_logs()
+                view = self.view()
+                last = self.store.last_scanned()
+                self.metrics.head_lag.set(self.w3.eth.block_number - (last or 0))
+            except (ConnectionError, OSError, TimeoutError) as exc:
+                self._outage(exc)
+                return
+            if self._outage_since is not None:
+                log.warning("node reachable again after %.1fs", time.monotonic()
+                            - self._outage_since)
+                self._outage_since = None
+            for r in sorted(self.store.rounds(active=True)):
+                try:
+                    self.pipeline.advance(r, view)
+                except (ConnectionError, OSError, TimeoutError) as exc:
+                    self._outage(exc)
+                    return
+                except BridgeError as exc:
+                    self.metrics.tick_errors.inc()
+                    log.error("round %s: %s", r, exc)
+                except Exception:
+                    self.metrics.tick_errors.inc()
+                    log.exception("round %s: unexpected error", r)
+            self.metrics.last_tick.set(time.time())
+
+    def _outage(self, exc: BaseException) -> None:
+        if self._outage_since is None:
+            self._outage_since = time.monotonic()
+        log.warning("node unreachable (%s); retrying every %.1fs", exc, self.cfg.poll_interval)
+
+    def run_until_idle(self, max_ticks: int = 50) -> None:
+        """Tick until nothing changes (tests and the demo drive the keeper this way)."""
+        for _ in range(max_ticks):
+            before = (self.store.rounds(), self.store.last_scanned())
+            self.tick()
+            if (self.store.rounds(), self.store.last_scanned()) == before:
+                return
+
+    # -- run ---------------------------------------------------------------------------------
+    def start(self) -> None:
+        """Start the scheduler and the HTTP endpoint (after :meth:`startup_checks`)."""
+        if self.cfg.metrics_port:
+            self.http = HealthServer(self.metrics, self.cfg.metrics_host,
+                                     self.cfg.metrics_port).start()
+            self.http.status.update({"market": self.market.address,
+                                     "keeper": self.account.address})
+        if self.use_scheduler:
+            key = f"{self.market.address.lower()}"
+            self.scheduler = DeadlineScheduler(
+                key, self.cfg.database, self.tick, poll_interval=self.cfg.poll_interval,
+                misfire_grace_time=self.cfg.misfire_grace_time)
+            self.scheduler.start()
+
+    def stop(self) -> None:
+        """Stop scheduling, wait for the running tick, release the lock."""
+        self._stop.set()
+        if self.scheduler is not None:
+            self.scheduler.stop()
+        with self._work:
+            self.lock.release()
+        if self.http is not None:
+            self.http.stop()
+
+    def run(self) -> int:
+        """Run until SIGTERM/SIGINT; returns the exit code."""
+        def on_signal(signum: int, _frame: Any) -> None:
+            log.info("signal %s: finishing the current tick and stopping", signum)
+            self._stop.set()
+
+        signal.signal(signal.SIGTERM, on_signal)
+        signal.signal(signal.SIGINT, on_signal)
+        self.start()
+        try:
+            while not self._stop.wait(0.5):
+                pass
+        finally:
+            self.stop()
+        log.info("keeper stopped")
+        return EXIT_OK

@@ -1,0 +1,459 @@
+"""One round's pipeline: decrypt → verify → clear → audit → settle → watch proofs → slash misses.
+
+Each call of :meth:`RoundPipeline.step` performs at most one phase transition and persists it, so a
+keeper stopped between any two steps resumes where it was (tests restart it between every pair).
+Every step that sends a transaction first asks the chain whether the work is already done, and the
+contract refuses a second settlement anyway; together that makes settlement exactly-once.
+
+Phases (:class:`~bridge.keeper.store.Phase`):
+
+``open``            wait until the commit window closed in a confirmed block and every commitment
+                    the contract counted is in the store;
+``closed``          open every envelope (:func:`bridge.sealed.open_many`): valid, or invalid with
+                    a reason; never fatal for the round;
+``decrypted``       check collateral and mechanism rules, clear, :func:`~bridge.mechanisms.audit`
+                    (an outcome that fails is never sent), build the settlement;
+``cleared``         send ``settle`` (hashes stored as they are broadcast);
+``settlement_sent`` on restart: settled on chain? mined? still pending? else send again;
+``settled``         rebuild the jobs from the settlement transaction's input (the chain's truth);
+``proofs``          mark proofs and slashes from events; after the proof deadline slash the rest;
+``finalized`` / ``voided``: nothing more to do.
+
+A round not settled by its deadline is voided (by this keeper, since anyone may) so every escrow
+returns.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from bridge import sealed
+from bridge.chain.logs import Event
+from bridge.chain.market import Market, RoundStatus
+from bridge.chain.sender import SentTx, TxSender
+from bridge.chain.settlement import (
+    AskReveal,
+    BidReveal,
+    Job,
+    JobEntry,
+    build_jobs,
+    decode_settle_input,
+    entries_from_outcome,
+    job_tree,
+)
+from bridge.errors import AuditError, BridgeError, SettlementRejected
+from bridge.keeper.metrics import KeeperMetrics
+from bridge.keeper.store import OpeningRow, Phase, Store, dumps
+from bridge.mechanisms import Ask, Bid, audit, clear, sort_asks, sort_bids
+
+log = logging.getLogger(__name__)
+
+INSUFFICIENT_COLLATERAL = "insufficient_collateral"
+SIZE_NOT_ONE = "size_not_one"
+QUANTITY_NOT_CAPACITY = "quantity_not_capacity"
+
+
+@dataclass(frozen=True)
+class ChainView:
+    """What one tick knows of the chain: the confirmed head and the latest block's time."""
+
+    safe_block: int
+    safe_time: int
+    latest_time: int
+
+
+def _b(value: Any) -> bytes:
+    """Bytes from an event argument (stored events keep bytes as 0x-hex)."""
+    if isinstance(value, bytes | bytearray):
+        return bytes(value)
+    if isinstance(value, str):
+        return bytes.fromhex(value[2:] if value.startswith("0x") else value)
+    raise TypeError(f"expected bytes, got {type(value).__name__}")
+
+
+class RoundPipeline:
+    """Advances rounds of one market; see the module docstring."""
+
+    def __init__(self, market: Market, store: Store, sender: TxSender, private_key: bytes,
+                 metrics: KeeperMetrics,
+                 schedule: Callable[[int, str, int], None] | None = None) -> None:
+        self.market = market
+        self.store = store
+        self.sender = sender
+        self.private_key = private_key
+        self.metrics = metrics
+        self.schedule = schedule
+        self.params = market.params
+
+    # -- driving ---------------------------------------------------------------------------
+    def advance(self, r: int, view: ChainView, max_steps: int = 16) -> Phase:
+        """Step ``r`` until it stops moving (or ``max_steps``); returns the phase reached."""
+        phase = self.store.round_phase(r) or Phase.OPEN
+        for _ in range(max_steps):
+            new = self.step(r, view)
+            if new is phase:
+                break
+            phase = new
+        return phase
+
+    def step(self, r: int, view: ChainView) -> Phase:
+        """At most one transition of round ``r``; returns the (possibly unchanged) phase."""
+        phase = self.store.round_phase(r)
+        if phase is None:
+            self.store.set_phase(r, Phase.OPEN)
+            phase = Phase.OPEN
+        if phase.terminal:
+            return phase
+        if phase in (Phase.OPEN, Phase.CLOSED, Phase.DECRYPTED, Phase.CLEARED,
+                     Phase.SETTLEMENT_SENT) and view.latest_time > self.params.settle_deadline(r):
+            voided = self._void_if_unsettled(r)
+            if voided is not None:
+                return voided
+        handler = {
+            Phase.OPEN: self._open,
+            Phase.CLOSED: self._decrypt,
+            Phase.DECRYPTED: self._clear,
+            Phase.CLEARED: self._settle,
+            Phase.SETTLEMENT_SENT: self._check_sent,
+            Phase.SETTLED: self._jobs,
+            Phase.PROOFS: self._proofs,
+        }[phase]
+        new = handler(r, view)
+        if new is not phase:
+            self.store.set_phase(r, new)
+            log.info("round %s: %s -> %s", r, phase.value, new.value)
+        return new
+
+    # -- open -> closed ----------------------------------------------------------------------
+    def _commits(self, r: int) -> tuple[list[Event], list[Event]]:
+        bids = sorted(self.store.events("BidCommitted", round=r), key=lambda e: e.args["index"])
+        asks = sorted(self.store.events("AskCommitted", round=r), key=lambda e: e.args["index"])
+        return bids, asks
+
+    def _open(self, r: int, view: ChainView) -> Phase:
+        closes = self.params.closes_at(r)
+        if view.safe_time < closes:
+            if self.schedule is not None:
+                self.schedule(r, "close", closes)
+            return Phase.OPEN
+        info = self.market.round_info(r, view.safe_block)
+        if info.status is RoundStatus.SETTLED:
+            return Phase.SETTLED
+        if info.status is RoundStatus.VOIDED:
+            return self._voided(r)
+        bids, asks = self._commits(r)
+        if (len(bids), len(asks)) != (info.bid_count, info.ask_count):
+            log.info("round %s: waiting for logs (%s/%s bids, %s/%s asks read)", r, len(bids),
+                     info.bid_count, len(asks), info.ask_count)
+            return Phase.OPEN
+        if not bids and not asks:
+            self.store.set_phase(r, Phase.FINALIZED, note="no commitments")
+            return Phase.FINALIZED
+        if self.schedule is not None:
+            self.schedule(r, "settle-deadline", self.params.settle_deadline(r) + 1)
+        return Phase.CLOSED
+
+    # -- closed -> decrypted -----------------------------------------------------------------
+    def _decrypt(self, r: int, view: ChainView) -> Phase:
+        bids, asks = self._commits(r)
+        envelopes = [
+            sealed.Envelope(participant=e.args["requester"], side=sealed.Side.BID,
+                            commitment=_b(e.args["commitment"]),
+                            ciphertext=_b(e.args["ciphertext"]), escrow=int(e.args["escrow"]))
+            for e in bids
+        ] + [
+            sealed.Envelope(participant=e.args["prover"], side=sealed.Side.ASK,
+                            commitment=_b(e.args["commitment"]),
+                            ciphertext=_b(e.args["ciphertext"]), capacity=int(e.args["capacity"]))
+            for e in asks
+        ]
+        results = sealed.open_many(self.private_key, envelopes, chain_id=self.params.chain_id,
+                                   market=self.market.address, round=r)
+        rows: list[OpeningRow] = []
+        for env, ev, res in zip(envelopes, [*bids, *asks], results, strict=True):
+            side = int(env.side)
+            label = "bid" if side == 0 else "ask"
+            if isinstance(res, sealed.ValidBid):
+                rows.append(OpeningRow(round=r, side=side, index=int(ev.args["index"]),
+                                       participant=str(env.participant), valid=True,
+                                       price=str(res.price), quantity=str(res.quantity),
+                                       salt="0x" + res.salt.hex()))
+                self.metrics.bids_valid.labels(side=label).inc()
+            else:
+                rows.append(OpeningRow(round=r, side=side, index=int(ev.args["index"]),
+                                       participant=str(env.participant), valid=False,
+                                       reason=str(res.reason), detail=res.detail))
+                self.metrics.bids_invalid.labels(side=label, reason=str(res.reason)).inc()
+                log.warning("round %s: %s %s from %s is invalid (%s): %s", r, label,
+                            ev.args["index"], env.participant, res.reason, res.detail)
+        self.store.save_openings(r, rows)
+        return Phase.DECRYPTED
+
+    # -- decrypted -> cleared ----------------------------------------------------------------
+    def _mark_invalid(self, row: OpeningRow, reason: str, detail: str) -> None:
+        row.valid = False
+        row.reason = reason
+        row.detail = detail
+        label = "bid" if row.side == 0 else "ask"
+        self.metrics.bids_invalid.labels(side=label, reason=reason).inc()
+        log.warning("round %s: %s %s from %s is invalid (%s): %s", row.round, label, row.index,
+                    row.participant, reason, detail)
+
+    def _apply_rules(self, r: int, rows: list[OpeningRow]) -> None:
+        """Exclude what the contract would refuse: Prooφ shapes and uncovered collateral."""
+        proofphi = self.params.mechanism == "proofphi"
+        ask_events = {int(e.args["index"]): e for e in self.store.events("AskCommitted", round=r)}
+        for row in rows:
+            if not row.valid:
+                continue
+            if row.side == 0 and proofphi and int(row.quantity) != 1:
+                self._mark_invalid(row, SIZE_NOT_ONE,
+                                   f"sealed size {row.quantity}: Prooφ tasks have size 1")
+            if row.side == 1:
+                capacity = int(ask_events[row.index].args["capacity"])
+                if proofphi and int(row.quantity) != capacity:
+                    self._mark_invalid(row, QUANTITY_NOT_CAPACITY,
+                                       f"sealed units {row.quantity} ≠ declared capacity "
+                                       f"{capacity}: Prooφ asks offer their whole capacity")
+                    continue
+                cap = self.params.refund_cap
+                if cap > 0:
+                    info = self.market.prover_info(row.participant)
+                    free_units = (info["collateral"] // cap
+                                  - self.market.outstanding_units(row.participant))
+                    if int(row.quantity) > free_units:
+                        self._mark_invalid(row, INSUFFICIENT_COLLATERAL,
+                                           f"collateral covers {max(free_units, 0)} more units, "
+                                           f"ask offers {row.quantity}")
+
+    def _clear(self, r: int, view: ChainView) -> Phase:
+        started = time.perf_counter()
+        rows = self.store.openings(r)
+        self._apply_rules(r, rows)
+        self.store.save_openings(r, [OpeningRow(**{c: getattr(x, c) for c in (
+            "round", "side", "index", "participant", "valid", "reason", "detail", "price",
+            "quantity", "salt")}) for x in rows])
+        bid_rows = [x for x in rows if x.side == 0]
+        ask_rows = [x for x in rows if x.side == 1]
+        bids = [Bid(x.index, int(x.price), int(x.quantity), x.participant)
+                for x in bid_rows if x.valid]
+        asks = [Ask(x.index, int(x.price), int(x.quantity), x.participant)
+                for x in ask_rows if x.valid]
+        mech = self.params.mechanism
+        outcome = clear(mech, bids, asks)
+        try:
+            audit(mech, bids, asks, outcome)
+        except AuditError as exc:
+            log.error("round %s: outcome failed the audit, not sending it: %s", r, exc)
+            self.store.set_phase(r, Phase.DECRYPTED, note=f"audit failed: {exc}")
+            raise
+        bid_events, ask_events = self._commits(r)
+        reveals = [
+            BidReveal(
+                requester=ev.args["requester"], escrow=int(ev.args["escrow"]),
+                task=_b(ev.args["task"]), valid=row.valid,
+                value=int(row.price) if row.valid else 0,
+                size=int(row.quantity) if row.valid else 0,
+                salt=_b(row.salt) if row.valid else b"\x00" * 32,
+                commitment=_b(ev.args["commitment"]),
+                charge=outcome.charges.get(row.index, 0))
+            for ev, row in zip(bid_events, bid_rows, strict=True)
+        ]
+        ask_reveals = [
+            AskReveal(
+                prover=ev.args["prover"], capacity=int(ev.args["capacity"]), valid=row.valid,
+                cost=int(row.price) if row.valid else 0,
+                quantity=int(row.quantity) if row.valid else 0,
+                salt=_b(row.salt) if row.valid else b"\x00" * 32,
+                commitment=_b(ev.args["commitment"]))
+            for ev, row in zip(ask_events, ask_rows, strict=True)
+        ]
+        entries = entries_from_outcome(ask_reveals, outcome.assignment, outcome.job_payments())
+        if mech == "proofphi":
+            bid_order = [b.id for b in sort_bids(bids)]
+            ask_order = [a.id for a in sort_asks(asks)]
+        else:
+            bid_order, ask_order = [], []
+        self.store.save_outcome(r, {
+            "mechanism": mech,
+            "charges": {str(k): v for k, v in outcome.charges.items()},
+            "payouts": {str(k): v for k, v in outcome.payouts.items()},
+            "assignment": {str(k): {str(a): u for a, u in v.items()}
+                           for k, v in outcome.assignment.items()},
+            "bids": [list(b.as_tuple()) for b in reveals],
+            "asks": [list(a.as_tuple()) for a in ask_reveals],
+            "bid_order": bid_order, "ask_order": ask_order,
+            "entries": [list(e.as_tuple()) for e in entries],
+        })
+        self.metrics.clearing_seconds.observe(time.perf_counter() - started)
+        log.info("round %s cleared (%s): %s winners, %s jobs, charged %s, paid %s", r, mech,
+                 len(outcome.charges), len(entries), sum(outcome.charges.values()),
+                 sum(outcome.payouts.values()))
+        return Phase.CLEARED
+
+    # -- cleared -> settled --------------------------------------------------------------------
+    def settle_args(self, r: int) -> tuple[Any, ...]:
+        """The stored settlement as ``settle`` arguments."""
+        o = self.store.outcome(r)
+        if o is None:
+            raise BridgeError(f"round {r} has no stored outcome")
+
+        def b32(v: Any) -> bytes:
+            return _b(v) if isinstance(v, str) else bytes(v)
+
+        bids = [(b[0], int(b[1]), b32(b[2]), bool(b[3]), int(b[4]), int(b[5]), b32(b[6]),
+                 b32(b[7]), int(b[8])) for b in o["bids"]]
+        asks = [(a[0], int(a[1]), bool(a[2]), int(a[3]), int(a[4]), b32(a[5]), b32(a[6]))
+                for a in o["asks"]]
+        return (r, bids, asks, list(o["bid_order"]), list(o["ask_order"]),
+                [tuple(int(x) for x in e) for e in o["entries"]])
+
+    def _settle(self, r: int, view: ChainView) -> Phase:
+        info = self.market.round_info(r)
+        if info.status is RoundStatus.SETTLED:
+            return Phase.SETTLED
+        if info.status is RoundStatus.VOIDED:
+            return self._voided(r)
+        self.store.set_phase(r, Phase.SETTLEMENT_SENT)
+
+        def remember(sent: SentTx) -> None:
+            known = self.store.settle_hashes(r)
+            self.store.add_settle_hash(r, sent.nonce,
+                                       known + [h for h in sent.hashes if h not in known])
+
+        try:
+            receipt = self.sender.send(self.market.tx("settle", *self.settle_args(r)),
+                                       on_broadcast=remember)
+        except SettlementRejected as exc:
+            if exc.name == "RoundAlreadyFinal":
+                return Phase.SETTLEMENT_SENT  # the chain says final: the next step reads it
+            self.store.set_phase(r, Phase.CLEARED, note=f"settle rejected: {exc}")
+            log.error("round %s: settlement rejected by the contract: %s", r, exc)
+            raise
+        self.metrics.settlement_gas.observe(int(receipt["gasUsed"]))
+        self.metrics.rounds_settled.inc()
+        log.info("round %s settled in block %s (gas %s)", r, receipt["blockNumber"],
+                 receipt["gasUsed"])
+        return Phase.SETTLED
+
+    def _check_sent(self, r: int, view: ChainView) -> Phase:
+        info = self.market.round_info(r)
+        if info.status is RoundStatus.SETTLED:
+            return Phase.SETTLED
+        if info.status is RoundStatus.VOIDED:
+            return self._voided(r)
+        hashes = self.store.settle_hashes(r)
+        receipt = self.sender.lookup(hashes)
+        if receipt is None and any(self._known(h) for h in hashes):
+            log.info("round %s: settlement %s still pending", r, hashes[-1])
+            return Phase.SETTLEMENT_SENT
+        return Phase.CLEARED  # mined and reverted, or lost: settle again (the chain re-checks)
+
+    def _known(self, tx_hash: str) -> bool:
+        try:
+            self.market.w3.eth.get_transaction(tx_hash)  # type: ignore[arg-type]
+            return True
+        except Exception:
+            return False
+
+    # -- settled -> proofs -> finalized --------------------------------------------------------
+    def jobs_from_chain(self, r: int) -> list[Job] | None:
+        """The round's jobs rebuilt from its settlement transaction (None until it is read)."""
+        settled = self.store.events("RoundSettled", round=r)
+        if not settled:
+            return None
+        ev = settled[-1]
+        data = decode_settle_input(self.market.abi, self.market.tx_input(ev.tx_hash))
+        proof_deadline = self.market.round_times(r)[3]
+        jobs = build_jobs(data["bids"], data["asks"], [JobEntry(*e.as_tuple())
+                                                       for e in data["entries"]], proof_deadline)
+        root = job_tree(r, jobs).root if jobs else b"\x00" * 32
+        if jobs and root != _b(ev.args["jobRoot"]):
+            raise BridgeError(f"round {r}: jobs rebuilt from {ev.tx_hash} do not match the root")
+        return jobs
+
+    def _jobs(self, r: int, view: ChainView) -> Phase:
+        jobs = self.jobs_from_chain(r)
+        if jobs is None:
+            return Phase.SETTLED  # the RoundSettled log is not confirmed yet
+        self.store.save_jobs(r, [{"job": j.job_index, "prover": j.prover,
+                                  "tuple": list(j.as_tuple())} for j in jobs])
+        if jobs and self.schedule is not None:
+            self.schedule(r, "proof-deadline", jobs[0].proof_deadline + 1)
+        return Phase.PROOFS
+
+    def _proofs(self, r: int, view: ChainView) -> Phase:
+        proven = {int(e.args["jobIndex"]) for e in self.store.events("ProofAccepted", round=r)}
+        slashed = {int(e.args["jobIndex"]) for e in self.store.events("JobSlashed", round=r)}
+        stored = self.store.jobs(r)
+        for index, status, _data in stored:
+            if index in proven and status != "proven":
+                self.store.set_job_status(r, index, "proven")
+            elif index in slashed and status != "slashed":
+                self.store.set_job_status(r, index, "slashed")
+        pending = [(i, d) for i, s, d in self.store.jobs(r) if s == "assigned"]
+        if not pending:
+            return Phase.FINALIZED
+        deadline = int(pending[0][1]["tuple"][8])
+        if view.latest_time <= deadline:
+            return Phase.PROOFS
+        jobs = self.jobs_from_chain(r) or []
+        tree = job_tree(r, jobs)
+        for index, _ in pending:
+            if self.market.is_resolved(r, index):
+                continue  # resolved on chain; its event arrives with confirmations
+            job = jobs[index]
+            def remember(sent: SentTx, i: int = index) -> None:
+                self.store.set_job_status(r, i, "assigned", slash_hashes=sent.hashes)
+
+            try:
+                self.sender.send(self.market.tx("slash", r, job.as_tuple(), tree.proof(index)),
+                                 on_broadcast=remember)
+            except SettlementRejected as exc:
+                if exc.name in ("JobAlreadyResolved", "ProofDeadlineNotReached"):
+                    log.info("round %s job %s: %s", r, index, exc)
+                    continue
+                raise
+            self.metrics.slashes.inc()
+            log.warning("round %s: job %s of %s was not proven in time: slashed", r, index,
+                        job.prover)
+        return Phase.PROOFS
+
+    # -- voiding ---------------------------------------------------------------------------
+    def _voided(self, r: int) -> Phase:
+        self.metrics.rounds_voided.inc()
+        return Phase.VOIDED
+
+    def _void_if_unsettled(self, r: int) -> Phase | None:
+        info = self.market.round_info(r)
+        if info.status is RoundStatus.SETTLED:
+            return None
+        if info.status is RoundStatus.VOIDED:
+            self.store.set_phase(r, Phase.VOIDED)
+            return self._voided(r)
+        bids, _ = self._commits(r)
+        if len(bids) != info.bid_count:
+            return None  # not every commitment read yet; void once they are
+        commits = [(e.args["requester"], int(e.args["escrow"]), _b(e.args["task"]),
+                    _b(e.args["commitment"])) for e in bids]
+        try:
+            self.sender.send(self.market.tx("voidRound", r, commits))
+        except SettlementRejected as exc:
+            if exc.name != "RoundAlreadyFinal":
+                raise
+        log.warning("round %s was not settled by its deadline: voided, escrow released", r)
+        self.store.set_phase(r, Phase.VOIDED, note="voided after the settlement deadline")
+        return self._voided(r)
+
+
+def outcome_summary(store: Store, r: int) -> dict[str, Any]:
+    """A JSON-able summary of a round as the keeper stored it (for logs and the demo)."""
+    return {"round": r, "phase": str(store.round_phase(r)), "outcome": store.outcome(r),
+            "jobs": [(i, s) for i, s, _ in store.jobs(r)]}
+
+
+__all__ = ["ChainView", "RoundPipeline", "dumps", "outcome_summary"]

@@ -1,0 +1,317 @@
+"""A market world for the demo, the end-to-end tests and the keeper bench.
+
+A :class:`World` deploys a proof-of-work verifier and a market (from the committed artifacts) on a
+chain, funds a keeper and simulated participants, and runs the real :class:`~bridge.keeper.daemon.
+Keeper` against it. Participants act through :class:`~bridge.client.participant.Participant`, the
+same code the CLI runs, with truthful sealed bids.
+
+Private values and costs (stated so results can be read):
+
+- a requester's value per unit is uniform in ``value_per_unit`` (default 60–140 gwei);
+- a prover's cost per unit is uniform in ``cost_per_unit`` (default 40–120 gwei), its capacity
+  uniform in ``capacity`` (default 1–3 units);
+- a job's size is 1 in a Prooφ market and uniform in ``size`` (default 1–4) in a DARA market;
+- every requester locks an escrow equal to its value (the public bound may be higher; it is not
+  needed here). Seeded (``seed``), so a run is reproducible.
+
+The world also keeps its own ledger of what every participant should hold in the market, derived
+from the events of each round, and :meth:`World.check_ledger` compares it with the contract.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+from web3 import Web3
+
+from bridge.chain.deploy import MarketConfig, Mechanism, deploy, deploy_market
+from bridge.chain.market import Market
+from bridge.client.participant import JobView, Participant, new_task
+from bridge.client.salts import SaltStore
+from bridge.errors import BridgeError
+from bridge.keeper.config import KeeperConfig
+from bridge.keeper.daemon import Keeper
+
+log = logging.getLogger(__name__)
+
+GWEI = 10**9
+
+
+@dataclass(frozen=True)
+class SimConfig:
+    """Parameters of a simulated market (see the module docstring for the distributions)."""
+
+    mechanism: str = "proofphi"
+    rounds: int = 3
+    provers: int = 3
+    requesters: int = 5
+    seed: int = 7
+    value_per_unit: tuple[int, int] = (60 * GWEI, 140 * GWEI)
+    cost_per_unit: tuple[int, int] = (40 * GWEI, 120 * GWEI)
+    capacity: tuple[int, int] = (1, 3)
+    size: tuple[int, int] = (1, 4)
+    refund_cap: int = 200 * GWEI
+    commit_period: int = 60
+    settle_period: int = 60
+    proof_period: int = 60
+    difficulty_bits: int = 8
+    miss_round: int | None = 0
+    """Index of the round in which one assigned prover skips its proofs (None: nobody misses)."""
+
+    def validate(self) -> SimConfig:
+        """Raise :class:`BridgeError` on a parameter that cannot run."""
+        if self.mechanism not in ("proofphi", "dara"):
+            raise BridgeError(f"mechanism {self.mechanism!r}: use proofphi or dara")
+        if self.rounds < 1 or self.provers < 1 or self.requesters < 1:
+            raise BridgeError("rounds, provers and requesters must each be at least 1")
+        return self
+
+
+@dataclass
+class RoundReport:
+    """What happened in one simulated round (for the demo's tables and the tests)."""
+
+    round: int
+    bids: list[dict[str, Any]] = field(default_factory=list)
+    asks: list[dict[str, Any]] = field(default_factory=list)
+    jobs: list[dict[str, Any]] = field(default_factory=list)
+    invalid: list[dict[str, Any]] = field(default_factory=list)
+    bid_price: int | None = None
+    ask_price: int | None = None
+    phase: str = ""
+
+
+class World:
+    """A chain, a market, a keeper and simulated participants; see the module docstring."""
+
+    def __init__(self, w3: Web3, funder: str, cfg: SimConfig, workdir: Path, *,
+                 keeper_db: str | None = None, confirmations: int = 0,
+                 travel: Any = None) -> None:
+        self.w3 = w3
+        self.cfg = cfg.validate()
+        self.rng = random.Random(cfg.seed)
+        self.workdir = workdir
+        self.travel = travel
+        self.funder = funder
+        self.keeper_account: LocalAccount = Account.from_key(self.rng.randbytes(32))
+        self._fund(self.keeper_account.address, 10**20)
+        pub = self.keeper_account._key_obj.public_key.to_bytes()
+        self.verifier = deploy(w3, "ProofOfWorkVerifier", cfg.difficulty_bits, sender=funder)
+        mech = Mechanism.PROOFPHI if cfg.mechanism == "proofphi" else Mechanism.DARA
+        contract = deploy_market(w3, MarketConfig(
+            owner=funder, keeper=self.keeper_account.address, keeper_public_key=pub,
+            verifier=self.verifier.address, mechanism=mech, commit_period=cfg.commit_period,
+            settle_period=cfg.settle_period, proof_period=cfg.proof_period,
+            refund_cap=cfg.refund_cap, capacity_interval=1, capacity_factor=4), funder)
+        self.deploy_block = int(w3.eth.block_number)
+        self.market = Market(w3, contract.address)
+        self.keeper_db = keeper_db or f"sqlite:///{workdir / 'keeper.sqlite'}"
+        self.keeper_cfg = KeeperConfig(
+            rpc="http://127.0.0.1:0", market=self.market.address, database=self.keeper_db,
+            confirmations=confirmations, start_block=self.deploy_block, poll_interval=0.2,
+            receipt_timeout=60, bump_after=20, metrics_port=0).validate()
+        self.keeper = self.new_keeper()
+        salts = SaltStore(workdir / "sealed.json")
+        self.provers: list[Participant] = []
+        self.requesters: list[Participant] = []
+        self.costs: dict[str, int] = {}
+        for _ in range(cfg.provers):
+            acct = Account.from_key(self.rng.randbytes(32))
+            self._fund(acct.address, 10**20)
+            self.provers.append(Participant(self.market, acct, salts=salts))
+        for _ in range(cfg.requesters):
+            acct = Account.from_key(self.rng.randbytes(32))
+            self._fund(acct.address, 10**20)
+            self.requesters.append(Participant(self.market, acct, salts=salts))
+        # the world's own ledger of the market balances it expects
+        self.expected_free: dict[str, int] = {}
+        self.expected_collateral: dict[str, int] = {}
+        self.expected_treasury = 0
+        self.reports: list[RoundReport] = []
+
+    # -- setup ----------------------------------------------------------------------------------
+    def _fund(self, address: str, amount: int) -> None:
+        tx = self.w3.eth.send_transaction({"from": self.funder, "to": address, "value": amount})
+        self.w3.eth.wait_for_transaction_receipt(tx)
+
+    def new_keeper(self) -> Keeper:
+        """A fresh keeper process-equivalent on the same database (for restarts)."""
+        keeper = Keeper(self.keeper_cfg, self.keeper_account, w3=self.w3, use_scheduler=False)
+        keeper.startup_checks()
+        return keeper
+
+    def restart_keeper(self) -> Keeper:
+        """Stop the keeper and start a new one on the same database."""
+        self.keeper.stop()
+        self.keeper = self.new_keeper()
+        return self.keeper
+
+    def now(self) -> int:
+        """Latest block time."""
+        return self.market.chain_time()
+
+    def travel_to(self, ts: int) -> None:
+        """Move chain time to ``ts`` (no-op if already past)."""
+        if self.now() >= ts:
+            return
+        if self.travel is None:
+            raise BridgeError("this chain cannot move time; wait instead")
+        self.travel(ts)
+        if self.now() < ts:  # eth-tester's time_travel mines its block one second early
+            self.travel(ts + 1)
+
+    def setup_participants(self) -> None:
+        """Provers stake and declare capacity; requesters deposit."""
+        lo, hi = self.cfg.capacity
+        for p in self.provers:
+            units = self.rng.randint(lo, hi)
+            stake = self.cfg.refund_cap * units * 3
+            p.stake(stake)
+            p.set_capacity(units)
+            self.costs[p.address] = self.rng.randint(*self.cfg.cost_per_unit)
+            self.expected_collateral[p.address] = stake
+        for q in self.requesters:
+            amount = 10**18
+            q.deposit(amount)
+            self.expected_free[q.address] = amount
+
+    # -- one round ----------------------------------------------------------------------------
+    def commit_round(self) -> int:
+        """Every prover asks and every requester bids in the current round; returns it."""
+        r = self.market.current_round()
+        for p in self.provers:
+            p.ask(cost=self.costs[p.address])
+        for q in self.requesters:
+            size = 1 if self.cfg.mechanism == "proofphi" else self.rng.randint(*self.cfg.size)
+            value = self.rng.randint(*self.cfg.value_per_unit) * size
+            q.bid(value=value, size=size, escrow=value, task=new_task())
+        return r
+
+    def close_and_settle(self, r: int) -> None:
+        """Move past the round's close and let the keeper settle it."""
+        self.travel_to(self.market.params.closes_at(r) + 1)
+        self.keeper.run_until_idle()
+
+    def prove(self, r: int, skip: set[str] | None = None) -> list[JobView]:
+        """Every assigned prover proves its jobs, except those in ``skip``; returns all jobs."""
+        skip = skip or set()
+        views = self.requesters[0].settled_jobs(r, self.deploy_block)
+        by_address = {p.address: p for p in self.provers}
+        for v in views:
+            if v.job.prover not in skip and not v.resolved:
+                by_address[v.job.prover].prove(v)
+        return views
+
+    def finish(self, r: int, views: list[JobView]) -> None:
+        """Move past the proof deadline (if anything is unproven) and let the keeper slash."""
+        if views and any(not self.market.is_resolved(r, v.job.job_index) for v in views):
+            self.travel_to(views[0].job.proof_deadline + 1)
+        self.keeper.run_until_idle()
+
+    def run_round(self, index: int) -> RoundReport:
+        """One full round: commit, settle, prove (one miss in ``miss_round``), slash, account."""
+        if index > 0 or self.market.current_round() == 0:
+            r0 = self.market.current_round()
+            self.travel_to(self.market.params.genesis + (r0 + 1) * self.cfg.commit_period + 1)
+        r = self.commit_round()
+        self.close_and_settle(r)
+        views = self.requesters[0].settled_jobs(r, self.deploy_block)
+        skip: set[str] = set()
+        if self.cfg.miss_round == index and views:
+            skip = {views[-1].job.prover}
+        views = self.prove(r, skip)
+        self.finish(r, views)
+        report = self.account_round(r)
+        self.reports.append(report)
+        return report
+
+    # -- accounting -----------------------------------------------------------------------------
+    def _events(self, name: str, r: int) -> list[Any]:
+        ev = getattr(self.market.contract.events, name)()
+        return list(ev.get_logs(from_block=self.deploy_block, argument_filters={"round": r}))
+
+    def account_round(self, r: int) -> RoundReport:
+        """Update the expected ledger from round ``r``'s events and build its report."""
+        report = RoundReport(round=r, phase=str(self.keeper.store.round_phase(r)))
+        outcome = self.keeper.store.outcome(r) or {}
+        for e in self._events("BidSettled", r):
+            a = e["args"]
+            self.expected_free[a["requester"]] -= a["charge"]
+        commits = {e["args"]["index"]: e["args"] for e in self._events("BidCommitted", r)}
+        settled = {e["args"]["index"]: e["args"] for e in self._events("BidSettled", r)}
+        for row in self.keeper.store.openings(r, side=0):
+            c = commits[row.index]
+            s = settled.get(row.index)
+            entry = {"index": row.index, "requester": c["requester"], "escrow": c["escrow"],
+                     "value": int(row.price) if row.valid else None,
+                     "size": int(row.quantity) if row.valid else None,
+                     "charge": s["charge"] if s else 0, "valid": row.valid,
+                     "reason": row.reason}
+            report.bids.append(entry)
+            if not row.valid:
+                report.invalid.append(entry)
+        ask_commits = {e["args"]["index"]: e["args"] for e in self._events("AskCommitted", r)}
+        payouts = {int(k): v for k, v in (outcome.get("payouts") or {}).items()}
+        for row in self.keeper.store.openings(r, side=1):
+            c = ask_commits[row.index]
+            report.asks.append({"index": row.index, "prover": c["prover"],
+                                "cost": int(row.price) if row.valid else None,
+                                "units": int(row.quantity) if row.valid else None,
+                                "payout": payouts.get(row.index, 0), "valid": row.valid,
+                                "reason": row.reason})
+            if not row.valid:
+                report.invalid.append({"index": row.index, "prover": c["prover"],
+                                       "reason": row.reason})
+        for e in self._events("ProofAccepted", r):
+            a = e["args"]
+            self.expected_free[a["prover"]] = self.expected_free.get(a["prover"], 0) + a["payment"]
+            self.expected_treasury += a["margin"]
+            report.jobs.append({"job": a["jobIndex"], "prover": a["prover"], "status": "proven",
+                                "payment": a["payment"], "margin": a["margin"]})
+        for e in self._events("JobSlashed", r):
+            a = e["args"]
+            self.expected_free[a["requester"]] += a["refund"] + a["compensation"]
+            self.expected_collateral[a["prover"]] -= a["compensation"]
+            report.jobs.append({"job": a["jobIndex"], "prover": a["prover"], "status": "slashed",
+                                "refund": a["refund"], "compensation": a["compensation"],
+                                "requester": a["requester"]})
+        report.jobs.sort(key=lambda j: j["job"])
+        if self.cfg.mechanism == "proofphi" and outcome.get("charges"):
+            report.bid_price = next(iter(outcome["charges"].values()))
+            units = {int(k): v for k, v in outcome.get("payouts", {}).items()}
+            sold = {a["index"]: a["units"] for a in report.asks if a["valid"]}
+            first = next((k for k in units if sold.get(k)), None)
+            if first is not None:
+                report.ask_price = units[first] // sold[first]
+        return report
+
+    def check_ledger(self) -> list[str]:
+        """Differences between the world's expected ledger and the contract (empty: all good)."""
+        problems: list[str] = []
+        for address, expected in self.expected_free.items():
+            actual = self.market.balance_of(address)
+            if actual != expected:
+                problems.append(f"free balance of {address}: contract {actual}, "
+                                f"expected {expected}")
+        for address, expected in self.expected_collateral.items():
+            actual = self.market.prover_info(address)["collateral"]
+            if actual != expected:
+                problems.append(f"collateral of {address}: contract {actual}, "
+                                f"expected {expected}")
+        held, collateral, treasury = self.market.liabilities()
+        if treasury != self.expected_treasury:
+            problems.append(f"treasury: contract {treasury}, expected {self.expected_treasury}")
+        balance = int(self.w3.eth.get_balance(self.market.address))
+        if balance != held + collateral + treasury:
+            problems.append(f"contract holds {balance} wei but its ledger sums to "
+                            f"{held + collateral + treasury}")
+        if held != sum(self.expected_free.values()):
+            problems.append(f"held {held} ≠ sum of free balances "
+                            f"{sum(self.expected_free.values())} (locked escrow left?)")
+        return problems
