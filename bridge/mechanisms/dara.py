@@ -669,15 +669,21 @@ def _bid_threshold(market: _Market, idx: int, hints: Sequence[int] = ()) -> int:
     if left == right:
         return right + 1
     _, best_left, in_left = ev(left)
-    if not in_left:
-        won, best_right, _ = ev(right)
-        if not won:
-            return right + 1
-        switch = best_left - (best_right - right)  # B − A
-        if left < switch < right:
-            return switch if ev(switch)[0] else switch + 1
-        if switch == right:
-            return right
+    if in_left:
+        # j* holds the bid but trade-reduces it; raising the value lifts every w_j holding the
+        # bid alike, so that j* stays the maximizer on the whole interval and the bid keeps losing
+        return right + 1
+    won, best_right, _ = ev(right)
+    if not won:
+        return right + 1
+    switch = best_left - (best_right - right)  # B − A
+    if left < switch < right:
+        if ev(switch)[0]:
+            return switch
+        if ev(switch + 1)[0]:
+            return switch + 1
+    elif switch == right:
+        return right
     # fallback: plain binary search over (left, right + 1]
     a, b = left, right + 1
     while b - a > 1:

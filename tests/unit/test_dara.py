@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bridge.mechanisms import Ask, Bid, Outcome, audit, clear, clear_dara, clear_dara_reference
-from bridge.mechanisms.dara import _clear
+from bridge.mechanisms.dara import _ask_thresholds, _bid_threshold, _clear, _Market, _pieces
 
 bids_st = st.lists(st.tuples(st.integers(0, 40), st.integers(1, 5)), min_size=0, max_size=7)
 asks_st = st.lists(st.tuples(st.integers(0, 10), st.integers(1, 5)), min_size=0, max_size=4)
@@ -191,3 +191,58 @@ def test_medium_instances_match_the_literal_definition(
 ) -> None:
     bid_list, ask_list = build(bids, asks)
     assert clear_dara(bid_list, ask_list) == clear_dara_reference(bid_list, ask_list)
+
+
+def plain_bid_threshold(market: _Market, idx: int) -> int:
+    lo, hi = -1, market.vals[idx]
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if market.bid_wins_with(idx, mid):
+            hi = mid
+        else:
+            lo = mid
+    return hi
+
+
+def plain_ask_thresholds(market: _Market, idx: int, sold: int) -> tuple[int, ...]:
+    top = max(max(v // k for v, k in zip(market.vals, market.sizes, strict=True)) + 1, 1)
+    out = []
+    for u in range(1, sold + 1):
+        lo, hi = market.asks[idx].cost, top + 1  # sells ≥ u at lo, not at hi
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            if market.ask_sells_with(idx, mid) >= u:
+                lo = mid
+            else:
+                hi = mid
+        out.append(lo)
+    return tuple(out)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(0, 10**6), st.integers(1, 12)), min_size=5, max_size=40),
+    st.lists(st.tuples(st.integers(0, 10**5), st.integers(1, 25)), min_size=2, max_size=8),
+    st.sampled_from(["fast", "python"]),
+)
+def test_threshold_search_equals_plain_binary_search_on_large_amounts(
+    bids: list[tuple[int, int]], asks: list[tuple[int, int]], mode: str
+) -> None:
+    """The breakpoint search, line crossings and verified guesses against the textbook search."""
+    bid_list, ask_list = build(bids, asks)
+    market = _Market(bid_list, ask_list, mode)
+    alloc, winners = market.base()
+    for i in winners:
+        expected = plain_bid_threshold(market, i)
+        assert _bid_threshold(market, i) == expected  # no hints: breakpoints and crossing
+        hints = [h for h in alloc.accepted if h not in winners][:1]
+        assert _bid_threshold(market, i, hints) == expected
+    sold: dict[int, int] = {}
+    for parts in _pieces(winners, market.sizes, market.supply):
+        for a, units in parts:
+            sold[a] = sold.get(a, 0) + units
+    reduced = market.supply.ask_of(alloc.j_star) if alloc.j_star else None
+    for a, units in sold.items():
+        expected_asks = plain_ask_thresholds(market, a, units)
+        assert _ask_thresholds(market, a, units) == expected_asks
+        assert _ask_thresholds(market, a, units, reduced) == expected_asks
