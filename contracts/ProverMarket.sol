@@ -4,6 +4,7 @@ pragma solidity ^0.8.28;
 import {Ownable} from "@openzeppelin/contracts/access/Ownable.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 import {MerkleProof} from "@openzeppelin/contracts/utils/cryptography/MerkleProof.sol";
+import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {IProverMarket} from "./interfaces/IProverMarket.sol";
 import {IProofVerifier} from "./interfaces/IProofVerifier.sol";
 import {Commitments} from "./libraries/Commitments.sol";
@@ -12,14 +13,19 @@ import {Ranking} from "./libraries/Ranking.sol";
 
 /// @title ProverMarket
 /// @notice Sealed-bid prover market (SPEC §5); see {IProverMarket} for the protocol.
-/// @dev Storage layout is chosen for gas (see README "Contract and gas"):
-///      - `Account` (one slot): free balance and outstanding units, so a proof credits the payout
-///        and releases the units with one write;
-///      - `ProverInfo` (one slot): collateral and capacity state, read by `commitAsk`;
-///      - `Round`: two chain words, the job root, and a packed meta word;
-///      - `_ledger` (one slot): `funds` = free + locked escrow + round pots + treasury, and
-///        `collateral`; `_treasury` separately. Commits and settlement move money inside `funds`
-///        without touching the counters.
+/// @dev Storage layout is chosen for the gas targets (see README "Contract and gas"):
+///      - `Account` (one slot): the free balance plus a non-zero marker, so a balance drained by a
+///        commit is refilled at settlement with a non-zero to non-zero write;
+///      - `ProverInfo` (one slot): collateral, outstanding units and capacity state. A proof's
+///        payment is credited to the prover's collateral (withdraw it with `withdrawCollateral`),
+///        so `submitProof` writes only this slot and the round's bitmap word;
+///      - resolved bitmap words: bits 0..127 mark jobs proven or slashed, bits 128..254 accumulate
+///        the margins of proven jobs (moved to the treasury by `collectMargins`), bit 255 is a
+///        sentinel set at settlement;
+///      - `_ledger` (one slot): `nonFree` = locked escrow + round pots (incl. uncollected
+///        margins) + collateral + treasury, and `treasury`. Free balances have no global counter
+///        (deposits and withdrawals touch one slot); the contract's ETH balance equals the sum
+///        of all free balances plus `nonFree`.
 ///      The keeper is trusted for (a) which reveals are invalid and (b) DARA outcomes beyond the
 ///      generic feasibility checks; everything else is checked here.
 contract ProverMarket is IProverMarket, Ownable, ReentrancyGuardTransient {
@@ -51,48 +57,54 @@ contract ProverMarket is IProverMarket, Ownable, ReentrancyGuardTransient {
         uint256 capacityFactor;
     }
 
-    /// @dev Packed: free (128) | outstanding units (64).
+    /// @dev Packed: free (128) | marker (8, set to 1 on first credit so the slot never returns to 0).
     struct Account {
         uint128 free;
-        uint64 outstanding;
+        uint8 marker;
     }
 
-    /// @dev Packed into one slot: collateral (128) | capacity (32) | refCapacity (32) |
+    /// @dev One slot: collateral (96) | outstanding units (32) | capacity (32) | refCapacity (32) |
     ///      capacityRound + 1 (32) | lastAskRound + 1 (32).
     struct ProverInfo {
-        uint128 collateral;
+        uint96 collateral;
+        uint32 outstanding;
         uint32 capacity;
         uint32 refCapacity;
         uint32 capacityRound;
         uint32 lastAskRound;
     }
 
-    /// @dev `bidChain`/`askChain`: see {IProverMarket}. Meta slot: settledAt (64) | jobCount (32) | status (8).
+    /// @dev `bidChain`: see {IProverMarket}. `askChainOrJobRoot` holds the ask chain until settlement
+    ///      and the job root after it (re-using a non-zero slot saves a 20k zero-to-non-zero write).
+    ///      Meta slot: settledAt (64) | jobCount (32) | status (8).
     struct Round {
         uint256 bidChain;
-        uint256 askChain;
-        bytes32 jobRoot;
+        uint256 askChainOrJobRoot;
         uint64 settledAt;
         uint32 jobCount;
+        uint32 askCount;
         RoundStatus status;
     }
 
     /// @dev Packed counters (see contract NatSpec).
     struct Ledger {
-        uint128 funds;
-        uint128 collateral;
+        uint128 nonFree;
+        uint120 treasury;
+        bool commitsPaused;
     }
 
     /// @dev Running totals of one settlement.
     struct Totals {
         uint256 charged;
         uint256 paid;
+        uint256 released;
     }
 
-    /// @dev Bit 255 of every resolved-bitmap word is set at settlement so later writes are
-    ///      non-zero to non-zero; jobs use bits 0..254.
+    /// @dev Resolved-bitmap word layout (see contract NatSpec).
     uint256 private constant SENTINEL = 1 << 255;
-    uint256 private constant JOBS_PER_WORD = 255;
+    uint256 private constant JOBS_PER_WORD = 128;
+    uint256 private constant JOB_BITS = (1 << 128) - 1;
+    uint256 private constant MARGIN_MASK = ((1 << 127) - 1) << 128;
     uint256 private constant MAX_SIZE = type(uint32).max;
 
     IProofVerifier public immutable verifier;
@@ -107,13 +119,10 @@ contract ProverMarket is IProverMarket, Ownable, ReentrancyGuardTransient {
 
     /// @notice The keeper's address.
     address public keeper;
-    /// @notice True while new commitments are paused (packed with `keeper`).
-    bool public commitsPaused;
     /// @notice The keeper's secp256k1 public key (64 bytes, x || y) that clients encrypt to.
     bytes public keeperPublicKey;
 
     Ledger private _ledger;
-    uint256 private _treasury;
     mapping(address account => Account) private _accounts;
     mapping(address prover => ProverInfo) private _provers;
     mapping(uint256 round => Round) private _rounds;
@@ -144,8 +153,9 @@ contract ProverMarket is IProverMarket, Ownable, ReentrancyGuardTransient {
     /// @inheritdoc IProverMarket
     function deposit() external payable {
         if (msg.value == 0) revert ZeroAmount();
-        _accounts[msg.sender].free += uint128(msg.value);
-        _ledger.funds += uint128(msg.value);
+        Account storage a = _accounts[msg.sender];
+        a.free += uint128(msg.value);
+        a.marker = 1;
         emit Deposited(msg.sender, msg.value);
     }
 
@@ -156,7 +166,6 @@ contract ProverMarket is IProverMarket, Ownable, ReentrancyGuardTransient {
         uint256 free = a.free;
         if (free < amount) revert InsufficientBalance(msg.sender, free, amount);
         a.free = uint128(free - amount);
-        _ledger.funds -= uint128(amount);
         emit Withdrawn(msg.sender, amount);
         _send(msg.sender, amount);
     }
@@ -171,6 +180,7 @@ contract ProverMarket is IProverMarket, Ownable, ReentrancyGuardTransient {
         uint256 free = a.free;
         if (free < escrow) revert InsufficientBalance(msg.sender, free, escrow);
         a.free = uint128(free - escrow);
+        _ledger.nonFree += uint128(escrow);
         Round storage r = _rounds[round];
         uint256 word = r.bidChain;
         r.bidChain = Commitments.nextBid(word, commitment, msg.sender, escrow, task);
@@ -182,8 +192,9 @@ contract ProverMarket is IProverMarket, Ownable, ReentrancyGuardTransient {
     /// @inheritdoc IProverMarket
     function stake() external payable {
         if (msg.value == 0) revert ZeroAmount();
-        _provers[msg.sender].collateral += uint128(msg.value);
-        _ledger.collateral += uint128(msg.value);
+        ProverInfo storage p = _provers[msg.sender];
+        p.collateral = SafeCast.toUint96(p.collateral + msg.value);
+        _ledger.nonFree += uint128(msg.value);
         emit Staked(msg.sender, msg.value);
     }
 
@@ -213,10 +224,10 @@ contract ProverMarket is IProverMarket, Ownable, ReentrancyGuardTransient {
         if (amount == 0) revert ZeroAmount();
         ProverInfo storage p = _provers[msg.sender];
         uint256 collateral = p.collateral;
-        uint256 needed = refundCap * (uint256(p.capacity) + _accounts[msg.sender].outstanding) + amount;
+        uint256 needed = refundCap * (uint256(p.capacity) + p.outstanding) + amount;
         if (collateral < needed) revert InsufficientCollateral(msg.sender, collateral, needed);
-        p.collateral = uint128(collateral - amount);
-        _ledger.collateral -= uint128(amount);
+        p.collateral = uint96(collateral - amount);
+        _ledger.nonFree -= uint128(amount);
         emit CollateralWithdrawn(msg.sender, amount);
         _send(msg.sender, amount);
     }
@@ -232,8 +243,8 @@ contract ProverMarket is IProverMarket, Ownable, ReentrancyGuardTransient {
         if (p.collateral < required) revert InsufficientCollateral(msg.sender, p.collateral, required);
         p.lastAskRound = uint32(round + 1);
         Round storage r = _rounds[round];
-        uint256 word = r.askChain;
-        r.askChain = Commitments.nextAsk(word, commitment, msg.sender, capacity);
+        uint256 word = r.askChainOrJobRoot;
+        r.askChainOrJobRoot = Commitments.nextAsk(word, commitment, msg.sender, capacity);
         emit AskCommitted(round, msg.sender, Commitments.count(word), commitment, capacity, ciphertext);
     }
 
@@ -256,32 +267,36 @@ contract ProverMarket is IProverMarket, Ownable, ReentrancyGuardTransient {
         if (block.timestamp >= closesAt + settlePeriod) revert SettleDeadlinePassed(round, closesAt + settlePeriod);
 
         Totals memory t;
-        t.charged = _settleBids(round, r.bidChain, bids);
-        _checkAsks(round, r.askChain, asks);
+        uint256[] memory charges = new uint256[](bids.length);
+        (t.charged, t.released) = _settleBids(round, r.bidChain, bids, charges);
+        _checkAsks(round, r.askChainOrJobRoot, asks);
         uint256[] memory askUnits = new uint256[](asks.length);
         uint256[] memory jobOfBid = new uint256[](bids.length);
         bytes32[] memory leaves = new bytes32[](jobs.length);
-        t.paid = _checkJobs(round, bids, asks, jobs, askUnits, jobOfBid, leaves);
+        uint256[] memory packedJobs = new uint256[](jobs.length);
+        t.paid = _checkJobs(round, bids, asks, jobs, askUnits, jobOfBid, leaves, packedJobs);
         if (t.charged < t.paid) revert BudgetDeficit(round, t.charged, t.paid);
         if (mechanism == Mechanism.PROOFPHI) _checkProofPhi(round, bids, asks, bidOrder, askOrder, jobs, jobOfBid);
-        _allocateAsks(round, asks, askUnits);
+        _allocateAsks(asks, askUnits);
 
+        if (t.released != 0) _ledger.nonFree -= uint128(t.released);
         bytes32 root = JobTree.root(leaves);
-        r.jobRoot = root;
+        r.askChainOrJobRoot = uint256(root);
         r.settledAt = uint64(block.timestamp);
         r.jobCount = uint32(jobs.length);
+        r.askCount = uint32(asks.length);
         r.status = RoundStatus.SETTLED;
         uint256 words = (jobs.length + JOBS_PER_WORD - 1) / JOBS_PER_WORD;
         for (uint256 w = 0; w < words; ++w) {
             _resolved[round][w] = SENTINEL;
         }
-        emit RoundSettled(round, root, jobs.length, t.charged, t.paid);
+        emit RoundSettled(round, root, t.charged, t.paid, charges, packedJobs);
     }
 
     /// @dev Re-derives the bid chain, checks each bid's charge, releases unused escrow.
-    function _settleBids(uint256 round, uint256 stored, BidReveal[] calldata bids)
+    function _settleBids(uint256 round, uint256 stored, BidReveal[] calldata bids, uint256[] memory charges)
         private
-        returns (uint256 charged)
+        returns (uint256 charged, uint256 released)
     {
         uint256 word = 0;
         bool proofPhi = mechanism == Mechanism.PROOFPHI;
@@ -289,22 +304,26 @@ contract ProverMarket is IProverMarket, Ownable, ReentrancyGuardTransient {
             BidReveal calldata b = bids[i];
             bytes32 c;
             uint256 charge = b.charge;
+            uint256 escrow = b.escrow;
+            address requester = b.requester;
             if (b.valid) {
                 uint256 size = b.size;
-                if (b.value > b.escrow || size == 0 || size > MAX_SIZE || (proofPhi && size != 1)) {
+                uint256 value = b.value;
+                if (value > escrow || size == 0 || size > MAX_SIZE || (proofPhi && size != 1)) {
                     revert BidRevealUnacceptable(round, i);
                 }
-                if (charge > b.value) revert Overcharged(round, i);
-                c = Commitments.commitment(address(this), round, b.requester, 0, b.value, size, b.salt);
+                if (charge > value) revert Overcharged(round, i);
+                c = Commitments.commitment(address(this), round, requester, 0, value, size, b.salt);
             } else {
                 if (charge != 0) revert Overcharged(round, i);
                 c = b.commitment;
             }
-            word = Commitments.nextBid(word, c, b.requester, b.escrow, b.task);
-            uint256 refund = b.escrow - charge;
-            if (refund != 0) _accounts[b.requester].free += uint128(refund);
+            word = Commitments.nextBid(word, c, requester, escrow, b.task);
+            uint256 refund = escrow - charge;
+            if (refund != 0) _accounts[requester].free += uint128(refund);
+            charges[i] = charge;
             charged += charge;
-            emit BidSettled(round, b.requester, i, charge, refund);
+            released += refund;
         }
         if (word != stored) revert RevealsMismatch(round, 0);
     }
@@ -337,22 +356,28 @@ contract ProverMarket is IProverMarket, Ownable, ReentrancyGuardTransient {
         JobEntry[] calldata jobs,
         uint256[] memory askUnits,
         uint256[] memory jobOfBid,
-        bytes32[] memory leaves
+        bytes32[] memory leaves,
+        uint256[] memory packedJobs
     ) private view returns (uint256 paid) {
         uint256 deadline = block.timestamp + proofPeriod;
         uint256 nextBid = 0; // every bid below this index has been checked
         uint256 unitsSoFar = 0;
         uint256 shareSoFar = 0;
+        uint256 prevAskCost = 0;
+        uint256 prevAsk = 0;
         for (uint256 k = 0; k < jobs.length; ++k) {
             JobEntry calldata j = jobs[k];
             uint256 b = j.bidIndex;
             uint256 a = j.askIndex;
-            if (b >= bids.length || a >= asks.length || j.units == 0 || !bids[b].valid || !asks[a].valid) {
-                revert JobInvalid(round, k);
-            }
-            if (k > 0 && b == jobs[k - 1].bidIndex) {
-                uint256 prevAsk = jobs[k - 1].askIndex;
-                if (!Ranking.askBefore(asks[prevAsk].cost, prevAsk, asks[a].cost, a)) revert JobInvalid(round, k);
+            uint256 units = j.units;
+            if (b >= bids.length || a >= asks.length || units == 0) revert JobInvalid(round, k);
+            BidReveal calldata bid = bids[b];
+            AskReveal calldata ask = asks[a];
+            if (!bid.valid || !ask.valid) revert JobInvalid(round, k);
+            uint256 cost = ask.cost;
+            if (b + 1 == nextBid && k > 0) {
+                // same bid as the previous job: asks must follow in rank order
+                if (!Ranking.askBefore(prevAskCost, prevAsk, cost, a)) revert JobInvalid(round, k);
             } else {
                 if (b < nextBid) revert JobInvalid(round, k);
                 // bids skipped over have no jobs and must not be charged
@@ -363,31 +388,30 @@ contract ProverMarket is IProverMarket, Ownable, ReentrancyGuardTransient {
                 unitsSoFar = 0;
                 shareSoFar = 0;
             }
-            uint256 units = j.units;
-            uint256 size = bids[b].size;
+            prevAsk = a;
+            prevAskCost = cost;
+            uint256 size = bid.size;
             unitsSoFar += units;
             if (unitsSoFar > size) revert UnitsMismatch(round, b);
-            askUnits[a] += units;
-            if (askUnits[a] > asks[a].quantity) revert AskOverAllocated(round, a);
-            if (j.payment / units < asks[a].cost) revert Underpaid(round, k);
-            bool last = k + 1 == jobs.length || jobs[k + 1].bidIndex != b;
+            uint256 sold = askUnits[a] + units;
+            if (sold > ask.quantity) revert AskOverAllocated(round, a);
+            askUnits[a] = sold;
+            uint256 payment = j.payment;
+            if (payment / units < cost) revert Underpaid(round, k);
+            uint256 charge = bid.charge;
             uint256 share;
-            if (last) {
+            if (k + 1 == jobs.length || jobs[k + 1].bidIndex != b) {
                 if (unitsSoFar != size) revert UnitsMismatch(round, b);
-                share = bids[b].charge - shareSoFar;
+                share = charge - shareSoFar;
                 jobOfBid[b] = k + 1;
             } else {
-                share = (bids[b].charge * units) / size;
+                share = (charge * units) / size;
             }
-            if (j.payment > share) revert PaymentExceedsCharge(round, k);
+            if (payment > share) revert PaymentExceedsCharge(round, k);
             shareSoFar += share;
-            paid += j.payment;
-            leaves[k] = keccak256(
-                abi.encode(
-                    round,
-                    Job(k, b, bids[b].requester, bids[b].task, asks[a].prover, units, j.payment, share, deadline)
-                )
-            );
+            paid += payment;
+            leaves[k] = JobTree.leaf(round, k, b, bid.requester, bid.task, ask.prover, units, payment, share, deadline);
+            packedJobs[k] = (b << 224) | (a << 192) | (units << 160) | payment;
         }
         for (; nextBid < bids.length; ++nextBid) {
             if (bids[nextBid].charge != 0) revert ChargeWithoutAllocation(round, nextBid);
@@ -482,19 +506,19 @@ contract ProverMarket is IProverMarket, Ownable, ReentrancyGuardTransient {
     }
 
     /// @dev Adds allocated units to each prover's outstanding units and checks its collateral.
-    function _allocateAsks(uint256 round, AskReveal[] calldata asks, uint256[] memory askUnits) private {
+    function _allocateAsks(AskReveal[] calldata asks, uint256[] memory askUnits) private {
         for (uint256 i = 0; i < asks.length; ++i) {
             uint256 units = askUnits[i];
             if (units == 0) continue;
             address prover = asks[i].prover;
-            Account storage acct = _accounts[prover];
-            uint256 outstanding = acct.outstanding + units;
-            acct.outstanding = uint64(outstanding);
-            uint256 collateral = _provers[prover].collateral;
+            ProverInfo storage p = _provers[prover];
+            uint256 outstanding = p.outstanding + units;
+            if (outstanding > MAX_SIZE) revert CapacityTooLarge(outstanding);
+            p.outstanding = uint32(outstanding);
+            uint256 collateral = p.collateral;
             if (refundCap * outstanding > collateral) {
                 revert InsufficientCollateral(prover, collateral, refundCap * outstanding);
             }
-            emit AskAllocated(round, prover, i, units);
         }
     }
 
@@ -511,12 +535,11 @@ contract ProverMarket is IProverMarket, Ownable, ReentrancyGuardTransient {
         (mapping(uint256 => uint256) storage bits, uint256 wordIndex, uint256 word, uint256 bit) =
             _openJob(round, job, merkleProof);
         if (!verifier.verify(job.task, msg.sender, proof)) revert ProofRejected(round, job.jobIndex);
-        bits[wordIndex] = word | bit;
-        Account storage a = _accounts[msg.sender];
-        a.free += uint128(job.payment);
-        a.outstanding -= uint64(job.units);
         uint256 margin = job.chargeShare - job.payment;
-        if (margin != 0) _treasury += margin;
+        bits[wordIndex] = (word | bit) + (margin << 128);
+        ProverInfo storage p = _provers[msg.sender];
+        p.collateral = SafeCast.toUint96(p.collateral + job.payment);
+        p.outstanding -= uint32(job.units);
         emit ProofAccepted(round, msg.sender, job.jobIndex, job.payment, margin);
     }
 
@@ -528,17 +551,19 @@ contract ProverMarket is IProverMarket, Ownable, ReentrancyGuardTransient {
         (mapping(uint256 => uint256) storage bits, uint256 wordIndex, uint256 word, uint256 bit) =
             _openJob(round, job, merkleProof);
         bits[wordIndex] = word | bit;
-        _accounts[job.prover].outstanding -= uint64(job.units);
         ProverInfo storage p = _provers[job.prover];
         uint256 collateral = p.collateral;
         uint256 compensation = refundCap * job.units;
         if (compensation > collateral) compensation = collateral;
-        if (compensation != 0) {
-            p.collateral = uint128(collateral - compensation);
-            Ledger memory l = _ledger;
-            _ledger = Ledger(l.funds + uint128(compensation), l.collateral - uint128(compensation));
+        p.collateral = uint96(collateral - compensation);
+        p.outstanding -= uint32(job.units);
+        uint256 credit = job.chargeShare + compensation;
+        if (credit != 0) {
+            _ledger.nonFree -= uint128(credit);
+            Account storage a = _accounts[job.requester];
+            a.free += uint128(credit);
+            a.marker = 1;
         }
-        _accounts[job.requester].free += uint128(job.chargeShare + compensation);
         emit JobSlashed(round, job.prover, job.jobIndex, job.requester, job.chargeShare, compensation);
     }
 
@@ -548,7 +573,9 @@ contract ProverMarket is IProverMarket, Ownable, ReentrancyGuardTransient {
         view
         returns (mapping(uint256 => uint256) storage bits, uint256 wordIndex, uint256 word, uint256 bit)
     {
-        bytes32 root = _rounds[round].jobRoot;
+        // Before settlement the slot holds the ask chain word: no Merkle proof can reach it
+        // (that would need a keccak preimage), so the status need not be read here.
+        bytes32 root = bytes32(_rounds[round].askChainOrJobRoot);
         if (root == bytes32(0)) revert RoundNotSettled(round);
         bytes32 leaf = keccak256(abi.encode(round, job));
         if (!MerkleProof.verifyCalldata(merkleProof, root, leaf)) revert JobNotInRound(round, job.jobIndex);
@@ -574,9 +601,9 @@ contract ProverMarket is IProverMarket, Ownable, ReentrancyGuardTransient {
             word = Commitments.nextBid(word, b.commitment, b.requester, b.escrow, b.task);
             _accounts[b.requester].free += uint128(b.escrow);
             released += b.escrow;
-            emit BidSettled(round, b.requester, i, 0, b.escrow);
         }
         if (word != r.bidChain) revert RevealsMismatch(round, 0);
+        if (released != 0) _ledger.nonFree -= uint128(released);
         r.status = RoundStatus.VOIDED;
         emit RoundVoided(round, msg.sender, bids.length, released);
     }
@@ -586,12 +613,28 @@ contract ProverMarket is IProverMarket, Ownable, ReentrancyGuardTransient {
     /// @inheritdoc IProverMarket
     function withdrawTreasury(uint256 amount) external onlyOwner nonReentrant {
         if (amount == 0) revert ZeroAmount();
-        uint256 treasury = _treasury;
-        if (treasury < amount) revert InsufficientBalance(address(this), treasury, amount);
-        _treasury = treasury - amount;
-        _ledger.funds -= uint128(amount);
+        Ledger memory l = _ledger;
+        if (l.treasury < amount) revert InsufficientBalance(address(this), l.treasury, amount);
+        _ledger = Ledger(l.nonFree - uint128(amount), l.treasury - uint120(amount), l.commitsPaused);
         emit TreasuryWithdrawn(msg.sender, amount);
         _send(msg.sender, amount);
+    }
+
+    /// @inheritdoc IProverMarket
+    function collectMargins(uint256 round) external {
+        uint256 words = (uint256(_rounds[round].jobCount) + JOBS_PER_WORD - 1) / JOBS_PER_WORD;
+        mapping(uint256 => uint256) storage bits = _resolved[round];
+        uint256 total = 0;
+        for (uint256 w = 0; w < words; ++w) {
+            uint256 word = bits[w];
+            uint256 margin = (word & MARGIN_MASK) >> 128;
+            if (margin != 0) {
+                bits[w] = word & ~MARGIN_MASK;
+                total += margin;
+            }
+        }
+        if (total != 0) _ledger.treasury += SafeCast.toUint120(total);
+        emit MarginsCollected(round, msg.sender, total);
     }
 
     /// @inheritdoc IProverMarket
@@ -601,11 +644,16 @@ contract ProverMarket is IProverMarket, Ownable, ReentrancyGuardTransient {
 
     /// @inheritdoc IProverMarket
     function setCommitsPaused(bool paused) external onlyOwner {
-        commitsPaused = paused;
+        _ledger.commitsPaused = paused;
         emit CommitsPausedSet(paused);
     }
 
     // ===================================================================== views
+
+    /// @notice True while new commitments are paused (packed with the ledger counters).
+    function commitsPaused() external view returns (bool) {
+        return _ledger.commitsPaused;
+    }
 
     /// @inheritdoc IProverMarket
     function currentRound() public view returns (uint256) {
@@ -638,9 +686,17 @@ contract ProverMarket is IProverMarket, Ownable, ReentrancyGuardTransient {
     }
 
     /// @inheritdoc IProverMarket
-    function liabilities() external view returns (uint256 held, uint256 collateral, uint256 treasury) {
+    function liabilities() external view returns (uint256 nonFree, uint256 treasury) {
         Ledger memory l = _ledger;
-        return (l.funds - _treasury, l.collateral, _treasury);
+        return (l.nonFree, l.treasury);
+    }
+
+    /// @inheritdoc IProverMarket
+    function uncollectedMargin(uint256 round) external view returns (uint256 total) {
+        uint256 words = (uint256(_rounds[round].jobCount) + JOBS_PER_WORD - 1) / JOBS_PER_WORD;
+        for (uint256 w = 0; w < words; ++w) {
+            total += (_resolved[round][w] & MARGIN_MASK) >> 128;
+        }
     }
 
     /// @inheritdoc IProverMarket
@@ -650,7 +706,7 @@ contract ProverMarket is IProverMarket, Ownable, ReentrancyGuardTransient {
 
     /// @inheritdoc IProverMarket
     function outstandingUnits(address prover) external view returns (uint256) {
-        return _accounts[prover].outstanding;
+        return _provers[prover].outstanding;
     }
 
     /// @inheritdoc IProverMarket
@@ -685,12 +741,13 @@ contract ProverMarket is IProverMarket, Ownable, ReentrancyGuardTransient {
         )
     {
         Round memory r = _rounds[round];
+        bool settled = r.status == RoundStatus.SETTLED;
         return (
             Commitments.count(r.bidChain),
-            Commitments.count(r.askChain),
+            settled ? r.askCount : Commitments.count(r.askChainOrJobRoot),
             r.bidChain,
-            r.askChain,
-            r.jobRoot,
+            settled ? 0 : r.askChainOrJobRoot,
+            settled ? bytes32(r.askChainOrJobRoot) : bytes32(0),
             r.settledAt,
             r.jobCount,
             r.status
@@ -705,7 +762,7 @@ contract ProverMarket is IProverMarket, Ownable, ReentrancyGuardTransient {
     // ================================================================== internal
 
     function _checkCommitOpen(uint256 round) private view {
-        if (commitsPaused) revert CommitsPaused();
+        if (_ledger.commitsPaused) revert CommitsPaused();
         uint256 cur = currentRound();
         if (round != cur) revert RoundNotOpen(round, cur);
     }

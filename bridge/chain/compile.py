@@ -48,6 +48,7 @@ ARTIFACT_SOURCES: dict[str, str] = {
     "AttestationVerifier": "contracts/verifiers/AttestationVerifier.sol",
     "AlwaysTrueVerifier": "contracts/test/AlwaysTrueVerifier.sol",
     "ReentrantReceiver": "contracts/test/ReentrantReceiver.sol",
+    "GasProbe": "contracts/test/GasProbe.sol",
 }
 
 

@@ -91,5 +91,8 @@ def transact(
         tx_hash = fn.transact(tx)
         receipt = fn.w3.eth.wait_for_transaction_receipt(tx_hash)
     if receipt["status"] != 1:
+        # replay at the parent block to recover the revert reason
+        with decoded_reverts(error_abi):
+            fn.call(tx, block_identifier=receipt["blockNumber"] - 1)
         raise ChainError(f"{fn.fn_name} reverted in {tx_hash.hex()}")
     return receipt

@@ -7,6 +7,7 @@ with its decoded arguments.
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeVar
@@ -77,11 +78,23 @@ def decode_revert(
     return SettlementRejected(entry["name"], dict(zip(names, values, strict=True)), tx)
 
 
+_TESTER_PREFIX = "execution reverted: b"
+
+
 def revert_data(exc: BaseException) -> bytes | None:
-    """The raw revert data carried by a web3 / eth-tester exception, if any."""
+    """The raw revert data carried by a web3 / eth-tester exception, if any.
+
+    web3 puts it in ``.data`` (hex); eth-tester's ``TransactionFailed`` only has the ``repr`` of
+    the bytes in its message (``execution reverted: b'...'``).
+    """
     for candidate in (getattr(exc, "data", None), *getattr(exc, "args", ())):
         if isinstance(candidate, dict):
             candidate = candidate.get("data")
+        if isinstance(candidate, str) and candidate.startswith(_TESTER_PREFIX):
+            try:
+                candidate = ast.literal_eval(candidate[len(_TESTER_PREFIX) - 1 :])
+            except (ValueError, SyntaxError):
+                continue
         raw = _as_bytes(candidate)
         if raw is not None and len(raw) >= 4:
             return raw

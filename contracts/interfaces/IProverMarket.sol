@@ -227,17 +227,17 @@ interface IProverMarket {
         uint256 capacity,
         bytes ciphertext
     );
-    /// @notice Bid `index` settled: `charge` kept in the round pot, `refund` back to free balance.
-    event BidSettled(uint256 indexed round, address indexed requester, uint256 index, uint256 charge, uint256 refund);
-    /// @notice Ask `index` was allocated `units` units (its outstanding units grew by that much).
-    event AskAllocated(uint256 indexed round, address indexed prover, uint256 index, uint256 units);
-    /// @notice The round settled with `jobCount` jobs under Merkle root `jobRoot`.
+    /// @notice The round settled under Merkle root `jobRoot`. `charges[i]` is bid `i`'s charge
+    ///         (commit order; its refund `escrow − charge` went to the requester's free balance).
+    ///         `jobs[k]` packs job `k`: `bidIndex << 224 | askIndex << 192 | units << 160 | payment`.
+    ///         With `BidCommitted`/`AskCommitted` and the block time this rebuilds every leaf.
     event RoundSettled(
-        uint256 indexed round, bytes32 jobRoot, uint256 jobCount, uint256 totalCharged, uint256 totalPaid
+        uint256 indexed round, bytes32 jobRoot, uint256 totalCharged, uint256 totalPaid, uint256[] charges, uint256[] jobs
     );
     /// @notice The round was voided; `bidCount` bids got their escrow (`released` in total) back.
     event RoundVoided(uint256 indexed round, address indexed caller, uint256 bidCount, uint256 released);
-    /// @notice Job `jobIndex` was proven: `payment` to the prover, `margin` to the treasury.
+    /// @notice Job `jobIndex` was proven: `payment` added to the prover's collateral, `margin`
+    ///         kept for the treasury (moved there by `collectMargins`).
     event ProofAccepted(
         uint256 indexed round, address indexed prover, uint256 indexed jobIndex, uint256 payment, uint256 margin
     );
@@ -251,6 +251,8 @@ interface IProverMarket {
         uint256 refund,
         uint256 compensation
     );
+    /// @notice `amount` of proven jobs' margins of `round` moved to the treasury.
+    event MarginsCollected(uint256 indexed round, address indexed caller, uint256 amount);
     /// @notice The owner withdrew `amount` of treasury.
     event TreasuryWithdrawn(address indexed to, uint256 amount);
     /// @notice The keeper address and encryption key changed.
@@ -266,7 +268,7 @@ interface IProverMarket {
     /// @notice Sends `amount` of the caller's free balance (deposits, refunds, payouts) to the caller.
     function withdraw(uint256 amount) external;
 
-    /// @notice Adds `msg.value` to the caller's collateral.
+    /// @notice Adds `msg.value` to the caller's collateral (proof payments are added there too).
     function stake() external payable;
 
     /// @notice Declares the caller's capacity. Needs `collateral ≥ refundCap · units`. After the
@@ -306,7 +308,9 @@ interface IProverMarket {
     ) external;
 
     /// @notice The job's prover, before the proof deadline: verifies `proof` with the market's
-    ///         verifier and credits `payment` to the prover, `chargeShare − payment` to the treasury.
+    ///         verifier, credits `payment` to the prover's collateral (withdrawable with
+    ///         `withdrawCollateral` once it backs neither capacity nor outstanding units) and keeps
+    ///         `chargeShare − payment` as margin for the treasury.
     function submitProof(uint256 round, Job calldata job, bytes32[] calldata merkleProof, bytes calldata proof)
         external;
 
@@ -318,7 +322,10 @@ interface IProverMarket {
     /// @param bids Every bid of the round in commit order (checked against the hash chain).
     function voidRound(uint256 round, BidCommit[] calldata bids) external;
 
-    /// @notice Owner only: sends `amount` of treasury (proven jobs' margins) to the owner.
+    /// @notice Anyone: moves the margins of `round`'s proven jobs into the treasury.
+    function collectMargins(uint256 round) external;
+
+    /// @notice Owner only: sends `amount` of treasury (collected margins) to the owner.
     function withdrawTreasury(uint256 amount) external;
 
     /// @notice Owner only: replaces the keeper address and its 64-byte secp256k1 public key.
@@ -388,7 +395,11 @@ interface IProverMarket {
     /// @notice True when job `jobIndex` of `round` was proven or slashed.
     function isResolved(uint256 round, uint256 jobIndex) external view returns (bool);
 
-    /// @notice Totals kept as counters: `held` = free balances + locked escrow + undistributed round
-    ///         pots; `collateral`; `treasury`. Their sum equals the contract's ETH balance.
-    function liabilities() external view returns (uint256 held, uint256 collateral, uint256 treasury);
+    /// @notice Global counters: `nonFree` = locked escrow + round pots (including uncollected
+    ///         margins) + collateral + treasury; `treasury` (part of `nonFree`). The contract's ETH
+    ///         balance equals `nonFree` plus the sum of all free balances (`balanceOf`).
+    function liabilities() external view returns (uint256 nonFree, uint256 treasury);
+
+    /// @notice Margins of `round`'s proven jobs not yet moved to the treasury.
+    function uncollectedMargin(uint256 round) external view returns (uint256);
 }

@@ -256,8 +256,10 @@ class Driver:
     def outstanding(self, who: str) -> int:
         return int(self.market.functions.outstandingUnits(who).call())
 
-    def liabilities(self) -> tuple[int, int, int]:
-        return tuple(self.market.functions.liabilities().call())  # type: ignore[return-value]
+    def liabilities(self) -> tuple[int, int]:
+        """(nonFree, treasury)."""
+        nf, tr = self.market.functions.liabilities().call()
+        return int(nf), int(tr)
 
     def eth_balance(self) -> int:
         return int(self.chain.w3.eth.get_balance(self.market.address))
