@@ -68,6 +68,7 @@ def main() -> None:
 
     keeper = sealed.generate_keypair()
     envelopes = make_round(args.count, keeper)
+    load_before = os.getloadavg()[0]
 
     def inline() -> object:
         return sealed.open_many(keeper.private_key, envelopes, chain_id=CHAIN, market=MARKET,
@@ -121,14 +122,16 @@ def main() -> None:
         "met": best <= TARGET_SECONDS,
         "aes_backend": sealed.AES_BACKEND,
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
-                    "platform": platform.platform()},
+                    "platform": platform.platform(),
+                    "load_average_1min_before": round(load_before, 2)},
         "rows": rows,
     }
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(document, indent=2) + "\n")
 
     print(f"bridge.sealed: open and verify {args.count} envelopes "
-          f"(AES-GCM backend: {sealed.AES_BACKEND}, {os.cpu_count()} CPUs)")
+          f"(AES-GCM backend: {sealed.AES_BACKEND}, {os.cpu_count()} CPUs, "
+          f"load average {load_before:.2f} before the run)")
     header = f"{'configuration':<50} {'best s':>7} {'median s':>9} {'µs/env':>8}  target ≤2 s"
     print(header)
     print("-" * len(header))
