@@ -43,15 +43,23 @@ off two evaluations (with a plain integer binary search as the last resort).
 from __future__ import annotations
 
 import bisect
-import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from fractions import Fraction
 from itertools import accumulate
 from typing import Any
 
 import numpy as np
 
-from bridge.mechanisms.types import Ask, Bid, Outcome, sort_asks, sort_bids, validate
+from bridge.mechanisms.types import (
+    Ask,
+    Bid,
+    Outcome,
+    _size_multiplier,
+    sort_asks,
+    sort_bids,
+    validate,
+)
 
 __all__ = ["clear_dara", "clear_dara_reference"]
 
@@ -480,10 +488,9 @@ class _Market:
         self.bids = sort_bids(bids)
         self.asks = sort_asks(asks)
         self.allocate: _Allocator = _allocate_literal if mode == "literal" else _allocate
-        lcm = 1
-        for s in {b.size for b in self.bids}:
-            lcm = math.lcm(lcm, s)
-        self._lcm = lcm
+        # rank keys: value·(L/size) is an exact integer stand-in for value/size while the lcm L
+        # of the sizes stays small; otherwise exact fractions (slower, same order)
+        self._lcm = _size_multiplier(b.size for b in self.bids)
         self.keys = [self._key(b.value, b.size, b.id) for b in self.bids]
         self.vals = [b.value for b in self.bids]
         self.sizes = [b.size for b in self.bids]
@@ -504,10 +511,12 @@ class _Market:
             )
         else:
             self.demand = _Demand(self.vals, self.sizes)
-        self._others: tuple[int, list[tuple[int, int, int]], Any, Any] | None = None
+        self._others: tuple[int, list[tuple[Any, int, int]], Any, Any] | None = None
         self._others_lists: tuple[list[int], list[int]] = ([], [])
 
-    def _key(self, value: int, size: int, ident: int) -> tuple[int, int, int]:
+    def _key(self, value: int, size: int, ident: int) -> tuple[Any, int, int]:
+        if self._lcm is None:
+            return (Fraction(-value, size), size, ident)
         return (-value * (self._lcm // size), size, ident)
 
     def base(self) -> tuple[_Alloc, list[int]]:
@@ -517,7 +526,7 @@ class _Market:
         return alloc, list(alloc.accepted[:count])
 
     # -- a bid with another value ----------------------------------------------------------
-    def _without(self, idx: int) -> tuple[list[tuple[int, int, int]], Any, Any]:
+    def _without(self, idx: int) -> tuple[list[tuple[Any, int, int]], Any, Any]:
         if self._others is None or self._others[0] != idx:
             keys = self.keys[:idx] + self.keys[idx + 1 :]
             if self.fast:
