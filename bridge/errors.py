@@ -73,7 +73,7 @@ class NonRetryableTxError(ChainError):
 
 
 class SealedInputError(InvalidInput):
-    """An argument to ``bridge.sealed`` is malformed; ``field`` names it (``"salt"``, ``"market"`` …).
+    """An argument to ``bridge.sealed`` is malformed; ``field`` names it (``"salt"``, …).
 
     Raised for what the caller controls (its own key, the round's context, a bid being sealed),
     never for what a bidder controls: a keeper opening bids gets an ``InvalidBid`` instead.
