@@ -146,3 +146,33 @@ def test_no_cost_deviation_helps_a_prover(
         dev = clear("proofphi", bid_list, lied)
         gained = dev.payouts.get(me.id, 0) - me.cost * dev.units_sold().get(me.id, 0)
         assert gained <= honest, (me, lie)
+
+
+def literal_proofphi(
+    bids: list[Bid], asks: list[Ask]
+) -> tuple[int, dict[int, int], dict[int, int]]:
+    """Section 1.2 word for word: ℓ = max{j ∈ [0, N−1] : S_j < n, p_{j+1} ≤ f_{S_j+1}}."""
+    ranked = sorted(bids, key=lambda b: (-b.value, b.id))
+    ranked_asks = sorted(asks, key=lambda a: (a.cost, a.id))
+    fees = [b.value for b in ranked]
+    caps = [a.capacity for a in ranked_asks]
+    ok = [
+        j
+        for j in range(len(ranked_asks))
+        if sum(caps[:j]) < len(fees) and ranked_asks[j].cost <= fees[sum(caps[:j])]
+    ]
+    ell = max(ok, default=0)
+    if ell == 0:
+        return 0, {}, {}
+    s_ell = sum(caps[:ell])
+    charges = {b.id: fees[s_ell] for b in ranked[:s_ell]}
+    payouts = {a.id: a.capacity * ranked_asks[ell].cost for a in ranked_asks[:ell]}
+    return ell, charges, payouts
+
+
+@settings(max_examples=300, deadline=None)
+@given(unit_bids, asks_st)
+def test_matches_the_literal_definition(fees: list[int], asks: list[tuple[int, int]]) -> None:
+    bid_list, ask_list = build(fees, asks)
+    out = clear("proofphi", bid_list, ask_list)
+    assert (out.ell, out.charges, out.payouts) == literal_proofphi(bid_list, ask_list)
