@@ -183,7 +183,7 @@ def main() -> int:
         target = TARGETS.get(key)
         mark = "" if target is None else ("  ok" if value <= target else "  OVER")
         print(f"{key:<38}{value:>10}{(target or ''):>10}{mark}  {BOUNDLESS.get(key, '')}")
-    print(f"wrote {RESULTS.relative_to(Path.cwd()) if RESULTS.is_relative_to(Path.cwd()) else RESULTS}")
+    print(f"wrote {RESULTS}")
     return 0
 
 

@@ -1,0 +1,517 @@
+"""ProverMarket: every external function's success path, custom errors (by name), events."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+
+import pytest
+
+from bridge.chain.settlement import AskReveal, BidReveal, JobEntry, commitment
+from bridge.errors import SettlementRejected
+from bridge.sealed import commitment as sealed_commitment
+from tests.contracts.conftest import KEEPER_PUBKEY, REFUND_CAP, Accounts
+from tests.contracts.flow import CIPHERTEXT, Driver, Settled
+
+ETH = 10**18
+MILLI = 10**15
+
+
+@contextmanager
+def rejected(name: str) -> Iterator[None]:
+    """Expect the transaction to revert with custom error ``name``."""
+    with pytest.raises(SettlementRejected) as info:
+        yield
+    assert info.value.name == name, info.value
+
+
+def conserved(m: Driver, accounts: Accounts) -> None:
+    """ETH balance == Σ free balances + nonFree."""
+    nonfree, _ = m.liabilities()
+    free = sum(m.balance(a) for a in accounts.__dict__.values())
+    assert m.eth_balance() == free + nonfree
+
+
+def two_task_round(m: Driver, acc: Accounts) -> tuple[int, Settled]:
+    """Prooφ round: p1 (cap 2, cost 1 milli), p2 (cap 1, cost 3 milli); bids 10, 9, 8, 1 milli.
+
+    ℓ = 1: p1 sells 2 units to the two best bids at p2's cost 3 milli each; both are charged the
+    third bid's 8 milli.
+    """
+    m.prover_ready(acc.p1, 2)
+    m.prover_ready(acc.p2, 1)
+    r = m.next_round()
+    m.commit_bid(r, acc.r1, 10 * MILLI)
+    m.commit_bid(r, acc.r2, 9 * MILLI)
+    m.commit_bid(r, acc.r3, 8 * MILLI)
+    m.commit_bid(r, acc.r1, 1 * MILLI)
+    m.commit_ask(r, acc.p1, 1 * MILLI)
+    m.commit_ask(r, acc.p2, 3 * MILLI)
+    return r, m.clear_and_settle(r)
+
+
+# ------------------------------------------------------------------------- views and setup
+
+
+def test_commitment_view_matches_python_and_sealed_module(proofphi: Driver, accounts: Accounts
+                                                          ) -> None:
+    salt = os.urandom(32)
+    args = (7, accounts.r1, 1, 123, 4, salt)
+    on_chain = proofphi.market.functions.commitmentOf(*args).call()
+    chain_id = proofphi.chain.w3.eth.chain_id
+    assert on_chain == commitment(chain_id, proofphi.market.address, *args)
+    assert on_chain == sealed_commitment(chain_id=chain_id, market=proofphi.market.address,
+                                         round=7, participant=accounts.r1, side=1, price=123,
+                                         quantity=4, salt=salt)
+
+
+def test_keeper_public_key_and_round_times_are_readable(proofphi: Driver) -> None:
+    f = proofphi.market.functions
+    assert bytes(f.keeperPublicKey().call()) == KEEPER_PUBKEY
+    r = proofphi.current_round()
+    opens, closes, settle_deadline, proof_deadline = proofphi.times(r)
+    assert closes - opens == 100 and settle_deadline - closes == 100 and proof_deadline == 0
+
+
+# ------------------------------------------------------------------------ requester funds
+
+
+def test_deposit_and_withdraw_move_free_balance(proofphi: Driver, accounts: Accounts) -> None:
+    m = proofphi
+    rc = m.send("deposit", sender=accounts.r1, value=ETH)
+    assert m.events(rc, "Deposited")[0]["args"]["amount"] == ETH
+    rc = m.send("withdraw", ETH // 4, sender=accounts.r1)
+    assert m.events(rc, "Withdrawn")[0]["args"]["account"] == accounts.r1
+    assert m.balance(accounts.r1) == 3 * ETH // 4
+    conserved(m, accounts)
+    with rejected("InsufficientBalance"):
+        m.send("withdraw", ETH, sender=accounts.r1)
+    with rejected("ZeroAmount"):
+        m.send("withdraw", 0, sender=accounts.r1)
+    with rejected("ZeroAmount"):
+        m.send("deposit", sender=accounts.r1, value=0)
+
+
+def test_commit_bid_locks_escrow_and_logs_ciphertext(proofphi: Driver, accounts: Accounts) -> None:
+    m = proofphi
+    r = m.next_round()
+    m.send("deposit", sender=accounts.r1, value=ETH)
+    c = os.urandom(32)
+    rc = m.send("commitBid", r, c, CIPHERTEXT, ETH // 2, b"\x01" * 32, sender=accounts.r1)
+    ev = m.events(rc, "BidCommitted")[0]["args"]
+    got = (ev["round"], ev["requester"], ev["index"], ev["escrow"])
+    assert got == (r, accounts.r1, 0, ETH // 2)
+    assert ev["ciphertext"] == CIPHERTEXT and ev["commitment"] == c
+    assert m.balance(accounts.r1) == ETH // 2
+    assert m.liabilities()[0] == ETH // 2
+    conserved(m, accounts)
+    with rejected("InsufficientBalance"):
+        m.send("commitBid", r, c, CIPHERTEXT, ETH, b"\x01" * 32, sender=accounts.r1)
+    with rejected("ZeroAmount"):
+        m.send("commitBid", r, c, CIPHERTEXT, 0, b"\x01" * 32, sender=accounts.r1)
+    with rejected("RoundNotOpen"):
+        m.send("commitBid", r + 1, c, CIPHERTEXT, 1, b"\x01" * 32, sender=accounts.r1)
+
+
+def test_owner_pauses_commits_but_never_withdrawals(proofphi: Driver, accounts: Accounts) -> None:
+    m = proofphi
+    r = m.next_round()
+    m.send("deposit", sender=accounts.r1, value=ETH)
+    with rejected("OwnableUnauthorizedAccount"):
+        m.send("setCommitsPaused", True, sender=accounts.r1)
+    rc = m.send("setCommitsPaused", True, sender=accounts.owner)
+    assert m.events(rc, "CommitsPausedSet")[0]["args"]["paused"] is True
+    with rejected("CommitsPaused"):
+        m.send("commitBid", r, os.urandom(32), CIPHERTEXT, 1, b"\x01" * 32, sender=accounts.r1)
+    m.send("withdraw", ETH, sender=accounts.r1)
+    m.send("setCommitsPaused", False, sender=accounts.owner)
+    assert m.market.functions.commitsPaused().call() is False
+
+
+def test_rotate_keeper_replaces_address_and_key(proofphi: Driver, accounts: Accounts) -> None:
+    m = proofphi
+    new_key = bytes(range(64))
+    rc = m.send("rotateKeeper", accounts.anyone, new_key, sender=accounts.owner)
+    ev = m.events(rc, "KeeperRotated")[0]["args"]
+    assert ev["keeper"] == accounts.anyone and ev["publicKey"] == new_key
+    assert bytes(m.market.functions.keeperPublicKey().call()) == new_key
+    with rejected("InvalidPublicKey"):
+        m.send("rotateKeeper", accounts.anyone, b"\x01" * 33, sender=accounts.owner)
+    with rejected("InvalidConfig"):
+        m.send("rotateKeeper", "0x" + "00" * 20, new_key, sender=accounts.owner)
+
+
+# ---------------------------------------------------------------------------- provers
+
+
+def test_stake_capacity_rules_and_collateral_withdrawal(proofphi: Driver, accounts: Accounts
+                                                        ) -> None:
+    m = proofphi
+    p = accounts.p1
+    rc = m.send("stake", sender=p, value=10 * REFUND_CAP)
+    assert m.events(rc, "Staked")[0]["args"]["amount"] == 10 * REFUND_CAP
+    with rejected("InsufficientCollateral"):
+        m.send("setCapacity", 11, sender=p)
+    with rejected("CapacityTooLarge"):
+        m.send("setCapacity", 2**32, sender=p)
+    rc = m.send("setCapacity", 4, sender=p)
+    assert m.events(rc, "CapacitySet")[0]["args"]["capacity"] == 4
+    with rejected("CapacityChangeTooSoon"):
+        m.send("setCapacity", 5, sender=p)
+    m.chain.advance(2 * 100)
+    with rejected("CapacityChangeTooLarge"):
+        m.send("setCapacity", 9, sender=p)
+    with rejected("CapacityChangeTooLarge"):
+        m.send("setCapacity", 1, sender=p)
+    m.send("setCapacity", 8, sender=p)
+    # 8 units back 8 refundCap: 2 free
+    with rejected("InsufficientCollateral"):
+        m.send("withdrawCollateral", 3 * REFUND_CAP, sender=p)
+    rc = m.send("withdrawCollateral", 2 * REFUND_CAP, sender=p)
+    assert m.events(rc, "CollateralWithdrawn")[0]["args"]["amount"] == 2 * REFUND_CAP
+    m.send("setCapacity", 0, sender=p)  # exit is always allowed
+    m.send("withdrawCollateral", 8 * REFUND_CAP, sender=p)
+    assert m.collateral(p) == 0
+    with rejected("ZeroAmount"):
+        m.send("withdrawCollateral", 0, sender=p)
+    with rejected("ZeroAmount"):
+        m.send("stake", sender=p, value=0)
+    conserved(m, accounts)
+
+
+def test_commit_ask_needs_capacity_and_is_once_per_round(proofphi: Driver, accounts: Accounts
+                                                         ) -> None:
+    m = proofphi
+    r = m.next_round()
+    with rejected("NoCapacity"):
+        m.send("commitAsk", r, os.urandom(32), CIPHERTEXT, sender=accounts.p1)
+    m.prover_ready(accounts.p1, 3)
+    rc = m.send("commitAsk", r, os.urandom(32), CIPHERTEXT, sender=accounts.p1)
+    ev = m.events(rc, "AskCommitted")[0]["args"]
+    assert (ev["round"], ev["prover"], ev["index"], ev["capacity"]) == (r, accounts.p1, 0, 3)
+    with rejected("AskAlreadyCommitted"):
+        m.send("commitAsk", r, os.urandom(32), CIPHERTEXT, sender=accounts.p1)
+
+
+# ------------------------------------------------------------------------- settlement
+
+
+def test_proofphi_settlement_charges_refunds_and_logs_outcome(proofphi: Driver, accounts: Accounts
+                                                              ) -> None:
+    m = proofphi
+    r, s = two_task_round(m, accounts)
+    assert [b.charge for b in s.bids] == [8 * MILLI, 8 * MILLI, 0, 0]
+    assert [(e.bid_index, e.ask_index, e.units, e.payment) for e in s.entries] == [
+        (0, 0, 1, 3 * MILLI), (1, 0, 1, 3 * MILLI)]
+    ev = m.events(s.receipt, "RoundSettled")[0]["args"]
+    assert ev["jobRoot"] == s.tree.root
+    assert ev["charges"] == [8 * MILLI, 8 * MILLI, 0, 0]
+    assert ev["jobs"][1] == (1 << 224) | (0 << 192) | (1 << 160) | 3 * MILLI
+    assert (ev["totalCharged"], ev["totalPaid"]) == (16 * MILLI, 6 * MILLI)
+    # unused escrow back: r1 had 10 and 1, charged 8 on the first
+    assert m.balance(accounts.r1) == 3 * MILLI
+    assert m.balance(accounts.r3) == 8 * MILLI
+    assert m.outstanding(accounts.p1) == 2
+    info = m.market.functions.roundInfo(r).call()
+    assert info[0] == 4 and info[1] == 2 and info[4] == s.tree.root and info[7] == 1
+    conserved(m, accounts)
+
+
+def test_settle_is_keeper_only_once_and_within_its_window(proofphi: Driver, accounts: Accounts
+                                                          ) -> None:
+    m = proofphi
+    m.prover_ready(accounts.p1, 1)
+    r = m.next_round()
+    m.commit_bid(r, accounts.r1, MILLI)
+    m.commit_ask(r, accounts.p1, 0)
+    args = m.clear(r)
+    with rejected("RoundNotClosed"):
+        m.settle(r, *args)
+    m.close(r)
+    with rejected("NotKeeper"):
+        m.settle(r, *args, sender=accounts.r1)
+    m.settle(r, *args)
+    with rejected("RoundAlreadyFinal"):
+        m.settle(r, *args)
+    r2 = m.next_round()
+    m.commit_bid(r2, accounts.r1, MILLI)
+    args2 = m.clear(r2)
+    m.past_settle_deadline(r2)
+    with rejected("SettleDeadlinePassed"):
+        m.settle(r2, *args2)
+
+
+def _settle_args(m: Driver, acc: Accounts) -> tuple[int, list[BidReveal], list[AskReveal],
+                                                      list[int], list[int], list[JobEntry]]:
+    r, _ = 0, None
+    m.prover_ready(acc.p1, 2)
+    m.prover_ready(acc.p2, 1)
+    r = m.next_round()
+    m.commit_bid(r, acc.r1, 10 * MILLI)
+    m.commit_bid(r, acc.r2, 9 * MILLI)
+    m.commit_bid(r, acc.r3, 8 * MILLI)
+    m.commit_ask(r, acc.p1, 1 * MILLI)
+    m.commit_ask(r, acc.p2, 3 * MILLI)
+    m.close(r)
+    return (r, *m.clear(r))
+
+
+@pytest.mark.parametrize("change", ["missing", "extra", "reordered", "mismatched", "wrong_escrow"])
+def test_settle_rejects_reveals_that_do_not_reproduce_the_commitments(
+        proofphi: Driver, accounts: Accounts, change: str) -> None:
+    m = proofphi
+    r, bids, asks, bo, ao, jobs = _settle_args(m, accounts)
+    if change == "missing":
+        bids = bids[:2]
+        bo = [i for i in bo if i < 2]
+    elif change == "extra":
+        bids = [*bids, replace(bids[2], task=os.urandom(32))]
+        bo = [*bo, 3]
+    elif change == "reordered":
+        bids = [bids[1], bids[0], bids[2]]
+        bo = [1, 0, 2]
+        jobs = [JobEntry(1 - j.bid_index, j.ask_index, j.units, j.payment) for j in jobs]
+        jobs.sort(key=lambda j: j.bid_index)
+    elif change == "mismatched":
+        bids[2] = replace(bids[2], value=bids[2].value - 1)
+    else:
+        bids[2] = replace(bids[2], escrow=bids[2].escrow + 1)
+    with rejected("RevealsMismatch"):
+        m.settle(r, bids, asks, bo, ao, jobs)
+
+
+def test_settle_rejects_a_mismatched_ask_reveal(proofphi: Driver, accounts: Accounts) -> None:
+    r, bids, asks, bo, ao, jobs = _settle_args(proofphi, accounts)
+    asks[1] = replace(asks[1], cost=asks[1].cost + 1)
+    with rejected("RevealsMismatch"):
+        proofphi.settle(r, bids, asks, bo, ao, jobs)
+
+
+def test_settle_rejects_overcharge_underpay_and_overallocation(proofphi: Driver, accounts: Accounts
+                                                               ) -> None:
+    m = proofphi
+    r, bids, asks, bo, ao, jobs = _settle_args(m, accounts)
+    over = list(bids)
+    over[0] = replace(bids[0], charge=bids[0].value + 1)
+    with rejected("Overcharged"):
+        m.settle(r, over, asks, bo, ao, jobs)
+    under = [replace(jobs[0], payment=asks[0].cost - 1), *jobs[1:]]
+    with rejected("Underpaid"):
+        m.settle(r, bids, asks, bo, ao, under)
+    greedy = [replace(jobs[0], payment=bids[0].charge + 1), *jobs[1:]]
+    with rejected("PaymentExceedsCharge"):
+        m.settle(r, bids, asks, bo, ao, greedy)
+    # give bid 2 a unit of ask 0 too: ask 0 (quantity 2) would sell 3
+    charged = list(bids)
+    charged[2] = replace(bids[2], charge=bids[0].charge)
+    extra = [*jobs, JobEntry(2, 0, 1, jobs[0].payment)]
+    with rejected("AskOverAllocated"):
+        m.settle(r, charged, asks, bo, ao, extra)
+    with rejected("ChargeWithoutAllocation"):
+        m.settle(r, charged, asks, bo, ao, jobs)
+    two_units = [replace(jobs[0], units=2), *jobs[1:]]
+    with rejected("UnitsMismatch"):
+        m.settle(r, bids, asks, bo, ao, two_units)
+    with rejected("ChargeWithoutAllocation"):
+        m.settle(r, bids, asks, bo, ao, [jobs[1], jobs[0]])  # bid 0 skipped yet charged
+    with rejected("JobInvalid"):
+        m.settle(r, bids, asks, bo, ao, [jobs[0], jobs[0], jobs[1]])  # same ask twice
+    with rejected("JobInvalid"):
+        m.settle(r, bids, asks, bo, ao, [replace(jobs[0], ask_index=9), *jobs[1:]])
+
+
+def test_settle_rejects_a_proofphi_outcome_that_differs_from_the_rederivation(
+        proofphi: Driver, accounts: Accounts) -> None:
+    m = proofphi
+    r, bids, asks, bo, ao, jobs = _settle_args(m, accounts)
+    # pay more than p_{ℓ+1}: budget still fine, but not Prooφ
+    richer = [replace(j, payment=j.payment + 1) for j in jobs]
+    with rejected("ProofPhiMismatch"):
+        m.settle(r, bids, asks, bo, ao, richer)
+    # serve the second bid from ask 1 instead of ask 0
+    moved = [jobs[0], replace(jobs[1], ask_index=1)]
+    with rejected("ProofPhiMismatch"):
+        m.settle(r, bids, asks, bo, ao, moved)
+    # charge less than f_{S_ℓ+1}
+    cheaper = [replace(b, charge=b.charge - 1 if b.charge else 0) for b in bids]
+    with rejected("ProofPhiMismatch"):
+        m.settle(r, cheaper, asks, bo, ao, jobs)
+    # nothing traded although ℓ = 1
+    with rejected("ProofPhiMismatch"):
+        m.settle(r, [replace(b, charge=0) for b in bids], asks, bo, ao, [])
+    with rejected("BidOrderInvalid"):
+        m.settle(r, bids, asks, [bo[1], bo[0], bo[2]], ao, jobs)
+    with rejected("BidOrderInvalid"):
+        m.settle(r, bids, asks, bo[:2], ao, jobs)
+    with rejected("AskOrderInvalid"):
+        m.settle(r, bids, asks, bo, [ao[1], ao[0]], jobs)
+    m.settle(r, bids, asks, bo, ao, jobs)
+
+
+def test_settle_rejects_unacceptable_valid_reveals(proofphi: Driver, accounts: Accounts) -> None:
+    m = proofphi
+    m.prover_ready(accounts.p1, 2)
+    r = m.next_round()
+    m.commit_bid(r, accounts.r1, 2 * MILLI, size=2)  # Prooφ tasks have size 1
+    m.commit_ask(r, accounts.p1, MILLI, quantity=1)  # Prooφ asks sell their whole capacity
+    m.close(r)
+    bids, asks = m.reveals(r)
+    with rejected("BidRevealUnacceptable"):
+        m.settle(r, bids, asks, [0], [0], [])
+    bids, asks = m.reveals(r, invalid_bids=[0])
+    with rejected("AskRevealUnacceptable"):
+        m.settle(r, bids, asks, [], [0], [])
+    bids, asks = m.reveals(r, invalid_bids=[0], invalid_asks=[0])
+    m.settle(r, bids, asks, [], [], [])
+    assert m.balance(accounts.r1) == 2 * MILLI
+
+
+def test_copied_commitment_settles_only_as_invalid(proofphi: Driver, accounts: Accounts) -> None:
+    m = proofphi
+    m.prover_ready(accounts.p1, 1)
+    r = m.next_round()
+    honest = m.commit_bid(r, accounts.r1, 5 * MILLI)
+    m.commit_bid(r, accounts.r2, 5 * MILLI, raw_commitment=honest.commitment)
+    m.commit_ask(r, accounts.p1, MILLI)
+    m.close(r)
+    bids, asks = m.reveals(r)
+    # opening the copy with the honest bid's (value, size, salt) does not reproduce it
+    bids[1] = replace(bids[1], value=honest.value, size=honest.size, salt=honest.salt)
+    with rejected("RevealsMismatch"):
+        m.settle(r, bids, asks, [0, 1], [0], [])
+    bids, asks, bo, ao, jobs = m.clear(r, invalid_bids=[1])
+    m.settle(r, bids, asks, bo, ao, jobs)
+    assert m.balance(accounts.r2) == 5 * MILLI
+
+
+def test_dara_settlement_with_multi_unit_bids(dara: Driver, accounts: Accounts) -> None:
+    m = dara
+    m.prover_ready(accounts.p1, 3)
+    m.prover_ready(accounts.p2, 3)
+    m.prover_ready(accounts.p3, 2)
+    r = m.next_round()
+    m.commit_bid(r, accounts.r1, 30 * MILLI, size=2, escrow=40 * MILLI)
+    m.commit_bid(r, accounts.r2, 20 * MILLI, size=2)
+    m.commit_bid(r, accounts.r3, 12 * MILLI, size=1)
+    m.commit_bid(r, accounts.r1, 5 * MILLI, size=3)
+    m.commit_ask(r, accounts.p1, 1 * MILLI, quantity=2)
+    m.commit_ask(r, accounts.p2, 2 * MILLI)
+    m.commit_ask(r, accounts.p3, 4 * MILLI)
+    s = m.clear_and_settle(r)
+    assert sum(b.charge for b in s.bids) >= sum(j.payment for j in s.jobs)
+    for k, _job in enumerate(s.jobs):
+        m.prove(s, k)
+    conserved(m, accounts)
+
+
+# ----------------------------------------------------------------------- proofs, slashing
+
+
+def test_submit_proof_pays_prover_collateral_and_keeps_margin(proofphi: Driver, accounts: Accounts
+                                                              ) -> None:
+    m = proofphi
+    r, s = two_task_round(m, accounts)
+    before = m.collateral(accounts.p1)
+    rc = m.prove(s, 0)
+    ev = m.events(rc, "ProofAccepted")[0]["args"]
+    assert (ev["round"], ev["prover"], ev["jobIndex"]) == (r, accounts.p1, 0)
+    assert (ev["payment"], ev["margin"]) == (3 * MILLI, 5 * MILLI)
+    assert m.collateral(accounts.p1) == before + 3 * MILLI
+    assert m.outstanding(accounts.p1) == 1
+    assert m.market.functions.isResolved(r, 0).call()
+    assert m.market.functions.uncollectedMargin(r).call() == 5 * MILLI
+    with rejected("JobAlreadyResolved"):
+        m.prove(s, 0)
+    with rejected("NotJobProver"):
+        m.prove(s, 1, sender=accounts.p2)
+    with rejected("ProofRejected"):
+        m.prove(s, 1, proof=b"\xff" * 31 + b"\x01")
+    forged = replace(s.jobs[1], payment=s.jobs[1].payment + 1)
+    with rejected("JobNotInRound"):
+        m.send("submitProof", r, forged.as_tuple(), s.proof(1), b"\x00" * 32, sender=accounts.p1)
+    with rejected("RoundNotSettled"):
+        m.send("submitProof", r + 5, s.jobs[1].as_tuple(), s.proof(1), b"\x00" * 32,
+               sender=accounts.p1)
+    m.past_proof_deadline(s)
+    with rejected("ProofDeadlinePassed"):
+        m.prove(s, 1)
+    conserved(m, accounts)
+
+
+def test_margins_move_to_treasury_and_owner_withdraws(proofphi: Driver, accounts: Accounts) -> None:
+    m = proofphi
+    r, s = two_task_round(m, accounts)
+    m.prove(s, 0)
+    m.prove(s, 1)
+    rc = m.send("collectMargins", r, sender=accounts.anyone)
+    assert m.events(rc, "MarginsCollected")[0]["args"]["amount"] == 10 * MILLI
+    assert m.liabilities()[1] == 10 * MILLI
+    with rejected("OwnableUnauthorizedAccount"):
+        m.send("withdrawTreasury", MILLI, sender=accounts.anyone)
+    with rejected("InsufficientBalance"):
+        m.send("withdrawTreasury", 11 * MILLI, sender=accounts.owner)
+    rc = m.send("withdrawTreasury", 10 * MILLI, sender=accounts.owner)
+    assert m.events(rc, "TreasuryWithdrawn")[0]["args"]["amount"] == 10 * MILLI
+    # the prover takes its earnings out of collateral once nothing is outstanding
+    m.send("setCapacity", 0, sender=accounts.p1)
+    m.send("withdrawCollateral", m.collateral(accounts.p1), sender=accounts.p1)
+    conserved(m, accounts)
+
+
+def test_slash_refunds_charge_and_compensates_from_collateral(proofphi: Driver, accounts: Accounts
+                                                             ) -> None:
+    m = proofphi
+    _r, s = two_task_round(m, accounts)
+    m.prove(s, 1)
+    with rejected("ProofDeadlineNotReached"):
+        m.slash(s, 0, accounts.anyone)
+    m.past_proof_deadline(s)
+    before_r1 = m.balance(accounts.r1)
+    coll = m.collateral(accounts.p1)
+    rc = m.slash(s, 0, accounts.anyone)
+    ev = m.events(rc, "JobSlashed")[0]["args"]
+    assert (ev["requester"], ev["refund"], ev["compensation"]) == (accounts.r1, 8 * MILLI,
+                                                                  REFUND_CAP)
+    assert m.balance(accounts.r1) == before_r1 + 8 * MILLI + REFUND_CAP
+    assert m.collateral(accounts.p1) == coll - REFUND_CAP
+    assert m.outstanding(accounts.p1) == 0
+    with rejected("JobAlreadyResolved"):
+        m.slash(s, 0, accounts.anyone)
+    with rejected("JobAlreadyResolved"):
+        m.slash(s, 1, accounts.anyone)  # proven
+    conserved(m, accounts)
+
+
+# -------------------------------------------------------------------------------- liveness
+
+
+def test_void_round_releases_all_escrow_after_the_deadline(proofphi: Driver, accounts: Accounts
+                                                            ) -> None:
+    m = proofphi
+    r = m.next_round()
+    m.commit_bid(r, accounts.r1, 3 * MILLI)
+    m.commit_bid(r, accounts.r2, 4 * MILLI)
+    m.close(r)
+    with rejected("VoidTooEarly"):
+        m.void(r, accounts.anyone)
+    m.past_settle_deadline(r)
+    with rejected("RevealsMismatch"):
+        m.send("voidRound", r, [], sender=accounts.anyone)
+    rc = m.void(r, accounts.anyone)
+    ev = m.events(rc, "RoundVoided")[0]["args"]
+    assert (ev["bidCount"], ev["released"]) == (2, 7 * MILLI)
+    assert m.balance(accounts.r1) == 3 * MILLI and m.balance(accounts.r2) == 4 * MILLI
+    with rejected("RoundAlreadyFinal"):
+        m.void(r, accounts.anyone)
+    assert m.liabilities()[0] == 0
+    conserved(m, accounts)
+
+
+def test_void_rejects_a_settled_round(proofphi: Driver, accounts: Accounts) -> None:
+    m = proofphi
+    r, _ = two_task_round(m, accounts)
+    m.past_settle_deadline(r)
+    with rejected("RoundAlreadyFinal"):
+        m.void(r, accounts.anyone)
