@@ -16,6 +16,8 @@ from web3 import EthereumTesterProvider, Web3
 class TesterChain:
     """A web3 instance over eth-tester, its accounts and time helpers."""
 
+    __test__ = False  # not a pytest test class
+
     w3: Web3
     tester: EthereumTester
     accounts: list[str] = field(default_factory=list)

@@ -1,0 +1,196 @@
+"""Random operation sequences on a market; after every step the books balance.
+
+Checked after each step: the contract's ETH balance equals the sum of all free balances plus the
+``nonFree`` counter, and ``nonFree`` equals the model's locked escrow + round pots + the sum of
+collateral + treasury. Withdrawal rules also check that nobody can take one wei more than theirs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+
+from bridge.chain.tester import TesterChain
+from bridge.errors import SettlementRejected
+from tests.contracts.conftest import REFUND_CAP, Accounts, Deployed
+from tests.contracts.flow import Driver, Settled
+
+MILLI = 10**15
+
+
+class MarketMachine(RuleBasedStateMachine):
+    """One market, four requesters, three provers, the owner and anyone."""
+
+    chain: TesterChain
+    market: Any
+    acc: Accounts
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.snap = self.chain.snapshot()
+        self.m = Driver(self.chain, self.market, self.acc.keeper, self.acc.owner)
+        self.requesters = [self.acc.r1, self.acc.r2, self.acc.r3, self.acc.anyone]
+        self.provers = [self.acc.p1, self.acc.p2, self.acc.p3]
+        self.everyone = list(dict.fromkeys(self.acc.__dict__.values()))
+        self.round: int | None = None
+        self.settled: Settled | None = None
+        self.resolved: set[tuple[int, int]] = set()
+        self.locked = 0
+        self.pot = 0
+        self.margin_rounds: set[int] = set()
+
+    def teardown(self) -> None:
+        self.chain.revert(self.snap)
+
+    # ---------------------------------------------------------------- funds
+    @rule(who=st.integers(0, 3), amount=st.integers(1, 30))
+    def deposit(self, who: int, amount: int) -> None:
+        self.m.send("deposit", sender=self.requesters[who], value=amount * MILLI)
+
+    @rule(who=st.integers(0, 3), part=st.integers(1, 4))
+    def withdraw(self, who: int, part: int) -> None:
+        a = self.requesters[who]
+        bal = self.m.balance(a)
+        with pytest.raises(SettlementRejected) as info:
+            self.m.send("withdraw", bal + 1, sender=a)
+        assert info.value.name == "InsufficientBalance"
+        if bal:
+            self.m.send("withdraw", max(1, bal * part // 4), sender=a)
+
+    @rule(p=st.integers(0, 2), units=st.integers(0, 3))
+    def stake_and_declare(self, p: int, units: int) -> None:
+        prover = self.provers[p]
+        self.m.send("stake", sender=prover, value=REFUND_CAP * max(units, 1))
+        try:
+            self.m.send("setCapacity", units, sender=prover)
+        except SettlementRejected as e:
+            assert e.name in {"CapacityChangeTooSoon", "CapacityChangeTooLarge"}
+
+    @rule(p=st.integers(0, 2))
+    def withdraw_free_collateral(self, p: int) -> None:
+        prover = self.provers[p]
+        coll, cap = self.m.market.functions.proverInfo(prover).call()[:2]
+        free = coll - REFUND_CAP * (cap + self.m.outstanding(prover))
+        with pytest.raises(SettlementRejected) as info:
+            self.m.send("withdrawCollateral", max(free, 0) + 1, sender=prover)
+        assert info.value.name == "InsufficientCollateral"
+        if free > 0:
+            self.m.send("withdrawCollateral", free, sender=prover)
+
+    # ---------------------------------------------------------------- rounds
+    @precondition(lambda self: self.round is None)
+    @rule()
+    def open_round(self) -> None:
+        self.round = self.m.next_round()
+
+    @precondition(lambda self: self.round is not None)
+    @rule(who=st.integers(0, 3), value=st.integers(1, 20), slack=st.integers(0, 5))
+    def commit_bid(self, who: int, value: int, slack: int) -> None:
+        assert self.round is not None
+        escrow = (value + slack) * MILLI
+        self.m.commit_bid(self.round, self.requesters[who], value * MILLI, escrow=escrow,
+                          deposit=self.m.balance(self.requesters[who]) < escrow)
+        self.locked += escrow
+
+    @precondition(lambda self: self.round is not None)
+    @rule(p=st.integers(0, 2), cost=st.integers(0, 10))
+    def commit_ask(self, p: int, cost: int) -> None:
+        assert self.round is not None
+        prover = self.provers[p]
+        cap = self.m.market.functions.proverInfo(prover).call()[1]
+        asked = any(a.prover == prover for a in self.m.asks.get(self.round, []))
+        if cap == 0 or asked or self.m.collateral(prover) < REFUND_CAP * cap:
+            return
+        self.m.commit_ask(self.round, prover, cost * MILLI)
+
+    @precondition(lambda self: self.round is not None)
+    @rule(drop=st.booleans())
+    def settle(self, drop: bool) -> None:
+        assert self.round is not None
+        r = self.round
+        self.m.close(r)
+        invalid = [0] if drop and self.m.bids.get(r) else []
+        try:
+            s = self.m.settle(r, *self.m.clear(r, invalid_bids=invalid))
+        except SettlementRejected as e:
+            # a prover that withdrew or lost collateral since committing: keeper marks it invalid
+            assert e.name == "InsufficientCollateral", e
+            return
+        self.locked -= sum(b.escrow for b in s.bids)
+        self.pot += sum(b.charge for b in s.bids)
+        self.settled, self.round = s, None
+        self.margin_rounds.add(r)
+
+    @precondition(lambda self: self.round is not None)
+    @rule()
+    def void(self) -> None:
+        assert self.round is not None
+        self.m.past_settle_deadline(self.round)
+        self.m.void(self.round, self.acc.anyone)
+        self.locked -= sum(b.escrow for b in self.m.bids.get(self.round, []))
+        self.round = None
+
+    def _open_jobs(self) -> list[int]:
+        s = self.settled
+        if s is None:
+            return []
+        return [k for k in range(len(s.jobs)) if (s.round, k) not in self.resolved]
+
+    @precondition(lambda self: self.settled is not None)
+    @rule(pick=st.integers(0, 50))
+    def prove(self, pick: int) -> None:
+        s, jobs = self.settled, self._open_jobs()
+        if s is None or not jobs or self.chain.now() + 2 >= s.jobs[0].proof_deadline:
+            return
+        k = jobs[pick % len(jobs)]
+        self.m.prove(s, k)
+        self.resolved.add((s.round, k))
+        self.pot -= s.jobs[k].payment
+
+    @precondition(lambda self: self.settled is not None and self.round is None)
+    @rule(pick=st.integers(0, 50))
+    def slash(self, pick: int) -> None:
+        s, jobs = self.settled, self._open_jobs()
+        if s is None or not jobs:
+            return
+        self.m.past_proof_deadline(s)
+        k = jobs[pick % len(jobs)]
+        self.m.slash(s, k, self.acc.anyone)
+        self.resolved.add((s.round, k))
+        self.pot -= s.jobs[k].charge_share
+
+    @precondition(lambda self: bool(self.margin_rounds))
+    @rule()
+    def collect_and_withdraw_treasury(self) -> None:
+        for r in sorted(self.margin_rounds):
+            before = self.m.market.functions.uncollectedMargin(r).call()
+            self.m.send("collectMargins", r, sender=self.acc.anyone)
+            self.pot -= before
+        treasury = self.m.liabilities()[1]
+        if treasury:
+            self.m.send("withdrawTreasury", treasury, sender=self.acc.owner)
+
+    # ------------------------------------------------------------ invariants
+    @invariant()
+    def books_balance(self) -> None:
+        nonfree, treasury = self.m.liabilities()
+        free = sum(self.m.balance(a) for a in self.everyone)
+        assert self.m.eth_balance() == free + nonfree
+        collateral = sum(self.m.collateral(p) for p in self.provers)
+        assert nonfree == self.locked + self.pot + collateral + treasury
+
+
+@pytest.mark.parametrize("mechanism", ["proofphi", "dara"])
+def test_random_operations_conserve_funds(mechanism: str, _session_chain: TesterChain,
+                                          _deployed: Deployed, accounts: Accounts) -> None:
+    MarketMachine.chain = _session_chain
+    MarketMachine.market = getattr(_deployed, mechanism)
+    MarketMachine.acc = accounts
+    run = MarketMachine.TestCase
+    run.settings = settings(max_examples=4, stateful_step_count=15, deadline=None,
+                            suppress_health_check=list(HealthCheck), derandomize=True)
+    run().runTest()
