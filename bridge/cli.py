@@ -1,16 +1,138 @@
-"""The ``bridge`` command."""
+"""The ``bridge`` command: demo, keeper, prover, requester, round.
+
+Connection: ``--rpc URL`` (or ``eth-tester`` for the embedded chain; env ``BRIDGE_RPC``) and
+``--market ADDRESS|DEPLOYMENT_FILE`` (env ``BRIDGE_MARKET``). Key: ``--keystore FILE`` (password in
+``BRIDGE_KEYSTORE_PASSWORD`` or a prompt) or ``BRIDGE_PRIVATE_KEY``; never on the command line.
+Amounts accept ``wei``, ``gwei`` and ``ether`` suffixes. Every command prints a short summary, or
+JSON with ``--json``. An error is one line naming the problem and the fix (exit 1; 2 for
+configuration errors).
+"""
 
 from __future__ import annotations
 
+import json
+import logging
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated, Any, TypeVar
+
 import typer
 
-app = typer.Typer(help="Sealed-bid prover market: clearing, keeper and participant tools.",
-                  no_args_is_help=True)
+from bridge.errors import BridgeError, ConfigError
+
+T = TypeVar("T")
+
+app = typer.Typer(help="Sealed-bid prover market: demo, keeper and participant tools.",
+                  no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
+prover_app = typer.Typer(help="Prover commands: stake, capacity, ask, jobs, prove, withdraw.",
+                         no_args_is_help=True)
+requester_app = typer.Typer(help="Requester commands: deposit, bid, status, withdraw.",
+                            no_args_is_help=True)
+round_app = typer.Typer(help="Inspect rounds.", no_args_is_help=True)
+keeper_app = typer.Typer(help="Run the keeper daemon.", no_args_is_help=True)
+key_app = typer.Typer(help="Create keystore files.", no_args_is_help=True)
+app.add_typer(prover_app, name="prover")
+app.add_typer(requester_app, name="requester")
+app.add_typer(round_app, name="round")
+app.add_typer(keeper_app, name="keeper")
+app.add_typer(key_app, name="key")
+
+RpcOpt = Annotated[str, typer.Option("--rpc", envvar="BRIDGE_RPC",
+                                     help="Node URL, or eth-tester for the embedded chain.")]
+MarketOpt = Annotated[str, typer.Option("--market", envvar="BRIDGE_MARKET",
+                                        help="Market address or deployment record file.")]
+KeystoreOpt = Annotated[str, typer.Option("--keystore", envvar="BRIDGE_KEYSTORE",
+                                          help="Keystore file (else BRIDGE_PRIVATE_KEY).")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+SaltsOpt = Annotated[str, typer.Option("--salts", envvar="BRIDGE_SALTS",
+                                       help="Where sealed bids are recorded "
+                                            "(default ~/.bridge/sealed.json).")]
+FromBlockOpt = Annotated[int, typer.Option("--from-block",
+                                           help="Search logs from this block (default: the "
+                                                "market's deployment block).")]
 
 
+def _fail(exc: BridgeError) -> None:
+    typer.echo(f"error: {exc}", err=True)
+    raise typer.Exit(2 if isinstance(exc, ConfigError) else 1)
+
+
+def guarded(fn: Callable[[], T]) -> T:
+    """Run ``fn``; a project error becomes one line on stderr and a non-zero exit."""
+    try:
+        return fn()
+    except BridgeError as exc:
+        _fail(exc)
+        raise  # unreachable
+
+
+def _emit(as_json: bool, data: dict[str, Any], human: list[str]) -> None:
+    if as_json:
+        typer.echo(json.dumps(data, default=_jsonable, sort_keys=True))
+    else:
+        for line in human:
+            typer.echo(line)
+
+
+def _jsonable(v: Any) -> Any:
+    if isinstance(v, bytes | bytearray):
+        return "0x" + bytes(v).hex()
+    return str(v)
+
+
+@dataclass
+class Session:
+    """A connected market and, when needed, the participant acting on it."""
+
+    market: Any
+    participant: Any = None
+    from_block: int = 0
+
+
+def _session(rpc: str, market: str, keystore: str = "", salts: str = "", *,
+             needs_key: bool = True, from_block: int = -1) -> Session:
+    from bridge.chain.connect import connect
+    from bridge.chain.market import Market
+    from bridge.client.keys import load_account
+    from bridge.client.participant import Participant
+    from bridge.client.salts import SaltStore
+    from bridge.keeper.daemon import deployment_block, read_market_ref
+
+    if not market:
+        raise ConfigError("no market: pass --market ADDRESS (or a deployment file written by "
+                          "`bridge deploy`), or set BRIDGE_MARKET")
+    address, deployed_at = read_market_ref(market)
+    w3 = connect(rpc)
+    m = Market(w3, address)
+    m.check_code()
+    start = from_block if from_block >= 0 else (
+        deployed_at if deployed_at is not None else deployment_block(w3, address))
+    s = Session(market=m, from_block=start)
+    if needs_key:
+        account = load_account(keystore or None)
+        s.participant = Participant(m, account, salts=SaltStore(salts or None))
+    return s
+
+
+def _amount(text: str, name: str) -> int:
+    from bridge.client.amounts import parse_amount
+
+    return parse_amount(text, name=name)
+
+
+def _wei(v: int) -> str:
+    from bridge.client.amounts import format_wei
+
+    return format_wei(v)
+
+
+# -------------------------------------------------------------------------------------- root
 @app.callback()
-def _root() -> None:
-    """Sealed-bid prover market: clearing, keeper and participant tools."""
+def _root(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> None:
+    """Sealed-bid prover market: demo, keeper and participant tools."""
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
 @app.command()
@@ -19,6 +141,396 @@ def version() -> None:
     from bridge import __version__
 
     typer.echo(__version__)
+
+
+@app.command()
+def demo(
+    mechanism: Annotated[str, typer.Option(help="proofphi or dara")] = "proofphi",
+    rounds: Annotated[int, typer.Option(min=1)] = 3,
+    provers: Annotated[int, typer.Option(min=1)] = 4,
+    requesters: Annotated[int, typer.Option(min=1)] = 6,
+    seed: int = 7,
+) -> None:
+    """Run rounds end to end on an embedded chain and print what happened."""
+    from bridge.sim.demo import run_demo
+    from bridge.sim.world import SimConfig
+
+    cfg = SimConfig(mechanism=mechanism, rounds=rounds, provers=provers,
+                    requesters=requesters, seed=seed)
+    guarded(lambda: run_demo(cfg, out=typer.echo))
+
+
+# ------------------------------------------------------------------------------------ keeper
+@keeper_app.command("run")
+def keeper_run(
+    config: Annotated[str | None, typer.Option("--config", help="TOML config file.")] = None,
+    rpc: Annotated[str | None, typer.Option("--rpc")] = None,
+    market: Annotated[str | None, typer.Option("--market")] = None,
+    database: Annotated[str | None, typer.Option("--database")] = None,
+    keystore: Annotated[str | None, typer.Option("--keystore")] = None,
+    confirmations: Annotated[int | None, typer.Option("--confirmations")] = None,
+    poll_interval: Annotated[float | None, typer.Option("--poll-interval")] = None,
+    metrics_port: Annotated[int | None, typer.Option("--metrics-port")] = None,
+    start_block: Annotated[int | None, typer.Option("--start-block")] = None,
+) -> None:
+    """Run the keeper until SIGTERM (config: file < BRIDGE_KEEPER_* env < flags)."""
+    from bridge.client.keys import load_account
+    from bridge.keeper.config import load_config
+    from bridge.keeper.daemon import EXIT_STARTUP, Keeper, StartupCheckFailed
+
+    try:
+        cfg = load_config(config, rpc=rpc, market=market, database=database, keystore=keystore,
+                          confirmations=confirmations, poll_interval=poll_interval,
+                          metrics_port=metrics_port, start_block=start_block)
+        logging.getLogger().setLevel(cfg.log_level.upper())
+        account = load_account(cfg.keystore or None)
+        keeper = Keeper(cfg, account)
+        keeper.startup_checks()
+    except StartupCheckFailed as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(EXIT_STARTUP) from None
+    except BridgeError as exc:
+        _fail(exc)
+        return
+    raise typer.Exit(keeper.run())
+
+
+# ------------------------------------------------------------------------------------ keys
+@key_app.command("new")
+def key_new(keystore: Annotated[str, typer.Option("--keystore", help="File to create.")],
+            as_json: JsonOpt = False) -> None:
+    """Create a new key in an encrypted keystore (password from BRIDGE_KEYSTORE_PASSWORD)."""
+    import os
+    import secrets
+
+    from bridge.client.keys import PASSWORD_ENV, write_keystore
+
+    def run() -> None:
+        password = os.environ.get(PASSWORD_ENV)
+        if not password:
+            if not sys.stdin.isatty():
+                raise ConfigError(f"set {PASSWORD_ENV} to the keystore password")
+            password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
+        address = write_keystore(keystore, secrets.token_bytes(32), password)
+        _emit(as_json, {"address": address, "keystore": keystore},
+              [f"created {keystore} for {address}"])
+
+    guarded(run)
+
+
+# ------------------------------------------------------------------------------------ prover
+@prover_app.command("stake")
+def prover_stake(amount: str, rpc: RpcOpt = "http://127.0.0.1:8545", market: MarketOpt = "",
+                 keystore: KeystoreOpt = "", as_json: JsonOpt = False) -> None:
+    """Add AMOUNT of collateral."""
+    def run() -> None:
+        s = _session(rpc, market, keystore)
+        wei = _amount(amount, "AMOUNT")
+        s.participant.stake(wei)
+        info = s.market.prover_info(s.participant.address)
+        _emit(as_json, {"staked": wei, **info},
+              [f"staked {_wei(wei)}; collateral now {_wei(info['collateral'])}"])
+
+    guarded(run)
+
+
+@prover_app.command("capacity")
+def prover_capacity(units: int, rpc: RpcOpt = "http://127.0.0.1:8545", market: MarketOpt = "",
+                    keystore: KeystoreOpt = "", as_json: JsonOpt = False) -> None:
+    """Declare UNITS of proving capacity per round (0 to exit)."""
+    def run() -> None:
+        s = _session(rpc, market, keystore)
+        s.participant.set_capacity(units)
+        _emit(as_json, {"capacity": units}, [f"capacity set to {units} units"])
+
+    guarded(run)
+
+
+@prover_app.command("ask")
+def prover_ask(cost: Annotated[str, typer.Option("--cost", help="Cost per unit.")],
+               units: Annotated[int | None, typer.Option("--units")] = None,
+               round: Annotated[int | None, typer.Option("--round")] = None,
+               rpc: RpcOpt = "http://127.0.0.1:8545", market: MarketOpt = "",
+               keystore: KeystoreOpt = "", salts: SaltsOpt = "",
+               as_json: JsonOpt = False) -> None:
+    """Seal and commit an ask for the current round (salt recorded locally first)."""
+    def run() -> None:
+        s = _session(rpc, market, keystore, salts)
+        rec = s.participant.ask(cost=_amount(cost, "--cost"), units=units, round=round)
+        _emit(as_json, rec.__dict__,
+              [f"ask committed in round {rec.round}: {rec.quantity} units at "
+               f"{_wei(rec.price)} each",
+               f"commitment {rec.commitment} (salt kept in {s.participant.salts.path})"])
+
+    guarded(run)
+
+
+def _job_rows(views: list[Any], market: Any) -> tuple[list[dict[str, Any]], list[str]]:
+    data, lines = [], []
+    for v in views:
+        j = v.job
+        state = "proven/slashed" if v.resolved else (
+            "open" if market.chain_time() <= j.proof_deadline else "missed (slashable)")
+        data.append({"round": v.round, "job": j.job_index, "bid": j.bid_index,
+                     "requester": j.requester, "task": j.task, "units": j.units,
+                     "payment": j.payment, "deadline": j.proof_deadline, "state": state})
+        lines.append(f"round {v.round} bid {j.bid_index} (job {j.job_index}): {j.units} units, "
+                     f"pays {_wei(j.payment)}, prove by {j.proof_deadline} — {state}")
+    return data, lines
+
+
+def _rounds_with_jobs(s: Session) -> list[int]:
+    logs = s.market.contract.events.RoundSettled().get_logs(from_block=s.from_block)
+    return sorted({int(e["args"]["round"]) for e in logs if e["args"]["jobCount"] > 0})
+
+
+@prover_app.command("jobs")
+def prover_jobs(rpc: RpcOpt = "http://127.0.0.1:8545", market: MarketOpt = "",
+                keystore: KeystoreOpt = "", from_block: FromBlockOpt = -1,
+                all_jobs: Annotated[bool, typer.Option("--all", help="Include resolved.")] = False,
+                as_json: JsonOpt = False) -> None:
+    """Jobs assigned to you that await a proof, with deadlines."""
+    def run() -> None:
+        s = _session(rpc, market, keystore, from_block=from_block)
+        views = [v for r in _rounds_with_jobs(s)
+                 for v in s.participant.my_jobs(r, s.from_block) if all_jobs or not v.resolved]
+        data, lines = _job_rows(views, s.market)
+        _emit(as_json, {"jobs": data}, lines or ["no jobs awaiting proof"])
+
+    guarded(run)
+
+
+@prover_app.command("prove")
+def prover_prove(round: int, bid: int, rpc: RpcOpt = "http://127.0.0.1:8545",
+                 market: MarketOpt = "", keystore: KeystoreOpt = "",
+                 from_block: FromBlockOpt = -1, as_json: JsonOpt = False) -> None:
+    """Compute and submit the proof(s) for bid BID of round ROUND."""
+    from bridge.client.participant import Refused
+
+    def run() -> None:
+        s = _session(rpc, market, keystore, from_block=from_block)
+        mine = [v for v in s.participant.my_jobs(round, s.from_block) if v.job.bid_index == bid]
+        if not mine:
+            raise Refused(f"no job of bid {bid} in round {round} is assigned to "
+                          f"{s.participant.address}: see `bridge prover jobs`")
+        done = []
+        for v in mine:
+            receipt = s.participant.prove(v)
+            done.append({"job": v.job.job_index, "tx": receipt["transactionHash"],
+                         "payment": v.job.payment})
+        _emit(as_json, {"proved": done},
+              [f"proved job {d['job']} of round {round}: {_wei(d['payment'])} now withdrawable"
+               for d in done])
+
+    guarded(run)
+
+
+def _withdraw(rpc: str, market: str, keystore: str, amount: str | None, as_json: bool) -> None:
+    def run() -> None:
+        s = _session(rpc, market, keystore)
+        wei = s.participant.withdraw(None if amount is None else _amount(amount, "AMOUNT"))
+        _emit(as_json, {"withdrawn": wei}, [f"withdrew {_wei(wei)}"])
+
+    guarded(run)
+
+
+@prover_app.command("withdraw")
+def prover_withdraw(amount: Annotated[str | None, typer.Argument()] = None,
+                    rpc: RpcOpt = "http://127.0.0.1:8545", market: MarketOpt = "",
+                    keystore: KeystoreOpt = "", as_json: JsonOpt = False) -> None:
+    """Withdraw AMOUNT (default: all that is free) of collateral: stake and proof payments.
+
+    Payments for proven jobs are credited to collateral; what backs neither your capacity nor
+    your open jobs can be withdrawn. Any market balance (e.g. from a deposit) is sent too.
+    """
+    def run() -> None:
+        s = _session(rpc, market, keystore)
+        p = s.participant
+        wei = p.withdraw_collateral(None if amount is None else _amount(amount, "AMOUNT"))
+        extra = s.market.balance_of(p.address)
+        if extra and amount is None:
+            p.withdraw(extra)
+        _emit(as_json, {"withdrawn": wei + (extra if amount is None else 0)},
+              [f"withdrew {_wei(wei + (extra if amount is None else 0))}"])
+
+    guarded(run)
+
+
+@prover_app.command("status")
+def prover_status(rpc: RpcOpt = "http://127.0.0.1:8545", market: MarketOpt = "",
+                  keystore: KeystoreOpt = "", as_json: JsonOpt = False) -> None:
+    """Collateral, capacity, open jobs and withdrawable balance."""
+    def run() -> None:
+        s = _session(rpc, market, keystore)
+        me = s.participant.address
+        info = s.market.prover_info(me)
+        free = s.participant.free_collateral() + s.market.balance_of(me)
+        outstanding = s.market.outstanding_units(me)
+        data = {"address": me, **info, "outstanding_units": outstanding, "withdrawable": free}
+        _emit(as_json, data, [
+            f"prover {me}",
+            f"collateral {_wei(info['collateral'])}, capacity {info['capacity']} units, "
+            f"{outstanding} units awaiting proof",
+            f"withdrawable {_wei(free)}"])
+
+    guarded(run)
+
+
+# --------------------------------------------------------------------------------- requester
+@requester_app.command("deposit")
+def requester_deposit(amount: str, rpc: RpcOpt = "http://127.0.0.1:8545",
+                      market: MarketOpt = "", keystore: KeystoreOpt = "",
+                      as_json: JsonOpt = False) -> None:
+    """Deposit AMOUNT into your market balance (escrow for bids comes from it)."""
+    def run() -> None:
+        s = _session(rpc, market, keystore)
+        wei = _amount(amount, "AMOUNT")
+        s.participant.deposit(wei)
+        free = s.market.balance_of(s.participant.address)
+        _emit(as_json, {"deposited": wei, "free": free},
+              [f"deposited {_wei(wei)}; free balance {_wei(free)}"])
+
+    guarded(run)
+
+
+def _task_bytes(task: str) -> bytes:
+    from eth_utils import keccak
+
+    if task.startswith("0x") and len(task) == 66:
+        try:
+            return bytes.fromhex(task[2:])
+        except ValueError:
+            pass
+    return keccak(text=task)
+
+
+@requester_app.command("bid")
+def requester_bid(value: Annotated[str, typer.Option("--value", help="Total value (sealed).")],
+                  size: Annotated[int, typer.Option("--size", help="Units (sealed).")],
+                  escrow: Annotated[str, typer.Option("--escrow", help="Public escrow ≥ value.")],
+                  task: Annotated[str, typer.Option("--task",
+                                                    help="0x-32-byte task id, or text hashed.")],
+                  round: Annotated[int | None, typer.Option("--round")] = None,
+                  rpc: RpcOpt = "http://127.0.0.1:8545", market: MarketOpt = "",
+                  keystore: KeystoreOpt = "", salts: SaltsOpt = "",
+                  as_json: JsonOpt = False) -> None:
+    """Seal and commit a bid for the current round (salt recorded locally first)."""
+    def run() -> None:
+        s = _session(rpc, market, keystore, salts)
+        rec = s.participant.bid(value=_amount(value, "--value"), size=size,
+                                escrow=_amount(escrow, "--escrow"), task=_task_bytes(task),
+                                round=round)
+        _emit(as_json, rec.__dict__,
+              [f"bid committed in round {rec.round}: value {_wei(rec.price)} for "
+               f"{rec.quantity} units, escrow {_wei(_amount(escrow, '--escrow'))} locked",
+               f"commitment {rec.commitment} (salt kept in {s.participant.salts.path})"])
+
+    guarded(run)
+
+
+@requester_app.command("status")
+def requester_status(rpc: RpcOpt = "http://127.0.0.1:8545", market: MarketOpt = "",
+                     keystore: KeystoreOpt = "", from_block: FromBlockOpt = -1,
+                     as_json: JsonOpt = False) -> None:
+    """Your bids, their outcomes, charges and refunds, and your free balance."""
+    from bridge.client.participant import round_charges
+
+    def run() -> None:
+        s = _session(rpc, market, keystore, from_block=from_block)
+        me = s.participant.address
+        ev = s.market.contract.events
+        f = {"requester": me}
+        commits = ev.BidCommitted().get_logs(from_block=s.from_block, argument_filters=f)
+        slashes = [e["args"] for e in ev.JobSlashed().get_logs(from_block=s.from_block)
+                   if e["args"]["requester"] == me]
+        rows, lines = [], [f"requester {me}: free balance {_wei(s.market.balance_of(me))}"]
+        charges_of: dict[int, list[int] | None] = {}
+        for c in commits:
+            a = c["args"]
+            r, i = int(a["round"]), int(a["index"])
+            if r not in charges_of:
+                charges_of[r] = round_charges(s.market, r, s.from_block)
+            charges = charges_of[r]
+            status = s.market.round_info(r).status.name.lower()
+            charge = charges[i] if charges is not None else None
+            refund = a["escrow"] - charge if charge is not None else None
+            outcome = ("voided, escrow returned" if status == "voided" else
+                       "pending" if charge is None else
+                       f"won, charged {_wei(charge)}, refunded {_wei(refund or 0)}" if charge
+                       else f"not allocated, escrow {_wei(a['escrow'])} returned")
+            rows.append({"round": r, "index": i, "escrow": a["escrow"], "task": a["task"],
+                         "charge": charge, "refund": refund, "status": outcome})
+            lines.append(f"round {r} bid {i}: escrow {_wei(a['escrow'])} — {outcome}")
+        for sl in slashes:
+            lines.append(f"round {sl['round']} job {sl['jobIndex']}: prover missed the deadline; "
+                         f"refunded {_wei(sl['refund'])} + compensation "
+                         f"{_wei(sl['compensation'])}")
+        _emit(as_json, {"address": me, "free": s.market.balance_of(me), "bids": rows,
+                        "slashes": [dict(x) for x in slashes]}, lines)
+
+    guarded(run)
+
+
+@requester_app.command("withdraw")
+def requester_withdraw(amount: Annotated[str | None, typer.Argument()] = None,
+                       rpc: RpcOpt = "http://127.0.0.1:8545", market: MarketOpt = "",
+                       keystore: KeystoreOpt = "", as_json: JsonOpt = False) -> None:
+    """Withdraw AMOUNT (default: all) of your free balance."""
+    _withdraw(rpc, market, keystore, amount, as_json)
+
+
+# ------------------------------------------------------------------------------------- round
+@round_app.command("show")
+def round_show(round: Annotated[int | None, typer.Argument()] = None,
+               rpc: RpcOpt = "http://127.0.0.1:8545", market: MarketOpt = "",
+               from_block: FromBlockOpt = -1, as_json: JsonOpt = False) -> None:
+    """Phase, deadlines and commitments of round R (default: current); outcome once settled."""
+    def run() -> None:
+        s = _session(rpc, market, needs_key=False, from_block=from_block)
+        m = s.market
+        r = m.current_round() if round is None else round
+        info = m.round_info(r)
+        opens, closes, settle_by, prove_by = m.round_times(r)
+        now = m.chain_time()
+        phase = (info.status.name.lower() if info.status.name != "OPEN" else
+                 "accepting commitments" if now < closes else
+                 "awaiting settlement" if now <= settle_by else "voidable (keeper missed it)")
+        data: dict[str, Any] = {"round": r, "phase": phase, "opens_at": opens,
+                                "closes_at": closes, "settle_deadline": settle_by,
+                                "proof_deadline": prove_by, "bids": info.bid_count,
+                                "asks": info.ask_count, "mechanism": m.params.mechanism}
+        lines = [f"round {r} ({m.params.mechanism}): {phase}",
+                 f"commits {opens}–{closes}, settle by {settle_by}"
+                 + (f", prove by {prove_by}" if prove_by else ""),
+                 f"{info.bid_count} sealed bids, {info.ask_count} sealed asks"]
+        if info.status.name == "SETTLED":
+            ev = m.contract.events
+            flt = {"round": r}
+            from bridge.client.participant import round_charges, settled_jobs
+
+            charges = round_charges(m, r, s.from_block) or []
+            winners = [{"index": i, "charge": c} for i, c in enumerate(charges) if c > 0]
+            proofs = {int(e["args"]["jobIndex"]): e["args"] for e in ev.ProofAccepted().get_logs(
+                from_block=s.from_block, argument_filters=flt)}
+            slashes = {int(e["args"]["jobIndex"]): e["args"] for e in ev.JobSlashed().get_logs(
+                from_block=s.from_block, argument_filters=flt)}
+            jobs = settled_jobs(m, r, s.from_block)
+            data.update({"winners": winners,
+                         "jobs": [{"job": v.job.job_index, "bid": v.job.bid_index,
+                                   "prover": v.job.prover, "units": v.job.units,
+                                   "payment": v.job.payment,
+                                   "state": "proven" if v.job.job_index in proofs else
+                                   "slashed" if v.job.job_index in slashes else "open"}
+                                  for v in jobs]})
+            charges = sorted({w["charge"] for w in winners})
+            lines.append(f"{len(winners)} winning bids, charges "
+                         + ", ".join(_wei(c) for c in charges) if winners else "no trade")
+            for j in data["jobs"]:
+                lines.append(f"  job {j['job']}: bid {j['bid']} → {j['prover']} "
+                             f"{j['units']} units, pays {_wei(j['payment'])} — {j['state']}")
+        _emit(as_json, data, lines)
+
+    guarded(run)
 
 
 def main() -> None:

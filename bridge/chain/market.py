@@ -155,10 +155,14 @@ class Market:
         """Allocated units of ``prover`` not yet proven or slashed."""
         return int(self.contract.functions.outstandingUnits(prover).call())
 
-    def liabilities(self) -> tuple[int, int, int]:
-        """(held, collateral, treasury) counters; their sum is the contract's ETH balance."""
-        h, c, t = self.contract.functions.liabilities().call()
-        return int(h), int(c), int(t)
+    def liabilities(self) -> tuple[int, int]:
+        """(nonFree, treasury): the ETH balance is nonFree plus every free balance."""
+        n, t = self.contract.functions.liabilities().call()
+        return int(n), int(t)
+
+    def uncollected_margin(self, round: int) -> int:
+        """Margins of ``round``'s proven jobs not yet moved to the treasury."""
+        return int(self.contract.functions.uncollectedMargin(round).call())
 
     def calldata(self, fn: str, *args: Any) -> str:
         """ABI-encoded call of ``fn(*args)``."""

@@ -33,10 +33,9 @@ def parse_amount(text: str, *, name: str = "amount") -> int:
 
 
 def format_wei(wei: int) -> str:
-    """A short human form: ``1.5 ether``, ``20 gwei`` or ``123 wei`` (exact, no rounding)."""
-    for unit in ("ether", "gwei"):
-        scale = UNITS[unit]
-        if abs(wei) >= scale // 1000 and wei % (scale // 10**6 or 1) == 0:
-            text = format((Decimal(wei) / scale).normalize(), "f")
+    """A short human form, exact: ``1.5 ether``, ``100.58243385 gwei`` or ``123 wei``."""
+    for unit, floor in (("ether", 10**15), ("gwei", 10**6)):
+        if abs(wei) >= floor:
+            text = format((Decimal(wei) / UNITS[unit]).normalize(), "f")
             return f"{text} {unit}"
     return f"{wei} wei"

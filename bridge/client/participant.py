@@ -129,16 +129,31 @@ class Participant:
                           f"{need - info['collateral']}` first")
         return self._send("setCapacity", units)
 
-    def withdraw_collateral(self, amount: int) -> dict[str, Any]:
-        """Withdraw collateral backing neither capacity nor outstanding jobs."""
+    def free_collateral(self) -> int:
+        """Collateral (stake plus proof payments) backing neither capacity nor open jobs."""
+        info = self.market.prover_info(self.address)
+        locked = self.market.params.refund_cap * (info["capacity"]
+                                                  + self.market.outstanding_units(self.address))
+        return max(info["collateral"] - locked, 0)
+
+    def withdraw_collateral(self, amount: int | None = None) -> int:
+        """Withdraw ``amount`` (default: all that is free) of collateral; returns the amount.
+
+        Proof payments are credited to collateral, so this is also how provers take earnings.
+        """
         info = self.market.prover_info(self.address)
         locked = self.market.params.refund_cap * (info["capacity"]
                                                   + self.market.outstanding_units(self.address))
         free = max(info["collateral"] - locked, 0)
+        amount = free if amount is None else amount
+        if amount <= 0:
+            raise Refused("no free collateral: it all backs your capacity and open jobs; lower "
+                          "capacity (`bridge prover capacity 0`) and wait for your jobs")
         if amount > free:
             raise Refused(f"only {free} wei of collateral is free ({locked} backs capacity and "
                           "open jobs): lower capacity to 0 and wait for your jobs to finish")
-        return self._send("withdrawCollateral", amount)
+        self._send("withdrawCollateral", amount)
+        return amount
 
     # -- sealed orders -------------------------------------------------------------------------
     def _seal(self, round: int, side: sealed.Side, price: int, quantity: int,
@@ -214,26 +229,8 @@ class Participant:
 
     # -- jobs and proofs -----------------------------------------------------------------------
     def settled_jobs(self, round: int, from_block: int) -> list[JobView]:
-        """Every job of a settled ``round``, rebuilt from its settlement transaction.
-
-        ``from_block``: a block at or before the settlement (bounds the log search).
-        """
-        info = self.market.round_info(round)
-        if info.status is not RoundStatus.SETTLED:
-            return []
-        logs = self.market.contract.events.RoundSettled().get_logs(
-            from_block=from_block, argument_filters={"round": round})
-        if not logs:
-            raise BridgeError(f"round {round} is settled but its RoundSettled log is not at or "
-                              f"after block {from_block}: pass an earlier block")
-        data = decode_settle_input(self.market.abi,
-                                   self.market.tx_input(HexBytes(logs[-1]["transactionHash"])
-                                                        .to_0x_hex()))
-        jobs = build_jobs(data["bids"], data["asks"], data["entries"],
-                          self.market.round_times(round)[3])
-        tree = job_tree(round, jobs)
-        return [JobView(round, j, tree.proof(j.job_index),
-                        self.market.is_resolved(round, j.job_index)) for j in jobs]
+        """Every job of a settled ``round`` (see :func:`settled_jobs`)."""
+        return settled_jobs(self.market, round, from_block)
 
     def my_jobs(self, round: int, from_block: int) -> list[JobView]:
         """Jobs of ``round`` assigned to this prover."""
@@ -261,6 +258,34 @@ class Participant:
                   "outputs": [{"type": "uint256", "name": ""}], "stateMutability": "view"}])
         bits = int(verifier.functions.difficultyBits().call())
         return solve_pow(task, self.address, bits, start=secrets.randbits(32))
+
+
+def settled_jobs(market: Market, round: int, from_block: int) -> list[JobView]:
+    """Every job of a settled ``round``, rebuilt from its settlement transaction's input.
+
+    ``from_block``: a block at or before the settlement (bounds the log search).
+    """
+    info = market.round_info(round)
+    if info.status is not RoundStatus.SETTLED:
+        return []
+    logs = market.contract.events.RoundSettled().get_logs(
+        from_block=from_block, argument_filters={"round": round})
+    if not logs:
+        raise BridgeError(f"round {round} is settled but its RoundSettled log is not at or "
+                          f"after block {from_block}: pass an earlier block")
+    tx_hash = HexBytes(logs[-1]["transactionHash"]).to_0x_hex()
+    data = decode_settle_input(market.abi, market.tx_input(tx_hash))
+    jobs = build_jobs(data["bids"], data["asks"], data["entries"], market.round_times(round)[3])
+    tree = job_tree(round, jobs)
+    return [JobView(round, j, tree.proof(j.job_index), market.is_resolved(round, j.job_index))
+            for j in jobs]
+
+
+def round_charges(market: Market, round: int, from_block: int) -> list[int] | None:
+    """Charges of a settled round's bids in commit order (from ``RoundSettled``), else None."""
+    logs = market.contract.events.RoundSettled().get_logs(
+        from_block=from_block, argument_filters={"round": round})
+    return [int(c) for c in logs[-1]["args"]["charges"]] if logs else None
 
 
 def new_task() -> bytes:

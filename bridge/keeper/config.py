@@ -56,8 +56,7 @@ class KeeperConfig:
         """Raise :class:`ConfigError` naming the first invalid setting; return self."""
         if not self.rpc:
             raise ConfigError("rpc is empty: set rpc to an http(s)/ws URL or 'eth-tester'")
-        if not (self.rpc == "eth-tester" or self.rpc.startswith(("http://", "https://",
-                                                                   "ws://", "wss://"))):
+        if not (self.rpc == "eth-tester" or self.rpc.startswith(("http://", "https://"))):
             raise ConfigError(f"rpc {self.rpc!r} is not a URL: use http://host:port or "
                               "'eth-tester'")
         if not self.market:

@@ -27,8 +27,9 @@ from pathlib import Path
 from typing import Any
 
 from eth_account.signers.local import LocalAccount
-from web3 import HTTPProvider, Web3
+from web3 import Web3
 
+from bridge.chain.connect import connect
 from bridge.chain.logs import Batch, LogReader, Reorg
 from bridge.chain.market import Market
 from bridge.chain.sender import TxSender
@@ -49,14 +50,6 @@ EXIT_STARTUP = 3
 
 class StartupCheckFailed(ConfigError):
     """A startup check found the keeper cannot work as configured; the message says the fix."""
-
-
-def connect(rpc: str, timeout: float = 10.0) -> Web3:
-    """A web3 instance for an http(s) RPC URL."""
-    if not rpc.startswith(("http://", "https://")):
-        raise ConfigError(f"rpc {rpc!r}: only http(s) URLs can be dialled; the embedded chain "
-                          "runs in-process (`bridge demo`)")
-    return Web3(HTTPProvider(rpc, request_kwargs={"timeout": timeout}))
 
 
 def read_market_ref(market: str) -> tuple[str, int | None]:
@@ -193,9 +186,10 @@ class Keeper:
             stored = self.store.record_batch(result.to_block, result.events, result.block_hashes)
             new += len(stored)
             for e in stored:
-                rnd = e.args.get("round")
-                if rnd is not None and self.store.round_phase(int(rnd)) is None:
-                    self.store.set_phase(int(rnd), Phase.OPEN)
+                if e.name in ("BidCommitted", "AskCommitted"):
+                    rnd = int(e.args["round"])
+                    if self.store.round_phase(rnd) is None:
+                        self.store.set_phase(rnd, Phase.OPEN)
             if result.to_block >= self.reader.safe_head():
                 break
         return new

@@ -397,6 +397,9 @@ class RoundPipeline:
                 self.store.set_job_status(r, index, "slashed")
         pending = [(i, d) for i, s, d in self.store.jobs(r) if s == "assigned"]
         if not pending:
+            if self.market.uncollected_margin(r) > 0:
+                self.sender.send(self.market.tx("collectMargins", r))
+                log.info("round %s: margins moved to the treasury", r)
             return Phase.FINALIZED
         deadline = int(pending[0][1]["tuple"][8])
         if view.latest_time <= deadline:

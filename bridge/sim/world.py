@@ -7,9 +7,9 @@ same code the CLI runs, with truthful sealed bids.
 
 Private values and costs (stated so results can be read):
 
-- a requester's value per unit is uniform in ``value_per_unit`` (default 60–140 gwei);
-- a prover's cost per unit is uniform in ``cost_per_unit`` (default 40–120 gwei), its capacity
-  uniform in ``capacity`` (default 1–3 units);
+- a requester's value per unit is uniform in ``value_per_unit`` (default 60–140 gwei, whole gwei);
+- a prover's cost per unit is uniform in ``cost_per_unit`` (default 40–100 gwei), its capacity
+  uniform in ``capacity`` (default 1–2 units);
 - a job's size is 1 in a Prooφ market and uniform in ``size`` (default 1–4) in a DARA market;
 - every requester locks an escrow equal to its value (the public bound may be higher; it is not
   needed here). Seeded (``seed``), so a run is reproducible.
@@ -49,20 +49,20 @@ class SimConfig:
 
     mechanism: str = "proofphi"
     rounds: int = 3
-    provers: int = 3
-    requesters: int = 5
+    provers: int = 4
+    requesters: int = 6
     seed: int = 7
     value_per_unit: tuple[int, int] = (60 * GWEI, 140 * GWEI)
-    cost_per_unit: tuple[int, int] = (40 * GWEI, 120 * GWEI)
-    capacity: tuple[int, int] = (1, 3)
+    cost_per_unit: tuple[int, int] = (40 * GWEI, 100 * GWEI)
+    capacity: tuple[int, int] = (1, 2)
     size: tuple[int, int] = (1, 4)
     refund_cap: int = 200 * GWEI
     commit_period: int = 60
     settle_period: int = 60
     proof_period: int = 60
     difficulty_bits: int = 8
-    miss_round: int | None = 0
-    """Index of the round in which one assigned prover skips its proofs (None: nobody misses)."""
+    miss: bool = True
+    """One assigned prover skips its proofs in the first round that trades (then is slashed)."""
 
     def validate(self) -> SimConfig:
         """Raise :class:`BridgeError` on a parameter that cannot run."""
@@ -134,10 +134,12 @@ class World:
         self.expected_collateral: dict[str, int] = {}
         self.expected_treasury = 0
         self.reports: list[RoundReport] = []
+        self.missed = False
 
     # -- setup ----------------------------------------------------------------------------------
     def _fund(self, address: str, amount: int) -> None:
-        tx = self.w3.eth.send_transaction({"from": self.funder, "to": address, "value": amount})
+        tx = self.w3.eth.send_transaction(
+            {"from": self.funder, "to": address, "value": amount})  # type: ignore[typeddict-item]
         self.w3.eth.wait_for_transaction_receipt(tx)
 
     def new_keeper(self) -> Keeper:
@@ -174,12 +176,17 @@ class World:
             stake = self.cfg.refund_cap * units * 3
             p.stake(stake)
             p.set_capacity(units)
-            self.costs[p.address] = self.rng.randint(*self.cfg.cost_per_unit)
+            self.costs[p.address] = self._draw(self.cfg.cost_per_unit)
             self.expected_collateral[p.address] = stake
         for q in self.requesters:
             amount = 10**18
             q.deposit(amount)
             self.expected_free[q.address] = amount
+
+    def _draw(self, bounds: tuple[int, int]) -> int:
+        """Uniform in ``bounds``, in whole gwei (readable prices)."""
+        lo, hi = bounds
+        return self.rng.randint(-(-lo // GWEI), hi // GWEI) * GWEI
 
     # -- one round ----------------------------------------------------------------------------
     def commit_round(self) -> int:
@@ -189,7 +196,7 @@ class World:
             p.ask(cost=self.costs[p.address])
         for q in self.requesters:
             size = 1 if self.cfg.mechanism == "proofphi" else self.rng.randint(*self.cfg.size)
-            value = self.rng.randint(*self.cfg.value_per_unit) * size
+            value = self._draw(self.cfg.value_per_unit) * size
             q.bid(value=value, size=size, escrow=value, task=new_task())
         return r
 
@@ -202,7 +209,7 @@ class World:
         """Every assigned prover proves its jobs, except those in ``skip``; returns all jobs."""
         skip = skip or set()
         views = self.requesters[0].settled_jobs(r, self.deploy_block)
-        by_address = {p.address: p for p in self.provers}
+        by_address: dict[str, Participant] = {str(p.address): p for p in self.provers}
         for v in views:
             if v.job.prover not in skip and not v.resolved:
                 by_address[v.job.prover].prove(v)
@@ -223,8 +230,9 @@ class World:
         self.close_and_settle(r)
         views = self.requesters[0].settled_jobs(r, self.deploy_block)
         skip: set[str] = set()
-        if self.cfg.miss_round == index and views:
+        if self.cfg.miss and views and not self.missed:
             skip = {views[-1].job.prover}
+            self.missed = True
         views = self.prove(r, skip)
         self.finish(r, views)
         report = self.account_round(r)
@@ -240,19 +248,17 @@ class World:
         """Update the expected ledger from round ``r``'s events and build its report."""
         report = RoundReport(round=r, phase=str(self.keeper.store.round_phase(r)))
         outcome = self.keeper.store.outcome(r) or {}
-        for e in self._events("BidSettled", r):
-            a = e["args"]
-            self.expected_free[a["requester"]] -= a["charge"]
+        settled = self._events("RoundSettled", r)
+        charges: list[int] = list(settled[-1]["args"]["charges"]) if settled else []
         commits = {e["args"]["index"]: e["args"] for e in self._events("BidCommitted", r)}
-        settled = {e["args"]["index"]: e["args"] for e in self._events("BidSettled", r)}
         for row in self.keeper.store.openings(r, side=0):
             c = commits[row.index]
-            s = settled.get(row.index)
+            charge = charges[row.index] if row.index < len(charges) else 0
+            self.expected_free[c["requester"]] -= charge
             entry = {"index": row.index, "requester": c["requester"], "escrow": c["escrow"],
                      "value": int(row.price) if row.valid else None,
                      "size": int(row.quantity) if row.valid else None,
-                     "charge": s["charge"] if s else 0, "valid": row.valid,
-                     "reason": row.reason}
+                     "charge": charge, "valid": row.valid, "reason": row.reason}
             report.bids.append(entry)
             if not row.valid:
                 report.invalid.append(entry)
@@ -270,7 +276,8 @@ class World:
                                        "reason": row.reason})
         for e in self._events("ProofAccepted", r):
             a = e["args"]
-            self.expected_free[a["prover"]] = self.expected_free.get(a["prover"], 0) + a["payment"]
+            # payments are credited to the prover's collateral, margins to the treasury
+            self.expected_collateral[a["prover"]] += a["payment"]
             self.expected_treasury += a["margin"]
             report.jobs.append({"job": a["jobIndex"], "prover": a["prover"], "status": "proven",
                                 "payment": a["payment"], "margin": a["margin"]})
@@ -304,14 +311,14 @@ class World:
             if actual != expected:
                 problems.append(f"collateral of {address}: contract {actual}, "
                                 f"expected {expected}")
-        held, collateral, treasury = self.market.liabilities()
+        non_free, treasury = self.market.liabilities()
         if treasury != self.expected_treasury:
             problems.append(f"treasury: contract {treasury}, expected {self.expected_treasury}")
+        if non_free != treasury + sum(self.expected_collateral.values()):
+            problems.append(f"escrow or round pots left: non-free {non_free} ≠ treasury "
+                            f"{treasury} + collateral {sum(self.expected_collateral.values())}")
         balance = int(self.w3.eth.get_balance(self.market.address))
-        if balance != held + collateral + treasury:
+        if balance != non_free + sum(self.expected_free.values()):
             problems.append(f"contract holds {balance} wei but its ledger sums to "
-                            f"{held + collateral + treasury}")
-        if held != sum(self.expected_free.values()):
-            problems.append(f"held {held} ≠ sum of free balances "
-                            f"{sum(self.expected_free.values())} (locked escrow left?)")
+                            f"{non_free + sum(self.expected_free.values())}")
         return problems

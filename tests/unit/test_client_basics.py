@@ -31,7 +31,8 @@ def test_bad_amounts_say_what_to_write(text: str, fragment: str) -> None:
 def test_format_wei_is_exact() -> None:
     assert format_wei(20 * 10**9) == "20 gwei"
     assert format_wei(15 * 10**17) == "1.5 ether"
-    assert format_wei(10**18 + 1) == "1000000000000000001 wei"
+    assert format_wei(10**18 + 1) == "1.000000000000000001 ether"
+    assert format_wei(100582433850) == "100.58243385 gwei"
     assert format_wei(7) == "7 wei"
 
 

@@ -1,4 +1,4 @@
-"""The exception taxonomy: every deliberate error is a BridgeError, and user errors are ValueErrors."""
+"""The exception taxonomy: deliberate errors are BridgeErrors, user errors are ValueErrors."""
 
 from bridge.errors import AuditError, BridgeError, ConfigError, InvalidBidError, SettlementRejected
 
