@@ -193,7 +193,25 @@ def table(headers: list[str], rows: list[list[Any]]) -> str:
     return "\n".join(lines)
 
 
+def _quiet_highs_banner() -> None:
+    """HiGHS prints a banner on stdout the first time a solver is built; build one silently."""
+    import os
+
+    import highspy
+
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 1)
+            highspy.Highs()
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
 def main() -> None:
+    _quiet_highs_banner()
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="10 instances per cell, 1 repetition")
     args = parser.parse_args()

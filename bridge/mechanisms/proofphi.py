@@ -13,6 +13,7 @@ Clearing is one sort of the bids and asks plus a scan over the asks: O(n log n +
 from __future__ import annotations
 
 from collections.abc import Iterable
+from operator import attrgetter
 
 from bridge.mechanisms.types import Ask, Bid, Outcome, sort_asks, validate
 
@@ -22,7 +23,10 @@ __all__ = ["clear_proofphi"]
 def clear_proofphi(bids: Iterable[Bid], asks: Iterable[Ask]) -> Outcome:
     """Clear one Prooφ round; ``InvalidBidError`` on invalid input (any size ≠ 1 included)."""
     bid_list, ask_list = validate(bids, asks, unit_bids=True)
-    ranked_bids = sorted(bid_list, key=lambda b: (-b.value, b.id))
+    # fee descending, then id ascending (SPEC §3; sizes are all 1): two stable C-keyed sorts
+    ranked_bids = sorted(
+        sorted(bid_list, key=attrgetter("id")), key=attrgetter("value"), reverse=True
+    )
     ranked_asks = sort_asks(ask_list)
     n = len(ranked_bids)
     fees = [b.value for b in ranked_bids]

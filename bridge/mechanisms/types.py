@@ -17,6 +17,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from functools import cmp_to_key
+from operator import attrgetter
 from typing import Any
 
 from bridge.errors import InvalidBidError
@@ -207,6 +208,40 @@ def _bad(kind: str, ident: Any, fieldname: str, value: Any, fix: str) -> Invalid
     return InvalidBidError(f"{kind} {ident!r}: {fieldname}={value!r} is invalid; {fix}")
 
 
+def _looks_valid(bids: list[Bid], asks: list[Ask], unit_bids: bool) -> bool:
+    """Bulk checks (C-level ``map``/``min``) that accept every valid input; ``False`` on doubt."""
+    if bids:
+        if set(map(type, bids)) != {Bid}:
+            return False
+        ids = list(map(_ID, bids))
+        values = list(map(_VALUE, bids))
+        sizes = list(map(_SIZE, bids))
+        if set(map(type, ids)) | set(map(type, values)) | set(map(type, sizes)) != {int}:
+            return False
+        if len(set(ids)) != len(ids) or min(values) < 0 or min(sizes) <= 0:
+            return False
+        if unit_bids and max(sizes) != 1:
+            return False
+    if asks:
+        if set(map(type, asks)) != {Ask}:
+            return False
+        ids = list(map(_ID, asks))
+        costs = list(map(_COST, asks))
+        caps = list(map(_CAPACITY, asks))
+        if set(map(type, ids)) | set(map(type, costs)) | set(map(type, caps)) != {int}:
+            return False
+        if len(set(ids)) != len(ids) or min(costs) < 0 or min(caps) <= 0:
+            return False
+    return True
+
+
+_ID = attrgetter("id")
+_VALUE = attrgetter("value")
+_SIZE = attrgetter("size")
+_COST = attrgetter("cost")
+_CAPACITY = attrgetter("capacity")
+
+
 def validate(
     bids: Iterable[Bid], asks: Iterable[Ask], *, unit_bids: bool = False
 ) -> tuple[list[Bid], list[Ask]]:
@@ -218,6 +253,9 @@ def validate(
     """
     bid_list = list(bids)
     ask_list = list(asks)
+    if _looks_valid(bid_list, ask_list, unit_bids):
+        return bid_list, ask_list
+    # something is wrong: walk the inputs in order to name the first offender
     seen: set[int] = set()
     for b in bid_list:
         if not isinstance(b, Bid):
