@@ -511,8 +511,9 @@ class _Market:
             )
         else:
             self.demand = _Demand(self.vals, self.sizes)
-        self._others: tuple[int, list[tuple[Any, int, int]], Any, Any] | None = None
+        self._others: tuple[int, Any, Any] | None = None
         self._others_lists: tuple[list[int], list[int]] = ([], [])
+        self._floor_points: list[int] | None = None
 
     def _key(self, value: int, size: int, ident: int) -> tuple[Any, int, int]:
         if self._lcm is None:
@@ -526,27 +527,29 @@ class _Market:
         return alloc, list(alloc.accepted[:count])
 
     # -- a bid with another value ----------------------------------------------------------
-    def _without(self, idx: int) -> tuple[list[tuple[Any, int, int]], Any, Any]:
+    def _without(self, idx: int) -> tuple[Any, Any]:
+        """The other bids' values and sizes (arrays or lists), cached for the current ``idx``."""
         if self._others is None or self._others[0] != idx:
-            keys = self.keys[:idx] + self.keys[idx + 1 :]
             if self.fast:
                 ov: Any = np.delete(self.np_vals, idx)
                 ok: Any = np.delete(self.np_sizes, idx)
             else:
                 ov = self.vals[:idx] + self.vals[idx + 1 :]
                 ok = self.sizes[:idx] + self.sizes[idx + 1 :]
-            self._others = (idx, keys, ov, ok)
+            self._others = (idx, ov, ok)
             self._others_lists = (
                 self.sizes[:idx] + self.sizes[idx + 1 :],
                 self.vals[:idx] + self.vals[idx + 1 :],
             )
-        return self._others[1], self._others[2], self._others[3]
+        return self._others[1], self._others[2]
 
     def bid_eval(self, idx: int, value: int) -> tuple[bool, int, bool]:
         """Ranked bid ``idx`` bidding ``value`` instead: (wins, w_{j*}, in ``I_{j*}``)."""
         b = self.bids[idx]
-        keys, ov, ok = self._without(idx)
-        pos = bisect.bisect_left(keys, self._key(value, b.size, b.id))
+        ov, ok = self._without(idx)
+        key = self._key(value, b.size, b.id)
+        # position among the others: keys before it, not counting the bid's own original key
+        pos = bisect.bisect_left(self.keys, key) - (1 if self.keys[idx] < key else 0)
         lk, lv = self._others_lists
         sizes_l = [*lk[:pos], b.size, *lk[pos:]]
         vals_l = [*lv[:pos], value, *lv[pos:]]
@@ -616,10 +619,26 @@ class _Market:
         """Units ranked ask ``idx`` sells when it asks ``cost`` instead (others fixed)."""
         return self.ask_eval(idx, cost)[0]
 
+    @property
+    def top_floor(self) -> int:
+        """The largest ``⌊v/k⌋`` over the bids (0 without bids)."""
+        pts = self.floor_points
+        return pts[-1] - 1 if pts else 0
+
+    @property
+    def floor_points(self) -> list[int]:
+        """Sorted distinct ``⌊v/k⌋ + 1``: the costs at which some bid stops passing."""
+        if self._floor_points is None:
+            self._floor_points = sorted(
+                {v // k + 1 for v, k in zip(self.vals, self.sizes, strict=True)}
+            )
+        return self._floor_points
+
     def ask_breakpoints(self, idx: int, top: int) -> list[int]:
         """Costs in ``(own, top)`` at which ranked ask ``idx``'s rank or the passing sets change."""
         a = self.asks[idx]
-        pts = {v // k + 1 for v, k in zip(self.vals, self.sizes, strict=True)}
+        fp = self.floor_points
+        pts = set(fp[bisect.bisect_right(fp, a.cost) : bisect.bisect_left(fp, top)])
         for o in self.asks[idx + 1 :]:  # a stays ahead of ``o`` while cost < point
             pts.add(o.cost + 1 if a.id < o.id else o.cost)
         return sorted(p for p in pts if a.cost < p < top)
@@ -648,9 +667,6 @@ def _bid_threshold(market: _Market, idx: int, hints: Sequence[int] = ()) -> int:
     plain binary search over the integers of the interval.
     """
     value = market.vals[idx]
-    grid = [0, *market.bid_breakpoints(idx)]
-    if grid[-1] != value:
-        grid.append(value)  # win(value) is known: the bid wins
     seen: dict[int, tuple[bool, int, bool]] = {value: (True, 0, True)}
 
     def ev(v: int) -> tuple[bool, int, bool]:
@@ -664,6 +680,10 @@ def _bid_threshold(market: _Market, idx: int, hints: Sequence[int] = ()) -> int:
         guess = _rank_boundary(me, market.bids[h])
         if 0 < guess <= value and ev(guess)[0] and not ev(guess - 1)[0]:
             return guess
+
+    grid = [0, *market.bid_breakpoints(idx)]
+    if grid[-1] != value:
+        grid.append(value)  # win(value) is known: the bid wins
 
     lo, hi = -1, len(grid) - 1  # win(grid[hi]) true; lo: virtual false
     while hi - lo > 1:
@@ -717,12 +737,8 @@ def _ask_thresholds(
     own = market.asks[idx].cost
     cap = market.asks[idx].capacity
     # Above every bid's per-unit value no bid passes on this ask's units, so nothing sells.
-    top = max(
-        max((v // k for v, k in zip(market.vals, market.sizes, strict=True)), default=0) + 1,
-        own + 1,
-    )
+    top = max(market.top_floor + 1, own + 1)
     out = [own] * (sold + 1)  # out[u] for u ≥ 1
-    grid = [own, *market.ask_breakpoints(idx, top), top]
     seen: dict[int, tuple[int, int, int]] = {}
 
     def ev(c: int) -> tuple[int, int, int]:
@@ -773,13 +789,24 @@ def _ask_thresholds(
         split(i_lo, s_lo, mid, s_mid)
         split(mid, s_mid, i_hi, s_hi)
 
-    if hint is not None:  # the trade-reduced ask: sellers usually sell all while ranked ahead
+    upper, s_upper = top, -1
+    if hint is not None:
+        # The trade-reduced ask: a seller usually sells while it ranks ahead of it. If it sells
+        # s ≥ 1 units there and none one wei higher, units 1…s have that threshold, and only
+        # the rest remain to be found below it.
         other = market.asks[hint]
         guess = other.cost if market.asks[idx].id < other.id else other.cost - 1
-        if own <= guess and ev(guess)[0] == sold and (guess + 1 >= top or ev(guess + 1)[0] == 0):
-            return (guess,) * sold
-    seen[own] = (sold, *market.ask_eval(idx, own)[1:])
-    split(0, sold, len(grid) - 1, ev(top)[0])
+        if own <= guess < top:
+            s_guess = ev(guess)[0]
+            if s_guess and ev(guess + 1)[0] == 0:
+                for u in range(1, s_guess + 1):
+                    out[u] = guess
+                if s_guess >= sold:
+                    return tuple(out[1:])
+                upper, s_upper = guess, s_guess
+    grid = [own, *market.ask_breakpoints(idx, upper), upper]
+    seen.setdefault(own, (sold, *market.ask_eval(idx, own)[1:]))
+    split(0, sold, len(grid) - 1, ev(upper)[0] if s_upper < 0 else s_upper)
     return tuple(out[1:])
 
 
