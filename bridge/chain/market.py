@@ -16,10 +16,12 @@ from web3.contract import Contract
 from web3.types import BlockIdentifier
 
 from bridge.chain.artifacts import load_artifact
+from bridge.chain.deploy import Mechanism
 from bridge.chain.revert import decode_revert
 from bridge.errors import BridgeError, ChainError
 
-MECHANISM_NAMES = {0: "proofphi", 1: "dara"}
+MECHANISM_NAMES = {Mechanism.PROOFPHI: "proofphi", Mechanism.DARA: "dara"}
+"""``IProverMarket.Mechanism`` -> the clearing engine's mechanism name."""
 
 
 class RoundStatus(IntEnum):
@@ -101,7 +103,7 @@ class Market:
             self._params = MarketParams(
                 address=self.address,
                 chain_id=int(self.w3.eth.chain_id),
-                mechanism=MECHANISM_NAMES[int(f.mechanism().call())],
+                mechanism=MECHANISM_NAMES[Mechanism(int(f.mechanism().call()))],
                 genesis=int(f.genesis().call()),
                 commit_period=int(f.commitPeriod().call()),
                 settle_period=int(f.settlePeriod().call()),
