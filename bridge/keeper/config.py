@@ -51,6 +51,7 @@ class KeeperConfig:
     metrics_port: int = 0
     lock_id: int = 0
     log_level: str = "INFO"
+    log_format: str = "text"
 
     def validate(self) -> KeeperConfig:
         """Raise :class:`ConfigError` naming the first invalid setting; return self."""
@@ -88,6 +89,8 @@ class KeeperConfig:
                               "`bridge key new --keystore FILE` or use BRIDGE_PRIVATE_KEY")
         if self.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
             raise ConfigError(f"log_level {self.log_level!r}: use DEBUG, INFO, WARNING or ERROR")
+        if self.log_format not in ("text", "json"):
+            raise ConfigError(f"log_format {self.log_format!r}: use text or json")
         return self
 
 

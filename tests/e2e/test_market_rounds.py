@@ -57,6 +57,12 @@ def test_rounds_settle_as_the_mechanism_says_and_every_wei_is_accounted_for(
         assert report.phase == Phase.FINALIZED.value
         assert _settled_charges(world, report.round) == _recleared_charges(world, report.round)
         assert world.check_ledger() == []
+    metrics = world.keeper.metrics.render().decode()
+    traded = sum(1 for rep in world.reports if rep.jobs)
+    assert f"bridge_rounds_settled_total {float(len(world.reports))}" in metrics
+    assert f'bridge_bids_valid_total{{side="bid"}} {float(3 * 6)}' in metrics
+    assert f"bridge_settlement_gas_count {float(len(world.reports))}" in metrics
+    assert "bridge_slashes_total" in metrics and traded > 0
     jobs = [j for rep in world.reports for j in rep.jobs]
     assert any(j["status"] == "proven" for j in jobs)
     slashed = [j for j in jobs if j["status"] == "slashed"]

@@ -60,3 +60,23 @@ def test_sqlite_leader_lock_is_exclusive_and_freed_when_the_holder_dies(tmp_path
         assert not standby.held()
     finally:
         holder.kill()
+
+
+def test_json_log_lines_carry_level_logger_message_and_traceback() -> None:
+    import logging
+
+    from bridge.keeper.logfmt import JsonFormatter
+
+    fmt = JsonFormatter()
+    record = logging.makeLogRecord({"name": "bridge.keeper.pipeline", "levelname": "WARNING",
+                                    "msg": "round %s voided", "args": (7,), "round": 7})
+    line = json.loads(fmt.format(record))
+    assert line["level"] == "warning" and line["logger"] == "bridge.keeper.pipeline"
+    assert line["msg"] == "round 7 voided" and line["round"] == 7
+    try:
+        raise ValueError("boom")
+    except ValueError:
+        import sys
+
+        record = logging.makeLogRecord({"msg": "tick failed", "exc_info": sys.exc_info()})
+    assert "ValueError: boom" in json.loads(fmt.format(record))["exc"]
