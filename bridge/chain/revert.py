@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from eth_abi import decode as abi_decode
-from eth_utils import keccak
+from eth_utils import keccak, to_checksum_address
 
 from bridge.errors import SettlementRejected
 
@@ -73,7 +73,10 @@ def decode_revert(
     if entry is None:
         return None
     types = [_canonical_type(p) for p in entry["inputs"]]
-    values = abi_decode(types, body)
+    values = [
+        to_checksum_address(v) if t == "address" else v
+        for t, v in zip(types, abi_decode(types, body), strict=True)
+    ]
     names = [p["name"] or f"arg{i}" for i, p in enumerate(entry["inputs"])]
     return SettlementRejected(entry["name"], dict(zip(names, values, strict=True)), tx)
 

@@ -270,6 +270,36 @@ def entries_from_outcome(
     return sort_entries(entries, asks)
 
 
+def unpack_job(packed: int) -> JobEntry:
+    """A ``RoundSettled.jobs`` entry: ``bidIndex << 224 | askIndex << 192 | units << 160 | payment``."""
+    return JobEntry(packed >> 224, (packed >> 192) & 0xFFFFFFFF, (packed >> 160) & 0xFFFFFFFF,
+                    packed & ((1 << 160) - 1))
+
+
+def jobs_from_logs(
+    bid_commits: Sequence[tuple[str, int, bytes]],
+    ask_provers: Sequence[str],
+    charges: Sequence[int],
+    packed_jobs: Sequence[int],
+    proof_deadline: int,
+) -> list[Job]:
+    """Rebuild a round's jobs from logs alone.
+
+    ``bid_commits``: (requester, escrow, task) of each ``BidCommitted`` in index order;
+    ``ask_provers``: the prover of each ``AskCommitted`` in index order; ``charges`` and
+    ``packed_jobs`` from ``RoundSettled``; ``proof_deadline`` = settle block time + proofPeriod.
+    Sizes are not logged, but each bid's units are the sum of its jobs' units (winners only).
+    """
+    entries = [unpack_job(p) for p in packed_jobs]
+    sizes: dict[int, int] = {}
+    for e in entries:
+        sizes[e.bid_index] = sizes.get(e.bid_index, 0) + e.units
+    bids = [BidReveal(req, escrow, task, True, size=sizes.get(i, 0), charge=charges[i])
+            for i, (req, escrow, task) in enumerate(bid_commits)]
+    asks = [AskReveal(p, 0, True) for p in ask_provers]
+    return build_jobs(bids, asks, entries, proof_deadline)
+
+
 def decode_settle_input(abi: Sequence[dict[str, Any]], data: bytes) -> dict[str, Any]:
     """Decode a ``settle`` transaction's input into reveals and entries (for provers/requesters)."""
     from eth_abi import decode as abi_decode
