@@ -271,7 +271,7 @@ def entries_from_outcome(
 
 
 def unpack_job(packed: int) -> JobEntry:
-    """A ``RoundSettled.jobs`` entry: ``bidIndex << 224 | askIndex << 192 | units << 160 | payment``."""
+    """Unpack ``RoundSettled.jobs[k]``: ``bid << 224 | ask << 192 | units << 160 | payment``."""
     return JobEntry(packed >> 224, (packed >> 192) & 0xFFFFFFFF, (packed >> 160) & 0xFFFFFFFF,
                     packed & ((1 << 160) - 1))
 
