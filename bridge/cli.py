@@ -195,6 +195,38 @@ def keeper_run(
     raise typer.Exit(keeper.run())
 
 
+# ------------------------------------------------------------------------------------ deploy
+@app.command("deploy")
+def deploy_cmd(
+    network: Annotated[str, typer.Option("--network", help="deploy/networks NAME or TOML file.")],
+    rpc: Annotated[str | None, typer.Option("--rpc", help="Override the file's node URL.")] = None,
+    keystore: KeystoreOpt = "",
+    keeper_address: Annotated[str | None, typer.Option("--keeper-address")] = None,
+    keeper_public_key: Annotated[str | None, typer.Option("--keeper-public-key")] = None,
+    keeper_keystore: Annotated[str | None, typer.Option(
+        "--keeper-keystore", help="Keeper keystore (password in "
+        "BRIDGE_KEEPER_KEYSTORE_PASSWORD, else BRIDGE_KEYSTORE_PASSWORD).")] = None,
+    out: Annotated[str, typer.Option("--out", help="Records directory.")] = "deployments",
+    force: Annotated[bool, typer.Option("--force", help="Deploy even if a record exists.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Deploy the verifier and market once; write deployments/<chain-id>/market.json."""
+    from bridge.chain.deployment import run_deploy
+
+    def run() -> None:
+        res = run_deploy(network, rpc=rpc, keystore=keystore or None,
+                         keeper_address=keeper_address, keeper_public_key=keeper_public_key,
+                         keeper_keystore=keeper_keystore, out_dir=out, force=force)
+        rec = res.record
+        _emit(as_json, {"record": str(res.path), "deployed": res.deployed, "market": rec.market,
+                        "verifier": rec.verifier, "block": rec.block, "chain_id": rec.chain_id},
+              [f"{'deployed' if res.deployed else 'already deployed:'} market {rec.market} "
+               f"(verifier {rec.verifier}) on chain {rec.chain_id} at block {rec.block}",
+               f"record {res.path}"])
+
+    guarded(run)
+
+
 # ------------------------------------------------------------------------------------ keys
 @key_app.command("new")
 def key_new(keystore: Annotated[str, typer.Option("--keystore", help="File to create.")],

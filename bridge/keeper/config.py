@@ -44,6 +44,7 @@ class KeeperConfig:
     start_block: int = -1
     receipt_timeout: float = 120.0
     bump_after: float = 30.0
+    max_retry_interval: float = 30.0
     max_fee_per_gas: int = 0
     min_balance_wei: int = 10**15
     misfire_grace_time: int = 3600
@@ -81,7 +82,7 @@ class KeeperConfig:
         if self.misfire_grace_time < 60:
             raise ConfigError(f"misfire_grace_time is {self.misfire_grace_time}s: below 60s a "
                               "late deadline job would be dropped; use ≥ 60")
-        for name in ("poll_interval", "receipt_timeout", "bump_after"):
+        for name in ("poll_interval", "receipt_timeout", "bump_after", "max_retry_interval"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name} must be > 0 seconds")
         if self.keystore and not Path(self.keystore).is_file():

@@ -105,6 +105,8 @@ class Keeper:
         self.use_scheduler = use_scheduler
         self.http: HealthServer | None = None
         self._outage_since: float | None = None
+        self._backoff = cfg.poll_interval
+        self._retry_at = 0.0
 
     # -- startup -----------------------------------------------------------------------------
     def startup_checks(self) -> None:
@@ -196,6 +198,7 @@ class Keeper:
 
     def _handle_reorg(self, reorg: Reorg) -> None:
         dropped = self.store.rewind(reorg.ancestor)
+        self.sender.resync_nonce()  # transactions of the dropped blocks may be gone
         log.warning("reorg of depth %s: dropped %s events after block %s; re-reading and "
                     "re-checking active rounds", reorg.depth, dropped, reorg.ancestor)
         for r, phase in self.store.rounds(active=True).items():
@@ -217,6 +220,8 @@ class Keeper:
         with self._work:
             if self._stop.is_set():
                 return
+            if self._outage_since is not None and time.monotonic() < self._retry_at:
+                return  # backing off while the node is unreachable
             if not self.lock.try_acquire():
                 self.metrics.is_leader.set(0)
                 return
@@ -231,8 +236,8 @@ class Keeper:
                 self._outage(exc)
                 return
             if self._outage_since is not None:
-                log.warning("node reachable again after %.1fs", time.monotonic()
-                            - self._outage_since)
+                log.warning("node reachable again after %.1fs; catching up",
+                            time.monotonic() - self._outage_since)
                 self._outage_since = None
             for r in sorted(self.store.rounds(active=True)):
                 try:
@@ -249,9 +254,18 @@ class Keeper:
             self.metrics.last_tick.set(time.time())
 
     def _outage(self, exc: BaseException) -> None:
+        """Note an unreachable node; the next tries back off exponentially (capped)."""
+        now = time.monotonic()
         if self._outage_since is None:
-            self._outage_since = time.monotonic()
-        log.warning("node unreachable (%s); retrying every %.1fs", exc, self.cfg.poll_interval)
+            self._outage_since = now
+            self._backoff = self.cfg.poll_interval
+        else:
+            self._backoff = min(self._backoff * 2, max(self.cfg.max_retry_interval,
+                                                       self.cfg.poll_interval))
+        self._retry_at = now + self._backoff
+        self.metrics.tick_errors.inc()
+        log.warning("node unreachable (%s: %s); retrying in %.1fs", type(exc).__name__, exc,
+                    self._backoff)
 
     def run_until_idle(self, max_ticks: int = 50) -> None:
         """Tick until nothing changes (tests and the demo drive the keeper this way)."""

@@ -379,6 +379,16 @@ class RoundPipeline:
     def _jobs(self, r: int, view: ChainView) -> Phase:
         jobs = self.jobs_from_chain(r)
         if jobs is None:
+            status = self.market.round_info(r).status
+            if status is RoundStatus.OPEN:
+                # the settlement was mined and then dropped by a reorganisation before its log
+                # was read: the chain lacks it, so clear and send it again
+                log.warning("round %s: the settlement is no longer on chain (reorganisation); "
+                            "sending it again", r)
+                self.sender.resync_nonce()
+                return Phase.CLEARED
+            if status is RoundStatus.VOIDED:
+                return self._voided(r)
             return Phase.SETTLED  # the RoundSettled log is not confirmed yet
         self.store.save_jobs(r, [{"job": j.job_index, "prover": j.prover,
                                   "tuple": list(j.as_tuple())} for j in jobs])

@@ -1,0 +1,423 @@
+"""Deploy a verifier and a market from a TOML network file, once, and record where they are.
+
+A network file (``deploy/networks/*.toml``) names the node and the market's parameters::
+
+    name = "anvil"
+    rpc = "http://127.0.0.1:8545"
+    chain_id = 31337
+    mechanism = "proofphi"            # or "dara"
+    commit_period = 30                # seconds
+    settle_period = 30
+    proof_period = 60
+    refund_cap = "200gwei"            # wei, or with a gwei/ether suffix
+    capacity_interval = 1             # rounds between capacity changes
+    capacity_factor = 4               # at most this-fold per change
+    confirmations = 1                 # what the keeper should wait for (recorded)
+    [verifier]
+    kind = "pow"                      # proof of work (difficulty_bits) or "attestation" (checker)
+    difficulty_bits = 8
+
+:func:`deploy_network` signs with a local key (:class:`~bridge.chain.sender.TxSender`: local nonce,
+EIP-1559 fees, receipts), checks the chain id against the file, deploys the verifier and the market,
+checks that code of the artifact's length is at both addresses, and writes
+``deployments/<chain-id>/market.json`` (:class:`DeploymentRecord`). When that record exists and its
+market's code is still on chain, nothing is deployed again (a fresh anvil without its state has no
+code there: then it deploys and rewrites the record).
+
+The keeper's public key is published at deployment (clients encrypt their sealed bids to it); it
+must belong to the keeper address, which is checked here.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import tomllib
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from eth_account.signers.local import LocalAccount
+from eth_keys import keys as eth_keys
+from eth_utils import keccak
+from hexbytes import HexBytes
+from web3 import Web3
+
+from bridge.chain.artifacts import load_artifact
+from bridge.chain.deploy import MarketConfig, Mechanism
+from bridge.chain.sender import TxSender
+from bridge.client.amounts import parse_amount
+from bridge.errors import ChainError, ConfigError, InvalidInput
+
+log = logging.getLogger(__name__)
+
+NETWORKS_DIR = Path(__file__).resolve().parents[2] / "deploy" / "networks"
+"""Where ``--network NAME`` looks for ``NAME.toml``."""
+
+RECORD_NAME = "market.json"
+
+_INT_KEYS = ("chain_id", "commit_period", "settle_period", "proof_period", "capacity_interval",
+             "capacity_factor", "confirmations", "genesis")
+
+
+@dataclass(frozen=True)
+class VerifierSpec:
+    """Which proof verifier the market uses: ``pow`` (difficulty) or ``attestation`` (checker)."""
+
+    kind: str = "pow"
+    difficulty_bits: int = 8
+    checker: str = ""
+
+
+@dataclass(frozen=True)
+class NetworkConfig:
+    """A network file's contents, validated (see the module docstring)."""
+
+    name: str
+    rpc: str
+    chain_id: int
+    mechanism: str = "proofphi"
+    commit_period: int = 60
+    settle_period: int = 60
+    proof_period: int = 120
+    refund_cap: int = 200 * 10**9
+    capacity_interval: int = 1
+    capacity_factor: int = 4
+    confirmations: int = 1
+    genesis: int = 0
+    verifier: VerifierSpec = field(default_factory=VerifierSpec)
+
+    def parameters(self) -> dict[str, Any]:
+        """The market's constructor parameters as recorded (keeper and owner excluded)."""
+        return {"mechanism": self.mechanism, "commit_period": self.commit_period,
+                "settle_period": self.settle_period, "proof_period": self.proof_period,
+                "refund_cap": self.refund_cap, "capacity_interval": self.capacity_interval,
+                "capacity_factor": self.capacity_factor, "genesis": self.genesis,
+                "verifier": asdict(self.verifier)}
+
+
+def resolve_network(ref: str) -> Path:
+    """``ref`` as a file path, or ``deploy/networks/<ref>.toml``."""
+    p = Path(ref)
+    if p.is_file():
+        return p
+    named = NETWORKS_DIR / f"{ref}.toml"
+    if named.is_file():
+        return named
+    known = ", ".join(sorted(x.stem for x in NETWORKS_DIR.glob("*.toml")))
+    raise ConfigError(f"network {ref!r} is neither a file nor one of {known}: pass a TOML file "
+                      "or a name from deploy/networks/")
+
+
+def load_network(ref: str, *, rpc: str | None = None) -> NetworkConfig:
+    """Read and validate a network file (``rpc`` overrides the file's node URL)."""
+    path = resolve_network(ref)
+    try:
+        data = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"network file {path} is not valid TOML: {exc}") from None
+    allowed = {f for f in NetworkConfig.__dataclass_fields__}
+    unknown = set(data) - allowed
+    if unknown:
+        raise ConfigError(f"unknown setting(s) {', '.join(sorted(unknown))} in {path}: valid ones "
+                          f"are {', '.join(sorted(allowed))}")
+    values: dict[str, Any] = {"name": data.get("name", path.stem)}
+    if rpc:
+        values["rpc"] = rpc
+    elif "rpc" in data:
+        values["rpc"] = str(data["rpc"])
+    else:
+        raise ConfigError(f"{path}: rpc is missing: set rpc = \"http://host:port\" or pass --rpc")
+    if "chain_id" not in data:
+        raise ConfigError(f"{path}: chain_id is missing: set the chain id the node must report")
+    for key in _INT_KEYS:
+        if key in data:
+            raw = data[key]
+            if not isinstance(raw, int) or isinstance(raw, bool) or raw < 0:
+                raise ConfigError(f"{path}: {key} = {raw!r} must be a non-negative integer")
+            values[key] = raw
+    if "mechanism" in data:
+        values["mechanism"] = str(data["mechanism"]).lower()
+    if values.get("mechanism", "proofphi") not in ("proofphi", "dara"):
+        raise ConfigError(f"{path}: mechanism {data['mechanism']!r}: use \"proofphi\" or \"dara\"")
+    if "refund_cap" in data:
+        try:
+            values["refund_cap"] = parse_amount(str(data["refund_cap"]), name="refund_cap")
+        except InvalidInput as exc:
+            raise ConfigError(f"{path}: {exc}") from None
+    for key in ("commit_period", "settle_period", "proof_period", "capacity_factor"):
+        if key in values and values[key] == 0:
+            raise ConfigError(f"{path}: {key} must be at least 1")
+    v = data.get("verifier", {})
+    if not isinstance(v, dict):
+        raise ConfigError(f"{path}: [verifier] must be a table with kind = \"pow\" or "
+                          "\"attestation\"")
+    kind = str(v.get("kind", "pow"))
+    if kind == "pow":
+        bits = v.get("difficulty_bits", 8)
+        if not isinstance(bits, int) or not 0 <= bits <= 32:
+            raise ConfigError(f"{path}: verifier.difficulty_bits = {bits!r}: use 0..32 "
+                              "(each bit doubles the provers' work)")
+        values["verifier"] = VerifierSpec(kind="pow", difficulty_bits=bits)
+    elif kind == "attestation":
+        checker = str(v.get("checker", ""))
+        if not Web3.is_address(checker):
+            raise ConfigError(f"{path}: verifier.checker {checker!r} is not an address: set "
+                              "the address whose signatures attest proofs")
+        values["verifier"] = VerifierSpec(kind="attestation", difficulty_bits=0,
+                                          checker=Web3.to_checksum_address(checker))
+    else:
+        raise ConfigError(f"{path}: verifier.kind {kind!r}: use \"pow\" or \"attestation\"")
+    values["chain_id"] = int(data["chain_id"])
+    return NetworkConfig(**values)
+
+
+@dataclass(frozen=True)
+class KeeperIdentity:
+    """The keeper's address and the 64-byte public key bids are encrypted to."""
+
+    address: str
+    public_key: bytes
+
+    @classmethod
+    def of_account(cls, account: LocalAccount) -> KeeperIdentity:
+        """The identity of a local key."""
+        return cls(account.address, account._key_obj.public_key.to_bytes())
+
+    @classmethod
+    def parse(cls, address: str, public_key: str) -> KeeperIdentity:
+        """From ``--keeper-address`` and ``--keeper-public-key`` (checked to belong together)."""
+        if not Web3.is_address(address):
+            raise ConfigError(f"--keeper-address {address!r} is not an address")
+        raw = public_key[2:] if public_key.startswith("0x") else public_key
+        try:
+            pub = bytes.fromhex(raw)
+        except ValueError:
+            raise ConfigError("--keeper-public-key is not hex: give the 64-byte uncompressed "
+                              "public key (0x…, 128 hex digits)") from None
+        if len(pub) == 65 and pub[0] == 4:
+            pub = pub[1:]
+        if len(pub) != 64:
+            raise ConfigError(f"--keeper-public-key has {len(pub)} bytes: give the 64-byte "
+                              "uncompressed public key (0x…, 128 hex digits)")
+        try:
+            derived = eth_keys.PublicKey(pub).to_checksum_address()
+        except Exception:
+            raise ConfigError("--keeper-public-key is not a point on secp256k1") from None
+        if derived != Web3.to_checksum_address(address):
+            raise ConfigError(f"--keeper-public-key belongs to {derived}, not to --keeper-address "
+                              f"{address}: pass the keeper key's own public key")
+        return cls(derived, pub)
+
+
+@dataclass(frozen=True)
+class DeploymentRecord:
+    """``deployments/<chain-id>/market.json``: what the keeper and the CLI read."""
+
+    network: str
+    chain_id: int
+    market: str
+    verifier: str
+    block: int
+    owner: str
+    keeper: dict[str, str]
+    parameters: dict[str, Any]
+    abi_hash: str
+    code_hash: str
+    transactions: dict[str, str]
+    deployed_at: int
+
+    def to_json(self) -> str:
+        """The record as pretty JSON."""
+        return json.dumps(asdict(self), indent=2, sort_keys=True) + "\n"
+
+    @classmethod
+    def read(cls, path: Path) -> DeploymentRecord:
+        """Read a record written by :func:`deploy_network`."""
+        try:
+            data = json.loads(path.read_text())
+            return cls(**{k: data[k] for k in cls.__dataclass_fields__})
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise ConfigError(f"{path} is not a deployment record ({exc}): move it away and "
+                              "deploy again") from None
+
+
+@dataclass(frozen=True)
+class DeployResult:
+    """The record, where it is, and whether this call deployed anything."""
+
+    record: DeploymentRecord
+    path: Path
+    deployed: bool
+
+
+def abi_hash(abi: list[dict[str, Any]]) -> str:
+    """keccak256 of the ABI's canonical JSON (tells a client its bindings match)."""
+    return "0x" + keccak(text=json.dumps(abi, sort_keys=True, separators=(",", ":"))).hex()
+
+
+def record_path(out_dir: str | Path, chain_id: int) -> Path:
+    """``<out_dir>/<chain-id>/market.json``."""
+    return Path(out_dir) / str(chain_id) / RECORD_NAME
+
+
+def _code_hash(w3: Web3, address: str) -> str:
+    return "0x" + keccak(bytes(w3.eth.get_code(Web3.to_checksum_address(address)))).hex()
+
+
+def record_is_live(w3: Web3, record: DeploymentRecord) -> bool:
+    """True when the record's market code (same hash) is on this chain."""
+    code = bytes(w3.eth.get_code(Web3.to_checksum_address(record.market)))
+    return bool(code) and "0x" + keccak(code).hex() == record.code_hash
+
+
+def _create(sender: TxSender, w3: Web3, name: str, *args: Any) -> tuple[str, int, str]:
+    """Deploy artifact ``name``; (address, block, tx hash) after checking the code landed."""
+    artifact = load_artifact(name)
+    factory = w3.eth.contract(abi=artifact.abi, bytecode=artifact.bytecode)
+    data = factory.constructor(*args).data_in_transaction
+    receipt = sender.send({"data": data})
+    address = receipt.get("contractAddress")
+    tx_hash = HexBytes(receipt["transactionHash"]).to_0x_hex()
+    if receipt.get("status") != 1 or not address:
+        raise ChainError(f"deployment of {name} failed in {tx_hash}")
+    code = bytes(w3.eth.get_code(Web3.to_checksum_address(address)))
+    expected = len(bytes(HexBytes(artifact.deployed_bytecode)))
+    if len(code) != expected:
+        raise ChainError(f"{name} at {address}: {len(code)} bytes of code on chain, the artifact "
+                         f"has {expected}: the node did not run the deployment as compiled")
+    log.info("deployed %s at %s in block %s (tx %s)", name, address, receipt["blockNumber"],
+             tx_hash)
+    return Web3.to_checksum_address(address), int(receipt["blockNumber"]), tx_hash
+
+
+def deploy_network(net: NetworkConfig, account: LocalAccount, *, w3: Web3,
+                   keeper: KeeperIdentity | None = None, out_dir: str | Path = "deployments",
+                   force: bool = False, receipt_timeout: float = 120.0) -> DeployResult:
+    """Deploy ``net``'s verifier and market from ``account`` unless a live record exists.
+
+    ``keeper`` defaults to ``account`` itself (a single-key development setup). Raises
+    :class:`ConfigError` when the node's chain id is not the file's, when the record exists with
+    other parameters (pass ``force`` to deploy a new market), or when the key cannot pay.
+    """
+    chain_id = int(w3.eth.chain_id)
+    if chain_id != net.chain_id:
+        raise ConfigError(f"the node at {net.rpc} is on chain {chain_id}, network "
+                          f"{net.name!r} expects {net.chain_id}: point --rpc at the right node "
+                          "or fix chain_id in the network file")
+    keeper = keeper or KeeperIdentity.of_account(account)
+    path = record_path(out_dir, chain_id)
+    if path.exists() and not force:
+        existing = DeploymentRecord.read(path)
+        if record_is_live(w3, existing):
+            if (existing.parameters != net.parameters()
+                    or existing.keeper["address"] != keeper.address):
+                raise ConfigError(f"{path} records a market with other parameters or another "
+                                  "keeper: pass --force to deploy a new market (the old record "
+                                  "is overwritten) or --out to keep both")
+            log.info("market already deployed at %s (record %s): nothing to do",
+                     existing.market, path)
+            return DeployResult(existing, path, deployed=False)
+        log.warning("%s names %s but its code is not on chain %s (a fresh node?): deploying "
+                    "again", path, existing.market, chain_id)
+    if int(w3.eth.get_balance(account.address)) == 0:
+        raise ConfigError(f"deployer {account.address} has no ETH on chain {chain_id}: fund it "
+                          "(anvil: use one of its dev keys) and retry")
+    sender = TxSender(w3, account, receipt_timeout=receipt_timeout, poll_interval=0.1)
+    spec = net.verifier
+    if spec.kind == "pow":
+        verifier, _, v_tx = _create(sender, w3, "ProofOfWorkVerifier", spec.difficulty_bits)
+    else:
+        verifier, _, v_tx = _create(sender, w3, "AttestationVerifier", spec.checker)
+    config = MarketConfig(
+        owner=account.address, keeper=keeper.address, keeper_public_key=keeper.public_key,
+        verifier=verifier,
+        mechanism=Mechanism.PROOFPHI if net.mechanism == "proofphi" else Mechanism.DARA,
+        commit_period=net.commit_period, settle_period=net.settle_period,
+        proof_period=net.proof_period, refund_cap=net.refund_cap,
+        capacity_interval=net.capacity_interval, capacity_factor=net.capacity_factor,
+        genesis=net.genesis)
+    market, block, m_tx = _create(sender, w3, "ProverMarket", config.as_tuple())
+    record = DeploymentRecord(
+        network=net.name, chain_id=chain_id, market=market, verifier=verifier, block=block,
+        owner=account.address,
+        keeper={"address": keeper.address, "public_key": "0x" + keeper.public_key.hex()},
+        parameters=net.parameters(), abi_hash=abi_hash(load_artifact("ProverMarket").abi),
+        code_hash=_code_hash(w3, market), transactions={"verifier": v_tx, "market": m_tx},
+        deployed_at=int(time.time()))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(record.to_json())
+    tmp.replace(path)
+    log.info("deployment record written to %s", path)
+    return DeployResult(record, path, deployed=True)
+
+
+KEEPER_PASSWORD_ENV = "BRIDGE_KEEPER_KEYSTORE_PASSWORD"
+
+
+def keeper_identity(*, address: str | None = None, public_key: str | None = None,
+                    keystore: str | None = None,
+                    env: dict[str, str] | None = None) -> KeeperIdentity | None:
+    """The keeper from flags (address + public key) or its keystore; None: the deployer."""
+    import os
+
+    from bridge.client.keys import PASSWORD_ENV, load_account
+
+    if keystore:
+        if address or public_key:
+            raise ConfigError("give either --keeper-keystore or --keeper-address with "
+                              "--keeper-public-key, not both")
+        env = dict(os.environ) if env is None else dict(env)
+        if KEEPER_PASSWORD_ENV in env:
+            env[PASSWORD_ENV] = env[KEEPER_PASSWORD_ENV]
+        return KeeperIdentity.of_account(load_account(keystore, env=env))
+    if address or public_key:
+        if not (address and public_key):
+            raise ConfigError("--keeper-address needs --keeper-public-key (and the other way "
+                              "round): clients encrypt their bids to the keeper's public key")
+        return KeeperIdentity.parse(address, public_key)
+    return None
+
+
+def run_deploy(network: str, *, rpc: str | None = None, keystore: str | None = None,
+               keeper_address: str | None = None, keeper_public_key: str | None = None,
+               keeper_keystore: str | None = None, out_dir: str | Path = "deployments",
+               force: bool = False) -> DeployResult:
+    """What ``bridge deploy`` does: load the file, the keys and the node, then deploy once."""
+    from bridge.chain.connect import EMBEDDED, connect, embedded_chain
+    from bridge.client.keys import load_account
+
+    net = load_network(network, rpc=rpc)
+    keeper = keeper_identity(address=keeper_address, public_key=keeper_public_key,
+                             keystore=keeper_keystore)
+    account = load_account(keystore)
+    w3 = connect(net.rpc)
+    try:
+        w3.eth.chain_id  # noqa: B018 - reachability probe
+    except Exception as exc:
+        raise ConfigError(f"cannot reach the node at {net.rpc} ({exc}): start it or fix rpc / "
+                          "--rpc") from None
+    if net.rpc == EMBEDDED and int(w3.eth.get_balance(account.address)) == 0:
+        chain = embedded_chain()
+        tx = w3.eth.send_transaction({"from": chain.accounts[0], "to": account.address,
+                                      "value": 10**21})  # type: ignore[typeddict-item]
+        w3.eth.wait_for_transaction_receipt(tx)
+    return deploy_network(net, account, w3=w3, keeper=keeper, out_dir=out_dir, force=force)
+
+__all__ = [
+    "DeployResult",
+    "DeploymentRecord",
+    "KeeperIdentity",
+    "NetworkConfig",
+    "VerifierSpec",
+    "abi_hash",
+    "deploy_network",
+    "keeper_identity",
+    "load_network",
+    "record_is_live",
+    "record_path",
+    "resolve_network",
+    "run_deploy",
+]

@@ -1,0 +1,125 @@
+"""``bridge deploy``: network files, the record, no second deployment, refusals that say why."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+from web3 import Web3
+
+from bridge.chain.deployment import (
+    KeeperIdentity,
+    abi_hash,
+    deploy_network,
+    keeper_identity,
+    load_network,
+    record_is_live,
+)
+from bridge.chain.market import Market
+from bridge.chain.tester import make_tester_chain
+from bridge.client.keys import write_keystore
+from bridge.errors import ConfigError
+from tests.integration.conftest import DEV_KEYS
+
+
+def _funded(w3: Web3, accounts: list[str], key: str) -> LocalAccount:
+    acct: LocalAccount = Account.from_key(key)
+    tx = w3.eth.send_transaction({"from": accounts[0], "to": acct.address,  # type: ignore[typeddict-item]
+                                  "value": 10**21})
+    w3.eth.wait_for_transaction_receipt(tx)
+    return acct
+
+
+def test_shipped_network_files_load() -> None:
+    for name in ("local", "anvil", "sepolia-example"):
+        net = load_network(name)
+        assert net.chain_id > 0 and net.commit_period > 0
+    assert load_network("anvil", rpc="http://127.0.0.1:9").rpc == "http://127.0.0.1:9"
+    assert load_network("sepolia-example").refund_cap == 10**15
+
+
+def test_deploy_writes_a_record_and_does_not_deploy_twice(tmp_path: Path) -> None:
+    chain = make_tester_chain(accounts=2)
+    deployer = _funded(chain.w3, chain.accounts, DEV_KEYS[0])
+    keeper = Account.from_key(DEV_KEYS[1])
+    net = load_network("local")
+    first = deploy_network(net, deployer, w3=chain.w3, out_dir=tmp_path,
+                           keeper=KeeperIdentity.of_account(keeper))
+    assert first.deployed and first.path == tmp_path / str(net.chain_id) / "market.json"
+    data = json.loads(first.path.read_text())
+    assert data["keeper"]["address"] == keeper.address
+    assert data["keeper"]["public_key"] == "0x" + keeper._key_obj.public_key.to_bytes().hex()
+    assert data["abi_hash"] == abi_hash(Market(chain.w3, data["market"]).abi)
+    assert data["parameters"]["mechanism"] == "proofphi"
+    assert data["block"] <= chain.w3.eth.block_number
+    market = Market(chain.w3, data["market"])
+    assert market.keeper() == keeper.address
+    assert market.params.commit_period == net.commit_period
+    assert record_is_live(chain.w3, first.record)
+
+    block = chain.w3.eth.block_number
+    second = deploy_network(net, deployer, w3=chain.w3, out_dir=tmp_path,
+                            keeper=KeeperIdentity.of_account(keeper))
+    assert not second.deployed and second.record == first.record
+    assert chain.w3.eth.block_number == block, "nothing was sent"
+
+    with pytest.raises(ConfigError, match="--force"):
+        deploy_network(net, deployer, w3=chain.w3, out_dir=tmp_path)  # another keeper
+    forced = deploy_network(net, deployer, w3=chain.w3, out_dir=tmp_path, force=True)
+    assert forced.deployed and forced.record.market != first.record.market
+
+
+def test_deploy_again_when_the_recorded_code_is_not_on_this_chain(tmp_path: Path) -> None:
+    net = load_network("local")
+    a = make_tester_chain(accounts=2)
+    first = deploy_network(net, _funded(a.w3, a.accounts, DEV_KEYS[0]), w3=a.w3, out_dir=tmp_path)
+    b = make_tester_chain(accounts=2)  # "a fresh node"
+    again = deploy_network(net, _funded(b.w3, b.accounts, DEV_KEYS[2]), w3=b.w3,
+                           out_dir=tmp_path)
+    assert again.deployed, "the recorded market has no code on the new chain"
+    assert json.loads(again.path.read_text())["transactions"] != first.record.transactions
+
+
+def test_deploy_refuses_wrong_chain_and_unfunded_key(tmp_path: Path) -> None:
+    chain = make_tester_chain(accounts=1)
+    net = load_network("anvil")  # chain 31337, the tester is not
+    with pytest.raises(ConfigError, match="expects 31337"):
+        deploy_network(net, Account.from_key(DEV_KEYS[0]), w3=chain.w3, out_dir=tmp_path)
+    with pytest.raises(ConfigError, match="fund it"):
+        deploy_network(load_network("local"), Account.create(), w3=chain.w3, out_dir=tmp_path)
+
+
+def test_keeper_identity_from_flags_or_keystore(tmp_path: Path) -> None:
+    acct = Account.from_key(DEV_KEYS[3])
+    pub = "0x" + acct._key_obj.public_key.to_bytes().hex()
+    assert keeper_identity(address=acct.address, public_key=pub) == \
+        KeeperIdentity.of_account(acct)
+    with pytest.raises(ConfigError, match="belongs to"):
+        keeper_identity(address=Account.from_key(DEV_KEYS[4]).address, public_key=pub)
+    with pytest.raises(ConfigError, match="needs --keeper-public-key"):
+        keeper_identity(address=acct.address)
+    with pytest.raises(ConfigError, match="64-byte"):
+        keeper_identity(address=acct.address, public_key="0x1234")
+    ks = str(tmp_path / "keeper.json")
+    write_keystore(ks, bytes.fromhex(DEV_KEYS[3][2:]), "pw")
+    got = keeper_identity(keystore=ks, env={"BRIDGE_KEEPER_KEYSTORE_PASSWORD": "pw"})
+    assert got == KeeperIdentity.of_account(acct)
+    assert keeper_identity() is None
+
+
+def test_bad_network_files_name_the_setting(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text('rpc = "http://x"\nchain_id = 1\nmechanism = "vickrey"\n')
+    with pytest.raises(ConfigError, match="mechanism"):
+        load_network(str(bad))
+    bad.write_text('rpc = "http://x"\nchain_id = 1\ncommit_perod = 5\n')
+    with pytest.raises(ConfigError, match="commit_perod"):
+        load_network(str(bad))
+    bad.write_text('rpc = "http://x"\nchain_id = 1\n[verifier]\nkind = "attestation"\n')
+    with pytest.raises(ConfigError, match="checker"):
+        load_network(str(bad))
+    with pytest.raises(ConfigError, match="deploy/networks"):
+        load_network("no-such-network")
