@@ -27,6 +27,9 @@ demo: $(STAMP)
 
 bench: $(STAMP) $(NPMSTAMP)
 	$(BIN)/python bench/clearing.py
+	$(BIN)/python bench/sealed.py
+	$(BIN)/python bench/gas.py
+	test ! -f bench/keeper.py || $(BIN)/python bench/keeper.py
 
 artifacts: $(STAMP) $(NPMSTAMP)
 	$(BIN)/python -m bridge.chain.compile --write
