@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
-from bridge.errors import BridgeError, ConfigError
+from bridge.errors import BridgeError, ChainError, ConfigError, SettlementRejected
 
 T = TypeVar("T")
 
@@ -53,8 +54,42 @@ FromBlockOpt = Annotated[int, typer.Option("--from-block",
                                                 "market's deployment block).")]
 
 
+# What to do about a contract error the client's own checks did not catch (decoded revert).
+_HINTS: dict[str, Callable[[dict[str, Any]], str]] = {
+    "CommitsPaused": lambda a: "the owner paused new commitments; try again later "
+                               "(withdrawals still work)",
+    "RoundNotOpen": lambda a: f"round {a['round']} no longer accepts commitments; commit to "
+                              f"round {a['current']} (omit --round)",
+    "InsufficientBalance": lambda a: f"deposit {a['required'] - a['available']} wei more with "
+                                     "`bridge requester deposit`",
+    "InsufficientCollateral": lambda a: f"stake {a['required'] - a['collateral']} wei more with "
+                                        "`bridge prover stake`, or lower your capacity",
+    "NoCapacity": lambda a: "declare capacity with `bridge prover capacity UNITS` first",
+    "AskAlreadyCommitted": lambda a: "one ask per prover per round: ask again next round",
+    "CapacityChangeTooSoon": lambda a: f"capacity may change again from round "
+                                       f"{a['allowedFrom']}",
+    "CapacityChangeTooLarge": lambda a: "capacity may change at most capacityFactor-fold at a "
+                                        "time: step there over several rounds",
+    "CapacityTooLarge": lambda a: "declare fewer units",
+    "ProofDeadlinePassed": lambda a: "too late to prove: the job can only be slashed now",
+    "JobAlreadyResolved": lambda a: "the job was already proven or slashed",
+    "NotJobProver": lambda a: "only the assigned prover may prove it: see `bridge prover jobs`",
+    "ProofRejected": lambda a: "the verifier rejected the proof: run `bridge prover prove` again",
+    "ZeroAmount": lambda a: "use an amount above 0",
+}
+
+
+def _message(exc: BridgeError) -> str:
+    if isinstance(exc, SettlementRejected) and exc.name in _HINTS:
+        try:
+            return f"{exc}: {_HINTS[exc.name](exc.args_)}"
+        except (KeyError, TypeError):
+            pass
+    return str(exc)
+
+
 def _fail(exc: BridgeError) -> None:
-    typer.echo(f"error: {exc}", err=True)
+    typer.echo(f"error: {_message(exc)}", err=True)
     raise typer.Exit(2 if isinstance(exc, ConfigError) else 1)
 
 
@@ -87,7 +122,20 @@ class Session:
 
     market: Any
     participant: Any = None
-    from_block: int = 0
+    start_block: int | None = None
+    """Where log searches start: ``--from-block``, else the deployment record's block."""
+
+    @property
+    def from_block(self) -> int:
+        """First block to search for logs (the market's deployment block when not given)."""
+        if self.start_block is None:
+            from bridge.keeper.daemon import deployment_block
+
+            self.start_block = deployment_block(self.market.w3, self.market.address)
+        return self.start_block
+
+
+_ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
 
 
 def _session(rpc: str, market: str, keystore: str = "", salts: str = "", *,
@@ -97,18 +145,21 @@ def _session(rpc: str, market: str, keystore: str = "", salts: str = "", *,
     from bridge.client.keys import load_account
     from bridge.client.participant import Participant
     from bridge.client.salts import SaltStore
-    from bridge.keeper.daemon import deployment_block, read_market_ref
+    from bridge.keeper.daemon import read_market_ref
 
     if not market:
         raise ConfigError("no market: pass --market ADDRESS (or a deployment file written by "
                           "`bridge deploy`), or set BRIDGE_MARKET")
+    if market.startswith("0x") and not _ADDRESS.match(market):
+        raise ConfigError(f"--market {market!r} is not an address (0x and 40 hex digits): "
+                          "pass the market's address or its deployment file")
     address, deployed_at = read_market_ref(market)
     w3 = connect(rpc)
+    if not rpc.startswith("eth-tester") and not w3.is_connected():
+        raise ChainError(f"cannot reach a node at {rpc}: start it or fix --rpc / BRIDGE_RPC")
     m = Market(w3, address)
     m.check_code()
-    start = from_block if from_block >= 0 else (
-        deployed_at if deployed_at is not None else deployment_block(w3, address))
-    s = Session(market=m, from_block=start)
+    s = Session(market=m, start_block=from_block if from_block >= 0 else deployed_at)
     if needs_key:
         account = load_account(keystore or None)
         s.participant = Participant(m, account, salts=SaltStore(salts or None))
@@ -313,7 +364,7 @@ def _job_rows(views: list[Any], market: Any) -> tuple[list[dict[str, Any]], list
 
 def _rounds_with_jobs(s: Session) -> list[int]:
     logs = s.market.contract.events.RoundSettled().get_logs(from_block=s.from_block)
-    return sorted({int(e["args"]["round"]) for e in logs if e["args"]["jobCount"] > 0})
+    return sorted({int(e["args"]["round"]) for e in logs if len(e["args"]["jobs"]) > 0})
 
 
 @prover_app.command("jobs")
@@ -378,12 +429,20 @@ def prover_withdraw(amount: Annotated[str | None, typer.Argument()] = None,
     def run() -> None:
         s = _session(rpc, market, keystore)
         p = s.participant
-        wei = p.withdraw_collateral(None if amount is None else _amount(amount, "AMOUNT"))
-        extra = s.market.balance_of(p.address)
-        if extra and amount is None:
-            p.withdraw(extra)
-        _emit(as_json, {"withdrawn": wei + (extra if amount is None else 0)},
-              [f"withdrew {_wei(wei + (extra if amount is None else 0))}"])
+        if amount is not None:
+            wei = p.withdraw_collateral(_amount(amount, "AMOUNT"))
+            extra = 0
+        else:
+            extra = s.market.balance_of(p.address)
+            # all that is free: collateral (refuses with the reason when none is and there is
+            # no market balance either), then any market balance
+            wei = p.withdraw_collateral() if p.free_collateral() or not extra else 0
+            if extra:
+                p.withdraw(extra)
+        _emit(as_json, {"withdrawn": wei + extra, "collateral": wei, "balance": extra},
+              [f"withdrew {_wei(wei + extra)}"
+               + (f" ({_wei(wei)} collateral, {_wei(extra)} market balance)"
+                  if wei and extra else "")])
 
     guarded(run)
 

@@ -1,0 +1,517 @@
+"""The participant CLI as a user runs it: ``bridge prover …``, ``bridge requester …``,
+``bridge round show`` and ``bridge key new`` through Typer's runner against markets on the
+process's embedded eth-tester chain (``--rpc eth-tester``), with the real keeper settling.
+
+Every command is checked for its human summary and for its ``--json`` output against the chain;
+every pre-send refusal for its exit code and its one line (problem and fix); a revert that still
+happens for its decoded custom error.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+from typer.testing import CliRunner, Result
+from web3 import Web3
+
+from bridge import sealed
+from bridge.chain.connect import embedded_chain
+from bridge.chain.deploy import MarketConfig, Mechanism, deploy, deploy_market
+from bridge.chain.market import Market
+from bridge.chain.tester import TesterChain
+from bridge.cli import app
+from bridge.client.participant import Participant
+from bridge.client.salts import SaltStore
+from bridge.errors import SettlementRejected
+from bridge.keeper.config import KeeperConfig
+from bridge.keeper.daemon import Keeper
+
+GWEI = 10**9
+ETHER = 10**18
+REFUND_CAP = 200 * GWEI
+PERIOD = 3600  # long periods: wall-clock time never closes a round during the tests
+
+runner = CliRunner()
+
+
+@dataclass
+class Deployed:
+    """A market on the embedded chain, its owner, keeper key and deployment block."""
+
+    chain: TesterChain
+    market: Market
+    owner: str
+    keeper: LocalAccount
+    block: int
+    workdir: Path
+
+    @property
+    def address(self) -> str:
+        return self.market.address
+
+    def fund(self, account: str, wei: int = 10 * ETHER) -> None:
+        w3 = self.chain.w3
+        tx = w3.eth.send_transaction(
+            {"from": self.chain.accounts[1], "to": account, "value": wei})  # type: ignore[typeddict-item]
+        w3.eth.wait_for_transaction_receipt(tx)
+
+    def new_key(self) -> LocalAccount:
+        acct: LocalAccount = Account.create()
+        self.fund(acct.address)
+        return acct
+
+    def env(self, key: LocalAccount | None = None, **extra: str | None) -> dict[str, str | None]:
+        """The environment of one command: this market, its own salt file, ``key`` if any."""
+        env: dict[str, str | None] = {
+            "BRIDGE_RPC": "eth-tester", "BRIDGE_MARKET": self.address,
+            "BRIDGE_SALTS": str(self.workdir / "sealed.json"), "BRIDGE_HOME": str(self.workdir),
+            "BRIDGE_PRIVATE_KEY": key.key.to_0x_hex() if key is not None else None,
+            "BRIDGE_KEYSTORE": None, "BRIDGE_KEYSTORE_PASSWORD": None}
+        env.update(extra)
+        return env
+
+    def travel_to(self, ts: int) -> None:
+        """Move chain time to at least ``ts`` (eth-tester mines one second early)."""
+        if self.chain.now() < ts:
+            self.chain.travel_to(ts)
+        if self.chain.now() < ts:
+            self.chain.travel_to(ts + 1)
+
+    def keeper_for(self, database: Path) -> Keeper:
+        cfg = KeeperConfig(rpc="eth-tester", market=self.address,
+                           database=f"sqlite:///{database}", confirmations=0,
+                           start_block=self.block, poll_interval=0.2, receipt_timeout=60,
+                           bump_after=20, metrics_port=0).validate()
+        keeper = Keeper(cfg, self.keeper, w3=self.chain.w3, use_scheduler=False)
+        keeper.startup_checks()
+        return keeper
+
+
+def deploy_test_market(workdir: Path, mechanism: Mechanism = Mechanism.PROOFPHI) -> Deployed:
+    chain = embedded_chain()
+    owner = chain.accounts[0]
+    keeper: LocalAccount = Account.create()
+    w3 = chain.w3
+    verifier = deploy(w3, "ProofOfWorkVerifier", 4, sender=owner)
+    contract = deploy_market(w3, MarketConfig(
+        owner=owner, keeper=keeper.address,
+        keeper_public_key=keeper._key_obj.public_key.to_bytes(), verifier=verifier.address,
+        mechanism=mechanism, commit_period=PERIOD, settle_period=PERIOD, proof_period=PERIOD,
+        refund_cap=REFUND_CAP, capacity_interval=1, capacity_factor=4), owner)
+    d = Deployed(chain, Market(w3, contract.address), owner, keeper, int(w3.eth.block_number),
+                 workdir)
+    d.fund(keeper.address)
+    return d
+
+
+def run(d: Deployed, key: LocalAccount | None, *args: str, **env: str | None) -> Result:
+    """``bridge ARGS`` as ``key``'s owner would run it."""
+    return runner.invoke(app, list(args), env=d.env(key, **env))
+
+
+def ok(result: Result) -> str:
+    assert result.exit_code == 0, (result.output, result.exception)
+    return result.stdout
+
+
+def as_json(result: Result) -> Any:
+    return json.loads(ok(result))
+
+
+def refused(result: Result, code: int = 1) -> str:
+    """The one error line of a refused command."""
+    assert result.exit_code == code, (result.output, result.exception)
+    assert result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, lines
+    assert lines[0].startswith("error: ")
+    return lines[0]
+
+
+@pytest.fixture(scope="module")
+def mkt(tmp_path_factory: pytest.TempPathFactory) -> Deployed:
+    """A Prooφ market shared by the refusal tests (each uses fresh keys)."""
+    return deploy_test_market(tmp_path_factory.mktemp("cli-market"))
+
+
+# ------------------------------------------------------------------------------ full round
+def test_full_round_through_the_cli(tmp_path: Path) -> None:
+    d = deploy_test_market(tmp_path)
+    m = d.market
+    record = tmp_path / "deployment.json"
+    record.write_text(json.dumps({"market": d.address, "block": d.block}))
+    base = {"BRIDGE_MARKET": str(record)}  # commands name the market by its deployment record
+
+    # prover 1 keeps its key in a keystore made by `bridge key new`
+    ks = str(tmp_path / "p1.json")
+    created = as_json(run(d, None, "key", "new", "--keystore", ks, "--json",
+                          BRIDGE_KEYSTORE_PASSWORD="s3cret"))
+    p1_address = created["address"]
+    d.fund(p1_address)
+    with_keystore = ("--keystore", ks)
+    ks_env = {**base, "BRIDGE_KEYSTORE_PASSWORD": "s3cret"}
+    # decrypting a keystore costs a second (scrypt): later commands take the key from the env
+    p1: LocalAccount = Account.from_key(Account.decrypt(json.loads(Path(ks).read_text()),
+                                                        "s3cret"))
+    assert p1.address == p1_address
+    p1_env = {**base, "BRIDGE_PRIVATE_KEY": p1.key.to_0x_hex()}
+    p2, p3 = d.new_key(), d.new_key()
+    r1, r2, r3 = d.new_key(), d.new_key(), d.new_key()
+
+    # stake, with each amount suffix
+    staked = as_json(run(d, None, "prover", "stake", "0.5ether", *with_keystore, "--json",
+                         **ks_env))
+    assert staked["staked"] == ETHER // 2
+    assert staked["collateral"] == m.prover_info(p1_address)["collateral"] == ETHER // 2
+    out = ok(run(d, p2, "prover", "stake", "600gwei", **base))
+    assert out.strip() == "staked 600 gwei; collateral now 600 gwei"
+    ok(run(d, p3, "prover", "stake", "600000000000", **base))
+    assert m.prover_info(p3.address)["collateral"] == 600 * GWEI
+
+    assert as_json(run(d, None, "prover", "capacity", "1", "--json", **p1_env)) == {
+        "capacity": 1}
+    for p in (p2, p3):
+        assert ok(run(d, p, "prover", "capacity", "1", **base)).strip() == \
+            "capacity set to 1 units"
+    assert m.prover_info(p1_address)["capacity"] == 1
+
+    # asks: the salt record is on disk and reproduces the commitment on chain
+    r = m.current_round()
+    ask = as_json(run(d, None, "prover", "ask", "--cost", "40gwei", "--json", **p1_env))
+    assert (ask["round"], ask["price"], ask["quantity"], ask["side"]) == (r, 40 * GWEI, 1, 1)
+    logs = m.contract.events.AskCommitted().get_logs(from_block=d.block)
+    assert "0x" + bytes(logs[0]["args"]["commitment"]).hex() == ask["commitment"]
+    stored = SaltStore(tmp_path / "sealed.json").find(market=d.address, round=r)
+    assert [s.commitment for s in stored] == [ask["commitment"]]
+    assert stored[0].tx_hash == ask["tx_hash"] != ""
+    again = sealed.commitment(chain_id=m.params.chain_id, market=d.address, round=r,
+                              participant=p1_address, side=sealed.Side.ASK, price=40 * GWEI,
+                              quantity=1, salt=bytes.fromhex(stored[0].salt[2:]))
+    assert "0x" + again.hex() == ask["commitment"]
+    out = ok(run(d, p2, "prover", "ask", "--cost", "50gwei", **base))
+    assert out.splitlines()[0] == f"ask committed in round {r}: 1 units at 50 gwei each"
+    assert out.splitlines()[1].startswith("commitment 0x")
+    ok(run(d, p3, "prover", "ask", "--cost", "60gwei", "--round", str(r), **base))
+
+    # requesters deposit and bid (escrow above value: the difference comes back)
+    dep = as_json(run(d, r1, "requester", "deposit", "1ether", "--json", **base))
+    assert dep == {"deposited": ETHER, "free": ETHER}
+    for q in (r2, r3):
+        assert ok(run(d, q, "requester", "deposit", "1ether", **base)).strip() == \
+            "deposited 1 ether; free balance 1 ether"
+    bid = as_json(run(d, r1, "requester", "bid", "--value", "100gwei", "--size", "1",
+                      "--escrow", "120gwei", "--task", "job-a", "--json", **base))
+    assert (bid["round"], bid["price"], bid["quantity"], bid["side"]) == (r, 100 * GWEI, 1, 0)
+    assert bid["extra"] == "0x" + Web3.keccak(text="job-a").hex().removeprefix("0x")
+    assert m.balance_of(r1.address) == ETHER - 120 * GWEI
+    out = ok(run(d, r2, "requester", "bid", "--value", "90gwei", "--size", "1", "--escrow",
+                 "90gwei", "--task", "job-b", **base))
+    assert out.splitlines()[0] == (f"bid committed in round {r}: value 90 gwei for 1 units, "
+                                   "escrow 90 gwei locked")
+    ok(run(d, r3, "requester", "bid", "--value", "80gwei", "--size", "1", "--escrow",
+           "80gwei", "--task", "job-c", **base))
+
+    shown = as_json(run(d, None, "round", "show", "--json", **base))
+    assert (shown["round"], shown["phase"], shown["bids"], shown["asks"]) == (
+        r, "accepting commitments", 3, 3)
+    assert shown["closes_at"] == m.params.closes_at(r)
+
+    # the round closes; the real keeper opens, clears, audits and settles it
+    d.travel_to(m.params.closes_at(r) + 1)
+    keeper = d.keeper_for(tmp_path / "keeper.sqlite")
+    try:
+        keeper.run_until_idle()
+        shown = as_json(run(d, None, "round", "show", str(r), "--json", **base))
+        # Prooφ: two trades at the third bid's fee (80 gwei), asks paid the third cost (60)
+        assert shown["phase"] == "settled"
+        assert shown["winners"] == [{"index": 0, "charge": 80 * GWEI},
+                                    {"index": 1, "charge": 80 * GWEI}]
+        assert [(j["bid"], j["prover"], j["units"], j["payment"], j["state"])
+                for j in shown["jobs"]] == [(0, p1_address, 1, 60 * GWEI, "open"),
+                                            (1, p2.address, 1, 60 * GWEI, "open")]
+        out = ok(run(d, None, "round", "show", str(r), **base))
+        assert f"round {r} (proofphi): settled" in out
+        assert "2 winning bids, charges 80 gwei" in out
+
+        jobs = as_json(run(d, None, "prover", "jobs", "--json", **p1_env))["jobs"]
+        assert len(jobs) == 1
+        job = jobs[0]
+        deadline = m.round_times(r)[3]
+        assert (job["round"], job["bid"], job["payment"], job["deadline"], job["state"]) == (
+            r, 0, 60 * GWEI, deadline, "open")
+        assert job["requester"] == r1.address
+        out = ok(run(d, None, "prover", "jobs", **p1_env))
+        assert out.strip() == (f"round {r} bid 0 (job 0): 1 units, pays 60 gwei, "
+                               f"prove by {deadline} — open")
+        assert ok(run(d, p3, "prover", "jobs", **base)).strip() == "no jobs awaiting proof"
+
+        # refused: a job that is not yours
+        line = refused(run(d, p2, "prover", "prove", str(r), "0", **base))
+        assert line == (f"error: no job of bid 0 in round {r} is assigned to {p2.address}: "
+                        "see `bridge prover jobs`")
+
+        proved = as_json(run(d, None, "prover", "prove", str(r), "0", "--json", **p1_env))
+        assert proved["proved"][0]["job"] == 0 and proved["proved"][0]["payment"] == 60 * GWEI
+        assert m.is_resolved(r, 0)
+        assert ok(run(d, None, "prover", "jobs", **p1_env)).strip() == "no jobs awaiting proof"
+        status = as_json(run(d, None, "prover", "status", *with_keystore, "--json", **ks_env))
+        collateral = ETHER // 2 + 60 * GWEI
+        assert status == {"address": p1_address, "collateral": collateral, "capacity": 1,
+                          "ref_capacity": 1, "capacity_round_plus_one": r + 1,
+                          "last_ask_round_plus_one": r + 1, "outstanding_units": 0,
+                          "withdrawable": collateral - REFUND_CAP}
+        out = ok(run(d, p2, "prover", "status", **base)).splitlines()
+        assert out == [f"prover {p2.address}",
+                       "collateral 600 gwei, capacity 1 units, 1 units awaiting proof",
+                       "withdrawable 200 gwei"]
+
+        # prover 2 misses its deadline: too late to prove, the keeper slashes
+        d.travel_to(deadline + 1)
+        line = refused(run(d, p2, "prover", "prove", str(r), "1", **base))
+        assert line == (f"error: the proof deadline of job 1 passed (at {deadline}): "
+                        "it can only be slashed now")
+        keeper.run_until_idle()
+    finally:
+        keeper.stop()
+    assert m.is_resolved(r, 1)
+    states = [j["state"] for j in as_json(run(d, None, "round", "show", str(r), "--json",
+                                                **base))["jobs"]]
+    assert states == ["proven", "slashed"]
+
+    # requesters see charges, refunds and the slash
+    st1 = as_json(run(d, r1, "requester", "status", "--json", **base))
+    assert st1["free"] == m.balance_of(r1.address) == ETHER - 80 * GWEI
+    assert [(b["round"], b["index"], b["escrow"], b["charge"], b["refund"]) for b in st1["bids"]
+            ] == [(r, 0, 120 * GWEI, 80 * GWEI, 40 * GWEI)]
+    assert st1["slashes"] == []
+    st2 = as_json(run(d, r2, "requester", "status", "--json", **base))
+    assert [(s["refund"], s["compensation"]) for s in st2["slashes"]] == [
+        (80 * GWEI, REFUND_CAP)]
+    assert st2["free"] == m.balance_of(r2.address) == ETHER + REFUND_CAP
+    out = ok(run(d, r2, "requester", "status", **base)).splitlines()
+    assert out[1] == f"round {r} bid 1: escrow 90 gwei — won, charged 80 gwei, refunded 10 gwei"
+    assert out[2] == (f"round {r} job 1: prover missed the deadline; refunded 80 gwei + "
+                      "compensation 200 gwei")
+    out = ok(run(d, r3, "requester", "status", **base)).splitlines()
+    assert out == [f"requester {r3.address}: free balance 1 ether",
+                   f"round {r} bid 2: escrow 80 gwei — not allocated, escrow 80 gwei returned"]
+
+    # withdrawals: the prover takes its free collateral, requesters their balances
+    w3 = d.chain.w3
+    before = w3.eth.get_balance(p1_address)
+    got = as_json(run(d, None, "prover", "withdraw", "--json", **p1_env))
+    assert got == {"withdrawn": collateral - REFUND_CAP, "collateral": collateral - REFUND_CAP,
+                   "balance": 0}
+    assert m.prover_info(p1_address)["collateral"] == REFUND_CAP
+    assert 0 < w3.eth.get_balance(p1_address) - before <= collateral - REFUND_CAP
+    out = ok(run(d, r1, "requester", "withdraw", "1gwei", **base))
+    assert out.strip() == "withdrew 1 gwei"
+    got = as_json(run(d, r1, "requester", "withdraw", "--json", **base))
+    assert got == {"withdrawn": ETHER - 81 * GWEI}
+    assert m.balance_of(r1.address) == 0
+
+
+# -------------------------------------------------------------------------------- refusals
+def participant(d: Deployed, key: LocalAccount) -> Participant:
+    return Participant(d.market, key, salts=SaltStore(d.workdir / "sealed.json"))
+
+
+def prover_with_capacity(d: Deployed, units: int) -> LocalAccount:
+    key = d.new_key()
+    p = participant(d, key)
+    p.stake(REFUND_CAP * units)
+    p.set_capacity(units)
+    return key
+
+
+def requester_with_deposit(d: Deployed, wei: int) -> LocalAccount:
+    key = d.new_key()
+    participant(d, key).deposit(wei)
+    return key
+
+
+def test_bid_for_a_round_that_is_not_open_is_refused(mkt: Deployed) -> None:
+    q = requester_with_deposit(mkt, ETHER)
+    r = mkt.market.current_round()
+    line = refused(run(mkt, q, "requester", "bid", "--value", "1gwei", "--size", "1",
+                       "--escrow", "1gwei", "--task", "t", "--round", str(r + 5)))
+    assert line == (f"error: round {r + 5} is not accepting commitments (the current round is "
+                    f"{r}): pass --round {r} or omit --round")
+    line = refused(run(mkt, prover_with_capacity(mkt, 1), "prover", "ask", "--cost", "1gwei",
+                       "--round", str(r + 1)))
+    assert f"pass --round {r} or omit --round" in line
+
+
+def test_escrow_above_free_balance_is_refused_with_the_deposit_to_make(mkt: Deployed) -> None:
+    q = requester_with_deposit(mkt, 3 * GWEI)
+    line = refused(run(mkt, q, "requester", "bid", "--value", "5gwei", "--size", "1",
+                       "--escrow", "10gwei", "--task", "t"))
+    assert line == ("error: escrow 10000000000 wei exceeds your free balance 3000000000 wei: "
+                    "run `bridge requester deposit 7000000000` first")
+    line = refused(run(mkt, q, "requester", "bid", "--value", "5gwei", "--size", "1",
+                       "--escrow", "4gwei", "--task", "t"))
+    assert "escrow 4000000000 is below the sealed value 5000000000" in line
+    assert mkt.market.balance_of(q.address) == 3 * GWEI
+
+
+def test_capacity_without_collateral_is_refused_with_the_stake_to_add(mkt: Deployed) -> None:
+    key = mkt.new_key()
+    participant(mkt, key).stake(REFUND_CAP)
+    line = refused(run(mkt, key, "prover", "capacity", "3"))
+    assert line == (f"error: capacity 3 needs {3 * REFUND_CAP} wei of collateral, you have "
+                    f"{REFUND_CAP}: run `bridge prover stake {2 * REFUND_CAP}` first")
+    line = refused(run(mkt, mkt.new_key(), "prover", "ask", "--cost", "1gwei"))
+    assert line == ("error: you have no declared capacity: run `bridge prover stake AMOUNT` and "
+                    "`bridge prover capacity UNITS` first")
+
+
+def test_ask_above_capacity_or_not_whole_capacity_in_proofphi_is_refused(
+        mkt: Deployed) -> None:
+    key = prover_with_capacity(mkt, 2)
+    asks_before = mkt.market.round_info(mkt.market.current_round()).ask_count
+    line = refused(run(mkt, key, "prover", "ask", "--cost", "1gwei", "--units", "3"))
+    assert line == ("error: 3 units exceed your declared capacity 2: ask for at most your "
+                    "capacity or raise it with `bridge prover capacity`")
+    line = refused(run(mkt, key, "prover", "ask", "--cost", "1gwei", "--units", "1"))
+    assert line == ("error: this is a Prooφ market: an ask offers its whole capacity (2); "
+                    "omit --units")
+    assert mkt.market.round_info(mkt.market.current_round()).ask_count == asks_before
+
+
+def test_proofphi_bid_of_size_other_than_one_is_refused(mkt: Deployed) -> None:
+    q = requester_with_deposit(mkt, ETHER)
+    line = refused(run(mkt, q, "requester", "bid", "--value", "5gwei", "--size", "2",
+                       "--escrow", "5gwei", "--task", "t"))
+    assert line == ("error: this is a Prooφ market: every task has size 1 (got 2); split the "
+                    "job into tasks")
+
+
+def test_second_ask_in_a_round_is_refused(mkt: Deployed) -> None:
+    key = prover_with_capacity(mkt, 1)
+    r = mkt.market.current_round()
+    ok(run(mkt, key, "prover", "ask", "--cost", "3gwei"))
+    line = refused(run(mkt, key, "prover", "ask", "--cost", "2gwei"))
+    assert line == f"error: you already committed an ask in round {r}: one ask per round"
+
+
+def test_withdrawing_more_than_is_free_is_refused(mkt: Deployed) -> None:
+    q = requester_with_deposit(mkt, GWEI)
+    line = refused(run(mkt, q, "requester", "withdraw", "2gwei"))
+    assert line == ("error: free balance is 1000000000 wei, cannot withdraw 2000000000: "
+                    "withdraw at most the free balance (escrow of open bids is locked until "
+                    "settlement)")
+    key = prover_with_capacity(mkt, 1)
+    participant(mkt, key).stake(GWEI)
+    line = refused(run(mkt, key, "prover", "withdraw", "2gwei"))
+    assert line == (f"error: only 1000000000 wei of collateral is free ({REFUND_CAP} backs "
+                    "capacity and open jobs): lower capacity to 0 and wait for your jobs to "
+                    "finish")
+    assert refused(run(mkt, mkt.new_key(), "requester", "withdraw")) == (
+        "error: nothing to withdraw: free balance is 0 wei")
+
+
+def test_missing_key_and_wrong_keystore_password_exit_2(mkt: Deployed, tmp_path: Path) -> None:
+    line = refused(run(mkt, None, "requester", "deposit", "1gwei"), code=2)
+    assert line == ("error: no key: pass --keystore FILE (password in BRIDGE_KEYSTORE_PASSWORD) "
+                    "or set BRIDGE_PRIVATE_KEY to a 0x-prefixed private key")
+    ks = str(tmp_path / "k.json")
+    ok(run(mkt, None, "key", "new", "--keystore", ks, BRIDGE_KEYSTORE_PASSWORD="right"))
+    line = refused(run(mkt, None, "prover", "stake", "1gwei", "--keystore", ks,
+                       BRIDGE_KEYSTORE_PASSWORD="wrong"), code=2)
+    assert line == (f"error: wrong password for keystore {ks!r} (from BRIDGE_KEYSTORE_PASSWORD "
+                    "or the prompt)")
+    line = refused(run(mkt, None, "prover", "stake", "1gwei", "--keystore", ks), code=2)
+    assert line == f"error: keystore {ks!r} needs a password: set BRIDGE_KEYSTORE_PASSWORD"
+    line = refused(run(mkt, None, "key", "new", "--keystore", ks,
+                       BRIDGE_KEYSTORE_PASSWORD="x"), code=2)
+    assert line == f"error: {ks!r} exists already: choose another file (nothing overwritten)"
+
+
+def test_bad_amount_names_the_units_to_use(mkt: Deployed) -> None:
+    key = mkt.new_key()
+    line = refused(run(mkt, key, "requester", "deposit", "12 btc"))
+    assert line == "error: AMOUNT '12 btc': unknown unit 'btc'; use wei, gwei or ether"
+    line = refused(run(mkt, key, "requester", "bid", "--value", "ten", "--size", "1",
+                       "--escrow", "1gwei", "--task", "t"))
+    assert line == ("error: --value 'ten' is not an amount: write e.g. 1000, 20gwei or "
+                    "0.5ether")
+
+
+def test_market_without_code_is_refused(mkt: Deployed) -> None:
+    key = mkt.new_key()
+    line = refused(run(mkt, key, "requester", "deposit", "1gwei", BRIDGE_MARKET=key.address))
+    assert line == (f"error: no contract code at {key.address} on chain "
+                    f"{mkt.chain.w3.eth.chain_id}: wrong --market address or wrong chain")
+
+
+def test_amount_suffixes_reach_the_chain_exactly(mkt: Deployed) -> None:
+    key = mkt.new_key()
+    total = 0
+    for text, wei in (("7wei", 7), ("3 gwei", 3 * GWEI), ("0.25ether", ETHER // 4),
+                      ("1_000", 1000), ("1.5gwei", 1_500_000_000)):
+        got = as_json(run(mkt, key, "requester", "deposit", text, "--json"))
+        total += wei
+        assert got == {"deposited": wei, "free": total}
+    assert mkt.market.balance_of(key.address) == total
+
+
+# ------------------------------------------------------------------ reverts that still happen
+def test_salt_record_is_on_disk_before_a_commit_that_reverts(
+        mkt: Deployed, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The owner pauses commits between the client's pre-check and its transaction (a race the
+    client cannot prevent): the commit reverts, the decoded error is printed, and the sealed
+    values with their salt are already on disk."""
+    q = requester_with_deposit(mkt, ETHER)
+    contract = mkt.market.contract
+    real_send = Participant._send
+
+    def owner_pauses_first(self: Participant, fn: str, *args: Any, value: int = 0) -> Any:
+        if fn == "commitBid":
+            records = SaltStore(mkt.workdir / "sealed.json").find(
+                market=mkt.address, participant=self.address)
+            assert [r.commitment for r in records] == ["0x" + bytes(args[1]).hex()]
+            tx = contract.functions.setCommitsPaused(True).transact({"from": mkt.owner})
+            mkt.chain.w3.eth.wait_for_transaction_receipt(tx)
+        return real_send(self, fn, *args, value=value)
+
+    monkeypatch.setattr(Participant, "_send", owner_pauses_first)
+    try:
+        line = refused(run(mkt, q, "requester", "bid", "--value", "5gwei", "--size", "1",
+                           "--escrow", "5gwei", "--task", "t"))
+        assert line.startswith("error: CommitsPaused()")
+        records = SaltStore(mkt.workdir / "sealed.json").find(market=mkt.address,
+                                                              participant=q.address)
+        assert len(records) == 1 and records[0].tx_hash == ""
+        assert (records[0].price, records[0].quantity) == (5 * GWEI, 1)
+        # with the pause visible, the pre-check refuses before sealing anything
+        monkeypatch.setattr(Participant, "_send", real_send)
+        line = refused(run(mkt, q, "requester", "bid", "--value", "5gwei", "--size", "1",
+                           "--escrow", "5gwei", "--task", "t"))
+        assert line == ("error: the market owner paused new commitments: try again later "
+                        "(withdrawals still work)")
+    finally:
+        tx = contract.functions.setCommitsPaused(False).transact({"from": mkt.owner})
+        mkt.chain.w3.eth.wait_for_transaction_receipt(tx)
+    assert mkt.market.balance_of(q.address) == ETHER
+
+
+def test_revert_not_covered_by_a_pre_check_is_decoded(mkt: Deployed) -> None:
+    key = prover_with_capacity(mkt, 1)
+    participant(mkt, key).stake(100 * REFUND_CAP)
+    # capacity may change once per capacityInterval (1 round): the contract says so by name
+    r = mkt.market.current_round()
+    line = refused(run(mkt, key, "prover", "capacity", "2"))
+    assert line.lower().startswith(f"error: capacitychangetoosoon(prover={key.address.lower()}, "
+                                   f"round={r}, allowedfrom={r + 1})")
+    assert line.endswith(f"capacity may change again from round {r + 1}")
+    # a direct call past the client's checks: collateral that backs capacity stays put
+    with pytest.raises(SettlementRejected) as err:
+        participant(mkt, key)._send("withdrawCollateral", 101 * REFUND_CAP)
+    assert err.value.name == "InsufficientCollateral"
+    assert err.value.args_["prover"] == key.address
