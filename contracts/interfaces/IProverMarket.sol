@@ -18,9 +18,15 @@ pragma solidity ^0.8.28;
 ///      an odd node at the end of a level is carried up unchanged). Leaf for job `j` of round `r`:
 ///      `keccak256(abi.encode(uint256 r, Job job))`, i.e. the ten words
 ///      `(r, jobIndex, bidIndex, requester, task, prover, units, payment, chargeShare, proofDeadline)`.
-///      Provers and requesters rebuild their jobs from the calldata of the `settle` transaction
-///      (find it through `RoundSettled`) together with the `BidCommitted`/`AskCommitted` logs:
-///      the market derives every leaf field from that calldata, the block time and `proofPeriod`.
+///      Provers and requesters rebuild their jobs from logs alone: `BidCommitted` (requester,
+///      escrow, task), `AskCommitted` (prover), `RoundSettled` (charges and packed jobs) and the
+///      settle block's time plus `proofPeriod` give every leaf field (or decode the calldata of the
+///      `settle` transaction). Per-bid refunds are `escrow − charges[i]`; no per-bid event is
+///      emitted at settlement (gas: see README "Contract and gas").
+///
+///      Trust: the keeper alone decides which reveals are invalid (it could exclude a bid it can
+///      open; its escrow is then released untouched) and, in a DARA market, which feasible outcome
+///      to post; everything else is checked here.
 interface IProverMarket {
     // ------------------------------------------------------------------ types
 
@@ -169,7 +175,7 @@ interface IProverMarket {
     error Underpaid(uint256 round, uint256 jobIndex);
     /// @notice Job `jobIndex` pays more than its share of the bid's charge.
     error PaymentExceedsCharge(uint256 round, uint256 jobIndex);
-    /// @notice Total charges are below total payments.
+    /// @notice Total charges are below total payments (defensive: implied by the per-job checks).
     error BudgetDeficit(uint256 round, uint256 charged, uint256 paid);
     /// @notice `bidOrder` is not a rank-sorted permutation of the valid bids (first bad position).
     error BidOrderInvalid(uint256 round, uint256 position);
@@ -265,7 +271,7 @@ interface IProverMarket {
     /// @notice Adds `msg.value` to the caller's free balance.
     function deposit() external payable;
 
-    /// @notice Sends `amount` of the caller's free balance (deposits, refunds, payouts) to the caller.
+    /// @notice Sends `amount` of the caller's free balance (deposits, refunds, slash compensation).
     function withdraw(uint256 amount) external;
 
     /// @notice Adds `msg.value` to the caller's collateral (proof payments are added there too).
@@ -354,7 +360,7 @@ interface IProverMarket {
         bytes32 salt
     ) external view returns (bytes32);
 
-    /// @notice Free balance of `account` (deposits, refunds, payouts, compensation), withdrawable.
+    /// @notice Free balance of `account` (deposits, refunds, compensation), withdrawable.
     function balanceOf(address account) external view returns (uint256);
 
     /// @notice Units allocated to `prover` and neither proven nor slashed yet.
