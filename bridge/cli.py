@@ -14,8 +14,10 @@ import json
 import logging
 import re
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
@@ -153,6 +155,10 @@ def _session(rpc: str, market: str, keystore: str = "", salts: str = "", *,
     if market.startswith("0x") and not _ADDRESS.match(market):
         raise ConfigError(f"--market {market!r} is not an address (0x and 40 hex digits): "
                           "pass the market's address or its deployment file")
+    if not market.startswith("0x") and not Path(market).is_file():
+        raise ConfigError(f"--market {market!r} is neither an address nor an existing file: "
+                          "pass the market's address (0x…) or the deployment file written by "
+                          "`bridge deploy`")
     address, deployed_at = read_market_ref(market)
     w3 = connect(rpc)
     if not rpc.startswith("eth-tester") and not w3.is_connected():
@@ -170,6 +176,11 @@ def _amount(text: str, name: str) -> int:
     from bridge.client.amounts import parse_amount
 
     return parse_amount(text, name=name)
+
+
+def _when(ts: int) -> str:
+    """A chain timestamp for people (UTC)."""
+    return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(ts))
 
 
 def _wei(v: int) -> str:
@@ -358,7 +369,7 @@ def _job_rows(views: list[Any], market: Any) -> tuple[list[dict[str, Any]], list
                      "requester": j.requester, "task": j.task, "units": j.units,
                      "payment": j.payment, "deadline": j.proof_deadline, "state": state})
         lines.append(f"round {v.round} bid {j.bid_index} (job {j.job_index}): {j.units} units, "
-                     f"pays {_wei(j.payment)}, prove by {j.proof_deadline} — {state}")
+                     f"pays {_wei(j.payment)}, prove by {_when(j.proof_deadline)} — {state}")
     return data, lines
 
 
@@ -392,6 +403,11 @@ def prover_prove(round: int, bid: int, rpc: RpcOpt = "http://127.0.0.1:8545",
 
     def run() -> None:
         s = _session(rpc, market, keystore, from_block=from_block)
+        status = s.market.round_info(round).status.name.lower()
+        if status != "settled":
+            raise Refused(f"round {round} is {'voided' if status == 'voided' else 'not settled'}"
+                          f": it has no jobs{'' if status == 'voided' else ' yet'} "
+                          f"(see `bridge round show {round}`)")
         mine = [v for v in s.participant.my_jobs(round, s.from_block) if v.job.bid_index == bid]
         if not mine:
             raise Refused(f"no job of bid {bid} in round {round} is assigned to "
@@ -584,6 +600,7 @@ def round_show(round: Annotated[int | None, typer.Argument()] = None,
         opens, closes, settle_by, prove_by = m.round_times(r)
         now = m.chain_time()
         phase = (info.status.name.lower() if info.status.name != "OPEN" else
+                 "not open yet" if now < opens else
                  "accepting commitments" if now < closes else
                  "awaiting settlement" if now <= settle_by else "voidable (keeper missed it)")
         data: dict[str, Any] = {"round": r, "phase": phase, "opens_at": opens,
@@ -591,8 +608,8 @@ def round_show(round: Annotated[int | None, typer.Argument()] = None,
                                 "proof_deadline": prove_by, "bids": info.bid_count,
                                 "asks": info.ask_count, "mechanism": m.params.mechanism}
         lines = [f"round {r} ({m.params.mechanism}): {phase}",
-                 f"commits {opens}–{closes}, settle by {settle_by}"
-                 + (f", prove by {prove_by}" if prove_by else ""),
+                 f"commits {_when(opens)} to {_when(closes)}, settle by {_when(settle_by)}"
+                 + (f", prove by {_when(prove_by)}" if prove_by else ""),
                  f"{info.bid_count} sealed bids, {info.ask_count} sealed asks"]
         if info.status.name == "SETTLED":
             ev = m.contract.events

@@ -62,7 +62,13 @@ def write_keystore(path: str, private_key: bytes, password: str) -> str:
     if Path(path).exists():
         raise ConfigError(f"{path!r} exists already: choose another file (nothing overwritten)")
     data = Account.encrypt(private_key, password)
-    Path(path).write_text(json.dumps(data))
-    os.chmod(path, 0o600)
+    try:
+        # created readable by the owner only, before the secret is written
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(json.dumps(data))
+    except OSError as exc:
+        raise ConfigError(f"cannot write keystore {path!r}: {exc.strerror}; choose a writable "
+                          "path") from None
     address: str = Account.from_key(private_key).address
     return address

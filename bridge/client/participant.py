@@ -13,6 +13,7 @@ transaction is sent, so closing the terminal loses nothing.
 from __future__ import annotations
 
 import secrets
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -256,8 +257,9 @@ class Participant:
         if view.resolved or self.market.is_resolved(view.round, view.job.job_index):
             raise Refused(f"job {view.job.job_index} of round {view.round} is already resolved")
         if self.market.chain_time() > view.job.proof_deadline:
-            raise Refused(f"the proof deadline of job {view.job.job_index} passed "
-                          f"(at {view.job.proof_deadline}): it can only be slashed now")
+            at = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(view.job.proof_deadline))
+            raise Refused(f"the proof deadline of job {view.job.job_index} of round "
+                          f"{view.round} passed ({at}): it can only be slashed now")
         if proof is None:
             proof = self.pow_proof(view.job.task)
         return self._send("submitProof", view.round, view.job.as_tuple(), view.proof, proof)

@@ -10,6 +10,7 @@ happens for its decoded custom error.
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -113,6 +114,10 @@ def deploy_test_market(workdir: Path, mechanism: Mechanism = Mechanism.PROOFPHI)
 def run(d: Deployed, key: LocalAccount | None, *args: str, **env: str | None) -> Result:
     """``bridge ARGS`` as ``key``'s owner would run it."""
     return runner.invoke(app, list(args), env=d.env(key, **env))
+
+
+def utc(ts: int) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(ts))
 
 
 def ok(result: Result) -> str:
@@ -221,6 +226,16 @@ def test_full_round_through_the_cli(tmp_path: Path) -> None:
     assert (shown["round"], shown["phase"], shown["bids"], shown["asks"]) == (
         r, "accepting commitments", 3, 3)
     assert shown["closes_at"] == m.params.closes_at(r)
+    opens, closes, settle_by, _ = m.round_times(r)
+    assert ok(run(d, None, "round", "show", **base)).splitlines() == [
+        f"round {r} (proofphi): accepting commitments",
+        f"commits {utc(opens)} to {utc(closes)}, settle by {utc(settle_by)}",
+        "3 sealed bids, 3 sealed asks"]
+    assert as_json(run(d, None, "round", "show", str(r + 1), "--json", **base))["phase"] == \
+        "not open yet"
+    line = refused(run(d, None, "prover", "prove", str(r), "0", **p1_env))
+    assert line == (f"error: round {r} is not settled: it has no jobs yet "
+                    f"(see `bridge round show {r}`)")
 
     # the round closes; the real keeper opens, clears, audits and settles it
     d.travel_to(m.params.closes_at(r) + 1)
@@ -248,7 +263,7 @@ def test_full_round_through_the_cli(tmp_path: Path) -> None:
         assert job["requester"] == r1.address
         out = ok(run(d, None, "prover", "jobs", **p1_env))
         assert out.strip() == (f"round {r} bid 0 (job 0): 1 units, pays 60 gwei, "
-                               f"prove by {deadline} — open")
+                               f"prove by {utc(deadline)} — open")
         assert ok(run(d, p3, "prover", "jobs", **base)).strip() == "no jobs awaiting proof"
 
         # refused: a job that is not yours
@@ -274,8 +289,8 @@ def test_full_round_through_the_cli(tmp_path: Path) -> None:
         # prover 2 misses its deadline: too late to prove, the keeper slashes
         d.travel_to(deadline + 1)
         line = refused(run(d, p2, "prover", "prove", str(r), "1", **base))
-        assert line == (f"error: the proof deadline of job 1 passed (at {deadline}): "
-                        "it can only be slashed now")
+        assert line == (f"error: the proof deadline of job 1 of round {r} passed "
+                        f"({utc(deadline)}): it can only be slashed now")
         keeper.run_until_idle()
     finally:
         keeper.stop()
@@ -515,3 +530,38 @@ def test_revert_not_covered_by_a_pre_check_is_decoded(mkt: Deployed) -> None:
         participant(mkt, key)._send("withdrawCollateral", 101 * REFUND_CAP)
     assert err.value.name == "InsufficientCollateral"
     assert err.value.args_["prover"] == key.address
+
+
+def test_connection_mistakes_name_the_setting_to_fix(mkt: Deployed, tmp_path: Path) -> None:
+    key = mkt.new_key()
+    assert refused(run(mkt, key, "requester", "deposit", "1gwei", "--market", "0x1234"),
+                   code=2) == ("error: --market '0x1234' is not an address (0x and 40 hex "
+                               "digits): pass the market's address or its deployment file")
+    assert refused(run(mkt, key, "requester", "deposit", "1gwei", "--market", "nope.json"),
+                   code=2).startswith("error: --market 'nope.json' is neither an address nor")
+    assert refused(run(mkt, key, "requester", "deposit", "1gwei", "--rpc", "ws://x"),
+                   code=2).startswith("error: --rpc 'ws://x' is not an http(s) URL")
+    assert refused(run(mkt, key, "requester", "deposit", "1gwei", "--rpc",
+                       "http://127.0.0.1:9")) == (
+        "error: cannot reach a node at http://127.0.0.1:9: start it or fix --rpc / BRIDGE_RPC")
+    assert refused(run(mkt, key, "key", "new", "--keystore", str(tmp_path / "no" / "k.json"),
+                       BRIDGE_KEYSTORE_PASSWORD="x"), code=2).startswith(
+        "error: cannot write keystore")
+
+
+def test_dara_ask_may_offer_part_of_its_capacity(tmp_path: Path) -> None:
+    d = deploy_test_market(tmp_path, Mechanism.DARA)
+    key = prover_with_capacity(d, 3)
+    ask = as_json(run(d, key, "prover", "ask", "--cost", "2gwei", "--units", "2", "--json"))
+    assert (ask["quantity"], ask["price"]) == (2, 2 * GWEI)
+    line = refused(run(d, key, "prover", "ask", "--cost", "2gwei", "--units", "4"))
+    assert "4 units exceed your declared capacity 3" in line
+    q = requester_with_deposit(d, ETHER)
+    bid = as_json(run(d, q, "requester", "bid", "--value", "9gwei", "--size", "3", "--escrow",
+                      "10gwei", "--task", "0x" + "ab" * 32, "--json"))
+    assert (bid["quantity"], bid["extra"]) == (3, "0x" + "ab" * 32)
+    # a market named by address: the log search starts at its deployment block, found on chain
+    status = as_json(run(d, q, "requester", "status", "--json"))
+    assert [(b["index"], b["escrow"], b["status"]) for b in status["bids"]] == [
+        (0, 10 * GWEI, "pending")]
+    assert status["free"] == ETHER - 10 * GWEI
