@@ -674,6 +674,20 @@ contract ProverMarket is IProverMarket, Ownable, ReentrancyGuardTransient {
     }
 
     /// @inheritdoc IProverMarket
+    function roundPhase(uint256 round) external view returns (Phase) {
+        Round storage r = _rounds[round];
+        if (r.status == RoundStatus.VOIDED) return Phase.VOIDED;
+        if (r.status == RoundStatus.SETTLED) {
+            return block.timestamp < uint256(r.settledAt) + proofPeriod ? Phase.PROOF : Phase.SLASHABLE;
+        }
+        uint256 opensAt = genesis + round * commitPeriod;
+        if (block.timestamp < opensAt) return Phase.UPCOMING;
+        if (block.timestamp < opensAt + commitPeriod) return Phase.COMMIT;
+        if (block.timestamp < opensAt + commitPeriod + settlePeriod) return Phase.SETTLE;
+        return Phase.VOIDABLE;
+    }
+
+    /// @inheritdoc IProverMarket
     function commitmentOf(
         uint256 round,
         address participant,

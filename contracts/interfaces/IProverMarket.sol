@@ -45,6 +45,17 @@ interface IProverMarket {
         VOIDED
     }
 
+    /// @notice Where a round stands now (see `roundPhase`).
+    enum Phase {
+        UPCOMING, // before its commit window
+        COMMIT, // accepting commitments
+        SETTLE, // closed, the keeper may settle
+        VOIDABLE, // settlement deadline passed unsettled: anyone may void
+        PROOF, // settled, proofs accepted until the proof deadline
+        SLASHABLE, // settled, proof deadline passed: unproven jobs may be slashed
+        VOIDED
+    }
+
     /// @notice One revealed bid, in commit order (index = position in `settle`'s array).
     /// @param requester Who committed it (from `BidCommitted`).
     /// @param escrow The escrow locked at commit.
@@ -349,6 +360,9 @@ interface IProverMarket {
         external
         view
         returns (uint256 opensAt, uint256 closesAt, uint256 settleDeadline, uint256 proofDeadline);
+
+    /// @notice The phase `round` is in at the current block.
+    function roundPhase(uint256 round) external view returns (Phase);
 
     /// @notice The SPEC §4 commitment for this market and chain.
     function commitmentOf(

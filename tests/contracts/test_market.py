@@ -509,6 +509,24 @@ def test_void_round_releases_all_escrow_after_the_deadline(proofphi: Driver, acc
     conserved(m, accounts)
 
 
+def test_round_phase_follows_chain_time(proofphi: Driver, accounts: Accounts) -> None:
+    m = proofphi
+    phase = m.market.functions.roundPhase
+    r = m.next_round()
+    assert phase(r).call() == 1 and phase(r + 1).call() == 0  # COMMIT, UPCOMING
+    m.commit_bid(r, accounts.r1, MILLI)
+    m.close(r)
+    assert phase(r).call() == 2  # SETTLE
+    m.past_settle_deadline(r)
+    assert phase(r).call() == 3  # VOIDABLE
+    m.void(r, accounts.anyone)
+    assert phase(r).call() == 6  # VOIDED
+    r2, s = two_task_round(m, accounts)
+    assert phase(r2).call() == 4  # PROOF
+    m.past_proof_deadline(s)
+    assert phase(r2).call() == 5  # SLASHABLE
+
+
 def test_void_rejects_a_settled_round(proofphi: Driver, accounts: Accounts) -> None:
     m = proofphi
     r, _ = two_task_round(m, accounts)
