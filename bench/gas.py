@@ -120,6 +120,10 @@ def measure() -> dict[str, Any]:
     da_values = [((200 - i) * unit, 1) for i in range(100)]
     da = _round(chain, markets[Mechanism.DARA], Mechanism.DARA, requesters, provers,
                 da_values, pp_costs, capacity)
+    # DARA with multi-unit bids (sizes 1..3, 30 units of supply): more jobs per bid
+    mu_values = [((300 - i) * unit * (1 + i % 3), 1 + i % 3) for i in range(100)]
+    mu = _round(chain, markets[Mechanism.DARA], Mechanism.DARA, requesters, provers,
+                mu_values, [(j + 1) * unit for j in range(10)], capacity)
     pp = _round(chain, markets[Mechanism.PROOFPHI], Mechanism.PROOFPHI, requesters, provers,
                 pp_values, pp_costs, capacity)
 
@@ -155,6 +159,8 @@ def measure() -> dict[str, Any]:
         "settle_per_bid": round(da["settle"] / da["bids"]),
         "settle_total_dara": da["settle"],
         "settle_jobs_dara": len(da["jobs"]),
+        "settle_per_bid_dara_multiunit": round(mu["settle"] / mu["bids"]),
+        "settle_jobs_dara_multiunit": len(mu["jobs"]),
         "settle_per_bid_proofphi": round(pp["settle"] / pp["bids"]),
         "settle_total_proofphi": pp["settle"],
         "settle_jobs_proofphi": len(jobs),
