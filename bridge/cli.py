@@ -612,30 +612,53 @@ def round_show(round: Annotated[int | None, typer.Argument()] = None,
                  + (f", prove by {_when(prove_by)}" if prove_by else ""),
                  f"{info.bid_count} sealed bids, {info.ask_count} sealed asks"]
         if info.status.name == "SETTLED":
+            from bridge.client.participant import settled_jobs
+
             ev = m.contract.events
             flt = {"round": r}
-            from bridge.client.participant import round_charges, settled_jobs
-
-            charges = round_charges(m, r, s.from_block) or []
+            settled = ev.RoundSettled().get_logs(from_block=s.from_block, argument_filters=flt)
+            summary = settled[-1]["args"] if settled else {}
+            charges = [int(c) for c in summary.get("charges", [])]
             winners = [{"index": i, "charge": c} for i, c in enumerate(charges) if c > 0]
             proofs = {int(e["args"]["jobIndex"]): e["args"] for e in ev.ProofAccepted().get_logs(
                 from_block=s.from_block, argument_filters=flt)}
             slashes = {int(e["args"]["jobIndex"]): e["args"] for e in ev.JobSlashed().get_logs(
                 from_block=s.from_block, argument_filters=flt)}
-            jobs = settled_jobs(m, r, s.from_block)
-            data.update({"winners": winners,
-                         "jobs": [{"job": v.job.job_index, "bid": v.job.bid_index,
-                                   "prover": v.job.prover, "units": v.job.units,
-                                   "payment": v.job.payment,
-                                   "state": "proven" if v.job.job_index in proofs else
-                                   "slashed" if v.job.job_index in slashes else "open"}
-                                  for v in jobs]})
-            charges = sorted({w["charge"] for w in winners})
-            lines.append(f"{len(winners)} winning bids, charges "
-                         + ", ".join(_wei(c) for c in charges) if winners else "no trade")
-            for j in data["jobs"]:
-                lines.append(f"  job {j['job']}: bid {j['bid']} → {j['prover']} "
-                             f"{j['units']} units, pays {_wei(j['payment'])} — {j['state']}")
+
+            def state(job: int) -> str:
+                if job in proofs:
+                    return "proven"
+                if job in slashes:
+                    return "slashed"
+                return "open" if now <= prove_by else "missed (slashable)"
+
+            jobs: list[dict[str, Any]] = []
+            for v in settled_jobs(m, r, s.from_block):
+                j = v.job
+                row: dict[str, Any] = {"job": j.job_index, "bid": j.bid_index, "prover": j.prover,
+                       "units": j.units, "payment": j.payment, "state": state(j.job_index)}
+                if j.job_index in slashes:
+                    row["refund"] = int(slashes[j.job_index]["refund"])
+                    row["compensation"] = int(slashes[j.job_index]["compensation"])
+                jobs.append(row)
+            total_charged = int(summary.get("totalCharged", 0))
+            total_paid = int(summary.get("totalPaid", 0))
+            data.update({"winners": winners, "jobs": jobs, "total_charged": total_charged,
+                         "total_paid": total_paid})
+            if winners:
+                prices = sorted({w["charge"] for w in winners})
+                lines.append(f"{len(winners)} winning bids, charged "
+                             + ", ".join(_wei(c) for c in prices)
+                             + f"; {_wei(total_charged)} charged, {_wei(total_paid)} paid "
+                             f"to provers")
+            else:
+                lines.append("no trade")
+            for row in jobs:
+                lines.append(f"  job {row['job']}: bid {row['bid']} → {row['prover']} "
+                             f"{row['units']} units, pays {_wei(row['payment'])} — {row['state']}"
+                             + (f" (requester refunded {_wei(row['refund'])} + "
+                                f"{_wei(row['compensation'])} compensation)"
+                                if "refund" in row else ""))
         _emit(as_json, data, lines)
 
     guarded(run)

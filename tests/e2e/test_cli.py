@@ -252,7 +252,9 @@ def test_full_round_through_the_cli(tmp_path: Path) -> None:
                                             (1, p2.address, 1, 60 * GWEI, "open")]
         out = ok(run(d, None, "round", "show", str(r), **base))
         assert f"round {r} (proofphi): settled" in out
-        assert "2 winning bids, charges 80 gwei" in out
+        assert ("2 winning bids, charged 80 gwei; 160 gwei charged, 120 gwei paid to provers"
+                in out)
+        assert (shown["total_charged"], shown["total_paid"]) == (160 * GWEI, 120 * GWEI)
 
         jobs = as_json(run(d, None, "prover", "jobs", "--json", **p1_env))["jobs"]
         assert len(jobs) == 1
@@ -288,6 +290,8 @@ def test_full_round_through_the_cli(tmp_path: Path) -> None:
 
         # prover 2 misses its deadline: too late to prove, the keeper slashes
         d.travel_to(deadline + 1)
+        jobs = as_json(run(d, None, "round", "show", str(r), "--json", **base))["jobs"]
+        assert [j["state"] for j in jobs] == ["proven", "missed (slashable)"]
         line = refused(run(d, p2, "prover", "prove", str(r), "1", **base))
         assert line == (f"error: the proof deadline of job 1 of round {r} passed "
                         f"({utc(deadline)}): it can only be slashed now")
@@ -295,9 +299,14 @@ def test_full_round_through_the_cli(tmp_path: Path) -> None:
     finally:
         keeper.stop()
     assert m.is_resolved(r, 1)
-    states = [j["state"] for j in as_json(run(d, None, "round", "show", str(r), "--json",
-                                                **base))["jobs"]]
-    assert states == ["proven", "slashed"]
+    jobs = as_json(run(d, None, "round", "show", str(r), "--json", **base))["jobs"]
+    assert [j["state"] for j in jobs] == ["proven", "slashed"]
+    assert (jobs[1]["refund"], jobs[1]["compensation"]) == (80 * GWEI, REFUND_CAP)
+    out = ok(run(d, None, "round", "show", str(r), **base)).splitlines()
+    assert out[-2:] == [
+        f"  job 0: bid 0 → {p1_address} 1 units, pays 60 gwei — proven",
+        f"  job 1: bid 1 → {p2.address} 1 units, pays 60 gwei — slashed (requester refunded "
+        "80 gwei + 200 gwei compensation)"]
 
     # requesters see charges, refunds and the slash
     st1 = as_json(run(d, r1, "requester", "status", "--json", **base))
