@@ -31,7 +31,7 @@ from typing import Any
 from eth_account.signers.local import LocalAccount
 from hexbytes import HexBytes
 from web3 import Web3
-from web3.exceptions import ContractLogicError, TimeExhausted, TransactionNotFound
+from web3.exceptions import ContractLogicError, TimeExhausted, TransactionNotFound, Web3RPCError
 
 from bridge.chain.revert import revert_data
 from bridge.errors import BridgeError, NonRetryableTxError, RetryableTxError
@@ -41,7 +41,8 @@ log = logging.getLogger(__name__)
 RevertDecoder = Callable[[bytes], BridgeError | None]
 """Turns raw revert data into the contract's decoded error, or ``None`` if unknown."""
 
-_RETRYABLE_MESSAGES = ("underpriced", "nonce too low", "already known", "replacement", "timeout")
+_RETRYABLE_MESSAGES = ("underpriced", "nonce too low", "already known", "replacement", "timeout",
+                       "less than block base fee", "fee too low")
 
 
 @dataclass(frozen=True)
@@ -193,7 +194,7 @@ class TxSender:
             tx_hash = HexBytes(h).to_0x_hex()
         except (ConnectionError, OSError, TimeoutError) as exc:
             raise RetryableTxError(f"node unreachable while sending: {exc}") from exc
-        except ValueError as exc:
+        except (ValueError, Web3RPCError) as exc:  # web3 ≥ 7 raises Web3RPCError for node errors
             msg = str(exc).lower()
             if "already known" in msg:
                 tx_hash = HexBytes(signed.hash).to_0x_hex()
@@ -258,7 +259,8 @@ class TxSender:
 
     def _bump(self, sent: SentTx, tx: dict[str, Any],
               on_broadcast: Callable[[SentTx], None] | None) -> None:
-        new_fees = sent.fees[-1].bumped(self.bump_percent, self.max_fee_cap)
+        new_fees = self._at_least_market(sent.fees[-1].bumped(self.bump_percent,
+                                                              self.max_fee_cap))
         if new_fees == sent.fees[-1]:
             log.warning("nonce %s: fee cap reached, cannot bump further", sent.nonce)
             return
@@ -273,6 +275,23 @@ class TxSender:
         except RetryableTxError as exc:
             # "nonce too low" means a previous version was mined: the next poll finds it.
             log.info("replacement of nonce %s not accepted: %s", sent.nonce, exc)
+
+    def _at_least_market(self, fees: Fees) -> Fees:
+        """``fees``, raised to what a new transaction would pay now (the base fee may have risen
+        past a 10 % bump; a replacement below it would be refused again)."""
+        try:
+            market = self.current_fees()
+        except (ConnectionError, OSError, Web3RPCError):
+            return fees
+        if fees.max_fee_per_gas is not None and market.max_fee_per_gas is not None:
+            assert fees.max_priority_fee_per_gas is not None
+            assert market.max_priority_fee_per_gas is not None
+            tip = max(fees.max_priority_fee_per_gas, market.max_priority_fee_per_gas)
+            return Fees(max_fee_per_gas=max(fees.max_fee_per_gas, market.max_fee_per_gas, tip),
+                        max_priority_fee_per_gas=tip)
+        if fees.gas_price is not None and market.gas_price is not None:
+            return Fees(gas_price=max(fees.gas_price, market.gas_price))
+        return fees
 
     def _receipt(self, tx_hash: str) -> dict[str, Any] | None:
         try:

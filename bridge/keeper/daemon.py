@@ -106,6 +106,7 @@ class Keeper:
         self.http: HealthServer | None = None
         self._outage_since: float | None = None
         self._backoff = cfg.poll_interval
+        self._leading: bool | None = None
         self._retry_at = 0.0
 
     # -- startup -----------------------------------------------------------------------------
@@ -223,8 +224,15 @@ class Keeper:
             if self._outage_since is not None and time.monotonic() < self._retry_at:
                 return  # backing off while the node is unreachable
             if not self.lock.try_acquire():
+                if self._leading is not False:
+                    log.info("standby: another keeper holds the leader lock; checking every "
+                             "%.1fs", self.cfg.poll_interval)
+                self._leading = False
                 self.metrics.is_leader.set(0)
                 return
+            if self._leading is not True:
+                log.info("leader lock acquired: this keeper acts")
+            self._leading = True
             self.metrics.is_leader.set(1)
             assert self.pipeline is not None and self.reader is not None
             try:

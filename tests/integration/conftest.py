@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -230,3 +231,88 @@ def keepers() -> Iterator[list[KeeperProcess]]:
     yield started
     for k in started:
         k.kill()
+
+
+# ------------------------------------------------------------------------------- PostgreSQL
+def _pg_bin(name: str) -> str | None:
+    import glob
+    import shutil
+
+    found = shutil.which(name)
+    if found:
+        return found
+    candidates = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
+    return candidates[-1] if candidates else None
+
+
+class PostgresCluster:
+    """A throwaway PostgreSQL cluster on loopback (trust auth), run as a non-root user."""
+
+    def __init__(self, base: Path) -> None:
+        import pwd
+        import tempfile
+
+        initdb, pg_ctl = _pg_bin("initdb"), _pg_bin("pg_ctl")
+        if initdb is None or pg_ctl is None:
+            pytest.skip("PostgreSQL is not installed (initdb/pg_ctl not found): "
+                        "apt-get install postgresql (.ci/run does)")
+        self.pg_ctl = pg_ctl
+        self.dir = Path(tempfile.mkdtemp(prefix="bridge-pg-", dir=base))
+        self.prefix: list[str] = []
+        if os.geteuid() == 0:
+            try:
+                user = pwd.getpwnam("postgres")
+            except KeyError:
+                pytest.skip("running as root and there is no 'postgres' user to run PostgreSQL")
+            os.chown(self.dir, user.pw_uid, user.pw_gid)
+            self.prefix = ["runuser", "-u", "postgres", "--"]
+        self.port = free_port()
+        self.data = self.dir / "data"
+        subprocess.run([*self.prefix, initdb, "-D", str(self.data), "-U", "postgres",
+                        "--auth=trust", "-E", "UTF8", "--no-sync"], check=True,
+                       capture_output=True)
+        opts = f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off"
+        subprocess.run([*self.prefix, pg_ctl, "-D", str(self.data), "-o", opts,
+                        "-l", str(self.dir / "log"), "-w", "start"], check=True,
+                       capture_output=True)
+        self.admin = f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/postgres"
+        self._n = 0
+
+    def new_database(self) -> str:
+        """A fresh, empty database; returns its SQLAlchemy URL."""
+        from sqlalchemy import create_engine, text
+
+        self._n += 1
+        name = f"t{self._n}_{os.getpid()}"
+        engine = create_engine(self.admin, isolation_level="AUTOCOMMIT")
+        with engine.connect() as c:
+            c.execute(text(f"CREATE DATABASE {name}"))
+        engine.dispose()
+        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{name}"
+
+    def stop(self) -> None:
+        """Stop the cluster immediately."""
+        subprocess.run([*self.prefix, self.pg_ctl, "-D", str(self.data), "-m", "immediate",
+                        "stop"], capture_output=True)
+
+
+@pytest.fixture(scope="session")
+def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresCluster]:
+    """One PostgreSQL cluster for the session (skipped, with the reason, if not installed)."""
+    base = tmp_path_factory.mktemp("pg")
+    os.chmod(base, 0o755)
+    for parent in list(base.parents)[:3]:
+        with contextlib.suppress(OSError):
+            os.chmod(parent, os.stat(parent).st_mode | 0o711)
+    cluster = PostgresCluster(base)
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The keeper's database URL: a SQLite file, or a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'keeper.sqlite'}"
+    cluster: PostgresCluster = request.getfixturevalue("postgres")
+    return cluster.new_database()
