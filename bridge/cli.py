@@ -76,7 +76,8 @@ _HINTS: dict[str, Callable[[dict[str, Any]], str]] = {
     "ProofDeadlinePassed": lambda a: "too late to prove: the job can only be slashed now",
     "JobAlreadyResolved": lambda a: "the job was already proven or slashed",
     "NotJobProver": lambda a: "only the assigned prover may prove it: see `bridge prover jobs`",
-    "ProofRejected": lambda a: "the verifier rejected the proof: run `bridge prover prove` again",
+    "ProofRejected": lambda a: "the verifier rejected the proof: check it, or omit --proof to "
+                                "compute a proof of work",
     "ZeroAmount": lambda a: "use an amount above 0",
 }
 
@@ -395,13 +396,24 @@ def prover_jobs(rpc: RpcOpt = "http://127.0.0.1:8545", market: MarketOpt = "",
 
 
 @prover_app.command("prove")
-def prover_prove(round: int, bid: int, rpc: RpcOpt = "http://127.0.0.1:8545",
+def prover_prove(round: int, bid: int,
+                 proof: Annotated[str | None, typer.Option(
+                     "--proof", help="Proof bytes (0x…) for a verifier other than proof of "
+                                     "work (default: computed here).")] = None,
+                 rpc: RpcOpt = "http://127.0.0.1:8545",
                  market: MarketOpt = "", keystore: KeystoreOpt = "",
                  from_block: FromBlockOpt = -1, as_json: JsonOpt = False) -> None:
     """Compute and submit the proof(s) for bid BID of round ROUND."""
     from bridge.client.participant import Refused
 
     def run() -> None:
+        given = None
+        if proof is not None:
+            try:
+                given = bytes.fromhex(proof.removeprefix("0x"))
+            except ValueError:
+                raise Refused(f"--proof {proof!r} is not hex bytes: write 0x followed by an "
+                              "even number of hex digits") from None
         s = _session(rpc, market, keystore, from_block=from_block)
         status = s.market.round_info(round).status.name.lower()
         if status != "settled":
@@ -414,7 +426,7 @@ def prover_prove(round: int, bid: int, rpc: RpcOpt = "http://127.0.0.1:8545",
                           f"{s.participant.address}: see `bridge prover jobs`")
         done = []
         for v in mine:
-            receipt = s.participant.prove(v)
+            receipt = s.participant.prove(v, given)
             done.append({"job": v.job.job_index, "tx": receipt["transactionHash"],
                          "payment": v.job.payment})
         _emit(as_json, {"proved": done},
@@ -635,8 +647,9 @@ def round_show(round: Annotated[int | None, typer.Argument()] = None,
             jobs: list[dict[str, Any]] = []
             for v in settled_jobs(m, r, s.from_block):
                 j = v.job
-                row: dict[str, Any] = {"job": j.job_index, "bid": j.bid_index, "prover": j.prover,
-                       "units": j.units, "payment": j.payment, "state": state(j.job_index)}
+                row: dict[str, Any] = {"job": j.job_index, "bid": j.bid_index,
+                                       "prover": j.prover, "units": j.units,
+                                       "payment": j.payment, "state": state(j.job_index)}
                 if j.job_index in slashes:
                     row["refund"] = int(slashes[j.job_index]["refund"])
                     row["compensation"] = int(slashes[j.job_index]["compensation"])

@@ -270,7 +270,12 @@ class Participant:
             address=Web3.to_checksum_address(self.market.params.verifier),
             abi=[{"type": "function", "name": "difficultyBits", "inputs": [],
                   "outputs": [{"type": "uint256", "name": ""}], "stateMutability": "view"}])
-        bits = int(verifier.functions.difficultyBits().call())
+        try:
+            bits = int(verifier.functions.difficultyBits().call())
+        except Exception:
+            raise Refused(f"the market's verifier {self.market.params.verifier} is not a "
+                          "proof-of-work verifier: pass the proof yourself with --proof 0x…"
+                          ) from None
         return solve_pow(task, self.address, bits, start=secrets.randbits(32))
 
 

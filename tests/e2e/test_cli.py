@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from eth_abi import encode as abi_encode
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from typer.testing import CliRunner, Result
@@ -272,6 +273,19 @@ def test_full_round_through_the_cli(tmp_path: Path) -> None:
         line = refused(run(d, p2, "prover", "prove", str(r), "0", **base))
         assert line == (f"error: no job of bid 0 in round {r} is assigned to {p2.address}: "
                         "see `bridge prover jobs`")
+
+        # a proof the verifier rejects: the revert is decoded and printed with a hint
+        task = Web3.keccak(text="job-a")
+        bad = next(n.to_bytes(32, "big") for n in range(64)
+                   if Web3.keccak(abi_encode(["bytes32", "address", "bytes32"],
+                                             [task, p1_address, n.to_bytes(32, "big")]))[0] >= 16)
+        line = refused(run(d, None, "prover", "prove", str(r), "0", "--proof", "0x" + bad.hex(),
+                           **p1_env))
+        assert line == (f"error: ProofRejected(round={r}, jobIndex=0): the verifier rejected the "
+                        "proof: check it, or omit --proof to compute a proof of work")
+        line = refused(run(d, None, "prover", "prove", str(r), "0", "--proof", "0xzz", **p1_env))
+        assert line == ("error: --proof '0xzz' is not hex bytes: write 0x followed by an even "
+                        "number of hex digits")
 
         proved = as_json(run(d, None, "prover", "prove", str(r), "0", "--json", **p1_env))
         assert proved["proved"][0]["job"] == 0 and proved["proved"][0]["payment"] == 60 * GWEI
