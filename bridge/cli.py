@@ -539,7 +539,7 @@ def requester_bid(value: Annotated[str, typer.Option("--value", help="Total valu
         rec = s.participant.bid(value=_amount(value, "--value"), size=size,
                                 escrow=_amount(escrow, "--escrow"), task=_task_bytes(task),
                                 round=round)
-        _emit(as_json, rec.__dict__,
+        _emit(as_json, {**rec.__dict__, "task": rec.extra, "escrow": _amount(escrow, "--escrow")},
               [f"bid committed in round {rec.round}: value {_wei(rec.price)} for "
                f"{rec.quantity} units, escrow {_wei(_amount(escrow, '--escrow'))} locked",
                f"commitment {rec.commitment} (salt kept in {s.participant.salts.path})"])

@@ -14,6 +14,8 @@ import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from bridge.errors import ConfigError
+
 
 @dataclass(frozen=True)
 class SealedRecord:
@@ -45,21 +47,33 @@ class SaltStore:
         self.path = Path(path) if path else default_path()
 
     def all(self) -> list[SealedRecord]:
-        """Every record, oldest first."""
+        """Every record, oldest first (:class:`ConfigError` if the file is unreadable)."""
         if not self.path.is_file():
             return []
-        return [SealedRecord(**r) for r in json.loads(self.path.read_text())]
+        try:
+            return [SealedRecord(**r) for r in json.loads(self.path.read_text())]
+        except (OSError, ValueError, TypeError) as exc:
+            raise ConfigError(f"sealed-bid record {str(self.path)!r} cannot be read ({exc}): "
+                              "move it aside (it may hold salts you need) or pass --salts "
+                              "FILE") from None
 
     def add(self, record: SealedRecord) -> None:
         """Append ``record`` (or replace one with the same commitment, e.g. to add a tx hash)."""
         records = [r for r in self.all() if r.commitment != record.commitment]
         records.append(record)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".sealed-")
-        with os.fdopen(fd, "w") as f:
-            json.dump([asdict(r) for r in records], f, indent=1)
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, self.path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".sealed-")
+            with os.fdopen(fd, "w") as f:
+                json.dump([asdict(r) for r in records], f, indent=1)
+                f.flush()
+                os.fsync(f.fileno())
+            os.chmod(tmp, 0o600)
+            os.replace(tmp, self.path)
+        except OSError as exc:
+            raise ConfigError(f"cannot write the sealed-bid record {str(self.path)!r} "
+                              f"({exc.strerror}): pass --salts FILE in a writable directory"
+                              ) from None
 
     def find(self, *, market: str, round: int | None = None,
              participant: str | None = None) -> list[SealedRecord]:

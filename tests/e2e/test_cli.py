@@ -582,9 +582,31 @@ def test_dara_ask_may_offer_part_of_its_capacity(tmp_path: Path) -> None:
     q = requester_with_deposit(d, ETHER)
     bid = as_json(run(d, q, "requester", "bid", "--value", "9gwei", "--size", "3", "--escrow",
                       "10gwei", "--task", "0x" + "ab" * 32, "--json"))
-    assert (bid["quantity"], bid["extra"]) == (3, "0x" + "ab" * 32)
+    assert (bid["quantity"], bid["task"], bid["escrow"]) == (3, "0x" + "ab" * 32, 10 * GWEI)
     # a market named by address: the log search starts at its deployment block, found on chain
     status = as_json(run(d, q, "requester", "status", "--json"))
     assert [(b["index"], b["escrow"], b["status"]) for b in status["bids"]] == [
         (0, 10 * GWEI, "pending")]
     assert status["free"] == ETHER - 10 * GWEI
+
+
+def test_nothing_is_committed_when_the_salt_record_cannot_be_kept(
+        mkt: Deployed, tmp_path: Path) -> None:
+    q = requester_with_deposit(mkt, ETHER)
+    bids_before = mkt.market.round_info(mkt.market.current_round()).bid_count
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    bid = ("requester", "bid", "--value", "5gwei", "--size", "1", "--escrow", "5gwei",
+           "--task", "t")
+    line = refused(run(mkt, q, *bid, "--salts", str(blocker / "sealed.json")), code=2)
+    assert line.startswith(f"error: cannot write the sealed-bid record "
+                           f"{str(blocker / 'sealed.json')!r}")
+    assert line.endswith("pass --salts FILE in a writable directory")
+    broken = tmp_path / "broken.json"
+    broken.write_text("{not json")
+    line = refused(run(mkt, q, *bid, "--salts", str(broken)), code=2)
+    assert line.startswith(f"error: sealed-bid record {str(broken)!r} cannot be read")
+    assert line.endswith("move it aside (it may hold salts you need) or pass --salts FILE")
+    assert broken.read_text() == "{not json"
+    assert mkt.market.round_info(mkt.market.current_round()).bid_count == bids_before
+    assert mkt.market.balance_of(q.address) == ETHER
