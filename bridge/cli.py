@@ -375,7 +375,9 @@ def _job_rows(views: list[Any], market: Any) -> tuple[list[dict[str, Any]], list
 
 
 def _rounds_with_jobs(s: Session) -> list[int]:
-    logs = s.market.contract.events.RoundSettled().get_logs(from_block=s.from_block)
+    from bridge.client.participant import event_logs
+
+    logs = event_logs(s.market, "RoundSettled", s.from_block)
     return sorted({int(e["args"]["round"]) for e in logs if len(e["args"]["jobs"]) > 0})
 
 
@@ -552,15 +554,14 @@ def requester_status(rpc: RpcOpt = "http://127.0.0.1:8545", market: MarketOpt = 
                      keystore: KeystoreOpt = "", from_block: FromBlockOpt = -1,
                      as_json: JsonOpt = False) -> None:
     """Your bids, their outcomes, charges and refunds, and your free balance."""
-    from bridge.client.participant import round_charges
+    from bridge.client.participant import event_logs, round_charges
 
     def run() -> None:
         s = _session(rpc, market, keystore, from_block=from_block)
         me = s.participant.address
-        ev = s.market.contract.events
         f = {"requester": me}
-        commits = ev.BidCommitted().get_logs(from_block=s.from_block, argument_filters=f)
-        slashes = [e["args"] for e in ev.JobSlashed().get_logs(from_block=s.from_block)
+        commits = event_logs(s.market, "BidCommitted", s.from_block, f)
+        slashes = [e["args"] for e in event_logs(s.market, "JobSlashed", s.from_block)
                    if e["args"]["requester"] == me]
         rows, lines = [], [f"requester {me}: free balance {_wei(s.market.balance_of(me))}"]
         charges_of: dict[int, list[int] | None] = {}
@@ -624,18 +625,17 @@ def round_show(round: Annotated[int | None, typer.Argument()] = None,
                  + (f", prove by {_when(prove_by)}" if prove_by else ""),
                  f"{info.bid_count} sealed bids, {info.ask_count} sealed asks"]
         if info.status.name == "SETTLED":
-            from bridge.client.participant import settled_jobs
+            from bridge.client.participant import event_logs, settled_jobs
 
-            ev = m.contract.events
             flt = {"round": r}
-            settled = ev.RoundSettled().get_logs(from_block=s.from_block, argument_filters=flt)
+            settled = event_logs(m, "RoundSettled", s.from_block, flt)
             summary = settled[-1]["args"] if settled else {}
             charges = [int(c) for c in summary.get("charges", [])]
             winners = [{"index": i, "charge": c} for i, c in enumerate(charges) if c > 0]
-            proofs = {int(e["args"]["jobIndex"]): e["args"] for e in ev.ProofAccepted().get_logs(
-                from_block=s.from_block, argument_filters=flt)}
-            slashes = {int(e["args"]["jobIndex"]): e["args"] for e in ev.JobSlashed().get_logs(
-                from_block=s.from_block, argument_filters=flt)}
+            proofs = {int(e["args"]["jobIndex"]): e["args"]
+                      for e in event_logs(m, "ProofAccepted", s.from_block, flt)}
+            slashes = {int(e["args"]["jobIndex"]): e["args"]
+                       for e in event_logs(m, "JobSlashed", s.from_block, flt)}
 
             def state(job: int) -> str:
                 if job in proofs:

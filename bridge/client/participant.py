@@ -279,6 +279,24 @@ class Participant:
         return solve_pow(task, self.address, bits, start=secrets.randbits(32))
 
 
+LOG_RANGE = 5_000
+"""Blocks per ``eth_getLogs`` request (public nodes refuse wide ranges)."""
+
+
+def event_logs(market: Market, event: str, from_block: int,
+               filters: dict[str, Any] | None = None, *, step: int = LOG_RANGE) -> list[Any]:
+    """Decoded ``event`` logs of ``market`` from ``from_block`` to the head, in bounded ranges."""
+    head = int(market.w3.eth.block_number)
+    out: list[Any] = []
+    start = from_block
+    while start <= head:
+        end = min(start + step - 1, head)
+        out.extend(getattr(market.contract.events, event)().get_logs(
+            from_block=start, to_block=end, argument_filters=filters))
+        start = end + 1
+    return out
+
+
 def settled_jobs(market: Market, round: int, from_block: int) -> list[JobView]:
     """Every job of a settled ``round``, rebuilt from its settlement transaction's input.
 
@@ -287,8 +305,7 @@ def settled_jobs(market: Market, round: int, from_block: int) -> list[JobView]:
     info = market.round_info(round)
     if info.status is not RoundStatus.SETTLED:
         return []
-    logs = market.contract.events.RoundSettled().get_logs(
-        from_block=from_block, argument_filters={"round": round})
+    logs = event_logs(market, "RoundSettled", from_block, {"round": round})
     if not logs:
         raise BridgeError(f"round {round} is settled but its RoundSettled log is not at or "
                           f"after block {from_block}: pass an earlier block")
@@ -302,8 +319,7 @@ def settled_jobs(market: Market, round: int, from_block: int) -> list[JobView]:
 
 def round_charges(market: Market, round: int, from_block: int) -> list[int] | None:
     """Charges of a settled round's bids in commit order (from ``RoundSettled``), else None."""
-    logs = market.contract.events.RoundSettled().get_logs(
-        from_block=from_block, argument_filters={"round": round})
+    logs = event_logs(market, "RoundSettled", from_block, {"round": round})
     return [int(c) for c in logs[-1]["args"]["charges"]] if logs else None
 
 

@@ -28,7 +28,7 @@ from bridge.chain.deploy import MarketConfig, Mechanism, deploy, deploy_market
 from bridge.chain.market import Market
 from bridge.chain.tester import TesterChain
 from bridge.cli import app
-from bridge.client.participant import Participant
+from bridge.client.participant import Participant, event_logs
 from bridge.client.salts import SaltStore
 from bridge.errors import SettlementRejected
 from bridge.keeper.config import KeeperConfig
@@ -588,6 +588,11 @@ def test_dara_ask_may_offer_part_of_its_capacity(tmp_path: Path) -> None:
     assert [(b["index"], b["escrow"], b["status"]) for b in status["bids"]] == [
         (0, 10 * GWEI, "pending")]
     assert status["free"] == ETHER - 10 * GWEI
+    # logs are read in bounded block ranges: any range size gives the same events
+    everything = event_logs(d.market, "BidCommitted", d.block)
+    assert [e["args"]["commitment"] for e in event_logs(d.market, "BidCommitted", d.block,
+                                                        step=2)] == \
+        [e["args"]["commitment"] for e in everything] != []
 
 
 def test_nothing_is_committed_when_the_salt_record_cannot_be_kept(
