@@ -134,7 +134,12 @@ class Session:
         if self.start_block is None:
             from bridge.keeper.daemon import deployment_block
 
-            self.start_block = deployment_block(self.market.w3, self.market.address)
+            try:
+                self.start_block = deployment_block(self.market.w3, self.market.address)
+            except Exception as exc:  # a node without history cannot answer get_code(old)
+                raise ChainError(f"cannot find the market's deployment block on this node "
+                                 f"({exc}): pass --from-block N or the deployment file as "
+                                 "--market") from None
         return self.start_block
 
 
@@ -360,12 +365,14 @@ def prover_ask(cost: Annotated[str, typer.Option("--cost", help="Cost per unit."
     guarded(run)
 
 
-def _job_rows(views: list[Any], market: Any) -> tuple[list[dict[str, Any]], list[str]]:
+def _job_rows(views: list[Any], market: Any,
+              proven: set[tuple[int, int]]) -> tuple[list[dict[str, Any]], list[str]]:
     data, lines = [], []
+    now = market.chain_time()
     for v in views:
         j = v.job
-        state = "proven/slashed" if v.resolved else (
-            "open" if market.chain_time() <= j.proof_deadline else "missed (slashable)")
+        state = (("proven" if (v.round, j.job_index) in proven else "slashed") if v.resolved
+                 else "open" if now <= j.proof_deadline else "missed (slashable)")
         data.append({"round": v.round, "job": j.job_index, "bid": j.bid_index,
                      "requester": j.requester, "task": j.task, "units": j.units,
                      "payment": j.payment, "deadline": j.proof_deadline, "state": state})
@@ -374,11 +381,20 @@ def _job_rows(views: list[Any], market: Any) -> tuple[list[dict[str, Any]], list
     return data, lines
 
 
-def _rounds_with_jobs(s: Session) -> list[int]:
+def _rounds_with_my_jobs(s: Session, prover: str) -> list[int]:
+    """Settled rounds that assigned a job to ``prover`` (its asks, matched to the packed jobs)."""
     from bridge.client.participant import event_logs
 
-    logs = event_logs(s.market, "RoundSettled", s.from_block)
-    return sorted({int(e["args"]["round"]) for e in logs if len(e["args"]["jobs"]) > 0})
+    my_asks = {(int(e["args"]["round"]), int(e["args"]["index"]))
+               for e in event_logs(s.market, "AskCommitted", s.from_block, {"prover": prover})}
+    if not my_asks:
+        return []
+    rounds = set()
+    for e in event_logs(s.market, "RoundSettled", s.from_block):
+        r = int(e["args"]["round"])
+        if any((r, (int(packed) >> 192) & 0xFFFFFFFF) in my_asks for packed in e["args"]["jobs"]):
+            rounds.add(r)
+    return sorted(rounds)
 
 
 @prover_app.command("jobs")
@@ -388,10 +404,16 @@ def prover_jobs(rpc: RpcOpt = "http://127.0.0.1:8545", market: MarketOpt = "",
                 as_json: JsonOpt = False) -> None:
     """Jobs assigned to you that await a proof, with deadlines."""
     def run() -> None:
+        from bridge.client.participant import event_logs
+
         s = _session(rpc, market, keystore, from_block=from_block)
-        views = [v for r in _rounds_with_jobs(s)
+        me = s.participant.address
+        views = [v for r in _rounds_with_my_jobs(s, me)
                  for v in s.participant.my_jobs(r, s.from_block) if all_jobs or not v.resolved]
-        data, lines = _job_rows(views, s.market)
+        proven = {(int(e["args"]["round"]), int(e["args"]["jobIndex"]))
+                  for e in event_logs(s.market, "ProofAccepted", s.from_block, {"prover": me})
+                  } if any(v.resolved for v in views) else set()
+        data, lines = _job_rows(views, s.market, proven)
         _emit(as_json, {"jobs": data}, lines or ["no jobs awaiting proof"])
 
     guarded(run)

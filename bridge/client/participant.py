@@ -255,7 +255,8 @@ class Participant:
             raise Refused(f"job {view.job.job_index} of round {view.round} is assigned to "
                           f"{view.job.prover}, not to you")
         if view.resolved or self.market.is_resolved(view.round, view.job.job_index):
-            raise Refused(f"job {view.job.job_index} of round {view.round} is already resolved")
+            raise Refused(f"job {view.job.job_index} of round {view.round} is already proven or "
+                          "slashed: nothing to do (see `bridge prover jobs --all`)")
         if self.market.chain_time() > view.job.proof_deadline:
             at = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(view.job.proof_deadline))
             raise Refused(f"the proof deadline of job {view.job.job_index} of round "

@@ -291,6 +291,11 @@ def test_full_round_through_the_cli(tmp_path: Path) -> None:
         assert proved["proved"][0]["job"] == 0 and proved["proved"][0]["payment"] == 60 * GWEI
         assert m.is_resolved(r, 0)
         assert ok(run(d, None, "prover", "jobs", **p1_env)).strip() == "no jobs awaiting proof"
+        done = as_json(run(d, None, "prover", "jobs", "--all", "--json", **p1_env))["jobs"]
+        assert [(j["round"], j["job"], j["state"]) for j in done] == [(r, 0, "proven")]
+        line = refused(run(d, None, "prover", "prove", str(r), "0", **p1_env))
+        assert line == (f"error: job 0 of round {r} is already proven or slashed: nothing to do "
+                        "(see `bridge prover jobs --all`)")
         status = as_json(run(d, None, "prover", "status", *with_keystore, "--json", **ks_env))
         collateral = ETHER // 2 + 60 * GWEI
         assert status == {"address": p1_address, "collateral": collateral, "capacity": 1,
@@ -315,6 +320,7 @@ def test_full_round_through_the_cli(tmp_path: Path) -> None:
     assert m.is_resolved(r, 1)
     jobs = as_json(run(d, None, "round", "show", str(r), "--json", **base))["jobs"]
     assert [j["state"] for j in jobs] == ["proven", "slashed"]
+    assert ok(run(d, p2, "prover", "jobs", "--all", **base)).strip().endswith("— slashed")
     assert (jobs[1]["refund"], jobs[1]["compensation"]) == (80 * GWEI, REFUND_CAP)
     out = ok(run(d, None, "round", "show", str(r), **base)).splitlines()
     assert out[-2:] == [
