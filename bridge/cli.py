@@ -189,6 +189,10 @@ def _when(ts: int) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(ts))
 
 
+def _units(n: int) -> str:
+    return f"{n} unit" if n == 1 else f"{n} units"
+
+
 def _wei(v: int) -> str:
     from bridge.client.amounts import format_wei
 
@@ -341,15 +345,18 @@ def prover_capacity(units: int, rpc: RpcOpt = "http://127.0.0.1:8545", market: M
     def run() -> None:
         s = _session(rpc, market, keystore)
         s.participant.set_capacity(units)
-        _emit(as_json, {"capacity": units}, [f"capacity set to {units} units"])
+        _emit(as_json, {"capacity": units}, [f"capacity set to {_units(units)}"])
 
     guarded(run)
 
 
 @prover_app.command("ask")
 def prover_ask(cost: Annotated[str, typer.Option("--cost", help="Cost per unit.")],
-               units: Annotated[int | None, typer.Option("--units")] = None,
-               round: Annotated[int | None, typer.Option("--round")] = None,
+               units: Annotated[int | None, typer.Option(
+                   "--units", help="Units offered (default: your capacity; Prooφ: all of it).")
+               ] = None,
+               round: Annotated[int | None, typer.Option(
+                   "--round", help="Must be the current round (default).")] = None,
                rpc: RpcOpt = "http://127.0.0.1:8545", market: MarketOpt = "",
                keystore: KeystoreOpt = "", salts: SaltsOpt = "",
                as_json: JsonOpt = False) -> None:
@@ -358,7 +365,7 @@ def prover_ask(cost: Annotated[str, typer.Option("--cost", help="Cost per unit."
         s = _session(rpc, market, keystore, salts)
         rec = s.participant.ask(cost=_amount(cost, "--cost"), units=units, round=round)
         _emit(as_json, rec.__dict__,
-              [f"ask committed in round {rec.round}: {rec.quantity} units at "
+              [f"ask committed in round {rec.round}: {_units(rec.quantity)} at "
                f"{_wei(rec.price)} each",
                f"commitment {rec.commitment} (salt kept in {s.participant.salts.path})"])
 
@@ -376,7 +383,7 @@ def _job_rows(views: list[Any], market: Any,
         data.append({"round": v.round, "job": j.job_index, "bid": j.bid_index,
                      "requester": j.requester, "task": j.task, "units": j.units,
                      "payment": j.payment, "deadline": j.proof_deadline, "state": state})
-        lines.append(f"round {v.round} bid {j.bid_index} (job {j.job_index}): {j.units} units, "
+        lines.append(f"round {v.round} bid {j.bid_index} (job {j.job_index}): {_units(j.units)}, "
                      f"pays {_wei(j.payment)}, prove by {_when(j.proof_deadline)} — {state}")
     return data, lines
 
@@ -512,8 +519,8 @@ def prover_status(rpc: RpcOpt = "http://127.0.0.1:8545", market: MarketOpt = "",
         data = {"address": me, **info, "outstanding_units": outstanding, "withdrawable": free}
         _emit(as_json, data, [
             f"prover {me}",
-            f"collateral {_wei(info['collateral'])}, capacity {info['capacity']} units, "
-            f"{outstanding} units awaiting proof",
+            f"collateral {_wei(info['collateral'])}, capacity {_units(info['capacity'])}, "
+            f"{_units(outstanding)} awaiting proof",
             f"withdrawable {_wei(free)}"])
 
     guarded(run)
@@ -553,7 +560,8 @@ def requester_bid(value: Annotated[str, typer.Option("--value", help="Total valu
                   escrow: Annotated[str, typer.Option("--escrow", help="Public escrow ≥ value.")],
                   task: Annotated[str, typer.Option("--task",
                                                     help="0x-32-byte task id, or text hashed.")],
-                  round: Annotated[int | None, typer.Option("--round")] = None,
+                  round: Annotated[int | None, typer.Option(
+                      "--round", help="Must be the current round (default).")] = None,
                   rpc: RpcOpt = "http://127.0.0.1:8545", market: MarketOpt = "",
                   keystore: KeystoreOpt = "", salts: SaltsOpt = "",
                   as_json: JsonOpt = False) -> None:
@@ -565,7 +573,7 @@ def requester_bid(value: Annotated[str, typer.Option("--value", help="Total valu
                                 round=round)
         _emit(as_json, {**rec.__dict__, "task": rec.extra, "escrow": _amount(escrow, "--escrow")},
               [f"bid committed in round {rec.round}: value {_wei(rec.price)} for "
-               f"{rec.quantity} units, escrow {_wei(_amount(escrow, '--escrow'))} locked",
+               f"{_units(rec.quantity)}, escrow {_wei(_amount(escrow, '--escrow'))} locked",
                f"commitment {rec.commitment} (salt kept in {s.participant.salts.path})"])
 
     guarded(run)
@@ -690,7 +698,7 @@ def round_show(round: Annotated[int | None, typer.Argument()] = None,
                 lines.append("no trade")
             for row in jobs:
                 lines.append(f"  job {row['job']}: bid {row['bid']} → {row['prover']} "
-                             f"{row['units']} units, pays {_wei(row['payment'])} — {row['state']}"
+                             f"{_units(row['units'])}, pays {_wei(row['payment'])} — {row['state']}"
                              + (f" (requester refunded {_wei(row['refund'])} + "
                                 f"{_wei(row['compensation'])} compensation)"
                                 if "refund" in row else ""))

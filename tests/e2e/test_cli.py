@@ -184,7 +184,7 @@ def test_full_round_through_the_cli(tmp_path: Path) -> None:
         "capacity": 1}
     for p in (p2, p3):
         assert ok(run(d, p, "prover", "capacity", "1", **base)).strip() == \
-            "capacity set to 1 units"
+            "capacity set to 1 unit"
     assert m.prover_info(p1_address)["capacity"] == 1
 
     # asks: the salt record is on disk and reproduces the commitment on chain
@@ -201,7 +201,7 @@ def test_full_round_through_the_cli(tmp_path: Path) -> None:
                               quantity=1, salt=bytes.fromhex(stored[0].salt[2:]))
     assert "0x" + again.hex() == ask["commitment"]
     out = ok(run(d, p2, "prover", "ask", "--cost", "50gwei", **base))
-    assert out.splitlines()[0] == f"ask committed in round {r}: 1 units at 50 gwei each"
+    assert out.splitlines()[0] == f"ask committed in round {r}: 1 unit at 50 gwei each"
     assert out.splitlines()[1].startswith("commitment 0x")
     ok(run(d, p3, "prover", "ask", "--cost", "60gwei", "--round", str(r), **base))
 
@@ -218,7 +218,7 @@ def test_full_round_through_the_cli(tmp_path: Path) -> None:
     assert m.balance_of(r1.address) == ETHER - 120 * GWEI
     out = ok(run(d, r2, "requester", "bid", "--value", "90gwei", "--size", "1", "--escrow",
                  "90gwei", "--task", "job-b", **base))
-    assert out.splitlines()[0] == (f"bid committed in round {r}: value 90 gwei for 1 units, "
+    assert out.splitlines()[0] == (f"bid committed in round {r}: value 90 gwei for 1 unit, "
                                    "escrow 90 gwei locked")
     ok(run(d, r3, "requester", "bid", "--value", "80gwei", "--size", "1", "--escrow",
            "80gwei", "--task", "job-c", **base))
@@ -265,7 +265,7 @@ def test_full_round_through_the_cli(tmp_path: Path) -> None:
             r, 0, 60 * GWEI, deadline, "open")
         assert job["requester"] == r1.address
         out = ok(run(d, None, "prover", "jobs", **p1_env))
-        assert out.strip() == (f"round {r} bid 0 (job 0): 1 units, pays 60 gwei, "
+        assert out.strip() == (f"round {r} bid 0 (job 0): 1 unit, pays 60 gwei, "
                                f"prove by {utc(deadline)} — open")
         assert ok(run(d, p3, "prover", "jobs", **base)).strip() == "no jobs awaiting proof"
 
@@ -304,7 +304,7 @@ def test_full_round_through_the_cli(tmp_path: Path) -> None:
                           "withdrawable": collateral - REFUND_CAP}
         out = ok(run(d, p2, "prover", "status", **base)).splitlines()
         assert out == [f"prover {p2.address}",
-                       "collateral 600 gwei, capacity 1 units, 1 units awaiting proof",
+                       "collateral 600 gwei, capacity 1 unit, 1 unit awaiting proof",
                        "withdrawable 200 gwei"]
 
         # prover 2 misses its deadline: too late to prove, the keeper slashes
@@ -324,8 +324,8 @@ def test_full_round_through_the_cli(tmp_path: Path) -> None:
     assert (jobs[1]["refund"], jobs[1]["compensation"]) == (80 * GWEI, REFUND_CAP)
     out = ok(run(d, None, "round", "show", str(r), **base)).splitlines()
     assert out[-2:] == [
-        f"  job 0: bid 0 → {p1_address} 1 units, pays 60 gwei — proven",
-        f"  job 1: bid 1 → {p2.address} 1 units, pays 60 gwei — slashed (requester refunded "
+        f"  job 0: bid 0 → {p1_address} 1 unit, pays 60 gwei — proven",
+        f"  job 1: bid 1 → {p2.address} 1 unit, pays 60 gwei — slashed (requester refunded "
         "80 gwei + 200 gwei compensation)"]
 
     # requesters see charges, refunds and the slash
