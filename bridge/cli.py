@@ -328,8 +328,8 @@ def prover_stake(amount: str, rpc: RpcOpt = "http://127.0.0.1:8545", market: Mar
                  keystore: KeystoreOpt = "", as_json: JsonOpt = False) -> None:
     """Add AMOUNT of collateral."""
     def run() -> None:
+        wei = _amount(amount, "AMOUNT")  # input first: a typo needs no node
         s = _session(rpc, market, keystore)
-        wei = _amount(amount, "AMOUNT")
         s.participant.stake(wei)
         info = s.market.prover_info(s.participant.address)
         _emit(as_json, {"staked": wei, **info},
@@ -362,8 +362,9 @@ def prover_ask(cost: Annotated[str, typer.Option("--cost", help="Cost per unit."
                as_json: JsonOpt = False) -> None:
     """Seal and commit an ask for the current round (salt recorded locally first)."""
     def run() -> None:
+        wei = _amount(cost, "--cost")
         s = _session(rpc, market, keystore, salts)
-        rec = s.participant.ask(cost=_amount(cost, "--cost"), units=units, round=round)
+        rec = s.participant.ask(cost=wei, units=units, round=round)
         _emit(as_json, rec.__dict__,
               [f"ask committed in round {rec.round}: {_units(rec.quantity)} at "
                f"{_wei(rec.price)} each",
@@ -469,8 +470,9 @@ def prover_prove(round: int, bid: int,
 
 def _withdraw(rpc: str, market: str, keystore: str, amount: str | None, as_json: bool) -> None:
     def run() -> None:
+        wanted = None if amount is None else _amount(amount, "AMOUNT")
         s = _session(rpc, market, keystore)
-        wei = s.participant.withdraw(None if amount is None else _amount(amount, "AMOUNT"))
+        wei = s.participant.withdraw(wanted)
         _emit(as_json, {"withdrawn": wei}, [f"withdrew {_wei(wei)}"])
 
     guarded(run)
@@ -486,10 +488,11 @@ def prover_withdraw(amount: Annotated[str | None, typer.Argument()] = None,
     your open jobs can be withdrawn. Any market balance (e.g. from a deposit) is sent too.
     """
     def run() -> None:
+        wanted = None if amount is None else _amount(amount, "AMOUNT")
         s = _session(rpc, market, keystore)
         p = s.participant
-        if amount is not None:
-            wei = p.withdraw_collateral(_amount(amount, "AMOUNT"))
+        if wanted is not None:
+            wei = p.withdraw_collateral(wanted)
             extra = 0
         else:
             extra = s.market.balance_of(p.address)
@@ -533,8 +536,8 @@ def requester_deposit(amount: str, rpc: RpcOpt = "http://127.0.0.1:8545",
                       as_json: JsonOpt = False) -> None:
     """Deposit AMOUNT into your market balance (escrow for bids comes from it)."""
     def run() -> None:
-        s = _session(rpc, market, keystore)
         wei = _amount(amount, "AMOUNT")
+        s = _session(rpc, market, keystore)
         s.participant.deposit(wei)
         free = s.market.balance_of(s.participant.address)
         _emit(as_json, {"deposited": wei, "free": free},
@@ -567,13 +570,13 @@ def requester_bid(value: Annotated[str, typer.Option("--value", help="Total valu
                   as_json: JsonOpt = False) -> None:
     """Seal and commit a bid for the current round (salt recorded locally first)."""
     def run() -> None:
+        wei, locked = _amount(value, "--value"), _amount(escrow, "--escrow")
         s = _session(rpc, market, keystore, salts)
-        rec = s.participant.bid(value=_amount(value, "--value"), size=size,
-                                escrow=_amount(escrow, "--escrow"), task=_task_bytes(task),
+        rec = s.participant.bid(value=wei, size=size, escrow=locked, task=_task_bytes(task),
                                 round=round)
-        _emit(as_json, {**rec.__dict__, "task": rec.extra, "escrow": _amount(escrow, "--escrow")},
+        _emit(as_json, {**rec.__dict__, "task": rec.extra, "escrow": locked},
               [f"bid committed in round {rec.round}: value {_wei(rec.price)} for "
-               f"{_units(rec.quantity)}, escrow {_wei(_amount(escrow, '--escrow'))} locked",
+               f"{_units(rec.quantity)}, escrow {_wei(locked)} locked",
                f"commitment {rec.commitment} (salt kept in {s.participant.salts.path})"])
 
     guarded(run)

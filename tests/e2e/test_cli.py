@@ -10,6 +10,9 @@ happens for its decoded custom error.
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -621,3 +624,30 @@ def test_nothing_is_committed_when_the_salt_record_cannot_be_kept(
     assert broken.read_text() == "{not json"
     assert mkt.market.round_info(mkt.market.current_round()).bid_count == bids_before
     assert mkt.market.balance_of(q.address) == ETHER
+
+
+def test_the_installed_command_runs_offline_checks_in_its_own_process(tmp_path: Path) -> None:
+    """``bridge`` as a user's shell runs it: a new key, and input mistakes caught before any
+    node is contacted (``--rpc`` points at nothing)."""
+    exe = Path(sys.executable).with_name("bridge")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BRIDGE_")}
+    env.update({"BRIDGE_KEYSTORE_PASSWORD": "pw", "BRIDGE_RPC": "http://127.0.0.1:9",
+                "BRIDGE_MARKET": "0x" + "11" * 20})
+
+    def bridge(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([str(exe), *args], env=env, capture_output=True, text=True,
+                              timeout=120, check=False)
+
+    ks = tmp_path / "k.json"
+    done = bridge("key", "new", "--keystore", str(ks), "--json")
+    assert done.returncode == 0, done.stderr
+    address = json.loads(done.stdout)["address"]
+    assert Account.from_key(Account.decrypt(json.loads(ks.read_text()), "pw")).address == address
+    assert ks.stat().st_mode & 0o777 == 0o600
+    bad = bridge("requester", "deposit", "12 btc", "--keystore", str(ks))
+    assert (bad.returncode, bad.stdout) == (1, "")
+    assert bad.stderr == "error: AMOUNT '12 btc': unknown unit 'btc'; use wei, gwei or ether\n"
+    far = bridge("requester", "deposit", "12gwei", "--keystore", str(ks))
+    assert (far.returncode, far.stderr) == (
+        1, "error: cannot reach a node at http://127.0.0.1:9: start it or fix --rpc / "
+           "BRIDGE_RPC\n")
