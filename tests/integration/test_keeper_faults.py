@@ -266,7 +266,7 @@ def test_sigkill_at_random_points_across_rounds_settles_each_round_once(
     rng = random.Random(seed)
     node = anvil(block_time=1, mixed=True)
     scene = make_scene(node, tmp_path, provers=2, requesters=2, commit_period=2,
-                       settle_period=45, proof_period=2)
+                       settle_period=60, proof_period=2)
     scene.setup()
     keeper = KeeperProcess(tmp_path, node.url, scene.record, f"sqlite:///{tmp_path / 'k.db'}",
                            confirmations=1, poll_interval=0.2)
@@ -275,7 +275,7 @@ def test_sigkill_at_random_points_across_rounds_settles_each_round_once(
     kills: list[float] = []
 
     def chaos() -> None:
-        while not stop.wait(rng.uniform(2.0, 7.0)):
+        while not stop.wait(rng.uniform(3.0, 8.0)):
             keeper.kill()
             kills.append(time.monotonic())
             stop.wait(rng.uniform(0.0, 0.5))

@@ -1,0 +1,335 @@
+"""Benchmark: the keeper's settlement latency on eth-tester and on anvil, and its recovery times.
+
+For each chain and round size (bids per round) a market is deployed (``bridge.chain.deployment``),
+5 provers ask and 4 requesters place the round's bids, the round is closed by moving chain time,
+and the real :class:`~bridge.keeper.daemon.Keeper` (in-process, ticking as fast as it can) runs
+until the settlement is on chain. Measured:
+
+- **latency**: from the block that closes the round to the settlement receipt (log reading with
+  the chain's confirmations, decryption, clearing, audit, settlement transaction and its receipt);
+- **rounds per minute**: 60 / latency, the rate one keeper can settle rounds of that size
+  back to back (it settles one round at a time);
+- **recovery after a crash** (anvil): ``bridge keeper run`` is SIGKILLed right after the round
+  closed; time from its restart (process start, so Python start-up is included) to the settlement;
+- **recovery after a reorg** (anvil): the block with the settlement is replaced by ``anvil_reorg``
+  after the keeper read it; time from the reorg to the settlement being on chain again.
+
+    .venv/bin/python bench/keeper.py [--sizes 10,100,500] [--chains eth-tester,anvil] [--quick]
+
+Prints a table and writes ``bench/results/keeper.json``. anvil runs with ``--block-time 1
+--mixed-mining`` (transactions mined at once, a block every second) and the keeper reads with one
+confirmation; eth-tester mines one block per transaction and the keeper uses none.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+from web3 import HTTPProvider, Web3
+
+from bridge.chain.deployment import KeeperIdentity, NetworkConfig, VerifierSpec, deploy_network
+from bridge.chain.market import Market, RoundStatus
+from bridge.chain.tester import make_tester_chain
+from bridge.client.participant import Participant, new_task
+from bridge.client.salts import SaltStore
+from bridge.keeper.config import KeeperConfig
+from bridge.keeper.daemon import Keeper
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "results" / "keeper.json"
+ANVIL = ROOT / "node_modules" / ".bin" / "anvil"
+GWEI = 10**9
+KEYS = [  # anvil's well-known dev keys
+    "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80",
+    "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d",
+    "0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a",
+    "0x7c852118294e51e653712a81e05800f419141751be58f605c371e15141b007a6",
+    "0x47e179ec197488593b187f80a00eb0da91f1b9d0b13f8733639f19c30a34926a",
+    "0x8b3a350cf5c34c9194ca85829a2df0ec3153be0318b5e2d3348e872092edffba",
+    "0x92db14e403b83dfe3df233f83dfa3a0d7096f21ca9b0d6d6b8d88b2b4ec1564e",
+    "0x4bbbf85ce3377467afe5d46f804f221813b2bb87f24d81f60f1fcdbf7cbf4356",
+    "0xdbda1821b80551c9d65939329250298aa3472ba22feea921c0cf5d620ea67b97",
+    "0x2a871d0798f97d79848a013d4936a73bf4cc922c825d33c1cf7073dff6d409c6",
+]
+PROVERS, REQUESTERS = KEYS[1:6], KEYS[6:10]
+
+
+@dataclass
+class Chain:
+    """A chain to benchmark on: web3, how to move time, confirmations, JSON-RPC if a node."""
+
+    name: str
+    w3: Web3
+    travel: Callable[[int], None]
+    confirmations: int
+    url: str = ""
+    rpc: Callable[..., Any] | None = None
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def anvil_chain() -> Iterator[Chain]:
+    """anvil with a block a second and instant transactions, stopped afterwards."""
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    proc = subprocess.Popen([str(ANVIL), "--port", str(port), "--block-time", "1",
+                             "--mixed-mining", "--silent", "--gas-limit", "60000000"])
+
+    def rpc(method: str, *params: Any) -> Any:
+        body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": method,
+                           "params": list(params)}).encode()
+        req = urllib.request.Request(url, data=body,
+                                     headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=30) as r:
+            reply = json.loads(r.read())
+        if "error" in reply:
+            raise RuntimeError(f"{method}: {reply['error']}")
+        return reply.get("result")
+
+    try:
+        for _ in range(200):
+            try:
+                rpc("eth_chainId")
+                break
+            except OSError:
+                time.sleep(0.05)
+        w3 = Web3(HTTPProvider(url, request_kwargs={"timeout": 60}))
+
+        def travel(ts: int) -> None:
+            if int(w3.eth.get_block("latest")["timestamp"]) < ts:
+                rpc("evm_mine", ts)
+
+        yield Chain("anvil", w3, travel, confirmations=1, url=url, rpc=rpc)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=10)
+
+
+@contextmanager
+def tester_chain() -> Iterator[Chain]:
+    """The in-process eth-tester chain with the dev keys funded."""
+    chain = make_tester_chain(accounts=1)
+    for key in KEYS:
+        tx = chain.w3.eth.send_transaction({  # type: ignore[typeddict-item]
+            "from": chain.accounts[0], "to": Account.from_key(key).address, "value": 10**22})
+        chain.w3.eth.wait_for_transaction_receipt(tx)
+
+    def travel(ts: int) -> None:
+        if chain.now() < ts:
+            chain.travel_to(ts)
+        if chain.now() < ts:
+            chain.travel_to(ts + 1)
+
+    yield Chain("eth-tester", chain.w3, travel, confirmations=0)
+
+
+@dataclass
+class Setup:
+    """A deployed market with participants and an in-process keeper."""
+
+    chain: Chain
+    market: Market
+    keeper: Keeper
+    provers: list[Participant]
+    requesters: list[Participant]
+    record: str
+    db: str
+    deploy_block: int
+
+
+def setup(chain: Chain, workdir: Path, bids: int) -> Setup:
+    """Deploy, stake, declare capacity (half the bids can trade), deposit."""
+    chain_id = int(chain.w3.eth.chain_id)
+    net = NetworkConfig(name=chain.name, rpc=chain.url or "eth-tester", chain_id=chain_id,
+                        commit_period=3600, settle_period=3600, proof_period=10**8,
+                        refund_cap=200 * GWEI, confirmations=chain.confirmations,
+                        verifier=VerifierSpec(kind="pow", difficulty_bits=4))
+    keeper_account: LocalAccount = Account.from_key(KEYS[0])
+    res = deploy_network(net, keeper_account, w3=chain.w3, out_dir=workdir / "deployments",
+                         keeper=KeeperIdentity.of_account(keeper_account), force=True)
+    market = Market(chain.w3, res.record.market)
+    salts = SaltStore(workdir / "sealed.json")
+    provers = [Participant(market, Account.from_key(k), salts=salts) for k in PROVERS]
+    requesters = [Participant(market, Account.from_key(k), salts=salts) for k in REQUESTERS]
+    capacity = max(1, bids // (2 * len(provers)))
+    for p in provers:
+        p.stake(market.params.refund_cap * capacity * 4)
+        p.set_capacity(capacity)
+    for q in requesters:
+        q.deposit(10**18)
+    db = f"sqlite:///{workdir / f'keeper-{chain.name}-{bids}.sqlite'}"
+    cfg = KeeperConfig(rpc=chain.url or "eth-tester", market=res.record.market, database=db,
+                       confirmations=chain.confirmations, start_block=res.record.block,
+                       poll_interval=0.05, max_log_range=2000).validate()
+    keeper = Keeper(cfg, keeper_account, w3=chain.w3, use_scheduler=False)
+    keeper.startup_checks()
+    return Setup(chain, market, keeper, provers, requesters, str(res.path), db,
+                 res.record.block)
+
+
+def commit_round(s: Setup, bids: int, seed: int) -> int:
+    """Move to a fresh round; every prover asks, the requesters place ``bids`` bids."""
+    s.chain.travel(s.market.params.closes_at(s.market.current_round()) + 1)
+    r = s.market.current_round()
+    for i, p in enumerate(s.provers):
+        p.ask(cost=(40 + 3 * i + seed % 7) * GWEI, round=r)
+    for i in range(bids):
+        q = s.requesters[i % len(s.requesters)]
+        value = (60 + (i * 37 + seed) % 80) * GWEI
+        q.bid(value=value, size=1, escrow=value, task=new_task(), round=r)
+    return r
+
+
+def settle_latency(s: Setup, r: int) -> float:
+    """Close ``r`` and tick the keeper until the settlement is mined; seconds."""
+    s.chain.travel(s.market.params.closes_at(r) + 1)
+    start = time.perf_counter()
+    while s.market.round_info(r).status is not RoundStatus.SETTLED:
+        s.keeper.tick()
+        if s.chain.name != "eth-tester":
+            time.sleep(0.02)
+        if time.perf_counter() - start > 600:
+            raise RuntimeError(f"round {r} not settled after 600 s")
+    elapsed = time.perf_counter() - start
+    s.keeper.run_until_idle(max_ticks=5)
+    return elapsed
+
+
+def crash_recovery(s: Setup, workdir: Path) -> float:
+    """SIGKILL a ``bridge keeper run`` after the close; seconds from restart to settlement."""
+    assert s.chain.url
+    db = f"sqlite:///{workdir / 'crash.sqlite'}"
+    args = [str(Path(sys.executable).parent / "bridge"), "keeper", "run", "--rpc", s.chain.url,
+            "--market", s.record, "--database", db, "--confirmations", "1",
+            "--poll-interval", "0.1"]
+    env = {**os.environ, "BRIDGE_PRIVATE_KEY": KEYS[0]}
+    s.keeper.stop()  # the in-process keeper steps aside
+    first = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    r = commit_round(s, 10, seed=99)
+    s.chain.travel(s.market.params.closes_at(r) + 1)
+    first.kill()
+    first.wait()
+    start = time.perf_counter()
+    second = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    try:
+        while s.market.round_info(r).status is not RoundStatus.SETTLED:
+            time.sleep(0.05)
+            if time.perf_counter() - start > 300:
+                raise RuntimeError("no settlement after the restart")
+        return time.perf_counter() - start
+    finally:
+        second.terminate()
+        second.wait(timeout=30)
+
+
+def reorg_recovery(s: Setup) -> float:
+    """Drop the block with a read settlement by ``anvil_reorg``; seconds until it is back."""
+    assert s.chain.rpc is not None
+    keeper = s.keeper
+    r = commit_round(s, 10, seed=7)
+    settle_latency(s, r)
+    logs = s.market.contract.events.RoundSettled().get_logs(
+        from_block=s.deploy_block, argument_filters={"round": r})
+    block = int(logs[-1]["blockNumber"])
+    while not keeper.store.events("RoundSettled", round=r):
+        keeper.tick()
+        time.sleep(0.05)
+    head = int(s.chain.w3.eth.block_number)
+    s.chain.rpc("anvil_reorg", head - block + 1, [])
+    start = time.perf_counter()
+    while s.market.round_info(r).status is not RoundStatus.SETTLED:
+        keeper.tick()
+        time.sleep(0.02)
+        if time.perf_counter() - start > 300:
+            raise RuntimeError("not settled again after the reorg")
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sizes", default="10,100,500")
+    ap.add_argument("--chains", default="eth-tester,anvil")
+    ap.add_argument("--quick", action="store_true", help="10 and 100 bids, one round each")
+    args = ap.parse_args()
+    sizes = [10, 100] if args.quick else [int(x) for x in args.sizes.split(",")]
+    chains = args.chains.split(",")
+    if "anvil" in chains and not os.access(ANVIL, os.X_OK):
+        print(f"anvil not found at {ANVIL}: run `npm ci`; benchmarking eth-tester only")
+        chains = [c for c in chains if c != "anvil"]
+    load = os.getloadavg()[0]
+    rows: list[dict[str, Any]] = []
+    recovery: dict[str, float] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in chains:
+            for bids in sizes:
+                rounds = 1 if args.quick or bids >= 500 else (2 if bids >= 100 else 3)
+                ctx = tester_chain() if name == "eth-tester" else anvil_chain()
+                with ctx as chain:
+                    work = Path(tmp) / f"{name}-{bids}"
+                    work.mkdir()
+                    s = setup(chain, work, bids)
+                    latencies = []
+                    for i in range(rounds):
+                        r = commit_round(s, bids, seed=i)
+                        latencies.append(settle_latency(s, r))
+                    mean = statistics.mean(latencies)
+                    rows.append({"chain": name, "bids": bids, "asks": len(s.provers),
+                                 "rounds": rounds, "confirmations": chain.confirmations,
+                                 "latency_s": round(mean, 3),
+                                 "latency_max_s": round(max(latencies), 3),
+                                 "rounds_per_minute": round(60 / mean, 1)})
+                    print(f"{name:10} {bids:4} bids: {mean:7.2f} s close→receipt, "
+                          f"{60 / mean:6.1f} rounds/min", flush=True)
+                    if name == "anvil" and bids == sizes[0]:
+                        recovery["reorg_s"] = round(reorg_recovery(s), 2)
+                        recovery["crash_s"] = round(crash_recovery(s, work), 2)
+                        print(f"anvil recovery: crash {recovery['crash_s']} s (restart → "
+                              f"settled), reorg {recovery['reorg_s']} s (reorg → settled "
+                              "again)", flush=True)
+                    s.keeper.stop()
+    print()
+    print(f"{'chain':10} {'bids':>5} {'conf':>4} {'close→receipt s':>16} {'rounds/min':>11}")
+    for row in rows:
+        print(f"{row['chain']:10} {row['bids']:5} {row['confirmations']:4} "
+              f"{row['latency_s']:16.2f} {row['rounds_per_minute']:11.1f}")
+    if recovery:
+        print(f"recovery on anvil: after SIGKILL {recovery.get('crash_s')} s (incl. process "
+              f"start), after a reorg {recovery.get('reorg_s')} s")
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps({
+        "machine": {"python": platform.python_version(), "cpus": os.cpu_count(),
+                    "load_before": round(load, 2), "platform": platform.platform()},
+        "settlement": rows, "recovery_anvil": recovery,
+        "notes": "latency: from the block that closes the round to the settlement receipt; "
+                 "rounds/min = 60 / latency (one keeper, back to back); anvil --block-time 1 "
+                 "--mixed-mining with 1 confirmation, eth-tester with none",
+    }, indent=2) + "\n")
+    print(f"wrote {RESULTS.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()
