@@ -223,6 +223,14 @@ contract ProverMarket is IProverMarket, Ownable, ReentrancyGuardTransient {
     function withdrawCollateral(uint256 amount) external nonReentrant {
         if (amount == 0) revert ZeroAmount();
         ProverInfo storage p = _provers[msg.sender];
+        uint256 lastAsk = p.lastAskRound;
+        if (lastAsk != 0) {
+            uint256 askRound = lastAsk - 1;
+            uint256 deadline = genesis + (askRound + 1) * commitPeriod + settlePeriod;
+            if (_rounds[askRound].status == RoundStatus.OPEN && block.timestamp < deadline) {
+                revert CollateralLockedByAsk(msg.sender, askRound);
+            }
+        }
         uint256 collateral = p.collateral;
         uint256 needed = refundCap * (uint256(p.capacity) + p.outstanding) + amount;
         if (collateral < needed) revert InsufficientCollateral(msg.sender, collateral, needed);

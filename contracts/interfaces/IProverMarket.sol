@@ -154,6 +154,8 @@ interface IProverMarket {
     error AskAlreadyCommitted(uint256 round, address prover);
     /// @notice `prover`'s collateral is below the `required` amount.
     error InsufficientCollateral(address prover, uint256 collateral, uint256 required);
+    /// @notice Collateral stays put while the prover's ask in `round` awaits settlement.
+    error CollateralLockedByAsk(address prover, uint256 round);
     /// @notice Capacity may change again only from round `allowedFrom`.
     error CapacityChangeTooSoon(address prover, uint256 round, uint256 allowedFrom);
     /// @notice Capacity may change at most `capacityFactor`-fold (except to 0).
@@ -294,7 +296,8 @@ interface IProverMarket {
     function setCapacity(uint256 units) external;
 
     /// @notice Withdraws collateral backing neither capacity nor outstanding units:
-    ///         afterwards `collateral ≥ refundCap · (capacity + outstandingUnits)`.
+    ///         afterwards `collateral ≥ refundCap · (capacity + outstandingUnits)`. Refused while the
+    ///         prover's latest ask awaits settlement (so lowering capacity cannot strand it).
     function withdrawCollateral(uint256 amount) external;
 
     /// @notice Commits a sealed bid for the current round and locks `escrow` from the free balance.

@@ -181,6 +181,20 @@ def test_stake_capacity_rules_and_collateral_withdrawal(proofphi: Driver, accoun
     conserved(m, accounts)
 
 
+def test_collateral_is_locked_while_an_ask_awaits_settlement(proofphi: Driver, accounts: Accounts
+                                                              ) -> None:
+    m = proofphi
+    m.prover_ready(accounts.p1, 1, extra=REFUND_CAP)
+    r = m.next_round()
+    m.commit_ask(r, accounts.p1, MILLI)
+    m.send("setCapacity", 0, sender=accounts.p1)
+    with rejected("CollateralLockedByAsk"):
+        m.send("withdrawCollateral", REFUND_CAP, sender=accounts.p1)
+    m.close(r)
+    m.settle(r, *m.clear(r))
+    m.send("withdrawCollateral", 2 * REFUND_CAP, sender=accounts.p1)
+
+
 def test_commit_ask_needs_capacity_and_is_once_per_round(proofphi: Driver, accounts: Accounts
                                                          ) -> None:
     m = proofphi
