@@ -79,6 +79,8 @@ _HINTS: dict[str, Callable[[dict[str, Any]], str]] = {
     "ProofRejected": lambda a: "the verifier rejected the proof: check it, or omit --proof to "
                                 "compute a proof of work",
     "ZeroAmount": lambda a: "use an amount above 0",
+    "CollateralLockedByAsk": lambda a: f"your ask in round {a['round']} is not settled yet: "
+                                       "withdraw once the keeper settles it",
 }
 
 

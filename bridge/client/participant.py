@@ -31,6 +31,9 @@ from bridge.chain.settlement import Job, build_jobs, decode_settle_input, job_tr
 from bridge.client.salts import SaltStore, SealedRecord
 from bridge.errors import BridgeError, InvalidInput
 
+MAX_CAPACITY = 2**32 - 1
+"""Capacities are stored in 32 bits by the market."""
+
 
 class Refused(InvalidInput):
     """The contract would refuse this action; the message says why and how to fix it."""
@@ -134,12 +137,28 @@ class Participant:
         """Declare ``units`` of capacity (collateral must cover ``refundCap`` per unit)."""
         if units < 0:
             raise Refused("capacity cannot be negative")
+        if units > MAX_CAPACITY:
+            raise Refused(f"capacity {units} is above the market's limit {MAX_CAPACITY}")
         info = self.market.prover_info(self.address)
-        need = self.market.params.refund_cap * units
+        params = self.market.params
+        need = params.refund_cap * units
         if info["collateral"] < need:
             raise Refused(f"capacity {units} needs {need} wei of collateral, you have "
                           f"{info['collateral']}: run `bridge prover stake "
                           f"{need - info['collateral']}` first")
+        if units != 0 and info["capacity_round_plus_one"] != 0:
+            # the contract's pacing rule (SPEC §5): every capacityInterval rounds, at most
+            # capacityFactor-fold from the last non-zero capacity; 0 (exit) is always allowed
+            current = self.market.current_round()
+            allowed = info["capacity_round_plus_one"] - 1 + params.capacity_interval
+            if current < allowed:
+                raise Refused(f"capacity changed in round {info['capacity_round_plus_one'] - 1}:"
+                              f" it may change again from round {allowed} (now {current}); "
+                              "0 to exit is always allowed")
+            ref, factor = info["ref_capacity"], params.capacity_factor
+            if units > ref * factor or units * factor < ref:
+                raise Refused(f"capacity may change at most {factor}-fold per step: from {ref} "
+                              f"choose {-(-ref // factor)} to {ref * factor} (or 0 to exit)")
         return self._send("setCapacity", units)
 
     def free_collateral(self) -> int:

@@ -548,20 +548,32 @@ def test_salt_record_is_on_disk_before_a_commit_that_reverts(
     assert mkt.market.balance_of(q.address) == ETHER
 
 
-def test_revert_not_covered_by_a_pre_check_is_decoded(mkt: Deployed) -> None:
-    key = prover_with_capacity(mkt, 1)
+def test_capacity_pacing_is_refused_before_sending(mkt: Deployed) -> None:
+    key = prover_with_capacity(mkt, 2)
     participant(mkt, key).stake(100 * REFUND_CAP)
-    # capacity may change once per capacityInterval (1 round): the contract says so by name
     r = mkt.market.current_round()
-    line = refused(run(mkt, key, "prover", "capacity", "2"))
-    assert line.lower().startswith(f"error: capacitychangetoosoon(prover={key.address.lower()}, "
-                                   f"round={r}, allowedfrom={r + 1})")
-    assert line.endswith(f"capacity may change again from round {r + 1}")
-    # a direct call past the client's checks: collateral that backs capacity stays put
+    line = refused(run(mkt, key, "prover", "capacity", "3"))
+    assert line == (f"error: capacity changed in round {r}: it may change again from round "
+                    f"{r + 1} (now {r}); 0 to exit is always allowed")
+    mkt.travel_to(mkt.market.params.closes_at(r))
+    line = refused(run(mkt, key, "prover", "capacity", "9"))
+    assert line == ("error: capacity may change at most 4-fold per step: from 2 choose 1 to 8 "
+                    "(or 0 to exit)")
+    assert as_json(run(mkt, key, "prover", "capacity", "8", "--json")) == {"capacity": 8}
+
+
+def test_revert_not_covered_by_a_pre_check_is_decoded(mkt: Deployed) -> None:
+    """Past the client's checks (a direct call), the contract's error comes back by name."""
+    key = prover_with_capacity(mkt, 1)
     with pytest.raises(SettlementRejected) as err:
-        participant(mkt, key)._send("withdrawCollateral", 101 * REFUND_CAP)
+        participant(mkt, key)._send("withdrawCollateral", 2 * REFUND_CAP)
     assert err.value.name == "InsufficientCollateral"
-    assert err.value.args_["prover"] == key.address
+    assert err.value.args_["prover"].lower() == key.address.lower()
+    assert err.value.args_["collateral"] == REFUND_CAP
+    with pytest.raises(SettlementRejected) as err:
+        participant(mkt, key)._send("setCapacity", 9)
+    assert (err.value.name, err.value.args_["required"]) == ("InsufficientCollateral",
+                                                             9 * REFUND_CAP)
 
 
 def test_connection_mistakes_name_the_setting_to_fix(mkt: Deployed, tmp_path: Path) -> None:
