@@ -161,8 +161,23 @@ class Participant:
                               f"choose {-(-ref // factor)} to {ref * factor} (or 0 to exit)")
         return self._send("setCapacity", units)
 
+    def ask_lock(self) -> int | None:
+        """The round whose pending ask locks all collateral (until settled, voided or its
+        settle deadline), else None: the contract refuses any withdrawal meanwhile."""
+        last = self.market.prover_info(self.address)["last_ask_round_plus_one"]
+        if last == 0:
+            return None
+        r = last - 1
+        if (self.market.round_info(r).status is RoundStatus.OPEN
+                and self.market.chain_time() < self.market.params.settle_deadline(r)):
+            return r
+        return None
+
     def free_collateral(self) -> int:
-        """Collateral (stake plus proof payments) backing neither capacity nor open jobs."""
+        """Collateral (stake plus proof payments) backing neither capacity nor open jobs, nor
+        locked by a pending ask."""
+        if self.ask_lock() is not None:
+            return 0
         info = self.market.prover_info(self.address)
         locked = self.market.params.refund_cap * (info["capacity"]
                                                   + self.market.outstanding_units(self.address))
@@ -173,6 +188,13 @@ class Participant:
 
         Proof payments are credited to collateral, so this is also how provers take earnings.
         """
+        pending = self.ask_lock()
+        if pending is not None:
+            deadline = self.market.params.settle_deadline(pending)
+            at = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(deadline))
+            raise Refused(f"your ask in round {pending} awaits settlement, which locks your "
+                          f"collateral: withdraw once the keeper settles it (at the latest "
+                          f"{at})")
         info = self.market.prover_info(self.address)
         locked = self.market.params.refund_cap * (info["capacity"]
                                                   + self.market.outstanding_units(self.address))

@@ -445,6 +445,13 @@ def test_second_ask_in_a_round_is_refused(mkt: Deployed) -> None:
     ok(run(mkt, key, "prover", "ask", "--cost", "3gwei"))
     line = refused(run(mkt, key, "prover", "ask", "--cost", "2gwei"))
     assert line == f"error: you already committed an ask in round {r}: one ask per round"
+    # the pending ask locks collateral until its round is settled
+    participant(mkt, key).stake(GWEI)
+    line = refused(run(mkt, key, "prover", "withdraw", "1gwei"))
+    assert line == (f"error: your ask in round {r} awaits settlement, which locks your "
+                    "collateral: withdraw once the keeper settles it (at the latest "
+                    f"{utc(mkt.market.params.settle_deadline(r))})")
+    assert as_json(run(mkt, key, "prover", "status", "--json"))["withdrawable"] == 0
 
 
 def test_withdrawing_more_than_is_free_is_refused(mkt: Deployed) -> None:
