@@ -120,6 +120,50 @@ def test_underpriced_transaction_is_replaced_by_a_fee_bump(anvil: Any, tmp_path:
     assert scene.ledger_problems() == []
 
 
+def test_keeper_replaces_a_stuck_settlement_with_a_fee_bump(
+        anvil: Any, tmp_path: Path, keepers: list[KeeperProcess]) -> None:
+    node = anvil(block_time=1)  # no instant mining: a sent transaction waits for the next block
+    scene = make_scene(node, tmp_path, commit_period=600, settle_period=600, proof_period=600)
+    scene.setup()
+    keeper = KeeperProcess(tmp_path, node.url, scene.record, f"sqlite:///{tmp_path / 'k.db'}",
+                           confirmations=1, poll_interval=0.2,
+                           env={"BRIDGE_KEEPER_BUMP_AFTER": "1"})
+    keepers.append(keeper.start())
+    node.travel_to(scene.market.params.closes_at(scene.market.current_round()) + 1)
+    r = scene.commit()
+    me = Account.from_key(DEV_KEYS[0]).address.lower()
+    squeezed: list[int] = []
+    stop = threading.Event()
+
+    def squeeze_first_settlement() -> None:
+        while not stop.is_set() and not squeezed:
+            pending = node.rpc("txpool_content")["pending"]
+            mine = {k.lower(): v for k, v in pending.items()}.get(me, {})
+            for tx in mine.values():
+                fee = int(tx["maxFeePerGas"], 16)
+                node.rpc("anvil_setNextBlockBaseFeePerGas", hex(fee * 3))
+                squeezed.append(fee)
+                break
+            time.sleep(0.02)
+
+    watcher = threading.Thread(target=squeeze_first_settlement, daemon=True)
+    watcher.start()
+    try:
+        node.travel_to(scene.market.params.closes_at(r) + 1)
+        _wait_final(scene, [r], keeper, 90)
+    finally:
+        stop.set()
+        watcher.join()
+    assert squeezed, "the settlement was seen pending and priced out"
+    out = keeper.output()
+    assert "replacing with higher fees" in out, out[-3000:]
+    settled = scene.logs("RoundSettled")
+    tx = scene.w3.eth.get_transaction(settled[0]["transactionHash"])
+    assert int(tx["maxFeePerGas"]) > squeezed[0], "the replacement, not the first version, mined"
+    _final_checks(scene)
+    assert keeper.stop() == 0
+
+
 # ------------------------------------------------------------------------------------ reorgs
 def test_reorgs_after_commitments_are_read_and_after_settlement_is_sent(
         anvil: Any, tmp_path: Path, keepers: list[KeeperProcess]) -> None:
