@@ -693,12 +693,16 @@ def round_show(round: Annotated[int | None, typer.Argument()] = None,
             total_paid = int(summary.get("totalPaid", 0))
             data.update({"winners": winners, "jobs": jobs, "total_charged": total_charged,
                          "total_paid": total_paid})
+            unit_pay = sorted({row["payment"] // row["units"] for row in jobs if row["units"]})
+            data["unit_payments"] = unit_pay
             if winners:
                 prices = sorted({w["charge"] for w in winners})
                 lines.append(f"{len(winners)} winning bids, charged "
                              + ", ".join(_wei(c) for c in prices)
-                             + f"; {_wei(total_charged)} charged, {_wei(total_paid)} paid "
-                             f"to provers")
+                             + "; provers paid " + ", ".join(_wei(c) for c in unit_pay)
+                             + " per unit")
+                lines.append(f"{_wei(total_charged)} charged, {_wei(total_paid)} paid to "
+                             f"provers, {_wei(total_charged - total_paid)} margin")
             else:
                 lines.append("no trade")
             for row in jobs:

@@ -256,9 +256,10 @@ def test_full_round_through_the_cli(tmp_path: Path) -> None:
                                             (1, p2.address, 1, 60 * GWEI, "open")]
         out = ok(run(d, None, "round", "show", str(r), **base))
         assert f"round {r} (proofphi): settled" in out
-        assert ("2 winning bids, charged 80 gwei; 160 gwei charged, 120 gwei paid to provers"
-                in out)
-        assert (shown["total_charged"], shown["total_paid"]) == (160 * GWEI, 120 * GWEI)
+        assert ("2 winning bids, charged 80 gwei; provers paid 60 gwei per unit\n"
+                "160 gwei charged, 120 gwei paid to provers, 40 gwei margin\n") in out
+        assert (shown["total_charged"], shown["total_paid"], shown["unit_payments"]) == (
+            160 * GWEI, 120 * GWEI, [60 * GWEI])
 
         jobs = as_json(run(d, None, "prover", "jobs", "--json", **p1_env))["jobs"]
         assert len(jobs) == 1
