@@ -589,7 +589,7 @@ def requester_status(rpc: RpcOpt = "http://127.0.0.1:8545", market: MarketOpt = 
                      keystore: KeystoreOpt = "", from_block: FromBlockOpt = -1,
                      as_json: JsonOpt = False) -> None:
     """Your bids, their outcomes, charges and refunds, and your free balance."""
-    from bridge.client.participant import event_logs, round_charges
+    from bridge.client.participant import event_logs, round_charges, settled_reveals
 
     def run() -> None:
         s = _session(rpc, market, keystore, from_block=from_block)
@@ -600,21 +600,31 @@ def requester_status(rpc: RpcOpt = "http://127.0.0.1:8545", market: MarketOpt = 
                    if e["args"]["requester"] == me]
         rows, lines = [], [f"requester {me}: free balance {_wei(s.market.balance_of(me))}"]
         charges_of: dict[int, list[int] | None] = {}
+        reveals_of: dict[int, list[Any] | None] = {}
         for c in commits:
             a = c["args"]
             r, i = int(a["round"]), int(a["index"])
             if r not in charges_of:
                 charges_of[r] = round_charges(s.market, r, s.from_block)
-            charges = charges_of[r]
+                reveals_of[r] = (settled_reveals(s.market, r, s.from_block)
+                                 if charges_of[r] is not None else None)
+            charges, reveals = charges_of[r], reveals_of[r]
+            reveal = reveals[i] if reveals is not None else None
             status = s.market.round_info(r).status.name.lower()
             charge = charges[i] if charges is not None else None
             refund = a["escrow"] - charge if charge is not None else None
             outcome = ("voided, escrow returned" if status == "voided" else
                        "pending" if charge is None else
+                       f"invalid (the keeper could not open it), escrow {_wei(a['escrow'])} "
+                       "returned"
+                       if reveal is not None and not reveal.valid else
                        f"won, charged {_wei(charge)}, refunded {_wei(refund or 0)}" if charge
                        else f"not allocated, escrow {_wei(a['escrow'])} returned")
             rows.append({"round": r, "index": i, "escrow": a["escrow"], "task": a["task"],
-                         "charge": charge, "refund": refund, "status": outcome})
+                         "commitment": a["commitment"], "charge": charge, "refund": refund,
+                         "valid": None if reveal is None else bool(reveal.valid),
+                         "value": reveal.value if reveal is not None and reveal.valid else None,
+                         "status": outcome})
             lines.append(f"round {r} bid {i}: escrow {_wei(a['escrow'])} — {outcome}")
         for sl in slashes:
             lines.append(f"round {sl['round']} job {sl['jobIndex']}: prover missed the deadline; "

@@ -359,6 +359,15 @@ def settled_jobs(market: Market, round: int, from_block: int) -> list[JobView]:
             for j in jobs]
 
 
+def settled_reveals(market: Market, round: int, from_block: int) -> list[Any] | None:
+    """The bid reveals (``BidReveal``, commit order) of a settled ``round``, else None."""
+    logs = event_logs(market, "RoundSettled", from_block, {"round": round})
+    if not logs:
+        return None
+    tx_hash = HexBytes(logs[-1]["transactionHash"]).to_0x_hex()
+    return list(decode_settle_input(market.abi, market.tx_input(tx_hash))["bids"])
+
+
 def round_charges(market: Market, round: int, from_block: int) -> list[int] | None:
     """Charges of a settled round's bids in commit order (from ``RoundSettled``), else None."""
     logs = event_logs(market, "RoundSettled", from_block, {"round": round})

@@ -149,6 +149,24 @@ def mkt(tmp_path_factory: pytest.TempPathFactory) -> Deployed:
     return deploy_test_market(tmp_path_factory.mktemp("cli-market"))
 
 
+def participant(d: Deployed, key: LocalAccount) -> Participant:
+    return Participant(d.market, key, salts=SaltStore(d.workdir / "sealed.json"))
+
+
+def prover_with_capacity(d: Deployed, units: int) -> LocalAccount:
+    key = d.new_key()
+    p = participant(d, key)
+    p.stake(REFUND_CAP * units)
+    p.set_capacity(units)
+    return key
+
+
+def requester_with_deposit(d: Deployed, wei: int) -> LocalAccount:
+    key = d.new_key()
+    participant(d, key).deposit(wei)
+    return key
+
+
 # ------------------------------------------------------------------------------ full round
 def test_full_round_through_the_cli(tmp_path: Path) -> None:
     d = deploy_test_market(tmp_path)
@@ -226,15 +244,20 @@ def test_full_round_through_the_cli(tmp_path: Path) -> None:
     ok(run(d, r3, "requester", "bid", "--value", "80gwei", "--size", "1", "--escrow",
            "80gwei", "--task", "job-c", **base))
 
+    # a fourth requester posts a commitment its ciphertext does not open to (not via the CLI)
+    r4 = requester_with_deposit(d, ETHER)
+    participant(d, r4)._send("commitBid", r, b"\x01" * 32, b"not an envelope", 7 * GWEI,
+                             b"\x02" * 32)
+
     shown = as_json(run(d, None, "round", "show", "--json", **base))
     assert (shown["round"], shown["phase"], shown["bids"], shown["asks"]) == (
-        r, "accepting commitments", 3, 3)
+        r, "accepting commitments", 4, 3)
     assert shown["closes_at"] == m.params.closes_at(r)
     opens, closes, settle_by, _ = m.round_times(r)
     assert ok(run(d, None, "round", "show", **base)).splitlines() == [
         f"round {r} (proofphi): accepting commitments",
         f"commits {utc(opens)} to {utc(closes)}, settle by {utc(settle_by)}",
-        "3 sealed bids, 3 sealed asks"]
+        "4 sealed bids, 3 sealed asks"]
     assert as_json(run(d, None, "round", "show", str(r + 1), "--json", **base))["phase"] == \
         "not open yet"
     line = refused(run(d, None, "prover", "prove", str(r), "0", **p1_env))
@@ -346,6 +369,14 @@ def test_full_round_through_the_cli(tmp_path: Path) -> None:
     assert out[1] == f"round {r} bid 1: escrow 90 gwei — won, charged 80 gwei, refunded 10 gwei"
     assert out[2] == (f"round {r} job 1: prover missed the deadline; refunded 80 gwei + "
                       "compensation 200 gwei")
+    st4 = as_json(run(d, r4, "requester", "status", "--json", **base))
+    assert [(b["index"], b["valid"], b["charge"], b["value"]) for b in st4["bids"]] == [
+        (3, False, 0, None)]
+    assert st4["free"] == ETHER
+    assert ok(run(d, r4, "requester", "status", **base)).splitlines()[1] == (
+        f"round {r} bid 3: escrow 7 gwei — invalid (the keeper could not open it), escrow "
+        "7 gwei returned")
+    assert [(b["valid"], b["value"]) for b in st1["bids"]] == [(True, 100 * GWEI)]
     out = ok(run(d, r3, "requester", "status", **base)).splitlines()
     assert out == [f"requester {r3.address}: free balance 1 ether",
                    f"round {r} bid 2: escrow 80 gwei — not allocated, escrow 80 gwei returned"]
@@ -366,24 +397,6 @@ def test_full_round_through_the_cli(tmp_path: Path) -> None:
 
 
 # -------------------------------------------------------------------------------- refusals
-def participant(d: Deployed, key: LocalAccount) -> Participant:
-    return Participant(d.market, key, salts=SaltStore(d.workdir / "sealed.json"))
-
-
-def prover_with_capacity(d: Deployed, units: int) -> LocalAccount:
-    key = d.new_key()
-    p = participant(d, key)
-    p.stake(REFUND_CAP * units)
-    p.set_capacity(units)
-    return key
-
-
-def requester_with_deposit(d: Deployed, wei: int) -> LocalAccount:
-    key = d.new_key()
-    participant(d, key).deposit(wei)
-    return key
-
-
 def test_bid_for_a_round_that_is_not_open_is_refused(mkt: Deployed) -> None:
     q = requester_with_deposit(mkt, ETHER)
     r = mkt.market.current_round()
