@@ -59,26 +59,28 @@ def test_full_round_through_the_cli_against_anvil(anvil: Any, tmp_path: Path,
     market = Market(w3, deployed["market"])
     node.travel_to(market.params.closes_at(market.current_round()) + 1)
     r = market.current_round()
-    asks = [_json("prover", "ask", "--cost", f"{c}gwei", "--round", str(r), *conn, key=k,
-                  cwd=tmp_path, env=env) for k, c in zip(provers, (40, 55), strict=True)]
-    bids = [_json("requester", "bid", "--value", f"{v}gwei", "--size", "1", "--escrow",
-                  f"{v + 20}gwei", "--task", f"task-{i}", "--round", str(r), *conn, key=k,
-                  cwd=tmp_path, env=env)
-            for i, (k, v) in enumerate(zip(requesters, (100, 120), strict=True))]
+    orders = [(k, ["prover", "ask", "--cost", f"{c}gwei"])
+              for k, c in zip(provers, (40, 55), strict=True)]
+    orders += [(k, ["requester", "bid", "--value", f"{v}gwei", "--size", "1", "--escrow",
+                    f"{v + 20}gwei", "--task", f"task-{i}"])
+               for i, (k, v) in enumerate(zip(requesters, (100, 120), strict=True))]
+    with ThreadPoolExecutor(len(orders)) as pool:  # separate keys: independent nonces
+        placed = list(pool.map(lambda o: _json(*o[1], "--round", str(r), *conn, key=o[0],
+                                               cwd=tmp_path, env=env), orders))
+    asks, bids = placed[:2], placed[2:]
     assert {a["round"] for a in asks} | {b["round"] for b in bids} == {r}
 
     node.travel_to(market.params.closes_at(r) + 1)
     _wait(lambda: int(market.round_info(r).status) == 1, keeper, "the keeper's settlement")
-    jobs = {k: _json("prover", "jobs", *conn, key=k, cwd=tmp_path, env=env)["jobs"]
-            for k in provers}
+    jobs = dict(zip(provers, (j["jobs"] for j in each(provers, "prover", "jobs")),
+                    strict=True))
     assigned = [(k, j) for k, js in jobs.items() for j in js]
     assert assigned, "a Prooφ round with two asks below two bids trades"
     for k, j in assigned:
         proved = _json("prover", "prove", str(r), str(j["bid"]), *conn, key=k, cwd=tmp_path,
                        env=env)
         assert proved["proved"][0]["payment"] == j["payment"]
-    status = {k: _json("requester", "status", *conn, key=k, cwd=tmp_path, env=env)
-              for k in requesters}
+    status = dict(zip(requesters, each(requesters, "requester", "status"), strict=True))
     charged = [b for s in status.values() for b in s["bids"] if b["charge"]]
     assert len(charged) == len(assigned)
     for s in status.values():
