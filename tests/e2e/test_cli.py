@@ -4,7 +4,8 @@ process's embedded eth-tester chain (``--rpc eth-tester``), with the real keeper
 
 Every command is checked for its human summary and for its ``--json`` output against the chain;
 every pre-send refusal for its exit code and its one line (problem and fix); a revert that still
-happens for its decoded custom error.
+happens for its decoded custom error. One test runs the installed ``bridge`` in a subprocess.
+Refusal tests share one market (module fixture) and use fresh keys, so they do not interfere.
 """
 
 from __future__ import annotations
@@ -150,6 +151,7 @@ def mkt(tmp_path_factory: pytest.TempPathFactory) -> Deployed:
 
 
 def participant(d: Deployed, key: LocalAccount) -> Participant:
+    """The library the CLI runs, for setting up state quickly."""
     return Participant(d.market, key, salts=SaltStore(d.workdir / "sealed.json"))
 
 
@@ -168,7 +170,9 @@ def requester_with_deposit(d: Deployed, wei: int) -> LocalAccount:
 
 
 # ------------------------------------------------------------------------------ full round
-def test_full_round_through_the_cli(tmp_path: Path) -> None:
+def test_a_whole_round_runs_through_the_cli_with_the_real_keeper(tmp_path: Path) -> None:
+    """Stake, capacity, asks, deposits, bids; the keeper settles; jobs, a proof, a missed
+    deadline and its slash; status of every side; withdrawals. Numbers checked on chain."""
     d = deploy_test_market(tmp_path)
     m = d.market
     record = tmp_path / "deployment.json"
