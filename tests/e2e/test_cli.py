@@ -194,6 +194,7 @@ def test_a_whole_round_runs_through_the_cli_with_the_real_keeper(tmp_path: Path)
     p1_env = {**base, "BRIDGE_PRIVATE_KEY": p1.key.to_0x_hex()}
     p2, p3 = d.new_key(), d.new_key()
     r1, r2, r3 = d.new_key(), d.new_key(), d.new_key()
+    p4 = prover_with_capacity(d, 1)  # set up through the library: its ask sets the price
 
     # stake, with each amount suffix
     staked = as_json(run(d, None, "prover", "stake", "0.5ether", *with_keystore, "--json",
@@ -229,6 +230,7 @@ def test_a_whole_round_runs_through_the_cli_with_the_real_keeper(tmp_path: Path)
     assert out.splitlines()[0] == f"ask committed in round {r}: 1 unit at 50 gwei each"
     assert out.splitlines()[1].startswith("commitment 0x")
     ok(run(d, p3, "prover", "ask", "--cost", "60gwei", "--round", str(r), **base))
+    participant(d, p4).ask(cost=70 * GWEI)
 
     # requesters deposit and bid (escrow above value: the difference comes back)
     dep = as_json(run(d, r1, "requester", "deposit", "1ether", "--json", **base))
@@ -252,16 +254,19 @@ def test_a_whole_round_runs_through_the_cli_with_the_real_keeper(tmp_path: Path)
     r4 = requester_with_deposit(d, ETHER)
     participant(d, r4)._send("commitBid", r, b"\x01" * 32, b"not an envelope", 7 * GWEI,
                              b"\x02" * 32)
+    r5 = requester_with_deposit(d, ETHER)
+    participant(d, r5).bid(value=85 * GWEI, size=1, escrow=85 * GWEI,
+                           task=Web3.keccak(text="job-e"))
 
     shown = as_json(run(d, None, "round", "show", "--json", **base))
     assert (shown["round"], shown["phase"], shown["bids"], shown["asks"]) == (
-        r, "accepting commitments", 4, 3)
+        r, "accepting commitments", 5, 4)
     assert shown["closes_at"] == m.params.closes_at(r)
     opens, closes, settle_by, _ = m.round_times(r)
     assert ok(run(d, None, "round", "show", **base)).splitlines() == [
         f"round {r} (proofphi): accepting commitments",
         f"commits {utc(opens)} to {utc(closes)}, settle by {utc(settle_by)}",
-        "4 sealed bids, 3 sealed asks"]
+        "5 sealed bids, 4 sealed asks"]
     assert as_json(run(d, None, "round", "show", str(r + 1), "--json", **base))["phase"] == \
         "not open yet"
     line = refused(run(d, None, "prover", "prove", str(r), "0", **p1_env))
@@ -274,31 +279,33 @@ def test_a_whole_round_runs_through_the_cli_with_the_real_keeper(tmp_path: Path)
     try:
         keeper.run_until_idle()
         shown = as_json(run(d, None, "round", "show", str(r), "--json", **base))
-        # Prooφ: two trades at the third bid's fee (80 gwei), asks paid the third cost (60)
+        # Prooφ: three trades at the fourth fee (80 gwei); asks paid the fourth cost (70)
         assert shown["phase"] == "settled"
         assert shown["winners"] == [{"index": 0, "charge": 80 * GWEI},
-                                    {"index": 1, "charge": 80 * GWEI}]
+                                    {"index": 1, "charge": 80 * GWEI},
+                                    {"index": 4, "charge": 80 * GWEI}]
         assert [(j["bid"], j["prover"], j["units"], j["payment"], j["state"])
-                for j in shown["jobs"]] == [(0, p1_address, 1, 60 * GWEI, "open"),
-                                            (1, p2.address, 1, 60 * GWEI, "open")]
+                for j in shown["jobs"]] == [(0, p1_address, 1, 70 * GWEI, "open"),
+                                            (1, p2.address, 1, 70 * GWEI, "open"),
+                                            (4, p3.address, 1, 70 * GWEI, "open")]
         out = ok(run(d, None, "round", "show", str(r), **base))
         assert f"round {r} (proofphi): settled" in out
-        assert ("2 winning bids, charged 80 gwei; provers paid 60 gwei per unit\n"
-                "160 gwei charged, 120 gwei paid to provers, 40 gwei margin\n") in out
+        assert ("3 winning bids, charged 80 gwei; provers paid 70 gwei per unit\n"
+                "240 gwei charged, 210 gwei paid to provers, 30 gwei margin\n") in out
         assert (shown["total_charged"], shown["total_paid"], shown["unit_payments"]) == (
-            160 * GWEI, 120 * GWEI, [60 * GWEI])
+            240 * GWEI, 210 * GWEI, [70 * GWEI])
 
         jobs = as_json(run(d, None, "prover", "jobs", "--json", **p1_env))["jobs"]
         assert len(jobs) == 1
         job = jobs[0]
         deadline = m.round_times(r)[3]
         assert (job["round"], job["bid"], job["payment"], job["deadline"], job["state"]) == (
-            r, 0, 60 * GWEI, deadline, "open")
+            r, 0, 70 * GWEI, deadline, "open")
         assert job["requester"] == r1.address
         out = ok(run(d, None, "prover", "jobs", **p1_env))
-        assert out.strip() == (f"round {r} bid 0 (job 0): 1 unit, pays 60 gwei, "
+        assert out.strip() == (f"round {r} bid 0 (job 0): 1 unit, pays 70 gwei, "
                                f"prove by {utc(deadline)} — open")
-        assert ok(run(d, p3, "prover", "jobs", **base)).strip() == "no jobs awaiting proof"
+        assert ok(run(d, p4, "prover", "jobs", **base)).strip() == "no jobs awaiting proof"
 
         # refused: a job that is not yours
         line = refused(run(d, p2, "prover", "prove", str(r), "0", **base))
@@ -319,7 +326,7 @@ def test_a_whole_round_runs_through_the_cli_with_the_real_keeper(tmp_path: Path)
                         "number of hex digits")
 
         proved = as_json(run(d, None, "prover", "prove", str(r), "0", "--json", **p1_env))
-        assert proved["proved"][0]["job"] == 0 and proved["proved"][0]["payment"] == 60 * GWEI
+        assert proved["proved"][0]["job"] == 0 and proved["proved"][0]["payment"] == 70 * GWEI
         assert m.is_resolved(r, 0)
         assert ok(run(d, None, "prover", "jobs", **p1_env)).strip() == "no jobs awaiting proof"
         done = as_json(run(d, None, "prover", "jobs", "--all", "--json", **p1_env))["jobs"]
@@ -328,7 +335,7 @@ def test_a_whole_round_runs_through_the_cli_with_the_real_keeper(tmp_path: Path)
         assert line == (f"error: job 0 of round {r} is already proven or slashed: nothing to do "
                         "(see `bridge prover jobs --all`)")
         status = as_json(run(d, None, "prover", "status", *with_keystore, "--json", **ks_env))
-        collateral = ETHER // 2 + 60 * GWEI
+        collateral = ETHER // 2 + 70 * GWEI
         assert status == {"address": p1_address, "collateral": collateral, "capacity": 1,
                           "ref_capacity": 1, "capacity_round_plus_one": r + 1,
                           "last_ask_round_plus_one": r + 1, "outstanding_units": 0,
@@ -338,10 +345,14 @@ def test_a_whole_round_runs_through_the_cli_with_the_real_keeper(tmp_path: Path)
                        "collateral 600 gwei, capacity 1 unit, 1 unit awaiting proof",
                        "withdrawable 200 gwei"]
 
+        out = ok(run(d, p3, "prover", "prove", str(r), "4", **base))
+        assert out.strip() == f"proved job 2 of round {r}: 70 gwei now withdrawable"
+        assert m.prover_info(p3.address)["collateral"] == 670 * GWEI
+
         # prover 2 misses its deadline: too late to prove, the keeper slashes
         d.travel_to(deadline + 1)
         jobs = as_json(run(d, None, "round", "show", str(r), "--json", **base))["jobs"]
-        assert [j["state"] for j in jobs] == ["proven", "missed (slashable)"]
+        assert [j["state"] for j in jobs] == ["proven", "missed (slashable)", "proven"]
         line = refused(run(d, p2, "prover", "prove", str(r), "1", **base))
         assert line == (f"error: the proof deadline of job 1 of round {r} passed "
                         f"({utc(deadline)}): it can only be slashed now")
@@ -350,14 +361,15 @@ def test_a_whole_round_runs_through_the_cli_with_the_real_keeper(tmp_path: Path)
         keeper.stop()
     assert m.is_resolved(r, 1)
     jobs = as_json(run(d, None, "round", "show", str(r), "--json", **base))["jobs"]
-    assert [j["state"] for j in jobs] == ["proven", "slashed"]
+    assert [j["state"] for j in jobs] == ["proven", "slashed", "proven"]
     assert ok(run(d, p2, "prover", "jobs", "--all", **base)).strip().endswith("— slashed")
     assert (jobs[1]["refund"], jobs[1]["compensation"]) == (80 * GWEI, REFUND_CAP)
     out = ok(run(d, None, "round", "show", str(r), **base)).splitlines()
-    assert out[-2:] == [
-        f"  job 0: bid 0 → {p1_address} 1 unit, pays 60 gwei — proven",
-        f"  job 1: bid 1 → {p2.address} 1 unit, pays 60 gwei — slashed (requester refunded "
-        "80 gwei + 200 gwei compensation)"]
+    assert out[-3:] == [
+        f"  job 0: bid 0 → {p1_address} 1 unit, pays 70 gwei — proven",
+        f"  job 1: bid 1 → {p2.address} 1 unit, pays 70 gwei — slashed (requester refunded "
+        "80 gwei + 200 gwei compensation)",
+        f"  job 2: bid 4 → {p3.address} 1 unit, pays 70 gwei — proven"]
 
     # requesters see charges, refunds and the slash
     st1 = as_json(run(d, r1, "requester", "status", "--json", **base))
