@@ -183,6 +183,12 @@ class TxSender:
             except ContractLogicError as exc:
                 self._raise_decoded(exc)
                 raise  # unreachable: _raise_decoded always raises
+            except Exception as exc:
+                # eth-tester raises its own TransactionFailed carrying the revert bytes
+                if revert_data(exc) is None:
+                    raise
+                self._raise_decoded(exc)
+                raise
             full["gas"] = estimate + estimate * self.gas_margin_percent // 100 + 10_000
         return full
 

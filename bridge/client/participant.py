@@ -25,7 +25,6 @@ from web3 import Web3
 
 from bridge import sealed
 from bridge.chain.market import Market, RoundStatus
-from bridge.chain.revert import revert_data
 from bridge.chain.sender import TxSender
 from bridge.chain.settlement import Job, build_jobs, decode_settle_input, job_tree
 from bridge.client.salts import SaltStore, SealedRecord
@@ -82,17 +81,7 @@ class Participant:
     # -- helpers -------------------------------------------------------------------------------
     def _send(self, fn: str, *args: Any, value: int = 0) -> dict[str, Any]:
         """Send ``fn(*args)``; a revert surfaces as the contract's decoded custom error."""
-        try:
-            return self.sender.send(self.market.tx(fn, *args, value=value))
-        except BridgeError:
-            raise
-        except Exception as exc:
-            # some providers (eth-tester) raise their own revert type, not ContractLogicError
-            data = revert_data(exc)
-            decoded = self.market.decode_revert(data) if data is not None else None
-            if decoded is None:
-                raise
-            raise decoded from exc
+        return self.sender.send(self.market.tx(fn, *args, value=value))
 
     def _open_round(self, round: int | None) -> int:
         current = self.market.current_round()

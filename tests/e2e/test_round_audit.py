@@ -3,7 +3,10 @@ settlement that the contract accepts but that is not the mechanism's outcome is 
 
 from __future__ import annotations
 
+import pytest
+
 from bridge.client.round_audit import audit_round
+from bridge.errors import SettlementRejected
 from bridge.keeper.store import Phase
 from tests.e2e.conftest import WorldFactory
 
@@ -42,6 +45,9 @@ def test_feasible_but_wrong_dara_settlement_is_caught(make_world: WorldFactory) 
     bids[winner][8] = paid  # undercharge a winner: still individually rational and balanced
     args[1] = [tuple(b) for b in bids]
     keeper.sender.send(world.market.tx("settle", *args))
+    with pytest.raises(SettlementRejected) as rejected:  # decoded before anything is signed
+        keeper.sender.send(world.market.tx("settle", *args))
+    assert rejected.value.name == "RoundAlreadyFinal" and rejected.value.args_["round"] == r
     result = audit_round(world.market, r, world.deploy_block)
     assert not result.ok
     assert any(d.startswith(f"bid {winner}: charged {paid}") for d in result.differences)
