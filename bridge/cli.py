@@ -246,6 +246,9 @@ def keeper_run(
     poll_interval: Annotated[float | None, typer.Option("--poll-interval")] = None,
     metrics_port: Annotated[int | None, typer.Option("--metrics-port")] = None,
     start_block: Annotated[int | None, typer.Option("--start-block")] = None,
+    log_format: Annotated[str | None, typer.Option("--log-format",
+                                                   help="text or json (one object per line)")
+                          ] = None,
 ) -> None:
     """Run the keeper until SIGTERM (config: file < BRIDGE_KEEPER_* env < flags)."""
     from bridge.client.keys import load_account
@@ -255,8 +258,11 @@ def keeper_run(
     try:
         cfg = load_config(config, rpc=rpc, market=market, database=database, keystore=keystore,
                           confirmations=confirmations, poll_interval=poll_interval,
-                          metrics_port=metrics_port, start_block=start_block)
-        logging.getLogger().setLevel(cfg.log_level.upper())
+                          metrics_port=metrics_port, start_block=start_block,
+                          log_format=log_format)
+        from bridge.keeper.logfmt import configure_logging
+
+        configure_logging(cfg.log_level, cfg.log_format)
         account = load_account(cfg.keystore or None)
         keeper = Keeper(cfg, account)
         keeper.startup_checks()
@@ -724,6 +730,35 @@ def round_show(round: Annotated[int | None, typer.Argument()] = None,
         _emit(as_json, data, lines)
 
     guarded(run)
+
+
+@app.command("audit")
+def audit_cmd(round: int, rpc: RpcOpt = "http://127.0.0.1:8545", market: MarketOpt = "",
+              from_block: FromBlockOpt = -1, as_json: JsonOpt = False) -> None:
+    """Recompute settled round ROUND from on-chain data and compare with the settlement.
+
+    The keeper's reveals are public once a round is settled: this re-runs the market's mechanism
+    on them, audits the result and compares charges, jobs and payments. Exit 1 if they differ.
+    """
+    from bridge.client.round_audit import audit_round
+
+    def run() -> bool:
+        s = _session(rpc, market, needs_key=False, from_block=from_block)
+        result = audit_round(s.market, round, s.from_block)
+        lines = [f"round {round} ({result.mechanism}): {result.valid_bids} valid bids, "
+                 f"{result.valid_asks} valid asks recomputed from the settlement"]
+        if result.invalid_bids or result.invalid_asks:
+            lines.append(f"settled as invalid by the keeper (not checkable on chain): bids "
+                         f"{result.invalid_bids or '—'}, asks {result.invalid_asks or '—'}")
+        lines += (["the settlement equals the mechanism's outcome"] if result.ok
+                  else [f"DIFFERS: {d}" for d in result.differences])
+        _emit(as_json, {"round": round, "ok": result.ok, "mechanism": result.mechanism,
+                        "invalid_bids": result.invalid_bids, "invalid_asks": result.invalid_asks,
+                        "differences": result.differences}, lines)
+        return result.ok
+
+    if not guarded(run):
+        raise typer.Exit(1)
 
 
 def main() -> None:

@@ -28,6 +28,17 @@ def embedded_chain() -> TesterChain:
         return _embedded
 
 
+def use_embedded(chain: TesterChain | None) -> TesterChain | None:
+    """Make ``chain`` the process's embedded chain (None: forget it); returns the previous one.
+
+    Lets a test or the demo point ``--rpc eth-tester`` commands at a chain it built itself.
+    """
+    global _embedded
+    with _lock:
+        previous, _embedded = _embedded, chain
+        return previous
+
+
 def connect(rpc: str, timeout: float = 10.0) -> Web3:
     """A web3 instance for ``rpc`` (an http(s) URL or ``eth-tester``)."""
     if rpc == EMBEDDED:

@@ -17,6 +17,7 @@ from hexbytes import HexBytes
 
 from bridge.chain.market import Market, RoundStatus
 from bridge.chain.settlement import decode_settle_input, entries_from_outcome
+from bridge.client.participant import event_logs
 from bridge.errors import AuditError, BridgeError
 from bridge.mechanisms import Ask, Bid, audit, clear
 
@@ -43,8 +44,7 @@ def audit_round(market: Market, round: int, from_block: int) -> RoundAudit:
     """Recompute ``round`` from its settlement transaction; see the module docstring."""
     if market.round_info(round).status is not RoundStatus.SETTLED:
         raise BridgeError(f"round {round} is not settled: nothing to audit yet")
-    logs = market.contract.events.RoundSettled().get_logs(
-        from_block=from_block, argument_filters={"round": round})
+    logs = event_logs(market, "RoundSettled", from_block, {"round": round})
     if not logs:
         raise BridgeError(f"no RoundSettled log for round {round} from block {from_block}: "
                           "pass an earlier --from-block")

@@ -26,6 +26,7 @@ def make_world(tmp_path: Path) -> WorldFactory:
         chain = make_tester_chain(accounts=2)
         cfg = SimConfig(mechanism=mechanism, **{"provers": 3, "requesters": 4, **overrides})
         world = World(chain.w3, chain.accounts[0], cfg, tmp_path, travel=chain.travel_to)
+        world.tester_chain = chain  # type: ignore[attr-defined]  # for CLI tests on this chain
         world.setup_participants()
         return world
 

@@ -3,8 +3,13 @@ settlement that the contract accepts but that is not the mechanism's outcome is 
 
 from __future__ import annotations
 
-import pytest
+import json
 
+import pytest
+from typer.testing import CliRunner
+
+from bridge.chain.connect import use_embedded
+from bridge.cli import app
 from bridge.client.round_audit import audit_round
 from bridge.errors import SettlementRejected
 from bridge.keeper.store import Phase
@@ -17,6 +22,16 @@ def test_honest_round_recomputes_exactly(make_world: WorldFactory) -> None:
     result = audit_round(world.market, report.round, world.deploy_block)
     assert result.ok, result.differences
     assert result.valid_bids == 4 and result.invalid_bids == []
+    previous = use_embedded(world.tester_chain)  # type: ignore[attr-defined]
+    try:
+        out = CliRunner().invoke(app, ["audit", str(report.round), "--rpc", "eth-tester",
+                                       "--market", world.market.address, "--json"])
+    finally:
+        use_embedded(previous)
+    assert out.exit_code == 0, out.output
+    assert json.loads(out.output) == {"round": report.round, "ok": True, "mechanism": "dara",
+                                      "invalid_bids": [], "invalid_asks": [],
+                                      "differences": []}
 
 
 def test_feasible_but_wrong_dara_settlement_is_caught(make_world: WorldFactory) -> None:
@@ -51,3 +66,11 @@ def test_feasible_but_wrong_dara_settlement_is_caught(make_world: WorldFactory) 
     result = audit_round(world.market, r, world.deploy_block)
     assert not result.ok
     assert any(d.startswith(f"bid {winner}: charged {paid}") for d in result.differences)
+    previous = use_embedded(world.tester_chain)  # type: ignore[attr-defined]
+    try:
+        out = CliRunner().invoke(app, ["audit", str(r), "--rpc", "eth-tester",
+                                       "--market", world.market.address])
+    finally:
+        use_embedded(previous)
+    assert out.exit_code == 1
+    assert f"DIFFERS: bid {winner}: charged {paid}" in out.output
