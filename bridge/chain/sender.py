@@ -12,7 +12,9 @@ The keeper sends every transaction through one :class:`TxSender`. It
   replaces it with the same nonce and fees raised by ``bump_percent`` (at least the 10 % nodes
   require), up to ``max_fee_per_gas_cap``,
 - reports every hash it broadcasts through ``on_broadcast`` so a caller can persist it before
-  waiting (a restart then looks the hashes up instead of sending again).
+  waiting (a restart then looks the hashes up instead of sending again),
+- stops waiting for a receipt as soon as its ``stop`` event is set (a draining keeper exits
+  promptly; what was broadcast is already known to the caller).
 
 Failures are classified: :class:`~bridge.errors.RetryableTxError` (node unreachable, timeout,
 replacement races) may pass on retry; :class:`~bridge.errors.NonRetryableTxError` and
@@ -105,6 +107,7 @@ class TxSender:
         poll_interval: float = 0.1,
         gas_margin_percent: int = 20,
         on_broadcast: Callable[[SentTx], None] | None = None,
+        stop: threading.Event | None = None,
     ) -> None:
         if bump_percent < 10:
             raise ValueError("bump_percent must be at least 10: nodes refuse smaller replacements")
@@ -119,6 +122,7 @@ class TxSender:
         self.poll_interval = poll_interval
         self.gas_margin_percent = gas_margin_percent
         self.on_broadcast = on_broadcast
+        self.stop = stop
         self._lock = threading.Lock()
         self._next_nonce: int | None = None
 
@@ -253,6 +257,10 @@ class TxSender:
                 receipt = self._receipt(tx_hash)
                 if receipt is not None:
                     return self._check(receipt, tx)
+            if self.stop is not None and self.stop.is_set():
+                raise RetryableTxError(
+                    f"stopping: nonce {sent.nonce} was sent as {', '.join(sent.hashes)}; not "
+                    "waiting for its receipt (a restart looks it up)")
             now = time.monotonic()
             if now - start > self.receipt_timeout:
                 raise RetryableTxError(

@@ -91,16 +91,16 @@ class Keeper:
         self.market = Market(self.w3, address)
         self.store = store if store is not None else Store(cfg.database)
         self.metrics = KeeperMetrics()
+        self._stop = threading.Event()
         self.sender = TxSender(
             self.w3, account, decode_revert=self.market.decode_revert,
             receipt_timeout=cfg.receipt_timeout, bump_after=cfg.bump_after,
-            max_fee_per_gas_cap=cfg.max_fee_per_gas or None)
+            max_fee_per_gas_cap=cfg.max_fee_per_gas or None, stop=self._stop)
         self._deployed_at = deployed_at
         self.reader: LogReader | None = None
         self.pipeline: RoundPipeline | None = None
         self.lock = LeaderLock(cfg.database, cfg.lock_id)
         self._work = threading.Lock()
-        self._stop = threading.Event()
         self.scheduler: DeadlineScheduler | None = None
         self.use_scheduler = use_scheduler
         self.http: HealthServer | None = None
@@ -248,6 +248,8 @@ class Keeper:
                             time.monotonic() - self._outage_since)
                 self._outage_since = None
             for r in sorted(self.store.rounds(active=True)):
+                if self._stop.is_set():
+                    return  # draining: the next start resumes from the stored phases
                 try:
                     self.pipeline.advance(r, view)
                 except (ConnectionError, OSError, TimeoutError) as exc:

@@ -1,0 +1,75 @@
+"""The keeper's transaction sender on eth-tester: nonces, fee bumps, draining, decoded reverts."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+from eth_account import Account
+
+from bridge.chain.sender import TxSender
+from bridge.chain.tester import make_tester_chain
+from bridge.errors import RetryableTxError
+
+
+@pytest.fixture
+def setup() -> tuple:  # type: ignore[type-arg]
+    chain = make_tester_chain(accounts=2)
+    acct = Account.create()
+    tx = chain.w3.eth.send_transaction({"from": chain.accounts[0], "to": acct.address,
+                                        "value": 10**20})
+    chain.w3.eth.wait_for_transaction_receipt(tx)
+    return chain, acct
+
+
+def test_concurrent_sends_get_distinct_nonces_and_all_mine(setup: tuple) -> None:  # type: ignore[type-arg]
+    chain, acct = setup
+    sender = TxSender(chain.w3, acct, poll_interval=0.01)
+    receipts: list[dict] = []  # type: ignore[type-arg]
+    threads = [threading.Thread(target=lambda: receipts.append(
+        sender.send({"to": chain.accounts[1], "value": 1}))) for _ in range(5)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(receipts) == 5 and all(r["status"] == 1 for r in receipts)
+    assert chain.w3.eth.get_transaction_count(acct.address) == 5
+
+
+def test_unmined_transaction_is_replaced_with_higher_fees(setup: tuple) -> None:  # type: ignore[type-arg]
+    chain, acct = setup
+    seen: list[list[str]] = []
+    sender = TxSender(chain.w3, acct, bump_after=0.3, poll_interval=0.05,
+                      on_broadcast=lambda s: seen.append(list(s.hashes)))
+    chain.tester.disable_auto_mine_transactions()
+    result: list[dict] = []  # type: ignore[type-arg]
+    t = threading.Thread(target=lambda: result.append(
+        sender.send({"to": chain.accounts[1], "value": 7})))
+    t.start()
+    time.sleep(1.2)
+    chain.tester.mine_blocks(1)
+    t.join(10)
+    assert result and result[0]["status"] == 1
+    assert len(seen[-1]) >= 2, "at least one replacement was broadcast"
+    mined = result[0]["transactionHash"].to_0x_hex()
+    assert mined == seen[-1][-1]  # the replacement with the highest fee is what mined
+    first = chain.w3.eth.get_transaction(seen[-1][-1])
+    assert chain.w3.eth.get_transaction_count(acct.address) == 1 and first["nonce"] == 0
+
+
+def test_a_stopping_sender_gives_up_waiting_but_reports_what_it_sent(setup: tuple) -> None:  # type: ignore[type-arg]
+    chain, acct = setup
+    stop = threading.Event()
+    seen: list[str] = []
+    sender = TxSender(chain.w3, acct, poll_interval=0.05, stop=stop,
+                      on_broadcast=lambda s: seen.extend(s.hashes))
+    chain.tester.disable_auto_mine_transactions()
+    threading.Timer(0.3, stop.set).start()
+    started = time.monotonic()
+    with pytest.raises(RetryableTxError, match="stopping"):
+        sender.send({"to": chain.accounts[1], "value": 7})
+    assert time.monotonic() - started < 5
+    assert len(seen) == 1
+    chain.tester.mine_blocks(1)
+    assert sender.lookup(seen)["status"] == 1  # a restart finds it instead of sending again
