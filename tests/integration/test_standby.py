@@ -36,7 +36,8 @@ def test_standby_keeper_takes_over_when_the_leader_is_killed(
     r1 = scene.commit()
     node.travel_to(scene.market.params.closes_at(r1) + 1)
     scene.wait_until(lambda: scene.status(r1) == 1, 60, f"round {r1} settled by a")
-    assert f"round {r1} settled" in a.output()
+    # the keeper logs the settlement just after the chain shows it: wait for the line
+    scene.wait_until(lambda: f"round {r1} settled" in a.output(), 30, "keeper a's log line")
     assert not re.search(r"round \d+ (settled|cleared|:)", b.output()), b.output()[-2000:]
     assert "broadcast tx" not in b.output()
 
@@ -50,7 +51,7 @@ def test_standby_keeper_takes_over_when_the_leader_is_killed(
     r2 = scene.commit()
     node.travel_to(scene.market.params.closes_at(r2) + 1)
     scene.wait_until(lambda: scene.status(r2) == 1, 60, f"round {r2} settled by b")
-    assert f"round {r2} settled" in b.output()
+    scene.wait_until(lambda: f"round {r2} settled" in b.output(), 30, "keeper b's log line")
     outcomes = scene.round_outcomes()
     assert all(v == ["RoundSettled"] for v in outcomes.values()), outcomes
     assert scene.lost_bids() == [] and scene.ledger_problems() == []
