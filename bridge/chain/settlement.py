@@ -16,13 +16,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from fractions import Fraction
 from typing import Any
 
 from eth_abi import encode as abi_encode
 from eth_utils import keccak, to_checksum_address
 
+from bridge import sealed
 from bridge.errors import InvalidInput
+from bridge.mechanisms import Ask, Bid, sort_asks, sort_bids
 
 BID_SIDE = 0
 ASK_SIDE = 1
@@ -40,14 +41,10 @@ def commitment(
     quantity: int,
     salt: bytes,
 ) -> bytes:
-    """SPEC §4 commitment (same as the contract's ``commitmentOf``)."""
-    return keccak(
-        abi_encode(
-            ["bytes32", "uint256", "address", "uint256", "address", "uint8", "uint256", "uint256",
-             "bytes32"],
-            [DOMAIN, chain_id, market, round_, participant, side, price, quantity, salt],
-        )
-    )
+    """SPEC §4 commitment (same as the contract's ``commitmentOf``), by :mod:`bridge.sealed`."""
+    return sealed.commitment(chain_id=chain_id, market=market, round=round_,
+                             participant=participant, side=side, price=price,
+                             quantity=quantity, salt=salt)
 
 
 @dataclass(frozen=True)
@@ -198,12 +195,11 @@ def ask_chain(round_commits: Sequence[tuple[bytes, str, int]]) -> int:
 def rank_orders(
     bids: Sequence[BidReveal], asks: Sequence[AskReveal]
 ) -> tuple[list[int], list[int]]:
-    """Valid bid and ask indices in rank order (SPEC §3 tie rules)."""
-    bid_order = sorted(
-        (i for i, b in enumerate(bids) if b.valid),
-        key=lambda i: (-Fraction(bids[i].value, bids[i].size), bids[i].size, i),
-    )
-    ask_order = sorted((i for i, a in enumerate(asks) if a.valid), key=lambda i: (asks[i].cost, i))
+    """Valid bid and ask indices in rank order (SPEC §3 tie rules, :mod:`bridge.mechanisms`)."""
+    bid_order = [b.id for b in sort_bids(
+        Bid(i, b.value, b.size) for i, b in enumerate(bids) if b.valid)]
+    ask_order = [a.id for a in sort_asks(
+        Ask(i, a.cost, a.quantity) for i, a in enumerate(asks) if a.valid)]
     return bid_order, ask_order
 
 
