@@ -27,14 +27,11 @@ import argparse
 import json
 import os
 import platform
-import signal
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -45,6 +42,7 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from web3 import HTTPProvider, Web3
 
+from bridge.chain.anvil import ANVIL, DEV_KEYS, Anvil
 from bridge.chain.deployment import KeeperIdentity, NetworkConfig, VerifierSpec, deploy_network
 from bridge.chain.market import Market, RoundStatus
 from bridge.chain.tester import make_tester_chain
@@ -55,20 +53,8 @@ from bridge.keeper.daemon import Keeper
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results" / "keeper.json"
-ANVIL = ROOT / "node_modules" / ".bin" / "anvil"
 GWEI = 10**9
-KEYS = [  # anvil's well-known dev keys
-    "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80",
-    "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d",
-    "0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a",
-    "0x7c852118294e51e653712a81e05800f419141751be58f605c371e15141b007a6",
-    "0x47e179ec197488593b187f80a00eb0da91f1b9d0b13f8733639f19c30a34926a",
-    "0x8b3a350cf5c34c9194ca85829a2df0ec3153be0318b5e2d3348e872092edffba",
-    "0x92db14e403b83dfe3df233f83dfa3a0d7096f21ca9b0d6d6b8d88b2b4ec1564e",
-    "0x4bbbf85ce3377467afe5d46f804f221813b2bb87f24d81f60f1fcdbf7cbf4356",
-    "0xdbda1821b80551c9d65939329250298aa3472ba22feea921c0cf5d620ea67b97",
-    "0x2a871d0798f97d79848a013d4936a73bf4cc922c825d33c1cf7073dff6d409c6",
-]
+KEYS = DEV_KEYS
 PROVERS, REQUESTERS = KEYS[1:6], KEYS[6:10]
 
 
@@ -84,48 +70,18 @@ class Chain:
     rpc: Callable[..., Any] | None = None
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @contextmanager
 def anvil_chain() -> Iterator[Chain]:
     """anvil with a block a second and instant transactions, stopped afterwards."""
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    proc = subprocess.Popen([str(ANVIL), "--port", str(port), "--block-time", "1",
-                             "--mixed-mining", "--silent", "--gas-limit", "60000000"])
-
-    def rpc(method: str, *params: Any) -> Any:
-        body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": method,
-                           "params": list(params)}).encode()
-        req = urllib.request.Request(url, data=body,
-                                     headers={"Content-Type": "application/json"})
-        with urllib.request.urlopen(req, timeout=30) as r:
-            reply = json.loads(r.read())
-        if "error" in reply:
-            raise RuntimeError(f"{method}: {reply['error']}")
-        return reply.get("result")
-
-    try:
-        for _ in range(200):
-            try:
-                rpc("eth_chainId")
-                break
-            except OSError:
-                time.sleep(0.05)
-        w3 = Web3(HTTPProvider(url, request_kwargs={"timeout": 60}))
-
-        def travel(ts: int) -> None:
-            if int(w3.eth.get_block("latest")["timestamp"]) < ts:
-                rpc("evm_mine", ts)
-
-        yield Chain("anvil", w3, travel, confirmations=1, url=url, rpc=rpc)
-    finally:
-        proc.send_signal(signal.SIGINT)
-        proc.wait(timeout=10)
+    with tempfile.TemporaryDirectory() as tmp:
+        node = Anvil(Path(tmp), block_time=1, mixed=True, rpc_timeout=30,
+                     extra=("--silent", "--gas-limit", "60000000")).start()
+        try:
+            w3 = Web3(HTTPProvider(node.url, request_kwargs={"timeout": 60}))
+            yield Chain("anvil", w3, node.travel_to, confirmations=1, url=node.url,
+                        rpc=node.rpc)
+        finally:
+            node.stop()
 
 
 @contextmanager
@@ -137,13 +93,7 @@ def tester_chain() -> Iterator[Chain]:
             "from": chain.accounts[0], "to": Account.from_key(key).address, "value": 10**22})
         chain.w3.eth.wait_for_transaction_receipt(tx)
 
-    def travel(ts: int) -> None:
-        if chain.now() < ts:
-            chain.travel_to(ts)
-        if chain.now() < ts:
-            chain.travel_to(ts + 1)
-
-    yield Chain("eth-tester", chain.w3, travel, confirmations=0)
+    yield Chain("eth-tester", chain.w3, chain.travel_to, confirmations=0)
 
 
 @dataclass

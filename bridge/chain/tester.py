@@ -27,8 +27,16 @@ class TesterChain:
         return int(self.w3.eth.get_block("latest")["timestamp"])
 
     def travel_to(self, timestamp: int) -> None:
-        """Mine a block at ``timestamp`` (must be later than the latest block)."""
+        """Mine a block at ``timestamp`` or later; nothing if the chain is already there.
+
+        eth-tester's ``time_travel(t)`` mines its block at ``t - 1``, so ask for one more second
+        when it falls short.
+        """
+        if self.now() >= timestamp:
+            return
         self.tester.time_travel(timestamp)
+        if self.now() < timestamp:
+            self.tester.time_travel(timestamp + 1)
 
     def advance(self, seconds: int) -> None:
         """Mine a block ``seconds`` after the latest one."""

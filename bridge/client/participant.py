@@ -24,6 +24,7 @@ from hexbytes import HexBytes
 from web3 import Web3
 
 from bridge import sealed
+from bridge.chain.deploy import contract_at
 from bridge.chain.market import Market, RoundStatus
 from bridge.chain.sender import TxSender
 from bridge.chain.settlement import Job, build_jobs, decode_settle_input, job_tree
@@ -297,10 +298,7 @@ class Participant:
 
     def pow_proof(self, task: bytes) -> bytes:
         """A proof for the market's proof-of-work verifier."""
-        verifier = self.w3.eth.contract(
-            address=Web3.to_checksum_address(self.market.params.verifier),
-            abi=[{"type": "function", "name": "difficultyBits", "inputs": [],
-                  "outputs": [{"type": "uint256", "name": ""}], "stateMutability": "view"}])
+        verifier = contract_at(self.w3, "ProofOfWorkVerifier", self.market.params.verifier)
         try:
             bits = int(verifier.functions.difficultyBits().call())
         except Exception:

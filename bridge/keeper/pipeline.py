@@ -47,7 +47,7 @@ from bridge.chain.settlement import (
 )
 from bridge.errors import AuditError, BridgeError, SettlementRejected
 from bridge.keeper.metrics import KeeperMetrics
-from bridge.keeper.store import OpeningRow, Phase, Store, dumps
+from bridge.keeper.store import OpeningRow, Phase, Store
 from bridge.mechanisms import Ask, Bid, audit, clear, sort_asks, sort_bids
 
 log = logging.getLogger(__name__)
@@ -461,12 +461,3 @@ class RoundPipeline:
         log.warning("round %s was not settled by its deadline: voided, escrow released", r)
         self.store.set_phase(r, Phase.VOIDED, note="voided after the settlement deadline")
         return self._voided(r)
-
-
-def outcome_summary(store: Store, r: int) -> dict[str, Any]:
-    """A JSON-able summary of a round as the keeper stored it (for logs and the demo)."""
-    return {"round": r, "phase": str(store.round_phase(r)), "outcome": store.outcome(r),
-            "jobs": [(i, s) for i, s, _ in store.jobs(r)]}
-
-
-__all__ = ["ChainView", "RoundPipeline", "dumps", "outcome_summary"]

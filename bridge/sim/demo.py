@@ -92,8 +92,8 @@ def run_demo(cfg: SimConfig, out: Printer = print, workdir: Path | None = None) 
         f"{format_wei(cfg.cost_per_unit[1])} per unit (uniform), refund cap "
         f"{format_wei(cfg.refund_cap)} per unit; keeper state in {workdir}")
     world.setup_participants()
-    for i in range(cfg.rounds):
-        report = world.run_round(i)
+    for _ in range(cfg.rounds):
+        report = world.run_round()
         out("")
         for line in render_round(report, cfg.mechanism):
             out(line)

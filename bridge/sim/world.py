@@ -113,7 +113,7 @@ class World:
         self.market = Market(w3, contract.address)
         self.keeper_db = keeper_db or f"sqlite:///{workdir / 'keeper.sqlite'}"
         self.keeper_cfg = KeeperConfig(
-            rpc="http://127.0.0.1:0", market=self.market.address, database=self.keeper_db,
+            rpc="eth-tester", market=self.market.address, database=self.keeper_db,
             confirmations=confirmations, start_block=self.deploy_block, poll_interval=0.2,
             receipt_timeout=60, bump_after=20, metrics_port=0).validate()
         self.keeper = self.new_keeper()
@@ -165,8 +165,6 @@ class World:
         if self.travel is None:
             raise BridgeError("this chain cannot move time; wait instead")
         self.travel(ts)
-        if self.now() < ts:  # eth-tester's time_travel mines its block one second early
-            self.travel(ts + 1)
 
     def setup_participants(self) -> None:
         """Provers stake and declare capacity; requesters deposit."""
@@ -205,10 +203,15 @@ class World:
         self.travel_to(self.market.params.closes_at(r) + 1)
         self.keeper.run_until_idle()
 
-    def prove(self, r: int, skip: set[str] | None = None) -> list[JobView]:
-        """Every assigned prover proves its jobs, except those in ``skip``; returns all jobs."""
+    def prove(self, r: int, skip: set[str] | None = None,
+              views: list[JobView] | None = None) -> list[JobView]:
+        """Every assigned prover proves its jobs, except those in ``skip``; returns all jobs.
+
+        ``views``: the round's jobs if already read (else they are read from the chain).
+        """
         skip = skip or set()
-        views = self.requesters[0].settled_jobs(r, self.deploy_block)
+        if views is None:
+            views = self.requesters[0].settled_jobs(r, self.deploy_block)
         by_address: dict[str, Participant] = {str(p.address): p for p in self.provers}
         for v in views:
             if v.job.prover not in skip and not v.resolved:
@@ -221,11 +224,15 @@ class World:
             self.travel_to(views[0].job.proof_deadline + 1)
         self.keeper.run_until_idle()
 
-    def run_round(self, index: int) -> RoundReport:
-        """One full round: commit, settle, prove (one miss in ``miss_round``), slash, account."""
-        if index > 0 or self.market.current_round() == 0:
-            r0 = self.market.current_round()
-            self.travel_to(self.market.params.genesis + (r0 + 1) * self.cfg.commit_period + 1)
+    def next_round(self) -> int:
+        """Move chain time to the start of the next round; returns it."""
+        r = self.market.current_round() + 1
+        self.travel_to(self.market.params.genesis + r * self.cfg.commit_period + 1)
+        return r
+
+    def run_round(self) -> RoundReport:
+        """One full round: commit, settle, prove (one prover misses if ``miss``), slash, account."""
+        self.next_round()
         r = self.commit_round()
         self.close_and_settle(r)
         views = self.requesters[0].settled_jobs(r, self.deploy_block)
@@ -233,7 +240,7 @@ class World:
         if self.cfg.miss and views and not self.missed:
             skip = {views[-1].job.prover}
             self.missed = True
-        views = self.prove(r, skip)
+        self.prove(r, skip, views)
         self.finish(r, views)
         report = self.account_round(r)
         self.reports.append(report)

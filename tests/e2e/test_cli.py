@@ -83,11 +83,8 @@ class Deployed:
         return env
 
     def travel_to(self, ts: int) -> None:
-        """Move chain time to at least ``ts`` (eth-tester mines one second early)."""
-        if self.chain.now() < ts:
-            self.chain.travel_to(ts)
-        if self.chain.now() < ts:
-            self.chain.travel_to(ts + 1)
+        """Move chain time to at least ``ts``."""
+        self.chain.travel_to(ts)
 
     def keeper_for(self, database: Path) -> Keeper:
         cfg = KeeperConfig(rpc="eth-tester", market=self.address,

@@ -41,9 +41,9 @@ def _settled_charges(world: World, r: int) -> list[int]:
 def test_rounds_settle_as_the_mechanism_says_and_every_wei_is_accounted_for(
         make_world: WorldFactory, mechanism: str) -> None:
     world = make_world(mechanism, provers=4, requesters=6, seed=7)
-    for i in range(3):
+    for _ in range(3):
         before = {q.address: world.market.balance_of(q.address) for q in world.requesters}
-        report = world.run_round(i)
+        report = world.run_round()
         charges = {b["requester"]: b["charge"] for b in report.bids}
         for j in (j for j in report.jobs if j["status"] == "slashed"):
             # refunded its charge share for the missed units, compensated refundCap per unit
@@ -77,8 +77,7 @@ def test_keeper_restarted_between_every_pair_of_phases_settles_each_round_once(
         make_world: WorldFactory) -> None:
     world = make_world("dara", provers=3, requesters=4, seed=7, miss=False)
     for _ in range(2):
-        r0 = world.market.current_round()
-        world.travel_to(world.market.params.genesis + (r0 + 1) * world.cfg.commit_period + 1)
+        world.next_round()
         r = world.commit_round()
         world.travel_to(world.market.params.closes_at(r) + 1)
         phases = []
@@ -107,8 +106,7 @@ def test_invalid_bids_are_excluded_with_their_reason_and_the_rest_settle(
     from bridge.client.participant import new_task
 
     world = make_world("proofphi", provers=3, requesters=4, seed=3, miss=False)
-    r0 = world.market.current_round()
-    world.travel_to(world.market.params.genesis + (r0 + 1) * world.cfg.commit_period + 1)
+    world.next_round()
     r = world.commit_round()
     key = world.market.keeper_public_key()
     params = world.market.params
@@ -148,8 +146,7 @@ def test_keeper_stopped_past_the_deadline_voids_the_round_and_escrow_returns(
         make_world: WorldFactory) -> None:
     world = make_world("proofphi", provers=2, requesters=3, seed=3, miss=False)
     before = {q.address: world.market.balance_of(q.address) for q in world.requesters}
-    r0 = world.market.current_round()
-    world.travel_to(world.market.params.genesis + (r0 + 1) * world.cfg.commit_period + 1)
+    world.next_round()
     r = world.commit_round()
     locked = {q.address: before[q.address] - world.market.balance_of(q.address)
               for q in world.requesters}

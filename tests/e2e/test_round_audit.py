@@ -18,7 +18,7 @@ from tests.e2e.conftest import WorldFactory
 
 def test_honest_round_recomputes_exactly(make_world: WorldFactory) -> None:
     world = make_world("dara", provers=3, requesters=4, seed=7, miss=False)
-    report = world.run_round(0)
+    report = world.run_round()
     result = audit_round(world.market, report.round, world.deploy_block)
     assert result.ok, result.differences
     assert result.valid_bids == 4 and result.invalid_bids == []
@@ -40,8 +40,7 @@ def test_feasible_but_wrong_dara_settlement_is_caught(make_world: WorldFactory) 
     pipeline = keeper.pipeline
     assert pipeline is not None
     for _ in range(5):  # the first round in which someone wins
-        r0 = world.market.current_round()
-        world.travel_to(world.market.params.genesis + (r0 + 1) * world.cfg.commit_period + 1)
+        world.next_round()
         r = world.commit_round()
         world.travel_to(world.market.params.closes_at(r) + 1)
         keeper.read_logs()

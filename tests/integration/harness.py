@@ -15,11 +15,11 @@ from typing import Any
 from eth_account import Account
 from web3 import HTTPProvider, Web3
 
+from bridge.chain.anvil import ANVIL_CHAIN_ID, DEV_KEYS, Anvil
 from bridge.chain.deployment import DeployResult, deploy_network, load_network
 from bridge.chain.market import Market
 from bridge.client.participant import Participant, new_task
 from bridge.client.salts import SaltStore
-from tests.integration.conftest import ANVIL_CHAIN_ID, DEV_KEYS, Anvil
 
 GWEI = 10**9
 

@@ -1,14 +1,12 @@
-"""Keeper operations: /metrics and /healthz over real HTTP, and the SQLite leader lock."""
+"""Keeper operations: /metrics and /healthz over real HTTP, and JSON log lines.
+
+The store and the leader lock are tested on SQLite and PostgreSQL in tests/integration."""
 
 import json
-import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
-from pathlib import Path
 
-from bridge.keeper.leader import LeaderLock
 from bridge.keeper.metrics import HealthServer, KeeperMetrics
 
 
@@ -39,27 +37,6 @@ def test_metrics_and_health_endpoints_report_the_loop() -> None:
         assert 'bridge_bids_invalid_total{reason="undecryptable",side="bid"} 2.0' in text
     finally:
         server.stop()
-
-
-def test_sqlite_leader_lock_is_exclusive_and_freed_when_the_holder_dies(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'k.sqlite'}"
-    holder = subprocess.Popen(
-        [sys.executable, "-c",
-         "import sys,time; from bridge.keeper.leader import LeaderLock;"
-         f"l=LeaderLock({url!r}); print(l.try_acquire(), flush=True); time.sleep(60)"],
-        stdout=subprocess.PIPE, text=True)
-    try:
-        assert holder.stdout is not None and holder.stdout.readline().strip() == "True"
-        standby = LeaderLock(url)
-        assert standby.try_acquire() is False
-        holder.kill()
-        holder.wait()
-        assert standby.try_acquire() is True
-        assert standby.held()
-        standby.release()
-        assert not standby.held()
-    finally:
-        holder.kill()
 
 
 def test_json_log_lines_carry_level_logger_message_and_traceback() -> None:
