@@ -1,15 +1,14 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.28;
 
-import {Ownable} from "@openzeppelin/contracts/access/Ownable.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
+import {MarketStorage} from "./MarketStorage.sol";
+import {SettlementModule} from "./SettlementModule.sol";
 import {MerkleProof} from "@openzeppelin/contracts/utils/cryptography/MerkleProof.sol";
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {IProverMarket} from "./interfaces/IProverMarket.sol";
 import {IProofVerifier} from "./interfaces/IProofVerifier.sol";
 import {Commitments} from "./libraries/Commitments.sol";
-import {JobTree} from "./libraries/JobTree.sol";
-import {Ranking} from "./libraries/Ranking.sol";
 
 /// @title ProverMarket
 /// @notice Sealed-bid prover market (SPEC §5); see {IProverMarket} for the protocol.
@@ -28,126 +27,13 @@ import {Ranking} from "./libraries/Ranking.sol";
 ///        of all free balances plus `nonFree`.
 ///      The keeper is trusted for (a) which reveals are invalid and (b) DARA outcomes beyond the
 ///      generic feasibility checks; everything else is checked here.
-contract ProverMarket is IProverMarket, Ownable, ReentrancyGuardTransient {
-    /// @notice Deployment parameters.
-    /// @param owner Owner (treasury withdrawals, keeper rotation, pausing).
-    /// @param keeper The keeper's address (the only account that may settle).
-    /// @param keeperPublicKey The keeper's secp256k1 public key, 64 bytes `x || y`.
-    /// @param verifier The proof verifier.
-    /// @param mechanism PROOFPHI or DARA.
-    /// @param genesis Start of round 0 (0 = deployment time); must not be in the future.
-    /// @param commitPeriod Length of each round's commit window, seconds.
-    /// @param settlePeriod Time after a round closes for the keeper to settle, seconds.
-    /// @param proofPeriod Time after settlement for provers to prove, seconds.
-    /// @param refundCap Collateral per unit of capacity and compensation per missed unit, wei.
-    /// @param capacityInterval Rounds between capacity changes.
-    /// @param capacityFactor Maximum fold of a capacity change (≥ 1).
-    struct Config {
-        address owner;
-        address keeper;
-        bytes keeperPublicKey;
-        address verifier;
-        Mechanism mechanism;
-        uint256 genesis;
-        uint256 commitPeriod;
-        uint256 settlePeriod;
-        uint256 proofPeriod;
-        uint256 refundCap;
-        uint256 capacityInterval;
-        uint256 capacityFactor;
+contract ProverMarket is MarketStorage, IProverMarket, ReentrancyGuardTransient {
+    /// @notice The {SettlementModule} this market deployed and delegates settlement and voids to.
+    address public immutable settlementModule;
+
+    constructor(Config memory cfg) MarketStorage(cfg) {
+        settlementModule = address(new SettlementModule(cfg));
     }
-
-    /// @dev Packed: free (128) | marker (8, set to 1 on first credit so the slot never returns to 0).
-    struct Account {
-        uint128 free;
-        uint8 marker;
-    }
-
-    /// @dev One slot: collateral (96) | outstanding units (32) | capacity (32) | refCapacity (32) |
-    ///      capacityRound + 1 (32) | lastAskRound + 1 (32).
-    struct ProverInfo {
-        uint96 collateral;
-        uint32 outstanding;
-        uint32 capacity;
-        uint32 refCapacity;
-        uint32 capacityRound;
-        uint32 lastAskRound;
-    }
-
-    /// @dev `bidChain`: see {IProverMarket}. `askChainOrJobRoot` holds the ask chain until settlement
-    ///      and the job root after it (re-using a non-zero slot saves a 20k zero-to-non-zero write).
-    ///      Meta slot: settledAt (64) | jobCount (32) | status (8).
-    struct Round {
-        uint256 bidChain;
-        uint256 askChainOrJobRoot;
-        uint64 settledAt;
-        uint32 jobCount;
-        uint32 askCount;
-        RoundStatus status;
-    }
-
-    /// @dev Packed counters (see contract NatSpec).
-    struct Ledger {
-        uint128 nonFree;
-        uint120 treasury;
-        bool commitsPaused;
-    }
-
-    /// @dev Running totals of one settlement.
-    struct Totals {
-        uint256 charged;
-        uint256 paid;
-        uint256 released;
-    }
-
-    /// @dev Resolved-bitmap word layout (see contract NatSpec).
-    uint256 private constant SENTINEL = 1 << 255;
-    uint256 private constant JOBS_PER_WORD = 128;
-    uint256 private constant JOB_BITS = (1 << 128) - 1;
-    uint256 private constant MARGIN_MASK = ((1 << 127) - 1) << 128;
-    uint256 private constant MAX_SIZE = type(uint32).max;
-
-    IProofVerifier public immutable verifier;
-    Mechanism public immutable mechanism;
-    uint256 public immutable genesis;
-    uint256 public immutable commitPeriod;
-    uint256 public immutable settlePeriod;
-    uint256 public immutable proofPeriod;
-    uint256 public immutable refundCap;
-    uint256 public immutable capacityInterval;
-    uint256 public immutable capacityFactor;
-
-    /// @notice The keeper's address.
-    address public keeper;
-    /// @notice The keeper's secp256k1 public key (64 bytes, x || y) that clients encrypt to.
-    bytes public keeperPublicKey;
-
-    Ledger private _ledger;
-    mapping(address account => Account) private _accounts;
-    mapping(address prover => ProverInfo) private _provers;
-    mapping(uint256 round => Round) private _rounds;
-    mapping(uint256 round => mapping(uint256 word => uint256 bits)) private _resolved;
-
-    constructor(Config memory cfg) Ownable(cfg.owner) {
-        if (cfg.verifier == address(0)) revert InvalidConfig("verifier");
-        if (cfg.commitPeriod == 0) revert InvalidConfig("commitPeriod");
-        if (cfg.settlePeriod == 0) revert InvalidConfig("settlePeriod");
-        if (cfg.proofPeriod == 0) revert InvalidConfig("proofPeriod");
-        if (cfg.capacityInterval == 0) revert InvalidConfig("capacityInterval");
-        if (cfg.capacityFactor == 0) revert InvalidConfig("capacityFactor");
-        if (cfg.genesis > block.timestamp) revert InvalidConfig("genesis");
-        verifier = IProofVerifier(cfg.verifier);
-        mechanism = cfg.mechanism;
-        genesis = cfg.genesis == 0 ? block.timestamp : cfg.genesis;
-        commitPeriod = cfg.commitPeriod;
-        settlePeriod = cfg.settlePeriod;
-        proofPeriod = cfg.proofPeriod;
-        refundCap = cfg.refundCap;
-        capacityInterval = cfg.capacityInterval;
-        capacityFactor = cfg.capacityFactor;
-        _setKeeper(cfg.keeper, cfg.keeperPublicKey);
-    }
-
     // ================================================================ requesters
 
     /// @inheritdoc IProverMarket
@@ -175,16 +61,20 @@ contract ProverMarket is IProverMarket, Ownable, ReentrancyGuardTransient {
         external
     {
         _checkCommitOpen(round);
-        if (escrow == 0) revert ZeroAmount();
+        if (escrow < minEscrow) revert EscrowTooSmall(escrow, minEscrow);
         Account storage a = _accounts[msg.sender];
         uint256 free = a.free;
         if (free < escrow) revert InsufficientBalance(msg.sender, free, escrow);
-        a.free = uint128(free - escrow);
-        _ledger.nonFree += uint128(escrow);
         Round storage r = _rounds[round];
         uint256 word = r.bidChain;
-        r.bidChain = Commitments.nextBid(word, commitment, msg.sender, escrow, task);
-        emit BidCommitted(round, msg.sender, Commitments.count(word), commitment, escrow, task, ciphertext);
+        uint256 n = Commitments.count(word);
+        if (n >= maxBidsPerRound) revert RoundFull(round, 0, maxBidsPerRound);
+        a.free = uint128(free - escrow);
+        _ledger.nonFree += uint128(escrow);
+        uint256 next = Commitments.nextBid(word, commitment, msg.sender, escrow, task);
+        r.bidChain = next;
+        if ((n + 1) % checkpointInterval == 0) _checkpoints[round][(n + 1) / checkpointInterval] = next;
+        emit BidCommitted(round, msg.sender, n, commitment, escrow, task, ciphertext);
     }
 
     // =================================================================== provers
@@ -202,6 +92,8 @@ contract ProverMarket is IProverMarket, Ownable, ReentrancyGuardTransient {
     function setCapacity(uint256 units) external {
         if (units > MAX_SIZE) revert CapacityTooLarge(units);
         ProverInfo storage p = _provers[msg.sender];
+        (bool pending, uint256 askRound) = _pendingAsk(p);
+        if (pending) revert CapacityLockedByAsk(msg.sender, askRound);
         uint256 required = refundCap * units;
         if (p.collateral < required) revert InsufficientCollateral(msg.sender, p.collateral, required);
         uint256 cur = currentRound();
@@ -223,14 +115,8 @@ contract ProverMarket is IProverMarket, Ownable, ReentrancyGuardTransient {
     function withdrawCollateral(uint256 amount) external nonReentrant {
         if (amount == 0) revert ZeroAmount();
         ProverInfo storage p = _provers[msg.sender];
-        uint256 lastAsk = p.lastAskRound;
-        if (lastAsk != 0) {
-            uint256 askRound = lastAsk - 1;
-            uint256 deadline = genesis + (askRound + 1) * commitPeriod + settlePeriod;
-            if (_rounds[askRound].status == RoundStatus.OPEN && block.timestamp < deadline) {
-                revert CollateralLockedByAsk(msg.sender, askRound);
-            }
-        }
+        (bool pending, uint256 askRound) = _pendingAsk(p);
+        if (pending) revert CollateralLockedByAsk(msg.sender, askRound);
         uint256 collateral = p.collateral;
         uint256 needed = refundCap * (uint256(p.capacity) + p.outstanding) + amount;
         if (collateral < needed) revert InsufficientCollateral(msg.sender, collateral, needed);
@@ -247,287 +133,58 @@ contract ProverMarket is IProverMarket, Ownable, ReentrancyGuardTransient {
         uint256 capacity = p.capacity;
         if (capacity == 0) revert NoCapacity(msg.sender);
         if (p.lastAskRound == round + 1) revert AskAlreadyCommitted(round, msg.sender);
-        uint256 required = refundCap * capacity;
+        // Reserve collateral for this ask, for every earlier ask that may still be settled (each
+        // at most `capacity` units: capacity is frozen while one may) and for outstanding units.
+        uint256 required = refundCap * (uint256(p.outstanding) + capacity * (1 + _asksMaySettle(p)));
         if (p.collateral < required) revert InsufficientCollateral(msg.sender, p.collateral, required);
-        p.lastAskRound = uint32(round + 1);
         Round storage r = _rounds[round];
         uint256 word = r.askChainOrJobRoot;
+        uint256 n = Commitments.count(word);
+        if (n >= maxAsksPerRound) revert RoundFull(round, 1, maxAsksPerRound);
+        p.lastAskRound = uint32(round + 1);
         r.askChainOrJobRoot = Commitments.nextAsk(word, commitment, msg.sender, capacity);
-        emit AskCommitted(round, msg.sender, Commitments.count(word), commitment, capacity, ciphertext);
+        emit AskCommitted(round, msg.sender, n, commitment, capacity, ciphertext);
     }
 
-    // ================================================================ settlement
+    /// @dev Upper bound on the rounds before now in which `p` has an ask that may still be settled:
+    ///      rounds from the first whose settlement deadline is still ahead up to its last ask's round
+    ///      (that one excluded once it is final). Rounds past their deadline can no longer settle.
+    function _asksMaySettle(ProverInfo storage p) private view returns (uint256) {
+        uint256 lastAsk = p.lastAskRound;
+        if (lastAsk == 0) return 0;
+        uint256 last = lastAsk - 1;
+        RoundStatus status = _rounds[last].status;
+        if (status == RoundStatus.SETTLED || status == RoundStatus.VOIDED) {
+            if (last == 0) return 0;
+            --last;
+        }
+        uint256 elapsed = block.timestamp - genesis;
+        uint256 first = elapsed > settlePeriod ? (elapsed - settlePeriod) / commitPeriod : 0;
+        return last < first ? 0 : last - first + 1;
+    }
+
+    /// @dev True (with the last ask's round) while an ask of `p` may still be settled: its last
+    ///      ask's round is neither final nor past its deadline, or an earlier round's deadline is ahead.
+    function _pendingAsk(ProverInfo storage p) private view returns (bool, uint256) {
+        uint256 lastAsk = p.lastAskRound;
+        if (lastAsk == 0) return (false, 0);
+        uint256 askRound = lastAsk - 1;
+        uint256 deadline = genesis + (askRound + 1) * commitPeriod + settlePeriod;
+        RoundStatus status = _rounds[askRound].status;
+        bool final_ = status == RoundStatus.SETTLED || status == RoundStatus.VOIDED;
+        return ((!final_ && block.timestamp < deadline) || block.timestamp + commitPeriod < deadline, askRound);
+    }
+
+    // ====================================================== settlement and voids
 
     /// @inheritdoc IProverMarket
-    function settle(
-        uint256 round,
-        BidReveal[] calldata bids,
-        AskReveal[] calldata asks,
-        uint256[] calldata bidOrder,
-        uint256[] calldata askOrder,
-        JobEntry[] calldata jobs
-    ) external {
-        if (msg.sender != keeper) revert NotKeeper(msg.sender);
-        Round storage r = _rounds[round];
-        if (r.status != RoundStatus.OPEN) revert RoundAlreadyFinal(round, r.status);
-        uint256 closesAt = genesis + (round + 1) * commitPeriod;
-        if (block.timestamp < closesAt) revert RoundNotClosed(round, closesAt);
-        if (block.timestamp >= closesAt + settlePeriod) revert SettleDeadlinePassed(round, closesAt + settlePeriod);
-
-        Totals memory t;
-        uint256[] memory charges = new uint256[](bids.length);
-        (t.charged, t.released) = _settleBids(round, r.bidChain, bids, charges);
-        _checkAsks(round, r.askChainOrJobRoot, asks);
-        uint256[] memory askUnits = new uint256[](asks.length);
-        uint256[] memory jobOfBid = new uint256[](bids.length);
-        bytes32[] memory leaves = new bytes32[](jobs.length);
-        uint256[] memory packedJobs = new uint256[](jobs.length);
-        t.paid = _checkJobs(round, bids, asks, jobs, askUnits, jobOfBid, leaves, packedJobs);
-        if (t.charged < t.paid) revert BudgetDeficit(round, t.charged, t.paid);
-        if (mechanism == Mechanism.PROOFPHI) _checkProofPhi(round, bids, asks, bidOrder, askOrder, jobs, jobOfBid);
-        _allocateAsks(asks, askUnits);
-
-        if (t.released != 0) _ledger.nonFree -= uint128(t.released);
-        bytes32 root = JobTree.root(leaves);
-        r.askChainOrJobRoot = uint256(root);
-        r.settledAt = uint64(block.timestamp);
-        r.jobCount = uint32(jobs.length);
-        r.askCount = uint32(asks.length);
-        r.status = RoundStatus.SETTLED;
-        uint256 words = (jobs.length + JOBS_PER_WORD - 1) / JOBS_PER_WORD;
-        for (uint256 w = 0; w < words; ++w) {
-            _resolved[round][w] = SENTINEL;
-        }
-        emit RoundSettled(round, root, t.charged, t.paid, charges, packedJobs);
+    function beginSettlement(uint256, bytes calldata, uint256[] calldata, ProofPhiClaim calldata) external {
+        _delegateToModule();
     }
 
-    /// @dev Re-derives the bid chain, checks each bid's charge, releases unused escrow.
-    function _settleBids(uint256 round, uint256 stored, BidReveal[] calldata bids, uint256[] memory charges)
-        private
-        returns (uint256 charged, uint256 released)
-    {
-        uint256 word = 0;
-        bool proofPhi = mechanism == Mechanism.PROOFPHI;
-        for (uint256 i = 0; i < bids.length; ++i) {
-            BidReveal calldata b = bids[i];
-            bytes32 c;
-            uint256 charge = b.charge;
-            uint256 escrow = b.escrow;
-            address requester = b.requester;
-            if (b.valid) {
-                uint256 size = b.size;
-                uint256 value = b.value;
-                if (value > escrow || size == 0 || size > MAX_SIZE || (proofPhi && size != 1)) {
-                    revert BidRevealUnacceptable(round, i);
-                }
-                if (charge > value) revert Overcharged(round, i);
-                c = Commitments.commitment(address(this), round, requester, 0, value, size, b.salt);
-            } else {
-                if (charge != 0) revert Overcharged(round, i);
-                c = b.commitment;
-            }
-            word = Commitments.nextBid(word, c, requester, escrow, b.task);
-            uint256 refund = escrow - charge;
-            if (refund != 0) _accounts[requester].free += uint128(refund);
-            charges[i] = charge;
-            charged += charge;
-            released += refund;
-        }
-        if (word != stored) revert RevealsMismatch(round, 0);
-    }
-
-    /// @dev Re-derives the ask chain and checks each valid ask's quantity.
-    function _checkAsks(uint256 round, uint256 stored, AskReveal[] calldata asks) private view {
-        uint256 word = 0;
-        bool proofPhi = mechanism == Mechanism.PROOFPHI;
-        for (uint256 i = 0; i < asks.length; ++i) {
-            AskReveal calldata a = asks[i];
-            bytes32 c;
-            if (a.valid) {
-                if (a.quantity > a.capacity || (proofPhi && a.quantity != a.capacity)) {
-                    revert AskRevealUnacceptable(round, i);
-                }
-                c = Commitments.commitment(address(this), round, a.prover, 1, a.cost, a.quantity, a.salt);
-            } else {
-                c = a.commitment;
-            }
-            word = Commitments.nextAsk(word, c, a.prover, a.capacity);
-        }
-        if (word != stored) revert RevealsMismatch(round, 1);
-    }
-
-    /// @dev Generic feasibility of the jobs; fills per-ask units, each bid's (last) job + 1, leaves.
-    function _checkJobs(
-        uint256 round,
-        BidReveal[] calldata bids,
-        AskReveal[] calldata asks,
-        JobEntry[] calldata jobs,
-        uint256[] memory askUnits,
-        uint256[] memory jobOfBid,
-        bytes32[] memory leaves,
-        uint256[] memory packedJobs
-    ) private view returns (uint256 paid) {
-        uint256 deadline = block.timestamp + proofPeriod;
-        uint256 nextBid = 0; // every bid below this index has been checked
-        uint256 unitsSoFar = 0;
-        uint256 shareSoFar = 0;
-        uint256 prevAskCost = 0;
-        uint256 prevAsk = 0;
-        for (uint256 k = 0; k < jobs.length; ++k) {
-            JobEntry calldata j = jobs[k];
-            uint256 b = j.bidIndex;
-            uint256 a = j.askIndex;
-            uint256 units = j.units;
-            if (b >= bids.length || a >= asks.length || units == 0) revert JobInvalid(round, k);
-            BidReveal calldata bid = bids[b];
-            AskReveal calldata ask = asks[a];
-            if (!bid.valid || !ask.valid) revert JobInvalid(round, k);
-            uint256 cost = ask.cost;
-            if (b + 1 == nextBid && k > 0) {
-                // same bid as the previous job: asks must follow in rank order
-                if (!Ranking.askBefore(prevAskCost, prevAsk, cost, a)) revert JobInvalid(round, k);
-            } else {
-                if (b < nextBid) revert JobInvalid(round, k);
-                // bids skipped over have no jobs and must not be charged
-                for (; nextBid < b; ++nextBid) {
-                    if (bids[nextBid].charge != 0) revert ChargeWithoutAllocation(round, nextBid);
-                }
-                nextBid = b + 1;
-                unitsSoFar = 0;
-                shareSoFar = 0;
-            }
-            prevAsk = a;
-            prevAskCost = cost;
-            uint256 size = bid.size;
-            unitsSoFar += units;
-            if (unitsSoFar > size) revert UnitsMismatch(round, b);
-            uint256 sold = askUnits[a] + units;
-            if (sold > ask.quantity) revert AskOverAllocated(round, a);
-            askUnits[a] = sold;
-            uint256 payment = j.payment;
-            if (payment / units < cost) revert Underpaid(round, k);
-            uint256 charge = bid.charge;
-            uint256 share;
-            if (k + 1 == jobs.length || jobs[k + 1].bidIndex != b) {
-                if (unitsSoFar != size) revert UnitsMismatch(round, b);
-                share = charge - shareSoFar;
-                jobOfBid[b] = k + 1;
-            } else {
-                share = (charge * units) / size;
-            }
-            if (payment > share) revert PaymentExceedsCharge(round, k);
-            shareSoFar += share;
-            paid += payment;
-            leaves[k] = JobTree.leaf(round, k, b, bid.requester, bid.task, ask.prover, units, payment, share, deadline);
-            packedJobs[k] = (b << 224) | (a << 192) | (units << 160) | payment;
-        }
-        for (; nextBid < bids.length; ++nextBid) {
-            if (bids[nextBid].charge != 0) revert ChargeWithoutAllocation(round, nextBid);
-        }
-    }
-
-    /// @dev Prooφ: `bidOrder`/`askOrder` must be rank-sorted permutations of the valid reveals, and
-    ///      the jobs, charges and payments must equal the re-derived outcome (SPEC §3.1).
-    function _checkProofPhi(
-        uint256 round,
-        BidReveal[] calldata bids,
-        AskReveal[] calldata asks,
-        uint256[] calldata bidOrder,
-        uint256[] calldata askOrder,
-        JobEntry[] calldata jobs,
-        uint256[] memory jobOfBid
-    ) private pure {
-        _checkBidOrder(round, bids, bidOrder);
-        _checkAskOrder(round, asks, askOrder);
-        uint256 n = bidOrder.length;
-        uint256 nAsks = askOrder.length;
-        // ℓ = largest j with S_j < n and p_{j+1} ≤ f_{S_j+1}; winners = S_ℓ (0 when ℓ = 0)
-        uint256 ell = 0;
-        uint256 winners = 0;
-        uint256 sj = 0;
-        for (uint256 j = 0; j < nAsks && sj < n; ++j) {
-            if (asks[askOrder[j]].cost > bids[bidOrder[sj]].value) break;
-            ell = j;
-            winners = sj;
-            sj += asks[askOrder[j]].quantity;
-        }
-        uint256 fee = winners == 0 ? 0 : bids[bidOrder[winners]].value;
-        uint256 price = winners == 0 ? 0 : asks[askOrder[ell]].cost;
-        uint256 askPos = 0;
-        uint256 used = 0;
-        for (uint256 k = 0; k < n; ++k) {
-            uint256 b = bidOrder[k];
-            uint256 pos = jobOfBid[b];
-            if (k < winners) {
-                while (used == asks[askOrder[askPos]].quantity) {
-                    ++askPos;
-                    used = 0;
-                }
-                if (pos == 0) revert ProofPhiMismatch(round, k);
-                JobEntry calldata job = jobs[pos - 1];
-                if (job.askIndex != askOrder[askPos] || job.payment != price || bids[b].charge != fee) {
-                    revert ProofPhiMismatch(round, k);
-                }
-                ++used;
-            } else if (pos != 0) {
-                revert ProofPhiMismatch(round, k);
-            }
-        }
-    }
-
-    function _checkBidOrder(uint256 round, BidReveal[] calldata bids, uint256[] calldata order) private pure {
-        bool[] memory seen = new bool[](bids.length);
-        uint256 valid = 0;
-        for (uint256 i = 0; i < bids.length; ++i) {
-            if (bids[i].valid) ++valid;
-        }
-        if (order.length != valid) revert BidOrderInvalid(round, order.length < valid ? order.length : valid);
-        for (uint256 k = 0; k < order.length; ++k) {
-            uint256 b = order[k];
-            if (b >= bids.length || !bids[b].valid || seen[b]) revert BidOrderInvalid(round, k);
-            seen[b] = true;
-            if (k > 0) {
-                uint256 p = order[k - 1];
-                if (!Ranking.bidBefore(bids[p].value, bids[p].size, p, bids[b].value, bids[b].size, b)) {
-                    revert BidOrderInvalid(round, k);
-                }
-            }
-        }
-    }
-
-    function _checkAskOrder(uint256 round, AskReveal[] calldata asks, uint256[] calldata order) private pure {
-        bool[] memory seen = new bool[](asks.length);
-        uint256 valid = 0;
-        for (uint256 i = 0; i < asks.length; ++i) {
-            if (asks[i].valid) ++valid;
-        }
-        if (order.length != valid) revert AskOrderInvalid(round, order.length < valid ? order.length : valid);
-        for (uint256 k = 0; k < order.length; ++k) {
-            uint256 a = order[k];
-            if (a >= asks.length || !asks[a].valid || seen[a]) revert AskOrderInvalid(round, k);
-            seen[a] = true;
-            if (k > 0) {
-                uint256 p = order[k - 1];
-                if (!Ranking.askBefore(asks[p].cost, p, asks[a].cost, a)) revert AskOrderInvalid(round, k);
-            }
-        }
-    }
-
-    /// @dev Adds allocated units to each prover's outstanding units and checks its collateral.
-    function _allocateAsks(AskReveal[] calldata asks, uint256[] memory askUnits) private {
-        for (uint256 i = 0; i < asks.length; ++i) {
-            uint256 units = askUnits[i];
-            if (units == 0) continue;
-            address prover = asks[i].prover;
-            ProverInfo storage p = _provers[prover];
-            uint256 outstanding = p.outstanding + units;
-            if (outstanding > MAX_SIZE) revert CapacityTooLarge(outstanding);
-            p.outstanding = uint32(outstanding);
-            uint256 collateral = p.collateral;
-            if (refundCap * outstanding > collateral) {
-                revert InsufficientCollateral(prover, collateral, refundCap * outstanding);
-            }
-        }
+    /// @inheritdoc IProverMarket
+    function settleBids(uint256, bytes calldata, bytes calldata) external {
+        _delegateToModule();
     }
 
     // ==================================================================== proofs
@@ -597,23 +254,26 @@ contract ProverMarket is IProverMarket, Ownable, ReentrancyGuardTransient {
     // ================================================================== liveness
 
     /// @inheritdoc IProverMarket
-    function voidRound(uint256 round, BidCommit[] calldata bids) external {
-        Round storage r = _rounds[round];
-        if (r.status != RoundStatus.OPEN) revert RoundAlreadyFinal(round, r.status);
-        uint256 deadline = genesis + (round + 1) * commitPeriod + settlePeriod;
-        if (block.timestamp < deadline) revert VoidTooEarly(round, deadline);
-        uint256 word = 0;
-        uint256 released = 0;
-        for (uint256 i = 0; i < bids.length; ++i) {
-            BidCommit calldata b = bids[i];
-            word = Commitments.nextBid(word, b.commitment, b.requester, b.escrow, b.task);
-            _accounts[b.requester].free += uint128(b.escrow);
-            released += b.escrow;
+    function voidRound(uint256, BidCommit[] calldata) external {
+        _delegateToModule();
+    }
+
+    /// @inheritdoc IProverMarket
+    function unwindPage(uint256, ChargeEntry[] calldata) external {
+        _delegateToModule();
+    }
+
+    /// @dev Runs the call's own calldata in {SettlementModule} on this contract's storage and
+    ///      returns or reverts with its result.
+    function _delegateToModule() private {
+        address module = settlementModule;
+        assembly {
+            calldatacopy(0, 0, calldatasize())
+            let ok := delegatecall(gas(), module, 0, calldatasize(), 0, 0)
+            returndatacopy(0, 0, returndatasize())
+            if iszero(ok) { revert(0, returndatasize()) }
+            return(0, returndatasize())
         }
-        if (word != r.bidChain) revert RevealsMismatch(round, 0);
-        if (released != 0) _ledger.nonFree -= uint128(released);
-        r.status = RoundStatus.VOIDED;
-        emit RoundVoided(round, msg.sender, bids.length, released);
     }
 
     // ===================================================================== owner
@@ -677,18 +337,17 @@ contract ProverMarket is IProverMarket, Ownable, ReentrancyGuardTransient {
         opensAt = genesis + round * commitPeriod;
         closesAt = opensAt + commitPeriod;
         settleDeadline = closesAt + settlePeriod;
-        uint256 settledAt = _rounds[round].settledAt;
-        proofDeadline = settledAt == 0 ? 0 : settledAt + proofPeriod;
+        proofDeadline = _rounds[round].settledAt == 0 ? 0 : settleDeadline + proofPeriod;
     }
 
     /// @inheritdoc IProverMarket
     function roundPhase(uint256 round) external view returns (Phase) {
         Round storage r = _rounds[round];
         if (r.status == RoundStatus.VOIDED) return Phase.VOIDED;
-        if (r.status == RoundStatus.SETTLED) {
-            return block.timestamp < uint256(r.settledAt) + proofPeriod ? Phase.PROOF : Phase.SLASHABLE;
-        }
         uint256 opensAt = genesis + round * commitPeriod;
+        if (r.status == RoundStatus.SETTLED) {
+            return block.timestamp < opensAt + commitPeriod + settlePeriod + proofPeriod ? Phase.PROOF : Phase.SLASHABLE;
+        }
         if (block.timestamp < opensAt) return Phase.UPCOMING;
         if (block.timestamp < opensAt + commitPeriod) return Phase.COMMIT;
         if (block.timestamp < opensAt + commitPeriod + settlePeriod) return Phase.SETTLE;
@@ -711,6 +370,22 @@ contract ProverMarket is IProverMarket, Ownable, ReentrancyGuardTransient {
     function liabilities() external view returns (uint256 nonFree, uint256 treasury) {
         Ledger memory l = _ledger;
         return (l.nonFree, l.treasury);
+    }
+
+    /// @inheritdoc IProverMarket
+    function settlementProgress(uint256 round)
+        external
+        view
+        returns (uint256 bidsDone, uint256 pages, uint256 unwound, uint256 charged, uint256 paid, bytes32 askTableHash)
+    {
+        Progress memory pr = _progress[round];
+        Totals memory t = _totals[round];
+        return (pr.bidsDone, pr.pages, pr.unwound, t.charged, t.paid, _askTables[round]);
+    }
+
+    /// @inheritdoc IProverMarket
+    function bidCheckpoint(uint256 round, uint256 index) external view returns (uint256) {
+        return _checkpoints[round][index];
     }
 
     /// @inheritdoc IProverMarket
@@ -787,14 +462,6 @@ contract ProverMarket is IProverMarket, Ownable, ReentrancyGuardTransient {
         if (_ledger.commitsPaused) revert CommitsPaused();
         uint256 cur = currentRound();
         if (round != cur) revert RoundNotOpen(round, cur);
-    }
-
-    function _setKeeper(address newKeeper, bytes memory publicKey) private {
-        if (newKeeper == address(0)) revert InvalidConfig("keeper");
-        if (publicKey.length != 64) revert InvalidPublicKey(publicKey.length);
-        keeper = newKeeper;
-        keeperPublicKey = publicKey;
-        emit KeeperRotated(newKeeper, publicKey);
     }
 
     function _send(address to, uint256 amount) private {

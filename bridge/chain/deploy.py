@@ -43,12 +43,18 @@ class MarketConfig:
     capacity_interval: int
     capacity_factor: int
     genesis: int = 0
+    min_escrow: int = 1
+    max_bids_per_round: int = 8192
+    max_asks_per_round: int = 512
+    checkpoint_interval: int = 64
 
     def as_tuple(self) -> tuple[Any, ...]:
         """ABI tuple in struct field order."""
         return (self.owner, self.keeper, self.keeper_public_key, self.verifier,
                 int(self.mechanism), self.genesis, self.commit_period, self.settle_period,
-                self.proof_period, self.refund_cap, self.capacity_interval, self.capacity_factor)
+                self.proof_period, self.refund_cap, self.capacity_interval, self.capacity_factor,
+                self.min_escrow, self.max_bids_per_round, self.max_asks_per_round,
+                self.checkpoint_interval)
 
 
 def contract_at(w3: Web3, name: str, address: str) -> Contract:

@@ -192,64 +192,318 @@ def ask_chain(round_commits: Sequence[tuple[bytes, str, int]]) -> int:
     return word
 
 
-def rank_orders(
-    bids: Sequence[BidReveal], asks: Sequence[AskReveal]
-) -> tuple[list[int], list[int]]:
-    """Valid bid and ask indices in rank order (SPEC §3 tie rules, :mod:`bridge.mechanisms`)."""
-    bid_order = [b.id for b in sort_bids(
-        Bid(i, b.value, b.size) for i, b in enumerate(bids) if b.valid)]
-    ask_order = [a.id for a in sort_asks(
-        Ask(i, a.cost, a.quantity) for i, a in enumerate(asks) if a.valid)]
-    return bid_order, ask_order
+# ------------------------------------------------------------------------------------------------
+# Paged settlement: byte formats, the ask table, pages and the two-level job tree
+# ------------------------------------------------------------------------------------------------
+
+CHECKPOINT_INTERVAL = 64
+"""The production deployments' ``checkpointInterval``: bids between stored checkpoints."""
+
+ENTRY_BYTES = 64
+"""Bytes of one ask-table entry."""
+
+U128 = (1 << 128) - 1
+
+
+def _u(value: int, nbytes: int, what: str) -> bytes:
+    if not 0 <= value < 1 << (8 * nbytes):
+        raise InvalidInput(f"{what} {value} does not fit the {nbytes}-byte field of a settlement page")
+    return value.to_bytes(nbytes, "big")
+
+
+def _addr(address: str) -> bytes:
+    return bytes.fromhex(address[2:] if address.startswith("0x") else address)
+
+
+def encode_asks(asks: Sequence[AskReveal]) -> bytes:
+    """``beginSettlement``'s packed ask reveals (commit order)."""
+    out = bytearray()
+    for a in asks:
+        out += _addr(a.prover) + _u(a.capacity, 4, "capacity") + (b"\x01" if a.valid else b"\x00")
+        if a.valid:
+            out += _u(a.cost, 16, "cost") + _u(a.quantity, 4, "quantity") + a.salt
+        else:
+            out += a.commitment
+    return bytes(out)
+
+
+@dataclass(frozen=True)
+class TableEntry:
+    """One valid ask in the ask table: ``sold`` is DARA's running count across pages."""
+
+    prover: str
+    index: int
+    quantity: int
+    cost: int
+    sold: int = 0
+
+    def encode(self) -> bytes:
+        head = (int(_addr(self.prover).hex(), 16) << 96) | (self.index << 80) | (self.quantity << 48) \
+            | (self.sold << 16)
+        return head.to_bytes(32, "big") + _u(self.cost, 32, "cost")
+
+
+def ask_table(mechanism: str, asks: Sequence[AskReveal]) -> list[TableEntry]:
+    """The valid asks as the contract tabulates them: Prooφ in rank order, DARA in commit order."""
+    entries = [TableEntry(a.prover, i, a.quantity, a.cost) for i, a in enumerate(asks) if a.valid]
+    if mechanism == "proofphi":
+        entries.sort(key=lambda e: (e.cost, e.index))
+    return entries
+
+
+def encode_table(table: Sequence[TableEntry]) -> bytes:
+    """The ask table's bytes (what ``settleBids`` carries and the contract hashes)."""
+    return b"".join(e.encode() for e in table)
+
+
+@dataclass(frozen=True)
+class ProofPhiClaim:
+    """``IProverMarket.ProofPhiClaim``: ``ell`` asks sell; pivots A (rank S_ell) and B (rank S_ell+1)."""
+
+    ell: int = 0
+    has_a: bool = False
+    a_index: int = 0
+    a_value: int = 0
+    has_b: bool = False
+    b_index: int = 0
+    b_value: int = 0
+
+    def as_tuple(self) -> tuple[Any, ...]:
+        """ABI tuple in struct field order."""
+        return (self.ell, self.has_a, self.a_index, self.a_value, self.has_b, self.b_index,
+                self.b_value)
+
+
+def proofphi_claim(bids: Sequence[BidReveal], table: Sequence[TableEntry]) -> ProofPhiClaim:
+    """The Prooφ outcome of the valid reveals, as the claim the pages must confirm (SPEC §3.1)."""
+    ranked = sorted((b for b in enumerate(bids) if b[1].valid), key=lambda ib: (-ib[1].value, ib[0]))
+    n = len(ranked)
+    ell = 0
+    filled = 0
+    for j, entry in enumerate(table):
+        if filled >= n or entry.cost > ranked[filled][1].value:
+            break
+        ell = j
+        filled += entry.quantity
+    s_ell = sum(e.quantity for e in table[:ell])
+    has_a = ell > 0
+    a_index, a_value = (ranked[s_ell][0], ranked[s_ell][1].value) if has_a else (0, 0)
+    has_b = False
+    b_index = b_value = 0
+    if ell + 1 < len(table):
+        s_next = s_ell + table[ell].quantity
+        if s_next < n:
+            has_b = True
+            b_index, b_value = ranked[s_next][0], ranked[s_next][1].value
+    return ProofPhiClaim(ell, has_a, a_index, a_value, has_b, b_index, b_value)
+
+
+def encode_bid(mechanism: str, bid: BidReveal, jobs: Sequence[tuple[int, int, int]]) -> bytes:
+    """One bid of a page; ``jobs`` are DARA's (table position, units, payment) in ask rank order."""
+    out = _addr(bid.requester) + _u(bid.escrow, 16, "escrow") + bid.task
+    if not bid.valid:
+        return out + b"\x00" + bid.commitment
+    if mechanism == "proofphi":
+        return out + b"\x01" + _u(bid.value, 16, "value") + bid.salt
+    out += b"\x01" + _u(bid.value, 16, "value") + _u(bid.size, 4, "size") + bid.salt \
+        + _u(bid.charge, 16, "charge") + _u(len(jobs), 2, "job count")
+    for pos, units, payment in jobs:
+        out += _u(pos, 2, "ask position") + _u(units, 4, "units") + _u(payment, 16, "payment")
+    return out
+
+
+class JobTree2:
+    """The round's job tree: one tree per page, a top tree over the page roots (both the
+    contract's sorted-pair trees); a job's proof is its page proof followed by its page's top proof."""
+
+    def __init__(self, pages: Sequence[Sequence[bytes]]) -> None:
+        self.pages = [MerkleTree(leaves) for leaves in pages]
+        self.top = MerkleTree([t.root for t in self.pages])
+        self.starts: list[int] = []
+        k = 0
+        for leaves in pages:
+            self.starts.append(k)
+            k += len(leaves)
+        self.count = k
+
+    @property
+    def root(self) -> bytes:
+        """The round's job root (zero when the round has no job)."""
+        return self.top.root if self.count else b"\x00" * 32
+
+    def proof(self, job_index: int) -> list[bytes]:
+        """Merkle proof of job ``job_index`` (global, in settlement order)."""
+        if not 0 <= job_index < self.count:
+            raise InvalidInput(f"job index {job_index} out of range 0..{self.count - 1}")
+        p = max(i for i, start in enumerate(self.starts) if start <= job_index
+                and job_index < start + len(self.pages[i].levels[0]))
+        return self.pages[p].proof(job_index - self.starts[p]) + self.top.proof(p)
+
+
+@dataclass(frozen=True)
+class Page:
+    """One ``settleBids`` call: bids ``first … first + count − 1`` and their jobs."""
+
+    first: int
+    count: int
+    table: bytes
+    data: bytes
+    jobs: tuple[Job, ...]
+    last: bool
+    gas: int
+    floor: int
+
+    def args(self, round_: int) -> tuple[Any, ...]:
+        """Positional arguments of ``settleBids``."""
+        return (round_, self.table, self.data)
+
+
+@dataclass(frozen=True)
+class SettlementPlan:
+    """Every transaction of one round's paged settlement, with the jobs and their tree."""
+
+    round: int
+    mechanism: str
+    asks: bytes
+    ask_order: tuple[int, ...]
+    claim: ProofPhiClaim
+    begin_gas: int
+    begin_floor: int
+    pages: tuple[Page, ...]
+    jobs: tuple[Job, ...]
+    tree: JobTree2
+
+    def begin_args(self) -> tuple[Any, ...]:
+        """Positional arguments of ``beginSettlement``."""
+        return (self.round, self.asks, list(self.ask_order), self.claim.as_tuple())
+
+
+def proof_deadline(genesis: int, commit_period: int, settle_period: int, proof_period: int,
+                   round_: int) -> int:
+    """Every job of ``round_`` must be proven before this time: its settle deadline + proofPeriod."""
+    return genesis + (round_ + 1) * commit_period + settle_period + proof_period
+
+
+def _proofphi_jobs(round_: int, bids: Sequence[BidReveal], table: Sequence[TableEntry],
+                   claim: ProofPhiClaim, deadline: int) -> dict[int, Job]:
+    """Prooφ's jobs as the contract derives them: winners in commit order fill the table's asks."""
+    price = table[claim.ell].cost if 0 < claim.ell < len(table) else 0
+    jobs: dict[int, Job] = {}
+    pos = start = k = 0
+    for i, b in enumerate(bids):
+        if not (claim.has_a and b.valid and (b.value, -i) > (claim.a_value, -claim.a_index)):
+            continue
+        while pos < len(table) and k >= start + table[pos].quantity:
+            start += table[pos].quantity
+            pos += 1
+        if pos == len(table):
+            break  # a claim with more winners than units (the contract rejects it)
+        jobs[i] = Job(k, i, b.requester, b.task, table[pos].prover, 1, price, claim.a_value, deadline)
+        k += 1
+    return jobs
+
+
+def plan_settlement(
+    round_: int,
+    mechanism: str,
+    bids: Sequence[BidReveal],
+    asks: Sequence[AskReveal],
+    entries: Sequence[JobEntry],
+    deadline: int,
+    limits: Any = None,
+    interval: int = CHECKPOINT_INTERVAL,
+    claim: ProofPhiClaim | None = None,
+) -> SettlementPlan:
+    """Split a round's settlement into ``beginSettlement`` and ``settleBids`` pages.
+
+    ``entries`` are the outcome's jobs (commit indices; DARA only, Prooφ's follow from the claim).
+    Each page ends on a checkpoint (``interval``, the market's ``checkpointInterval``) unless it
+    ends the round, and fits ``limits`` (:class:`bridge.chain.limits.Limits`: gas with margin and
+    the EIP-7623 floor, calldata size). ``claim`` overrides the Prooφ claim (tests of rejection).
+    """
+    from bridge.chain import limits as lim
+
+    limits = limits or lim.DEFAULT
+    table = ask_table(mechanism, asks)
+    if claim is None:
+        claim = proofphi_claim(bids, table) if mechanism == "proofphi" else ProofPhiClaim()
+    ask_order = tuple(e.index for e in table) if mechanism == "proofphi" else ()
+    asks_bytes = encode_asks(asks)
+    begin_gas, begin_floor = lim.begin_gas(len(asks), len(table), asks_bytes, len(bids) == 0,
+                                           mechanism)
+    position = {e.index: p for p, e in enumerate(table)}
+
+    # every bid's bytes and jobs
+    by_bid: dict[int, list[JobEntry]] = {}
+    for e in sort_entries(entries, asks):
+        by_bid.setdefault(e.bid_index, []).append(e)
+    pj = _proofphi_jobs(round_, bids, table, claim, deadline) if mechanism == "proofphi" else {}
+    encoded: list[bytes] = []
+    bid_jobs: list[list[Job]] = []
+    for i, b in enumerate(bids):
+        mine = by_bid.get(i, [])
+        if mechanism == "proofphi":
+            encoded.append(encode_bid(mechanism, b, ()))
+            bid_jobs.append([pj[i]] if i in pj else [])
+            continue
+        encoded.append(encode_bid(mechanism, b, [(position[e.ask_index], e.units, e.payment)
+                                                 for e in mine]))
+        share_sum = 0
+        js: list[Job] = []
+        for q, e in enumerate(mine):
+            share = b.charge - share_sum if q + 1 == len(mine) else b.charge * e.units // b.size
+            share_sum += share
+            js.append(Job(0, i, b.requester, b.task, asks[e.ask_index].prover, e.units, e.payment,
+                          share, deadline))
+        bid_jobs.append(js)
+
+    # pages: whole checkpoint chunks while the page fits
+    sold = [0] * len(table)
+    pages: list[Page] = []
+    all_jobs: list[Job] = []
+    leaves_by_page: list[list[bytes]] = []
+    first = 0
+    n = len(bids)
+    while first < n:
+        table_bytes = encode_table([TableEntry(e.prover, e.index, e.quantity, e.cost, s)
+                                    for e, s in zip(table, sold, strict=True)])
+        end = first
+        chosen: tuple[int, int, int] | None = None
+        while end < n:
+            nxt = min(n, end + interval)
+            njobs = sum(len(bid_jobs[i]) for i in range(first, nxt))
+            size = 8 + sum(len(encoded[i]) for i in range(first, nxt))
+            gas, floor = lim.page_gas(mechanism, nxt - first, njobs, len(table), table_bytes,
+                                      size, nxt == n, claim.ell)
+            if not limits.fits(gas, floor, lim.settle_calldata_bytes(len(table_bytes), size)):
+                break
+            chosen = (nxt, gas, floor)
+            end = nxt
+        if chosen is None:
+            raise InvalidInput(f"round {round_}: bids {first}…{min(n, first + interval) - 1} "
+                               "do not fit one transaction's limits")
+        end, gas, floor = chosen
+        jobs_here: list[Job] = []
+        for i in range(first, end):
+            for j in bid_jobs[i]:
+                jobs_here.append(Job(len(all_jobs) + len(jobs_here), *j.as_tuple()[1:]))
+        for e_i in range(first, end):
+            for e in by_bid.get(e_i, []):
+                sold[position[e.ask_index]] += e.units
+        data = (end - first).to_bytes(4, "big") + len(jobs_here).to_bytes(4, "big") \
+            + b"".join(encoded[first:end])
+        pages.append(Page(first, end - first, table_bytes, data, tuple(jobs_here), end == n, gas,
+                          floor))
+        all_jobs.extend(jobs_here)
+        leaves_by_page.append([job_leaf(round_, j) for j in jobs_here])
+        first = end
+    return SettlementPlan(round_, mechanism, asks_bytes, ask_order, claim, begin_gas, begin_floor,
+                          tuple(pages), tuple(all_jobs), JobTree2(leaves_by_page))
 
 
 def sort_entries(entries: Sequence[JobEntry], asks: Sequence[AskReveal]) -> list[JobEntry]:
     """Jobs in the order the contract requires: bid index, then ask rank (cost, index)."""
     return sorted(entries, key=lambda e: (e.bid_index, asks[e.ask_index].cost, e.ask_index))
-
-
-def build_jobs(
-    bids: Sequence[BidReveal],
-    asks: Sequence[AskReveal],
-    entries: Sequence[JobEntry],
-    proof_deadline: int,
-) -> list[Job]:
-    """The settled jobs (with charge shares) the contract derives from a settlement's entries."""
-    jobs: list[Job] = []
-    given: dict[int, int] = {}
-    for k, entry in enumerate(entries):
-        bid = bids[entry.bid_index]
-        last = k + 1 == len(entries) or entries[k + 1].bid_index != entry.bid_index
-        before = given.get(entry.bid_index, 0)
-        share = bid.charge - before if last else bid.charge * entry.units // bid.size
-        given[entry.bid_index] = before + share
-        jobs.append(Job(k, entry.bid_index, bid.requester, bid.task, asks[entry.ask_index].prover,
-                        entry.units, entry.payment, share, proof_deadline))
-    return jobs
-
-
-def job_tree(round_: int, jobs: Sequence[Job]) -> MerkleTree:
-    """The round's job tree."""
-    return MerkleTree([job_leaf(round_, j) for j in jobs])
-
-
-def settle_args(
-    round_: int,
-    bids: Sequence[BidReveal],
-    asks: Sequence[AskReveal],
-    bid_order: Sequence[int],
-    ask_order: Sequence[int],
-    entries: Sequence[JobEntry],
-) -> tuple[Any, ...]:
-    """Positional arguments of ``settle``."""
-    return (
-        round_,
-        [b.as_tuple() for b in bids],
-        [a.as_tuple() for a in asks],
-        list(bid_order),
-        list(ask_order),
-        [e.as_tuple() for e in entries],
-    )
 
 
 def entries_from_outcome(
@@ -266,57 +520,179 @@ def entries_from_outcome(
     return sort_entries(entries, asks)
 
 
+def rank_orders(
+    bids: Sequence[BidReveal], asks: Sequence[AskReveal]
+) -> tuple[list[int], list[int]]:
+    """Valid bid and ask indices in rank order (SPEC §3 tie rules, :mod:`bridge.mechanisms`)."""
+    bid_order = [b.id for b in sort_bids(
+        Bid(i, b.value, b.size) for i, b in enumerate(bids) if b.valid)]
+    ask_order = [a.id for a in sort_asks(
+        Ask(i, a.cost, a.quantity) for i, a in enumerate(asks) if a.valid)]
+    return bid_order, ask_order
+
+
 def unpack_job(packed: int) -> JobEntry:
-    """Unpack ``RoundSettled.jobs[k]``: ``bid << 224 | ask << 192 | units << 160 | payment``."""
+    """Unpack ``BidsSettled.jobs[k]``: ``bid << 224 | ask << 192 | units << 160 | payment``."""
     return JobEntry(packed >> 224, (packed >> 192) & 0xFFFFFFFF, (packed >> 160) & 0xFFFFFFFF,
                     packed & ((1 << 160) - 1))
 
 
+@dataclass(frozen=True)
+class SettledPage:
+    """What one ``BidsSettled`` log says: the page's first bid and job, charges and packed jobs."""
+
+    page: int
+    first_bid: int
+    first_job: int
+    charges: tuple[int, ...]
+    jobs: tuple[int, ...]
+
+
 def jobs_from_logs(
+    round_: int,
     bid_commits: Sequence[tuple[str, int, bytes]],
     ask_provers: Sequence[str],
-    charges: Sequence[int],
-    packed_jobs: Sequence[int],
-    proof_deadline: int,
-) -> list[Job]:
-    """Rebuild a round's jobs from logs alone.
+    pages: Sequence[SettledPage],
+    deadline: int,
+) -> tuple[list[Job], JobTree2, list[int]]:
+    """Rebuild a settled round's jobs, job tree and per-bid charges from logs alone.
 
     ``bid_commits``: (requester, escrow, task) of each ``BidCommitted`` in index order;
-    ``ask_provers``: the prover of each ``AskCommitted`` in index order; ``charges`` and
-    ``packed_jobs`` from ``RoundSettled``; ``proof_deadline`` = settle block time + proofPeriod.
-    Sizes are not logged, but each bid's units are the sum of its jobs' units (winners only).
+    ``ask_provers``: the prover of each ``AskCommitted`` in index order; ``pages``: the round's
+    ``BidsSettled`` logs; ``deadline``: :func:`proof_deadline`. A bid's size is the sum of its
+    jobs' units (winners only), so each job's charge share follows the contract's rule.
     """
-    entries = [unpack_job(p) for p in packed_jobs]
-    sizes: dict[int, int] = {}
-    for e in entries:
-        sizes[e.bid_index] = sizes.get(e.bid_index, 0) + e.units
-    bids = [BidReveal(req, escrow, task, True, size=sizes.get(i, 0), charge=charges[i])
-            for i, (req, escrow, task) in enumerate(bid_commits)]
-    asks = [AskReveal(p, 0, True) for p in ask_provers]
-    return build_jobs(bids, asks, entries, proof_deadline)
+    charges = [0] * len(bid_commits)
+    jobs: list[Job] = []
+    leaves: list[list[bytes]] = []
+    for pg in sorted(pages, key=lambda p: p.page):
+        for i, c in enumerate(pg.charges):
+            charges[pg.first_bid + i] = c
+        entries = [unpack_job(p) for p in pg.jobs]
+        sizes: dict[int, int] = {}
+        for e in entries:
+            sizes[e.bid_index] = sizes.get(e.bid_index, 0) + e.units
+        given: dict[int, int] = {}
+        here: list[Job] = []
+        for k, e in enumerate(entries):
+            req, _escrow, task = bid_commits[e.bid_index]
+            last = k + 1 == len(entries) or entries[k + 1].bid_index != e.bid_index
+            charge = charges[e.bid_index]
+            before = given.get(e.bid_index, 0)
+            share = charge - before if last else charge * e.units // sizes[e.bid_index]
+            given[e.bid_index] = before + share
+            here.append(Job(pg.first_job + k, e.bid_index, req, task, ask_provers[e.ask_index],
+                            e.units, e.payment, share, deadline))
+        jobs.extend(here)
+        leaves.append([job_leaf(round_, j) for j in here])
+    return jobs, JobTree2(leaves), charges
 
 
-def decode_settle_input(abi: Sequence[dict[str, Any]], data: bytes) -> dict[str, Any]:
-    """Decode a ``settle`` transaction's input into reveals and entries (for provers/requesters)."""
+def charged_entries(bid_commits: Sequence[tuple[str, int, bytes]], page: SettledPage
+                    ) -> list[tuple[str, int]]:
+    """``unwindPage``'s argument for a settled page: (requester, charge) of each charged bid."""
+    return [(bid_commits[page.first_bid + i][0], c) for i, c in enumerate(page.charges) if c]
+
+
+def void_segments(n_done: int, commits: Sequence[tuple[bytes, str, int, bytes]],
+                  limits: Any = None, interval: int = CHECKPOINT_INTERVAL
+                  ) -> list[list[tuple[str, int, bytes, bytes]]]:
+    """``voidRound`` arguments that return the escrow of bids ``n_done …``: ``commits`` are every
+    bid's (commitment, requester, escrow, task) in commit order; each segment ends on a checkpoint
+    unless it ends the round and fits ``limits``."""
+    from bridge.chain import limits as lim
+
+    limits = limits or lim.DEFAULT
+    segments: list[list[tuple[str, int, bytes, bytes]]] = []
+    first = n_done
+    n = len(commits)
+    per = lim.void_bids_per_tx(limits, interval)
+    while first < n or (first == n and not segments):
+        end = min(n, first + per)
+        segments.append([(req, escrow, task, c) for c, req, escrow, task in commits[first:end]])
+        first = end
+        if first >= n:
+            break
+    return segments
+
+
+# ------------------------------------------------------------------------------------------------
+# Decoding settlement transactions (what provers, requesters and auditors read back)
+# ------------------------------------------------------------------------------------------------
+
+def decode_asks(data: bytes) -> list[AskReveal]:
+    """``beginSettlement``'s packed asks back into reveals."""
+    asks: list[AskReveal] = []
+    o = 0
+    while o < len(data):
+        prover = to_checksum_address(data[o:o + 20])
+        capacity = int.from_bytes(data[o + 20:o + 24], "big")
+        valid = data[o + 24] == 1
+        o += 25
+        if valid:
+            asks.append(AskReveal(prover, capacity, True, int.from_bytes(data[o:o + 16], "big"),
+                                  int.from_bytes(data[o + 16:o + 20], "big"), data[o + 20:o + 52]))
+            o += 52
+        else:
+            asks.append(AskReveal(prover, capacity, False, commitment=data[o:o + 32]))
+            o += 32
+    return asks
+
+
+def decode_page(mechanism: str, data: bytes, table: Sequence[TableEntry] = ()
+                ) -> tuple[list[BidReveal], list[JobEntry]]:
+    """A ``settleBids`` page back into its bids (charges as the page states them; Prooφ's are in
+    ``BidsSettled``) and, for DARA, its job entries: bid index within the page, ask commit index
+    (table position when no ``table`` is given)."""
+    count = int.from_bytes(data[0:4], "big")
+    o = 8
+    bids: list[BidReveal] = []
+    entries: list[JobEntry] = []
+    for k in range(count):
+        requester = to_checksum_address(data[o:o + 20])
+        escrow = int.from_bytes(data[o + 20:o + 36], "big")
+        task = data[o + 36:o + 68]
+        valid = data[o + 68] == 1
+        o += 69
+        if not valid:
+            bids.append(BidReveal(requester, escrow, task, False, commitment=data[o:o + 32]))
+            o += 32
+        elif mechanism == "proofphi":
+            bids.append(BidReveal(requester, escrow, task, True, int.from_bytes(data[o:o + 16], "big"),
+                                  1, data[o + 16:o + 48]))
+            o += 48
+        else:
+            value = int.from_bytes(data[o:o + 16], "big")
+            size = int.from_bytes(data[o + 16:o + 20], "big")
+            salt = data[o + 20:o + 52]
+            charge = int.from_bytes(data[o + 52:o + 68], "big")
+            njobs = int.from_bytes(data[o + 68:o + 70], "big")
+            o += 70
+            bids.append(BidReveal(requester, escrow, task, True, value, size, salt, charge=charge))
+            for _ in range(njobs):
+                pos = int.from_bytes(data[o:o + 2], "big")
+                units = int.from_bytes(data[o + 2:o + 6], "big")
+                payment = int.from_bytes(data[o + 6:o + 22], "big")
+                o += 22
+                entries.append(JobEntry(k, table[pos].index if table else pos, units, payment))
+    return bids, entries
+
+
+def decode_settlement(abi: Sequence[dict[str, Any]], mechanism: str, begin_input: bytes,
+                      page_inputs: Sequence[bytes], charges: Sequence[int] | None = None
+                      ) -> dict[str, Any]:
+    """Decode a round's ``beginSettlement`` and ``settleBids`` inputs (in page order) into
+    ``{"round", "bids", "asks", "claim"}``; ``charges`` (from ``BidsSettled``) fill Prooφ's."""
     from eth_abi import decode as abi_decode
 
-    entry = next(e for e in abi if e.get("type") == "function" and e["name"] == "settle")
-    types = [
-        "uint256",
-        "(address,uint256,bytes32,bool,uint256,uint256,bytes32,bytes32,uint256)[]",
-        "(address,uint256,bool,uint256,uint256,bytes32,bytes32)[]",
-        "uint256[]",
-        "uint256[]",
-        "(uint256,uint256,uint256,uint256)[]",
-    ]
-    if len(entry["inputs"]) != len(types):
-        raise InvalidInput("the ABI's settle() does not match this decoder; rebuild the artifacts")
-    round_, raw_bids, raw_asks, bid_order, ask_order, raw_jobs = abi_decode(types, data[4:])
-    return {
-        "round": round_,
-        "bids": [BidReveal(to_checksum_address(b[0]), *b[1:]) for b in raw_bids],
-        "asks": [AskReveal(to_checksum_address(a[0]), *a[1:]) for a in raw_asks],
-        "bid_order": list(bid_order),
-        "ask_order": list(ask_order),
-        "entries": [JobEntry(*j) for j in raw_jobs],
-    }
+    round_, asks_bytes, _order, claim = abi_decode(
+        ["uint256", "bytes", "uint256[]", "(uint256,bool,uint256,uint256,bool,uint256,uint256)"],
+        begin_input[4:])
+    bids: list[BidReveal] = []
+    for data in page_inputs:
+        _r, _table, page = abi_decode(["uint256", "bytes", "bytes"], data[4:])
+        bids.extend(decode_page(mechanism, page)[0])
+    if charges is not None:
+        bids = [BidReveal(**{**b.__dict__, "charge": c}) for b, c in zip(bids, charges, strict=True)]
+    return {"round": round_, "bids": bids, "asks": decode_asks(asks_bytes),
+            "claim": ProofPhiClaim(*claim)}

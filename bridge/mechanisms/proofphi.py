@@ -7,6 +7,11 @@ ranked ``p_1 ≤ … ≤ p_N`` with capacities ``s_j`` and ``S_j = s_1 + … + s
 failure. The first ``ℓ`` asks sell their full capacity to the top ``S_ℓ`` tasks; every winning task
 is charged ``f_{S_ℓ+1}`` and every sold unit is paid ``p_{ℓ+1}``. ``ℓ = 0`` means no trade.
 
+Which winning task goes to which selling prover changes no payment (every task pays the same fee,
+every unit earns the same price). We fill the asks in rank order with the winners in *id* (commit)
+order, so that a paged settlement can check each winner's assignment from a running count alone
+(see README "Paged settlement").
+
 Clearing is one sort of the bids and asks plus a scan over the asks: O(n log n + N).
 """
 
@@ -50,7 +55,7 @@ def clear_proofphi(bids: Iterable[Bid], asks: Iterable[Ask]) -> Outcome:
     assignment: dict[int, dict[int, int]] = {}
     unit_payments: dict[int, tuple[int, ...]] = {}
     payouts: dict[int, int] = {}
-    winners = ranked_bids[:sold]
+    winners = sorted(ranked_bids[:sold], key=attrgetter("id"))
     pos = 0
     for ask in ranked_asks[:ell]:
         for bid in winners[pos : pos + ask.capacity]:
@@ -58,7 +63,7 @@ def clear_proofphi(bids: Iterable[Bid], asks: Iterable[Ask]) -> Outcome:
         pos += ask.capacity
         unit_payments[ask.id] = (price,) * ask.capacity
         payouts[ask.id] = price * ask.capacity
-    order = tuple(b.id for b in winners)
+    order = tuple(b.id for b in ranked_bids[:sold])
     charges = dict.fromkeys(order, charge)
     return Outcome(
         mechanism="proofphi",

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.28;
 
-/// @title IProverMarket
+/// @title IProverMarketTypes + IProverMarket
 /// @notice A sealed-bid double auction for proving work, settled by a trusted keeper and checked
 ///         on-chain (SPEC §5). Rounds are time based: round `r` accepts commitments in
 ///         `[genesis + r·commitPeriod, genesis + (r+1)·commitPeriod)`; the keeper settles before
@@ -27,7 +27,7 @@ pragma solidity ^0.8.28;
 ///      Trust: the keeper alone decides which reveals are invalid (it could exclude a bid it can
 ///      open; its escrow is then released untouched) and, in a DARA market, which feasible outcome
 ///      to post; everything else is checked here.
-interface IProverMarket {
+interface IProverMarketTypes {
     // ------------------------------------------------------------------ types
 
     /// @notice Which clearing rule `settle` enforces.
@@ -42,7 +42,8 @@ interface IProverMarket {
     enum RoundStatus {
         OPEN, // not settled or voided (commits accepted only while the round is current)
         SETTLED,
-        VOIDED
+        VOIDED,
+        SETTLING // the keeper began a paged settlement (`beginSettlement`), pages still to come
     }
 
     /// @notice Where a round stands now (see `roundPhase`).
@@ -56,61 +57,6 @@ interface IProverMarket {
         VOIDED
     }
 
-    /// @notice One revealed bid, in commit order (index = position in `settle`'s array).
-    /// @param requester Who committed it (from `BidCommitted`).
-    /// @param escrow The escrow locked at commit.
-    /// @param task The task named at commit.
-    /// @param valid False when the keeper could not open it (ciphertext did not decrypt, commitment
-    ///        mismatch, value > escrow): the contract trusts the keeper on invalidity and releases the
-    ///        escrow; `commitment` then carries the raw commitment for the hash chain.
-    /// @param value Sealed total value (valid bids only).
-    /// @param size Sealed number of units (valid bids only).
-    /// @param salt Sealed salt (valid bids only).
-    /// @param commitment Raw commitment, read only when `valid` is false.
-    /// @param charge Amount charged; 0 for losers and invalid bids.
-    struct BidReveal {
-        address requester;
-        uint256 escrow;
-        bytes32 task;
-        bool valid;
-        uint256 value;
-        uint256 size;
-        bytes32 salt;
-        bytes32 commitment;
-        uint256 charge;
-    }
-
-    /// @notice One revealed ask, in commit order.
-    /// @param prover Who committed it.
-    /// @param capacity The prover's declared capacity when it committed (from `AskCommitted`).
-    /// @param valid False when the keeper could not open it (see `BidReveal.valid`).
-    /// @param cost Sealed cost per unit (valid asks only).
-    /// @param quantity Sealed number of units offered (valid asks only); must not exceed `capacity`
-    ///        and, in a PROOFPHI market, must equal it.
-    /// @param salt Sealed salt (valid asks only).
-    /// @param commitment Raw commitment, read only when `valid` is false.
-    struct AskReveal {
-        address prover;
-        uint256 capacity;
-        bool valid;
-        uint256 cost;
-        uint256 quantity;
-        bytes32 salt;
-        bytes32 commitment;
-    }
-
-    /// @notice One assignment of `units` of bid `bidIndex` to ask `askIndex`, paid `payment` in total.
-    /// @dev Jobs are listed grouped by bid in ascending `bidIndex`, and within a bid in ask rank order
-    ///      (cost ascending, then ask index ascending). A job's `chargeShare` is
-    ///      `charge · units / size` rounded down, except the bid's last job, which gets the remainder
-    ///      `charge − Σ other shares`. Each job needs `cost · units ≤ payment ≤ chargeShare`.
-    struct JobEntry {
-        uint256 bidIndex;
-        uint256 askIndex;
-        uint256 units;
-        uint256 payment;
-    }
-
     /// @notice A settled job as committed to in the round's Merkle root (see the leaf encoding above).
     struct Job {
         uint256 jobIndex;
@@ -122,6 +68,26 @@ interface IProverMarket {
         uint256 payment;
         uint256 chargeShare;
         uint256 proofDeadline;
+    }
+
+    /// @notice The Prooφ outcome the keeper claims (see README "Paged settlement"): `ell` is the
+    ///         number of asks that sell (0 = no trade); pivot A is the valid bid at rank `S_ell` (the
+    ///         best loser, whose value is the fee; required when `ell > 0`), pivot B the valid bid at
+    ///         rank `S_{ell+1}` (present when such a bid exists and ask `ell + 1` is in the table).
+    struct ProofPhiClaim {
+        uint256 ell;
+        bool hasPivotA;
+        uint256 pivotAIndex;
+        uint256 pivotAValue;
+        bool hasPivotB;
+        uint256 pivotBIndex;
+        uint256 pivotBValue;
+    }
+
+    /// @notice A charged bid of a settled page, as `unwindPage` needs it.
+    struct ChargeEntry {
+        address requester;
+        uint256 charge;
     }
 
     /// @notice A committed bid as needed by `voidRound` (commit order, from `BidCommitted`).
@@ -144,6 +110,26 @@ interface IProverMarket {
     error CommitsPaused();
     /// @notice `round` is not the round currently accepting commitments.
     error RoundNotOpen(uint256 round, uint256 current);
+    /// @notice The round already holds its maximum number of commitments on this side (0 bids, 1 asks).
+    error RoundFull(uint256 round, uint8 side, uint256 cap);
+    /// @notice A bid's escrow is below the market's minimum.
+    error EscrowTooSmall(uint256 escrow, uint256 minimum);
+    /// @notice Capacity may not change while an ask of the prover may still be settled.
+    error CapacityLockedByAsk(address prover, uint256 round);
+    /// @notice The round's paged settlement is not in progress (`beginSettlement` first).
+    error SettlementNotBegun(uint256 round);
+    /// @notice The ask table passed with a page is not the one the settlement stored.
+    error AskTableMismatch(uint256 round);
+    /// @notice A page is malformed at byte `offset` (truncated, trailing bytes, counts that disagree).
+    error PageMalformed(uint256 round, uint256 offset);
+    /// @notice A page that does not end the round must end on a checkpoint (a multiple of
+    ///         `checkpointInterval` bids).
+    error PageMisaligned(uint256 round, uint256 end);
+    /// @notice The Prooφ outcome claimed in `beginSettlement` is not the one the reveals give; `code`
+    ///         names the condition: 1 ell/asks, 2 pivot A, 3 pivot B, 4 counts at the last page.
+    error ProofPhiClaimInvalid(uint256 round, uint256 code);
+    /// @notice The charges given to unwind settled page `page` are not the ones it recorded.
+    error UnwindMismatch(uint256 round, uint256 page);
     /// @notice An amount must be positive.
     error ZeroAmount();
     /// @notice `account`'s free balance `available` is below `required`.
@@ -246,14 +232,27 @@ interface IProverMarket {
         uint256 capacity,
         bytes ciphertext
     );
-    /// @notice The round settled under Merkle root `jobRoot`. `charges[i]` is bid `i`'s charge
-    ///         (commit order; its refund `escrow − charge` went to the requester's free balance).
-    ///         `jobs[k]` packs job `k`: `bidIndex << 224 | askIndex << 192 | units << 160 | payment`.
-    ///         With `BidCommitted`/`AskCommitted` and the block time this rebuilds every leaf.
-    event RoundSettled(
-        uint256 indexed round, bytes32 jobRoot, uint256 totalCharged, uint256 totalPaid, uint256[] charges, uint256[] jobs
+    /// @notice The keeper began settling `round`: `askCount` asks checked against the ask chain,
+    ///         the ask table (see `beginSettlement`) stored as `askTableHash`.
+    event SettlementBegun(uint256 indexed round, uint256 askCount, uint256 validAsks, bytes32 askTableHash);
+    /// @notice Page `page` of `round` settled bids `firstBid … firstBid + charges.length − 1`:
+    ///         `charges[i]` is bid `firstBid + i`'s charge (its refund `escrow − charge` went to the
+    ///         requester's free balance); `jobs[k]` packs job `firstJob + k`:
+    ///         `bidIndex << 224 | askIndex << 192 | units << 160 | payment`.
+    event BidsSettled(
+        uint256 indexed round, uint256 page, uint256 firstBid, uint256 firstJob, uint256[] charges, uint256[] jobs
     );
-    /// @notice The round was voided; `bidCount` bids got their escrow (`released` in total) back.
+    /// @notice The last page of `round` landed: jobs are provable under Merkle root `jobRoot`
+    ///         (the root over the pages' roots, see the leaf encoding above).
+    event RoundSettled(
+        uint256 indexed round, bytes32 jobRoot, uint256 totalCharged, uint256 totalPaid, uint256 jobCount, uint256 pages
+    );
+    /// @notice Bids `firstBid … firstBid + count − 1` of an unsettled part of `round` got their escrow back.
+    event BidsVoided(uint256 indexed round, uint256 firstBid, uint256 count, uint256 released);
+    /// @notice Settled page `page` of a round being voided was unwound: its charges (`refunded`) went back.
+    event PageUnwound(uint256 indexed round, uint256 page, uint256 refunded);
+    /// @notice The round is void: every bid got its escrow back (`released` by the last void page;
+    ///         earlier pages logged `BidsVoided` / `PageUnwound`).
     event RoundVoided(uint256 indexed round, address indexed caller, uint256 bidCount, uint256 released);
     /// @notice Job `jobIndex` was proven: `payment` added to the prover's collateral, `margin`
     ///         kept for the treasury (moved there by `collectMargins`).
@@ -279,6 +278,10 @@ interface IProverMarket {
     /// @notice New commitments were paused (`paused`) or resumed.
     event CommitsPausedSet(bool paused);
 
+}
+
+/// @notice The market's external functions (see {IProverMarketTypes} for the protocol).
+interface IProverMarket is IProverMarketTypes {
     // -------------------------------------------------------------- functions
 
     /// @notice Adds `msg.value` to the caller's free balance.
@@ -311,21 +314,32 @@ interface IProverMarket {
     /// @notice Commits a sealed ask for the current round (one per prover per round, capacity > 0).
     function commitAsk(uint256 round, bytes32 commitment, bytes calldata ciphertext) external;
 
-    /// @notice Keeper only, once, between the round's close and its settlement deadline.
-    /// @param bids Every bid of the round in commit order.
-    /// @param asks Every ask of the round in commit order.
-    /// @param bidOrder PROOFPHI: the valid bids' indices in rank order (value/size desc, size asc,
-    ///        index asc). DARA: ignored (pass empty).
-    /// @param askOrder PROOFPHI: the valid asks' indices in rank order (cost asc, index asc). DARA: ignored.
-    /// @param jobs The assignment (see `JobEntry` for ordering and the charge-share rule).
-    function settle(
+    /// @notice Keeper only, between the round's close and its settlement deadline: starts a paged
+    ///         settlement (again, replacing table and claim, as long as no page has landed). Checks every ask against the ask chain and stores the ask table that
+    ///         every page of bids carries (see README "Paged settlement" for the byte formats).
+    /// @param asks Every ask in commit order, packed: `prover (20) | capacity (4) | valid (1)`, then
+    ///        `cost (16) | quantity (4) | salt (32)` if valid, else `commitment (32)`.
+    /// @param askOrder PROOFPHI: the valid asks' indices in rank order (cost asc, index asc); the
+    ///        table lists asks in this order. DARA: empty; the table lists valid asks in commit order.
+    /// @param claim PROOFPHI: the outcome the pages must confirm (`ell`, pivot bids); DARA: zeros.
+    function beginSettlement(
         uint256 round,
-        BidReveal[] calldata bids,
-        AskReveal[] calldata asks,
-        uint256[] calldata bidOrder,
+        bytes calldata asks,
         uint256[] calldata askOrder,
-        JobEntry[] calldata jobs
+        ProofPhiClaim calldata claim
     ) external;
+
+    /// @notice Keeper only, before the settlement deadline: settles the next page of bids (commit
+    ///         order, starting where the previous page ended). A page that does not end the round
+    ///         ends on a multiple of `checkpointInterval`; its bids are checked against the bid chain
+    ///         between the two checkpoints. The last page allocates the asks' units and publishes the
+    ///         job root (`RoundSettled`).
+    /// @param askTable The ask table as stored (`beginSettlement`), with DARA's running `sold` counts.
+    /// @param page `bidCount (4) | jobCount (4)` then the bids, each `requester (20) | escrow (16) |
+    ///        task (32) | valid (1)`; invalid: `commitment (32)`; valid PROOFPHI: `value (16) | salt (32)`;
+    ///        valid DARA: `value (16) | size (4) | salt (32) | charge (16) | jobs (2)` and per job
+    ///        `askTablePosition (2) | units (4) | payment (16)`.
+    function settleBids(uint256 round, bytes calldata askTable, bytes calldata page) external;
 
     /// @notice The job's prover, before the proof deadline: verifies `proof` with the market's
     ///         verifier, credits `payment` to the prover's collateral (withdrawable with
@@ -338,9 +352,17 @@ interface IProverMarket {
     ///         `chargeShare` plus `min(refundCap · units, collateral)` from the prover's collateral.
     function slash(uint256 round, Job calldata job, bytes32[] calldata merkleProof) external;
 
-    /// @notice Anyone, once the settlement deadline passed without settlement: all escrow returns.
-    /// @param bids Every bid of the round in commit order (checked against the hash chain).
+    /// @notice Anyone, after the settlement deadline of a round not (fully) settled: returns the
+    ///         escrow of the next segment of unsettled bids (commit order, from where settlement or
+    ///         the previous void page stopped; it ends on a checkpoint unless it ends the round).
+    ///         The round is void once every bid is returned and every settled page unwound.
+    /// @param bids The segment's bids, checked against the bid chain.
     function voidRound(uint256 round, BidCommit[] calldata bids) external;
+
+    /// @notice Anyone, after the settlement deadline of a round whose settlement did not finish:
+    ///         gives back the charges of the next settled page (its refunds were already paid).
+    /// @param charged Page's charged bids in order: `(requester, charge)` for every bid with charge > 0.
+    function unwindPage(uint256 round, ChargeEntry[] calldata charged) external;
 
     /// @notice Anyone: moves the margins of `round`'s proven jobs into the treasury.
     function collectMargins(uint256 round) external;
@@ -422,6 +444,16 @@ interface IProverMarket {
     ///         margins) + collateral + treasury; `treasury` (part of `nonFree`). The contract's ETH
     ///         balance equals `nonFree` plus the sum of all free balances (`balanceOf`).
     function liabilities() external view returns (uint256 nonFree, uint256 treasury);
+
+    /// @notice Progress of `round`'s paged settlement or void: bids settled or voided so far (commit
+    ///         order), pages settled, pages unwound, totals charged and paid so far, the stored ask table hash.
+    function settlementProgress(uint256 round)
+        external
+        view
+        returns (uint256 bidsDone, uint256 pages, uint256 unwound, uint256 charged, uint256 paid, bytes32 askTableHash);
+
+    /// @notice The bid-chain word after `index · checkpointInterval` bids of `round` (0 for index 0).
+    function bidCheckpoint(uint256 round, uint256 index) external view returns (uint256);
 
     /// @notice Margins of `round`'s proven jobs not yet moved to the treasury.
     function uncollectedMargin(uint256 round) external view returns (uint256);

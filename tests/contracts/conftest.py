@@ -57,12 +57,18 @@ class Deployed:
     dara: Contract
 
 
+MIN_ESCROW = 1_000
+MAX_BIDS = 40
+MAX_ASKS = 8
+
+
 def market_config(acc: Accounts, verifier: str, mechanism: Mechanism) -> MarketConfig:
     """The test markets' parameters."""
     return MarketConfig(
         owner=acc.owner, keeper=acc.keeper, keeper_public_key=KEEPER_PUBKEY, verifier=verifier,
         mechanism=mechanism, commit_period=PERIOD, settle_period=PERIOD, proof_period=PERIOD,
-        refund_cap=REFUND_CAP, capacity_interval=2, capacity_factor=2,
+        refund_cap=REFUND_CAP, capacity_interval=2, capacity_factor=2, min_escrow=MIN_ESCROW,
+        max_bids_per_round=MAX_BIDS, max_asks_per_round=MAX_ASKS, checkpoint_interval=2,
     )
 
 

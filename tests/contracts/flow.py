@@ -23,13 +23,14 @@ from bridge.chain.settlement import (
     BidReveal,
     Job,
     JobEntry,
-    MerkleTree,
-    build_jobs,
+    JobTree2,
+    SettlementPlan,
     commitment,
     entries_from_outcome,
-    job_tree,
+    plan_settlement,
+    proof_deadline,
     rank_orders,
-    settle_args,
+    void_segments,
 )
 from bridge.chain.tester import TesterChain
 from bridge.mechanisms import Ask, Bid, clear
@@ -85,8 +86,10 @@ class Settled:
     asks: list[AskReveal]
     entries: list[JobEntry]
     jobs: list[Job]
-    tree: MerkleTree
+    tree: JobTree2
     receipt: TxReceipt | None = None
+    plan: SettlementPlan | None = None
+    receipts: list[TxReceipt] = field(default_factory=list)
 
     def proof(self, k: int) -> list[bytes]:
         """Merkle proof of job ``k``."""
@@ -139,10 +142,11 @@ class Driver:
             self.chain.travel_to(deadline + 1)
 
     # ---- tx
-    def send(self, fn_name: str, *args: Any, sender: str, value: int = 0) -> TxReceipt:
+    def send(self, fn_name: str, *args: Any, sender: str, value: int = 0,
+             gas: int = 8_000_000) -> TxReceipt:
         fn = getattr(self.market.functions, fn_name)(*args)
         # a fixed gas limit skips eth-tester's estimate (one execution instead of two)
-        return transact(fn, sender, value=value, gas=8_000_000)
+        return transact(fn, sender, value=value, gas=gas)
 
     def commitment(self, r: int, who: str, side: int, price: int, qty: int, salt: bytes) -> bytes:
         return commitment(self.chain.w3.eth.chain_id, self.market.address, r, who, side, price,
@@ -218,14 +222,34 @@ class Driver:
             bid_order, ask_order = [], []
         return bids, asks, bid_order, ask_order, entries
 
+    def proof_deadline(self, r: int) -> int:
+        f = self.market.functions
+        return proof_deadline(int(f.genesis().call()), int(f.commitPeriod().call()),
+                              int(f.settlePeriod().call()), int(f.proofPeriod().call()), r)
+
+    @property
+    def interval(self) -> int:
+        return int(self.market.functions.checkpointInterval().call())
+
+    def plan(self, r: int, bids: list[BidReveal], asks: list[AskReveal],
+             entries: list[JobEntry], limits: Any = None, claim: Any = None) -> SettlementPlan:
+        name = "proofphi" if self.mechanism == Mechanism.PROOFPHI else "dara"
+        return plan_settlement(r, name, bids, asks, entries, self.proof_deadline(r), limits,
+                               self.interval, claim)
+
     def settle(self, r: int, bids: list[BidReveal], asks: list[AskReveal], bid_order: list[int],
-               ask_order: list[int], entries: list[JobEntry], sender: str | None = None) -> Settled:
-        receipt = self.send("settle", *settle_args(r, bids, asks, bid_order, ask_order, entries),
-                            sender=sender or self.keeper)
-        block = self.chain.w3.eth.get_block(receipt["blockNumber"])
-        deadline = int(block["timestamp"]) + int(self.market.functions.proofPeriod().call())
-        jobs = build_jobs(bids, asks, entries, deadline)
-        return Settled(r, bids, asks, entries, jobs, job_tree(r, jobs), receipt)
+               ask_order: list[int], entries: list[JobEntry], sender: str | None = None,
+               limits: Any = None, pages: int | None = None, claim: Any = None) -> Settled:
+        """Settle round ``r`` in pages (``pages``: send only the first that many; ``claim``
+        overrides the Prooφ claim)."""
+        plan = self.plan(r, bids, asks, entries, limits, claim)
+        who = sender or self.keeper
+        receipts = [self.send("beginSettlement", *plan.begin_args(), sender=who,
+                              gas=plan.begin_gas)]
+        for page in plan.pages[:pages]:
+            receipts.append(self.send("settleBids", *page.args(r), sender=who, gas=page.gas))
+        return Settled(r, bids, asks, entries, list(plan.jobs), plan.tree, receipts[-1], plan,
+                       receipts)
 
     def clear_and_settle(self, r: int, **kw: Any) -> Settled:
         self.close(r)
@@ -243,9 +267,22 @@ class Driver:
         job = settled.jobs[k]
         return self.send("slash", settled.round, job.as_tuple(), settled.proof(k), sender=sender)
 
-    def void(self, r: int, sender: str) -> TxReceipt:
-        commits = [(b.requester, b.escrow, b.task, b.commitment) for b in self.bids.get(r, [])]
-        return self.send("voidRound", r, commits, sender=sender)
+    def void(self, r: int, sender: str, settled: Settled | None = None,
+             limits: Any = None) -> TxReceipt:
+        """Void round ``r`` page by page (unwinding ``settled``'s landed pages first); returns the
+        last receipt."""
+        receipt = None
+        done, pages, unwound = (int(x) for x in self.market.functions.settlementProgress(r).call()[:3])
+        if settled is not None and settled.plan is not None:
+            for page in settled.plan.pages[unwound:pages]:
+                charged = [(b.requester, b.charge) for b in settled.bids[page.first:page.first + page.count]
+                           if b.charge]
+                receipt = self.send("unwindPage", r, charged, sender=sender)
+        commits = [(b.commitment, b.requester, b.escrow, b.task) for b in self.bids.get(r, [])]
+        for segment in void_segments(done, commits, limits, self.interval):
+            receipt = self.send("voidRound", r, segment, sender=sender)
+        assert receipt is not None
+        return receipt
 
     # ---- views
     def balance(self, who: str) -> int:

@@ -12,7 +12,14 @@ import pytest
 from bridge.chain.settlement import AskReveal, BidReveal, JobEntry, commitment
 from bridge.errors import SettlementRejected
 from bridge.sealed import commitment as sealed_commitment
-from tests.contracts.conftest import KEEPER_PUBKEY, REFUND_CAP, Accounts
+from tests.contracts.conftest import (
+    KEEPER_PUBKEY,
+    MAX_ASKS,
+    MAX_BIDS,
+    MIN_ESCROW,
+    REFUND_CAP,
+    Accounts,
+)
 from tests.contracts.flow import CIPHERTEXT, Driver, Settled
 
 ETH = 10**18
@@ -109,8 +116,11 @@ def test_commit_bid_locks_escrow_and_logs_ciphertext(proofphi: Driver, accounts:
     conserved(m, accounts)
     with rejected("InsufficientBalance"):
         m.send("commitBid", r, c, CIPHERTEXT, ETH, b"\x01" * 32, sender=accounts.r1)
-    with rejected("ZeroAmount"):
+    with rejected("EscrowTooSmall"):
         m.send("commitBid", r, c, CIPHERTEXT, 0, b"\x01" * 32, sender=accounts.r1)
+    with rejected("EscrowTooSmall"):
+        m.send("commitBid", r, c, CIPHERTEXT, MIN_ESCROW - 1, b"\x01" * 32, sender=accounts.r1)
+    m.send("commitBid", r, c, CIPHERTEXT, MIN_ESCROW, b"\x01" * 32, sender=accounts.r1)
     with rejected("RoundNotOpen"):
         m.send("commitBid", r + 1, c, CIPHERTEXT, 1, b"\x01" * 32, sender=accounts.r1)
 
@@ -187,12 +197,67 @@ def test_collateral_is_locked_while_an_ask_awaits_settlement(proofphi: Driver, a
     m.prover_ready(accounts.p1, 1, extra=REFUND_CAP)
     r = m.next_round()
     m.commit_ask(r, accounts.p1, MILLI)
-    m.send("setCapacity", 0, sender=accounts.p1)
+    with rejected("CapacityLockedByAsk"):
+        m.send("setCapacity", 0, sender=accounts.p1)
     with rejected("CollateralLockedByAsk"):
         m.send("withdrawCollateral", REFUND_CAP, sender=accounts.p1)
     m.close(r)
+    with rejected("CollateralLockedByAsk"):
+        m.send("withdrawCollateral", REFUND_CAP, sender=accounts.p1)
     m.settle(r, *m.clear(r))
+    m.send("setCapacity", 0, sender=accounts.p1)
     m.send("withdrawCollateral", 2 * REFUND_CAP, sender=accounts.p1)
+
+
+def test_an_unsettled_ask_locks_collateral_until_its_deadline(dara: Driver, accounts: Accounts
+                                                              ) -> None:
+    """A round never settled can no longer be, once its deadline passed: the lock ends exactly there."""
+    m = dara
+    m.prover_ready(accounts.p1, 1)
+    r = m.next_round()
+    m.commit_ask(r, accounts.p1, MILLI)
+    deadline = m.times(r)[2]
+    m.chain.travel_to(deadline - 1)
+    with rejected("CollateralLockedByAsk"):
+        m.send("withdrawCollateral", 1, sender=accounts.p1)
+    m.chain.travel_to(deadline)
+    m.send("setCapacity", 0, sender=accounts.p1)
+    m.send("withdrawCollateral", REFUND_CAP, sender=accounts.p1)
+
+
+def test_a_prover_with_outstanding_units_cannot_withdraw_their_backing(
+        proofphi: Driver, accounts: Accounts) -> None:
+    m = proofphi
+    r, s = two_task_round(m, accounts)
+    assert m.outstanding(accounts.p1) == 2
+    m.send("setCapacity", 0, sender=accounts.p1)
+    with rejected("InsufficientCollateral"):
+        m.send("withdrawCollateral", 1, sender=accounts.p1)
+    m.prove(s, 0)
+    # one unit proven: its payment (3 milli) and one unit's backing are free
+    with rejected("InsufficientCollateral"):
+        m.send("withdrawCollateral", REFUND_CAP + 3 * MILLI + 1, sender=accounts.p1)
+    m.send("withdrawCollateral", REFUND_CAP + 3 * MILLI, sender=accounts.p1)
+
+
+def test_rounds_are_bounded_on_both_sides(dara: Driver, accounts: Accounts) -> None:
+    m = dara
+    r = m.next_round()
+    m.send("deposit", sender=accounts.r1, value=MAX_BIDS * MIN_ESCROW + MIN_ESCROW)
+    for _ in range(MAX_BIDS):
+        m.send("commitBid", r, os.urandom(32), b"", MIN_ESCROW, os.urandom(32), sender=accounts.r1)
+    with rejected("RoundFull"):
+        m.send("commitBid", r, os.urandom(32), b"", MIN_ESCROW, os.urandom(32), sender=accounts.r1)
+    assert m.market.functions.roundInfo(r).call()[0] == MAX_BIDS
+    provers = [accounts.p1, accounts.p2, accounts.p3, accounts.r2, accounts.r3, accounts.owner,
+               accounts.anyone, accounts.keeper, accounts.r1]
+    assert len(provers) > MAX_ASKS
+    for p in provers[:MAX_ASKS]:
+        m.prover_ready(p, 1)
+        m.send("commitAsk", r, os.urandom(32), b"", sender=p)
+    m.prover_ready(provers[MAX_ASKS], 1)
+    with rejected("RoundFull"):
+        m.send("commitAsk", r, os.urandom(32), b"", sender=provers[MAX_ASKS])
 
 
 def test_commit_ask_needs_capacity_and_is_once_per_round(proofphi: Driver, accounts: Accounts
@@ -221,9 +286,10 @@ def test_proofphi_settlement_charges_refunds_and_logs_outcome(proofphi: Driver, 
         (0, 0, 1, 3 * MILLI), (1, 0, 1, 3 * MILLI)]
     ev = m.events(s.receipt, "RoundSettled")[0]["args"]
     assert ev["jobRoot"] == s.tree.root
-    assert ev["charges"] == [8 * MILLI, 8 * MILLI, 0, 0]
-    assert ev["jobs"][1] == (1 << 224) | (0 << 192) | (1 << 160) | 3 * MILLI
-    assert (ev["totalCharged"], ev["totalPaid"]) == (16 * MILLI, 6 * MILLI)
+    pages = [e["args"] for rc in s.receipts for e in m.events(rc, "BidsSettled")]
+    assert [c for p in pages for c in p["charges"]] == [8 * MILLI, 8 * MILLI, 0, 0]
+    assert [j for p in pages for j in p["jobs"]][1] == (1 << 224) | (0 << 192) | (1 << 160) | 3 * MILLI
+    assert (ev["totalCharged"], ev["totalPaid"], ev["jobCount"]) == (16 * MILLI, 6 * MILLI, 2)
     # unused escrow back: r1 had 10 and 1, charged 8 on the first
     assert m.balance(accounts.r1) == 3 * MILLI
     assert m.balance(accounts.r3) == 8 * MILLI
@@ -259,17 +325,22 @@ def test_settle_is_keeper_only_once_and_within_its_window(proofphi: Driver, acco
 
 def _settle_args(m: Driver, acc: Accounts) -> tuple[int, list[BidReveal], list[AskReveal],
                                                       list[int], list[int], list[JobEntry]]:
-    r, _ = 0, None
-    m.prover_ready(acc.p1, 2)
+    """Bids 10, 9, 8 milli (bid 0 escrows 1 milli more than its value); p1 asks cost 1 milli for
+    2 of its 3 units, p2 cost 3 milli for 1. Prooφ's outcome, and for DARA the same trade written
+    by hand: bids 0 and 1 served by p1, charged 8 milli each, each unit paid 3 milli."""
+    m.prover_ready(acc.p1, 3 if m.mechanism == 1 else 2)
     m.prover_ready(acc.p2, 1)
     r = m.next_round()
-    m.commit_bid(r, acc.r1, 10 * MILLI)
+    m.commit_bid(r, acc.r1, 10 * MILLI, escrow=11 * MILLI)
     m.commit_bid(r, acc.r2, 9 * MILLI)
     m.commit_bid(r, acc.r3, 8 * MILLI)
-    m.commit_ask(r, acc.p1, 1 * MILLI)
+    m.commit_ask(r, acc.p1, 1 * MILLI, quantity=2)
     m.commit_ask(r, acc.p2, 3 * MILLI)
     m.close(r)
-    return (r, *m.clear(r))
+    if m.mechanism == 0:
+        return (r, *m.clear(r))
+    bids, asks = m.reveals(r, charges={0: 8 * MILLI, 1: 8 * MILLI})
+    return r, bids, asks, [], [], [JobEntry(0, 0, 1, 3 * MILLI), JobEntry(1, 0, 1, 3 * MILLI)]
 
 
 @pytest.mark.parametrize("change", ["missing", "extra", "reordered", "mismatched", "wrong_escrow"])
@@ -278,22 +349,36 @@ def test_settle_rejects_reveals_that_do_not_reproduce_the_commitments(
     m = proofphi
     r, bids, asks, bo, ao, jobs = _settle_args(m, accounts)
     if change == "missing":
-        bids = bids[:2]
-        bo = [i for i in bo if i < 2]
+        bids = [bids[0], bids[2]]
     elif change == "extra":
         bids = [*bids, replace(bids[2], task=os.urandom(32))]
-        bo = [*bo, 3]
     elif change == "reordered":
         bids = [bids[1], bids[0], bids[2]]
-        bo = [1, 0, 2]
-        jobs = [JobEntry(1 - j.bid_index, j.ask_index, j.units, j.payment) for j in jobs]
-        jobs.sort(key=lambda j: j.bid_index)
     elif change == "mismatched":
         bids[2] = replace(bids[2], value=bids[2].value - 1)
     else:
         bids[2] = replace(bids[2], escrow=bids[2].escrow + 1)
     with rejected("RevealsMismatch"):
         m.settle(r, bids, asks, bo, ao, jobs)
+
+
+def test_a_page_must_end_on_a_checkpoint_or_the_round(dara: Driver, accounts: Accounts) -> None:
+    m = dara
+    r, bids, asks, _, _, jobs = _settle_args(m, accounts)
+    plan = m.plan(r, bids, asks, jobs)
+    m.send("beginSettlement", *plan.begin_args(), sender=accounts.keeper)
+    page = plan.pages[0]
+    one = (1).to_bytes(4, "big") + (1).to_bytes(4, "big") + page.data[8:8 + len(page.data)]
+    with rejected("PageMisaligned"):  # one bid: not a multiple of the interval (2), not the end
+        m.send("settleBids", r, page.table, one[:8 + 69 + 70 + 22], sender=accounts.keeper)
+    with rejected("AskTableMismatch"):
+        m.send("settleBids", r, page.table[:-1] + b"\x01", page.data, sender=accounts.keeper)
+    with rejected("PageMalformed"):
+        m.send("settleBids", r, page.table, page.data + b"\x00", sender=accounts.keeper)
+    with rejected("PageMalformed"):
+        m.send("settleBids", r, page.table, page.data[:-1], sender=accounts.keeper)
+    m.send("settleBids", r, page.table, page.data, sender=accounts.keeper)
+    assert m.market.functions.roundInfo(r).call()[7] == 1
 
 
 def test_settle_rejects_a_mismatched_ask_reveal(proofphi: Driver, accounts: Accounts) -> None:
@@ -303,12 +388,12 @@ def test_settle_rejects_a_mismatched_ask_reveal(proofphi: Driver, accounts: Acco
         proofphi.settle(r, bids, asks, bo, ao, jobs)
 
 
-def test_settle_rejects_overcharge_underpay_and_overallocation(proofphi: Driver, accounts: Accounts
+def test_settle_rejects_overcharge_underpay_and_overallocation(dara: Driver, accounts: Accounts
                                                                ) -> None:
-    m = proofphi
+    m = dara
     r, bids, asks, bo, ao, jobs = _settle_args(m, accounts)
     over = list(bids)
-    over[0] = replace(bids[0], charge=bids[0].value + 1)
+    over[0] = replace(bids[0], charge=bids[0].value + 1)  # still within its escrow
     with rejected("Overcharged"):
         m.settle(r, over, asks, bo, ao, jobs)
     under = [replace(jobs[0], payment=asks[0].cost - 1), *jobs[1:]]
@@ -317,7 +402,7 @@ def test_settle_rejects_overcharge_underpay_and_overallocation(proofphi: Driver,
     greedy = [replace(jobs[0], payment=bids[0].charge + 1), *jobs[1:]]
     with rejected("PaymentExceedsCharge"):
         m.settle(r, bids, asks, bo, ao, greedy)
-    # give bid 2 a unit of ask 0 too: ask 0 (quantity 2) would sell 3
+    # give bid 2 a unit of ask 0 too: ask 0 offers 2 units (of a capacity of 3), it would sell 3
     charged = list(bids)
     charged[2] = replace(bids[2], charge=bids[0].charge)
     extra = [*jobs, JobEntry(2, 0, 1, jobs[0].payment)]
@@ -328,40 +413,42 @@ def test_settle_rejects_overcharge_underpay_and_overallocation(proofphi: Driver,
     two_units = [replace(jobs[0], units=2), *jobs[1:]]
     with rejected("UnitsMismatch"):
         m.settle(r, bids, asks, bo, ao, two_units)
-    with rejected("ChargeWithoutAllocation"):
-        m.settle(r, bids, asks, bo, ao, [jobs[1], jobs[0]])  # bid 0 skipped yet charged
-    with rejected("JobInvalid"):
-        m.settle(r, bids, asks, bo, ao, [jobs[0], jobs[0], jobs[1]])  # same ask twice
-    with rejected("JobInvalid"):
-        m.settle(r, bids, asks, bo, ao, [replace(jobs[0], ask_index=9), *jobs[1:]])
+    plan = m.plan(r, bids, asks, [JobEntry(0, 0, 1, jobs[0].payment), JobEntry(0, 1, 1, 0),
+                                  jobs[1]])
+    with rejected("UnitsMismatch"):  # bid 0 (size 1) given two jobs
+        m.send("beginSettlement", *plan.begin_args(), sender=accounts.keeper)
+        m.send("settleBids", *plan.pages[0].args(r), sender=accounts.keeper)
+    m.settle(r, bids, asks, bo, ao, jobs)
+    assert m.outstanding(accounts.p1) == 2
 
 
-def test_settle_rejects_a_proofphi_outcome_that_differs_from_the_rederivation(
-        proofphi: Driver, accounts: Accounts) -> None:
+def test_proofphi_claims_are_checked_against_the_reveals(proofphi: Driver, accounts: Accounts
+                                                         ) -> None:
+    """ℓ = 1 here (p1 sells 2 units, p2 sets the price); pivot A is bid 2 (value 8 milli, rank 2)."""
     m = proofphi
     r, bids, asks, bo, ao, jobs = _settle_args(m, accounts)
-    # pay more than p_{ℓ+1}: budget still fine, but not Prooφ
-    richer = [replace(j, payment=j.payment + 1) for j in jobs]
-    with rejected("ProofPhiMismatch"):
-        m.settle(r, bids, asks, bo, ao, richer)
-    # serve the second bid from ask 1 instead of ask 0
-    moved = [jobs[0], replace(jobs[1], ask_index=1)]
-    with rejected("ProofPhiMismatch"):
-        m.settle(r, bids, asks, bo, ao, moved)
-    # charge less than f_{S_ℓ+1}
-    cheaper = [replace(b, charge=b.charge - 1 if b.charge else 0) for b in bids]
-    with rejected("ProofPhiMismatch"):
-        m.settle(r, cheaper, asks, bo, ao, jobs)
-    # nothing traded although ℓ = 1
-    with rejected("ProofPhiMismatch"):
-        m.settle(r, [replace(b, charge=0) for b in bids], asks, bo, ao, [])
-    with rejected("BidOrderInvalid"):
-        m.settle(r, bids, asks, [bo[1], bo[0], bo[2]], ao, jobs)
-    with rejected("BidOrderInvalid"):
-        m.settle(r, bids, asks, bo[:2], ao, jobs)
+    honest = m.plan(r, bids, asks, jobs).claim
+    assert (honest.ell, honest.has_a, honest.a_index, honest.a_value, honest.has_b) == (
+        1, True, 2, 8 * MILLI, False)
+    cases = {
+        "no trade although ask 1 passes": (replace(honest, ell=0, has_a=False), 4),
+        "pivot A one rank too high (bid 1)": (replace(honest, a_index=1, a_value=9 * MILLI), 4),
+        "pivot A with a value it did not bid": (replace(honest, a_value=7 * MILLI), 2),
+        "pivot A below the price": (replace(honest, a_value=2 * MILLI), 2),
+        "pivot B past the last ask": (replace(honest, has_b=True, b_index=2, b_value=8 * MILLI), 3),
+        "ell beyond the asks": (replace(honest, ell=2), 1),
+    }
+    for name, (claim, code) in cases.items():
+        with pytest.raises(SettlementRejected) as info:
+            m.settle(r, bids, asks, bo, ao, jobs, claim=claim)
+        assert (info.value.name, info.value.args_["code"]) == ("ProofPhiClaimInvalid", code), name
+    reversed_order = list(reversed(m.plan(r, bids, asks, jobs).ask_order))
+    plan = m.plan(r, bids, asks, jobs)
     with rejected("AskOrderInvalid"):
-        m.settle(r, bids, asks, bo, [ao[1], ao[0]], jobs)
-    m.settle(r, bids, asks, bo, ao, jobs)
+        m.send("beginSettlement", r, plan.asks, reversed_order, plan.claim.as_tuple(),
+               sender=accounts.keeper)
+    s = m.settle(r, bids, asks, bo, ao, jobs)
+    assert [b.charge for b in s.bids] == [8 * MILLI, 8 * MILLI, 0]
 
 
 def test_settle_rejects_unacceptable_valid_reveals(proofphi: Driver, accounts: Accounts) -> None:
@@ -371,9 +458,9 @@ def test_settle_rejects_unacceptable_valid_reveals(proofphi: Driver, accounts: A
     m.commit_bid(r, accounts.r1, 2 * MILLI, size=2)  # Prooφ tasks have size 1
     m.commit_ask(r, accounts.p1, MILLI, quantity=1)  # Prooφ asks sell their whole capacity
     m.close(r)
-    bids, asks = m.reveals(r)
-    with rejected("BidRevealUnacceptable"):
-        m.settle(r, bids, asks, [0], [0], [])
+    bids, asks = m.reveals(r, invalid_asks=[0])
+    with rejected("RevealsMismatch"):  # a Prooφ page carries no size: the commitment needs 1
+        m.settle(r, bids, asks, [0], [], [])
     bids, asks = m.reveals(r, invalid_bids=[0])
     with rejected("AskRevealUnacceptable"):
         m.settle(r, bids, asks, [], [0], [])
@@ -511,8 +598,14 @@ def test_void_round_releases_all_escrow_after_the_deadline(proofphi: Driver, acc
     with rejected("VoidTooEarly"):
         m.void(r, accounts.anyone)
     m.past_settle_deadline(r)
+    b0, b1 = m.bids[r]
+    with rejected("PageMisaligned"):  # one bid of two: not a checkpoint (every 2 bids here)
+        m.send("voidRound", r, [(b0.requester, b0.escrow, b0.task, b0.commitment)],
+               sender=accounts.anyone)
     with rejected("RevealsMismatch"):
-        m.send("voidRound", r, [], sender=accounts.anyone)
+        m.send("voidRound", r, [(b0.requester, b0.escrow + 1, b0.task, b0.commitment),
+                                (b1.requester, b1.escrow, b1.task, b1.commitment)],
+               sender=accounts.anyone)
     rc = m.void(r, accounts.anyone)
     ev = m.events(rc, "RoundVoided")[0]["args"]
     assert (ev["bidCount"], ev["released"]) == (2, 7 * MILLI)

@@ -11,8 +11,8 @@ from bridge.chain.settlement import (
     MerkleTree,
     ask_chain,
     bid_chain,
-    decode_settle_input,
-    job_leaf,
+    SettledPage,
+    decode_settlement,
     jobs_from_logs,
     verify_proof,
 )
@@ -68,24 +68,34 @@ def test_chain_words_leaves_and_logs_match_the_contract(proofphi: Driver, accoun
                                  for b in m.bids[r]])
     assert info[3] == ask_chain([(a.commitment, a.prover, a.capacity) for a in m.asks[r]])
     s = m.clear_and_settle(r)
-    # the prover's view: calldata of the settle transaction
-    tx = m.chain.w3.eth.get_transaction(s.receipt["transactionHash"])
-    decoded = decode_settle_input(m.market.abi, bytes(tx["input"]))
-    assert decoded["entries"] == s.entries and decoded["bids"] == s.bids
+    # the prover's view: calldata of the settlement transactions
+    w3 = m.chain.w3
+    inputs = [bytes(w3.eth.get_transaction(rc["transactionHash"])["input"]) for rc in s.receipts]
+    pages = [SettledPage(e["args"]["page"], e["args"]["firstBid"], e["args"]["firstJob"],
+                         tuple(e["args"]["charges"]), tuple(e["args"]["jobs"]))
+             for rc in s.receipts for e in m.events(rc, "BidsSettled")]
+    charges = [c for p in pages for c in p.charges]
+    decoded = decode_settlement(m.market.abi, "proofphi", inputs[0], inputs[1:], charges)
+    assert decoded["bids"] == s.bids and decoded["asks"] == s.asks
     # and logs alone
     ev = m.events(s.receipt, "RoundSettled")[0]["args"]
     commits = [e["args"] for e in m.market.events.BidCommitted().get_logs(
         from_block=0, argument_filters={"round": r})]
     asks = [e["args"]["prover"] for e in m.market.events.AskCommitted().get_logs(
         from_block=0, argument_filters={"round": r})]
-    jobs = jobs_from_logs([(c["requester"], c["escrow"], c["task"]) for c in commits], asks,
-                          ev["charges"], ev["jobs"], s.jobs[0].proof_deadline)
-    assert jobs == s.jobs
-    assert MerkleTree([job_leaf(r, j) for j in jobs]).root == ev["jobRoot"]
+    jobs, tree, got_charges = jobs_from_logs(
+        r, [(c["requester"], c["escrow"], c["task"]) for c in commits], asks, pages,
+        m.proof_deadline(r))
+    assert jobs == s.jobs and got_charges == [b.charge for b in s.bids]
+    assert tree.root == ev["jobRoot"] == s.tree.root
+    assert (ev["jobCount"], ev["pages"]) == (len(jobs), 1)
 
 
-def test_collateral_shortfall_blocks_asks_and_allocations(proofphi: Driver, accounts: Accounts
-                                                          ) -> None:
+def test_collateral_reserved_for_outstanding_units_at_commit(proofphi: Driver, accounts: Accounts
+                                                             ) -> None:
+    """An ask reserves refundCap · (capacity + outstanding): a prover whose collateral backs only
+    its unproven job cannot ask (so no settlement can fail on its collateral), then can once the
+    job is proven."""
     m = proofphi
     m.prover_ready(accounts.p1, 1)
     m.prover_ready(accounts.p2, 1)
@@ -95,28 +105,40 @@ def test_collateral_shortfall_blocks_asks_and_allocations(proofphi: Driver, acco
     m.commit_ask(r, accounts.p1, MILLI)
     m.commit_ask(r, accounts.p2, 2 * MILLI)
     s = m.clear_and_settle(r)
-    # p1 commits again in the next round, then is slashed below its capacity's backing
-    r2 = m.current_round()
-    m.commit_bid(r2, accounts.r1, 10 * MILLI)
-    m.commit_bid(r2, accounts.r2, 9 * MILLI)
-    m.commit_ask(r2, accounts.p1, MILLI)
-    m.commit_ask(r2, accounts.p2, 2 * MILLI)
-    m.close(r2)
-    args = m.clear(r2)
-    m.past_proof_deadline(s)
-    m.slash(s, 0, accounts.anyone)
-    assert m.collateral(accounts.p1) == 0
+    assert m.outstanding(accounts.p1) == 1 and m.collateral(accounts.p1) == REFUND_CAP
+    r2 = m.next_round()
     try:
-        m.settle(r2, *args)
-    except SettlementRejected as e:
-        assert e.name == "InsufficientCollateral" and e.args_["prover"] == accounts.p1
-    else:
-        raise AssertionError("settle allocated units to an unbacked prover")
-    r3 = m.next_round()
-    try:
-        m.send("commitAsk", r3, os.urandom(32), b"", sender=accounts.p1)
+        m.send("commitAsk", r2, os.urandom(32), b"", sender=accounts.p1)
     except SettlementRejected as e:
         assert e.name == "InsufficientCollateral"
-        assert e.args_["required"] == REFUND_CAP
+        assert e.args_["required"] == 2 * REFUND_CAP
     else:
-        raise AssertionError("ask accepted without collateral")
+        raise AssertionError("ask accepted while its collateral backs an outstanding unit")
+    m.prove(s, 0)
+    m.send("commitAsk", r2, os.urandom(32), b"", sender=accounts.p1)
+
+
+def test_an_ask_pending_in_an_earlier_round_is_reserved_too(dara: Driver, accounts: Accounts
+                                                           ) -> None:
+    """With an earlier ask still unsettled, a new ask needs collateral for both: otherwise the
+    earlier round's allocation could leave the later one's settlement unbacked."""
+    m = dara
+    m.prover_ready(accounts.p1, 2)
+    r = m.next_round()
+    m.commit_ask(r, accounts.p1, MILLI)
+    r2 = m.next_round()  # round r closed, not settled: its settlement deadline is ahead
+    try:
+        m.send("commitAsk", r2, os.urandom(32), b"", sender=accounts.p1)
+    except SettlementRejected as e:
+        assert e.name == "InsufficientCollateral" and e.args_["required"] == 4 * REFUND_CAP
+    else:
+        raise AssertionError("second ask accepted with collateral for one")
+    m.send("stake", sender=accounts.p1, value=2 * REFUND_CAP - 1)
+    with_one_short = None
+    try:
+        m.send("commitAsk", r2, os.urandom(32), b"", sender=accounts.p1)
+    except SettlementRejected as e:
+        with_one_short = e.name
+    assert with_one_short == "InsufficientCollateral"
+    m.send("stake", sender=accounts.p1, value=1)
+    m.send("commitAsk", r2, os.urandom(32), b"", sender=accounts.p1)

@@ -1,0 +1,221 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.28;
+
+import {Ownable} from "@openzeppelin/contracts/access/Ownable.sol";
+import {IProverMarketTypes} from "./interfaces/IProverMarket.sol";
+import {IProofVerifier} from "./interfaces/IProofVerifier.sol";
+
+/// @title MarketStorage
+/// @notice The state, configuration and constants shared by {ProverMarket} and the
+///         {SettlementModule} it delegates paged settlement and voiding to (one storage layout).
+abstract contract MarketStorage is IProverMarketTypes, Ownable {
+    /// @notice Deployment parameters.
+    /// @param owner Owner (treasury withdrawals, keeper rotation, pausing).
+    /// @param keeper The keeper's address (the only account that may settle).
+    /// @param keeperPublicKey The keeper's secp256k1 public key, 64 bytes `x || y`.
+    /// @param verifier The proof verifier.
+    /// @param mechanism PROOFPHI or DARA.
+    /// @param genesis Start of round 0 (0 = deployment time); must not be in the future.
+    /// @param commitPeriod Length of each round's commit window, seconds.
+    /// @param settlePeriod Time after a round closes for the keeper to settle, seconds.
+    /// @param proofPeriod Time after settlement for provers to prove, seconds.
+    /// @param refundCap Collateral per unit of capacity and compensation per missed unit, wei.
+    /// @param capacityInterval Rounds between capacity changes.
+    /// @param capacityFactor Maximum fold of a capacity change (≥ 1).
+    /// @param minEscrow Smallest escrow a bid may lock (≥ 1 wei): what one junk commitment costs.
+    /// @param maxBidsPerRound Commitments a round accepts on the bid side (≤ `MAX_BIDS_LIMIT`).
+    /// @param maxAsksPerRound Commitments a round accepts on the ask side (≤ `MAX_ASKS_LIMIT`, so
+    ///        the ask reveals fit one transaction and the ask table rides along with every page).
+    /// @param checkpointInterval Bids between stored checkpoints of the bid chain (64 in production:
+    ///        one 22k-gas write per 64 commits; tests use small values to page small rounds).
+    struct Config {
+        address owner;
+        address keeper;
+        bytes keeperPublicKey;
+        address verifier;
+        Mechanism mechanism;
+        uint256 genesis;
+        uint256 commitPeriod;
+        uint256 settlePeriod;
+        uint256 proofPeriod;
+        uint256 refundCap;
+        uint256 capacityInterval;
+        uint256 capacityFactor;
+        uint256 minEscrow;
+        uint256 maxBidsPerRound;
+        uint256 maxAsksPerRound;
+        uint256 checkpointInterval;
+    }
+
+    /// @dev Packed: free (128) | marker (8, set to 1 on first credit so the slot never returns to 0).
+    struct Account {
+        uint128 free;
+        uint8 marker;
+    }
+
+    /// @dev One slot: collateral (96) | outstanding units (32) | capacity (32) | refCapacity (32) |
+    ///      capacityRound + 1 (32) | lastAskRound + 1 (32).
+    struct ProverInfo {
+        uint96 collateral;
+        uint32 outstanding;
+        uint32 capacity;
+        uint32 refCapacity;
+        uint32 capacityRound;
+        uint32 lastAskRound;
+    }
+
+    /// @dev `bidChain`: see {IProverMarket}. `askChainOrJobRoot` holds the ask chain until settlement
+    ///      and the job root after it (re-using a non-zero slot saves a 20k zero-to-non-zero write).
+    ///      Meta slot: settledAt (64) | jobCount (32) | status (8).
+    struct Round {
+        uint256 bidChain;
+        uint256 askChainOrJobRoot;
+        uint64 settledAt;
+        uint32 jobCount;
+        uint32 askCount;
+        RoundStatus status;
+    }
+
+    /// @dev Packed counters (see contract NatSpec).
+    struct Ledger {
+        uint128 nonFree;
+        uint120 treasury;
+        bool commitsPaused;
+    }
+
+    /// @dev Progress of a paged settlement (or void) of one round, one slot.
+    ///      `winners`/`beforeB`/`validBids`/`seenA`/`seenB` are the Prooφ counters the last page checks.
+    struct Progress {
+        uint32 bidsDone;
+        uint32 jobsDone;
+        uint16 pages;
+        uint16 unwound;
+        uint32 validBids;
+        uint32 winners;
+        uint32 beforeB;
+        bool seenA;
+        bool seenB;
+    }
+
+    /// @dev Running totals of a paged settlement (the pot is `charged`; `paid` ≤ `charged`).
+    struct Totals {
+        uint128 charged;
+        uint128 paid;
+    }
+
+    /// @dev The Prooφ outcome claimed at `beginSettlement` (see {IProverMarket-ProofPhiClaim}).
+    struct Claim {
+        uint128 pivotAValue;
+        uint32 pivotAIndex;
+        uint16 ell;
+        bool hasA;
+        bool hasB;
+        uint32 pivotBIndex;
+        uint128 pivotBValue;
+    }
+
+    /// @dev What one page works with (kept in memory to stay below the stack limit).
+    struct PageCtx {
+        uint256 round;
+        uint256 cursor; // absolute calldata offset of the next byte to read
+        uint256 end; // absolute calldata offset one past the page
+        uint256 firstBid;
+        uint256 bidCount;
+        uint256 jobCount;
+        uint256 jobsDone;
+        uint256 word; // bid chain word
+        uint256 chargeDigest;
+        uint256 charged;
+        uint256 paid;
+        uint256 released;
+        uint256 deadline; // proof deadline of every job of the round
+        uint256 jobsSoFar;
+        uint256 tableLen;
+        bool proofPhi;
+    }
+
+    /// @notice Largest `maxAsksPerRound` a deployment may choose (ask reveals ≤ ~80 KB in one transaction).
+    uint256 public constant MAX_ASKS_LIMIT = 1024;
+    /// @notice Largest `maxBidsPerRound` a deployment may choose.
+    uint256 public constant MAX_BIDS_LIMIT = 65536;
+    /// @dev Bytes of one ask-table entry: word 0 = prover (160) | index (16) | quantity (32) | sold (32)
+    ///      | 16 zero bits; word 1 = cost.
+    uint256 internal constant ENTRY = 64;
+
+    /// @dev Resolved-bitmap word layout (see contract NatSpec).
+    uint256 internal constant SENTINEL = 1 << 255;
+    uint256 internal constant JOBS_PER_WORD = 128;
+    uint256 internal constant JOB_BITS = (1 << 128) - 1;
+    uint256 internal constant MARGIN_MASK = ((1 << 127) - 1) << 128;
+    uint256 internal constant MAX_SIZE = type(uint32).max;
+
+    IProofVerifier public immutable verifier;
+    Mechanism public immutable mechanism;
+    uint256 public immutable genesis;
+    uint256 public immutable commitPeriod;
+    uint256 public immutable settlePeriod;
+    uint256 public immutable proofPeriod;
+    uint256 public immutable refundCap;
+    uint256 public immutable capacityInterval;
+    uint256 public immutable capacityFactor;
+    uint256 public immutable minEscrow;
+    uint256 public immutable maxBidsPerRound;
+    uint256 public immutable maxAsksPerRound;
+    /// @notice Bids between two stored checkpoints of the bid chain: pages end on multiples of it.
+    uint256 public immutable checkpointInterval;
+
+    /// @notice The keeper's address.
+    address public keeper;
+    /// @notice The keeper's secp256k1 public key (64 bytes, x || y) that clients encrypt to.
+    bytes public keeperPublicKey;
+
+    Ledger internal _ledger;
+    mapping(address account => Account) internal _accounts;
+    mapping(address prover => ProverInfo) internal _provers;
+    mapping(uint256 round => Round) internal _rounds;
+    mapping(uint256 round => mapping(uint256 word => uint256 bits)) internal _resolved;
+    mapping(uint256 round => mapping(uint256 index => uint256 word)) internal _checkpoints;
+    mapping(uint256 round => Progress) internal _progress;
+    mapping(uint256 round => Totals) internal _totals;
+    mapping(uint256 round => Claim) internal _claims;
+    mapping(uint256 round => bytes32) internal _askTables;
+    mapping(uint256 round => mapping(uint256 page => bytes32)) internal _pageRoots;
+    mapping(uint256 round => mapping(uint256 page => uint256)) internal _pageCharges;
+
+    constructor(Config memory cfg) Ownable(cfg.owner) {
+        if (cfg.verifier == address(0)) revert InvalidConfig("verifier");
+        if (cfg.commitPeriod == 0) revert InvalidConfig("commitPeriod");
+        if (cfg.settlePeriod == 0) revert InvalidConfig("settlePeriod");
+        if (cfg.proofPeriod == 0) revert InvalidConfig("proofPeriod");
+        if (cfg.capacityInterval == 0) revert InvalidConfig("capacityInterval");
+        if (cfg.capacityFactor == 0) revert InvalidConfig("capacityFactor");
+        if (cfg.genesis > block.timestamp) revert InvalidConfig("genesis");
+        if (cfg.minEscrow == 0) revert InvalidConfig("minEscrow");
+        if (cfg.maxBidsPerRound == 0 || cfg.maxBidsPerRound > MAX_BIDS_LIMIT) revert InvalidConfig("maxBidsPerRound");
+        if (cfg.checkpointInterval == 0 || cfg.checkpointInterval > 1024) revert InvalidConfig("checkpointInterval");
+        if (cfg.maxAsksPerRound == 0 || cfg.maxAsksPerRound > MAX_ASKS_LIMIT) revert InvalidConfig("maxAsksPerRound");
+        verifier = IProofVerifier(cfg.verifier);
+        mechanism = cfg.mechanism;
+        genesis = cfg.genesis == 0 ? block.timestamp : cfg.genesis;
+        commitPeriod = cfg.commitPeriod;
+        settlePeriod = cfg.settlePeriod;
+        proofPeriod = cfg.proofPeriod;
+        refundCap = cfg.refundCap;
+        capacityInterval = cfg.capacityInterval;
+        capacityFactor = cfg.capacityFactor;
+        minEscrow = cfg.minEscrow;
+        maxBidsPerRound = cfg.maxBidsPerRound;
+        maxAsksPerRound = cfg.maxAsksPerRound;
+        checkpointInterval = cfg.checkpointInterval;
+        _setKeeper(cfg.keeper, cfg.keeperPublicKey);
+    }
+
+
+    function _setKeeper(address newKeeper, bytes memory publicKey) internal {
+        if (newKeeper == address(0)) revert InvalidConfig("keeper");
+        if (publicKey.length != 64) revert InvalidPublicKey(publicKey.length);
+        keeper = newKeeper;
+        keeperPublicKey = publicKey;
+        emit KeeperRotated(newKeeper, publicKey);
+    }
+}
