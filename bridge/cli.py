@@ -406,7 +406,7 @@ def _rounds_with_my_jobs(s: Session, prover: str) -> list[int]:
     if not my_asks:
         return []
     rounds = set()
-    for e in event_logs(s.market, "RoundSettled", s.from_block):
+    for e in event_logs(s.market, "BidsSettled", s.from_block):
         r = int(e["args"]["round"])
         if any((r, (int(packed) >> 192) & 0xFFFFFFFF) in my_asks for packed in e["args"]["jobs"]):
             rounds.add(r)
@@ -676,12 +676,12 @@ def round_show(round: Annotated[int | None, typer.Argument()] = None,
                  + (f", prove by {_when(prove_by)}" if prove_by else ""),
                  f"{info.bid_count} sealed bids, {info.ask_count} sealed asks"]
         if info.status.name == "SETTLED":
-            from bridge.client.participant import event_logs, settled_jobs
+            from bridge.client.participant import event_logs, round_charges, settled_jobs
 
             flt = {"round": r}
             settled = event_logs(m, "RoundSettled", s.from_block, flt)
             summary = settled[-1]["args"] if settled else {}
-            charges = [int(c) for c in summary.get("charges", [])]
+            charges = round_charges(m, r, s.from_block) or []
             winners = [{"index": i, "charge": c} for i, c in enumerate(charges) if c > 0]
             proofs = {int(e["args"]["jobIndex"]): e["args"]
                       for e in event_logs(m, "ProofAccepted", s.from_block, flt)}

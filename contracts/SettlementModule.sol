@@ -158,12 +158,14 @@ contract SettlementModule is MarketStorage {
         PageCtx memory c;
         c.round = round;
         c.proofPhi = mechanism == Mechanism.PROOFPHI;
-        c.cursor = _offsetOf(page) + 8;
+        c.cursor = _offsetOf(page) + 12;
         c.end = _offsetOf(page) + page.length;
-        if (page.length < 8) revert PageMalformed(round, 0);
-        c.bidCount = _rd(_offsetOf(page), 4);
-        c.jobCount = _rd(_offsetOf(page) + 4, 4);
+        if (page.length < 12) revert PageMalformed(round, 0);
         c.firstBid = pr.bidsDone;
+        uint256 declared = _rd(_offsetOf(page), 4);
+        if (declared != c.firstBid) revert PageOutOfOrder(round, c.firstBid, declared);
+        c.bidCount = _rd(_offsetOf(page) + 4, 4);
+        c.jobCount = _rd(_offsetOf(page) + 8, 4);
         c.jobsDone = pr.jobsDone;
         uint256 total = Commitments.count(r.bidChain);
         uint256 last = c.firstBid + c.bidCount;

@@ -23,6 +23,9 @@ MAX_TX_GAS = 1 << 24
 MAX_TX_BYTES = 128 * 1024
 """The largest encoded transaction geth's and reth's pools accept."""
 
+MAX_PAGE_AMOUNT = (1 << 128) - 1
+"""Largest amount (cost, value, escrow, charge, payment) a settlement page's 16-byte fields hold."""
+
 TX_ENVELOPE_BYTES = 400
 """Room left for the signed transaction's RLP envelope around the calldata (fields, signature,
 access list: none), generously."""
@@ -56,6 +59,8 @@ class Limits:
     max_gas: int = MAX_TX_GAS
     max_bytes: int = MAX_TX_BYTES
     margin_percent: int = 25
+    max_page_bids: int | None = None
+    """Optional cap on the bids of one page (smaller pages: tests, cautious operators)."""
 
     def fits(self, gas_limit: int, floor: int, calldata_bytes: int) -> bool:
         """True when a transaction with this gas limit, floor and calldata size is acceptable."""
@@ -120,7 +125,8 @@ def page_gas(mechanism: str, bids: int, jobs: int, table_entries: int, table: by
     execution = (PAGE_FIXED + PER_TABLE_ENTRY * table_entries + PER_BID[mechanism] * bids
                  + PER_JOB[mechanism] * jobs + 2 * _memory(size) + _memory(len(table)))
     if last:
-        execution += FINISH_FIXED + FINISH_PER_ENTRY * (table_entries if mechanism == "dara" else ell)
+        allocated = table_entries if mechanism == "dara" else ell
+        execution += FINISH_FIXED + FINISH_PER_ENTRY * allocated
         execution += FINISH_PER_PAGE * (1 + bids // 64)
     floor = 21_000 + 10 * tokens
     return limits.gas_limit(21_000 + 4 * tokens + execution, floor), floor
@@ -128,7 +134,7 @@ def page_gas(mechanism: str, bids: int, jobs: int, table_entries: int, table: by
 
 def begin_gas(asks: int, valid: int, asks_bytes: bytes, no_bids: bool, mechanism: str,
               limits: Limits = DEFAULT) -> tuple[int, int]:
-    """(gas limit, floor) of ``beginSettlement`` (with the last page's work when there is no bid)."""
+    """(gas limit, floor) of ``beginSettlement`` (plus the last page's work without bids)."""
     tokens = calldata_tokens(asks_bytes) + 4 * (32 * valid) + 4 * 12 * 32
     execution = BEGIN_FIXED + PER_ASK * asks + 2 * _memory(len(asks_bytes) + 64 * valid)
     if no_bids:
@@ -138,7 +144,7 @@ def begin_gas(asks: int, valid: int, asks_bytes: bytes, no_bids: bool, mechanism
 
 
 def void_bids_per_tx(limits: Limits = DEFAULT, interval: int = 64) -> int:
-    """The most bids one ``voidRound`` page returns: a multiple of ``interval`` within the limits."""
+    """The most bids one ``voidRound`` page returns: a multiple of ``interval``, within limits."""
     n = interval
     while True:
         nxt = n + interval

@@ -30,6 +30,19 @@ class RoundStatus(IntEnum):
     OPEN = 0
     SETTLED = 1
     VOIDED = 2
+    SETTLING = 3
+
+
+@dataclass(frozen=True)
+class SettlementProgress:
+    """``settlementProgress``: bids settled or voided, pages settled and unwound, totals, table."""
+
+    bids_done: int
+    pages: int
+    unwound: int
+    charged: int
+    paid: int
+    ask_table_hash: bytes
 
 
 @dataclass(frozen=True)
@@ -47,6 +60,14 @@ class MarketParams:
     capacity_interval: int
     capacity_factor: int
     verifier: str
+    min_escrow: int = 1
+    max_bids_per_round: int = 8192
+    max_asks_per_round: int = 512
+    checkpoint_interval: int = 64
+
+    def proof_deadline(self, round: int) -> int:
+        """Every job of ``round`` must be proven before this: settle deadline + proofPeriod."""
+        return self.settle_deadline(round) + self.proof_period
 
     def closes_at(self, round: int) -> int:
         """End of ``round``'s commit window (unix seconds, chain time)."""
@@ -112,6 +133,10 @@ class Market:
                 capacity_interval=int(f.capacityInterval().call()),
                 capacity_factor=int(f.capacityFactor().call()),
                 verifier=str(f.verifier().call()),
+                min_escrow=int(f.minEscrow().call()),
+                max_bids_per_round=int(f.maxBidsPerRound().call()),
+                max_asks_per_round=int(f.maxAsksPerRound().call()),
+                checkpoint_interval=int(f.checkpointInterval().call()),
             )
         return self._params
 
@@ -128,6 +153,13 @@ class Market:
         r = self.contract.functions.roundInfo(round).call(block_identifier=block)
         return RoundInfo(int(r[0]), int(r[1]), int(r[2]), int(r[3]), bytes(r[4]), int(r[5]),
                          int(r[6]), RoundStatus(int(r[7])))
+
+    def settlement_progress(self, round: int, block: BlockIdentifier = "latest"
+                            ) -> SettlementProgress:
+        """How far ``round``'s paged settlement (or void) has come."""
+        r = self.contract.functions.settlementProgress(round).call(block_identifier=block)
+        return SettlementProgress(int(r[0]), int(r[1]), int(r[2]), int(r[3]), int(r[4]),
+                                  bytes(r[5]))
 
     def round_times(self, round: int) -> tuple[int, int, int, int]:
         """(opensAt, closesAt, settleDeadline, proofDeadline) of ``round``."""

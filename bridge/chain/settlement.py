@@ -207,7 +207,8 @@ U128 = (1 << 128) - 1
 
 def _u(value: int, nbytes: int, what: str) -> bytes:
     if not 0 <= value < 1 << (8 * nbytes):
-        raise InvalidInput(f"{what} {value} does not fit the {nbytes}-byte field of a settlement page")
+        raise InvalidInput(f"{what} {value} does not fit the {nbytes}-byte field of a "
+                           "settlement page")
     return value.to_bytes(nbytes, "big")
 
 
@@ -238,7 +239,8 @@ class TableEntry:
     sold: int = 0
 
     def encode(self) -> bytes:
-        head = (int(_addr(self.prover).hex(), 16) << 96) | (self.index << 80) | (self.quantity << 48) \
+        head = (int(_addr(self.prover).hex(), 16) << 96) | (self.index << 80) \
+            | (self.quantity << 48) \
             | (self.sold << 16)
         return head.to_bytes(32, "big") + _u(self.cost, 32, "cost")
 
@@ -258,7 +260,7 @@ def encode_table(table: Sequence[TableEntry]) -> bytes:
 
 @dataclass(frozen=True)
 class ProofPhiClaim:
-    """``IProverMarket.ProofPhiClaim``: ``ell`` asks sell; pivots A (rank S_ell) and B (rank S_ell+1)."""
+    """``IProverMarket.ProofPhiClaim``: ``ell`` asks sell; pivot A at rank S_ell, B at S_ell+1."""
 
     ell: int = 0
     has_a: bool = False
@@ -276,7 +278,8 @@ class ProofPhiClaim:
 
 def proofphi_claim(bids: Sequence[BidReveal], table: Sequence[TableEntry]) -> ProofPhiClaim:
     """The Prooφ outcome of the valid reveals, as the claim the pages must confirm (SPEC §3.1)."""
-    ranked = sorted((b for b in enumerate(bids) if b[1].valid), key=lambda ib: (-ib[1].value, ib[0]))
+    ranked = sorted((b for b in enumerate(bids) if b[1].valid),
+                    key=lambda ib: (-ib[1].value, ib[0]))
     n = len(ranked)
     ell = 0
     filled = 0
@@ -314,7 +317,7 @@ def encode_bid(mechanism: str, bid: BidReveal, jobs: Sequence[tuple[int, int, in
 
 class JobTree2:
     """The round's job tree: one tree per page, a top tree over the page roots (both the
-    contract's sorted-pair trees); a job's proof is its page proof followed by its page's top proof."""
+    contract's sorted-pair trees); a job's proof is its page proof, then its page's top proof."""
 
     def __init__(self, pages: Sequence[Sequence[bytes]]) -> None:
         self.pages = [MerkleTree(leaves) for leaves in pages]
@@ -380,7 +383,7 @@ class SettlementPlan:
 
 def proof_deadline(genesis: int, commit_period: int, settle_period: int, proof_period: int,
                    round_: int) -> int:
-    """Every job of ``round_`` must be proven before this time: its settle deadline + proofPeriod."""
+    """Every job of ``round_`` must be proven before this: its settle deadline + proofPeriod."""
     return genesis + (round_ + 1) * commit_period + settle_period + proof_period
 
 
@@ -398,7 +401,8 @@ def _proofphi_jobs(round_: int, bids: Sequence[BidReveal], table: Sequence[Table
             pos += 1
         if pos == len(table):
             break  # a claim with more winners than units (the contract rejects it)
-        jobs[i] = Job(k, i, b.requester, b.task, table[pos].prover, 1, price, claim.a_value, deadline)
+        jobs[i] = Job(k, i, b.requester, b.task, table[pos].prover, 1, price, claim.a_value,
+                      deadline)
         k += 1
     return jobs
 
@@ -472,10 +476,12 @@ def plan_settlement(
         while end < n:
             nxt = min(n, end + interval)
             njobs = sum(len(bid_jobs[i]) for i in range(first, nxt))
-            size = 8 + sum(len(encoded[i]) for i in range(first, nxt))
+            size = 12 + sum(len(encoded[i]) for i in range(first, nxt))
             gas, floor = lim.page_gas(mechanism, nxt - first, njobs, len(table), table_bytes,
                                       size, nxt == n, claim.ell)
-            if not limits.fits(gas, floor, lim.settle_calldata_bytes(len(table_bytes), size)):
+            if not limits.fits(gas, floor, lim.settle_calldata_bytes(len(table_bytes), size)) or (
+                    limits.max_page_bids is not None and nxt - first > limits.max_page_bids
+                    and chosen is not None):
                 break
             chosen = (nxt, gas, floor)
             end = nxt
@@ -487,11 +493,12 @@ def plan_settlement(
         for i in range(first, end):
             for j in bid_jobs[i]:
                 jobs_here.append(Job(len(all_jobs) + len(jobs_here), *j.as_tuple()[1:]))
-        for e_i in range(first, end):
-            for e in by_bid.get(e_i, []):
-                sold[position[e.ask_index]] += e.units
-        data = (end - first).to_bytes(4, "big") + len(jobs_here).to_bytes(4, "big") \
-            + b"".join(encoded[first:end])
+        if mechanism == "dara":  # Prooφ's table carries no running counts
+            for e_i in range(first, end):
+                for e in by_bid.get(e_i, []):
+                    sold[position[e.ask_index]] += e.units
+        data = first.to_bytes(4, "big") + (end - first).to_bytes(4, "big") \
+            + len(jobs_here).to_bytes(4, "big") + b"".join(encoded[first:end])
         pages.append(Page(first, end - first, table_bytes, data, tuple(jobs_here), end == n, gas,
                           floor))
         all_jobs.extend(jobs_here)
@@ -644,8 +651,8 @@ def decode_page(mechanism: str, data: bytes, table: Sequence[TableEntry] = ()
     """A ``settleBids`` page back into its bids (charges as the page states them; Prooφ's are in
     ``BidsSettled``) and, for DARA, its job entries: bid index within the page, ask commit index
     (table position when no ``table`` is given)."""
-    count = int.from_bytes(data[0:4], "big")
-    o = 8
+    count = int.from_bytes(data[4:8], "big")
+    o = 12
     bids: list[BidReveal] = []
     entries: list[JobEntry] = []
     for k in range(count):
@@ -658,8 +665,8 @@ def decode_page(mechanism: str, data: bytes, table: Sequence[TableEntry] = ()
             bids.append(BidReveal(requester, escrow, task, False, commitment=data[o:o + 32]))
             o += 32
         elif mechanism == "proofphi":
-            bids.append(BidReveal(requester, escrow, task, True, int.from_bytes(data[o:o + 16], "big"),
-                                  1, data[o + 16:o + 48]))
+            bids.append(BidReveal(requester, escrow, task, True,
+                                  int.from_bytes(data[o:o + 16], "big"), 1, data[o + 16:o + 48]))
             o += 48
         else:
             value = int.from_bytes(data[o:o + 16], "big")
@@ -693,6 +700,7 @@ def decode_settlement(abi: Sequence[dict[str, Any]], mechanism: str, begin_input
         _r, _table, page = abi_decode(["uint256", "bytes", "bytes"], data[4:])
         bids.extend(decode_page(mechanism, page)[0])
     if charges is not None:
-        bids = [BidReveal(**{**b.__dict__, "charge": c}) for b, c in zip(bids, charges, strict=True)]
+        bids = [BidReveal(**{**b.__dict__, "charge": c})
+                for b, c in zip(bids, charges, strict=True)]
     return {"round": round_, "bids": bids, "asks": decode_asks(asks_bytes),
             "claim": ProofPhiClaim(*claim)}

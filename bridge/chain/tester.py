@@ -34,6 +34,10 @@ class TesterChain:
         """
         if self.now() >= timestamp:
             return
+        pending = int(self.tester.get_block_by_number("pending")["timestamp"])
+        if pending >= timestamp:  # after a revert the pending block can be ahead of `latest`
+            self.tester.mine_blocks(1)
+            return
         self.tester.time_travel(timestamp)
         if self.now() < timestamp:
             self.tester.time_travel(timestamp + 1)

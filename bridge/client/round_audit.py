@@ -1,7 +1,8 @@
 """Recompute a settled round from on-chain data alone and compare it with what was settled.
 
-After settlement the sealed values are public: the keeper revealed them in the ``settle``
-transaction. Anyone can therefore re-run the market's mechanism on the valid reveals
+After settlement the sealed values are public: the keeper revealed them in the settlement
+transactions (``beginSettlement``, ``settleBids``). Anyone can therefore re-run the market's
+mechanism on the valid reveals
 (:func:`bridge.mechanisms.clear`), run the independent auditor, and compare charges, jobs and
 payments with the settled ones. This is what ``bridge audit ROUND`` prints.
 
@@ -13,11 +14,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from hexbytes import HexBytes
-
 from bridge.chain.market import Market, RoundStatus
-from bridge.chain.settlement import decode_settle_input, entries_from_outcome
-from bridge.client.participant import event_logs
+from bridge.chain.settlement import entries_from_outcome
+from bridge.client.participant import read_settlement
 from bridge.errors import AuditError, BridgeError
 from bridge.mechanisms import Ask, Bid, audit, clear
 
@@ -44,13 +43,11 @@ def audit_round(market: Market, round: int, from_block: int) -> RoundAudit:
     """Recompute ``round`` from its settlement transaction; see the module docstring."""
     if market.round_info(round).status is not RoundStatus.SETTLED:
         raise BridgeError(f"round {round} is not settled: nothing to audit yet")
-    logs = event_logs(market, "RoundSettled", from_block, {"round": round})
-    if not logs:
+    record = read_settlement(market, round, from_block, decode=True)
+    if record is None:
         raise BridgeError(f"no RoundSettled log for round {round} from block {from_block}: "
                           "pass an earlier --from-block")
-    data = decode_settle_input(market.abi, market.tx_input(
-        HexBytes(logs[-1]["transactionHash"]).to_0x_hex()))
-    reveals, ask_reveals = data["bids"], data["asks"]
+    reveals, ask_reveals = record.bids, record.asks
     bids = [Bid(i, b.value, b.size, b.requester) for i, b in enumerate(reveals) if b.valid]
     asks = [Ask(i, a.cost, a.quantity, a.prover)
             for i, a in enumerate(ask_reveals) if a.valid]
@@ -70,7 +67,7 @@ def audit_round(market: Market, round: int, from_block: int) -> RoundAudit:
                                       f"{expected}")
     expected_entries = [e.as_tuple() for e in entries_from_outcome(
         ask_reveals, outcome.assignment, outcome.job_payments())]
-    settled_entries = [e.as_tuple() for e in data["entries"]]
+    settled_entries = [e.as_tuple() for e in record.entries]
     if settled_entries != expected_entries:
         result.differences.append(f"jobs differ: settled {settled_entries}, the mechanism "
                                   f"says {expected_entries}")

@@ -33,9 +33,12 @@ class KeeperMetrics:
         self.clearing_seconds = Histogram("bridge_clearing_seconds",
                                           "Time to clear and audit one round", registry=r)
         self.settlement_gas = Histogram(
-            "bridge_settlement_gas", "Gas used by settle transactions",
+            "bridge_settlement_gas", "Gas used by each settlement transaction (begin and pages)",
             buckets=(1e5, 3e5, 1e6, 3e6, 1e7, 3e7), registry=r)
         self.slashes = Counter("bridge_slashes", "Slash transactions sent", registry=r)
+        self.round_fill = Gauge("bridge_round_fill_ratio",
+                                "Commitments of the last closed round over the per-round cap",
+                                ["side"], registry=r)
         self.head_lag = Gauge("bridge_head_lag_blocks",
                               "Chain head minus the last block the keeper scanned", registry=r)
         self.tick_errors = Counter("bridge_tick_errors", "Keeper ticks that raised", registry=r)

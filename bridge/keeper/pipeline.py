@@ -13,14 +13,21 @@ Phases (:class:`~bridge.keeper.store.Phase`):
                     a reason; never fatal for the round;
 ``decrypted``       check collateral and mechanism rules, clear, :func:`~bridge.mechanisms.audit`
                     (an outcome that fails is never sent), build the settlement;
-``cleared``         send ``settle`` (hashes stored as they are broadcast);
-``settlement_sent`` on restart: settled on chain? mined? still pending? else send again;
-``settled``         rebuild the jobs from the settlement transaction's input (the chain's truth);
+``cleared``         send the paged settlement: ``beginSettlement``, then each ``settleBids`` page
+                    after the previous receipt, always the page that starts where the chain's
+                    ``settlementProgress`` says the settlement stands (hashes stored as they are
+                    broadcast; a page is never applied twice, a dropped one is sent again);
+``settlement_sent`` on restart: settled on chain? mined? still pending? else continue;
+``settled``         rebuild the jobs from the ``BidsSettled`` logs (the chain's truth);
 ``proofs``          mark proofs and slashes from events; after the proof deadline slash the rest;
 ``finalized`` / ``voided``: nothing more to do.
 
-A round not settled by its deadline is voided (by this keeper, since anyone may) so every escrow
-returns.
+A round not settled by its deadline is voided page by page (by this keeper, since anyone may): the
+charges of settled pages are unwound, the other bids' escrow returned.
+
+When the contract rejects a settlement transaction the keeper does not send the same outcome
+again: before any page landed it re-reads the chain and clears again (at most
+``MAX_REJECTIONS`` times); otherwise it stops sending and voids the round after its deadline.
 """
 
 from __future__ import annotations
@@ -31,7 +38,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from eth_utils import keccak
+
 from bridge import sealed
+from bridge.chain import limits as tx_limits
 from bridge.chain.logs import Event
 from bridge.chain.market import Market, RoundStatus
 from bridge.chain.sender import SentTx, TxSender
@@ -40,21 +50,28 @@ from bridge.chain.settlement import (
     BidReveal,
     Job,
     JobEntry,
-    build_jobs,
-    decode_settle_input,
+    JobTree2,
+    SettledPage,
+    SettlementPlan,
+    charged_entries,
     entries_from_outcome,
-    job_tree,
+    jobs_from_logs,
+    plan_settlement,
+    void_segments,
 )
 from bridge.errors import AuditError, BridgeError, SettlementRejected
 from bridge.keeper.metrics import KeeperMetrics
 from bridge.keeper.store import OpeningRow, Phase, Store
-from bridge.mechanisms import Ask, Bid, audit, clear, sort_asks, sort_bids
+from bridge.mechanisms import Ask, Bid, audit, clear
 
 log = logging.getLogger(__name__)
 
 INSUFFICIENT_COLLATERAL = "insufficient_collateral"
 SIZE_NOT_ONE = "size_not_one"
 QUANTITY_NOT_CAPACITY = "quantity_not_capacity"
+COST_TOO_LARGE = "cost_too_large"
+MAX_REJECTIONS = 2  # re-clearings after the contract rejected a settlement before any page landed
+FILL_ALERT_PERCENT = 90  # warn when a round holds this share of its commitment cap
 
 
 @dataclass(frozen=True)
@@ -88,6 +105,8 @@ class RoundPipeline:
         self.metrics = metrics
         self.schedule = schedule
         self.params = market.params
+        self.limits = tx_limits.DEFAULT
+        self._plans: dict[int, tuple[str, SettlementPlan]] = {}
 
     # -- driving ---------------------------------------------------------------------------
     def advance(self, r: int, view: ChainView, max_steps: int = 16) -> Phase:
@@ -153,9 +172,17 @@ class RoundPipeline:
         if not bids and not asks:
             self.store.set_phase(r, Phase.FINALIZED, note="no commitments")
             return Phase.FINALIZED
+        self._alert_fill(r, "bid", len(bids), self.params.max_bids_per_round)
+        self._alert_fill(r, "ask", len(asks), self.params.max_asks_per_round)
         if self.schedule is not None:
             self.schedule(r, "settle-deadline", self.params.settle_deadline(r) + 1)
         return Phase.CLOSED
+
+    def _alert_fill(self, r: int, side: str, count: int, cap: int) -> None:
+        self.metrics.round_fill.labels(side=side).set(count / cap)
+        if count * 100 >= FILL_ALERT_PERCENT * cap:
+            log.warning("round %s holds %s of at most %s %ss (%s%%): the cap refuses more "
+                        "(RoundFull)", r, count, cap, side, count * 100 // cap)
 
     # -- closed -> decrypted -----------------------------------------------------------------
     def _decrypt(self, r: int, view: ChainView) -> Phase:
@@ -215,6 +242,11 @@ class RoundPipeline:
                                    f"sealed size {row.quantity}: Prooφ tasks have size 1")
             if row.side == 1:
                 capacity = int(ask_events[row.index].args["capacity"])
+                if int(row.price) > tx_limits.MAX_PAGE_AMOUNT:
+                    self._mark_invalid(row, COST_TOO_LARGE,
+                                       f"sealed cost {row.price} does not fit a settlement page "
+                                       f"(at most 2^128 - 1 wei per unit)")
+                    continue
                 if proofphi and int(row.quantity) != capacity:
                     self._mark_invalid(row, QUANTITY_NOT_CAPACITY,
                                        f"sealed units {row.quantity} ≠ declared capacity "
@@ -273,12 +305,9 @@ class RoundPipeline:
             for ev, row in zip(ask_events, ask_rows, strict=True)
         ]
         entries = entries_from_outcome(ask_reveals, outcome.assignment, outcome.job_payments())
-        if mech == "proofphi":
-            bid_order = [b.id for b in sort_bids(bids)]
-            ask_order = [a.id for a in sort_asks(asks)]
-        else:
-            bid_order, ask_order = [], []
+        previous = self.store.outcome(r) or {}
         self.store.save_outcome(r, {
+            "rejections": int(previous.get("rejections", 0)),
             "mechanism": mech,
             "charges": {str(k): v for k, v in outcome.charges.items()},
             "payouts": {str(k): v for k, v in outcome.payouts.items()},
@@ -286,7 +315,6 @@ class RoundPipeline:
                            for k, v in outcome.assignment.items()},
             "bids": [list(b.as_tuple()) for b in reveals],
             "asks": [list(a.as_tuple()) for a in ask_reveals],
-            "bid_order": bid_order, "ask_order": ask_order,
             "entries": [list(e.as_tuple()) for e in entries],
         })
         self.metrics.clearing_seconds.observe(time.perf_counter() - started)
@@ -296,49 +324,90 @@ class RoundPipeline:
         return Phase.CLEARED
 
     # -- cleared -> settled --------------------------------------------------------------------
-    def settle_args(self, r: int) -> tuple[Any, ...]:
-        """The stored settlement as ``settle`` arguments."""
+    def plan(self, r: int) -> SettlementPlan:
+        """The stored outcome as the pages of a settlement (cached per outcome)."""
         o = self.store.outcome(r)
         if o is None:
             raise BridgeError(f"round {r} has no stored outcome")
+        key = repr((o["bids"], o["asks"], o["entries"]))
+        cached = self._plans.get(r)
+        if cached is not None and cached[0] == key:
+            return cached[1]
 
         def b32(v: Any) -> bytes:
             return _b(v) if isinstance(v, str) else bytes(v)
 
-        bids = [(b[0], int(b[1]), b32(b[2]), bool(b[3]), int(b[4]), int(b[5]), b32(b[6]),
-                 b32(b[7]), int(b[8])) for b in o["bids"]]
-        asks = [(a[0], int(a[1]), bool(a[2]), int(a[3]), int(a[4]), b32(a[5]), b32(a[6]))
+        bids = [BidReveal(b[0], int(b[1]), b32(b[2]), bool(b[3]), int(b[4]), int(b[5]), b32(b[6]),
+                          b32(b[7]), int(b[8])) for b in o["bids"]]
+        asks = [AskReveal(a[0], int(a[1]), bool(a[2]), int(a[3]), int(a[4]), b32(a[5]), b32(a[6]))
                 for a in o["asks"]]
-        return (r, bids, asks, list(o["bid_order"]), list(o["ask_order"]),
-                [tuple(int(x) for x in e) for e in o["entries"]])
+        entries = [JobEntry(*(int(x) for x in e)) for e in o["entries"]]
+        plan = plan_settlement(r, self.params.mechanism, bids, asks, entries,
+                               self.params.proof_deadline(r), self.limits,
+                               self.params.checkpoint_interval)
+        self._plans[r] = (key, plan)
+        return plan
 
     def _settle(self, r: int, view: ChainView) -> Phase:
-        info = self.market.round_info(r)
-        if info.status is RoundStatus.SETTLED:
-            return Phase.SETTLED
-        if info.status is RoundStatus.VOIDED:
-            return self._voided(r)
-        self.store.set_phase(r, Phase.SETTLEMENT_SENT)
+        o = self.store.outcome(r) or {}
+        if int(o.get("rejections", 0)) > MAX_REJECTIONS:
+            return Phase.CLEARED  # given up sending: the round is voided after its deadline
+        plan = self.plan(r)
+        first_table = keccak(plan.pages[0].table) if plan.pages else None
+        while True:
+            info = self.market.round_info(r)
+            if info.status is RoundStatus.SETTLED:
+                return Phase.SETTLED
+            if info.status is RoundStatus.VOIDED:
+                return self._voided(r)
+            progress = self.market.settlement_progress(r)
+            page = None
+            if info.status is RoundStatus.OPEN or (
+                    progress.pages == 0 and first_table is not None
+                    and progress.ask_table_hash != first_table):
+                fn, args, gas = "beginSettlement", plan.begin_args(), plan.begin_gas
+            else:
+                page = next((p for p in plan.pages if p.first == progress.bids_done), None)
+                if page is None or keccak(page.table) != progress.ask_table_hash:
+                    log.error("round %s: the settlement on chain (%s bids settled) does not "
+                              "continue this keeper's plan; it will be voided after its deadline",
+                              r, progress.bids_done)
+                    self._count_rejection(r, MAX_REJECTIONS + 1)
+                    return Phase.CLEARED
+                fn, args, gas = "settleBids", page.args(r), page.gas
+            self.store.set_phase(r, Phase.SETTLEMENT_SENT)
+            self.store.add_settle_hash(r, -1, [])
 
-        def remember(sent: SentTx) -> None:
-            known = self.store.settle_hashes(r)
-            self.store.add_settle_hash(r, sent.nonce,
-                                       known + [h for h in sent.hashes if h not in known])
+            def remember(sent: SentTx) -> None:
+                known = self.store.settle_hashes(r)
+                self.store.add_settle_hash(r, sent.nonce,
+                                           known + [h for h in sent.hashes if h not in known])
 
-        try:
-            receipt = self.sender.send(self.market.tx("settle", *self.settle_args(r)),
-                                       on_broadcast=remember)
-        except SettlementRejected as exc:
-            if exc.name == "RoundAlreadyFinal":
-                return Phase.SETTLEMENT_SENT  # the chain says final: the next step reads it
-            self.store.set_phase(r, Phase.CLEARED, note=f"settle rejected: {exc}")
-            log.error("round %s: settlement rejected by the contract: %s", r, exc)
-            raise
-        self.metrics.settlement_gas.observe(int(receipt["gasUsed"]))
-        self.metrics.rounds_settled.inc()
-        log.info("round %s settled in block %s (gas %s)", r, receipt["blockNumber"],
-                 receipt["gasUsed"])
-        return Phase.SETTLED
+            try:
+                receipt = self.sender.send({**self.market.tx(fn, *args), "gas": gas},
+                                           on_broadcast=remember)
+            except SettlementRejected as exc:
+                if exc.name == "RoundAlreadyFinal":
+                    return Phase.SETTLEMENT_SENT  # the chain says final: the next step reads it
+                rejections = self._count_rejection(r)
+                log.error("round %s: %s rejected by the contract (%s of %s): %s", r, fn,
+                          rejections, MAX_REJECTIONS, exc)
+                if progress.pages == 0 and rejections <= MAX_REJECTIONS:
+                    return Phase.DECRYPTED  # re-read the chain (collateral, rules) and clear again
+                return Phase.CLEARED
+            self.metrics.settlement_gas.observe(int(receipt["gasUsed"]))
+            if (page is not None and page.last) or (page is None and not plan.pages):
+                self.metrics.rounds_settled.inc()
+                log.info("round %s settled in %s pages (last in block %s, gas %s)", r,
+                         len(plan.pages), receipt["blockNumber"], receipt["gasUsed"])
+                return Phase.SETTLED
+
+    def _count_rejection(self, r: int, at_least: int = 0) -> int:
+        o = self.store.outcome(r) or {}
+        o["rejections"] = max(int(o.get("rejections", 0)) + 1, at_least)
+        self.store.save_outcome(r, o)
+        self._plans.pop(r, None)
+        return int(o["rejections"])
 
     def _check_sent(self, r: int, view: ChainView) -> Phase:
         info = self.market.round_info(r)
@@ -361,28 +430,45 @@ class RoundPipeline:
             return False
 
     # -- settled -> proofs -> finalized --------------------------------------------------------
-    def jobs_from_chain(self, r: int) -> list[Job] | None:
-        """The round's jobs rebuilt from its settlement transaction (None until it is read)."""
+    def settled_pages(self, r: int) -> list[SettledPage]:
+        """The round's ``BidsSettled`` logs read so far, in page order (one per page)."""
+        pages: dict[int, SettledPage] = {}
+        for e in self.store.events("BidsSettled", round=r):
+            a = e.args
+            pages[int(a["page"])] = SettledPage(int(a["page"]), int(a["firstBid"]),
+                                                int(a["firstJob"]),
+                                                tuple(int(c) for c in a["charges"]),
+                                                tuple(int(j) for j in a["jobs"]))
+        return [pages[k] for k in sorted(pages)]
+
+    def _bid_commits(self, r: int) -> list[tuple[str, int, bytes]]:
+        bids, _ = self._commits(r)
+        return [(e.args["requester"], int(e.args["escrow"]), _b(e.args["task"])) for e in bids]
+
+    def jobs_from_chain(self, r: int) -> tuple[list[Job], JobTree2] | None:
+        """The round's jobs and tree rebuilt from its logs (None until every page is read)."""
         settled = self.store.events("RoundSettled", round=r)
         if not settled:
             return None
         ev = settled[-1]
-        data = decode_settle_input(self.market.abi, self.market.tx_input(ev.tx_hash))
-        proof_deadline = self.market.round_times(r)[3]
-        jobs = build_jobs(data["bids"], data["asks"], [JobEntry(*e.as_tuple())
-                                                       for e in data["entries"]], proof_deadline)
-        root = job_tree(r, jobs).root if jobs else b"\x00" * 32
-        if jobs and root != _b(ev.args["jobRoot"]):
-            raise BridgeError(f"round {r}: jobs rebuilt from {ev.tx_hash} do not match the root")
-        return jobs
+        pages = self.settled_pages(r)
+        if len(pages) != int(ev.args["pages"]):
+            return None
+        _, asks = self._commits(r)
+        jobs, tree, _charges = jobs_from_logs(r, self._bid_commits(r),
+                                              [e.args["prover"] for e in asks], pages,
+                                              self.params.proof_deadline(r))
+        if tree.root != _b(ev.args["jobRoot"]):
+            raise BridgeError(f"round {r}: jobs rebuilt from the logs do not match the job root")
+        return jobs, tree
 
     def _jobs(self, r: int, view: ChainView) -> Phase:
-        jobs = self.jobs_from_chain(r)
-        if jobs is None:
+        rebuilt = self.jobs_from_chain(r)
+        if rebuilt is None:
             status = self.market.round_info(r).status
-            if status is RoundStatus.OPEN:
-                # the settlement was mined and then dropped by a reorganisation before its log
-                # was read: the chain lacks it, so clear and send it again
+            if status in (RoundStatus.OPEN, RoundStatus.SETTLING):
+                # the settlement (or its last pages) was mined and then dropped by a
+                # reorganisation: the chain lacks it, so continue from where the chain stands
                 log.warning("round %s: the settlement is no longer on chain (reorganisation); "
                             "sending it again", r)
                 self.sender.resync_nonce()
@@ -390,6 +476,7 @@ class RoundPipeline:
             if status is RoundStatus.VOIDED:
                 return self._voided(r)
             return Phase.SETTLED  # the RoundSettled log is not confirmed yet
+        jobs, _tree = rebuilt
         self.store.save_jobs(r, [{"job": j.job_index, "prover": j.prover,
                                   "tuple": list(j.as_tuple())} for j in jobs])
         if jobs and self.schedule is not None:
@@ -414,8 +501,10 @@ class RoundPipeline:
         deadline = int(pending[0][1]["tuple"][8])
         if view.latest_time <= deadline:
             return Phase.PROOFS
-        jobs = self.jobs_from_chain(r) or []
-        tree = job_tree(r, jobs)
+        rebuilt = self.jobs_from_chain(r)
+        if rebuilt is None:
+            return Phase.PROOFS
+        jobs, tree = rebuilt
         for index, _ in pending:
             if self.market.is_resolved(r, index):
                 continue  # resolved on chain; its event arrives with confirmations
@@ -451,10 +540,24 @@ class RoundPipeline:
         bids, _ = self._commits(r)
         if len(bids) != info.bid_count:
             return None  # not every commitment read yet; void once they are
-        commits = [(e.args["requester"], int(e.args["escrow"]), _b(e.args["task"]),
-                    _b(e.args["commitment"])) for e in bids]
+        progress = self.market.settlement_progress(r)
+        pages = self.settled_pages(r)
+        if len(pages) < progress.pages:
+            return None  # the settled pages' logs are not all read yet; unwind them once they are
+        commits = self._bid_commits(r)
         try:
-            self.sender.send(self.market.tx("voidRound", r, commits))
+            for page in pages[progress.unwound:progress.pages]:
+                entries = charged_entries(commits, page)
+                gas, _floor = tx_limits.unwind_gas(len(entries), self.limits)
+                self.sender.send({**self.market.tx("unwindPage", r, entries), "gas": gas})
+                log.warning("round %s: settled page %s unwound (its charges returned)", r,
+                            page.page)
+            full = [(_b(e.args["commitment"]), req, escrow, task)
+                    for (req, escrow, task), e in zip(commits, bids, strict=True)]
+            for segment in void_segments(progress.bids_done, full, self.limits,
+                                         self.params.checkpoint_interval):
+                gas, _floor = tx_limits.void_gas(len(segment), self.limits)
+                self.sender.send({**self.market.tx("voidRound", r, segment), "gas": gas})
         except SettlementRejected as exc:
             if exc.name != "RoundAlreadyFinal":
                 raise

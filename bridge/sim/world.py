@@ -32,7 +32,7 @@ from web3 import Web3
 
 from bridge.chain.deploy import MarketConfig, Mechanism, deploy, deploy_market
 from bridge.chain.market import Market
-from bridge.client.participant import JobView, Participant, new_task
+from bridge.client.participant import JobView, Participant, new_task, round_charges
 from bridge.client.salts import SaltStore
 from bridge.errors import BridgeError
 from bridge.keeper.config import KeeperConfig
@@ -255,8 +255,7 @@ class World:
         """Update the expected ledger from round ``r``'s events and build its report."""
         report = RoundReport(round=r, phase=str(self.keeper.store.round_phase(r)))
         outcome = self.keeper.store.outcome(r) or {}
-        settled = self._events("RoundSettled", r)
-        charges: list[int] = list(settled[-1]["args"]["charges"]) if settled else []
+        charges: list[int] = round_charges(self.market, r, self.deploy_block) or []
         commits = {e["args"]["index"]: e["args"] for e in self._events("BidCommitted", r)}
         for row in self.keeper.store.openings(r, side=0):
             c = commits[row.index]

@@ -122,6 +122,8 @@ interface IProverMarketTypes {
     error AskTableMismatch(uint256 round);
     /// @notice A page is malformed at byte `offset` (truncated, trailing bytes, counts that disagree).
     error PageMalformed(uint256 round, uint256 offset);
+    /// @notice Pages settle in order: this one starts at bid `given`, the settlement stands at `expected`.
+    error PageOutOfOrder(uint256 round, uint256 expected, uint256 given);
     /// @notice A page that does not end the round must end on a checkpoint (a multiple of
     ///         `checkpointInterval` bids).
     error PageMisaligned(uint256 round, uint256 end);
@@ -335,7 +337,7 @@ interface IProverMarket is IProverMarketTypes {
     ///         between the two checkpoints. The last page allocates the asks' units and publishes the
     ///         job root (`RoundSettled`).
     /// @param askTable The ask table as stored (`beginSettlement`), with DARA's running `sold` counts.
-    /// @param page `bidCount (4) | jobCount (4)` then the bids, each `requester (20) | escrow (16) |
+    /// @param page `firstBid (4) | bidCount (4) | jobCount (4)` then the bids, each `requester (20) | escrow (16) |
     ///        task (32) | valid (1)`; invalid: `commitment (32)`; valid PROOFPHI: `value (16) | salt (32)`;
     ///        valid DARA: `value (16) | size (4) | salt (32) | charge (16) | jobs (2)` and per job
     ///        `askTablePosition (2) | units (4) | payment (16)`.

@@ -272,11 +272,12 @@ class Driver:
         """Void round ``r`` page by page (unwinding ``settled``'s landed pages first); returns the
         last receipt."""
         receipt = None
-        done, pages, unwound = (int(x) for x in self.market.functions.settlementProgress(r).call()[:3])
+        progress = self.market.functions.settlementProgress(r).call()
+        done, pages, unwound = (int(x) for x in progress[:3])
         if settled is not None and settled.plan is not None:
             for page in settled.plan.pages[unwound:pages]:
-                charged = [(b.requester, b.charge) for b in settled.bids[page.first:page.first + page.count]
-                           if b.charge]
+                mine = settled.bids[page.first:page.first + page.count]
+                charged = [(b.requester, b.charge) for b in mine if b.charge]
                 receipt = self.send("unwindPage", r, charged, sender=sender)
         commits = [(b.commitment, b.requester, b.escrow, b.task) for b in self.bids.get(r, [])]
         for segment in void_segments(done, commits, limits, self.interval):

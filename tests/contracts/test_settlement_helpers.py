@@ -9,9 +9,9 @@ from hypothesis import strategies as st
 
 from bridge.chain.settlement import (
     MerkleTree,
+    SettledPage,
     ask_chain,
     bid_chain,
-    SettledPage,
     decode_settlement,
     jobs_from_logs,
     verify_proof,

@@ -47,20 +47,22 @@ def test_feasible_but_wrong_dara_settlement_is_caught(make_world: WorldFactory) 
         view = keeper.view()
         while keeper.store.round_phase(r) is not Phase.CLEARED:
             pipeline.step(r, view)
-        args = list(pipeline.settle_args(r))
-        bids = [list(b) for b in args[1]]
-        winners = [i for i, b in enumerate(bids) if b[8] > 0]
+        outcome = keeper.store.outcome(r)
+        assert outcome is not None
+        winners = [i for i, b in enumerate(outcome["bids"]) if int(b[8]) > 0]
         if winners:
             break
         keeper.run_until_idle()
     winner = winners[0]
-    paid = sum(e[3] for e in args[5] if e[0] == winner)
-    assert bids[winner][8] > paid, "this seed needs a winner charged above its payments"
-    bids[winner][8] = paid  # undercharge a winner: still individually rational and balanced
-    args[1] = [tuple(b) for b in bids]
-    keeper.sender.send(world.market.tx("settle", *args))
+    paid = sum(int(e[3]) for e in outcome["entries"] if int(e[0]) == winner)
+    assert int(outcome["bids"][winner][8]) > paid, "this seed needs a winner charged above its pay"
+    outcome["bids"][winner][8] = paid  # undercharge a winner: still individually rational, balanced
+    keeper.store.save_outcome(r, outcome)
+    while keeper.store.round_phase(r) is not Phase.SETTLED:
+        pipeline.step(r, view)
+    plan = pipeline.plan(r)
     with pytest.raises(SettlementRejected) as rejected:  # decoded before anything is signed
-        keeper.sender.send(world.market.tx("settle", *args))
+        keeper.sender.send(world.market.tx("beginSettlement", *plan.begin_args()))
     assert rejected.value.name == "RoundAlreadyFinal" and rejected.value.args_["round"] == r
     result = audit_round(world.market, r, world.deploy_block)
     assert not result.ok

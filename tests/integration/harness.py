@@ -97,11 +97,15 @@ class Scene:
         counts: dict[int, int] = {}
         for e in self.logs("BidCommitted"):
             counts[int(e["args"]["round"])] = counts.get(int(e["args"]["round"]), 0) + 1
+        charged: dict[int, int] = {}
+        for e in self.logs("BidsSettled"):
+            r = int(e["args"]["round"])
+            charged[r] = charged.get(r, 0) + len(e["args"]["charges"])
         problems = []
         for e in self.logs("RoundSettled"):
             r = int(e["args"]["round"])
-            if len(e["args"]["charges"]) != counts.get(r, 0):
-                problems.append(f"round {r}: {len(e['args']['charges'])} charges for "
+            if charged.get(r, 0) != counts.get(r, 0):
+                problems.append(f"round {r}: {charged.get(r, 0)} charges for "
                                 f"{counts.get(r, 0)} bids")
         return problems
 
