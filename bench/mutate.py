@@ -35,6 +35,7 @@ from __future__ import annotations
 import argparse
 import ast
 import bisect
+import contextlib
 import fnmatch
 import io
 import json
@@ -46,6 +47,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import tokenize
 import tomllib
@@ -53,7 +55,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from queue import Queue
+from queue import Empty, Queue
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
@@ -493,18 +495,50 @@ def _tracked_files(repo: Path) -> list[str]:
     return [p for p in out.stdout.decode().split("\0") if p]
 
 
+_ACTIVE: set[subprocess.Popen[bytes]] = set()
+_ACTIVE_LOCK = threading.Lock()
+_STOP = threading.Event()
+
+
+class Interrupted(Exception):
+    """The run was stopped (Ctrl-C, SIGTERM) while this mutant was being tested."""
+
+
+def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+
+
 def _run(cmd: Sequence[str], cwd: Path, env: dict[str, str], timeout: float,
          log: Path) -> int | None:
     """Run ``cmd`` in its own process group, output to ``log``; None on timeout (group killed)."""
+    if _STOP.is_set():
+        raise Interrupted
     with log.open("wb") as out:
         proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL, start_new_session=True)
+        with _ACTIVE_LOCK:
+            _ACTIVE.add(proc)
         try:
-            return proc.wait(timeout=timeout)
+            rc = proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
+            _kill_group(proc)
             proc.wait()
             return None
+        finally:
+            with _ACTIVE_LOCK:
+                _ACTIVE.discard(proc)
+        if _STOP.is_set():
+            raise Interrupted
+        return rc
+
+
+def stop_all() -> None:
+    """Stop taking mutants and kill the process groups of the compilers and tests running."""
+    _STOP.set()
+    with _ACTIVE_LOCK:
+        for proc in list(_ACTIVE):
+            _kill_group(proc)
 
 
 def _tail(path: Path, lines: int = 1) -> str:
@@ -751,10 +785,10 @@ def main(argv: list[str] | None = None) -> int:
 
     def worker(w: int) -> None:
         ws = Workspace.create(REPO, base / f"w{w}")
-        while True:
+        while not _STOP.is_set():
             try:
                 i = todo.get_nowait()
-            except Exception:
+            except Empty:
                 return
             m = mutants[i]
             tests = args.tests or [
@@ -763,22 +797,33 @@ def main(argv: list[str] | None = None) -> int:
             ]
             try:
                 r = ws.run(m, tests, args.timeout, args.compile_timeout)
+            except Interrupted:
+                return
             except Exception as exc:  # a harness failure on one mutant is reported, not fatal
                 r = Result(m, "error", 0.0, note=f"harness: {exc!r}"[:300])
             results[i] = r
             print(f"[{sum(x is not None for x in results)}/{len(mutants)}] {r.status:<10} "
                   f"{r.seconds:6.1f}s  {m.id}  {r.test_that_killed or r.note or ''}", flush=True)
 
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # a SIGTERM cleans up like Ctrl-C
+    interrupted = False
+    pool = ThreadPoolExecutor(jobs)
     try:
-        with ThreadPoolExecutor(jobs) as pool:
-            for f in [pool.submit(worker, w) for w in range(jobs)]:
-                f.result()
+        for f in [pool.submit(worker, w) for w in range(jobs)]:
+            f.result()
+    except (KeyboardInterrupt, SystemExit):
+        interrupted = True
+        print("\ninterrupted: stopping the running tests; partial results follow",
+              file=sys.stderr, flush=True)
     finally:
+        stop_all()
+        pool.shutdown(wait=True)
         if not args.keep:
             shutil.rmtree(base, ignore_errors=True)
 
     done = [r for r in results if r is not None]
     report = summary(done, args, generated)
+    report["run"]["interrupted"] = interrupted
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     print()
@@ -788,6 +833,8 @@ def main(argv: list[str] | None = None) -> int:
           f"{len(report['survived'])} survived, {len(report['equivalent'])} equivalent, "
           f"{len(report['timeout'])} timeout, {len(report['error'])} error; score {score}. "
           f"Wrote {args.out.relative_to(REPO) if args.out.is_relative_to(REPO) else args.out}")
+    if interrupted:
+        return 130
     bad = [c for c in report["controls"] if c["status"] != "survived"]
     if bad:
         print("WARNING: a no-op control mutant did not survive: the suite fails (or the harness "

@@ -11,6 +11,7 @@ import importlib.util
 import sys
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
 
@@ -56,8 +57,8 @@ contract C {
 """
 
 
-def _by_kind(mutants: list) -> dict[str, list]:  # type: ignore[type-arg]
-    out: dict[str, list] = {}  # type: ignore[type-arg]
+def _by_kind(mutants: list[Any]) -> dict[str, list[Any]]:
+    out: dict[str, list[Any]] = {}
     for m in mutants:
         out.setdefault(m.kind, []).append(m)
     return out
