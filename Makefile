@@ -5,7 +5,7 @@ BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 NPMSTAMP:= node_modules/.installed
 
-.PHONY: test demo bench lint typecheck artifacts clean
+.PHONY: test demo bench mutate lint typecheck artifacts clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -30,6 +30,11 @@ bench: $(STAMP) $(NPMSTAMP)
 	$(BIN)/python bench/sealed.py
 	$(BIN)/python bench/gas.py
 	test ! -f bench/keeper.py || $(BIN)/python bench/keeper.py
+
+# Mutation testing (slow: every mutant recompiles and reruns its tests); e.g.
+# `make mutate MUTATE_ARGS="--sample 5 --seed 1"`; see `bench/mutate.py --help`.
+mutate: $(STAMP) $(NPMSTAMP)
+	$(BIN)/python bench/mutate.py $(MUTATE_ARGS)
 
 artifacts: $(STAMP) $(NPMSTAMP)
 	$(BIN)/python -m bridge.chain.compile --write

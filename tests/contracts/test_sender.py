@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 
 import pytest
 from eth_account import Account
 
-from bridge.chain.sender import TxSender
+from bridge.chain.sender import SentTx, TxSender
 from bridge.chain.tester import make_tester_chain
 from bridge.errors import RetryableTxError
 
@@ -40,8 +41,15 @@ def test_concurrent_sends_get_distinct_nonces_and_all_mine(setup: tuple) -> None
 def test_unmined_transaction_is_replaced_with_higher_fees(setup: tuple) -> None:  # type: ignore[type-arg]
     chain, acct = setup
     seen: list[list[str]] = []
+    # The node's own record of each version as it is broadcast (still pending: auto-mining is off).
+    broadcast: list[dict] = []  # type: ignore[type-arg]
+
+    def on_broadcast(s: SentTx) -> None:
+        seen.append(list(s.hashes))
+        broadcast.append(dict(chain.w3.eth.get_transaction(s.hashes[-1])))
+
     sender = TxSender(chain.w3, acct, bump_after=0.3, poll_interval=0.05,
-                      on_broadcast=lambda s: seen.append(list(s.hashes)))
+                      on_broadcast=on_broadcast)
     chain.tester.disable_auto_mine_transactions()
     result: list[dict] = []  # type: ignore[type-arg]
     t = threading.Thread(target=lambda: result.append(
@@ -52,10 +60,24 @@ def test_unmined_transaction_is_replaced_with_higher_fees(setup: tuple) -> None:
     t.join(10)
     assert result and result[0]["status"] == 1
     assert len(seen[-1]) >= 2, "at least one replacement was broadcast"
+    assert [tx["hash"].to_0x_hex() for tx in broadcast] == seen[-1]
+    assert len(set(seen[-1])) == len(seen[-1]), "every replacement differs from what it replaces"
+    # Each replacement keeps the nonce and raises both fee fields by at least the promised bump
+    # (``Fees.bumped``: +bump_percent rounded up, never less than +1 wei).
+    for before, after in itertools.pairwise(broadcast):
+        assert after["nonce"] == before["nonce"] == 0
+        for field in ("maxFeePerGas", "maxPriorityFeePerGas"):
+            assert after[field] > before[field], field
+            assert after[field] * 100 >= before[field] * (100 + sender.bump_percent), field
     mined = result[0]["transactionHash"].to_0x_hex()
     assert mined == seen[-1][-1]  # the replacement with the highest fee is what mined
-    first = chain.w3.eth.get_transaction(seen[-1][-1])
-    assert chain.w3.eth.get_transaction_count(acct.address) == 1 and first["nonce"] == 0
+    final = chain.w3.eth.get_transaction(mined)
+    assert final["blockNumber"] is not None and final["nonce"] == 0
+    assert final["maxFeePerGas"] == broadcast[-1]["maxFeePerGas"]
+    assert final["maxPriorityFeePerGas"] == broadcast[-1]["maxPriorityFeePerGas"]
+    assert final["maxFeePerGas"] > broadcast[0]["maxFeePerGas"]
+    assert final["maxPriorityFeePerGas"] > broadcast[0]["maxPriorityFeePerGas"]
+    assert chain.w3.eth.get_transaction_count(acct.address) == 1
 
 
 def test_a_stopping_sender_gives_up_waiting_but_reports_what_it_sent(setup: tuple) -> None:  # type: ignore[type-arg]

@@ -1,0 +1,855 @@
+"""Mutation testing: does the test suite notice when a guard or a comparison is changed?
+
+Mutants, generated one at a time from the sources as they are now:
+
+- **contracts** — every ``if (COND) revert …;`` guard (also ``if (COND) { revert …; }`` and
+  ``else if``) in ``contracts/**/*.sol`` except ``contracts/test/``: the condition negated
+  (``if (!(COND))``), the guard dropped (``if (false)``), and each comparison operator in COND
+  flipped at its boundary (``<``↔``<=``, ``>``↔``>=``, ``==``↔``!=``). A mutant whose compiled
+  bytecode is identical to the original's is reported as equivalent without running tests.
+- **engine** — every comparison operator of ``bridge/mechanisms/*.py`` (``ast.Compare``), flipped
+  the same way.
+
+Each mutant is applied to a private copy of the repository (tracked files plus symlinks to
+``.venv`` and ``node_modules``); contract mutants are recompiled there
+(``python -m bridge.chain.compile --write``), then the relevant tests run there with
+``pytest -x -q -p no:cacheprovider`` (contracts: ``tests/contracts tests/e2e``; engine:
+``tests/unit``) under a per-mutant timeout, and the file and artifacts are restored. A small
+pytest plugin makes the run fail unless ``bridge`` is imported from the copy.
+
+Statuses: ``killed`` (a test failed), ``survived`` (all passed), ``timeout``, ``equivalent``
+(declared in ``bench/mutation_equivalent.toml``, or identical bytecode), ``error`` (the harness
+could not judge it: no compilation, pytest usage error, wrong import). The score is
+killed / (mutants − equivalent − error): a timeout counts as not killed. ``--noop`` adds a control
+mutant per target (a condition in extra parentheses, always tested) that must survive; if it does
+not, the suite fails on its own and the run exits 1.
+
+Cost on 2 cores: a contract mutant recompiles in ~11 s; a killed one then takes a few seconds of
+tests, a surviving one the whole ~110 s of ``tests/contracts tests/e2e``. An engine mutant takes
+at most the ~20 s of ``tests/unit``. Ids are ``file:line:column:change``, so they move when the file
+is edited (re-check ``mutation_equivalent.toml`` then).
+
+    .venv/bin/python bench/mutate.py --list                  # every mutant, nothing run
+    .venv/bin/python bench/mutate.py --sample 5 --seed 1     # five random mutants
+    .venv/bin/python bench/mutate.py --only engine --file bridge/mechanisms/proofphi.py
+    .venv/bin/python bench/mutate.py --id '*ProverMarket.sol:274:*' --tests tests/contracts
+    .venv/bin/python bench/mutate.py --sample 2 --noop       # plus a no-op control (must survive)
+
+Writes ``bench/results/mutation.json`` (``--out``) and prints a table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import bisect
+import contextlib
+import fnmatch
+import io
+import json
+import os
+import random
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import tokenize
+import tomllib
+from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from queue import Empty, Queue
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+RESULTS = REPO / "bench" / "results" / "mutation.json"
+EQUIVALENT_FILE = REPO / "bench" / "mutation_equivalent.toml"
+
+CONTRACT_GLOB = "contracts/**/*.sol"
+CONTRACT_SKIP = ("contracts/test/",)
+ENGINE_GLOB = "bridge/mechanisms/*.py"
+ARTIFACTS = "contracts/artifacts"
+
+DEFAULT_TESTS = {
+    "contracts": ["tests/contracts", "tests/e2e"],
+    "engine": ["tests/unit"],
+}
+# Tests that cannot kill a mutant here, left out of the default selection: the copy's artifacts
+# were just compiled from the mutated sources, so they always match a fresh compilation (~15 s).
+DEFAULT_DESELECT = {
+    "contracts": [
+        "tests/contracts/test_verifiers_and_guards.py"
+        "::test_committed_artifacts_match_a_fresh_compilation",
+    ],
+    "engine": [],
+}
+
+FLIP = {"<": "<=", "<=": "<", ">": ">=", ">=": ">", "==": "!=", "!=": "=="}
+OP_NAME = {"<": "lt", "<=": "le", ">": "gt", ">=": "ge", "==": "eq", "!=": "ne"}
+PY_OPS: dict[type[ast.cmpop], str] = {
+    ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=", ast.Eq: "==", ast.NotEq: "!=",
+}
+
+
+# -- mutants ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Mutant:
+    """One change to one file: ``text[start:end] == before`` is replaced by ``after``.
+
+    ``original`` / ``mutated`` are the affected statement (or lines) before and after, whitespace
+    collapsed to one line, for people; ``kind`` is ``negate``, ``drop``, ``flip`` or ``noop``.
+    """
+
+    id: str
+    target: str  # "contracts" or "engine"
+    file: str  # repository-relative, POSIX
+    line: int
+    col: int
+    kind: str
+    start: int
+    end: int
+    before: str
+    after: str
+    original: str
+    mutated: str
+
+    def apply(self, text: str) -> str:
+        """``text`` with this mutation; ValueError if ``text`` is not what it was made from."""
+        if text[self.start : self.end] != self.before:
+            raise ValueError(f"{self.id}: source changed since the mutant was generated")
+        return text[: self.start] + self.after + text[self.end :]
+
+
+class _Lines:
+    """Offset ↔ (line, column) for one text (both 1-based, columns in characters)."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.starts = [0] + [m.end() for m in re.finditer(r"\n", text)]
+
+    def pos(self, offset: int) -> tuple[int, int]:
+        i = bisect.bisect_right(self.starts, offset) - 1
+        return i + 1, offset - self.starts[i] + 1
+
+    def span_lines(self, start: int, end: int) -> tuple[int, int]:
+        """Offsets of the whole lines covering ``[start, end)``."""
+        lo = self.starts[self.pos(start)[0] - 1]
+        hi = self.text.find("\n", max(end - 1, start))
+        return lo, len(self.text) if hi < 0 else hi
+
+
+def _oneline(s: str) -> str:
+    return " ".join(s.split())
+
+
+def _make(target: str, file: str, text: str, lines: _Lines, kind: str, name: str,
+          start: int, end: int, after: str, shown: tuple[int, int], at: int) -> Mutant:
+    """A mutant replacing ``text[start:end]`` by ``after``; ``shown`` is the span displayed."""
+    line, col = lines.pos(at)
+    lo, hi = shown
+    mutated_text = text[lo:start] + after + text[end:hi]
+    return Mutant(
+        id=f"{file}:{line}:{col}:{name}", target=target, file=file, line=line, col=col,
+        kind=kind, start=start, end=end, before=text[start:end], after=after,
+        original=_oneline(text[lo:hi]), mutated=_oneline(mutated_text),
+    )
+
+
+# -- Solidity ---------------------------------------------------------------------------------
+
+_SOL_TOKEN = re.compile(
+    r"""
+    (?P<ws>\s+)
+  | (?P<comment>//[^\n]*|/\*.*?\*/)
+  | (?P<string>"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*')
+  | (?P<ident>[A-Za-z_$][A-Za-z0-9_$]*)
+  | (?P<number>0[xX][0-9a-fA-F_]+|[0-9][0-9_]*(?:\.[0-9_]+)?(?:[eE]-?[0-9_]+)?)
+  | (?P<op>>>>=|<<=|>>=|>>>|\*\*=|==|!=|<=|>=|&&|\|\||<<|>>|=>|->|\+\+|--|\*\*
+          |[-+*/%&|^]=|.)
+    """,
+    re.S | re.X,
+)
+
+
+@dataclass(frozen=True)
+class Token:
+    kind: str
+    text: str
+    start: int
+    end: int
+
+
+def sol_tokens(text: str) -> list[Token]:
+    """Solidity tokens without whitespace and comments (strings kept whole)."""
+    out = []
+    for m in _SOL_TOKEN.finditer(text):
+        kind = m.lastgroup or "op"
+        if kind not in ("ws", "comment"):
+            out.append(Token(kind, m.group(), m.start(), m.end()))
+    return out
+
+
+_OPEN = {"(": ")", "[": "]", "{": "}"}
+
+
+def _matching(toks: Sequence[Token], i: int) -> int | None:
+    """Index of the bracket closing ``toks[i]`` (an opening bracket), or None."""
+    stack = []
+    for j in range(i, len(toks)):
+        t = toks[j].text
+        if t in _OPEN:
+            stack.append(_OPEN[t])
+        elif t in (")", "]", "}"):
+            if not stack or stack.pop() != t:
+                return None
+            if not stack:
+                return j
+    return None
+
+
+def _statement_end(toks: Sequence[Token], i: int) -> int | None:
+    """Index of the ``;`` ending the statement starting at ``toks[i]`` (brackets skipped)."""
+    j = i
+    while j < len(toks):
+        t = toks[j].text
+        if t == ";":
+            return j
+        if t in _OPEN:
+            k = _matching(toks, j)
+            if k is None:
+                return None
+            j = k
+        elif t in (")", "]", "}"):
+            return None
+        j += 1
+    return None
+
+
+@dataclass(frozen=True)
+class Guard:
+    """``if (COND) revert …;``: token indices of ``if``, the condition's parentheses, the end."""
+
+    if_tok: Token
+    open_tok: Token
+    close_tok: Token
+    end_tok: Token
+    ops: tuple[Token, ...]
+
+
+def sol_guards(text: str) -> list[Guard]:
+    """Every ``if (COND) revert …;`` / ``if (COND) { revert …; }`` in ``text``."""
+    toks = sol_tokens(text)
+    guards = []
+    for i, tok in enumerate(toks):
+        if tok.kind != "ident" or tok.text != "if" or i + 1 >= len(toks):
+            continue
+        if toks[i + 1].text != "(":
+            continue
+        close = _matching(toks, i + 1)
+        if close is None or close + 1 >= len(toks):
+            continue
+        j = close + 1
+        block = toks[j].text == "{"
+        if block:
+            j += 1
+        if j >= len(toks) or toks[j].kind != "ident" or toks[j].text != "revert":
+            continue
+        end = _statement_end(toks, j)
+        if end is None:
+            continue
+        if block:
+            if end + 1 >= len(toks) or toks[end + 1].text != "}":
+                continue  # the block does more than revert: not a plain guard
+            end += 1
+        ops = tuple(t for t in toks[i + 2 : close] if t.kind == "op" and t.text in FLIP)
+        guards.append(Guard(tok, toks[i + 1], toks[close], toks[end], ops))
+    return guards
+
+
+def solidity_mutants(text: str, file: str) -> list[Mutant]:
+    """Negation, drop and boundary-flip mutants of every revert guard in ``text``."""
+    lines = _Lines(text)
+    out = []
+    for g in sol_guards(text):
+        shown = lines.span_lines(g.if_tok.start, g.end_tok.end)
+        lo, hi = g.open_tok.start, g.close_tok.end
+        cond = text[g.open_tok.end : g.close_tok.start]
+        at = g.if_tok.start
+        out.append(_make("contracts", file, text, lines, "negate", "negate", lo, hi,
+                         f"(!({cond}))", shown, at))
+        out.append(_make("contracts", file, text, lines, "drop", "drop", lo, hi, "(false)",
+                         shown, at))
+        for op in g.ops:
+            name = f"{OP_NAME[op.text]}->{OP_NAME[FLIP[op.text]]}"
+            out.append(_make("contracts", file, text, lines, "flip", name, op.start, op.end,
+                             FLIP[op.text], shown, op.start))
+    return out
+
+
+def solidity_noop(text: str, file: str) -> Mutant | None:
+    """A control mutant: the first guard's condition in an extra pair of parentheses."""
+    guards = sol_guards(text)
+    if not guards:
+        return None
+    g = guards[0]
+    lines = _Lines(text)
+    lo, hi = g.open_tok.start, g.close_tok.end
+    return _make("contracts", file, text, lines, "noop", "noop", lo, hi, f"({text[lo:hi]})",
+                 lines.span_lines(g.if_tok.start, g.end_tok.end), g.if_tok.start)
+
+
+# -- Python -----------------------------------------------------------------------------------
+
+
+class _PySource:
+    """Character offsets for ``ast`` positions (which count UTF-8 bytes) and for tokens."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.lines = _Lines(text)
+        self.raw = text.splitlines(keepends=True)
+
+    def offset(self, lineno: int, col_bytes: int) -> int:
+        line = self.raw[lineno - 1] if lineno - 1 < len(self.raw) else ""
+        return self.lines.starts[lineno - 1] + len(line.encode()[:col_bytes].decode())
+
+    def tok_offset(self, row: int, col_chars: int) -> int:
+        return self.lines.starts[row - 1] + col_chars
+
+
+def _compare_ops(src: _PySource) -> Iterator[tuple[ast.Compare, str, int]]:
+    """``(compare node, operator, offset of the operator)`` for every flippable comparison."""
+    tree = ast.parse(src.text)
+    op_tokens = [
+        (src.tok_offset(*t.start), t.string)
+        for t in tokenize.generate_tokens(io.StringIO(src.text).readline)
+        if t.type == tokenize.OP and t.string in FLIP
+    ]
+    offsets = [o for o, _ in op_tokens]
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Compare):
+            continue
+        operands = [node.left, *node.comparators]
+        for k, op in enumerate(node.ops):
+            sym = PY_OPS.get(type(op))
+            if sym is None:
+                continue
+            left, right = operands[k], operands[k + 1]
+            assert left.end_lineno is not None and left.end_col_offset is not None
+            lo = src.offset(left.end_lineno, left.end_col_offset)
+            hi = src.offset(right.lineno, right.col_offset)
+            first = bisect.bisect_left(offsets, lo)
+            found = [o for o, s in op_tokens[first:] if o < hi and s == sym]
+            if len(found) == 1:  # anything else (e.g. inside an f-string in 3.11) is skipped
+                yield node, sym, found[0]
+
+
+def python_mutants(text: str, file: str, target: str = "engine") -> list[Mutant]:
+    """A boundary flip of every ``<``, ``<=``, ``>``, ``>=``, ``==``, ``!=`` in ``text``."""
+    src = _PySource(text)
+    out = []
+    for node, sym, at in _compare_ops(src):
+        assert node.end_lineno is not None and node.end_col_offset is not None
+        shown = src.lines.span_lines(src.offset(node.lineno, node.col_offset),
+                                     src.offset(node.end_lineno, node.end_col_offset))
+        name = f"{OP_NAME[sym]}->{OP_NAME[FLIP[sym]]}"
+        out.append(_make(target, file, text, src.lines, "flip", name, at, at + len(sym),
+                         FLIP[sym], shown, at))
+    out.sort(key=lambda m: m.start)
+    return out
+
+
+def python_noop(text: str, file: str, target: str = "engine") -> Mutant | None:
+    """A control mutant: the first comparison's left operand in an extra pair of parentheses."""
+    src = _PySource(text)
+    for node, _, _ in sorted(_compare_ops(src), key=lambda t: (t[0].lineno, t[0].col_offset)):
+        left = node.left
+        assert left.end_lineno is not None and left.end_col_offset is not None
+        lo = src.offset(left.lineno, left.col_offset)
+        hi = src.offset(left.end_lineno, left.end_col_offset)
+        shown = src.lines.span_lines(lo, hi)
+        return _make(target, file, text, src.lines, "noop", "noop", lo, hi,
+                     f"({text[lo:hi]})", shown, lo)
+    return None
+
+
+# -- selection --------------------------------------------------------------------------------
+
+
+def contract_files(repo: Path) -> list[Path]:
+    return sorted(
+        p for p in repo.glob(CONTRACT_GLOB)
+        if not p.relative_to(repo).as_posix().startswith(CONTRACT_SKIP)
+        and ARTIFACTS not in p.relative_to(repo).as_posix()
+    )
+
+
+def engine_files(repo: Path) -> list[Path]:
+    return sorted(repo.glob(ENGINE_GLOB))
+
+
+def discover(repo: Path, only: str | None = None, noop: bool = False) -> list[Mutant]:
+    """Every mutant of the repository (``only``: ``contracts`` or ``engine``), in file order;
+    with ``noop``, one control mutant per target first."""
+    mutants: list[Mutant] = []
+    controls: list[Mutant] = []
+    if only in (None, "contracts"):
+        for p in contract_files(repo):
+            rel, text = p.relative_to(repo).as_posix(), p.read_text(encoding="utf-8")
+            mutants += solidity_mutants(text, rel)
+            if noop and not controls:
+                control = solidity_noop(text, rel)
+                controls += [control] if control else []
+    if only in (None, "engine"):
+        have = len(controls)
+        for p in engine_files(repo):
+            rel, text = p.relative_to(repo).as_posix(), p.read_text(encoding="utf-8")
+            mutants += python_mutants(text, rel)
+            if noop and len(controls) == have:
+                control = python_noop(text, rel)
+                controls += [control] if control else []
+    return controls + mutants
+
+
+def load_equivalent(path: Path = EQUIVALENT_FILE) -> list[tuple[str, str]]:
+    """``[(id pattern, reason)]`` from the ``[[equivalent]]`` tables of ``path``."""
+    if not path.exists():
+        return []
+    data = tomllib.loads(path.read_text(encoding="utf-8"))
+    return [(str(e["id"]), str(e["reason"])) for e in data.get("equivalent", [])]
+
+
+def declared_equivalent(mutant: Mutant, declared: Iterable[tuple[str, str]]) -> str | None:
+    for pattern, reason in declared:
+        if mutant.id == pattern or fnmatch.fnmatchcase(mutant.id, pattern):
+            return reason
+    return None
+
+
+# -- running ----------------------------------------------------------------------------------
+
+_PLUGIN = '''\
+"""Written by bench/mutate.py: refuses to test another copy's ``bridge``; records failures."""
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+_ROOT = Path(os.environ["MUTATE_ROOT"]).resolve()
+_failed = []
+_where = ""
+
+
+def pytest_configure(config):
+    global _where
+    import bridge
+
+    _where = str(Path(bridge.__file__).resolve())
+    if _ROOT not in Path(_where).parents:
+        raise pytest.UsageError(f"mutate: bridge imported from {_where}, not from {_ROOT}")
+
+
+def pytest_collectreport(report):
+    if report.failed:
+        _failed.append(report.nodeid or "<collection>")
+
+
+def pytest_runtest_logreport(report):
+    if report.failed:
+        _failed.append(report.nodeid)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    Path(os.environ["MUTATE_REPORT"]).write_text(
+        json.dumps({"bridge": _where, "failed": _failed, "exitstatus": int(exitstatus)}))
+'''
+
+
+@dataclass
+class Result:
+    mutant: Mutant
+    status: str
+    seconds: float
+    compile_seconds: float | None = None
+    test_that_killed: str | None = None
+    note: str | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        m = self.mutant
+        out: dict[str, Any] = {
+            "id": m.id, "file": m.file, "line": m.line, "kind": m.kind,
+            "original": m.original, "mutated": m.mutated, "status": self.status,
+            "seconds": round(self.seconds, 2),
+        }
+        if self.compile_seconds is not None:
+            out["compile_seconds"] = round(self.compile_seconds, 2)
+        if self.test_that_killed:
+            out["test_that_killed"] = self.test_that_killed
+        if self.note:
+            out["note"] = self.note
+        return out
+
+
+def _tracked_files(repo: Path) -> list[str]:
+    out = subprocess.run(["git", "ls-files", "-z"], cwd=repo, check=True, capture_output=True)
+    return [p for p in out.stdout.decode().split("\0") if p]
+
+
+_ACTIVE: set[subprocess.Popen[bytes]] = set()
+_ACTIVE_LOCK = threading.Lock()
+_STOP = threading.Event()
+
+
+class Interrupted(Exception):
+    """The run was stopped (Ctrl-C, SIGTERM) while this mutant was being tested."""
+
+
+def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+
+
+def _run(cmd: Sequence[str], cwd: Path, env: dict[str, str], timeout: float,
+         log: Path) -> int | None:
+    """Run ``cmd`` in its own process group, output to ``log``; None on timeout (group killed)."""
+    if _STOP.is_set():
+        raise Interrupted
+    with log.open("wb") as out:
+        proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, start_new_session=True)
+        with _ACTIVE_LOCK:
+            _ACTIVE.add(proc)
+        try:
+            rc = proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            _kill_group(proc)
+            proc.wait()
+            return None
+        finally:
+            with _ACTIVE_LOCK:
+                _ACTIVE.discard(proc)
+        if _STOP.is_set():
+            raise Interrupted
+        return rc
+
+
+def stop_all() -> None:
+    """Stop taking mutants and kill the process groups of the compilers and tests running."""
+    _STOP.set()
+    with _ACTIVE_LOCK:
+        for proc in list(_ACTIVE):
+            _kill_group(proc)
+
+
+def _tail(path: Path, lines: int = 1) -> str:
+    text = path.read_text(encoding="utf-8", errors="replace").strip().splitlines()
+    return " | ".join(line.strip() for line in text[-lines:])[:300]
+
+
+@dataclass
+class Workspace:
+    """A private copy of the repository in which mutants are applied, compiled and tested."""
+
+    repo: Path
+    root: Path
+    python: str
+    pristine: dict[str, bytes] = field(default_factory=dict)
+
+    @classmethod
+    def create(cls, repo: Path, root: Path) -> Workspace:
+        root.mkdir(parents=True)
+        for rel in _tracked_files(repo):
+            src = repo / rel
+            if not src.exists() and not src.is_symlink():
+                continue  # deleted in the working tree
+            dst = root / rel
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, dst, follow_symlinks=False)
+        for name in (".venv", "node_modules"):
+            if (repo / name).exists():
+                (root / name).symlink_to((repo / name).resolve())
+        plugins = root.parent / f"{root.name}-plugin"
+        plugins.mkdir()
+        (plugins / "mutate_plugin.py").write_text(_PLUGIN, encoding="utf-8")
+        venv_python = repo / ".venv" / "bin" / "python"
+        python = str(venv_python) if venv_python.exists() else sys.executable
+        ws = cls(repo, root, python)
+        ws.pristine = {p.relative_to(root).as_posix(): p.read_bytes()
+                       for p in sorted((root / ARTIFACTS).glob("*.json"))}
+        ws.check_import()
+        return ws
+
+    @property
+    def plugin_dir(self) -> Path:
+        return self.root.parent / f"{self.root.name}-plugin"
+
+    def env(self, report: Path | None = None) -> dict[str, str]:
+        env = dict(os.environ)
+        path = [str(self.root), str(self.plugin_dir)]
+        if env.get("PYTHONPATH"):
+            path.append(env["PYTHONPATH"])
+        env.update(PYTHONPATH=os.pathsep.join(path), PYTHONDONTWRITEBYTECODE="1",
+                   MUTATE_ROOT=str(self.root))
+        if report is not None:
+            env["MUTATE_REPORT"] = str(report)
+        return env
+
+    def check_import(self) -> None:
+        """Fail unless ``bridge`` (and its compiler) resolve into this copy."""
+        code = ("import bridge, bridge.chain.compile as c; "
+                "print(bridge.__file__); print(c.REPO_ROOT)")
+        out = subprocess.run([self.python, "-c", code], cwd=self.root, env=self.env(),
+                             capture_output=True, text=True, check=True).stdout.split("\n")
+        root = self.root.resolve()
+        if root not in Path(out[0]).resolve().parents or Path(out[1]).resolve() != root:
+            raise RuntimeError(f"the copy's bridge is not the one imported: {out[:2]} vs {root}")
+
+    def restore_artifacts(self) -> None:
+        for rel, blob in self.pristine.items():
+            path = self.root / rel
+            if path.read_bytes() != blob:
+                path.write_bytes(blob)
+
+    def artifacts_changed(self) -> bool:
+        return any((self.root / rel).read_bytes() != blob for rel, blob in self.pristine.items())
+
+    def run(self, mutant: Mutant, tests: Sequence[str], timeout: float,
+            compile_timeout: float) -> Result:
+        path = self.root / mutant.file
+        original = path.read_text(encoding="utf-8")
+        started = time.monotonic()
+        logs = self.plugin_dir
+        try:
+            path.write_text(mutant.apply(original), encoding="utf-8")
+            compile_seconds = None
+            if mutant.target == "contracts":
+                t0 = time.monotonic()
+                rc = _run([self.python, "-m", "bridge.chain.compile", "--write"], self.root,
+                          self.env(), compile_timeout, logs / "compile.log")
+                compile_seconds = time.monotonic() - t0
+                if rc != 0:
+                    note = "compile timed out" if rc is None else _tail(logs / "compile.log", 3)
+                    return Result(mutant, "error", time.monotonic() - started, compile_seconds,
+                                  note=f"does not compile: {note}")
+                if not self.artifacts_changed() and mutant.kind != "noop":
+                    return Result(mutant, "equivalent", time.monotonic() - started,
+                                  compile_seconds, note="bytecode identical to the original")
+            shutil.rmtree(self.root / ".hypothesis", ignore_errors=True)  # independent runs
+            report = logs / "report.json"
+            report.unlink(missing_ok=True)
+            cmd = [self.python, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider",
+                   "-p", "mutate_plugin", *tests]
+            rc = _run(cmd, self.root, self.env(report), timeout, logs / "pytest.log")
+            seconds = time.monotonic() - started
+            if rc is None:
+                return Result(mutant, "timeout", seconds, compile_seconds,
+                              note=f"tests exceeded {timeout:.0f}s")
+            failed = json.loads(report.read_text())["failed"] if report.exists() else []
+            if rc == 0:
+                return Result(mutant, "survived", seconds, compile_seconds)
+            if rc == 1 or (rc == 2 and failed):
+                return Result(mutant, "killed", seconds, compile_seconds,
+                              test_that_killed=failed[0] if failed else None)
+            return Result(mutant, "error", seconds, compile_seconds,
+                          note=f"pytest exit {rc}: {_tail(logs / 'pytest.log', 2)}")
+        finally:
+            path.write_text(original, encoding="utf-8")
+            if mutant.target == "contracts":
+                self.restore_artifacts()
+
+
+# -- command line -----------------------------------------------------------------------------
+
+
+def select(mutants: list[Mutant], args: argparse.Namespace) -> list[Mutant]:
+    """The mutants chosen by ``--file``, ``--id`` and ``--sample``, preceded by the controls
+    (``--noop``) of the targets that still have a mutant."""
+    real = [m for m in mutants if m.kind != "noop"]
+    if args.file:
+        wanted = {Path(f).as_posix().removeprefix("./") for f in args.file}
+        real = [m for m in real
+                if m.file in wanted or any(fnmatch.fnmatchcase(m.file, w) for w in wanted)]
+    if args.id:
+        real = [m for m in real if any(fnmatch.fnmatchcase(m.id, p) for p in args.id)]
+    if args.sample is not None and args.sample < len(real):
+        picked = set(random.Random(args.seed).sample(range(len(real)), args.sample))
+        real = [m for i, m in enumerate(real) if i in picked]
+    targets = {m.target for m in real}
+    return [m for m in mutants if m.kind == "noop" and m.target in targets] + real
+
+
+def _table(rows: list[list[str]], widths: list[int]) -> str:
+    def cut(s: str, w: int) -> str:
+        return s if len(s) <= w else s[: w - 1] + "…"
+
+    return "\n".join("  ".join(cut(c, w).ljust(w) for c, w in zip(r, widths, strict=True))
+                     .rstrip() for r in rows)
+
+
+def print_list(mutants: list[Mutant]) -> None:
+    rows = [["id", "mutated"]] + [[m.id, m.mutated] for m in mutants]
+    print(_table(rows, [58, 100]))
+    by_target: dict[str, int] = {}
+    for m in mutants:
+        by_target[m.target] = by_target.get(m.target, 0) + 1
+    print(f"\n{len(mutants)} mutants: "
+          + ", ".join(f"{n} {t}" for t, n in sorted(by_target.items())))
+
+
+def summary(results: list[Result], args: argparse.Namespace, generated: int) -> dict[str, Any]:
+    real = [r for r in results if r.mutant.kind != "noop"]
+    by_status = {s: [r for r in real if r.status == s]
+                 for s in ("killed", "survived", "equivalent", "timeout", "error")}
+    judged = len(real) - len(by_status["equivalent"]) - len(by_status["error"])
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True,
+                          text=True).stdout.strip()
+    dirty = bool(subprocess.run(["git", "status", "--porcelain"], cwd=REPO, capture_output=True,
+                                text=True).stdout.strip())
+    return {
+        "mutants": len(real),
+        "killed": len(by_status["killed"]),
+        "score": round(len(by_status["killed"]) / judged, 3) if judged else None,
+        "survived": [r.mutant.id for r in by_status["survived"]],
+        "equivalent": [{"id": r.mutant.id, "reason": r.note or ""}
+                       for r in by_status["equivalent"]],
+        "timeout": [r.mutant.id for r in by_status["timeout"]],
+        "error": [{"id": r.mutant.id, "reason": r.note or ""} for r in by_status["error"]],
+        "controls": [r.as_json() for r in results if r.mutant.kind == "noop"],
+        "results": [r.as_json() for r in real],
+        "run": {
+            "commit": head, "dirty": dirty, "generated": generated,
+            "only": args.only, "files": args.file, "ids": args.id, "sample": args.sample,
+            "seed": args.seed, "tests": args.tests, "timeout": args.timeout, "jobs": args.jobs,
+            "seconds": round(sum(r.seconds for r in results), 1),
+        },
+    }
+
+
+def print_results(results: list[Result]) -> None:
+    rows = [["status", "secs", "id", "mutated", "killed by / note"]]
+    for r in results:
+        rows.append([r.status + (" (control)" if r.mutant.kind == "noop" else ""),
+                     f"{r.seconds:.1f}", r.mutant.id, r.mutant.mutated,
+                     r.test_that_killed or r.note or ""])
+    print(_table(rows, [20, 6, 60, 56, 70]))
+
+
+def main(argv: list[str] | None = None) -> int:
+    doc = (__doc__ or "").strip()
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--only", choices=["contracts", "engine"])
+    parser.add_argument("--file", action="append", metavar="PATH",
+                        help="only mutants of this file (repeatable; glob allowed)")
+    parser.add_argument("--id", action="append", metavar="PATTERN",
+                        help="only mutants whose id matches this glob (repeatable)")
+    parser.add_argument("--sample", type=int, metavar="N", help="a random sample of N mutants")
+    parser.add_argument("--seed", type=int, default=0, help="seed of --sample (default 0)")
+    parser.add_argument("--jobs", type=int, default=1, help="parallel copies (default 1)")
+    parser.add_argument("--list", action="store_true", help="print the mutants, run nothing")
+    parser.add_argument("--tests", nargs="+", metavar="PATH",
+                        help="pytest arguments instead of the per-target default")
+    parser.add_argument("--timeout", type=float, default=900.0,
+                        help="seconds of tests per mutant (default 900)")
+    parser.add_argument("--compile-timeout", type=float, default=300.0)
+    parser.add_argument("--noop", action="store_true",
+                        help="also run a no-op control mutant per target (it must survive)")
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--workdir", type=Path, help="where the copies go (default: a temp dir)")
+    parser.add_argument("--keep", action="store_true", help="keep the copies afterwards")
+    args = parser.parse_args(argv)
+
+    everything = discover(REPO, args.only, noop=args.noop)
+    generated = sum(m.kind != "noop" for m in everything)
+    mutants = select(everything, args)
+    if args.list:
+        print_list(mutants)
+        return 0
+    if not mutants:
+        print("no mutants selected", file=sys.stderr)
+        return 2
+
+    declared = load_equivalent()
+    results: list[Result | None] = [None] * len(mutants)
+    todo: Queue[int] = Queue()
+    for i, m in enumerate(mutants):
+        reason = declared_equivalent(m, declared) if m.kind != "noop" else None
+        if reason is not None:
+            results[i] = Result(m, "equivalent", 0.0, note=reason)
+        else:
+            todo.put(i)
+    jobs = max(1, min(args.jobs, todo.qsize() or 1))
+    base = Path(tempfile.mkdtemp(prefix="mutate-", dir=args.workdir))
+    print(f"{len(mutants)} mutants ({generated} generated), {todo.qsize()} to run, "
+          f"{jobs} job(s), copies in {base}", flush=True)
+
+    def worker(w: int) -> None:
+        ws = Workspace.create(REPO, base / f"w{w}")
+        while not _STOP.is_set():
+            try:
+                i = todo.get_nowait()
+            except Empty:
+                return
+            m = mutants[i]
+            tests = args.tests or [
+                *DEFAULT_TESTS[m.target],
+                *(f"--deselect={t}" for t in DEFAULT_DESELECT[m.target]),
+            ]
+            try:
+                r = ws.run(m, tests, args.timeout, args.compile_timeout)
+            except Interrupted:
+                return
+            except Exception as exc:  # a harness failure on one mutant is reported, not fatal
+                r = Result(m, "error", 0.0, note=f"harness: {exc!r}"[:300])
+            results[i] = r
+            print(f"[{sum(x is not None for x in results)}/{len(mutants)}] {r.status:<10} "
+                  f"{r.seconds:6.1f}s  {m.id}  {r.test_that_killed or r.note or ''}", flush=True)
+
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # a SIGTERM cleans up like Ctrl-C
+    interrupted = False
+    pool = ThreadPoolExecutor(jobs)
+    try:
+        for f in [pool.submit(worker, w) for w in range(jobs)]:
+            f.result()
+    except (KeyboardInterrupt, SystemExit):
+        interrupted = True
+        print("\ninterrupted: stopping the running tests; partial results follow",
+              file=sys.stderr, flush=True)
+    finally:
+        stop_all()
+        pool.shutdown(wait=True)
+        if not args.keep:
+            shutil.rmtree(base, ignore_errors=True)
+
+    done = [r for r in results if r is not None]
+    report = summary(done, args, generated)
+    report["run"]["interrupted"] = interrupted
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    print()
+    print_results(done)
+    score = "n/a" if report["score"] is None else f"{report['score']:.0%}"
+    print(f"\n{report['mutants']} mutants: {report['killed']} killed, "
+          f"{len(report['survived'])} survived, {len(report['equivalent'])} equivalent, "
+          f"{len(report['timeout'])} timeout, {len(report['error'])} error; score {score}. "
+          f"Wrote {args.out.relative_to(REPO) if args.out.is_relative_to(REPO) else args.out}")
+    if interrupted:
+        return 130
+    bad = [c for c in report["controls"] if c["status"] != "survived"]
+    if bad:
+        print("WARNING: a no-op control mutant did not survive: the suite fails (or the harness "
+              "breaks) without a real mutation; results are unreliable", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
