@@ -2,11 +2,24 @@
 
 Markets use ``AlwaysTrueVerifier`` (a mock verifier, as in Boundless's published figures); the gas a
 ``verify`` call costs the market (cold account access, encoding, execution) is measured with
-``GasProbe`` and subtracted from ``submitProof``. ``settle`` is measured on 100-bid rounds with
-100 distinct requesters and 10 provers. Every figure is total transaction gas (21k base and
-calldata included). Steady-state figures are medians; first-of-a-kind costs are listed too.
+``GasProbe`` and subtracted from ``submitProof``. Settlement is paged: ``beginSettlement`` then
+``settleBids`` pages; ``settle_per_bid`` is the gas of all of a round's settlement transactions over
+its bids, measured on 100-bid rounds with 100 distinct requesters and 10 provers. Steady-state
+figures are medians; ``commitBid`` is the mean over a whole round (every ``checkpointInterval``-th
+commit also writes a checkpoint), first-of-a-kind costs are listed too.
 
-    .venv/bin/python bench/gas.py        # prints a table, writes bench/results/gas.json
+Every figure is total transaction gas (21k base and calldata included) as a Prague mainnet client
+charges it: ``max(gasUsed, EIP-7623 floor of the calldata)``. eth-tester does not apply the floor,
+so the raw ``gasUsed`` is kept beside each figure (``*_raw``).
+
+The bench also checks the keeper's settlement cost model (:mod:`bridge.chain.limits`): every
+settlement transaction it sends (``beginSettlement``, each page, ``voidRound`` segments,
+``unwindPage``) is compared with the model before its margin, on the rounds above and on worst
+cases (300-bid pages of distinct requesters: DARA with bids of 1…20 units split over many 2-unit
+asks, Prooφ with 238 winners; the same rounds in 64-bid pages; a Prooφ settlement cut short,
+unwound and voided). ``model_ratio_max`` (actual / model) must stay ≤ 1.
+
+    .venv/bin/python bench/gas.py        # prints tables, writes bench/results/gas.json
 """
 
 from __future__ import annotations
@@ -15,24 +28,29 @@ import json
 import os
 import statistics
 import sys
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from coincurve import PrivateKey
 from web3.contract import Contract
 
+from bridge.chain import limits as lim
 from bridge.chain.deploy import MarketConfig, Mechanism, deploy, deploy_market, transact
 from bridge.chain.settlement import (
     AskReveal,
     BidReveal,
-    build_jobs,
+    Job,
+    JobEntry,
+    SettlementPlan,
     commitment,
     entries_from_outcome,
-    job_tree,
-    rank_orders,
-    settle_args,
+    plan_settlement,
+    proof_deadline,
+    void_segments,
 )
 from bridge.chain.tester import TesterChain, make_tester_chain
+from bridge.errors import ChainError, SettlementRejected
 from bridge.mechanisms import Ask, Bid, clear
 
 RESULTS = Path(__file__).resolve().parent / "results" / "gas.json"
@@ -40,65 +58,236 @@ PERIOD = 3600
 REFUND_CAP = 10**15
 CIPHERTEXT = b"\x04" + bytes(range(1, 193))  # 193 bytes: ECIES of abi.encode(price, qty, salt)
 GAS = 25_000_000
+UNIT = 10**13
 TARGETS = {
-    "commitBid": 50_000, "commitAsk": 50_000, "settle_per_bid": 15_000,
-    "settle_per_bid_proofphi": 20_000, "submitProof": 50_000, "slash": 60_000, "withdraw": 40_000,
+    "commitBid": 50_000, "commitAsk": 50_000, "settle_per_bid": 17_000,
+    "settle_per_bid_dara": 17_000, "settle_per_bid_proofphi": 20_000, "submitProof": 50_000,
+    "slash": 60_000, "withdraw": 40_000,
 }
 BOUNDLESS = {"commitBid": "149k (lock request)", "submitProof": "117k (fulfil)", "slash": "102k"}
+N_STEADY_PROVERS = 10
+N_WIDE_PROVERS = 120  # worst cases: 120 asks of 2 units
+N_REQUESTERS = 300
 
 
-def _gas(chain: TesterChain, fn: Any, sender: str, value: int = 0) -> int:
-    receipt = transact(fn, sender, value=value, gas=GAS)
-    return int(receipt["gasUsed"])
+class _NoMargin(lim.Limits):
+    """Limits whose gas limit is the bare model (no margin, no floor): the model itself."""
+
+    def gas_limit(self, modelled: int, floor: int) -> int:
+        return modelled
 
 
-def _round(chain: TesterChain, market: Contract, mechanism: Mechanism, requesters: list[str],
-           provers: list[str], values: list[tuple[int, int]], costs: list[int],
-           capacity: int) -> dict[str, Any]:
-    f = market.functions
-    chain_id = chain.w3.eth.chain_id
+RAW_MODEL = _NoMargin()
+
+
+@dataclass(frozen=True)
+class Tx:
+    """One mined transaction: gasUsed as eth-tester reports it, its calldata floor, the charge."""
+
+    raw: int
+    floor: int
+
+    @property
+    def charged(self) -> int:
+        """What a Prague client charges: ``max(gasUsed, floor)``."""
+        return max(self.raw, self.floor)
+
+
+@dataclass
+class ModelRow:
+    """One settlement transaction against the cost model."""
+
+    case: str
+    tx: str
+    bids: int
+    jobs: int
+    actual: int
+    model: int
+    limit: int
+    floor: int
+    limit_sufficed: bool = True
+
+    @property
+    def ratio(self) -> float:
+        return self.actual / self.model
+
+
+@dataclass
+class Bench:
+    """The chain, the two markets and what has been measured."""
+
+    chain: TesterChain
+    markets: dict[Mechanism, Contract]
+    keeper: str
+    owner: str
+    rows: list[ModelRow] = field(default_factory=list)
+
+    def send(self, fn: Any, sender: str, value: int = 0, gas: int = GAS) -> Tx:
+        receipt = transact(fn, sender, value=value, gas=gas)
+        data = bytes(self.chain.w3.eth.get_transaction(receipt["transactionHash"])["input"])
+        return Tx(int(receipt["gasUsed"]), lim.floor_gas(data))
+
+    def send_limited(self, fn: Any, sender: str, gas: int) -> tuple[Tx, bool]:
+        """Send with the modelled gas limit; when it does not suffice, again with plenty."""
+        snap = self.chain.snapshot()
+        try:
+            return self.send(fn, sender, gas=gas), True
+        except (ChainError, SettlementRejected):
+            self.chain.revert(snap)
+            return self.send(fn, sender), False
+
+
+@dataclass
+class Round:
+    """A committed round: the reveals (charges once cleared), the commits and their gas."""
+
+    mechanism: Mechanism
+    round: int
+    bids: list[BidReveal]
+    asks: list[AskReveal]
+    commits: list[tuple[bytes, str, int, bytes]]
+    bid_txs: list[Tx]
+    ask_txs: list[Tx]
+    entries: list[JobEntry] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        return "proofphi" if self.mechanism == Mechanism.PROOFPHI else "dara"
+
+
+@dataclass
+class Settlement:
+    """A round's settlement transactions and plan."""
+
+    plan: SettlementPlan
+    txs: list[Tx]
+
+    @property
+    def charged(self) -> int:
+        return sum(t.charged for t in self.txs)
+
+    @property
+    def raw(self) -> int:
+        return sum(t.raw for t in self.txs)
+
+    @property
+    def jobs(self) -> list[Job]:
+        return list(self.plan.jobs)
+
+
+def _commit_round(b: Bench, mech: Mechanism, requesters: list[str], provers: list[str],
+                  values: list[tuple[int, int]], costs: list[int]) -> Round:
+    """Open a round, commit ``values`` (value, size) from distinct requesters and ``costs`` from
+    ``provers`` (each asks its whole capacity); returns the round, closed."""
+    m = b.markets[mech]
+    f = m.functions
+    chain_id = b.chain.w3.eth.chain_id
     r = int(f.currentRound().call()) + 1
-    chain.travel_to(int(f.roundTimes(r).call()[0]) + 1)
-    bid_gas: list[int] = []
-    ask_gas: list[int] = []
-    bids: list[BidReveal] = []
-    asks: list[AskReveal] = []
+    b.chain.travel_to(int(f.roundTimes(r).call()[0]) + 1)
+    rd = Round(mech, r, [], [], [], [], [])
     for i, (value, size) in enumerate(values):
         who = requesters[i]
         salt, task = os.urandom(32), os.urandom(32)
-        _gas(chain, f.deposit(), who, value=value)
-        c = commitment(chain_id, market.address, r, who, 0, value, size, salt)
-        bid_gas.append(_gas(chain, f.commitBid(r, c, CIPHERTEXT, value, task), who))
-        bids.append(BidReveal(who, value, task, True, value, size, salt))
+        c = commitment(chain_id, m.address, r, who, 0, value, size, salt)
+        rd.bid_txs.append(b.send(f.commitBid(r, c, CIPHERTEXT, value, task), who))
+        rd.bids.append(BidReveal(who, value, task, True, value, size, salt))
+        rd.commits.append((c, who, value, task))
     for j, cost in enumerate(costs):
         who = provers[j]
+        capacity = int(f.proverInfo(who).call()[1])
         salt = os.urandom(32)
-        c = commitment(chain_id, market.address, r, who, 1, cost, capacity, salt)
-        ask_gas.append(_gas(chain, f.commitAsk(r, c, CIPHERTEXT), who))
-        asks.append(AskReveal(who, capacity, True, cost, capacity, salt))
-    name = "proofphi" if mechanism == Mechanism.PROOFPHI else "dara"
-    outcome = clear(name, [Bid(i, b.value, b.size) for i, b in enumerate(bids)],
-                    [Ask(j, a.cost, a.quantity) for j, a in enumerate(asks)])
-    bids = [BidReveal(**{**b.__dict__, "charge": outcome.charges.get(i, 0)})
-            for i, b in enumerate(bids)]
-    entries = entries_from_outcome(asks, outcome.assignment, outcome.job_payments())
-    bid_order, ask_order = rank_orders(bids, asks)
-    if mechanism == Mechanism.DARA:
-        bid_order, ask_order = [], []
-    chain.travel_to(int(f.roundTimes(r).call()[1]) + 1)
-    receipt = transact(f.settle(*settle_args(r, bids, asks, bid_order, ask_order, entries)),
-                       str(f.keeper().call()), gas=GAS)
-    block = chain.w3.eth.get_block(receipt["blockNumber"])
-    jobs = build_jobs(bids, asks, entries, int(block["timestamp"]) + PERIOD)
-    return {"round": r, "bid_gas": bid_gas, "ask_gas": ask_gas, "settle": int(receipt["gasUsed"]),
-            "bids": len(bids), "jobs": jobs, "tree": job_tree(r, jobs)}
+        c = commitment(chain_id, m.address, r, who, 1, cost, capacity, salt)
+        rd.ask_txs.append(b.send(f.commitAsk(r, c, CIPHERTEXT), who))
+        rd.asks.append(AskReveal(who, capacity, True, cost, capacity, salt))
+    b.chain.travel_to(int(f.roundTimes(r).call()[1]) + 1)
+    return rd
 
 
-def measure() -> dict[str, Any]:
-    """Run the scenario; return the figures."""
-    chain = make_tester_chain(accounts=115, balance_wei=10**24)
+def _clear(rd: Round) -> None:
+    """Clear with the real engine; fill in charges and job entries."""
+    outcome = clear(rd.name, [Bid(i, x.value, x.size) for i, x in enumerate(rd.bids)],
+                    [Ask(j, a.cost, a.quantity) for j, a in enumerate(rd.asks)])
+    rd.bids = [replace(x, charge=outcome.charges.get(i, 0)) for i, x in enumerate(rd.bids)]
+    rd.entries = entries_from_outcome(rd.asks, outcome.assignment, outcome.job_payments())
+
+
+def _deadline(m: Contract, r: int) -> int:
+    f = m.functions
+    return proof_deadline(int(f.genesis().call()), int(f.commitPeriod().call()),
+                          int(f.settlePeriod().call()), int(f.proofPeriod().call()), r)
+
+
+def _settle(b: Bench, rd: Round, case: str, limits: lim.Limits | None = None,
+            pages: int | None = None) -> Settlement:
+    """Settle ``rd`` as the keeper does (modelled gas limits), recording model rows; ``pages``
+    sends only the first that many pages."""
+    m = b.markets[rd.mechanism]
+    f = m.functions
+    interval = int(f.checkpointInterval().call())
+    plan = plan_settlement(rd.round, rd.name, rd.bids, rd.asks, rd.entries,
+                           _deadline(m, rd.round), limits, interval)
+    n_valid = sum(1 for a in rd.asks if a.valid)
+    model, floor = lim.begin_gas(len(rd.asks), n_valid, plan.asks, not rd.bids, rd.name,
+                                 RAW_MODEL)
+    assert lim.DEFAULT.gas_limit(model, floor) == plan.begin_gas, "begin model reconstructed"
+    tx, ok = b.send_limited(f.beginSettlement(*plan.begin_args()), b.keeper, plan.begin_gas)
+    txs = [tx]
+    b.rows.append(ModelRow(case, "beginSettlement", 0, 0, tx.raw, model, plan.begin_gas, floor,
+                           ok))
+    for k, page in enumerate(plan.pages[:pages]):
+        model, floor = lim.page_gas(rd.name, page.count, len(page.jobs), len(page.table) // 64,
+                                    page.table, len(page.data), page.last, plan.claim.ell,
+                                    limits=RAW_MODEL)
+        assert lim.DEFAULT.gas_limit(model, floor) == page.gas, "page model reconstructed"
+        tx, ok = b.send_limited(f.settleBids(*page.args(rd.round)), b.keeper, page.gas)
+        txs.append(tx)
+        b.rows.append(ModelRow(case, f"settleBids {k}" + (" (last)" if page.last else ""),
+                               page.count, len(page.jobs), tx.raw, model, page.gas, floor, ok))
+    return Settlement(plan, txs)
+
+
+def _void(b: Bench, rd: Round, case: str, done: int = 0,
+          segments: list[list[tuple[str, int, bytes, bytes]]] | None = None) -> list[Tx]:
+    """Void bids ``done …`` of ``rd`` (past its settle deadline) in ``segments`` (default:
+    :func:`void_segments`, as the keeper does)."""
+    m = b.markets[rd.mechanism]
+    f = m.functions
+    interval = int(f.checkpointInterval().call())
+    if segments is None:
+        segments = void_segments(done, rd.commits, None, interval)
+    txs = []
+    for k, seg in enumerate(segments):
+        limit, _ = lim.void_gas(len(seg))
+        model, floor = lim.void_gas(len(seg), RAW_MODEL)
+        tx, ok = b.send_limited(f.voidRound(rd.round, seg), b.owner, limit)
+        txs.append(tx)
+        b.rows.append(ModelRow(case, f"voidRound {k}", len(seg), 0, tx.raw, model, limit, floor,
+                               ok))
+    return txs
+
+
+def _unwind(b: Bench, rd: Round, s: Settlement, case: str) -> None:
+    """Unwind every page of ``s`` that landed."""
+    f = b.markets[rd.mechanism].functions
+    _done, landed, unwound = (int(x) for x in f.settlementProgress(rd.round).call()[:3])
+    for k, page in enumerate(s.plan.pages[unwound:landed]):
+        charged = [(x.requester, x.charge) for x in rd.bids[page.first:page.first + page.count]
+                   if x.charge]
+        limit, _ = lim.unwind_gas(len(charged))
+        model, floor = lim.unwind_gas(len(charged), RAW_MODEL)
+        tx, ok = b.send_limited(f.unwindPage(rd.round, charged), b.owner, limit)
+        b.rows.append(ModelRow(case, f"unwindPage {k}", len(charged), 0, tx.raw, model, limit,
+                               floor, ok))
+
+
+def _setup() -> tuple[Bench, Contract, Contract, list[str], list[str], list[str]]:
+    n = 2 + N_STEADY_PROVERS + N_WIDE_PROVERS + N_REQUESTERS
+    chain = make_tester_chain(accounts=n, balance_wei=10**24)
     acc = chain.accounts
-    owner, keeper, provers, requesters = acc[0], acc[1], acc[2:12], acc[12:112]
+    owner, keeper = acc[0], acc[1]
+    steady = acc[2:2 + N_STEADY_PROVERS]
+    wide = acc[2 + N_STEADY_PROVERS:2 + N_STEADY_PROVERS + N_WIDE_PROVERS]
+    requesters = acc[2 + N_STEADY_PROVERS + N_WIDE_PROVERS:]
     pubkey = PrivateKey(b"\x11" * 32).public_key.format(compressed=False)[1:]
     verifier = deploy(chain.w3, "AlwaysTrueVerifier", sender=owner)
     probe = deploy(chain.w3, "GasProbe", sender=owner)
@@ -107,90 +296,186 @@ def measure() -> dict[str, Any]:
         cfg = MarketConfig(owner, keeper, pubkey, verifier.address, mech, PERIOD, PERIOD, PERIOD,
                            REFUND_CAP, 1, 2)
         markets[mech] = deploy_market(chain.w3, cfg, owner)
-    capacity = 10
+    b = Bench(chain, markets, keeper, owner)
     for m in markets.values():
-        for p in provers:
-            _gas(chain, m.functions.stake(), p, value=REFUND_CAP * capacity * 3)
-            _gas(chain, m.functions.setCapacity(capacity), p)
-    unit = 10**13
+        f = m.functions
+        for provers, capacity in ((steady, 10), (wide, 2)):
+            for p in provers:
+                b.send(f.stake(), p, value=REFUND_CAP * 500)
+                b.send(f.setCapacity(capacity), p)
+        for who in requesters:
+            b.send(f.deposit(), who, value=10**20)
+    return b, verifier, probe, steady, wide, requesters
+
+
+def _model_rows_table(rows: list[ModelRow]) -> str:
+    out = [f"{'case':<30}{'transaction':<24}{'bids':>5}{'jobs':>5}{'gasUsed':>11}"
+           f"{'model':>11}{'ratio':>7}{'limit':>11}"]
+    for r in rows:
+        flag = "" if r.limit_sufficed else "  LIMIT TOO LOW"
+        out.append(f"{r.case:<30}{r.tx:<24}{r.bids:>5}{r.jobs:>5}{r.actual:>11}{r.model:>11}"
+                   f"{r.ratio:>7.3f}{r.limit:>11}{flag}")
+    return "\n".join(out)
+
+
+def measure() -> tuple[dict[str, Any], list[ModelRow]]:
+    """Run the scenario; return the figures and the model rows."""
+    b, verifier, probe, steady, wide, requesters = _setup()
+    chain = b.chain
     # Prooφ: 100 tasks, 10 provers × 10 units at increasing costs -> ℓ = 9, 90 jobs
-    pp_values = [((200 - i) * unit, 1) for i in range(100)]
-    pp_costs = [(j + 1) * unit for j in range(10)]
+    pp_values = [((200 - i) * UNIT, 1) for i in range(100)]
+    costs = [(j + 1) * UNIT for j in range(N_STEADY_PROVERS)]
     # DARA: 100 bids of 1 unit (sizes of 1 keep the knapsack small), same supply
-    da_values = [((200 - i) * unit, 1) for i in range(100)]
-    da = _round(chain, markets[Mechanism.DARA], Mechanism.DARA, requesters, provers,
-                da_values, pp_costs, capacity)
-    # DARA with multi-unit bids (sizes 1..3, 30 units of supply): more jobs per bid
-    mu_values = [((300 - i) * unit * (1 + i % 3), 1 + i % 3) for i in range(100)]
-    mu = _round(chain, markets[Mechanism.DARA], Mechanism.DARA, requesters, provers,
-                mu_values, [(j + 1) * unit for j in range(10)], capacity)
-    pp = _round(chain, markets[Mechanism.PROOFPHI], Mechanism.PROOFPHI, requesters, provers,
-                pp_values, pp_costs, capacity)
+    da = _commit_round(b, Mechanism.DARA, requesters, steady, pp_values, costs)
+    _clear(da)
+    da_s = _settle(b, da, "DARA 100×1u")
+    # DARA with multi-unit bids (sizes 1..3, 100 units of supply): more jobs per bid
+    mu_values = [((300 - i) * UNIT * (1 + i % 3), 1 + i % 3) for i in range(100)]
+    mu = _commit_round(b, Mechanism.DARA, requesters, steady, mu_values, costs)
+    _clear(mu)
+    mu_s = _settle(b, mu, "DARA 100×1-3u")
+    pp = _commit_round(b, Mechanism.PROOFPHI, requesters, steady, pp_values, costs)
+    _clear(pp)
+    pp_s = _settle(b, pp, "Prooφ 100")
 
     # proofs and slashes on the Prooφ round
-    m = markets[Mechanism.PROOFPHI]
-    f = m.functions
-    jobs, tree, r = pp["jobs"], pp["tree"], pp["round"]
+    f = b.markets[Mechanism.PROOFPHI].functions
+    jobs, tree, r = pp_s.jobs, pp_s.plan.tree, pp.round
     verify_cost, ok = probe.functions.measure(verifier.address, jobs[0].task, jobs[0].prover,
                                               b"\x00" * 32).call()
     if not ok:
         raise SystemExit("mock verifier rejected")
-    proof_gas = []
+    verify_cost = int(verify_cost)
+    proof_txs = []
     for k in range(0, len(jobs), 2):  # prove even jobs
         job = jobs[k]
-        proof_gas.append(_gas(chain, f.submitProof(r, job.as_tuple(), tree.proof(k),
-                                                   b"\x00" * 32), job.prover))
+        proof_txs.append(b.send(f.submitProof(r, job.as_tuple(), tree.proof(k), b"\x00" * 32),
+                                job.prover))
     chain.travel_to(jobs[0].proof_deadline + 1)
-    slash_gas = []
+    slash_txs = []
     for k in range(1, min(len(jobs), 40), 2):
         job = jobs[k]
-        slash_gas.append(_gas(chain, f.slash(r, job.as_tuple(), tree.proof(k)), owner))
+        slash_txs.append(b.send(f.slash(r, job.as_tuple(), tree.proof(k)), b.owner))
     withdraw_full, withdraw_part = [], []
     for who in requesters[:20]:
         bal = int(f.balanceOf(who).call())
-        withdraw_part.append(_gas(chain, f.withdraw(bal // 2), who))
-        withdraw_full.append(_gas(chain, f.withdraw(bal - bal // 2), who))
+        withdraw_part.append(b.send(f.withdraw(bal // 2), who))
+        withdraw_full.append(b.send(f.withdraw(bal - bal // 2), who))
+        b.send(f.deposit(), who, value=10**20)  # for the rounds below
+
+    # void: a 100-bid Prooφ round nobody settles, voided past its settle deadline
+    vo = _commit_round(b, Mechanism.PROOFPHI, requesters, steady, pp_values, costs)
+    chain.travel_to(int(f.roundTimes(vo.round).call()[2]) + 1)
+    snap = chain.snapshot()
+    segs = [[(req, esc, task, c) for c, req, esc, task in vo.commits[a:z]]
+            for a, z in ((0, 64), (64, 100))]
+    _void(b, vo, "void 100 in 64-bid segments", segments=segs)
+    chain.revert(snap)
+    void_txs = _void(b, vo, "void 100")
+
+    # worst cases for the model: 300-bid pages, distinct requesters, 120 asks of 2 units
+    wide_costs = [(j + 1) * UNIT for j in range(N_WIDE_PROVERS)]
+    dw_values = [((500 - i) * UNIT * (1 + (i * 7) % 20), 1 + (i * 7) % 20)
+                 for i in range(N_REQUESTERS)]
+    dw = _commit_round(b, Mechanism.DARA, requesters, wide, dw_values, wide_costs)
+    _clear(dw)
+    snap = chain.snapshot()
+    _settle(b, dw, "DARA 300×1-20u, 64-bid pages", lim.Limits(max_page_bids=64))
+    chain.revert(snap)
+    dw_s = _settle(b, dw, "DARA 300×1-20u")
+    pw_values = [((1000 - i) * UNIT, 1) for i in range(N_REQUESTERS)]
+    pw = _commit_round(b, Mechanism.PROOFPHI, requesters, wide, pw_values, wide_costs)
+    _clear(pw)
+    snap = chain.snapshot()
+    _settle(b, pw, "Prooφ 300, 64-bid pages", lim.Limits(max_page_bids=64))
+    chain.revert(snap)
+    snap = chain.snapshot()
+    pw_s = _settle(b, pw, "Prooφ 300")
+    chain.revert(snap)
+    # cut short: two 64-bid pages land, the deadline passes, they are unwound, the rest voided
+    cut = _settle(b, pw, "Prooφ 300 cut short", lim.Limits(max_page_bids=64), pages=2)
+    chain.travel_to(int(f.roundTimes(pw.round).call()[2]) + 1)
+    _unwind(b, pw, cut, "Prooφ 300 cut short")
+    _void(b, pw, "Prooφ 300 cut short", done=128)
+    if int(f.roundInfo(pw.round).call()[7]) != 2:
+        raise SystemExit("the cut-short round is not VOIDED")
+
     med = statistics.median
-    res = {
-        "commitBid": int(med(pp["bid_gas"][1:])),
-        "commitBid_first_in_round": pp["bid_gas"][0],
-        "commitAsk": int(med(pp["ask_gas"][1:])),
-        "commitAsk_first_in_round": pp["ask_gas"][0],
-        "settle_per_bid": round(da["settle"] / da["bids"]),
-        "settle_total_dara": da["settle"],
-        "settle_jobs_dara": len(da["jobs"]),
-        "settle_per_bid_dara_multiunit": round(mu["settle"] / mu["bids"]),
-        "settle_jobs_dara_multiunit": len(mu["jobs"]),
-        "settle_per_bid_proofphi": round(pp["settle"] / pp["bids"]),
-        "settle_total_proofphi": pp["settle"],
-        "settle_jobs_proofphi": len(jobs),
-        "submitProof": int(med(proof_gas[1:])) - int(verify_cost),
-        "submitProof_with_mock_verifier": int(med(proof_gas[1:])),
-        "submitProof_first_margin_to_treasury": proof_gas[0] - int(verify_cost),
-        "verifier_call_excluded": int(verify_cost),
-        "slash": int(med(slash_gas)),
-        "withdraw": int(med(withdraw_full)),
-        "withdraw_partial": int(med(withdraw_part)),
-        "bids_per_settle": 100,
-        "chain": "eth-tester 0.14.0b1 / py-evm 0.12.1b1, Prague",
+    bid_gas = [t.charged for t in pp.bid_txs]
+    interval = int(f.checkpointInterval().call())
+    ratio_max = max(row.ratio for row in b.rows)
+    res: dict[str, Any] = {
+        "commitBid": round(statistics.mean(bid_gas)),
+        "commitBid_raw": round(statistics.mean(t.raw for t in pp.bid_txs)),
+        "commitBid_median": int(med(bid_gas[1:])),
+        "commitBid_first_in_round": bid_gas[0],
+        "commitBid_checkpoint": bid_gas[interval - 1],
+        "commitBid_floor": pp.bid_txs[1].floor,
+        "commitAsk": int(med([t.charged for t in pp.ask_txs[1:]])),
+        "commitAsk_raw": int(med([t.raw for t in pp.ask_txs[1:]])),
+        "commitAsk_first_in_round": pp.ask_txs[0].charged,
     }
-    return res
+    for key, rd, s in (("dara", da, da_s), ("dara_multiunit", mu, mu_s),
+                       ("proofphi", pp, pp_s), ("dara_300x1to20u", dw, dw_s),
+                       ("proofphi_300", pw, pw_s)):
+        res[f"settle_per_bid_{key}"] = round(s.charged / len(rd.bids))
+        res[f"settle_per_bid_{key}_raw"] = round(s.raw / len(rd.bids))
+        res[f"settle_total_{key}"] = s.charged
+        res[f"settle_txs_{key}"] = len(s.txs)
+        res[f"settle_jobs_{key}"] = len(s.jobs)
+        res[f"settle_floor_bound_txs_{key}"] = sum(1 for t in s.txs if t.floor > t.raw)
+    res["settle_per_bid"] = res["settle_per_bid_dara"]
+    proofs = [t.raw for t in proof_txs[1:]]
+    proof_floor = proof_txs[1].floor
+    res.update({
+        "void_per_bid": round(sum(t.charged for t in void_txs) / len(vo.bids)),
+        "void_per_bid_raw": round(sum(t.raw for t in void_txs) / len(vo.bids)),
+        "void_segments": len(void_txs),
+        "void_bids": len(vo.bids),
+        "submitProof": max(int(med(proofs)) - verify_cost, proof_floor),
+        "submitProof_raw": int(med(proofs)) - verify_cost,
+        "submitProof_with_mock_verifier": int(med([t.charged for t in proof_txs[1:]])),
+        "submitProof_first_margin_to_treasury": max(proof_txs[0].raw - verify_cost,
+                                                    proof_txs[0].floor),
+        "verifier_call_excluded": verify_cost,
+        "slash": int(med([t.charged for t in slash_txs])),
+        "slash_raw": int(med([t.raw for t in slash_txs])),
+        "withdraw": int(med([t.charged for t in withdraw_full])),
+        "withdraw_raw": int(med([t.raw for t in withdraw_full])),
+        "withdraw_partial": int(med([t.charged for t in withdraw_part])),
+        "bids_per_settle": 100,
+        "checkpoint_interval": interval,
+        "model_ratio_max": round(ratio_max, 4),
+        "model_ratio_min": round(min(row.ratio for row in b.rows), 4),
+        "model_limits_sufficed": all(row.limit_sufficed for row in b.rows),
+        "model": [{"case": r.case, "tx": r.tx, "bids": r.bids, "jobs": r.jobs,
+                   "gasUsed": r.actual, "model": r.model, "ratio": round(r.ratio, 4),
+                   "limit": r.limit, "floor": r.floor} for r in b.rows],
+        "gas_figures": "max(gasUsed, EIP-7623 calldata floor); *_raw: eth-tester gasUsed",
+        "chain": "eth-tester 0.14.0b1 / py-evm 0.12.1b1, Prague",
+    })
+    return res, b.rows
 
 
 def main() -> int:
-    """Print the table and write the JSON."""
-    res = measure()
+    """Print the tables and write the JSON."""
+    res, rows = measure()
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(res, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     print(f"{'operation':<38}{'gas':>10}{'target':>10}  Boundless (mock verifier)")
     for key, value in res.items():
-        if not isinstance(value, int):
+        if not isinstance(value, int) or isinstance(value, bool) or key.endswith("_raw"):
             continue
         target = TARGETS.get(key)
         mark = "" if target is None else ("  ok" if value <= target else "  OVER")
-        print(f"{key:<38}{value:>10}{(target or ''):>10}{mark}  {BOUNDLESS.get(key, '')}")
+        raw = res.get(f"{key}_raw")
+        note = f"  (gasUsed {raw})" if raw is not None and raw != value else ""
+        print(f"{key:<38}{value:>10}{(target or ''):>10}{mark}  {BOUNDLESS.get(key, '')}{note}")
+    print("\nmodel vs actual (model: bridge.chain.limits before its margin; ratio = gasUsed/model)")
+    print(_model_rows_table(rows))
+    print(f"model_ratio_max {res['model_ratio_max']}  (must be ≤ 1)")
     print(f"wrote {RESULTS}")
-    return 0
+    return 0 if res["model_ratio_max"] <= 1 and res["model_limits_sufficed"] else 1
 
 
 if __name__ == "__main__":

@@ -79,6 +79,11 @@ _HINTS: dict[str, Callable[[dict[str, Any]], str]] = {
     "ProofRejected": lambda a: "the verifier rejected the proof: check it, or omit --proof to "
                                 "compute a proof of work",
     "ZeroAmount": lambda a: "use an amount above 0",
+    "CapacityLockedByAsk": lambda a: f"your ask in round {a['round']} may still be settled: "
+    "change capacity once it is settled or its settle deadline passed",
+    "RoundFull": lambda a: f"round {a['round']} holds its maximum {a['cap']} commitments on "
+    "this side: commit in the next round",
+    "EscrowTooSmall": lambda a: f"the market's minimum escrow is {a['minimum']} wei",
     "CollateralLockedByAsk": lambda a: f"your ask in round {a['round']} is not settled yet: "
                                        "withdraw once the keeper settles it",
 }

@@ -12,6 +12,10 @@ A network file (``deploy/networks/*.toml``) names the node and the market's para
     refund_cap = "200gwei"            # wei, or with a gwei/ether suffix
     capacity_interval = 1             # rounds between capacity changes
     capacity_factor = 4               # at most this-fold per change
+    min_escrow = "1gwei"              # smallest escrow a bid may lock (what a junk bid costs)
+    max_bids_per_round = 8192         # per-round commitment caps (RoundFull beyond)
+    max_asks_per_round = 512          # at most 1024: the ask table rides along with every page
+    checkpoint_interval = 64          # bids between bid-chain checkpoints (page boundaries)
     confirmations = 1                 # what the keeper should wait for (recorded)
     [verifier]
     kind = "pow"                      # proof of work (difficulty_bits) or "attestation" (checker)
@@ -58,7 +62,8 @@ NETWORKS_DIR = Path(__file__).resolve().parents[2] / "deploy" / "networks"
 RECORD_NAME = "market.json"
 
 _INT_KEYS = ("chain_id", "commit_period", "settle_period", "proof_period", "capacity_interval",
-             "capacity_factor", "confirmations", "genesis")
+             "capacity_factor", "confirmations", "genesis", "max_bids_per_round",
+             "max_asks_per_round", "checkpoint_interval")
 
 
 @dataclass(frozen=True)
@@ -84,6 +89,10 @@ class NetworkConfig:
     refund_cap: int = 200 * 10**9
     capacity_interval: int = 1
     capacity_factor: int = 4
+    min_escrow: int = 10**9
+    max_bids_per_round: int = 8192
+    max_asks_per_round: int = 512
+    checkpoint_interval: int = 64
     confirmations: int = 1
     genesis: int = 0
     verifier: VerifierSpec = field(default_factory=VerifierSpec)
@@ -94,6 +103,9 @@ class NetworkConfig:
                 "settle_period": self.settle_period, "proof_period": self.proof_period,
                 "refund_cap": self.refund_cap, "capacity_interval": self.capacity_interval,
                 "capacity_factor": self.capacity_factor, "genesis": self.genesis,
+                "min_escrow": self.min_escrow, "max_bids_per_round": self.max_bids_per_round,
+                "max_asks_per_round": self.max_asks_per_round,
+                "checkpoint_interval": self.checkpoint_interval,
                 "verifier": asdict(self.verifier)}
 
 
@@ -141,12 +153,14 @@ def load_network(ref: str, *, rpc: str | None = None) -> NetworkConfig:
         values["mechanism"] = str(data["mechanism"]).lower()
     if values.get("mechanism", "proofphi") not in ("proofphi", "dara"):
         raise ConfigError(f"{path}: mechanism {data['mechanism']!r}: use \"proofphi\" or \"dara\"")
-    if "refund_cap" in data:
-        try:
-            values["refund_cap"] = parse_amount(str(data["refund_cap"]), name="refund_cap")
-        except InvalidInput as exc:
-            raise ConfigError(f"{path}: {exc}") from None
-    for key in ("commit_period", "settle_period", "proof_period", "capacity_factor"):
+    for key in ("refund_cap", "min_escrow"):
+        if key in data:
+            try:
+                values[key] = parse_amount(str(data[key]), name=key)
+            except InvalidInput as exc:
+                raise ConfigError(f"{path}: {exc}") from None
+    for key in ("commit_period", "settle_period", "proof_period", "capacity_factor",
+                "min_escrow", "max_bids_per_round", "max_asks_per_round", "checkpoint_interval"):
         if key in values and values[key] == 0:
             raise ConfigError(f"{path}: {key} must be at least 1")
     v = data.get("verifier", {})
@@ -337,7 +351,9 @@ def deploy_network(net: NetworkConfig, account: LocalAccount, *, w3: Web3,
         commit_period=net.commit_period, settle_period=net.settle_period,
         proof_period=net.proof_period, refund_cap=net.refund_cap,
         capacity_interval=net.capacity_interval, capacity_factor=net.capacity_factor,
-        genesis=net.genesis)
+        genesis=net.genesis, min_escrow=net.min_escrow,
+        max_bids_per_round=net.max_bids_per_round, max_asks_per_round=net.max_asks_per_round,
+        checkpoint_interval=net.checkpoint_interval)
     market, block, m_tx = _create(sender, w3, "ProverMarket", config.as_tuple())
     record = DeploymentRecord(
         network=net.name, chain_id=chain_id, market=market, verifier=verifier, block=block,

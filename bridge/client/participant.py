@@ -137,6 +137,10 @@ class Participant:
         """Declare ``units`` of capacity (collateral must cover ``refundCap`` per unit)."""
         if units < 0:
             raise Refused("capacity cannot be negative")
+        pending = self.ask_lock()
+        if pending is not None:
+            raise Refused(f"your ask in round {pending} may still be settled: capacity cannot "
+                          "change until it is (or its settle deadline passes)")
         if units > MAX_CAPACITY:
             raise Refused(f"capacity {units} is above the market's limit {MAX_CAPACITY}")
         info = self.market.prover_info(self.address)
@@ -162,16 +166,37 @@ class Participant:
         return self._send("setCapacity", units)
 
     def ask_lock(self) -> int | None:
-        """The round whose pending ask locks all collateral (until settled, voided or its
-        settle deadline), else None: the contract refuses any withdrawal meanwhile."""
+        """The round of this prover's last ask while an ask of it may still be settled (that
+        round is neither final nor past its settle deadline, or an earlier round's deadline is
+        ahead), else None. Meanwhile the contract refuses withdrawals and capacity changes."""
         last = self.market.prover_info(self.address)["last_ask_round_plus_one"]
         if last == 0:
             return None
         r = last - 1
-        if (self.market.round_info(r).status is RoundStatus.OPEN
-                and self.market.chain_time() < self.market.params.settle_deadline(r)):
+        params = self.market.params
+        deadline = params.settle_deadline(r)
+        now = self.market.chain_time()
+        final = self.market.round_info(r).status in (RoundStatus.SETTLED, RoundStatus.VOIDED)
+        if (not final and now < deadline) or now + params.commit_period < deadline:
             return r
         return None
+
+    def asks_may_settle(self) -> int:
+        """Rounds before now in which this prover may have an ask still to be settled (the
+        contract's bound: each needs its own collateral reservation when a new ask commits)."""
+        last = self.market.prover_info(self.address)["last_ask_round_plus_one"]
+        if last == 0:
+            return 0
+        end = last - 1
+        if self.market.round_info(end).status in (RoundStatus.SETTLED, RoundStatus.VOIDED):
+            if end == 0:
+                return 0
+            end -= 1
+        params = self.market.params
+        elapsed = self.market.chain_time() - params.genesis
+        first = (elapsed - params.settle_period) // params.commit_period \
+            if elapsed > params.settle_period else 0
+        return 0 if end < first else end - first + 1
 
     def free_collateral(self) -> int:
         """Collateral (stake plus proof payments) backing neither capacity nor open jobs, nor
@@ -209,6 +234,12 @@ class Participant:
         self._send("withdrawCollateral", amount)
         return amount
 
+    @staticmethod
+    def _check_room(r: int, side: str, count: int, cap: int) -> None:
+        if count >= cap:
+            raise Refused(f"round {r} is full: it holds the maximum {cap} {side}s; commit in "
+                          "the next round")
+
     # -- sealed orders -------------------------------------------------------------------------
     def _seal(self, round: int, side: sealed.Side, price: int, quantity: int,
               extra: str) -> tuple[bytes, bytes, SealedRecord]:
@@ -240,11 +271,17 @@ class Participant:
                           "the job into tasks")
         if len(task) != 32:
             raise Refused("task must be 32 bytes (a task id or hash)")
+        minimum = self.market.params.min_escrow
+        if escrow < minimum:
+            raise Refused(f"escrow {escrow} wei is below this market's minimum {minimum} wei: "
+                          f"lock at least {minimum}")
         free = self.market.balance_of(self.address)
         if escrow > free:
             raise Refused(f"escrow {escrow} wei exceeds your free balance {free} wei: run "
                           f"`bridge requester deposit {escrow - free}` first")
         r = self._open_round(round)
+        self._check_room(r, "bid", self.market.round_info(r).bid_count,
+                         self.market.params.max_bids_per_round)
         commitment, ciphertext, record = self._seal(r, sealed.Side.BID, value, size,
                                                     extra="0x" + task.hex())
         receipt = self._send("commitBid", r, commitment, ciphertext, escrow, task)
@@ -274,6 +311,19 @@ class Participant:
         r = self._open_round(round)
         if info["last_ask_round_plus_one"] == r + 1:
             raise Refused(f"you already committed an ask in round {r}: one ask per round")
+        self._check_room(r, "ask", self.market.round_info(r).ask_count,
+                         self.market.params.max_asks_per_round)
+        earlier = self.asks_may_settle()
+        outstanding = self.market.outstanding_units(self.address)
+        need = self.market.params.refund_cap * (outstanding + capacity * (1 + earlier))
+        if info["collateral"] < need:
+            why = (f" and {earlier} earlier ask{'s' if earlier > 1 else ''} that may still be "
+                   "settled" if earlier else "")
+            raise Refused(f"this ask needs {need} wei of collateral (capacity {capacity}"
+                          f"{why}, {outstanding} outstanding units), you have "
+                          f"{info['collateral']}: run `bridge prover stake "
+                          f"{need - info['collateral']}`"
+                          + (" or wait for the earlier round to settle" if earlier else ""))
         commitment, ciphertext, record = self._seal(r, sealed.Side.ASK, cost, units, extra="")
         receipt = self._send("commitAsk", r, commitment, ciphertext)
         record = SealedRecord(**{**record.__dict__,
