@@ -89,15 +89,15 @@ FINISH_FIXED = 60_000
 FINISH_PER_ENTRY = 7_500
 """The last page: per table entry, a prover's outstanding units (cold write)."""
 FINISH_PER_PAGE = 2_600
-BEGIN_FIXED = 140_000
-PER_ASK = 3_200
+BEGIN_FIXED = 110_000
+PER_ASK = 2_800
 """beginSettlement: per ask, reveal check and chain hash; per valid ask, a table entry."""
 VOID_FIXED = 60_000
-VOID_PER_BID = 6_000
+VOID_PER_BID = 7_000
 """voidRound: per bid, the chain hash and a cold write of the escrow back."""
 BID_COMMIT_BYTES = 128
 """ABI bytes of one ``BidCommit`` in ``voidRound``'s calldata."""
-UNWIND_PER_ENTRY = 6_000
+UNWIND_PER_ENTRY = 6_500
 SETTLE_ABI_OVERHEAD = 4 + 7 * 32
 """``settleBids(uint256, bytes, bytes)``: selector, three heads, two lengths, padding."""
 

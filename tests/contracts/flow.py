@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from eth_abi import encode as abi_encode
 from eth_utils import keccak
@@ -32,7 +32,6 @@ from bridge.chain.settlement import (
     rank_orders,
     void_segments,
 )
-from bridge.chain.tester import TesterChain
 from bridge.mechanisms import Ask, Bid, clear
 
 CIPHERTEXT = b"\x04" + b"\xab" * 192  # stands in for a 193-byte ECIES envelope of 96 bytes
@@ -48,6 +47,18 @@ def pow_nonce(task: bytes, prover: str, difficulty_bits: int) -> bytes:
         if h >> (256 - difficulty_bits) == 0:
             return nonce
         n += 1
+
+
+class Chain(Protocol):
+    """What the driver needs of a chain: eth-tester (``TesterChain``) or anvil (``AnvilChain``)."""
+
+    w3: Any
+
+    def now(self) -> int: ...
+    def travel_to(self, timestamp: int) -> None: ...
+    def advance(self, seconds: int) -> None: ...
+    def snapshot(self) -> int: ...
+    def revert(self, snapshot_id: int) -> None: ...
 
 
 @dataclass
@@ -100,7 +111,7 @@ class Settled:
 class Driver:
     """Drives one market on one chain."""
 
-    chain: TesterChain
+    chain: Chain
     market: Contract
     keeper: str
     owner: str

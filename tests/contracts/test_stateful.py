@@ -1,5 +1,8 @@
 """Random operation sequences on a market; after every step the books balance.
 
+Runs on anvil (a transaction in milliseconds) so that the budget finds bugs: 60 sequences of 20
+operations per mechanism, settlements in pages, settlements cut short and voided page by page.
+
 Checked after each step: the contract's ETH balance equals the sum of all free balances plus the
 ``nonFree`` counter, and ``nonFree`` equals the model's locked escrow + round pots + the sum of
 collateral + treasury. Withdrawal rules also check that nobody can take one wei more than theirs.
@@ -7,6 +10,8 @@ collateral + treasury. Withdrawal rules also check that nobody can take one wei 
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -14,18 +19,23 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from bridge.chain.tester import TesterChain
+from bridge.chain.anvil import Anvil
+from bridge.chain.deploy import Mechanism, deploy, deploy_market
+from bridge.chain.limits import Limits
 from bridge.errors import SettlementRejected
-from tests.contracts.conftest import REFUND_CAP, Accounts, Deployed
-from tests.contracts.flow import Driver, Settled
+from tests.contracts.anvil_chain import AnvilChain
+from tests.contracts.conftest import DIFFICULTY_BITS, REFUND_CAP, Accounts, market_config
+from tests.contracts.flow import Chain, Driver, Settled
 
 MILLI = 10**15
+STATEFUL_EXAMPLES = int(os.environ.get("BRIDGE_STATEFUL_EXAMPLES", "60"))
+STATEFUL_STEPS = int(os.environ.get("BRIDGE_STATEFUL_STEPS", "20"))
 
 
 class MarketMachine(RuleBasedStateMachine):
     """One market, four requesters, three provers, the owner and anyone."""
 
-    chain: TesterChain
+    chain: Chain
     market: Any
     acc: Accounts
 
@@ -70,7 +80,8 @@ class MarketMachine(RuleBasedStateMachine):
             try:
                 self.m.send("setCapacity", 1 + amount % 2, sender=prover)
             except SettlementRejected as e:
-                assert e.name in {"CapacityChangeTooSoon", "CapacityChangeTooLarge"}
+                assert e.name in {"CapacityChangeTooSoon", "CapacityChangeTooLarge",
+                                  "CapacityLockedByAsk"}
         else:
             prover = self.provers[who % 3]
             coll, cap = self.m.market.functions.proverInfo(prover).call()[:2]
@@ -97,20 +108,24 @@ class MarketMachine(RuleBasedStateMachine):
         prover = self.provers[p]
         cap = self.m.market.functions.proverInfo(prover).call()[1]
         asked = any(a.prover == prover for a in self.m.asks.get(self.round, []))
-        if cap == 0 or asked or self.m.collateral(prover) < REFUND_CAP * cap:
+        if cap == 0 or asked:
             return
         # DARA asks may offer less than capacity; Prooφ asks sell exactly their capacity
         quantity = cap if self.m.mechanism == 0 else max(1, cap - cost % 2)
-        self.m.commit_ask(self.round, prover, cost * MILLI, quantity=quantity)
+        try:
+            self.m.commit_ask(self.round, prover, cost * MILLI, quantity=quantity)
+        except SettlementRejected as e:  # collateral short of capacity + outstanding units
+            assert e.name == "InsufficientCollateral", e
+            assert self.m.collateral(prover) < REFUND_CAP * (cap + self.m.outstanding(prover))
 
     @rule(values=st.lists(st.integers(1, 20), min_size=2, max_size=4),
           costs=st.lists(st.integers(0, 10), min_size=3, max_size=3),
-          outcome=st.integers(0, 4), proofs=st.lists(st.booleans(), max_size=4))
+          outcome=st.integers(0, 5), proofs=st.lists(st.booleans(), max_size=4))
     def round_(self, values: list[int], costs: list[int], outcome: int,
                proofs: list[bool]) -> None:
-        """A whole round: bids and every prover's ask, then (outcome 1..3) the keeper settles and
-        some jobs are proven, (4) nothing more happens yet, or (0) the keeper misses and anyone
-        voids."""
+        """A whole round: bids and every prover's ask, then (outcome 1..3) the keeper settles (2:
+        in pages of two bids) and some jobs are proven, (4) nothing more happens yet, (0) the
+        keeper misses and anyone voids, or (5) its settlement is cut short and voided in pages."""
         self._finish_open_round()
         for i, v in enumerate(values):
             self.commit_bid(i % 4, v, i % 2)
@@ -118,36 +133,44 @@ class MarketMachine(RuleBasedStateMachine):
             self.commit_ask(p, c)
         if outcome == 4:
             return
-        self.settle_or_void(drop=outcome == 3, keeper_missing=outcome)
+        if outcome == 5:
+            self.settle(drop=False, partial=True)
+            return
+        self.settle_or_void(drop=outcome == 3, keeper_missing=outcome,
+                            page_bids=2 if outcome == 2 else 0)
         for k, prove in enumerate(proofs):
             if prove and self._open_jobs():
                 self.prove(k)
 
     @precondition(lambda self: bool(self.m.bids.get(self.round)))
-    @rule(drop=st.booleans(), keeper_missing=st.integers(0, 4))
-    def settle_or_void(self, drop: bool, keeper_missing: int) -> None:
-        """Mostly the keeper settles; one time in five it misses the deadline and anyone voids."""
+    @rule(drop=st.booleans(), keeper_missing=st.integers(0, 5), page_bids=st.sampled_from([0, 2]))
+    def settle_or_void(self, drop: bool, keeper_missing: int, page_bids: int = 0) -> None:
+        """Mostly the keeper settles (in pages of 2 bids or as many as fit); one time in six it
+        misses the deadline and anyone voids, one in six its settlement is cut short by the
+        deadline after one page and the round is voided page by page."""
         if keeper_missing == 0:
             self.void()
         else:
-            self.settle(drop)
+            self.settle(drop, page_bids, partial=keeper_missing == 5)
 
-    def settle(self, drop: bool) -> None:
+    def settle(self, drop: bool, page_bids: int = 0, partial: bool = False) -> None:
+        """The keeper settles in pages of ``page_bids`` (0: as many as fit); ``partial``: only
+        the first page lands before the deadline, and the round is voided page by page."""
         assert self.round is not None
         r = self.round
         self.m.close(r)
         invalid = [0] if drop and self.m.bids.get(r) else []
-        bad_asks: list[int] = []
-        while True:
-            try:
-                s = self.m.settle(r, *self.m.clear(r, invalid_bids=invalid,
-                                                   invalid_asks=bad_asks))
-                break
-            except SettlementRejected as e:
-                # a prover slashed below its capacity's backing since committing: the keeper
-                # drops its ask (the contract refuses the allocation)
-                assert e.name == "InsufficientCollateral", e
-                bad_asks += [a.index for a in self.m.asks[r] if a.prover == e.args_["prover"]]
+        # every settlement must go through: collateral was reserved when the asks committed
+        limits = Limits(max_page_bids=page_bids) if page_bids else None
+        args = self.m.clear(r, invalid_bids=invalid)
+        if partial and len(args[0]) > 2:
+            s = self.m.settle(r, *args, limits=Limits(max_page_bids=2), pages=1)
+            self.m.past_settle_deadline(r)
+            self.m.void(r, self.acc.anyone, settled=s)
+            self.locked -= sum(b.escrow for b in s.bids)
+            self.round = self.m.current_round()
+            return
+        s = self.m.settle(r, *args, limits=limits)
         self.locked -= sum(b.escrow for b in s.bids)
         self.pot += sum(b.charge for b in s.bids)
         self.settled = s
@@ -231,14 +254,34 @@ class MarketMachine(RuleBasedStateMachine):
         assert nonfree == self.locked + self.pot + collateral + treasury
 
 
+@pytest.fixture(scope="module")
+def anvil_markets(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[AnvilChain,
+                                                                               Accounts, Any]]:
+    """Both markets (the contract tests' configuration) on an anvil node."""
+    node = Anvil(tmp_path_factory.mktemp("anvil"), block_time=None,
+                 extra=("--silent", "--gas-limit", "60000000")).start()
+    try:
+        chain = AnvilChain(node)
+        acc = Accounts(*chain.accounts[:9])
+        verifier = deploy(chain.w3, "ProofOfWorkVerifier", DIFFICULTY_BITS, sender=acc.owner)
+        markets = {m: deploy_market(chain.w3, market_config(acc, verifier.address, m), acc.owner)
+                   for m in (Mechanism.PROOFPHI, Mechanism.DARA)}
+        yield chain, acc, markets
+    finally:
+        node.stop()
+
+
 @pytest.mark.parametrize("mechanism", ["proofphi", "dara"])
-def test_random_operations_conserve_funds(mechanism: str, _session_chain: TesterChain,
-                                          _deployed: Deployed, accounts: Accounts) -> None:
-    MarketMachine.chain = _session_chain
-    MarketMachine.market = getattr(_deployed, mechanism)
-    MarketMachine.acc = accounts
+def test_random_operations_conserve_funds(mechanism: str,
+                                          anvil_markets: tuple[AnvilChain, Accounts, Any]) -> None:
+    """60 sequences of 20 operations per mechanism (derandomized: the same in every run)."""
+    chain, acc, markets = anvil_markets
+    MarketMachine.chain = chain  # type: ignore[assignment]
+    MarketMachine.market = markets[Mechanism.PROOFPHI if mechanism == "proofphi"
+                                   else Mechanism.DARA]
+    MarketMachine.acc = acc
     run = MarketMachine.TestCase
-    run.settings = settings(max_examples=4, stateful_step_count=12, deadline=None,
-                            suppress_health_check=list(HealthCheck), derandomize=True,
-                            database=None)
+    run.settings = settings(max_examples=STATEFUL_EXAMPLES, stateful_step_count=STATEFUL_STEPS,
+                            deadline=None, suppress_health_check=list(HealthCheck),
+                            derandomize=True, database=None)
     run().runTest()
