@@ -1,8 +1,9 @@
 """Benchmark: 5,000 bids and 500 asks settled in pages, and a round of that size voided, on anvil.
 
-For each mechanism a market is deployed on anvil (which applies
-EIP-7623's calldata floor), 5,000 distinct requesters and 500 distinct provers commit sealed bids
-and asks (raw transactions signed here, sent without waiting), the round is closed, and the real
+For each mechanism a market is deployed on anvil (which applies EIP-7623's calldata floor), 500
+requesters (ten bids each, round-robin, so a settlement page's requesters are distinct and cold)
+and 500 provers commit sealed bids and asks (raw transactions signed here, sent without waiting),
+the round is closed, and the real
 keeper (in-process, one confirmation) decrypts, clears, audits and sends the settlement pages.
 A second round of the same size is left to its deadline and voided page by page by the keeper.
 Commitments are mined as they arrive; settlement and void run with a block a second.
@@ -83,8 +84,8 @@ def fund(node: Anvil, accounts: list[LocalAccount]) -> None:
 
 
 def commit_round(node: Anvil, market: Market, sender: Sender, requesters: list[LocalAccount],
-                 provers: list[LocalAccount], mechanism: str, seed: int) -> int:
-    """Every prover asks, every requester bids once; returns the round."""
+                 provers: list[LocalAccount], mechanism: str, n_bids: int, seed: int) -> int:
+    """Every prover asks; ``n_bids`` bids round-robin over the requesters; returns the round."""
     rng = random.Random(seed)
     node.travel_to(market.params.closes_at(market.current_round()) + 1)
     r = market.current_round()
@@ -99,7 +100,8 @@ def commit_round(node: Anvil, market: Market, sender: Sender, requesters: list[L
                               quantity=capacity, salt=salt)
         sender.send(a, "commitAsk", r, c, sealed.seal(key, price=cost, quantity=capacity,
                                                       salt=salt))
-    for a in requesters:
+    for k in range(n_bids):
+        a = requesters[k % len(requesters)]
         size = 1 if mechanism == "proofphi" else rng.randint(1, 5)
         value = rng.randint(30, 120) * GWEI * size
         salt = sealed.new_salt()
@@ -131,11 +133,12 @@ def tx_figures(w3: Web3, node: Anvil, hashes: list[Any]) -> dict[str, Any]:
             "total_gas": sum(gas)}
 
 
-def run(mechanism: str, n_bids: int, n_asks: int, workdir: Path) -> dict[str, Any]:
+def run(mechanism: str, n_bids: int, n_asks: int, n_requesters: int, workdir: Path
+        ) -> dict[str, Any]:
     # commitments are mined as they arrive (automine); the settlement then runs with a block a
     # second (evm_setIntervalMining), as on a live network
     node = Anvil(workdir, block_time=None, rpc_timeout=60,
-                 extra=("--silent", "--gas-limit", "100000000")).start()
+                 extra=("--silent", "--gas-limit", "100000000", "--prune-history", "256")).start()
     try:
         w3 = Web3(HTTPProvider(node.url, request_kwargs={"timeout": 120}))
         keeper_account: LocalAccount = Account.from_key(DEV_KEYS[0])
@@ -148,7 +151,9 @@ def run(mechanism: str, n_bids: int, n_asks: int, workdir: Path) -> dict[str, An
                              keeper=KeeperIdentity.of_account(keeper_account), force=True)
         market = Market(w3, res.record.market)
         rng = random.Random(7)
-        requesters = [Account.create(extra_entropy=str(rng.random())) for _ in range(n_bids)]
+        # bids come round-robin from n_requesters accounts: consecutive bids (and so every page)
+        # have distinct requesters, whose accounts are cold, as with one bid per requester
+        requesters = [Account.create(extra_entropy=str(rng.random())) for _ in range(n_requesters)]
         provers = [Account.create(extra_entropy=str(rng.random())) for _ in range(n_asks)]
         t0 = time.perf_counter()
         fund(node, requesters + provers)
@@ -159,9 +164,9 @@ def run(mechanism: str, n_bids: int, n_asks: int, workdir: Path) -> dict[str, An
             sender.send(a, "stake", value=200 * GWEI * capacity * 4)
             sender.send(a, "setCapacity", capacity)
         for a in requesters:
-            sender.send(a, "deposit", value=10**18)
+            sender.send(a, "deposit", value=10**20)
         sender.wait()
-        print(f"  {mechanism}: {n_bids} requesters and {n_asks} provers ready in "
+        print(f"  {mechanism}: {n_requesters} requesters and {n_asks} provers ready in "
               f"{time.perf_counter() - t0:.0f} s", flush=True)
         db = f"sqlite:///{workdir / f'keeper-{mechanism}.sqlite'}"
         cfg = KeeperConfig(rpc=node.url, market=res.record.market, database=db, confirmations=1,
@@ -172,7 +177,7 @@ def run(mechanism: str, n_bids: int, n_asks: int, workdir: Path) -> dict[str, An
 
         # ---- a round settled in pages
         t0 = time.perf_counter()
-        r = commit_round(node, market, sender, requesters, provers, mechanism, seed=1)
+        r = commit_round(node, market, sender, requesters, provers, mechanism, n_bids, seed=1)
         print(f"  round {r}: commitments in {time.perf_counter() - t0:.0f} s", flush=True)
         node.rpc("evm_setIntervalMining", 1)
         node.travel_to(market.params.closes_at(r) + 1)
@@ -195,7 +200,7 @@ def run(mechanism: str, n_bids: int, n_asks: int, workdir: Path) -> dict[str, An
         # ---- a round of the same size voided in pages after its deadline
         node.rpc("evm_setIntervalMining", 0)
         node.rpc("evm_setAutomine", True)
-        r2 = commit_round(node, market, sender, requesters, provers, mechanism, seed=2)
+        r2 = commit_round(node, market, sender, requesters, provers, mechanism, n_bids, seed=2)
         node.rpc("evm_setIntervalMining", 1)
         node.travel_to(market.params.settle_deadline(r2) + 1)
         start = time.perf_counter()
@@ -231,6 +236,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--bids", type=int, default=5000)
     ap.add_argument("--asks", type=int, default=500)
+    ap.add_argument("--requesters", type=int, default=500)
     ap.add_argument("--mechanisms", default="dara,proofphi")
     ap.add_argument("--out", type=Path, default=RESULTS)
     args = ap.parse_args()
@@ -242,7 +248,7 @@ def main() -> int:
         for mech in args.mechanisms.split(","):
             work = Path(tmp) / mech
             work.mkdir()
-            results[mech] = run(mech, args.bids, args.asks, work)
+            results[mech] = run(mech, args.bids, args.asks, min(args.requesters, args.bids), work)
     keys = ["bids", "asks", "settle_txs", "settle_max_tx_gas", "settle_max_tx_bytes",
             "settle_gas_per_bid", "void_txs", "void_max_tx_gas", "void_max_tx_bytes",
             "void_gas_per_bid", "close_to_final_s"]
@@ -256,7 +262,8 @@ def main() -> int:
         **results,
         "machine": {"python": platform.python_version(), "cpus": os.cpu_count(),
                     "load": round(os.getloadavg()[0], 2), "platform": platform.platform()},
-        "notes": "anvil, automine for commits, a block a second for settlement (EIP-7623 floor applied by anvil); gas is "
+        "notes": "anvil: automine for commits, a block a second for settlement; anvil applies "
+                 "EIP-7623's floor; gas is "
                  "the receipts' gasUsed; bytes are the signed transactions' encoded sizes; "
                  "close_to_final_s from the block closing the round to the last page's receipt "
                  "(keeper in-process, 1 confirmation: log reading, decryption, clearing, audit, "

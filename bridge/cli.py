@@ -254,6 +254,9 @@ def keeper_run(
     log_format: Annotated[str | None, typer.Option("--log-format",
                                                    help="text or json (one object per line)")
                           ] = None,
+    max_page_bids: Annotated[int | None, typer.Option(
+        "--max-page-bids", help="Bids per settlement page (0: as many as fit the limits).")
+                             ] = None,
 ) -> None:
     """Run the keeper until SIGTERM (config: file < BRIDGE_KEEPER_* env < flags)."""
     from bridge.client.keys import load_account
@@ -264,7 +267,7 @@ def keeper_run(
         cfg = load_config(config, rpc=rpc, market=market, database=database, keystore=keystore,
                           confirmations=confirmations, poll_interval=poll_interval,
                           metrics_port=metrics_port, start_block=start_block,
-                          log_format=log_format)
+                          log_format=log_format, max_page_bids=max_page_bids)
         from bridge.keeper.logfmt import configure_logging
 
         configure_logging(cfg.log_level, cfg.log_format)

@@ -614,6 +614,8 @@ def void_segments(n_done: int, commits: Sequence[tuple[bytes, str, int, bytes]],
     first = n_done
     n = len(commits)
     per = lim.void_bids_per_tx(limits, interval)
+    if limits.max_page_bids:
+        per = min(per, max(interval, limits.max_page_bids // interval * interval))
     while first < n or (first == n and not segments):
         end = min(n, first + per)
         segments.append([(req, escrow, task, c) for c, req, escrow, task in commits[first:end]])

@@ -14,6 +14,7 @@ Example ``keeper.toml``::
     confirmations = 2
     poll_interval = 1.0
     metrics_port = 9108                        # 0 disables the HTTP endpoint
+    max_page_bids = 0                          # bids per settlement page: 0 = as many as fit
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ class KeeperConfig:
     lock_id: int = 0
     log_level: str = "INFO"
     log_format: str = "text"
+    max_page_bids: int = 0
 
     def validate(self) -> KeeperConfig:
         """Raise :class:`ConfigError` naming the first invalid setting; return self."""
@@ -74,7 +76,8 @@ class KeeperConfig:
             raise ConfigError(f"database {self.database!r} is not supported: use "
                               "sqlite:///path or postgresql+psycopg://user@host/db")
         for name in ("confirmations", "max_log_range", "misfire_grace_time", "metrics_port",
-                     "expected_chain_id", "max_fee_per_gas", "min_balance_wei", "lock_id"):
+                     "expected_chain_id", "max_fee_per_gas", "min_balance_wei", "lock_id",
+                     "max_page_bids"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} is {getattr(self, name)}: it must be ≥ 0")
         if self.max_log_range < 1:

@@ -30,6 +30,7 @@ from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
 from bridge.chain.connect import connect
+from bridge.chain.limits import Limits
 from bridge.chain.logs import Batch, LogReader, Reorg
 from bridge.chain.market import Market
 from bridge.chain.sender import TxSender
@@ -168,6 +169,8 @@ class Keeper:
         self.pipeline = RoundPipeline(self.market, self.store, self.sender,
                                       bytes(self.account.key), self.metrics,
                                       schedule=self._schedule)
+        if self.cfg.max_page_bids:
+            self.pipeline.limits = Limits(max_page_bids=self.cfg.max_page_bids)
 
     def _schedule(self, r: int, kind: str, when: int) -> None:
         if self.scheduler is not None:
