@@ -659,6 +659,24 @@ def requester_withdraw(amount: Annotated[str | None, typer.Argument()] = None,
 
 
 # ------------------------------------------------------------------------------------- round
+@round_app.command("void")
+def round_void(round: Annotated[int, typer.Argument(help="The round to void.")],
+               rpc: RpcOpt = "http://127.0.0.1:8545", market: MarketOpt = "",
+               keystore: KeystoreOpt = "", from_block: FromBlockOpt = -1,
+               as_json: JsonOpt = False) -> None:
+    """Void round R after its settlement deadline if the keeper did not settle it: every escrow
+    returns (pages of it that did settle are unwound). Anyone may; it costs only gas."""
+    def run() -> None:
+        s = _session(rpc, market, keystore, from_block=from_block)
+        out = s.participant.void_round(round, s.from_block)
+        _emit(as_json, out, [f"round {round} voided in {out['transactions']} transaction"
+                             f"{'s' if out['transactions'] != 1 else ''}: "
+                             f"{out['bids_returned']} bids' escrow returned"
+                             + (f", {out['unwound_pages']} settled pages unwound"
+                                if out["unwound_pages"] else "")])
+    guarded(run)
+
+
 @round_app.command("show")
 def round_show(round: Annotated[int | None, typer.Argument()] = None,
                rpc: RpcOpt = "http://127.0.0.1:8545", market: MarketOpt = "",

@@ -706,3 +706,35 @@ def decode_settlement(abi: Sequence[dict[str, Any]], mechanism: str, begin_input
                 for b, c in zip(bids, charges, strict=True)]
     return {"round": round_, "bids": bids, "asks": decode_asks(asks_bytes),
             "claim": ProofPhiClaim(*claim)}
+
+
+def void_transactions(
+    bids_done: int,
+    pages_landed: int,
+    pages_unwound: int,
+    commits: Sequence[tuple[bytes, str, int, bytes]],
+    settled: Sequence[SettledPage],
+    limits: Any = None,
+    interval: int = CHECKPOINT_INTERVAL,
+) -> list[tuple[str, tuple[Any, ...], int]]:
+    """Every transaction still needed to void a round, as ``(function, args-after-round, gas)``.
+
+    ``bids_done``/``pages_landed``/``pages_unwound``: ``settlementProgress``; ``commits``: every
+    bid's (commitment, requester, escrow, task) in commit order; ``settled``: the round's
+    ``BidsSettled`` logs (at least the landed pages). Unwinds come first, then void segments.
+    """
+    from bridge.chain import limits as lim
+
+    limits = limits or lim.DEFAULT
+    by_page = {p.page: p for p in settled}
+    missing = [p for p in range(pages_unwound, pages_landed) if p not in by_page]
+    if missing:
+        raise InvalidInput(f"the BidsSettled logs of pages {missing} are needed to unwind them")
+    plain = [(req, escrow, task) for _c, req, escrow, task in commits]
+    txs: list[tuple[str, tuple[Any, ...], int]] = []
+    for p in range(pages_unwound, pages_landed):
+        entries = charged_entries(plain, by_page[p])
+        txs.append(("unwindPage", (entries,), lim.unwind_gas(len(entries), limits)[0]))
+    for segment in void_segments(bids_done, commits, limits, interval):
+        txs.append(("voidRound", (segment,), lim.void_gas(len(segment), limits)[0]))
+    return txs

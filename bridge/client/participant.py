@@ -37,6 +37,7 @@ from bridge.chain.settlement import (
     decode_settlement,
     jobs_from_logs,
     unpack_job,
+    void_transactions,
 )
 from bridge.client.salts import SaltStore, SealedRecord
 from bridge.errors import BridgeError, InvalidInput
@@ -330,6 +331,41 @@ class Participant:
                                  "tx_hash": HexBytes(receipt["transactionHash"]).to_0x_hex()})
         self.salts.add(record)
         return record
+
+    # -- liveness ----------------------------------------------------------------------------
+    def void_round(self, round: int, from_block: int) -> dict[str, int]:
+        """Void a round its keeper did not settle by the deadline: unwind the pages that did land
+        and return every remaining escrow, page by page (anyone may; costs only gas)."""
+        m = self.market
+        info = m.round_info(round)
+        if info.status in (RoundStatus.SETTLED, RoundStatus.VOIDED):
+            raise Refused(f"round {round} is already {info.status.name.lower()}: nothing to void")
+        deadline = m.params.settle_deadline(round)
+        if m.chain_time() < deadline:
+            at = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(deadline))
+            raise Refused(f"round {round} may still be settled by the keeper until {at}: void it "
+                          "after that")
+        logs = sorted(event_logs(m, "BidCommitted", from_block, {"round": round}),
+                      key=lambda e: int(e["args"]["index"]))
+        if len(logs) != info.bid_count:
+            raise BridgeError(f"found {len(logs)} of round {round}'s {info.bid_count} commitments "
+                              f"from block {from_block}: pass an earlier --from-block")
+        commits = [(bytes(e["args"]["commitment"]), e["args"]["requester"],
+                    int(e["args"]["escrow"]), bytes(e["args"]["task"])) for e in logs]
+        progress = m.settlement_progress(round)
+        pages = [SettledPage(int(e["args"]["page"]), int(e["args"]["firstBid"]),
+                             int(e["args"]["firstJob"]),
+                             tuple(int(c) for c in e["args"]["charges"]),
+                             tuple(int(j) for j in e["args"]["jobs"]))
+                 for e in event_logs(m, "BidsSettled", from_block, {"round": round})]
+        txs = void_transactions(progress.bids_done, progress.pages, progress.unwound, commits,
+                                pages, interval=m.params.checkpoint_interval)
+        for fn, args, gas in txs:
+            self.sender.send({**m.tx(fn, round, *args), "gas": gas})
+        return {"round": round, "transactions": len(txs),
+                "unwound_pages": sum(1 for fn, _, _ in txs if fn == "unwindPage"),
+                "bids_returned": info.bid_count - progress.bids_done,
+                "escrow_returned": sum(c[2] for c in commits[progress.bids_done:])}
 
     # -- jobs and proofs -----------------------------------------------------------------------
     def settled_jobs(self, round: int, from_block: int) -> list[JobView]:

@@ -53,11 +53,10 @@ from bridge.chain.settlement import (
     JobTree2,
     SettledPage,
     SettlementPlan,
-    charged_entries,
     entries_from_outcome,
     jobs_from_logs,
     plan_settlement,
-    void_segments,
+    void_transactions,
 )
 from bridge.errors import AuditError, BridgeError, SettlementRejected
 from bridge.keeper.metrics import KeeperMetrics
@@ -544,20 +543,15 @@ class RoundPipeline:
         pages = self.settled_pages(r)
         if len(pages) < progress.pages:
             return None  # the settled pages' logs are not all read yet; unwind them once they are
-        commits = self._bid_commits(r)
+        commits = [(_b(e.args["commitment"]), e.args["requester"], int(e.args["escrow"]),
+                    _b(e.args["task"])) for e in bids]
+        txs = void_transactions(progress.bids_done, progress.pages, progress.unwound, commits,
+                                pages, self.limits, self.params.checkpoint_interval)
         try:
-            for page in pages[progress.unwound:progress.pages]:
-                entries = charged_entries(commits, page)
-                gas, _floor = tx_limits.unwind_gas(len(entries), self.limits)
-                self.sender.send({**self.market.tx("unwindPage", r, entries), "gas": gas})
-                log.warning("round %s: settled page %s unwound (its charges returned)", r,
-                            page.page)
-            full = [(_b(e.args["commitment"]), req, escrow, task)
-                    for (req, escrow, task), e in zip(commits, bids, strict=True)]
-            for segment in void_segments(progress.bids_done, full, self.limits,
-                                         self.params.checkpoint_interval):
-                gas, _floor = tx_limits.void_gas(len(segment), self.limits)
-                self.sender.send({**self.market.tx("voidRound", r, segment), "gas": gas})
+            for fn, args, gas in txs:
+                self.sender.send({**self.market.tx(fn, r, *args), "gas": gas})
+                if fn == "unwindPage":
+                    log.warning("round %s: a settled page unwound (its charges returned)", r)
         except SettlementRejected as exc:
             if exc.name != "RoundAlreadyFinal":
                 raise

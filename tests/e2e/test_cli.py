@@ -96,7 +96,8 @@ class Deployed:
         return keeper
 
 
-def deploy_test_market(workdir: Path, mechanism: Mechanism = Mechanism.PROOFPHI) -> Deployed:
+def deploy_test_market(workdir: Path, mechanism: Mechanism = Mechanism.PROOFPHI, *,
+                       min_escrow: int = 1, max_bids: int = 8192) -> Deployed:
     chain = embedded_chain()
     owner = chain.accounts[0]
     keeper: LocalAccount = Account.create()
@@ -106,7 +107,8 @@ def deploy_test_market(workdir: Path, mechanism: Mechanism = Mechanism.PROOFPHI)
         owner=owner, keeper=keeper.address,
         keeper_public_key=keeper._key_obj.public_key.to_bytes(), verifier=verifier.address,
         mechanism=mechanism, commit_period=PERIOD, settle_period=PERIOD, proof_period=PERIOD,
-        refund_cap=REFUND_CAP, capacity_interval=1, capacity_factor=4), owner)
+        refund_cap=REFUND_CAP, capacity_interval=1, capacity_factor=4, min_escrow=min_escrow,
+        max_bids_per_round=max_bids), owner)
     d = Deployed(chain, Market(w3, contract.address), owner, keeper, int(w3.eth.block_number),
                  workdir)
     d.fund(keeper.address)
@@ -479,6 +481,58 @@ def test_second_ask_in_a_round_is_refused(mkt: Deployed) -> None:
                     "collateral: withdraw once the keeper settles it (at the latest "
                     f"{utc(mkt.market.params.settle_deadline(r))})")
     assert as_json(run(mkt, key, "prover", "status", "--json"))["withdrawable"] == 0
+
+
+def test_capacity_change_and_a_second_pending_ask_are_refused_with_the_fix(
+        tmp_path: Path) -> None:
+    """While an ask may still be settled capacity is frozen, and a new ask needs collateral for
+    it too; the minimum escrow and a full round are refused before sending."""
+    d = deploy_test_market(tmp_path, min_escrow=2 * GWEI, max_bids=1)
+    key = prover_with_capacity(d, 2)
+    r = d.market.current_round()
+    ok(run(d, key, "prover", "ask", "--cost", "3gwei"))
+    line = refused(run(d, key, "prover", "capacity", "1"))
+    assert line == (f"error: your ask in round {r} may still be settled: capacity cannot "
+                    "change until it is (or its settle deadline passes)")
+    d.travel_to(d.market.params.closes_at(r) + 1)  # round r closed, not settled
+    line = refused(run(d, key, "prover", "ask", "--cost", "3gwei"))
+    assert line == (f"error: this ask needs {4 * REFUND_CAP} wei of collateral (capacity 2 and "
+                    f"1 earlier ask that may still be settled, 0 outstanding units), you have "
+                    f"{2 * REFUND_CAP}: run `bridge prover stake {2 * REFUND_CAP}` or wait for "
+                    "the earlier round to settle")
+    participant(d, key).stake(2 * REFUND_CAP)
+    ok(run(d, key, "prover", "ask", "--cost", "3gwei"))
+    q = requester_with_deposit(d, ETHER)
+    line = refused(run(d, q, "requester", "bid", "--value", "1gwei", "--size", "1",
+                       "--escrow", "1gwei", "--task", "t"))
+    assert line == ("error: escrow 1000000000 wei is below this market's minimum 2000000000 "
+                    "wei: lock at least 2000000000")
+    ok(run(d, q, "requester", "bid", "--value", "2gwei", "--size", "1", "--escrow", "2gwei",
+           "--task", "t"))
+    line = refused(run(d, q, "requester", "bid", "--value", "2gwei", "--size", "1",
+                       "--escrow", "2gwei", "--task", "t"))
+    assert line == (f"error: round {r + 1} is full: it holds the maximum 1 bids; commit in the "
+                    "next round")
+
+
+def test_anyone_voids_an_unsettled_round_with_round_void(tmp_path: Path) -> None:
+    d = deploy_test_market(tmp_path)
+    q = requester_with_deposit(d, ETHER)
+    r = d.market.current_round()
+    ok(run(d, q, "requester", "bid", "--value", "5gwei", "--size", "1", "--escrow", "7gwei",
+           "--task", "t"))
+    anyone = d.new_key()
+    deadline = d.market.params.settle_deadline(r)
+    line = refused(run(d, anyone, "round", "void", str(r)))
+    assert line == (f"error: round {r} may still be settled by the keeper until {utc(deadline)}: "
+                    "void it after that")
+    d.travel_to(deadline)
+    out = as_json(run(d, anyone, "round", "void", str(r), "--json"))
+    assert out == {"round": r, "transactions": 1, "unwound_pages": 0, "bids_returned": 1,
+                   "escrow_returned": 7 * GWEI}
+    assert d.market.balance_of(q.address) == ETHER
+    assert refused(run(d, anyone, "round", "void", str(r))) == (
+        f"error: round {r} is already voided: nothing to void")
 
 
 def test_withdrawing_more_than_is_free_is_refused(mkt: Deployed) -> None:
