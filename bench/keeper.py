@@ -126,7 +126,7 @@ def setup(chain: Chain, workdir: Path, bids: int) -> Setup:
     requesters = [Participant(market, Account.from_key(k), salts=salts) for k in REQUESTERS]
     capacity = max(1, bids // (2 * len(provers)))
     for p in provers:
-        p.stake(market.params.refund_cap * capacity * 4)
+        p.stake(market.params.refund_cap * capacity * 40)  # rounds leave jobs outstanding
         p.set_capacity(capacity)
     for q in requesters:
         q.deposit(10**18)

@@ -10,8 +10,8 @@ Mutants, generated one at a time from the sources as they are now:
 - **engine** — every comparison operator of ``bridge/mechanisms/*.py`` (``ast.Compare``), flipped
   the same way.
 
-Each mutant is applied to a private copy of the repository (tracked files plus symlinks to
-``.venv`` and ``node_modules``); contract mutants are recompiled there
+Each mutant is applied to a private copy of the repository (tracked and untracked, not ignored
+files plus symlinks to ``.venv`` and ``node_modules``); contract mutants are recompiled there
 (``python -m bridge.chain.compile --write``), then the relevant tests run there with
 ``pytest -x -q -p no:cacheprovider`` (contracts: ``tests/contracts tests/e2e``; engine:
 ``tests/unit``) under a per-mutant timeout, and the file and artifacts are restored. A small
@@ -499,7 +499,9 @@ class Result:
 
 
 def _tracked_files(repo: Path) -> list[str]:
-    out = subprocess.run(["git", "ls-files", "-z"], cwd=repo, check=True, capture_output=True)
+    """Tracked files plus untracked ones that are not ignored (a new test must be in the copy)."""
+    out = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+                         cwd=repo, check=True, capture_output=True)
     return [p for p in out.stdout.decode().split("\0") if p]
 
 

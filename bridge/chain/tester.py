@@ -7,9 +7,32 @@ timestamps follow the wall clock unless moved with :meth:`TesterChain.travel_to`
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
+from eth.exceptions import TransactionNotFound
 from eth_tester import EthereumTester, PyEVMBackend
+from eth_tester.backends.pyevm import main as pyevm_main
 from web3 import EthereumTesterProvider, Web3
+
+_scan_for_transaction = pyevm_main._get_transaction_by_hash
+
+
+def _indexed_transaction_lookup(chain: Any, transaction_hash: bytes) -> tuple[Any, Any, int]:
+    """eth-tester finds a transaction by walking every block back from the head (its own TODO
+    says so), which makes each receipt, and so each log read, O(chain length): a 500-bid round's
+    logs took ~20 s to read. py-evm indexes canonical transactions by hash; use that, and fall
+    back to the scan for the pending block."""
+    try:
+        number, index = chain.chaindb.get_transaction_index(transaction_hash)
+    except TransactionNotFound:
+        return _scan_for_transaction(chain, transaction_hash)
+    block = chain.get_canonical_block_by_number(number)
+    if index < len(block.transactions) and block.transactions[index].hash == transaction_hash:
+        return block, block.transactions[index], index
+    return _scan_for_transaction(chain, transaction_hash)
+
+
+pyevm_main._get_transaction_by_hash = _indexed_transaction_lookup
 
 
 @dataclass

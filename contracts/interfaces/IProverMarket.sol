@@ -4,25 +4,29 @@ pragma solidity ^0.8.28;
 /// @title IProverMarketTypes + IProverMarket
 /// @notice A sealed-bid double auction for proving work, settled by a trusted keeper and checked
 ///         on-chain (SPEC §5). Rounds are time based: round `r` accepts commitments in
-///         `[genesis + r·commitPeriod, genesis + (r+1)·commitPeriod)`; the keeper settles before
-///         `close + settlePeriod`; assigned provers prove before `settledAt + proofPeriod`.
+///         `[genesis + r·commitPeriod, genesis + (r+1)·commitPeriod)`; the keeper settles (in
+///         pages) before `close + settlePeriod`; every job of the round is due before
+///         `close + settlePeriod + proofPeriod`. A round not settled by then is voided (in pages)
+///         by anyone, and every escrow returns.
 /// @dev Storage is kept off the commit path: each round keeps one rolling hash-chain word per side
-///      (see `bidChain`), and `settle` re-derives it from the reveals, so a missing, extra,
-///      reordered or altered reveal makes the settlement revert with `RevealsMismatch`.
+///      (see `bidChain`) and, every `checkpointInterval` bids, the bid-chain word reached so far.
+///      Each settlement page re-derives the chain between two checkpoints from its reveals, so a
+///      missing, extra, reordered or altered reveal makes it revert with `RevealsMismatch`.
 ///
 ///      Chain word (bids): `w_0 = 0`, `w_{k+1} = (uint256(keccak256(abi.encode(w_k, commitment,
 ///      requester, escrow, task))) & ~0xffffffff) | (k + 1)`; asks: `keccak256(abi.encode(w_k,
 ///      commitment, prover, capacityAtCommit))`, same masking. The low 32 bits hold the count.
 ///
-///      Jobs are stored only as a Merkle root (OpenZeppelin `MerkleProof`, sorted-pair keccak256;
-///      an odd node at the end of a level is carried up unchanged). Leaf for job `j` of round `r`:
-///      `keccak256(abi.encode(uint256 r, Job job))`, i.e. the ten words
-///      `(r, jobIndex, bidIndex, requester, task, prover, units, payment, chargeShare, proofDeadline)`.
-///      Provers and requesters rebuild their jobs from logs alone: `BidCommitted` (requester,
-///      escrow, task), `AskCommitted` (prover), `RoundSettled` (charges and packed jobs) and the
-///      settle block's time plus `proofPeriod` give every leaf field (or decode the calldata of the
-///      `settle` transaction). Per-bid refunds are `escrow − charges[i]`; no per-bid event is
-///      emitted at settlement (gas: see README "Contract and gas").
+///      Jobs are stored only as a Merkle root: one tree per page, the round's root is the tree
+///      over the pages' roots (OpenZeppelin `MerkleProof`, sorted-pair keccak256; an odd node at the
+///      end of a level is carried up unchanged; a job's proof is its page proof followed by its
+///      page's top proof). Leaf for job `j` of round `r`: `keccak256(abi.encode(uint256 r, Job
+///      job))`, i.e. the ten words `(r, jobIndex, bidIndex, requester, task, prover, units,
+///      payment, chargeShare, proofDeadline)`. Provers and requesters rebuild their jobs from logs
+///      alone: `BidCommitted` (requester, escrow, task), `AskCommitted` (prover), `BidsSettled`
+///      (each page's charges and packed jobs) and the round's deadlines give every leaf field.
+///      Per-bid refunds are `escrow − charge`; no per-bid event is emitted at settlement (gas: see
+///      README "Contract and gas").
 ///
 ///      Trust: the keeper alone decides which reveals are invalid (it could exclude a bid it can
 ///      open; its escrow is then released untouched) and, in a DARA market, which feasible outcome
