@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import requests
 from web3 import HTTPProvider, Web3
 
 from bridge.chain.anvil import Anvil
@@ -23,7 +24,10 @@ class AnvilChain:
     accounts: list[str] = field(init=False)
 
     def __post_init__(self) -> None:
-        self.w3 = Web3(HTTPProvider(self.node.url, request_kwargs={"timeout": 60}))
+        session = requests.Session()
+        session.trust_env = False  # no proxy lookup in the environment on every request
+        self.w3 = Web3(HTTPProvider(self.node.url, request_kwargs={"timeout": 60},
+                                    session=session))
         self.accounts = list(self.w3.eth.accounts)
         self.node.rpc("anvil_setBlockTimestampInterval", 1)
 

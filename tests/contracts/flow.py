@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Protocol
 
 from eth_abi import encode as abi_encode
@@ -120,9 +121,19 @@ class Driver:
     asks: dict[int, list[CommittedAsk]] = field(default_factory=dict)
 
     # ---- time
-    @property
+    @cached_property
     def mechanism(self) -> Mechanism:
         return Mechanism(self.market.functions.mechanism().call())
+
+    @cached_property
+    def _periods(self) -> tuple[int, int, int, int]:
+        f = self.market.functions
+        return (int(f.genesis().call()), int(f.commitPeriod().call()),
+                int(f.settlePeriod().call()), int(f.proofPeriod().call()))
+
+    @cached_property
+    def refund_cap(self) -> int:
+        return int(self.market.functions.refundCap().call())
 
     def times(self, r: int) -> tuple[int, int, int, int]:
         return tuple(self.market.functions.roundTimes(r).call())  # type: ignore[return-value]
@@ -193,8 +204,7 @@ class Driver:
 
     def prover_ready(self, prover: str, capacity: int, extra: int = 0) -> None:
         """Stake refundCap·capacity (+extra) and declare ``capacity``."""
-        cap = int(self.market.functions.refundCap().call())
-        self.send("stake", sender=prover, value=cap * capacity + extra)
+        self.send("stake", sender=prover, value=self.refund_cap * capacity + extra)
         self.send("setCapacity", capacity, sender=prover)
 
     # ---- keeper
@@ -234,11 +244,9 @@ class Driver:
         return bids, asks, bid_order, ask_order, entries
 
     def proof_deadline(self, r: int) -> int:
-        f = self.market.functions
-        return proof_deadline(int(f.genesis().call()), int(f.commitPeriod().call()),
-                              int(f.settlePeriod().call()), int(f.proofPeriod().call()), r)
+        return proof_deadline(*self._periods, r)
 
-    @property
+    @cached_property
     def interval(self) -> int:
         return int(self.market.functions.checkpointInterval().call())
 

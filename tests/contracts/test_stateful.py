@@ -247,10 +247,19 @@ class MarketMachine(RuleBasedStateMachine):
     # ------------------------------------------------------------ invariants
     @invariant()
     def books_balance(self) -> None:
-        nonfree, treasury = self.m.liabilities()
-        free = sum(self.m.balance(a) for a in self.everyone)
-        assert self.m.eth_balance() == free + nonfree
-        collateral = sum(self.m.collateral(p) for p in self.provers)
+        f = self.m.market.functions
+        with self.chain.w3.batch_requests() as batch:  # one round trip for the whole ledger
+            batch.add(f.liabilities())
+            batch.add(self.chain.w3.eth.get_balance(self.m.market.address))
+            for a in self.everyone:
+                batch.add(f.balanceOf(a))
+            for p in self.provers:
+                batch.add(f.proverInfo(p))
+            results = batch.execute()
+        (nonfree, treasury), eth, *rest = results
+        free = sum(int(x) for x in rest[:len(self.everyone)])
+        assert eth == free + nonfree
+        collateral = sum(int(info[0]) for info in rest[len(self.everyone):])
         assert nonfree == self.locked + self.pot + collateral + treasury
 
 
