@@ -311,11 +311,14 @@ def test_proofphi_claim_fields_are_range_checked_at_begin(proofphi: Driver, acco
 
 def test_proofphi_claim_is_checked_against_the_ask_table(proofphi: Driver, accounts: Accounts
                                                          ) -> None:
-    """No pivot A without a trade (ℓ = 0), and no pivot B without an ask ℓ + 1."""
+    """A trade (ℓ > 0) needs a pivot A whose value covers ask ℓ's cost (here 3 milli; bid 3 is
+    worth 1 milli), no trade has no pivot A, and no pivot B without an ask ℓ + 1."""
     m = proofphi
     r, _, asks, plan = _proofphi_two_asks(m, accounts)
     c = plan.claim
-    for claim, code in ((ProofPhiClaim(has_a=True, a_index=2, a_value=8 * MILLI), 2),
+    for claim, code in ((replace(c, has_a=False, a_index=0, a_value=0), 2),
+                        (replace(c, a_index=3, a_value=MILLI), 2),
+                        (ProofPhiClaim(has_a=True, a_index=2, a_value=8 * MILLI), 2),
                         (replace(c, has_b=True, b_index=3, b_value=0), 3),
                         (replace(c, has_b=True, b_index=3, b_value=MILLI), 3)):
         with reverts("ProofPhiClaimInvalid", round=r, code=code):
