@@ -343,6 +343,13 @@ def measure() -> tuple[dict[str, Any], list[ModelRow]]:
     da_s = _settle(b, da, "DARA 100×1u")
     # DARA with multi-unit bids (sizes 1..3, 100 units of supply): more jobs per bid
     mu_values = [((300 - i) * UNIT * (1 + i % 3), 1 + i % 3) for i in range(100)]
+    # DARA, every bid settled as invalid: the commitment and 129 bytes of evidence each (random
+    # non-zero bytes: the contract reads only the reason code, calldata is priced as it comes)
+    iv = _commit_round(b, Mechanism.DARA, requesters, steady, pp_values, costs)
+    iv.bids = [BidReveal(x.requester, x.escrow, x.task, False, commitment=c[0],
+                         evidence=bytes([3]) + os.urandom(128))
+               for x, c in zip(iv.bids, iv.commits, strict=True)]
+    iv_s = _settle(b, iv, "DARA 100 invalid")
     mu = _commit_round(b, Mechanism.DARA, requesters, steady, mu_values, costs)
     _clear(mu)
     mu_s = _settle(b, mu, "DARA 100×1-3u")
@@ -437,6 +444,7 @@ def measure() -> tuple[dict[str, Any], list[ModelRow]]:
     put("commitAsk", pp.ask_txs[1:])
     put("commitAsk_first_in_round", pp.ask_txs[:1])
     for key, rd, s in (("dara", da, da_s), ("dara_multiunit", mu, mu_s),
+                       ("dara_all_invalid", iv, iv_s),
                        ("proofphi", pp, pp_s), ("dara_300x1to20u", dw, dw_s),
                        ("proofphi_300", pw, pw_s)):
         res[f"settle_per_bid_{key}"] = round(s.charged / len(rd.bids))

@@ -146,7 +146,8 @@ def run(mechanism: str, n_bids: int, n_asks: int, n_requesters: int, workdir: Pa
                             mechanism=mechanism, commit_period=900, settle_period=1800,
                             proof_period=10**6, refund_cap=200 * GWEI, confirmations=1,
                             min_escrow=GWEI, max_bids_per_round=8192, max_asks_per_round=512,
-                            verifier=VerifierSpec(kind="pow", difficulty_bits=4))
+                            verifier=VerifierSpec(kind="pow", difficulty_bits=4),
+                            allow_same_owner_and_keeper=True)  # a bench chain
         res = deploy_network(net, keeper_account, w3=w3, out_dir=workdir / "deployments",
                              keeper=KeeperIdentity.of_account(keeper_account), force=True)
         market = Market(w3, res.record.market)

@@ -66,6 +66,7 @@ __all__ = [
     "ValidBid",
     "commitment",
     "decode_plaintext",
+    "decrypt_with_shared",
     "encode_plaintext",
     "generate_keypair",
     "new_salt",
@@ -422,15 +423,27 @@ def seal(public_key: KeyLike, *, price: int, quantity: int, salt: KeyLike) -> by
 
 def _decrypt(secret: bytes, data: bytes) -> bytes | None:
     """ECIES decryption in eciespy's default format; ``None`` when it does not decrypt."""
-    if len(data) < _HEADER:
+    if len(data) < _HEADER or data[0] != 4:  # uncompressed only (eciesjs refuses 0x06/0x07)
         return None
     try:
         ephemeral = PublicKey(data[:EPHEMERAL_KEY_SIZE])
         shared = ephemeral.multiply(secret)
     except ValueError:
         return None
+    return decrypt_with_shared(ephemeral.format(False), shared.format(False), data)
+
+
+def decrypt_with_shared(ephemeral: bytes, shared: bytes, data: bytes) -> bytes | None:
+    """Decrypt an envelope given its ECDH shared point instead of the keeper's key.
+
+    ``ephemeral`` and ``shared`` are 65-byte uncompressed points (``shared = k·E``); this is how
+    anyone opens one envelope from the keeper's published evidence (:mod:`bridge.evidence`).
+    ``None`` when the envelope does not decrypt (too short, or the AES-GCM tag fails).
+    """
+    if len(data) < _HEADER:
+        return None
     # HKDF-SHA256 (RFC 5869) with one output block: extract, then expand with empty info.
-    prk = hmac.digest(_HKDF_SALT, ephemeral.format(False) + shared.format(False), "sha256")
+    prk = hmac.digest(_HKDF_SALT, ephemeral + shared, "sha256")
     key = hmac.digest(prk, b"\x01", "sha256")
     nonce = data[EPHEMERAL_KEY_SIZE : EPHEMERAL_KEY_SIZE + NONCE_SIZE]
     tag = data[EPHEMERAL_KEY_SIZE + NONCE_SIZE : _HEADER]

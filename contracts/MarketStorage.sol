@@ -2,15 +2,17 @@
 pragma solidity ^0.8.28;
 
 import {Ownable} from "@openzeppelin/contracts/access/Ownable.sol";
+import {Ownable2Step} from "@openzeppelin/contracts/access/Ownable2Step.sol";
 import {IProverMarketTypes} from "./interfaces/IProverMarket.sol";
 import {IProofVerifier} from "./interfaces/IProofVerifier.sol";
 
 /// @title MarketStorage
 /// @notice The state, configuration and constants shared by {ProverMarket} and the
 ///         {SettlementModule} it delegates paged settlement and voiding to (one storage layout).
-abstract contract MarketStorage is IProverMarketTypes, Ownable {
+abstract contract MarketStorage is IProverMarketTypes, Ownable2Step {
     /// @notice Deployment parameters.
-    /// @param owner Owner (treasury withdrawals, keeper rotation, pausing).
+    /// @param owner Owner (treasury withdrawals, keeper rotation, pausing); two-step transfer, never
+    ///        renounced.
     /// @param keeper The keeper's address (the only account that may settle).
     /// @param keeperPublicKey The keeper's secp256k1 public key, 64 bytes `x || y`.
     /// @param verifier The proof verifier.
@@ -19,7 +21,7 @@ abstract contract MarketStorage is IProverMarketTypes, Ownable {
     /// @param commitPeriod Length of each round's commit window, seconds.
     /// @param settlePeriod Time after a round closes for the keeper to settle, seconds.
     /// @param proofPeriod Time after settlement for provers to prove, seconds.
-    /// @param refundCap Collateral per unit of capacity and compensation per missed unit, wei.
+    /// @param refundCap Collateral per unit of capacity and compensation per missed unit, wei (> 0).
     /// @param capacityInterval Rounds between capacity changes.
     /// @param capacityFactor Maximum fold of a capacity change (≥ 1).
     /// @param minEscrow Smallest escrow a bid may lock (≥ 1 wei): what one junk commitment costs.
@@ -141,6 +143,11 @@ abstract contract MarketStorage is IProverMarketTypes, Ownable {
     /// @dev Bytes of one ask-table entry: word 0 = prover (160) | index (16) | quantity (32) | sold (32)
     ///      | 16 zero bits; word 1 = cost.
     uint256 internal constant ENTRY = 64;
+    /// @dev Bytes of an invalid order's evidence after its commitment: reason (1) | shared point
+    ///      S (64) | DLEQ c (32) | z (32).
+    uint256 internal constant EVIDENCE = 129;
+    /// @dev Largest invalid-mark reason code.
+    uint256 internal constant MAX_REASON = 10;
 
     /// @dev Resolved-bitmap word layout (see contract NatSpec).
     uint256 internal constant SENTINEL = 1 << 255;
@@ -164,10 +171,18 @@ abstract contract MarketStorage is IProverMarketTypes, Ownable {
     /// @notice Bids between two stored checkpoints of the bid chain: pages end on multiples of it.
     uint256 public immutable checkpointInterval;
 
-    /// @notice The keeper's address.
-    address public keeper;
-    /// @notice The keeper's secp256k1 public key (64 bytes, x || y) that clients encrypt to.
-    bytes public keeperPublicKey;
+    /// @dev One keeper term: from round `fromRound` on (until the next term), `keeper` settles and
+    ///      clients encrypt to the term's key. Terms only start in rounds that have not opened yet,
+    ///      so a round's keeper and key never change once its first commitment may exist.
+    struct KeeperTerm {
+        address keeper;
+        uint64 fromRound;
+    }
+
+    /// @dev Keeper terms in order; term 0 starts at round 0.
+    KeeperTerm[] internal _terms;
+    /// @dev Each term's 64-byte public key.
+    mapping(uint256 term => bytes) internal _termKeys;
 
     Ledger internal _ledger;
     mapping(address account => Account) internal _accounts;
@@ -191,6 +206,7 @@ abstract contract MarketStorage is IProverMarketTypes, Ownable {
         if (cfg.capacityFactor == 0) revert InvalidConfig("capacityFactor");
         if (cfg.genesis > block.timestamp) revert InvalidConfig("genesis");
         if (cfg.minEscrow == 0) revert InvalidConfig("minEscrow");
+        if (cfg.refundCap == 0) revert InvalidConfig("refundCap");
         if (cfg.maxBidsPerRound == 0 || cfg.maxBidsPerRound > MAX_BIDS_LIMIT) revert InvalidConfig("maxBidsPerRound");
         if (cfg.checkpointInterval == 0 || cfg.checkpointInterval > 1024) revert InvalidConfig("checkpointInterval");
         if (cfg.maxAsksPerRound == 0 || cfg.maxAsksPerRound > MAX_ASKS_LIMIT) revert InvalidConfig("maxAsksPerRound");
@@ -207,15 +223,45 @@ abstract contract MarketStorage is IProverMarketTypes, Ownable {
         maxBidsPerRound = cfg.maxBidsPerRound;
         maxAsksPerRound = cfg.maxAsksPerRound;
         checkpointInterval = cfg.checkpointInterval;
-        _setKeeper(cfg.keeper, cfg.keeperPublicKey);
+        _setKeeper(cfg.keeper, cfg.keeperPublicKey, 0);
     }
 
+    /// @dev The term governing `round` and its keeper (term 0 starts at round 0, so one exists).
+    function _keeperOf(uint256 round) internal view returns (uint256 term, address keeper_) {
+        term = _terms.length;
+        while (true) {
+            --term;
+            KeeperTerm memory t = _terms[term];
+            if (t.fromRound <= round) return (term, t.keeper);
+        }
+    }
 
-    function _setKeeper(address newKeeper, bytes memory publicKey) internal {
+    /// @dev secp256k1: y² = x³ + 7 over the field of `P`.
+    uint256 internal constant P = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEFFFFFC2F;
+
+
+    /// @dev Starts a keeper term at `fromRound` (replacing a term that starts there too).
+    function _setKeeper(address newKeeper, bytes memory publicKey, uint256 fromRound) internal {
         if (newKeeper == address(0)) revert InvalidConfig("keeper");
         if (publicKey.length != 64) revert InvalidPublicKey(publicKey.length);
-        keeper = newKeeper;
-        keeperPublicKey = publicKey;
-        emit KeeperRotated(newKeeper, publicKey);
+        uint256 x;
+        uint256 y;
+        assembly ("memory-safe") {
+            x := mload(add(publicKey, 0x20))
+            y := mload(add(publicKey, 0x40))
+        }
+        if (x >= P || y >= P || mulmod(y, y, P) != addmod(mulmod(mulmod(x, x, P), x, P), 7, P)) {
+            revert PublicKeyNotOnCurve();
+        }
+        uint256 n = _terms.length;
+        uint256 term = n;
+        if (n != 0 && _terms[n - 1].fromRound == fromRound) {
+            term = n - 1;
+            _terms[term].keeper = newKeeper;
+        } else {
+            _terms.push(KeeperTerm(newKeeper, uint64(fromRound)));
+        }
+        _termKeys[term] = publicKey;
+        emit KeeperRotated(newKeeper, publicKey, fromRound);
     }
 }

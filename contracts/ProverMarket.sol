@@ -307,7 +307,28 @@ contract ProverMarket is MarketStorage, IProverMarket, ReentrancyGuardTransient 
 
     /// @inheritdoc IProverMarket
     function rotateKeeper(address newKeeper, bytes calldata publicKey) external onlyOwner {
-        _setKeeper(newKeeper, publicKey);
+        _setKeeper(newKeeper, publicKey, currentRound() + 1);
+    }
+
+    /// @notice Disabled: see {IProverMarket-RenounceDisabled}.
+    function renounceOwnership() public pure override {
+        revert RenounceDisabled();
+    }
+
+    /// @inheritdoc IProverMarket
+    function keeperFor(uint256 round) public view returns (address, bytes memory) {
+        (uint256 term, address k) = _keeperOf(round);
+        return (k, _termKeys[term]);
+    }
+
+    /// @inheritdoc IProverMarket
+    function keeper() external view returns (address k) {
+        (, k) = _keeperOf(currentRound());
+    }
+
+    /// @inheritdoc IProverMarket
+    function keeperPublicKey() external view returns (bytes memory key) {
+        (, key) = keeperFor(currentRound());
     }
 
     /// @inheritdoc IProverMarket

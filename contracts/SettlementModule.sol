@@ -25,7 +25,7 @@ contract SettlementModule is MarketStorage {
         uint256[] calldata askOrder,
         ProofPhiClaim calldata claim
     ) external {
-        if (msg.sender != keeper) revert NotKeeper(msg.sender);
+        _onlyKeeperOf(round);
         Round storage r = _rounds[round];
         // a settlement may begin again (new table, new claim) until its first page lands
         if (r.status != RoundStatus.OPEN && (r.status != RoundStatus.SETTLING || _progress[round].pages != 0)) {
@@ -81,9 +81,10 @@ contract SettlementModule is MarketStorage {
                 ++valid;
                 off += 52;
             } else if (flag == 0) {
-                if (off + 32 > end) revert PageMalformed(round, off - _offsetOf(asks));
+                if (off + 32 + EVIDENCE > end) revert PageMalformed(round, off - _offsetOf(asks));
                 c = _word(off);
-                off += 32;
+                _checkMark(round, 1, i, off + 32);
+                off += 32 + EVIDENCE;
             } else {
                 revert PageMalformed(round, off - 1 - _offsetOf(asks));
             }
@@ -148,7 +149,7 @@ contract SettlementModule is MarketStorage {
 
     /// @notice See {IProverMarket}.
     function settleBids(uint256 round, bytes calldata askTable, bytes calldata page) external {
-        if (msg.sender != keeper) revert NotKeeper(msg.sender);
+        _onlyKeeperOf(round);
         Round storage r = _rounds[round];
         if (r.status != RoundStatus.SETTLING) revert SettlementNotBegun(round);
         _checkSettleWindow(round);
@@ -272,9 +273,10 @@ contract SettlementModule is MarketStorage {
         uint256 charge = 0;
         bytes32 cm;
         if (flag == 0) {
-            if (off + 32 > c.end) revert PageMalformed(c.round, off);
+            if (off + 32 + EVIDENCE > c.end) revert PageMalformed(c.round, off);
             cm = _word(off);
-            c.cursor = off + 32;
+            _checkMark(c.round, 0, b, off + 32);
+            c.cursor = off + 32 + EVIDENCE;
         } else {
             if (off + 70 > c.end) revert PageMalformed(c.round, off);
             uint256 value = _rd(off, 16);
@@ -371,9 +373,10 @@ contract SettlementModule is MarketStorage {
             uint256 charge = 0;
             bytes32 cm;
             if (flag == 0) {
-                if (off + 32 > c.end) revert PageMalformed(c.round, off);
+                if (off + 32 + EVIDENCE > c.end) revert PageMalformed(c.round, off);
                 cm = _word(off);
-                c.cursor = off + 32;
+                _checkMark(c.round, 0, b, off + 32);
+                c.cursor = off + 32 + EVIDENCE;
             } else {
                 if (off + 48 > c.end) revert PageMalformed(c.round, off);
                 uint256 value = _rd(off, 16);
@@ -486,6 +489,19 @@ contract SettlementModule is MarketStorage {
         if (refundCap * outstanding > collateral) {
             revert InsufficientCollateral(prover, collateral, refundCap * outstanding);
         }
+    }
+
+    /// @dev Only the keeper of `round`'s term may settle it.
+    function _onlyKeeperOf(uint256 round) private view {
+        (, address k) = _keeperOf(round);
+        if (msg.sender != k) revert NotKeeper(msg.sender);
+    }
+
+    /// @dev An invalid order's evidence (reason, shared point, DLEQ proof) follows its commitment;
+    ///      the reason code must be known. The proof is checked off-chain by anyone (`bridge audit`).
+    function _checkMark(uint256 round, uint8 side, uint256 index, uint256 off) private pure {
+        uint256 reason = _rd(off, 1);
+        if (reason == 0 || reason > MAX_REASON) revert InvalidMark(round, side, index);
     }
 
     function _checkSettleWindow(uint256 round) private view {

@@ -96,6 +96,8 @@ class NetworkConfig:
     confirmations: int = 1
     genesis: int = 0
     verifier: VerifierSpec = field(default_factory=VerifierSpec)
+    allow_same_owner_and_keeper: bool = False
+    """Development networks only: let the deployer (the owner) also be the keeper."""
 
     def parameters(self) -> dict[str, Any]:
         """The market's constructor parameters as recorded (keeper and owner excluded)."""
@@ -183,6 +185,12 @@ def load_network(ref: str, *, rpc: str | None = None) -> NetworkConfig:
                                           checker=Web3.to_checksum_address(checker))
     else:
         raise ConfigError(f"{path}: verifier.kind {kind!r}: use \"pow\" or \"attestation\"")
+    if "allow_same_owner_and_keeper" in data:
+        flag = data["allow_same_owner_and_keeper"]
+        if not isinstance(flag, bool):
+            raise ConfigError(f"{path}: allow_same_owner_and_keeper = {flag!r} must be true or "
+                              "false")
+        values["allow_same_owner_and_keeper"] = flag
     values["chain_id"] = int(data["chain_id"])
     return NetworkConfig(**values)
 
@@ -308,10 +316,12 @@ def _create(sender: TxSender, w3: Web3, name: str, *args: Any) -> tuple[str, int
 
 def deploy_network(net: NetworkConfig, account: LocalAccount, *, w3: Web3,
                    keeper: KeeperIdentity | None = None, out_dir: str | Path = "deployments",
-                   force: bool = False, receipt_timeout: float = 120.0) -> DeployResult:
+                   force: bool = False, receipt_timeout: float = 120.0,
+                   allow_same_owner_and_keeper: bool = False) -> DeployResult:
     """Deploy ``net``'s verifier and market from ``account`` unless a live record exists.
 
-    ``keeper`` defaults to ``account`` itself (a single-key development setup). Raises
+    ``keeper`` defaults to ``account`` itself (a single-key development setup), which is refused
+    unless ``allow_same_owner_and_keeper`` or the network file allows it. Raises
     :class:`ConfigError` when the node's chain id is not the file's, when the record exists with
     other parameters (pass ``force`` to deploy a new market), or when the key cannot pay.
     """
@@ -321,6 +331,14 @@ def deploy_network(net: NetworkConfig, account: LocalAccount, *, w3: Web3,
                           f"{net.name!r} expects {net.chain_id}: point --rpc at the right node "
                           "or fix chain_id in the network file")
     keeper = keeper or KeeperIdentity.of_account(account)
+    if keeper.address == account.address and not (allow_same_owner_and_keeper
+                                                   or net.allow_same_owner_and_keeper):
+        raise ConfigError(
+            f"the deployer {account.address} would own the market and also be its keeper: the "
+            "owner receives the treasury (DARA's margin), so one person could both choose "
+            "outcomes and keep their surplus. Give the keeper its own key (--keeper-keystore, "
+            "or --keeper-address with --keeper-public-key), or pass "
+            "--allow-same-owner-and-keeper for a development chain")
     path = record_path(out_dir, chain_id)
     if path.exists() and not force:
         existing = DeploymentRecord.read(path)
@@ -400,7 +418,7 @@ def keeper_identity(*, address: str | None = None, public_key: str | None = None
 def run_deploy(network: str, *, rpc: str | None = None, keystore: str | None = None,
                keeper_address: str | None = None, keeper_public_key: str | None = None,
                keeper_keystore: str | None = None, out_dir: str | Path = "deployments",
-               force: bool = False) -> DeployResult:
+               force: bool = False, allow_same_owner_and_keeper: bool = False) -> DeployResult:
     """What ``bridge deploy`` does: load the file, the keys and the node, then deploy once."""
     from bridge.chain.connect import EMBEDDED, connect, embedded_chain
     from bridge.client.keys import load_account
@@ -420,7 +438,8 @@ def run_deploy(network: str, *, rpc: str | None = None, keystore: str | None = N
         tx = w3.eth.send_transaction({"from": chain.accounts[0], "to": account.address,
                                       "value": 10**21})  # type: ignore[typeddict-item]
         w3.eth.wait_for_transaction_receipt(tx)
-    return deploy_network(net, account, w3=w3, keeper=keeper, out_dir=out_dir, force=force)
+    return deploy_network(net, account, w3=w3, keeper=keeper, out_dir=out_dir, force=force,
+                          allow_same_owner_and_keeper=allow_same_owner_and_keeper)
 
 __all__ = [
     "DeployResult",

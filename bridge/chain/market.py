@@ -141,12 +141,18 @@ class Market:
         return self._params
 
     def keeper(self) -> str:
-        """Current keeper address."""
+        """The current round's keeper address."""
         return str(self.contract.functions.keeper().call())
 
     def keeper_public_key(self) -> bytes:
-        """The 64-byte public key clients encrypt to."""
+        """The 64-byte public key the current round's orders are encrypted to."""
         return bytes(self.contract.functions.keeperPublicKey().call())
+
+    def keeper_for(self, round: int, block: BlockIdentifier = "latest") -> tuple[str, bytes]:
+        """The keeper who settles ``round`` and the 64-byte key its orders are encrypted to
+        (a rotation takes effect from the round after the one it was made in)."""
+        k, key = self.contract.functions.keeperFor(round).call(block_identifier=block)
+        return str(k), bytes(key)
 
     def round_info(self, round: int, block: BlockIdentifier = "latest") -> RoundInfo:
         """State of ``round`` at ``block``."""
@@ -178,16 +184,16 @@ class Market:
         """Free (withdrawable) balance of ``account``."""
         return int(self.contract.functions.balanceOf(account).call())
 
-    def prover_info(self, prover: str) -> dict[str, int]:
+    def prover_info(self, prover: str, block: BlockIdentifier = "latest") -> dict[str, int]:
         """Collateral, capacity and capacity-change bookkeeping of ``prover``."""
-        r = self.contract.functions.proverInfo(prover).call()
+        r = self.contract.functions.proverInfo(prover).call(block_identifier=block)
         keys = ("collateral", "capacity", "ref_capacity", "capacity_round_plus_one",
                 "last_ask_round_plus_one")
         return {k: int(v) for k, v in zip(keys, r, strict=True)}
 
-    def outstanding_units(self, prover: str) -> int:
+    def outstanding_units(self, prover: str, block: BlockIdentifier = "latest") -> int:
         """Allocated units of ``prover`` not yet proven or slashed."""
-        return int(self.contract.functions.outstandingUnits(prover).call())
+        return int(self.contract.functions.outstandingUnits(prover).call(block_identifier=block))
 
     def liabilities(self) -> tuple[int, int]:
         """(nonFree, treasury): the ETH balance is nonFree plus every free balance."""

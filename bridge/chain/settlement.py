@@ -23,6 +23,7 @@ from eth_utils import keccak, to_checksum_address
 
 from bridge import sealed
 from bridge.errors import InvalidInput
+from bridge.evidence import EVIDENCE_SIZE
 from bridge.mechanisms import Ask, Bid, sort_asks, sort_bids
 
 BID_SIDE = 0
@@ -60,11 +61,13 @@ class BidReveal:
     salt: bytes = b"\x00" * 32
     commitment: bytes = b"\x00" * 32
     charge: int = 0
+    evidence: bytes = b""
+    """Invalid bids: the 129-byte evidence of the mark (:mod:`bridge.evidence`)."""
 
     def as_tuple(self) -> tuple[Any, ...]:
-        """ABI tuple in struct field order."""
+        """The fields in order (how the keeper stores a reveal)."""
         return (self.requester, self.escrow, self.task, self.valid, self.value, self.size,
-                self.salt, self.commitment, self.charge)
+                self.salt, self.commitment, self.charge, self.evidence)
 
 
 @dataclass(frozen=True)
@@ -78,11 +81,13 @@ class AskReveal:
     quantity: int = 0
     salt: bytes = b"\x00" * 32
     commitment: bytes = b"\x00" * 32
+    evidence: bytes = b""
+    """Invalid asks: the 129-byte evidence of the mark (:mod:`bridge.evidence`)."""
 
     def as_tuple(self) -> tuple[Any, ...]:
-        """ABI tuple in struct field order."""
+        """The fields in order (how the keeper stores a reveal)."""
         return (self.prover, self.capacity, self.valid, self.cost, self.quantity, self.salt,
-                self.commitment)
+                self.commitment, self.evidence)
 
 
 @dataclass(frozen=True)
@@ -224,8 +229,15 @@ def encode_asks(asks: Sequence[AskReveal]) -> bytes:
         if a.valid:
             out += _u(a.cost, 16, "cost") + _u(a.quantity, 4, "quantity") + a.salt
         else:
-            out += a.commitment
+            out += a.commitment + _evidence(a.evidence)
     return bytes(out)
+
+
+def _evidence(raw: bytes) -> bytes:
+    if len(raw) != EVIDENCE_SIZE:
+        raise InvalidInput(f"an invalid order needs {EVIDENCE_SIZE} bytes of evidence "
+                           f"(bridge.evidence.make_evidence), got {len(raw)}")
+    return raw
 
 
 @dataclass(frozen=True)
@@ -305,7 +317,7 @@ def encode_bid(mechanism: str, bid: BidReveal, jobs: Sequence[tuple[int, int, in
     """One bid of a page; ``jobs`` are DARA's (table position, units, payment) in ask rank order."""
     out = _addr(bid.requester) + _u(bid.escrow, 16, "escrow") + bid.task
     if not bid.valid:
-        return out + b"\x00" + bid.commitment
+        return out + b"\x00" + bid.commitment + _evidence(bid.evidence)
     if mechanism == "proofphi":
         return out + b"\x01" + _u(bid.value, 16, "value") + bid.salt
     out += b"\x01" + _u(bid.value, 16, "value") + _u(bid.size, 4, "size") + bid.salt \
@@ -643,8 +655,9 @@ def decode_asks(data: bytes) -> list[AskReveal]:
                                   int.from_bytes(data[o + 16:o + 20], "big"), data[o + 20:o + 52]))
             o += 52
         else:
-            asks.append(AskReveal(prover, capacity, False, commitment=data[o:o + 32]))
-            o += 32
+            asks.append(AskReveal(prover, capacity, False, commitment=data[o:o + 32],
+                                  evidence=data[o + 32:o + 32 + EVIDENCE_SIZE]))
+            o += 32 + EVIDENCE_SIZE
     return asks
 
 
@@ -664,8 +677,9 @@ def decode_page(mechanism: str, data: bytes, table: Sequence[TableEntry] = ()
         valid = data[o + 68] == 1
         o += 69
         if not valid:
-            bids.append(BidReveal(requester, escrow, task, False, commitment=data[o:o + 32]))
-            o += 32
+            bids.append(BidReveal(requester, escrow, task, False, commitment=data[o:o + 32],
+                                  evidence=data[o + 32:o + 32 + EVIDENCE_SIZE]))
+            o += 32 + EVIDENCE_SIZE
         elif mechanism == "proofphi":
             bids.append(BidReveal(requester, escrow, task, True,
                                   int.from_bytes(data[o:o + 16], "big"), 1, data[o + 16:o + 48]))

@@ -249,7 +249,7 @@ class Participant:
         commitment = sealed.commitment(chain_id=params.chain_id, market=self.market.address,
                                        round=round, participant=self.address, side=side,
                                        price=price, quantity=quantity, salt=salt)
-        ciphertext = sealed.seal(self.market.keeper_public_key(), price=price,
+        ciphertext = sealed.seal(self.market.keeper_for(round)[1], price=price,
                                  quantity=quantity, salt=salt)
         record = SealedRecord(chain_id=params.chain_id, market=self.market.address, round=round,
                               participant=self.address, side=int(side), price=price,

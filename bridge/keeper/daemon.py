@@ -127,20 +127,28 @@ class Keeper:
         except ChainError as exc:
             raise StartupCheckFailed(str(exc)) from None
         try:
-            keeper = self.market.keeper()
-            published = self.market.keeper_public_key()
-            _ = self.market.params
+            params = self.market.params
+            current = self.market.contract.functions.currentRound().call()
+            # rounds still to settle (their settle deadline ahead), the current one and the next
+            first = max(0, current - params.settle_period // params.commit_period - 1)
+            terms = {r: self.market.keeper_for(r) for r in range(first, current + 2)}
         except Exception as exc:
             raise StartupCheckFailed(f"the contract at {self.market.address} is not a "
                                      f"ProverMarket ({exc}): check --market") from None
-        if keeper != self.account.address:
-            raise StartupCheckFailed(f"this key is {self.account.address} but the market's keeper "
-                                     f"is {keeper}: use the keeper's key or rotate the keeper")
         ours = self.account._key_obj.public_key.to_bytes()
-        if published != ours:
+        mine = [r for r, (k, key) in terms.items() if k == self.account.address and key == ours]
+        if not mine:
+            keeper = terms[current][0]
+            if keeper != self.account.address:
+                raise StartupCheckFailed(f"this key is {self.account.address} but the market's "
+                                         f"keeper is {keeper}: use the keeper's key or rotate "
+                                         "the keeper")
             raise StartupCheckFailed("the market publishes a different encryption key than this "
                                      "keeper's: bids would not decrypt; rotate the keeper key "
                                      "(rotateKeeper) to this key's public key")
+        if current + 1 not in mine:
+            log.warning("this keeper's term ends: it settles rounds %s…%s, keeper %s takes over "
+                        "from round %s", mine[0], mine[-1], terms[current + 1][0], mine[-1] + 1)
         balance = int(self.w3.eth.get_balance(self.account.address))
         if balance < self.cfg.min_balance_wei:
             raise StartupCheckFailed(f"keeper {self.account.address} holds {balance} wei, below "

@@ -59,16 +59,17 @@ from bridge.chain.settlement import (
     void_transactions,
 )
 from bridge.errors import AuditError, BridgeError, SettlementRejected
+from bridge.evidence import MarkReason, make_evidence
 from bridge.keeper.metrics import KeeperMetrics
 from bridge.keeper.store import OpeningRow, Phase, Store
 from bridge.mechanisms import Ask, Bid, audit, clear
 
 log = logging.getLogger(__name__)
 
-INSUFFICIENT_COLLATERAL = "insufficient_collateral"
-SIZE_NOT_ONE = "size_not_one"
-QUANTITY_NOT_CAPACITY = "quantity_not_capacity"
-COST_TOO_LARGE = "cost_too_large"
+INSUFFICIENT_COLLATERAL = MarkReason.INSUFFICIENT_COLLATERAL.label
+SIZE_NOT_ONE = MarkReason.SIZE_NOT_ONE.label
+QUANTITY_NOT_CAPACITY = MarkReason.QUANTITY_NOT_CAPACITY.label
+COST_TOO_LARGE = MarkReason.COST_TOO_LARGE.label
 MAX_REJECTIONS = 2  # re-clearings after the contract rejected a settlement before any page landed
 FILL_ALERT_PERCENT = 90  # warn when a round holds this share of its commitment cap
 
@@ -106,6 +107,7 @@ class RoundPipeline:
         self.params = market.params
         self.limits = tx_limits.DEFAULT
         self._plans: dict[int, tuple[str, SettlementPlan]] = {}
+        self._mine_cache: dict[int, bool] = {}
 
     # -- driving ---------------------------------------------------------------------------
     def advance(self, r: int, view: ChainView, max_steps: int = 16) -> Phase:
@@ -152,7 +154,29 @@ class RoundPipeline:
         asks = sorted(self.store.events("AskCommitted", round=r), key=lambda e: e.args["index"])
         return bids, asks
 
+    def _mine(self, r: int) -> bool:
+        """Whether ``r`` is this keeper's: its term names this address and this key."""
+        if r in self._mine_cache:  # fixed once the round has opened (rotations start later)
+            return self._mine_cache[r]
+        keeper, key = self.market.keeper_for(r)
+        ours = sealed.public_key_bytes64(self.private_key)
+        self._mine_cache[r] = keeper == self.sender.address and key == ours
+        if self._mine_cache[r]:
+            return True
+        log.warning("round %s belongs to keeper %s (key 0x%s…), not this one: left to it, and "
+                    "voided here if it is not settled by its deadline", r, keeper, key[:8].hex())
+        return False
+
     def _open(self, r: int, view: ChainView) -> Phase:
+        if not self._mine(r):
+            # another keeper's round: left to it; voided here (as anyone may) if it is missed
+            deadline = self.params.settle_deadline(r)
+            if view.latest_time > deadline:  # settled: the void check above found it so
+                self.store.set_phase(r, Phase.FINALIZED, note="another keeper's round")
+                return Phase.FINALIZED
+            if self.schedule is not None:
+                self.schedule(r, "settle-deadline", deadline + 1)
+            return Phase.OPEN
         closes = self.params.closes_at(r)
         if view.safe_time < closes:
             if self.schedule is not None:
@@ -261,6 +285,11 @@ class RoundPipeline:
                                            f"collateral covers {max(free_units, 0)} more units, "
                                            f"ask offers {row.quantity}")
 
+    def _evidence(self, event: Event, row: OpeningRow) -> bytes:
+        """The published evidence of an invalid mark: reason, shared point, DLEQ proof."""
+        reason = MarkReason.from_label(str(row.reason))
+        return make_evidence(self.private_key, _b(event.args["ciphertext"]), reason).encode()
+
     def _clear(self, r: int, view: ChainView) -> Phase:
         started = time.perf_counter()
         rows = self.store.openings(r)
@@ -291,7 +320,8 @@ class RoundPipeline:
                 size=int(row.quantity) if row.valid else 0,
                 salt=_b(row.salt) if row.valid else b"\x00" * 32,
                 commitment=_b(ev.args["commitment"]),
-                charge=outcome.charges.get(row.index, 0))
+                charge=outcome.charges.get(row.index, 0),
+                evidence=b"" if row.valid else self._evidence(ev, row))
             for ev, row in zip(bid_events, bid_rows, strict=True)
         ]
         ask_reveals = [
@@ -300,7 +330,8 @@ class RoundPipeline:
                 cost=int(row.price) if row.valid else 0,
                 quantity=int(row.quantity) if row.valid else 0,
                 salt=_b(row.salt) if row.valid else b"\x00" * 32,
-                commitment=_b(ev.args["commitment"]))
+                commitment=_b(ev.args["commitment"]),
+                evidence=b"" if row.valid else self._evidence(ev, row))
             for ev, row in zip(ask_events, ask_rows, strict=True)
         ]
         entries = entries_from_outcome(ask_reveals, outcome.assignment, outcome.job_payments())
@@ -337,9 +368,9 @@ class RoundPipeline:
             return _b(v) if isinstance(v, str) else bytes(v)
 
         bids = [BidReveal(b[0], int(b[1]), b32(b[2]), bool(b[3]), int(b[4]), int(b[5]), b32(b[6]),
-                          b32(b[7]), int(b[8])) for b in o["bids"]]
-        asks = [AskReveal(a[0], int(a[1]), bool(a[2]), int(a[3]), int(a[4]), b32(a[5]), b32(a[6]))
-                for a in o["asks"]]
+                          b32(b[7]), int(b[8]), b32(b[9])) for b in o["bids"]]
+        asks = [AskReveal(a[0], int(a[1]), bool(a[2]), int(a[3]), int(a[4]), b32(a[5]), b32(a[6]),
+                          b32(a[7])) for a in o["asks"]]
         entries = [JobEntry(*(int(x) for x in e)) for e in o["entries"]]
         plan = plan_settlement(r, self.params.mechanism, bids, asks, entries,
                                self.params.proof_deadline(r), self.limits,

@@ -28,9 +28,11 @@ pragma solidity ^0.8.28;
 ///      Per-bid refunds are `escrow − charge`; no per-bid event is emitted at settlement (gas: see
 ///      README "Contract and gas").
 ///
-///      Trust: the keeper alone decides which reveals are invalid (it could exclude a bid it can
-///      open; its escrow is then released untouched) and, in a DARA market, which feasible outcome
-///      to post; everything else is checked here.
+///      Trust: the keeper decides which reveals are invalid and, in a DARA market, which feasible
+///      outcome to post; everything else is checked here. Both decisions are checkable by anyone
+///      off-chain: every invalid order carries evidence (reason, the envelope's ECDH shared point
+///      and a DLEQ proof against the round's keeper key) that opens that one envelope, and the
+///      outcome can be recomputed from the reveals (`bridge audit`, the watchtower).
 interface IProverMarketTypes {
     // ------------------------------------------------------------------ types
 
@@ -108,6 +110,14 @@ interface IProverMarketTypes {
     error InvalidConfig(bytes32 field);
     /// @notice The keeper public key is not 64 bytes (uncompressed x || y).
     error InvalidPublicKey(uint256 length);
+    /// @notice The keeper public key is 64 bytes but not a point on secp256k1.
+    error PublicKeyNotOnCurve();
+    /// @notice Ownership can be transferred (two steps) but never renounced: the treasury and keeper
+    ///         rotation would be stranded.
+    error RenounceDisabled();
+    /// @notice An order settled as invalid carries an unknown reason code (1–10, see the protocol
+    ///         document): `side` 0 bid, 1 ask; `index` its commit index.
+    error InvalidMark(uint256 round, uint8 side, uint256 index);
     /// @notice Only the keeper may call this.
     error NotKeeper(address caller);
     /// @notice New commitments are paused by the owner.
@@ -279,8 +289,8 @@ interface IProverMarketTypes {
     event MarginsCollected(uint256 indexed round, address indexed caller, uint256 amount);
     /// @notice The owner withdrew `amount` of treasury.
     event TreasuryWithdrawn(address indexed to, uint256 amount);
-    /// @notice The keeper address and encryption key changed.
-    event KeeperRotated(address indexed keeper, bytes publicKey);
+    /// @notice From round `fromRound` on, `keeper` settles and clients encrypt to `publicKey`.
+    event KeeperRotated(address indexed keeper, bytes publicKey, uint256 fromRound);
     /// @notice New commitments were paused (`paused`) or resumed.
     event CommitsPausedSet(bool paused);
 
@@ -322,9 +332,10 @@ interface IProverMarket is IProverMarketTypes {
 
     /// @notice Keeper only, between the round's close and its settlement deadline: starts a paged
     ///         settlement (again, replacing table and claim, as long as no page has landed). Checks every ask against the ask chain and stores the ask table that
-    ///         every page of bids carries (see README "Paged settlement" for the byte formats).
+    ///         every page of bids carries (byte formats: docs/protocol.md).
     /// @param asks Every ask in commit order, packed: `prover (20) | capacity (4) | valid (1)`, then
-    ///        `cost (16) | quantity (4) | salt (32)` if valid, else `commitment (32)`.
+    ///        `cost (16) | quantity (4) | salt (32)` if valid, else `commitment (32) | evidence (129)`
+    ///        (reason code 1–10, ECDH shared point, DLEQ proof: docs/protocol.md).
     /// @param askOrder PROOFPHI: the valid asks' indices in rank order (cost asc, index asc); the
     ///        table lists asks in this order. DARA: empty; the table lists valid asks in commit order.
     /// @param claim PROOFPHI: the outcome the pages must confirm (`ell`, pivot bids); DARA: zeros.
@@ -342,7 +353,7 @@ interface IProverMarket is IProverMarketTypes {
     ///         job root (`RoundSettled`).
     /// @param askTable The ask table as stored (`beginSettlement`), with DARA's running `sold` counts.
     /// @param page `firstBid (4) | bidCount (4) | jobCount (4)` then the bids, each `requester (20) | escrow (16) |
-    ///        task (32) | valid (1)`; invalid: `commitment (32)`; valid PROOFPHI: `value (16) | salt (32)`;
+    ///        task (32) | valid (1)`; invalid: `commitment (32) | evidence (129)`; valid PROOFPHI: `value (16) | salt (32)`;
     ///        valid DARA: `value (16) | size (4) | salt (32) | charge (16) | jobs (2)` and per job
     ///        `askTablePosition (2) | units (4) | payment (16)`.
     function settleBids(uint256 round, bytes calldata askTable, bytes calldata page) external;
@@ -376,8 +387,21 @@ interface IProverMarket is IProverMarketTypes {
     /// @notice Owner only: sends `amount` of treasury (collected margins) to the owner.
     function withdrawTreasury(uint256 amount) external;
 
-    /// @notice Owner only: replaces the keeper address and its 64-byte secp256k1 public key.
+    /// @notice Owner only: names the keeper and its 64-byte secp256k1 public key for the rounds that
+    ///         open after this call (from `currentRound() + 1`). Rounds already open keep the
+    ///         keeper and key their commitments were made for: the old keeper settles them, or
+    ///         anyone voids them after their settle deadline. A second rotation in the same round
+    ///         replaces the first.
     function rotateKeeper(address newKeeper, bytes calldata publicKey) external;
+
+    /// @notice The keeper who settles `round` and the key its sealed orders are encrypted to.
+    function keeperFor(uint256 round) external view returns (address keeper, bytes memory publicKey);
+
+    /// @notice The keeper of the current round.
+    function keeper() external view returns (address);
+
+    /// @notice The key the current round's orders are encrypted to (64 bytes, x || y).
+    function keeperPublicKey() external view returns (bytes memory);
 
     /// @notice Owner only: pauses or resumes new commitments (withdrawals are never paused).
     function setCommitsPaused(bool paused) external;

@@ -33,9 +33,12 @@ from bridge.chain.settlement import (
     rank_orders,
     void_segments,
 )
+from bridge.evidence import MarkReason, make_evidence
 from bridge.mechanisms import Ask, Bid, clear
 
 CIPHERTEXT = b"\x04" + b"\xab" * 192  # stands in for a 193-byte ECIES envelope of 96 bytes
+# Not a curve point, so the honest mark is "undecryptable" with zero shared point and proof.
+MARK = make_evidence(b"\x01" * 32, CIPHERTEXT, MarkReason.UNDECRYPTABLE).encode()
 
 
 def pow_nonce(task: bytes, prover: str, difficulty_bits: int) -> bytes:
@@ -212,14 +215,14 @@ class Driver:
                 charges: dict[int, int] | None = None) -> tuple[list[BidReveal], list[AskReveal]]:
         charges = charges or {}
         bids = [
-            BidReveal(b.requester, b.escrow, b.task, False, commitment=b.commitment)
+            BidReveal(b.requester, b.escrow, b.task, False, commitment=b.commitment, evidence=MARK)
             if b.index in invalid_bids else
             BidReveal(b.requester, b.escrow, b.task, True, b.value, b.size, b.salt,
                       charge=charges.get(b.index, 0))
             for b in self.bids.get(r, [])
         ]
         asks = [
-            AskReveal(a.prover, a.capacity, False, commitment=a.commitment)
+            AskReveal(a.prover, a.capacity, False, commitment=a.commitment, evidence=MARK)
             if a.index in invalid_asks else
             AskReveal(a.prover, a.capacity, True, a.cost, a.quantity, a.salt)
             for a in self.asks.get(r, [])

@@ -242,7 +242,8 @@ def test_a_settlement_may_begin_again_until_its_first_page_lands(proofphi: Drive
 
 
 def test_ask_reveals_are_read_exactly(dara: Driver, accounts: Accounts) -> None:
-    """Each ask is a 25-byte head and a 52-byte (valid) or 32-byte (invalid) body, nothing more;
+    """Each ask is a 25-byte head and a 52-byte (valid) or 32 + 129-byte (invalid: commitment and
+    evidence) body, nothing more;
     a DARA ask may offer at most its capacity, and a DARA settlement takes no ask order and no
     Prooφ claim."""
     m = dara
@@ -253,8 +254,9 @@ def test_ask_reveals_are_read_exactly(dara: Driver, accounts: Accounts) -> None:
         begin(m, r, encode_asks(asks))
     _, asks = m.reveals(r, invalid_asks=[1])
     data = encode_asks(asks)
-    assert len(data) == 77 + 57
-    for cut, offset in ((b"", 0), (data[:25], 25), (data[:77 + 25], 102), (data + b"\x00", 134)):
+    assert len(data) == 77 + 25 + 32 + 129
+    for cut, offset in ((b"", 0), (data[:25], 25), (data[:77 + 25], 102),
+                        (data[:77 + 25 + 32 + 128], 102), (data + b"\x00", 263)):
         with reverts("PageMalformed", round=r, offset=offset):
             begin(m, r, cut)
     with reverts("AskOrderInvalid", round=r, position=0):
@@ -388,7 +390,8 @@ def test_proofphi_pages_confirm_the_claimed_pivots(proofphi: Driver, accounts: A
 def test_proofphi_without_pivot_b_takes_exactly_the_next_asks_units(proofphi: Driver,
                                                                     accounts: Accounts) -> None:
     """The same asks with bids 2 and 3 invalid: two valid bids, exactly S_{ℓ+1}, so no pivot B is
-    needed; and a page's invalid bids are 32-byte commitments, read exactly."""
+    needed; and a page's invalid bids are a 32-byte commitment and 129 bytes of evidence, read
+    exactly."""
     m = proofphi
     r = open_round(m, accounts, [(v * MILLI, 1, v * MILLI) for v in (10, 8, 6, 4)],
                    [(MILLI, 1, 1), (3 * MILLI, 1, 1), (9 * MILLI, 1, 1)])
@@ -402,10 +405,12 @@ def test_proofphi_without_pivot_b_takes_exactly_the_next_asks_units(proofphi: Dr
     with reverts("PageMalformed", round=r, offset=at(page0.table, 81)):
         m.send("settleBids", r, page0.table, page0.data[:91], sender=accounts.keeper)
     m.send("settleBids", *page0.args(r), sender=accounts.keeper)
-    # page 1 (two invalid bids): head 12…81, commitment 81…113, head 113…182, commitment 182…214
-    assert len(page1.data) == 214
-    with reverts("PageMalformed", round=r, offset=at(page1.table, 182)):
-        m.send("settleBids", r, page1.table, page1.data[:192], sender=accounts.keeper)
+    # page 1 (two invalid bids): head 12…81, commitment 81…113, evidence 113…242, head 242…311,
+    # commitment 311…343, evidence 343…472
+    assert len(page1.data) == 472
+    for cut in (320, 471):
+        with reverts("PageMalformed", round=r, offset=at(page1.table, 311)):
+            m.send("settleBids", r, page1.table, page1.data[:cut], sender=accounts.keeper)
     m.send("settleBids", *page1.args(r), sender=accounts.keeper)
     assert status(m, r) == SETTLED
 
@@ -443,13 +448,14 @@ def _dara_one_job(m: Driver, acc: Accounts) -> tuple[int, list[BidReveal], bytes
 
 def test_dara_page_is_read_exactly(dara: Driver, accounts: Accounts) -> None:
     """A page is a 12-byte header, then per bid a 69-byte head and a 70-byte valid body with its
-    22-byte jobs or a 32-byte commitment; any cut, a bad flag, a wrong job count or one bid more
-    than were committed is refused at the byte where it shows."""
+    22-byte jobs or a 32-byte commitment and 129 bytes of evidence; any cut, a bad flag, a wrong
+    job count or one bid more than were committed is refused at the byte where it shows."""
     m = dara
     r, bids, table = _dara_one_job(m, accounts)
     page = dara_page(0, bids, [[(0, 1, 3 * MILLI)], []])
-    # bid 0: head 12…81, body 81…151, job 151…173; bid 1: head 173…242, commitment 242…274
-    assert len(page) == 274
+    # bid 0: head 12…81, body 81…151, job 151…173; bid 1: head 173…242, commitment 242…274,
+    # evidence 274…403
+    assert len(page) == 403
     cases = (
         (page[:8], 0),
         (header(0, 0, 0), 0),
@@ -460,6 +466,7 @@ def test_dara_page_is_read_exactly(dara: Driver, accounts: Accounts) -> None:
         (page[:161], at(table, 151)),
         (page[:12 + 69 + 70 + 22 + 10], at(table, 173)),
         (page[:252], at(table, 242)),
+        (page[:402], at(table, 242)),
         (header(0, 2, 0) + page[12:], at(table, 151)),
         (page[:173 + 68] + b"\x02" + page[242:], at(table, 241)),
     )
@@ -629,12 +636,15 @@ def test_market_constructor_checks_every_parameter_at_its_bounds(
         ("maxAsksPerRound", {"max_asks_per_round": 0}),
         ("maxAsksPerRound", {"max_asks_per_round": 1025}),
         ("keeper", {"keeper": ZERO}),
+        ("refundCap", {"refund_cap": 0}),
     )
     for name, change in bad:
         with reverts("InvalidConfig", field=_field(name)):
             deploy_market(chain.w3, replace(cfg, **change), accounts.owner)
     with reverts("InvalidPublicKey", length=63):
         deploy_market(chain.w3, replace(cfg, keeper_public_key=b"\x01" * 63), accounts.owner)
+    with reverts("PublicKeyNotOnCurve"):
+        deploy_market(chain.w3, replace(cfg, keeper_public_key=b"\x01" * 64), accounts.owner)
     pending = int(chain.tester.get_block_by_number("pending")["timestamp"])
     widest = replace(cfg, genesis=pending, max_bids_per_round=65536, checkpoint_interval=1024,
                      max_asks_per_round=1024)

@@ -8,8 +8,12 @@ from contextlib import contextmanager
 from dataclasses import replace
 
 import pytest
+from coincurve import PrivateKey
+from web3.contract import Contract
 
+from bridge.chain.deploy import Mechanism, deploy_market
 from bridge.chain.settlement import AskReveal, BidReveal, JobEntry, commitment
+from bridge.chain.tester import TesterChain
 from bridge.errors import SettlementRejected
 from bridge.sealed import commitment as sealed_commitment
 from tests.contracts.conftest import (
@@ -17,6 +21,7 @@ from tests.contracts.conftest import (
     MIN_ESCROW,
     REFUND_CAP,
     Accounts,
+    market_config,
 )
 from tests.contracts.flow import CIPHERTEXT, Driver, Settled
 
@@ -25,10 +30,10 @@ MILLI = 10**15
 
 
 @contextmanager
-def rejected(name: str) -> Iterator[None]:
+def rejected(name: str) -> Iterator[pytest.ExceptionInfo[SettlementRejected]]:
     """Expect the transaction to revert with custom error ``name``."""
     with pytest.raises(SettlementRejected) as info:
-        yield
+        yield info
     assert info.value.name == name, info.value
 
 
@@ -138,17 +143,117 @@ def test_owner_pauses_commits_but_never_withdrawals(proofphi: Driver, accounts: 
     assert m.market.functions.commitsPaused().call() is False
 
 
-def test_rotate_keeper_replaces_address_and_key(proofphi: Driver, accounts: Accounts) -> None:
+def test_rotation_takes_effect_from_the_next_round_and_old_rounds_stay_with_the_old_keeper(
+        proofphi: Driver, accounts: Accounts) -> None:
     m = proofphi
-    new_key = bytes(range(64))
+    f = m.market.functions
+    m.prover_ready(accounts.p1, 1)
+    r = m.next_round()
+    m.commit_bid(r, accounts.r1, MILLI)
+    m.commit_ask(r, accounts.p1, 0)
+    first_key = PrivateKey(b"\x22" * 32).public_key.format(compressed=False)[1:]
+    new_key = PrivateKey(b"\x33" * 32).public_key.format(compressed=False)[1:]
+    m.send("rotateKeeper", accounts.r3, first_key, sender=accounts.owner)
     rc = m.send("rotateKeeper", accounts.anyone, new_key, sender=accounts.owner)
     ev = m.events(rc, "KeeperRotated")[0]["args"]
-    assert ev["keeper"] == accounts.anyone and ev["publicKey"] == new_key
-    assert bytes(m.market.functions.keeperPublicKey().call()) == new_key
+    assert (ev["keeper"], ev["publicKey"], ev["fromRound"]) == (accounts.anyone, new_key, r + 1)
+    # the round already open keeps its keeper and key; a second rotation replaced the first
+    assert f.keeperFor(r).call() == [accounts.keeper, KEEPER_PUBKEY]
+    assert f.keeperFor(r + 1).call() == [accounts.anyone, new_key]
+    assert f.keeperFor(r + 50).call() == [accounts.anyone, new_key]
+    assert f.keeper().call() == accounts.keeper
+    assert bytes(f.keeperPublicKey().call()) == KEEPER_PUBKEY
+    m.close(r)  # round r + 1 is now current: its keeper is the new one
+    assert f.keeper().call() == accounts.anyone and bytes(f.keeperPublicKey().call()) == new_key
+    args = m.clear(r)
+    with rejected("NotKeeper"):
+        m.settle(r, *args, sender=accounts.anyone)
+    m.settle(r, *args)  # the old keeper settles the round committed under its key
+    assert f.roundInfo(r).call()[7] == 1
+
+
+def test_keeper_keys_must_be_points_on_secp256k1(proofphi: Driver, accounts: Accounts) -> None:
+    m = proofphi
+    good = PrivateKey(b"\x22" * 32).public_key.format(compressed=False)[1:]
     with rejected("InvalidPublicKey"):
         m.send("rotateKeeper", accounts.anyone, b"\x01" * 33, sender=accounts.owner)
+    with rejected("PublicKeyNotOnCurve"):
+        m.send("rotateKeeper", accounts.anyone, good[:63] + bytes([good[63] ^ 1]),
+               sender=accounts.owner)
+    # canonical coordinates only: (x, y) and (x + P, y) satisfy the same congruence
+    p = 2**256 - 2**32 - 977
+    y1 = pow(8, (p + 1) // 4, p)  # (1, y1) is on the curve: 1 + 7 = 8 is a square
+    x1 = pow((1 - 7) % p, (p + 2) // 9, p)  # (x1, 1) is on the curve (p = 7 mod 9: cube root)
+    m.send("rotateKeeper", accounts.anyone, (1).to_bytes(32, "big") + y1.to_bytes(32, "big"),
+           sender=accounts.owner)
+    m.send("rotateKeeper", accounts.anyone, x1.to_bytes(32, "big") + (1).to_bytes(32, "big"),
+           sender=accounts.owner)
+    for key in ((1 + p).to_bytes(32, "big") + y1.to_bytes(32, "big"),
+                x1.to_bytes(32, "big") + (1 + p).to_bytes(32, "big")):
+        with rejected("PublicKeyNotOnCurve"):
+            m.send("rotateKeeper", accounts.anyone, key, sender=accounts.owner)
     with rejected("InvalidConfig"):
-        m.send("rotateKeeper", "0x" + "00" * 20, new_key, sender=accounts.owner)
+        m.send("rotateKeeper", "0x" + "00" * 20, good, sender=accounts.owner)
+    with rejected("OwnableUnauthorizedAccount"):
+        m.send("rotateKeeper", accounts.anyone, good, sender=accounts.keeper)
+    m.send("rotateKeeper", accounts.anyone, good, sender=accounts.owner)
+
+
+def test_ownership_moves_in_two_steps_and_is_never_renounced(proofphi: Driver,
+                                                             accounts: Accounts) -> None:
+    m = proofphi
+    f = m.market.functions
+    with rejected("RenounceDisabled"):
+        m.send("renounceOwnership", sender=accounts.owner)
+    m.send("transferOwnership", accounts.anyone, sender=accounts.owner)
+    assert f.owner().call() == accounts.owner and f.pendingOwner().call() == accounts.anyone
+    with rejected("OwnableUnauthorizedAccount"):
+        m.send("acceptOwnership", sender=accounts.r1)
+    m.send("acceptOwnership", sender=accounts.anyone)
+    assert f.owner().call() == accounts.anyone
+    with rejected("OwnableUnauthorizedAccount"):
+        m.send("setCommitsPaused", True, sender=accounts.owner)
+
+
+def test_a_market_without_collateral_is_refused(chain: TesterChain, accounts: Accounts,
+                                                pow_verifier: Contract) -> None:
+    cfg = market_config(accounts, pow_verifier.address, Mechanism.DARA)
+    with rejected("InvalidConfig"):
+        deploy_market(chain.w3, replace(cfg, refund_cap=0), accounts.owner)
+    deploy_market(chain.w3, replace(cfg, refund_cap=1), accounts.owner)
+
+
+@pytest.mark.parametrize("side", ["bid", "ask"])
+def test_an_invalid_mark_needs_a_known_reason_code(dara: Driver, accounts: Accounts,
+                                                   side: str) -> None:
+    m = dara
+    m.prover_ready(accounts.p1, 1)
+    m.prover_ready(accounts.p2, 1)
+    r = m.next_round()
+    m.commit_bid(r, accounts.r1, MILLI)
+    m.commit_bid(r, accounts.r2, MILLI)
+    m.commit_ask(r, accounts.p1, 0)
+    m.commit_ask(r, accounts.p2, 0)
+    m.close(r)
+
+    def settle_with(code: int) -> None:
+        bids, asks = m.reveals(r, invalid_bids=[1] if side == "bid" else [],
+                               invalid_asks=[1] if side == "ask" else [])
+        mark = bytes([code]) + bytes(128)
+        bids = [replace(b, evidence=mark) if not b.valid else b for b in bids]
+        asks = [replace(a, evidence=mark) if not a.valid else a for a in asks]
+        m.settle(r, bids, asks, [], [], [])
+
+    snap = m.chain.snapshot()
+    for code in (0, 11):
+        with rejected("InvalidMark") as err:
+            settle_with(code)
+        assert err.value.args_ == {"round": r, "side": 0 if side == "bid" else 1, "index": 1}
+    for code in (1, 10):
+        settle_with(code)
+        assert m.market.functions.roundInfo(r).call()[7] == 1
+        m.chain.revert(snap)
+        snap = m.chain.snapshot()
 
 
 # ---------------------------------------------------------------------------- provers

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from bridge.chain.limits import Limits
 from bridge.errors import ChainError, SettlementRejected
 from tests.contracts.conftest import REFUND_CAP, Accounts
-from tests.contracts.flow import Driver, Settled
+from tests.contracts.flow import CIPHERTEXT, Driver, Settled
 from tests.contracts.test_market import conserved, rejected
 
 MILLI = 10**15
@@ -227,3 +227,28 @@ def test_round_full_is_exact_at_the_cap(dara: Driver, accounts: Accounts, side: 
         with pytest.raises(SettlementRejected) as info:
             m.send("commitAsk", r, os.urandom(32), b"", sender=people[cap])
     assert info.value.name == "RoundFull" and info.value.args_["cap"] == cap
+
+
+def test_the_watchtower_flags_a_wrong_mark_at_the_page_that_carries_it(
+        dara: Driver, accounts: Accounts) -> None:
+    """Bid 3 (page 1 of 3) is marked commitment_mismatch, but its envelope has no ephemeral key, so
+    the only true reason is undecryptable: flagged when page 1 lands, before the round settles."""
+    from bridge.chain.market import Market
+    from bridge.client.watchtower import Watchtower
+    from bridge.evidence import MarkReason, make_evidence
+
+    m = dara
+    r = _round(m, accounts, [(10, 1), (9, 1), (8, 1), (7, 1), (6, 1)], [(1, 3), (2, 3)])
+    bids, asks, bo, ao, entries = m.clear(r, invalid_bids=[1, 3])
+    wrong = make_evidence(b"\x01" * 32, CIPHERTEXT, MarkReason.COMMITMENT_MISMATCH).encode()
+    bids[3] = replace(bids[3], evidence=wrong)
+    tower = Watchtower(Market(m.chain.w3, m.market.address), 0)
+    s = m.settle(r, bids, asks, bo, ao, entries, limits=Limits(max_page_bids=2), pages=1)
+    assert tower.poll() == []  # page 0: bid 1's honest undecryptable mark checks out
+    m.send("settleBids", *s.plan.pages[1].args(r), sender=accounts.keeper)
+    found = tower.poll()
+    assert [(d.kind, d.subject) for d in found] == [("invalid_mark", "bid 3")]
+    assert "undecryptable" in found[0].detail
+    assert m.market.functions.roundInfo(r).call()[7] == 3  # still SETTLING
+    m.send("settleBids", *s.plan.pages[2].args(r), sender=accounts.keeper)
+    assert tower.poll() == [] and tower.metrics.rounds_audited._value.get() == 1

@@ -31,3 +31,38 @@ def make_world(tmp_path: Path) -> WorldFactory:
         return world
 
     return factory
+
+
+def cleared(world: World, r: int) -> tuple[Any, dict[str, Any]]:
+    """Close round ``r`` and step the keeper to ``cleared`` without sending anything; returns the
+    keeper's chain view and its stored outcome (to tamper with, as a cheating keeper would)."""
+    from bridge.keeper.store import Phase
+
+    keeper = world.keeper
+    assert keeper.pipeline is not None
+    world.travel_to(world.market.params.closes_at(r) + 1)
+    keeper.read_logs()
+    view = keeper.view()
+    while keeper.store.round_phase(r) is not Phase.CLEARED:
+        keeper.pipeline.step(r, view)
+    outcome = keeper.store.outcome(r)
+    assert outcome is not None
+    return view, outcome
+
+
+def cli(world: World, *args: str, key: bytes | None = None) -> Any:
+    """Run ``bridge ARGS --rpc eth-tester --market … --from-block …`` on ``world``'s chain
+    (``key``: the participant's, as ``BRIDGE_PRIVATE_KEY``)."""
+    from typer.testing import CliRunner
+
+    from bridge.chain.connect import use_embedded
+    from bridge.cli import app
+
+    env = {"BRIDGE_PRIVATE_KEY": "0x" + key.hex()} if key is not None else {}
+    previous = use_embedded(world.tester_chain)  # type: ignore[attr-defined]
+    try:
+        return CliRunner().invoke(app, [*args, "--rpc", "eth-tester", "--market",
+                                        world.market.address, "--from-block",
+                                        str(world.deploy_block)], env=env)
+    finally:
+        use_embedded(previous)

@@ -338,7 +338,7 @@ def test_a_whole_round_runs_through_the_cli_with_the_real_keeper(tmp_path: Path)
         assert status == {"address": p1_address, "collateral": collateral, "capacity": 1,
                           "ref_capacity": 1, "capacity_round_plus_one": r + 1,
                           "last_ask_round_plus_one": r + 1, "outstanding_units": 0,
-                          "withdrawable": collateral - REFUND_CAP}
+                          "withdrawable": collateral - REFUND_CAP, "invalid_asks": []}
         out = ok(run(d, p2, "prover", "status", **base)).splitlines()
         assert out == [f"prover {p2.address}",
                        "collateral 600 gwei, capacity 1 unit, 1 unit awaiting proof",
@@ -389,8 +389,8 @@ def test_a_whole_round_runs_through_the_cli_with_the_real_keeper(tmp_path: Path)
         (3, False, 0, None)]
     assert st4["free"] == ETHER
     assert ok(run(d, r4, "requester", "status", **base)).splitlines()[1] == (
-        f"round {r} bid 3: escrow 7 gwei — invalid (the keeper could not open it), escrow "
-        "7 gwei returned")
+        f"round {r} bid 3: escrow 7 gwei — settled as invalid, escrow 7 gwei returned: your bid "
+        "was invalid: undecryptable — the keeper's evidence confirms it")
     assert [(b["valid"], b["value"]) for b in st1["bids"]] == [(True, 100 * GWEI)]
     out = ok(run(d, r3, "requester", "status", **base)).splitlines()
     assert out == [f"requester {r3.address}: free balance 1 ether",

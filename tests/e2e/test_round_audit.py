@@ -6,14 +6,11 @@ from __future__ import annotations
 import json
 
 import pytest
-from typer.testing import CliRunner
 
-from bridge.chain.connect import use_embedded
-from bridge.cli import app
 from bridge.client.round_audit import audit_round
 from bridge.errors import SettlementRejected
 from bridge.keeper.store import Phase
-from tests.e2e.conftest import WorldFactory
+from tests.e2e.conftest import WorldFactory, cleared, cli
 
 
 def test_honest_round_recomputes_exactly(make_world: WorldFactory) -> None:
@@ -21,17 +18,11 @@ def test_honest_round_recomputes_exactly(make_world: WorldFactory) -> None:
     report = world.run_round()
     result = audit_round(world.market, report.round, world.deploy_block)
     assert result.ok, result.differences
-    assert result.valid_bids == 4 and result.invalid_bids == []
-    previous = use_embedded(world.tester_chain)  # type: ignore[attr-defined]
-    try:
-        out = CliRunner().invoke(app, ["audit", str(report.round), "--rpc", "eth-tester",
-                                       "--market", world.market.address, "--json"])
-    finally:
-        use_embedded(previous)
+    assert result.valid_bids == 4 and result.marks == []
+    out = cli(world, "audit", str(report.round), "--json")
     assert out.exit_code == 0, out.output
     assert json.loads(out.output) == {"round": report.round, "ok": True, "mechanism": "dara",
-                                      "invalid_bids": [], "invalid_asks": [],
-                                      "differences": []}
+                                      "marks": [], "discrepancies": []}
 
 
 def test_feasible_but_wrong_dara_settlement_is_caught(make_world: WorldFactory) -> None:
@@ -42,13 +33,7 @@ def test_feasible_but_wrong_dara_settlement_is_caught(make_world: WorldFactory) 
     for _ in range(5):  # the first round in which someone wins
         world.next_round()
         r = world.commit_round()
-        world.travel_to(world.market.params.closes_at(r) + 1)
-        keeper.read_logs()
-        view = keeper.view()
-        while keeper.store.round_phase(r) is not Phase.CLEARED:
-            pipeline.step(r, view)
-        outcome = keeper.store.outcome(r)
-        assert outcome is not None
+        view, outcome = cleared(world, r)
         winners = [i for i, b in enumerate(outcome["bids"]) if int(b[8]) > 0]
         if winners:
             break
@@ -66,12 +51,8 @@ def test_feasible_but_wrong_dara_settlement_is_caught(make_world: WorldFactory) 
     assert rejected.value.name == "RoundAlreadyFinal" and rejected.value.args_["round"] == r
     result = audit_round(world.market, r, world.deploy_block)
     assert not result.ok
-    assert any(d.startswith(f"bid {winner}: charged {paid}") for d in result.differences)
-    previous = use_embedded(world.tester_chain)  # type: ignore[attr-defined]
-    try:
-        out = CliRunner().invoke(app, ["audit", str(r), "--rpc", "eth-tester",
-                                       "--market", world.market.address])
-    finally:
-        use_embedded(previous)
+    assert any(d.kind == "charge" and d.subject == f"bid {winner}"
+               and d.detail.startswith(f"charged {paid} wei") for d in result.differences)
+    out = cli(world, "audit", str(r))
     assert out.exit_code == 1
-    assert f"DIFFERS: bid {winner}: charged {paid}" in out.output
+    assert f"DISCREPANCY round {r} bid {winner}: charge: charged {paid} wei" in out.output

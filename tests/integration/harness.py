@@ -29,9 +29,11 @@ def write_network(path: Path, url: str, **params: Any) -> Path:
     values: dict[str, Any] = {"name": "anvil-test", "rpc": url, "chain_id": ANVIL_CHAIN_ID,
                               "mechanism": "proofphi", "commit_period": 4, "settle_period": 20,
                               "proof_period": 6, "refund_cap": "200gwei",
-                              "capacity_interval": 1, "capacity_factor": 4, "confirmations": 1}
+                              "capacity_interval": 1, "capacity_factor": 4, "confirmations": 1,
+                              "allow_same_owner_and_keeper": True}
     values.update(params)
-    lines = [f"{k} = {v!r}" if isinstance(v, str) else f"{k} = {v}" for k, v in values.items()]
+    lines = [f"{k} = {v!r}" if isinstance(v, str) else f"{k} = {str(v).lower()}"
+             if isinstance(v, bool) else f"{k} = {v}" for k, v in values.items()]
     lines = [ln.replace("'", '"') for ln in lines]
     path.write_text("\n".join(lines) + "\n\n[verifier]\nkind = \"pow\"\ndifficulty_bits = 4\n")
     return path

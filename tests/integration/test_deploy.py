@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -90,6 +91,30 @@ def test_deploy_refuses_wrong_chain_and_unfunded_key(tmp_path: Path) -> None:
         deploy_network(net, Account.from_key(DEV_KEYS[0]), w3=chain.w3, out_dir=tmp_path)
     with pytest.raises(ConfigError, match="fund it"):
         deploy_network(load_network("local"), Account.create(), w3=chain.w3, out_dir=tmp_path)
+
+
+def test_owner_and_keeper_must_differ_outside_development_networks(tmp_path: Path) -> None:
+    """The owner collects DARA's margin: a deployer that is also the keeper is refused unless the
+    network file or the flag says it is a development chain (the public example must not)."""
+    assert load_network("local").allow_same_owner_and_keeper
+    assert load_network("anvil").allow_same_owner_and_keeper
+    assert not load_network("sepolia-example").allow_same_owner_and_keeper
+    chain = make_tester_chain(accounts=2)
+    deployer = _funded(chain.w3, chain.accounts, DEV_KEYS[0])
+    strict = replace(load_network("local"), allow_same_owner_and_keeper=False)
+    with pytest.raises(ConfigError, match="own the market and also be its keeper"):
+        deploy_network(strict, deployer, w3=chain.w3, out_dir=tmp_path)
+    block = chain.w3.eth.block_number
+    with pytest.raises(ConfigError, match="--allow-same-owner-and-keeper"):
+        deploy_network(strict, deployer, w3=chain.w3, out_dir=tmp_path,
+                       keeper=KeeperIdentity.of_account(deployer))
+    assert chain.w3.eth.block_number == block, "refused before sending anything"
+    allowed = deploy_network(strict, deployer, w3=chain.w3, out_dir=tmp_path,
+                             allow_same_owner_and_keeper=True)
+    assert Market(chain.w3, allowed.record.market).keeper() == deployer.address
+    separate = deploy_network(strict, deployer, w3=chain.w3, out_dir=tmp_path / "b",
+                              keeper=KeeperIdentity.of_account(Account.from_key(DEV_KEYS[1])))
+    assert separate.deployed
 
 
 def test_keeper_identity_from_flags_or_keystore(tmp_path: Path) -> None:

@@ -69,7 +69,8 @@ def _round(mechanism: str, n_bids: int, n_asks: int) -> tuple[list[BidReveal], l
                                 if i not in invalid],
                     [Ask(j, costs[j], capacity) for j in range(n_asks)])
     bids = [BidReveal(addr[i], values[i] + GWEI, os.urandom(32), False,
-                      commitment=os.urandom(32)) if i in invalid else
+                      commitment=os.urandom(32), evidence=b"\x03" + os.urandom(128))
+            if i in invalid else
             BidReveal(addr[i], values[i] + GWEI, os.urandom(32), True, values[i], sizes[i],
                       os.urandom(32), charge=outcome.charges.get(i, 0))
             for i in range(n_bids)]

@@ -1,0 +1,212 @@
+"""What every command shares: connection options, error hints, output, the session."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+
+from bridge.errors import BridgeError, ChainError, ConfigError, SettlementRejected
+
+T = TypeVar("T")
+
+RpcOpt = Annotated[str, typer.Option("--rpc", envvar="BRIDGE_RPC",
+                                     help="Node URL, or eth-tester for the embedded chain.")]
+MarketOpt = Annotated[str, typer.Option("--market", envvar="BRIDGE_MARKET",
+                                        help="Market address or deployment record file.")]
+KeystoreOpt = Annotated[str, typer.Option("--keystore", envvar="BRIDGE_KEYSTORE",
+                                          help="Keystore file (else BRIDGE_PRIVATE_KEY).")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+SaltsOpt = Annotated[str, typer.Option("--salts", envvar="BRIDGE_SALTS",
+                                       help="Where sealed bids are recorded "
+                                            "(default ~/.bridge/sealed.json).")]
+FromBlockOpt = Annotated[int, typer.Option("--from-block",
+                                           help="Search logs from this block (default: the "
+                                                "market's deployment block).")]
+
+
+# What to do about a contract error the client's own checks did not catch (decoded revert).
+_HINTS: dict[str, Callable[[dict[str, Any]], str]] = {
+    "CommitsPaused": lambda a: "the owner paused new commitments; try again later "
+                               "(withdrawals still work)",
+    "RoundNotOpen": lambda a: f"round {a['round']} no longer accepts commitments; commit to "
+                              f"round {a['current']} (omit --round)",
+    "InsufficientBalance": lambda a: f"deposit {a['required'] - a['available']} wei more with "
+                                     "`bridge requester deposit`",
+    "InsufficientCollateral": lambda a: f"stake {a['required'] - a['collateral']} wei more with "
+                                        "`bridge prover stake`, or lower your capacity",
+    "NoCapacity": lambda a: "declare capacity with `bridge prover capacity UNITS` first",
+    "AskAlreadyCommitted": lambda a: "one ask per prover per round: ask again next round",
+    "CapacityChangeTooSoon": lambda a: f"capacity may change again from round "
+                                       f"{a['allowedFrom']}",
+    "CapacityChangeTooLarge": lambda a: "capacity may change at most capacityFactor-fold at a "
+                                        "time: step there over several rounds",
+    "CapacityTooLarge": lambda a: "declare fewer units",
+    "ProofDeadlinePassed": lambda a: "too late to prove: the job can only be slashed now",
+    "JobAlreadyResolved": lambda a: "the job was already proven or slashed",
+    "NotJobProver": lambda a: "only the assigned prover may prove it: see `bridge prover jobs`",
+    "ProofRejected": lambda a: "the verifier rejected the proof: check it, or omit --proof to "
+                                "compute a proof of work",
+    "ZeroAmount": lambda a: "use an amount above 0",
+    "CapacityLockedByAsk": lambda a: f"your ask in round {a['round']} may still be settled: "
+    "change capacity once it is settled or its settle deadline passed",
+    "RoundFull": lambda a: f"round {a['round']} holds its maximum {a['cap']} commitments on "
+    "this side: commit in the next round",
+    "EscrowTooSmall": lambda a: f"the market's minimum escrow is {a['minimum']} wei",
+    "CollateralLockedByAsk": lambda a: f"your ask in round {a['round']} is not settled yet: "
+                                       "withdraw once the keeper settles it",
+}
+
+
+def _message(exc: BridgeError) -> str:
+    if isinstance(exc, SettlementRejected) and exc.name in _HINTS:
+        try:
+            return f"{exc}: {_HINTS[exc.name](exc.args_)}"
+        except (KeyError, TypeError):
+            pass
+    return str(exc)
+
+
+def _fail(exc: BridgeError) -> None:
+    typer.echo(f"error: {_message(exc)}", err=True)
+    raise typer.Exit(2 if isinstance(exc, ConfigError) else 1)
+
+
+def guarded(fn: Callable[[], T]) -> T:
+    """Run ``fn``; a project error becomes one line on stderr and a non-zero exit."""
+    try:
+        return fn()
+    except BridgeError as exc:
+        _fail(exc)
+        raise  # unreachable
+
+
+def _emit(as_json: bool, data: dict[str, Any], human: list[str]) -> None:
+    if as_json:
+        typer.echo(json.dumps(data, default=_jsonable, sort_keys=True))
+    else:
+        for line in human:
+            typer.echo(line)
+
+
+def _jsonable(v: Any) -> Any:
+    if isinstance(v, bytes | bytearray):
+        return "0x" + bytes(v).hex()
+    return str(v)
+
+
+@dataclass
+class Session:
+    """A connected market and, when needed, the participant acting on it."""
+
+    market: Any
+    participant: Any = None
+    start_block: int | None = None
+    """Where log searches start: ``--from-block``, else the deployment record's block."""
+    marks: dict[tuple[int, int], list[Any]] = field(default_factory=dict)
+    """Checked invalid marks of the user's own orders, per (round, side)."""
+
+    @property
+    def from_block(self) -> int:
+        """First block to search for logs (the market's deployment block when not given)."""
+        if self.start_block is None:
+            from bridge.keeper.daemon import deployment_block
+
+            try:
+                self.start_block = deployment_block(self.market.w3, self.market.address)
+            except Exception as exc:  # a node without history cannot answer get_code(old)
+                raise ChainError(f"cannot find the market's deployment block on this node "
+                                 f"({exc}): pass --from-block N or the deployment file as "
+                                 "--market") from None
+        return self.start_block
+
+
+_ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
+
+
+def _session(rpc: str, market: str, keystore: str = "", salts: str = "", *,
+             needs_key: bool = True, from_block: int = -1) -> Session:
+    from bridge.chain.connect import connect
+    from bridge.chain.market import Market
+    from bridge.client.keys import load_account
+    from bridge.client.participant import Participant
+    from bridge.client.salts import SaltStore
+    from bridge.keeper.daemon import read_market_ref
+
+    if not market:
+        raise ConfigError("no market: pass --market ADDRESS (or a deployment file written by "
+                          "`bridge deploy`), or set BRIDGE_MARKET")
+    if market.startswith("0x") and not _ADDRESS.match(market):
+        raise ConfigError(f"--market {market!r} is not an address (0x and 40 hex digits): "
+                          "pass the market's address or its deployment file")
+    if not market.startswith("0x") and not Path(market).is_file():
+        raise ConfigError(f"--market {market!r} is neither an address nor an existing file: "
+                          "pass the market's address (0x…) or the deployment file written by "
+                          "`bridge deploy`")
+    address, deployed_at = read_market_ref(market)
+    w3 = connect(rpc)
+    if not rpc.startswith("eth-tester") and not w3.is_connected():
+        raise ChainError(f"cannot reach a node at {rpc}: start it or fix --rpc / BRIDGE_RPC")
+    m = Market(w3, address)
+    m.check_code()
+    s = Session(market=m, start_block=from_block if from_block >= 0 else deployed_at)
+    if needs_key:
+        account = load_account(keystore or None)
+        s.participant = Participant(m, account, salts=SaltStore(salts or None))
+    return s
+
+
+def _amount(text: str, name: str) -> int:
+    from bridge.client.amounts import parse_amount
+
+    return parse_amount(text, name=name)
+
+
+def _when(ts: int) -> str:
+    """A chain timestamp for people (UTC)."""
+    return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(ts))
+
+
+def _units(n: int) -> str:
+    return f"{n} unit" if n == 1 else f"{n} units"
+
+
+def _wei(v: int) -> str:
+    from bridge.client.amounts import format_wei
+
+    return format_wei(v)
+
+
+def _withdraw(rpc: str, market: str, keystore: str, amount: str | None, as_json: bool) -> None:
+    def run() -> None:
+        wanted = None if amount is None else _amount(amount, "AMOUNT")
+        s = _session(rpc, market, keystore)
+        wei = s.participant.withdraw(wanted)
+        _emit(as_json, {"withdrawn": wei}, [f"withdrew {_wei(wei)}"])
+
+    guarded(run)
+
+
+def _mark_sentence(s: Session, round: int, index: int, me: str, side: int,
+                   commitment: bytes) -> tuple[bool, str]:
+    """Whether the keeper was right to settle my order ``index`` as invalid, and why (the
+    round's evidence is checked once per session)."""
+    from bridge.client.round_audit import explain_own_mark, own_marks
+    from bridge.sealed import Side
+
+    key = (round, side)
+    if key not in s.marks:
+        s.marks[key] = own_marks(s.market, round, s.from_block, me, Side(side))
+    verdicts = [v for v in s.marks[key] if v.index == index]
+    if not verdicts:
+        return False, "no evidence was published for this mark"
+    records = [x for x in s.participant.salts.find(market=s.market.address, round=round,
+                                                  participant=me)
+               if x.side == int(side) and x.commitment.lower() == "0x" + commitment.hex()]
+    return explain_own_mark(verdicts[0], records[0] if records else None)

@@ -1,0 +1,155 @@
+"""Operator commands: version, demo, keeper run, deploy, key new."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Annotated
+
+import typer
+
+from bridge.cli.apps import app, keeper_app, key_app
+from bridge.cli.common import (
+    JsonOpt,
+    KeystoreOpt,
+    _emit,
+    _fail,
+    guarded,
+)
+from bridge.errors import BridgeError, ConfigError
+
+
+# -------------------------------------------------------------------------------------- root
+@app.callback()
+def _root(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> None:
+    """Sealed-bid prover market: demo, keeper and participant tools."""
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+@app.command()
+def version() -> None:
+    """Print the package version."""
+    from bridge import __version__
+
+    typer.echo(__version__)
+
+
+@app.command()
+def demo(
+    mechanism: Annotated[str, typer.Option(help="proofphi or dara")] = "proofphi",
+    rounds: Annotated[int, typer.Option(min=1)] = 3,
+    provers: Annotated[int, typer.Option(min=1)] = 4,
+    requesters: Annotated[int, typer.Option(min=1)] = 6,
+    seed: int = 7,
+) -> None:
+    """Run rounds end to end on an embedded chain and print what happened."""
+    from bridge.sim.demo import run_demo
+    from bridge.sim.world import SimConfig
+
+    cfg = SimConfig(mechanism=mechanism, rounds=rounds, provers=provers,
+                    requesters=requesters, seed=seed)
+    guarded(lambda: run_demo(cfg, out=typer.echo))
+
+
+# ------------------------------------------------------------------------------------ keeper
+@keeper_app.command("run")
+def keeper_run(
+    config: Annotated[str | None, typer.Option("--config", help="TOML config file.")] = None,
+    rpc: Annotated[str | None, typer.Option("--rpc")] = None,
+    market: Annotated[str | None, typer.Option("--market")] = None,
+    database: Annotated[str | None, typer.Option("--database")] = None,
+    keystore: Annotated[str | None, typer.Option("--keystore")] = None,
+    confirmations: Annotated[int | None, typer.Option("--confirmations")] = None,
+    poll_interval: Annotated[float | None, typer.Option("--poll-interval")] = None,
+    metrics_port: Annotated[int | None, typer.Option("--metrics-port")] = None,
+    start_block: Annotated[int | None, typer.Option("--start-block")] = None,
+    log_format: Annotated[str | None, typer.Option("--log-format",
+                                                   help="text or json (one object per line)")
+                          ] = None,
+    max_page_bids: Annotated[int | None, typer.Option(
+        "--max-page-bids", help="Bids per settlement page (0: as many as fit the limits).")
+                             ] = None,
+) -> None:
+    """Run the keeper until SIGTERM (config: file < BRIDGE_KEEPER_* env < flags)."""
+    from bridge.client.keys import load_account
+    from bridge.keeper.config import load_config
+    from bridge.keeper.daemon import EXIT_STARTUP, Keeper, StartupCheckFailed
+
+    try:
+        cfg = load_config(config, rpc=rpc, market=market, database=database, keystore=keystore,
+                          confirmations=confirmations, poll_interval=poll_interval,
+                          metrics_port=metrics_port, start_block=start_block,
+                          log_format=log_format, max_page_bids=max_page_bids)
+        from bridge.keeper.logfmt import configure_logging
+
+        configure_logging(cfg.log_level, cfg.log_format)
+        account = load_account(cfg.keystore or None)
+        keeper = Keeper(cfg, account)
+        keeper.startup_checks()
+    except StartupCheckFailed as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(EXIT_STARTUP) from None
+    except BridgeError as exc:
+        _fail(exc)
+        return
+    raise typer.Exit(keeper.run())
+
+
+# ------------------------------------------------------------------------------------ deploy
+@app.command("deploy")
+def deploy_cmd(
+    network: Annotated[str, typer.Option("--network", help="deploy/networks NAME or TOML file.")],
+    rpc: Annotated[str | None, typer.Option("--rpc", help="Override the file's node URL.")] = None,
+    keystore: KeystoreOpt = "",
+    keeper_address: Annotated[str | None, typer.Option("--keeper-address")] = None,
+    keeper_public_key: Annotated[str | None, typer.Option("--keeper-public-key")] = None,
+    keeper_keystore: Annotated[str | None, typer.Option(
+        "--keeper-keystore", help="Keeper keystore (password in "
+        "BRIDGE_KEEPER_KEYSTORE_PASSWORD, else BRIDGE_KEYSTORE_PASSWORD).")] = None,
+    out: Annotated[str, typer.Option("--out", help="Records directory.")] = "deployments",
+    force: Annotated[bool, typer.Option("--force", help="Deploy even if a record exists.")] = False,
+    allow_same: Annotated[bool, typer.Option(
+        "--allow-same-owner-and-keeper",
+        help="Let the deployer (owner) also be the keeper: development chains only.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Deploy the verifier and market once; write deployments/<chain-id>/market.json."""
+    from bridge.chain.deployment import run_deploy
+
+    def run() -> None:
+        res = run_deploy(network, rpc=rpc, keystore=keystore or None,
+                         keeper_address=keeper_address, keeper_public_key=keeper_public_key,
+                         keeper_keystore=keeper_keystore, out_dir=out, force=force,
+                         allow_same_owner_and_keeper=allow_same)
+        rec = res.record
+        _emit(as_json, {"record": str(res.path), "deployed": res.deployed, "market": rec.market,
+                        "verifier": rec.verifier, "block": rec.block, "chain_id": rec.chain_id},
+              [f"{'deployed' if res.deployed else 'already deployed:'} market {rec.market} "
+               f"(verifier {rec.verifier}) on chain {rec.chain_id} at block {rec.block}",
+               f"record {res.path}"])
+
+    guarded(run)
+
+
+# ------------------------------------------------------------------------------------ keys
+@key_app.command("new")
+def key_new(keystore: Annotated[str, typer.Option("--keystore", help="File to create.")],
+            as_json: JsonOpt = False) -> None:
+    """Create a new key in an encrypted keystore (password from BRIDGE_KEYSTORE_PASSWORD)."""
+    import os
+    import secrets
+
+    from bridge.client.keys import PASSWORD_ENV, write_keystore
+
+    def run() -> None:
+        password = os.environ.get(PASSWORD_ENV)
+        if not password:
+            if not sys.stdin.isatty():
+                raise ConfigError(f"set {PASSWORD_ENV} to the keystore password")
+            password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
+        address = write_keystore(keystore, secrets.token_bytes(32), password)
+        _emit(as_json, {"address": address, "keystore": keystore},
+              [f"created {keystore} for {address}"])
+
+    guarded(run)

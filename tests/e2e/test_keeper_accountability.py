@@ -1,0 +1,271 @@
+"""A keeper cannot cheat unseen: every invalid mark carries evidence anyone checks, the outcome is
+recomputed, and the bidder's own status says whether the keeper was right.
+
+Real chain (eth-tester), real keeper, real encryption; the cheating keepers are the real pipeline
+with one rule patched.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+from ecies import encrypt as ecies_encrypt
+
+from bridge import sealed
+from bridge.chain.market import RoundStatus
+from bridge.client.participant import Participant
+from bridge.client.round_audit import audit_round
+from bridge.client.watchtower import Watchtower
+from bridge.health import HealthServer
+from bridge.keeper.pipeline import RoundPipeline
+from bridge.keeper.store import OpeningRow
+from bridge.sim.world import World
+from tests.e2e.conftest import WorldFactory, cleared, cli
+
+GWEI = 10**9
+
+
+def _key(p: Participant) -> bytes:
+    return bytes(p.account.key)
+
+
+def _settle(world: World, r: int) -> None:
+    world.travel_to(world.market.params.closes_at(r) + 1)
+    world.keeper.run_until_idle()
+
+
+def test_a_keeper_that_marks_a_valid_bid_invalid_is_caught_by_everyone(
+        make_world: WorldFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    world = make_world("proofphi", provers=3, requesters=4, seed=11, miss=False)
+    victim = world.requesters[0]
+    honest_rules = RoundPipeline._apply_rules
+
+    def censoring_rules(self: RoundPipeline, r: int, rows: list[OpeningRow]) -> None:
+        honest_rules(self, r, rows)
+        for row in rows:  # the keeper claims the victim's bid sealed more than its escrow
+            if row.side == 0 and row.participant == victim.address and row.valid:
+                self._mark_invalid(row, "value_above_escrow", "censored")
+
+    monkeypatch.setattr(RoundPipeline, "_apply_rules", censoring_rules)
+    tower = Watchtower(world.market, world.deploy_block)
+    http = HealthServer(tower.metrics, "127.0.0.1", 0, stale_after=60).start()
+    health = f"http://127.0.0.1:{http.port}/healthz"
+    with pytest.raises(urllib.error.HTTPError) as stale:
+        urllib.request.urlopen(health, timeout=5)
+    assert stale.value.code == 503  # never polled yet
+    world.next_round()
+    r = world.commit_round()
+    victim_index = next(int(e["args"]["index"]) for e in world._events("BidCommitted", r)
+                        if e["args"]["requester"] == victim.address)
+    assert tower.poll() == []
+    _settle(world, r)
+    assert world.market.round_info(r).status is RoundStatus.SETTLED  # the contract accepted it
+
+    flagged = tower.poll()  # the watchtower, within the round (before its settle deadline)
+    assert world.now() < world.market.params.settle_deadline(r)
+    assert [(d.kind, d.subject) for d in flagged] == [("invalid_mark", f"bid {victim_index}")]
+    assert "provably wrong" in flagged[0].detail
+    samples = tower.metrics.render().decode()
+    assert 'bridge_watch_discrepancies_total{kind="invalid_mark"} 1.0' in samples
+    assert "bridge_watch_rounds_audited_total 1.0" in samples
+    assert tower.poll() == []  # reported once
+    with urllib.request.urlopen(health, timeout=5) as ok:
+        assert json.loads(ok.read())["ok"] is True
+    with urllib.request.urlopen(f"http://127.0.0.1:{http.port}/metrics", timeout=5) as page:
+        assert b'bridge_watch_discrepancies_total{kind="invalid_mark"} 1.0' in page.read()
+    http.stop()
+
+    out = cli(world, "audit", "--follow", "--fail-fast", "--poll", "0.05")  # a fresh watchtower
+    assert out.exit_code == 1, out.output
+    assert f"ALERT round {r} bid {victim_index}: invalid_mark" in out.output
+
+    out = cli(world, "audit", str(r))
+    assert out.exit_code == 1, out.output
+    assert (f"DISCREPANCY round {r} bid {victim_index}: invalid_mark: marked value_above_escrow"
+            in out.output)
+    assert audit_round(world.market, r, world.deploy_block).differences[0].subject == \
+        f"bid {victim_index}"
+
+    out = cli(world, "requester", "status", "--salts", str(world.workdir / "sealed.json"),
+               key=_key(victim))
+    assert out.exit_code == 0, out.output
+    assert f"round {r} bid {victim_index}" in out.output
+    assert "your bid was valid; the keeper's mark is provably wrong" in out.output
+    out = cli(world, "requester", "status", "--json", "--salts",
+               str(world.workdir / "sealed.json"), key=_key(victim))
+    row = next(b for b in json.loads(out.output)["bids"] if b["round"] == r)
+    assert row["keeper_right"] is False and row["valid"] is False
+
+
+def _raw_bid(p: Participant, r: int, commitment: bytes, ciphertext: bytes, escrow: int) -> None:
+    p._send("commitBid", r, commitment, ciphertext, escrow, os.urandom(32))
+
+
+def _raw_ask(p: Participant, r: int, commitment: bytes, ciphertext: bytes) -> None:
+    p._send("commitAsk", r, commitment, ciphertext)
+
+
+def _commit(world: World, r: int, p: Participant, side: sealed.Side, price: int, qty: int,
+            salt: bytes) -> bytes:
+    params = world.market.params
+    return sealed.commitment(chain_id=params.chain_id, market=world.market.address, round=r,
+                             participant=p.address, side=side, price=price, quantity=qty,
+                             salt=salt)
+
+
+def test_honest_invalid_marks_pass_the_audit_and_explain_themselves(
+        make_world: WorldFactory) -> None:
+    """One order for each reason the keeper may give (Prooφ market): the audit confirms every mark
+    and each owner's status explains it."""
+    world = make_world("proofphi", provers=4, requesters=6, seed=5, miss=False,
+                       capacity=(2, 2))
+    key = world.market.keeper_public_key()
+    other = sealed.generate_keypair().public_key
+    world.next_round()
+    r = world.market.current_round()
+    q = world.requesters
+    salt = os.urandom(32)
+    value = 50 * GWEI
+    # bids: undecryptable, malformed, commitment mismatch, value above escrow, zero size, size 2
+    _raw_bid(q[0], r, _commit(world, r, q[0], sealed.Side.BID, value, 1, salt),
+             sealed.seal(other, price=value, quantity=1, salt=salt), value)
+    _raw_bid(q[1], r, os.urandom(32), ecies_encrypt(b"\x04" + key, b"\x01" * 64,
+                                                    config=sealed._ecies_config()), value)
+    _raw_bid(q[2], r, _commit(world, r, q[2], sealed.Side.BID, value, 1, os.urandom(32)),
+             sealed.seal(key, price=value, quantity=1, salt=salt), value)
+    _raw_bid(q[3], r, _commit(world, r, q[3], sealed.Side.BID, value + 1, 1, salt),
+             sealed.seal(key, price=value + 1, quantity=1, salt=salt), value)
+    _raw_bid(q[4], r, _commit(world, r, q[4], sealed.Side.BID, value, 0, salt),
+             sealed.seal(key, price=value, quantity=0, salt=salt), value)
+    _raw_bid(q[5], r, _commit(world, r, q[5], sealed.Side.BID, value, 2, salt),
+             sealed.seal(key, price=value, quantity=2, salt=salt), value)
+    # asks (capacity 2 each): one valid, above capacity, below capacity (Prooφ), cost too large
+    p = world.provers
+    p[0].ask(cost=10 * GWEI)
+    for prover, (cost, units) in zip(p[1:], [(10 * GWEI, 3), (10 * GWEI, 1), (2**128, 2)],
+                                     strict=True):
+        _raw_ask(prover, r, _commit(world, r, prover, sealed.Side.ASK, cost, units, salt),
+                 sealed.seal(key, price=cost, quantity=units, salt=salt))
+    _settle(world, r)
+    assert world.market.round_info(r).status is RoundStatus.SETTLED
+
+    result = audit_round(world.market, r, world.deploy_block)
+    assert result.ok, [d.line() for d in result.differences]
+    reasons = {v.subject: v.reason for v in result.marks}
+    assert reasons == {
+        "bid 0": "undecryptable", "bid 1": "malformed_plaintext", "bid 2": "commitment_mismatch",
+        "bid 3": "value_above_escrow", "bid 4": "zero_quantity", "bid 5": "size_not_one",
+        "ask 1": "quantity_above_capacity", "ask 2": "quantity_not_capacity",
+        "ask 3": "cost_too_large"}
+    assert all(v.check.ok for v in result.marks)
+    out = cli(world, "audit", str(r))
+    assert out.exit_code == 0, out.output
+    assert "every decision of the keeper checks out" in out.output
+
+    out = cli(world, "requester", "status", key=_key(q[3]))
+    assert out.exit_code == 0, out.output
+    assert "your bid was invalid: value_above_escrow — the keeper's evidence confirms it" \
+        in out.output
+    out = cli(world, "prover", "status", key=_key(p[2]))
+    assert out.exit_code == 0, out.output
+    assert f"round {r} ask 2: settled as invalid: your ask was invalid: quantity_not_capacity" \
+        in out.output
+
+
+def test_a_wrong_dara_outcome_is_flagged_by_audit_and_watchtower(make_world: WorldFactory
+                                                                 ) -> None:
+    """One bid above one ask: DARA's trade reduction clears no trade, but the contract accepts
+    charge = value and payment = cost (the surplus would go to the owner). Both checks flag it."""
+    world = make_world("dara", provers=1, requesters=1, seed=3, miss=False, capacity=(4, 4))
+    keeper = world.keeper
+    tower = Watchtower(world.market, world.deploy_block)
+    world.next_round()
+    r = world.commit_round()
+    _view, outcome = cleared(world, r)
+    assert outcome["entries"] == []  # honest DARA: no trade
+    bid, ask = outcome["bids"][0], outcome["asks"][0]
+    value, size, cost = int(bid[4]), int(bid[5]), int(ask[3])
+    assert value > cost * size
+    bid[8] = value
+    outcome["entries"] = [[0, 0, size, cost * size]]
+    keeper.store.save_outcome(r, outcome)
+    keeper.run_until_idle()
+    assert world.market.round_info(r).status is RoundStatus.SETTLED
+    kinds = {(d.kind, d.subject) for d in tower.poll()}
+    assert kinds == {("charge", "bid 0"), ("jobs", "bid 0")}
+    out = cli(world, "audit", str(r))
+    assert out.exit_code == 1
+    assert f"round {r} bid 0: charge: charged {value} wei, the dara mechanism charges 0" \
+        in out.output
+
+
+def test_rotation_mid_round_strands_no_ciphertext(make_world: WorldFactory,
+                                                  tmp_path: Path) -> None:
+    """The owner rotates the keeper while round r is open: r stays with the old keeper and key
+    (it settles r, or anyone voids r if it is gone); r + 1 is encrypted to and settled by the new
+    keeper. No ciphertext is ever settled as undecryptable."""
+    from dataclasses import replace
+
+    from eth_account import Account
+
+    from bridge.keeper.daemon import Keeper
+
+    world = make_world("proofphi", provers=3, requesters=3, seed=9, miss=False)
+    new_account = Account.from_key(b"\x42" * 32)
+    world._fund(new_account.address, 10**20)
+    world.next_round()
+    r = world.commit_round()
+    new_key = new_account._key_obj.public_key.to_bytes()
+    owner = world.funder
+    tx = world.market.contract.functions.rotateKeeper(new_account.address, new_key).transact(
+        {"from": owner})
+    world.w3.eth.wait_for_transaction_receipt(tx)
+    assert world.market.keeper_for(r) == (world.keeper_account.address,
+                                          world.keeper_account._key_obj.public_key.to_bytes())
+    assert world.market.keeper_for(r + 1) == (new_account.address, new_key)
+    cfg = replace(world.keeper_cfg, database=f"sqlite:///{tmp_path / 'new-keeper.sqlite'}")
+    new_keeper = Keeper(cfg, new_account, w3=world.w3, use_scheduler=False)
+    new_keeper.startup_checks()
+
+    _settle(world, r)  # the old keeper settles the round committed under its key
+    new_keeper.run_until_idle()  # the new keeper leaves it alone
+    assert world.market.round_info(r).status is RoundStatus.SETTLED
+    result = audit_round(world.market, r, world.deploy_block)
+    assert result.ok and result.marks == [] and result.valid_bids == 3
+
+    r2 = world.commit_round()  # round r + 1: clients encrypt to the new key
+    assert r2 == r + 1
+    world.travel_to(world.market.params.closes_at(r2) + 1)
+    world.keeper.run_until_idle()  # the old keeper's term is over
+    assert world.market.round_info(r2).status is RoundStatus.OPEN
+    new_keeper.run_until_idle()
+    assert world.market.round_info(r2).status is RoundStatus.SETTLED
+    result = audit_round(world.market, r2, world.deploy_block)
+    assert result.ok and result.marks == [] and result.valid_bids == 3
+
+    # rotate back while r + 2 is open, and r + 2's keeper (the new one) disappears: its round is
+    # voided after the deadline by anyone (here the old keeper, which voids what others missed)
+    world.next_round()
+    r3 = world.commit_round()
+    free = {q.address: world.market.balance_of(q.address) for q in world.requesters}
+    tx = world.market.contract.functions.rotateKeeper(
+        world.keeper_account.address,
+        world.keeper_account._key_obj.public_key.to_bytes()).transact({"from": owner})
+    world.w3.eth.wait_for_transaction_receipt(tx)
+    assert world.market.keeper_for(r3)[0] == new_account.address
+    new_keeper.stop()
+    world.travel_to(world.market.params.settle_deadline(r3))
+    world.keeper.run_until_idle()
+    assert world.market.round_info(r3).status is RoundStatus.OPEN  # not its round, not late yet
+    world.travel_to(world.market.params.settle_deadline(r3) + 1)
+    world.keeper.run_until_idle()
+    assert world.market.round_info(r3).status is RoundStatus.VOIDED
+    escrows = {e["args"]["requester"]: int(e["args"]["escrow"])
+               for e in world._events("BidCommitted", r3)}
+    for q in world.requesters:
+        assert world.market.balance_of(q.address) == free[q.address] + escrows[q.address]
