@@ -64,6 +64,11 @@ class SettlementRejected(ChainError):
         self.tx = tx
 
 
+class UnauditableSettlement(ChainError):
+    """A settlement transaction is not a direct call on the market: its calldata (the reveals and
+    evidence) cannot be read from the transaction, so it cannot be audited."""
+
+
 class RetryableTxError(ChainError):
     """A transaction failed for a reason a retry may fix (timeout, underpriced, nonce race)."""
 

@@ -59,12 +59,14 @@ EVIDENCE_SIZE: Final = 1 + 64 + 32 + 32
 """Bytes of evidence after an invalid order's commitment: reason, S, c, z."""
 MAX_PAGE_AMOUNT: Final = (1 << 128) - 1
 """The largest amount a settlement page can carry (16-byte fields)."""
+MAX_PAGE_SIZE: Final = (1 << 32) - 1
+"""The largest bid size a settlement page can carry (4-byte field)."""
 
 
 class MarkReason(IntEnum):
     """Why an order was settled as invalid: the code published on chain (1 byte) and its name.
 
-    Codes 1–6 come from opening the envelope (:class:`bridge.sealed.InvalidReason`), 7–10 from the
+    Codes 1–6 come from opening the envelope (:class:`bridge.sealed.InvalidReason`), 7–11 from the
     market's rules on the opened values.
     """
 
@@ -82,6 +84,8 @@ class MarkReason(IntEnum):
     """Prooφ asks: the sealed units differ from the declared capacity."""
     INSUFFICIENT_COLLATERAL = 10
     """Asks: the prover's free collateral does not cover the sealed units."""
+    SIZE_TOO_LARGE = 11
+    """Bids: the sealed size does not fit a settlement page (> 2^32 − 1 units)."""
 
     @property
     def label(self) -> str:
@@ -265,6 +269,8 @@ class MarkCheck:
     explanation: str
     opened: sealed.Opened | None = None
     """The envelope's content when it decrypts (what the evidence reveals)."""
+    held: tuple[MarkReason, ...] = ()
+    """Every reason that does make the order invalid (empty: the order is valid, or unknown)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -309,6 +315,8 @@ def reasons_that_hold(ctx: OrderContext, opened: sealed.Opened | None,
             held.append(MarkReason.VALUE_ABOVE_ESCROW)
         if proofphi and opened.quantity != 1:
             held.append(MarkReason.SIZE_NOT_ONE)
+        if opened.quantity > MAX_PAGE_SIZE:
+            held.append(MarkReason.SIZE_TOO_LARGE)
     else:
         if ctx.capacity is not None and opened.quantity > ctx.capacity:
             held.append(MarkReason.QUANTITY_ABOVE_CAPACITY)
@@ -346,7 +354,7 @@ def check_mark(keeper_key: bytes, ctx: OrderContext, evidence: bytes | Evidence)
         opened = sealed.decode_plaintext(plaintext)
     held = reasons_that_hold(ctx, opened, plaintext is not None)
     if ev.reason in held:
-        return MarkCheck(True, f"{ev.reason.label} confirmed", opened)
+        return MarkCheck(True, f"{ev.reason.label} confirmed", opened, tuple(held))
     if not held:
         if ctx.side is sealed.Side.ASK and ctx.free_units is None \
                 and ev.reason is MarkReason.INSUFFICIENT_COLLATERAL:
@@ -357,4 +365,5 @@ def check_mark(keeper_key: bytes, ctx: OrderContext, evidence: bytes | Evidence)
                                 f"{opened.quantity if opened else '?'} and matches its "
                                 "commitment): the mark is provably wrong", opened)
     return MarkCheck(False, f"marked {ev.reason.label}, which does not hold; the order is "
-                            f"invalid for {', '.join(r.label for r in held)}", opened)
+                            f"invalid for {', '.join(r.label for r in held)}", opened,
+                     tuple(held))

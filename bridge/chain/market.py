@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any
 
+from eth_utils import function_signature_to_4byte_selector
 from hexbytes import HexBytes
 from web3 import Web3
 from web3.contract import Contract
@@ -18,7 +19,7 @@ from web3.types import BlockIdentifier
 from bridge.chain.artifacts import load_artifact
 from bridge.chain.deploy import Mechanism
 from bridge.chain.revert import decode_revert
-from bridge.errors import BridgeError, ChainError
+from bridge.errors import BridgeError, ChainError, UnauditableSettlement
 
 MECHANISM_NAMES = {Mechanism.PROOFPHI: "proofphi", Mechanism.DARA: "dara"}
 """``IProverMarket.Mechanism`` -> the clearing engine's mechanism name."""
@@ -219,4 +220,25 @@ class Market:
     def tx_input(self, tx_hash: str) -> bytes:
         """Input data of a transaction (to decode a settlement)."""
         return bytes(HexBytes(self.w3.eth.get_transaction(tx_hash)["input"]))  # type: ignore[arg-type]
+
+    def settlement_input(self, tx_hash: str, function: str, round: int) -> bytes:
+        """The input of settlement transaction ``tx_hash``, which must be a direct call of
+        ``function`` on this market for ``round``: then it is exactly what the market executed.
+
+        A settlement sent through another contract (a forwarder, a multisig, a delegated wallet)
+        cannot be read from its transaction, so it cannot be audited:
+        :class:`~bridge.errors.UnauditableSettlement`.
+        """
+        tx = self.w3.eth.get_transaction(tx_hash)  # type: ignore[arg-type]
+        data = bytes(HexBytes(tx["input"]))
+        selector = function_signature_to_4byte_selector(
+            self.contract.get_function_by_name(function).signature)
+        to = tx.get("to")
+        if (to is None or str(to).lower() != self.address.lower() or data[:4] != selector
+                or int.from_bytes(data[4:36], "big") != round):
+            raise UnauditableSettlement(
+                f"settlement transaction {tx_hash} of round {round} is not a direct {function} "
+                f"call on the market (sent to {to}): its calldata cannot be read, so the keeper's "
+                "decisions in it cannot be audited")
+        return data
 

@@ -325,6 +325,10 @@ class TxSender:
             self.w3.eth.call(call, receipt["blockNumber"] - 1)  # type: ignore[arg-type]
         except ContractLogicError as exc:
             self._raise_decoded(exc)
+        except Exception as exc:  # eth-tester raises its own TransactionFailed with the bytes
+            if revert_data(exc) is None:
+                raise
+            self._raise_decoded(exc)
         tx_hash = HexBytes(receipt["transactionHash"]).to_0x_hex()
         raise NonRetryableTxError(f"transaction {tx_hash} reverted (gas used "
                                   f"{receipt.get('gasUsed')} of {tx.get('gas')})")

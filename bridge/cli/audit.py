@@ -27,6 +27,9 @@ def audit_cmd(
         "--metrics-port", help="Serve /metrics and /healthz on this port (--follow; 0: any).")
                             ] = None,
     metrics_host: Annotated[str, typer.Option("--metrics-host")] = "127.0.0.1",
+    confirmations: Annotated[int, typer.Option(
+        "--confirmations", min=0, help="With --follow: audit blocks this deep behind the head.")
+                             ] = 0,
     rpc: RpcOpt = "http://127.0.0.1:8545", market: MarketOpt = "",
     from_block: FromBlockOpt = -1, as_json: JsonOpt = False,
 ) -> None:
@@ -38,7 +41,8 @@ def audit_cmd(
     With --follow, audit every round as it settles (see the README's "Watchtower").
     """
     if follow:
-        _follow(rpc, market, from_block, poll, fail_fast, metrics_port, metrics_host)
+        _follow(rpc, market, from_block, poll, fail_fast, metrics_port, metrics_host,
+                confirmations)
         return
     from bridge.client.round_audit import audit_round
 
@@ -73,7 +77,7 @@ def audit_cmd(
 
 
 def _follow(rpc: str, market: str, from_block: int, poll: float, fail_fast: bool,
-            metrics_port: int | None, metrics_host: str) -> None:
+            metrics_port: int | None, metrics_host: str, confirmations: int) -> None:
     from bridge.client.watchtower import Watchtower
     from bridge.health import HealthServer
     from bridge.keeper.logfmt import configure_logging
@@ -82,7 +86,7 @@ def _follow(rpc: str, market: str, from_block: int, poll: float, fail_fast: bool
     log = logging.getLogger("bridge.watchtower")
     try:
         s = _session(rpc, market, needs_key=False, from_block=from_block)
-        tower = Watchtower(s.market, s.from_block)
+        tower = Watchtower(s.market, s.from_block, confirmations=confirmations)
     except BridgeError as exc:
         _fail(exc)
         return

@@ -409,9 +409,11 @@ LOG_RANGE = 5_000
 
 
 def event_logs(market: Market, event: str, from_block: int,
-               filters: dict[str, Any] | None = None, *, step: int = LOG_RANGE) -> list[Any]:
-    """Decoded ``event`` logs of ``market`` from ``from_block`` to the head, in bounded ranges."""
-    head = int(market.w3.eth.block_number)
+               filters: dict[str, Any] | None = None, *, step: int = LOG_RANGE,
+               to_block: int | None = None) -> list[Any]:
+    """Decoded ``event`` logs of ``market`` from ``from_block`` to ``to_block`` (default: the
+    head), in bounded ranges."""
+    head = int(market.w3.eth.block_number) if to_block is None else to_block
     out: list[Any] = []
     start = from_block
     while start <= head:
@@ -473,8 +475,10 @@ def read_settlement(market: Market, round: int, from_block: int, decode: bool = 
         begun = event_logs(market, "SettlementBegun", from_block, {"round": round})
         data = decode_settlement(
             market.abi, market.params.mechanism,
-            market.tx_input(HexBytes(begun[-1]["transactionHash"]).to_0x_hex()),
-            [market.tx_input(HexBytes(found[p]["transactionHash"]).to_0x_hex())
+            market.settlement_input(HexBytes(begun[-1]["transactionHash"]).to_0x_hex(),
+                                    "beginSettlement", round),
+            [market.settlement_input(HexBytes(found[p]["transactionHash"]).to_0x_hex(),
+                                     "settleBids", round)
              for p in sorted(found)], charges)
         bids, asks = data["bids"], data["asks"]
     return SettlementRecord(pages, charges, jobs, tree, entries, bids, asks)

@@ -37,7 +37,8 @@ from bridge.errors import AuditError, BridgeError
 from bridge.evidence import MarkCheck, MarkReason, OrderContext, check_mark, decode_evidence
 from bridge.mechanisms import Ask, Bid, audit, clear
 
-KINDS = ("invalid_mark", "reveal", "charge", "jobs", "outcome")
+KINDS = ("invalid_mark", "reveal", "charge", "jobs", "outcome", "unauditable", "missed",
+         "same_owner_and_keeper")
 """Discrepancy kinds (the watchtower's metric label)."""
 
 
@@ -95,12 +96,21 @@ class _Commits:
     asks: list[dict[str, Any]]
 
 
-def _commits(market: Market, round: int, from_block: int) -> _Commits:
-    def args(name: str) -> list[dict[str, Any]]:
-        logs = event_logs(market, name, from_block, {"round": round})
-        return [dict(e["args"]) for e in sorted(logs, key=lambda e: int(e["args"]["index"]))]
+def _commits(market: Market, round: int, from_block: int,
+             to_block: int | None = None) -> _Commits:
+    """Every commitment of ``round`` in commit order; all of them, or :class:`BridgeError`."""
+    info = market.round_info(round, "latest" if to_block is None else to_block)
 
-    return _Commits(args("BidCommitted"), args("AskCommitted"))
+    def args(name: str, count: int) -> list[dict[str, Any]]:
+        logs = event_logs(market, name, from_block, {"round": round}, to_block=to_block)
+        by_index = {int(e["args"]["index"]): dict(e["args"]) for e in logs}
+        if sorted(by_index) != list(range(count)):
+            raise BridgeError(f"round {round} has {count} {name} logs, {len(by_index)} found from "
+                              f"block {from_block}: pass an earlier --from-block (at or before "
+                              "the round's first commitment)")
+        return [by_index[i] for i in range(count)]
+
+    return _Commits(args("BidCommitted", info.bid_count), args("AskCommitted", info.ask_count))
 
 
 def _free_units(market: Market, prover: str, block: int) -> int:
@@ -153,25 +163,33 @@ class PagesSoFar:
 
     asks: list[AskReveal] | None = None
     begin_block: int | None = None
+    begin_tx: str | None = None
+    """The ``beginSettlement`` in force (a settlement may begin again until its first page)."""
     bids: dict[int, BidReveal] = field(default_factory=dict)
     pages: set[int] = field(default_factory=set)
 
 
-def pages_so_far(market: Market, round: int, from_block: int, mechanism: str) -> PagesSoFar:
-    """Decode the settlement transactions of ``round`` that have landed so far."""
+def pages_so_far(market: Market, round: int, from_block: int, mechanism: str,
+                 to_block: int | None = None) -> PagesSoFar:
+    """Decode the settlement transactions of ``round`` that have landed so far (up to
+    ``to_block``, default the head)."""
     out = PagesSoFar()
-    begun = event_logs(market, "SettlementBegun", from_block, {"round": round})
+    begun = event_logs(market, "SettlementBegun", from_block, {"round": round},
+                       to_block=to_block)
     if not begun:
         return out
     last = begun[-1]
-    data = market.tx_input(HexBytes(last["transactionHash"]).to_0x_hex())
+    data = market.settlement_input(HexBytes(last["transactionHash"]).to_0x_hex(),
+                                   "beginSettlement", round)
     _r, asks_bytes, _order, _claim = abi_decode(
         ["uint256", "bytes", "uint256[]", "(uint256,bool,uint256,uint256,bool,uint256,uint256)"],
         data[4:])
     out.asks = decode_asks(asks_bytes)
     out.begin_block = int(last["blockNumber"])
-    for e in event_logs(market, "BidsSettled", from_block, {"round": round}):
-        page_input = market.tx_input(HexBytes(e["transactionHash"]).to_0x_hex())
+    out.begin_tx = HexBytes(last["transactionHash"]).to_0x_hex()
+    for e in event_logs(market, "BidsSettled", from_block, {"round": round}, to_block=to_block):
+        page_input = market.settlement_input(HexBytes(e["transactionHash"]).to_0x_hex(),
+                                             "settleBids", round)
         _r2, _table, page = abi_decode(["uint256", "bytes", "bytes"], page_input[4:])
         first = int.from_bytes(page[:4], "big")
         for k, b in enumerate(decode_page(mechanism, page)[0]):
@@ -181,18 +199,21 @@ def pages_so_far(market: Market, round: int, from_block: int, mechanism: str) ->
 
 
 def check_pages(market: Market, round: int, from_block: int, *, pages: PagesSoFar | None = None,
-                done: set[tuple[int, int]] | None = None) -> RoundAudit:
-    """Check every invalid mark and valid reveal that has landed for ``round`` so far.
+                done: set[tuple[int, int]] | None = None,
+                to_block: int | None = None) -> RoundAudit:
+    """Check every invalid mark and valid reveal that has landed for ``round`` so far (up to
+    ``to_block``, default the head).
 
     ``done``: ``(side, index)`` pairs already checked (skipped, then added to): the watchtower's
     memory between polls.
     """
     mech = market.params.mechanism
     result = RoundAudit(round, mech)
-    landed = pages if pages is not None else pages_so_far(market, round, from_block, mech)
+    landed = (pages if pages is not None
+              else pages_so_far(market, round, from_block, mech, to_block))
     if landed.asks is None:
         return result
-    commits = _commits(market, round, from_block)
+    commits = _commits(market, round, from_block, to_block)
     key = market.keeper_for(round)[1]
     state_block = landed.begin_block - 1 if landed.begin_block else None
     seen = done if done is not None else set()
@@ -292,6 +313,9 @@ def explain_own_mark(verdict: MarkVerdict, record: Any | None) -> tuple[bool, st
         extra = (" (the evidence decrypts to exactly what you sealed)" if mine else "")
         return True, f"your {name} was invalid: {verdict.reason} — the keeper's evidence " \
                      f"confirms it{extra}"
+    if check.held:
+        return False, (f"the keeper's stated reason ({verdict.reason}) is wrong, but your {name} "
+                       f"was invalid anyway: {', '.join(r.label for r in check.held)}")
     if "DLEQ" in check.explanation:
         return False, (f"the keeper's mark ({verdict.reason}) is provably wrong: its evidence "
                        f"is false ({check.explanation}); keep your salt file and report it")

@@ -4,9 +4,11 @@ Any participant can run it: it needs only a node and the market's address. Each 
 settlement logs of new blocks (``SettlementBegun``, ``BidsSettled``, ``RoundSettled``), checks the
 invalid marks and valid reveals of every page as soon as it lands (:func:`check_pages`: a keeper
 that censors a valid bid is flagged at that page, within the round), and once a round has settled,
-recomputes its outcome (:func:`check_outcome`). Every discrepancy is logged as one ``ALERT`` line,
-counted by kind, and handed to ``on_discrepancy``; the Prometheus metrics and ``/healthz`` come from
-:mod:`bridge.health`.
+recomputes its outcome (:func:`check_outcome`). It also alerts when a round is voided (its keeper
+missed it), when a settlement is not a direct call on the market (so its calldata cannot be
+audited) and when the owner makes itself the keeper. Every discrepancy is logged as one ``ALERT``
+line, counted by kind, and handed to ``on_discrepancy``; the Prometheus metrics and ``/healthz``
+come from :mod:`bridge.health`.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 
@@ -26,12 +29,14 @@ from bridge.client.round_audit import (
     RoundAudit,
     check_outcome,
     check_pages,
+    pages_so_far,
 )
-from bridge.errors import BridgeError
+from bridge.errors import BridgeError, UnauditableSettlement
+from bridge.sealed import Side
 
 log = logging.getLogger(__name__)
 
-EVENTS = ("SettlementBegun", "BidsSettled", "RoundSettled")
+EVENTS = ("SettlementBegun", "BidsSettled", "RoundSettled", "RoundVoided")
 
 
 class WatchMetrics:
@@ -63,22 +68,29 @@ class WatchMetrics:
 
 
 class Watchtower:
-    """Follows one market from ``from_block``; call :meth:`poll` or :meth:`run`."""
+    """Follows one market from ``from_block``; call :meth:`poll` or :meth:`run`.
+
+    ``confirmations``: read only blocks that deep behind the head (on a real network, so that a
+    reorganisation does not make the watchtower read pages that then disappear).
+    """
 
     def __init__(self, market: Market, from_block: int, *,
                  metrics: WatchMetrics | None = None,
                  on_discrepancy: Callable[[Discrepancy], None] | None = None,
-                 step: int = LOG_RANGE) -> None:
+                 step: int = LOG_RANGE, confirmations: int = 0) -> None:
         self.market = market
         self.from_block = from_block
         self.cursor = from_block
         self.metrics = metrics or WatchMetrics()
         self.on_discrepancy = on_discrepancy
         self.step = step
+        self.confirmations = confirmations
         self.found: list[Discrepancy] = []
         self._checked: dict[int, set[tuple[int, int]]] = {}
         self._pending: set[int] = set()  # rounds with settlement activity not yet fully audited
         self._audited: set[int] = set()
+        self._begin_tx: dict[int, str | None] = {}
+        self._reported: set[str] = set()
         self._stop = threading.Event()
 
     def _touched(self, head: int) -> set[int]:
@@ -89,42 +101,79 @@ class Watchtower:
                 for e in getattr(self.market.contract.events, name)().get_logs(
                         from_block=self.cursor, to_block=end):
                     rounds.add(int(e["args"]["round"]))
-                    if name != "RoundSettled":
+                    if name in ("SettlementBegun", "BidsSettled"):
                         self.metrics.pages_checked.inc()
+            for e in self.market.contract.events.KeeperRotated().get_logs(
+                    from_block=self.cursor, to_block=end):
+                self._check_rotation(e, end)
             self.cursor = end + 1
         return rounds
 
+    def _check_rotation(self, event: Any, block: int) -> None:
+        owner = str(self.market.contract.functions.owner().call(block_identifier=block))
+        keeper = str(event["args"]["keeper"])
+        if keeper == owner:
+            self._report([Discrepancy(int(event["args"]["fromRound"]), "same_owner_and_keeper",
+                                      "keeper", f"the owner {owner} made itself the keeper from "
+                                      "this round on: it could post DARA outcomes whose surplus "
+                                      "it collects")])
+
     def _report(self, found: list[Discrepancy]) -> None:
         for d in found:
+            if d.line() in self._reported:
+                continue
+            self._reported.add(d.line())
             self.found.append(d)
             self.metrics.discrepancies.labels(kind=d.kind).inc()
             log.error("ALERT %s", d.line())
             if self.on_discrepancy is not None:
                 self.on_discrepancy(d)
 
+    def _audit(self, r: int, head: int) -> None:
+        mech = self.market.params.mechanism
+        status = self.market.round_info(r, head).status
+        if status is RoundStatus.VOIDED:
+            self._report([Discrepancy(r, "missed", "round", "voided: its keeper did not settle it "
+                                      "by the settle deadline (every escrow was returned)")])
+            self._audited.add(r)
+            return
+        pages = pages_so_far(self.market, r, self.from_block, mech, head)
+        done = self._checked.setdefault(r, set())
+        if pages.begin_tx != self._begin_tx.get(r):  # settlement begun (again): new ask reveals
+            self._begin_tx[r] = pages.begin_tx
+            done -= {key for key in done if key[0] == int(Side.ASK)}
+        before = len(done)
+        result = check_pages(self.market, r, self.from_block, pages=pages, done=done,
+                             to_block=head)
+        self.metrics.marks_checked.inc(len(result.marks))
+        if len(done) != before:
+            log.info("round %s: %s more orders checked", r, len(done) - before)
+        self._report(result.differences)
+        if status is RoundStatus.SETTLED:
+            final = check_pages(self.market, r, self.from_block, pages=pages, to_block=head)
+            self._report(final.differences)  # everything once more, as settled (deduplicated)
+            outcome = RoundAudit(r, mech)
+            check_outcome(self.market, r, self.from_block, outcome)
+            self._report(outcome.differences)
+            self.metrics.rounds_audited.inc()
+            self._audited.add(r)
+            bad = [d for d in self.found if d.round == r]
+            log.info("round %s audited: %s", r, f"{len(bad)} discrepancies" if bad else "ok")
+
     def poll(self) -> list[Discrepancy]:
         """Audit what landed since the last poll; returns the new discrepancies."""
         before = len(self.found)
-        head = int(self.market.w3.eth.block_number)
+        chain_head = int(self.market.w3.eth.block_number)
+        head = chain_head - self.confirmations  # read only blocks this deep (reorg safety)
         self._pending |= self._touched(head) - self._audited
         for r in sorted(self._pending):
-            done = self._checked.setdefault(r, set())
-            marks_before = len(done)
-            result = check_pages(self.market, r, self.from_block, done=done)
-            self.metrics.marks_checked.inc(len(result.marks))
-            if len(done) != marks_before:
-                log.info("round %s: %s more orders checked", r, len(done) - marks_before)
-            self._report(result.differences)
-            if self.market.round_info(r).status is RoundStatus.SETTLED:
-                outcome = RoundAudit(r, result.mechanism)
-                check_outcome(self.market, r, self.from_block, outcome)
-                self._report(outcome.differences)
-                self.metrics.rounds_audited.inc()
+            try:
+                self._audit(r, head)
+            except UnauditableSettlement as exc:
+                self._report([Discrepancy(r, "unauditable", "round", str(exc))])
                 self._audited.add(r)
-                bad = [d for d in self.found if d.round == r]
-                log.info("round %s audited: %s", r, f"{len(bad)} discrepancies" if bad else "ok")
         self._pending -= self._audited
-        self.metrics.lag_blocks.set(max(0, head + 1 - self.cursor))
+        self.metrics.lag_blocks.set(max(0, chain_head + 1 - self.cursor))
         self.metrics.last_tick.set(time.time())
         return self.found[before:]
 
@@ -136,6 +185,9 @@ class Watchtower:
                 new = self.poll()
             except (ConnectionError, OSError, TimeoutError, BridgeError) as exc:
                 log.warning("poll failed (%s); retrying in %.1fs", exc, interval)
+                new = []
+            except Exception:  # never die on odd chain data: say so and keep watching
+                log.exception("poll failed unexpectedly; retrying in %.1fs", interval)
                 new = []
             if new and fail_fast:
                 return 1

@@ -59,7 +59,7 @@ from bridge.chain.settlement import (
     void_transactions,
 )
 from bridge.errors import AuditError, BridgeError, SettlementRejected
-from bridge.evidence import MarkReason, make_evidence
+from bridge.evidence import MAX_PAGE_SIZE, MarkReason, make_evidence
 from bridge.keeper.metrics import KeeperMetrics
 from bridge.keeper.store import OpeningRow, Phase, Store
 from bridge.mechanisms import Ask, Bid, audit, clear
@@ -70,6 +70,7 @@ INSUFFICIENT_COLLATERAL = MarkReason.INSUFFICIENT_COLLATERAL.label
 SIZE_NOT_ONE = MarkReason.SIZE_NOT_ONE.label
 QUANTITY_NOT_CAPACITY = MarkReason.QUANTITY_NOT_CAPACITY.label
 COST_TOO_LARGE = MarkReason.COST_TOO_LARGE.label
+SIZE_TOO_LARGE = MarkReason.SIZE_TOO_LARGE.label
 MAX_REJECTIONS = 2  # re-clearings after the contract rejected a settlement before any page landed
 FILL_ALERT_PERCENT = 90  # warn when a round holds this share of its commitment cap
 
@@ -263,6 +264,10 @@ class RoundPipeline:
             if row.side == 0 and proofphi and int(row.quantity) != 1:
                 self._mark_invalid(row, SIZE_NOT_ONE,
                                    f"sealed size {row.quantity}: Prooφ tasks have size 1")
+            elif row.side == 0 and int(row.quantity) > MAX_PAGE_SIZE:
+                self._mark_invalid(row, SIZE_TOO_LARGE,
+                                   f"sealed size {row.quantity} does not fit a settlement page "
+                                   f"(at most {MAX_PAGE_SIZE} units)")
             if row.side == 1:
                 capacity = int(ask_events[row.index].args["capacity"])
                 if int(row.price) > tx_limits.MAX_PAGE_AMOUNT:

@@ -243,11 +243,15 @@ def test_the_watchtower_flags_a_wrong_mark_at_the_page_that_carries_it(
     wrong = make_evidence(b"\x01" * 32, CIPHERTEXT, MarkReason.COMMITMENT_MISMATCH).encode()
     bids[3] = replace(bids[3], evidence=wrong)
     tower = Watchtower(Market(m.chain.w3, m.market.address), 0)
+    deep = Watchtower(Market(m.chain.w3, m.market.address), 0, confirmations=1)
     s = m.settle(r, bids, asks, bo, ao, entries, limits=Limits(max_page_bids=2), pages=1)
     assert tower.poll() == []  # page 0: bid 1's honest undecryptable mark checks out
     m.send("settleBids", *s.plan.pages[1].args(r), sender=accounts.keeper)
     found = tower.poll()
     assert [(d.kind, d.subject) for d in found] == [("invalid_mark", "bid 3")]
+    assert deep.poll() == []  # page 1's block is the head: not one confirmation deep yet
+    m.send("deposit", sender=accounts.anyone, value=1)
+    assert [(d.kind, d.subject) for d in deep.poll()] == [("invalid_mark", "bid 3")]
     assert "undecryptable" in found[0].detail
     assert m.market.functions.roundInfo(r).call()[7] == 3  # still SETTLING
     m.send("settleBids", *s.plan.pages[2].args(r), sender=accounts.keeper)

@@ -5,10 +5,12 @@ from __future__ import annotations
 import itertools
 import threading
 import time
+from typing import Any
 
 import pytest
 from eth_account import Account
 
+from bridge.chain.revert import decode_revert
 from bridge.chain.sender import SentTx, TxSender
 from bridge.chain.tester import make_tester_chain
 from bridge.errors import RetryableTxError
@@ -95,3 +97,21 @@ def test_a_stopping_sender_gives_up_waiting_but_reports_what_it_sent(setup: tupl
     assert len(seen) == 1
     chain.tester.mine_blocks(1)
     assert sender.lookup(seen)["status"] == 1  # a restart finds it instead of sending again
+
+
+def test_a_mined_revert_with_a_given_gas_limit_is_decoded(proofphi: Any, accounts: Any) -> None:
+    """The keeper sends with modelled gas (no estimate): a transaction that reverts on chain is
+    replayed at its parent block and raised as the contract's named error, on eth-tester too."""
+    from bridge.errors import SettlementRejected
+
+    m = proofphi
+    keeper = Account.from_key(b"\x31" * 32)
+    tx = m.chain.w3.eth.send_transaction({"from": accounts.owner, "to": keeper.address,
+                                          "value": 10**18})
+    m.chain.w3.eth.wait_for_transaction_receipt(tx)
+    sender = TxSender(m.chain.w3, keeper, poll_interval=0.01,
+                      decode_revert=lambda data: decode_revert(m.market.abi, data))
+    data = m.market.encode_abi("withdraw", [1])
+    with pytest.raises(SettlementRejected) as err:
+        sender.send({"to": m.market.address, "data": data, "gas": 100_000})
+    assert err.value.name == "InsufficientBalance" and err.value.args_["required"] == 1

@@ -21,9 +21,10 @@ from bridge.chain.market import RoundStatus
 from bridge.client.participant import Participant
 from bridge.client.round_audit import audit_round
 from bridge.client.watchtower import Watchtower
+from bridge.errors import BridgeError
 from bridge.health import HealthServer
 from bridge.keeper.pipeline import RoundPipeline
-from bridge.keeper.store import OpeningRow
+from bridge.keeper.store import OpeningRow, Phase
 from bridge.sim.world import World
 from tests.e2e.conftest import WorldFactory, cleared, cli
 
@@ -269,3 +270,155 @@ def test_rotation_mid_round_strands_no_ciphertext(make_world: WorldFactory,
                for e in world._events("BidCommitted", r3)}
     for q in world.requesters:
         assert world.market.balance_of(q.address) == free[q.address] + escrows[q.address]
+
+
+# ------------------------------------------------------------------ review findings, regressions
+
+
+def _censor_first_valid_ask(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
+    honest = RoundPipeline._apply_rules
+    victim: dict[str, int] = {}
+
+    def censor(self: RoundPipeline, r: int, rows: list[OpeningRow]) -> None:
+        honest(self, r, rows)
+        for row in rows:
+            if row.side == 1 and row.valid and not victim:
+                victim["index"] = row.index
+                self._mark_invalid(row, "quantity_above_capacity", "censored")
+
+    monkeypatch.setattr(RoundPipeline, "_apply_rules", censor)
+    return victim
+
+
+def test_a_settlement_begun_again_with_other_marks_is_still_flagged(
+        make_world: WorldFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The watchtower checked an honest beginSettlement; the keeper then begins again (allowed
+    until the first page lands) censoring an ask: flagged."""
+    world = make_world("dara", provers=3, requesters=4, seed=11, miss=False, capacity=(4, 4))
+    keeper = world.keeper
+    pipeline = keeper.pipeline
+    assert pipeline is not None
+    tower = Watchtower(world.market, world.deploy_block)
+    world.next_round()
+    r = world.commit_round()
+    cleared(world, r)
+    plan = pipeline.plan(r)
+    pipeline.sender.send({**world.market.tx("beginSettlement", *plan.begin_args()),
+                          "gas": plan.begin_gas})
+    assert tower.poll() == []
+    victim = _censor_first_valid_ask(monkeypatch)
+    keeper.store.set_phase(r, Phase.DECRYPTED)
+    keeper.run_until_idle()
+    assert world.market.round_info(r).status is RoundStatus.SETTLED
+    found = tower.poll()
+    assert ("invalid_mark", f"ask {victim['index']}") in {(d.kind, d.subject) for d in found}
+
+
+def _forwarder(market: str) -> bytes:
+    """Runtime code that calls ``market`` with calldata[start : size - 32], ``start`` being the
+    last word (so a transaction can carry a decoy call before the real one); reverts bubble up."""
+    code = bytes.fromhex("6020360335806020360303808260003760006000826000600073") \
+        + bytes.fromhex(market[2:]) + bytes.fromhex("5af115603557" "00")
+    assert len(code) == 0x35
+    return code + bytes.fromhex("5b3d600060003e3d6000fd")
+
+
+def test_a_settlement_sent_through_another_contract_is_reported_unauditable(
+        make_world: WorldFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A keeper that settles through a contract can put a decoy in the transaction's input: the
+    audit refuses to read anything but a direct call, and says why."""
+    from hexbytes import HexBytes
+
+    from bridge.errors import UnauditableSettlement
+
+    world = make_world("dara", provers=3, requesters=4, seed=11, miss=False, capacity=(4, 4))
+    w3, m = world.w3, world.market
+    runtime = _forwarder(m.address)
+    init = b"\x61" + len(runtime).to_bytes(2, "big") + bytes.fromhex("80600c6000396000f3")
+    rc = w3.eth.wait_for_transaction_receipt(w3.eth.send_transaction(
+        {"from": world.funder, "data": init + runtime, "gas": 500_000}))
+    fwd = rc["contractAddress"]
+    w3.eth.wait_for_transaction_receipt(m.contract.functions.rotateKeeper(
+        fwd, m.keeper_public_key()).transact({"from": world.funder}))
+    tower = Watchtower(m, world.deploy_block)
+    world.next_round()
+    r = world.commit_round()
+    pipeline = world.keeper.pipeline
+    assert pipeline is not None
+    monkeypatch.setattr(pipeline, "_mine", lambda _r: True)  # its key; the contract sends
+    cleared(world, r)
+    honest = pipeline.plan(r)
+    _censor_first_valid_ask(monkeypatch)
+    world.keeper.store.set_phase(r, Phase.DECRYPTED)
+    pipeline._plans.pop(r, None)
+    cleared(world, r)
+    real = pipeline.plan(r)
+
+    def via_forwarder(decoy: str, actual: str, gas: int) -> None:
+        data = bytes(HexBytes(decoy)) + bytes(HexBytes(actual)) \
+            + len(HexBytes(decoy)).to_bytes(32, "big")
+        receipt = w3.eth.wait_for_transaction_receipt(w3.eth.send_transaction(
+            {"from": world.funder, "to": fwd, "data": data, "gas": gas + 200_000}))
+        assert receipt["status"] == 1
+
+    via_forwarder(m.calldata("beginSettlement", *honest.begin_args()),
+                  m.calldata("beginSettlement", *real.begin_args()), real.begin_gas)
+    for decoy, page in zip(honest.pages, real.pages, strict=True):
+        via_forwarder(m.calldata("settleBids", *decoy.args(r)),
+                      m.calldata("settleBids", *page.args(r)), page.gas)
+    assert m.round_info(r).status is RoundStatus.SETTLED
+    assert [(d.kind, d.round) for d in tower.poll()] == [("unauditable", r)]
+    with pytest.raises(UnauditableSettlement, match="not a direct beginSettlement call"):
+        audit_round(m, r, world.deploy_block)
+    out = cli(world, "audit", str(r))
+    assert out.exit_code == 1 and "cannot be audited" in out.output
+
+
+def test_a_dara_bid_too_large_for_a_page_is_marked_invalid_not_fatal(
+        make_world: WorldFactory) -> None:
+    world = make_world("dara", provers=2, requesters=3, seed=3, miss=False, capacity=(4, 4))
+    m = world.market
+    world.next_round()
+    r = world.commit_round()
+    q = world.requesters[0]
+    salt, value = os.urandom(32), 50 * GWEI
+    for size in (2**32 - 1, 2**32):  # the largest size a page carries, and one more
+        if size == 2**32:
+            q = world.requesters[1]
+        _raw_bid(q, r, _commit(world, r, q, sealed.Side.BID, value, size, salt),
+                 sealed.seal(m.keeper_public_key(), price=value, quantity=size, salt=salt), value)
+    _settle(world, r)
+    assert m.round_info(r).status is RoundStatus.SETTLED
+    result = audit_round(m, r, world.deploy_block)
+    assert result.ok, [d.line() for d in result.differences]
+    assert [(v.subject, v.reason) for v in result.marks] == [("bid 4", "size_too_large")]
+
+
+def test_an_audit_from_inside_a_round_asks_for_an_earlier_block(make_world: WorldFactory
+                                                                ) -> None:
+    world = make_world("proofphi", provers=2, requesters=3, seed=3, miss=False)
+    world.next_round()
+    r = world.commit_round()
+    _settle(world, r)
+    first = min(int(e["blockNumber"]) for name in ("BidCommitted", "AskCommitted")
+                for e in world._events(name, r))
+    with pytest.raises(BridgeError, match="pass an earlier --from-block"):
+        audit_round(world.market, r, first + 1)
+    assert audit_round(world.market, r, first).ok
+
+
+def test_the_watchtower_alerts_on_a_missed_round_and_on_the_owner_as_keeper(
+        make_world: WorldFactory) -> None:
+    world = make_world("proofphi", provers=2, requesters=2, seed=3, miss=False)
+    m = world.market
+    tower = Watchtower(m, world.deploy_block)
+    world.next_round()
+    r = world.commit_round()
+    world.travel_to(m.params.settle_deadline(r) + 1)  # the keeper was down: nobody settled
+    world.requesters[0].void_round(r, world.deploy_block)
+    owner_key = sealed.public_key_bytes64(b"\x07" * 32)
+    world.w3.eth.wait_for_transaction_receipt(m.contract.functions.rotateKeeper(
+        world.funder, owner_key).transact({"from": world.funder}))
+    kinds = sorted((d.kind, d.round) for d in tower.poll())
+    assert kinds == [("missed", r), ("same_owner_and_keeper", m.current_round() + 1)]
+    assert tower.poll() == []

@@ -687,8 +687,8 @@ def test_evidence_encoding_round_trips() -> None:
 
 
 @pytest.mark.parametrize("raw", [b"", bytes(128), bytes(130), bytes([0]) + bytes(128),
-                                 bytes([11]) + bytes(128), bytes([255]) + bytes(128)],
-                         ids=["empty", "128", "130", "code 0", "code 11", "code 255"])
+                                 bytes([12]) + bytes(128), bytes([255]) + bytes(128)],
+                         ids=["empty", "128", "130", "code 0", "code 12", "code 255"])
 def test_malformed_evidence_is_rejected(raw: bytes) -> None:
     with pytest.raises(SealedInputError):
         decode_evidence(raw)
@@ -743,3 +743,36 @@ def test_without_an_ephemeral_key_the_evidence_must_be_zero() -> None:
     for junk in (bytes([1]) + b"\xab" * 128, bytes([1]) + bytes(127) + b"\x01"):
         verdict = check_mark(KEEPER, ctx, junk)
         assert not verdict.ok and "must be zero" in verdict.explanation
+
+
+def test_the_owner_is_told_plainly_whether_the_keeper_was_right() -> None:
+    from bridge.client.round_audit import MarkVerdict, explain_own_mark
+    from bridge.client.salts import SealedRecord
+
+    def record(price: int, quantity: int) -> SealedRecord:
+        return SealedRecord(chain_id=CHAIN, market=MARKET, round=ROUND, participant=ALICE,
+                            side=0, price=price, quantity=quantity, salt="0x" + SALT.hex(),
+                            commitment="0x" + posted(Side.BID, price, quantity).hex())
+
+    def verdict(ctx: OrderContext, reason: MarkReason) -> tuple[bool, str]:
+        check = check_mark(KEEPER, ctx, make_evidence(KEEPER_SECRET, ctx.ciphertext, reason))
+        return explain_own_mark(MarkVerdict(Side.BID, 0, ALICE, reason.label, check),
+                                record(ETH, 1))
+
+    valid = order(Side.BID, ETH, 1, escrow=ETH)
+    assert verdict(valid, R.VALUE_ABOVE_ESCROW) == (
+        False, "your bid was valid; the keeper's mark is provably wrong: marked "
+        "value_above_escrow, but the order is valid (it opens to price 1000000000000000000, "
+        "quantity 1 and matches its commitment): the mark is provably wrong")
+    above = order(Side.BID, ETH, 1, escrow=ETH - 1)
+    right, sentence = verdict(above, R.VALUE_ABOVE_ESCROW)
+    assert right and sentence.startswith("your bid was invalid: value_above_escrow — the "
+                                         "keeper's evidence confirms it (the evidence decrypts")
+    assert verdict(above, R.ZERO_QUANTITY) == (
+        False, "the keeper's stated reason (zero_quantity) is wrong, but your bid was invalid "
+        "anyway: value_above_escrow")
+    forged = check_mark(KEEPER, valid, make_evidence(OTHER_SECRET, valid.ciphertext,
+                                                     R.VALUE_ABOVE_ESCROW))
+    right, sentence = explain_own_mark(MarkVerdict(Side.BID, 0, ALICE, "value_above_escrow",
+                                                   forged), record(ETH, 1))
+    assert not right and "its evidence is false" in sentence
