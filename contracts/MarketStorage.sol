@@ -5,6 +5,7 @@ import {Ownable} from "@openzeppelin/contracts/access/Ownable.sol";
 import {Ownable2Step} from "@openzeppelin/contracts/access/Ownable2Step.sol";
 import {IProverMarketTypes} from "./interfaces/IProverMarket.sol";
 import {IProofVerifier} from "./interfaces/IProofVerifier.sol";
+import {ICircuitRegistry} from "./interfaces/ICircuitRegistry.sol";
 
 /// @title MarketStorage
 /// @notice The state, configuration and constants shared by {ProverMarket} and the
@@ -170,6 +171,9 @@ abstract contract MarketStorage is IProverMarketTypes, Ownable2Step {
     uint256 public immutable maxAsksPerRound;
     /// @notice Bids between two stored checkpoints of the bid chain: pages end on multiples of it.
     uint256 public immutable checkpointInterval;
+    /// @notice True when the verifier is a circuit registry: bids name a circuit and its inputs
+    ///         (`commitTask`) and a bid's size must be its circuit's units.
+    bool public immutable circuitTasks;
 
     /// @dev One keeper term: from round `fromRound` on (until the next term), `keeper` settles and
     ///      clients encrypt to the term's key. Terms only start in rounds that have not opened yet,
@@ -223,6 +227,11 @@ abstract contract MarketStorage is IProverMarketTypes, Ownable2Step {
         maxBidsPerRound = cfg.maxBidsPerRound;
         maxAsksPerRound = cfg.maxAsksPerRound;
         checkpointInterval = cfg.checkpointInterval;
+        bool circuits = false;
+        try ICircuitRegistry(cfg.verifier).circuitCount() returns (uint256) {
+            circuits = true;
+        } catch {}
+        circuitTasks = circuits;
         _setKeeper(cfg.keeper, cfg.keeperPublicKey, 0);
     }
 

@@ -7,6 +7,7 @@ import {SettlementModule} from "./SettlementModule.sol";
 import {MerkleProof} from "@openzeppelin/contracts/utils/cryptography/MerkleProof.sol";
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {IProverMarket} from "./interfaces/IProverMarket.sol";
+import {ICircuitRegistry} from "./interfaces/ICircuitRegistry.sol";
 import {IProofVerifier} from "./interfaces/IProofVerifier.sol";
 import {Commitments} from "./libraries/Commitments.sol";
 
@@ -60,6 +61,34 @@ contract ProverMarket is MarketStorage, IProverMarket, ReentrancyGuardTransient 
     function commitBid(uint256 round, bytes32 commitment, bytes calldata ciphertext, uint256 escrow, bytes32 task)
         external
     {
+        if (circuitTasks) revert OpaqueTaskRefused();
+        _commitBid(round, commitment, ciphertext, escrow, task, new uint256[](0));
+    }
+
+    /// @inheritdoc IProverMarket
+    function commitTask(
+        uint256 round,
+        bytes32 commitment,
+        bytes calldata ciphertext,
+        uint256 escrow,
+        uint256 circuitId,
+        uint256[] calldata inputs
+    ) external {
+        if (!circuitTasks) revert CircuitTasksUnsupported();
+        bytes32 task = ICircuitRegistry(address(verifier)).taskOf(circuitId, inputs);
+        uint256 units = uint256(task) >> 224;
+        if (mechanism == Mechanism.PROOFPHI && units != 1) revert TaskSizeNotOne(units);
+        _commitBid(round, commitment, ciphertext, escrow, task, inputs);
+    }
+
+    function _commitBid(
+        uint256 round,
+        bytes32 commitment,
+        bytes calldata ciphertext,
+        uint256 escrow,
+        bytes32 task,
+        uint256[] memory inputs
+    ) private {
         _checkCommitOpen(round);
         if (escrow < minEscrow) revert EscrowTooSmall(escrow, minEscrow);
         Account storage a = _accounts[msg.sender];
@@ -74,7 +103,7 @@ contract ProverMarket is MarketStorage, IProverMarket, ReentrancyGuardTransient 
         uint256 next = Commitments.nextBid(word, commitment, msg.sender, escrow, task);
         r.bidChain = next;
         if ((n + 1) % checkpointInterval == 0) _checkpoints[round][(n + 1) / checkpointInterval] = next;
-        emit BidCommitted(round, msg.sender, n, commitment, escrow, task, ciphertext);
+        emit BidCommitted(round, msg.sender, n, commitment, escrow, task, ciphertext, inputs);
     }
 
     // =================================================================== provers

@@ -283,7 +283,9 @@ contract SettlementModule is MarketStorage {
             uint256 size = _rd(off + 16, 4);
             charge = _rd(off + 52, 16);
             uint256 nJobs = _rd(off + 68, 2);
-            if (value > escrow || size == 0) revert BidRevealUnacceptable(c.round, b);
+            if (value > escrow || size == 0 || (circuitTasks && size != uint256(task) >> 224)) {
+                revert BidRevealUnacceptable(c.round, b);
+            }
             if (charge > value) revert Overcharged(c.round, b);
             cm = Commitments.commitment(address(this), c.round, requester, 0, value, size, _word(off + 20));
             c.cursor = off + 70;

@@ -97,15 +97,33 @@ class RoundInfo:
     status: RoundStatus
 
 
+def market_abi() -> list[dict[str, Any]]:
+    """The market's ABI plus the circuit registry's errors (they surface through ``commitTask``
+    and ``submitProof``), so every revert a market call can raise decodes by name."""
+    abi = list(load_artifact("ProverMarket").abi)
+    names = {e["name"] for e in abi if e["type"] == "error"}
+    abi += [e for e in load_artifact("CircuitRegistry").abi
+            if e["type"] == "error" and e["name"] not in names]
+    return abi
+
+
 class Market:
     """A deployed market at ``address`` on ``w3``."""
 
     def __init__(self, w3: Web3, address: str) -> None:
         self.w3 = w3
         self.address = Web3.to_checksum_address(address)
-        self.abi = load_artifact("ProverMarket").abi
+        self.abi = market_abi()
         self.contract: Contract = w3.eth.contract(address=self.address, abi=self.abi)
         self._params: MarketParams | None = None
+        self._circuit_tasks: bool | None = None
+
+    @property
+    def circuit_tasks(self) -> bool:
+        """Whether bids name a registered circuit and its inputs (``commitTask``)."""
+        if self._circuit_tasks is None:
+            self._circuit_tasks = bool(self.contract.functions.circuitTasks().call())
+        return self._circuit_tasks
 
     def decode_revert(self, data: bytes) -> BridgeError | None:
         """The market's custom error for revert ``data``."""

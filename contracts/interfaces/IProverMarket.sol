@@ -112,6 +112,12 @@ interface IProverMarketTypes {
     error InvalidPublicKey(uint256 length);
     /// @notice The keeper public key is 64 bytes but not a point on secp256k1.
     error PublicKeyNotOnCurve();
+    /// @notice This market's verifier is a circuit registry: tasks name a circuit (`commitTask`).
+    error OpaqueTaskRefused();
+    /// @notice This market's verifier takes opaque tasks (`commitBid`), not circuits.
+    error CircuitTasksUnsupported();
+    /// @notice A Prooφ market trades unit-size tasks; this circuit's tasks are `units` units.
+    error TaskSizeNotOne(uint256 units);
     /// @notice Ownership can be transferred (two steps) but never renounced: the treasury and keeper
     ///         rotation would be stranded.
     error RenounceDisabled();
@@ -230,6 +236,7 @@ interface IProverMarketTypes {
     /// @notice `prover` declared `capacity` units during `round`.
     event CapacitySet(uint256 indexed round, address indexed prover, uint256 capacity);
     /// @notice A sealed bid: `escrow` moved from free balance to the round; `index` is its commit order.
+    /// @dev `inputs`: a circuit task's public inputs (empty for an opaque task).
     event BidCommitted(
         uint256 indexed round,
         address indexed requester,
@@ -237,7 +244,8 @@ interface IProverMarketTypes {
         bytes32 commitment,
         uint256 escrow,
         bytes32 task,
-        bytes ciphertext
+        bytes ciphertext,
+        uint256[] inputs
     );
     /// @notice A sealed ask by a prover whose declared capacity was `capacity`.
     event AskCommitted(
@@ -323,9 +331,23 @@ interface IProverMarket is IProverMarketTypes {
     /// @param commitment The SPEC §4 commitment (see `commitmentOf`, side 0, price = value, quantity = size).
     /// @param ciphertext ECIES(keeper key, abi.encode(value, size, salt)), only logged.
     /// @param escrow Public upper bound on the sealed value.
-    /// @param task The task to be proven.
+    /// @param task The task to be proven (an opaque word; markets whose verifier is a circuit
+    ///        registry refuse it: `OpaqueTaskRefused`, use `commitTask`).
     function commitBid(uint256 round, bytes32 commitment, bytes calldata ciphertext, uint256 escrow, bytes32 task)
         external;
+
+    /// @notice Commits a sealed bid for a circuit task: `task = registry.taskOf(circuitId, inputs)`
+    ///         (range-checked inputs; the circuit's units are the bid's size, checked at settlement;
+    ///         a Prooφ market takes only one-unit circuits). The inputs are public: they are logged in
+    ///         `BidCommitted` so any prover can read them; the price stays sealed.
+    function commitTask(
+        uint256 round,
+        bytes32 commitment,
+        bytes calldata ciphertext,
+        uint256 escrow,
+        uint256 circuitId,
+        uint256[] calldata inputs
+    ) external;
 
     /// @notice Commits a sealed ask for the current round (one per prover per round, capacity > 0).
     function commitAsk(uint256 round, bytes32 commitment, bytes calldata ciphertext) external;

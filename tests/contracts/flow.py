@@ -179,14 +179,21 @@ class Driver:
 
     def commit_bid(self, r: int, requester: str, value: int, size: int = 1,
                    escrow: int | None = None, task: bytes | None = None,
-                   deposit: bool = True, raw_commitment: bytes | None = None) -> CommittedBid:
+                   deposit: bool = True, raw_commitment: bytes | None = None,
+                   circuit: tuple[int, list[int]] | None = None) -> CommittedBid:
+        """Commit a bid (``circuit``: ``(circuitId, inputs)`` through ``commitTask``, the task word
+        then being the registry's)."""
         escrow = value if escrow is None else escrow
         task = task or os.urandom(32)
         salt = os.urandom(32)
         c = raw_commitment or self.commitment(r, requester, 0, value, size, salt)
         if deposit:
             self.send("deposit", sender=requester, value=escrow)
-        self.send("commitBid", r, c, CIPHERTEXT, escrow, task, sender=requester)
+        if circuit is None:
+            self.send("commitBid", r, c, CIPHERTEXT, escrow, task, sender=requester)
+        else:
+            rc = self.send("commitTask", r, c, CIPHERTEXT, escrow, *circuit, sender=requester)
+            task = bytes(self.events(rc, "BidCommitted")[0]["args"]["task"])
         lst = self.bids.setdefault(r, [])
         bid = CommittedBid(len(lst), requester, value, size, escrow, task, salt, c)
         lst.append(bid)

@@ -1,0 +1,258 @@
+"""Proving backends: one interface for every kind of proof a market's verifier accepts.
+
+- ``pow``: hashcash proof of work (``ProofOfWorkVerifier``): a 32-byte nonce.
+- ``groth16``: a registered circuit (``zk/circuits.json``) proven with snarkjs through node: the
+  witness from the circuit's WASM generator and the task's public inputs plus the prover's
+  address, the proof with its final zkey. Proof bytes are
+  ``abi.encode(uint256[] inputs, uint256[] outputs, uint256[8] abc)`` (what ``CircuitRegistry``
+  verifies); the same proof is written back out in snarkjs's ``proof.json`` / ``public.json`` format
+  (:func:`to_snarkjs`) so ``snarkjs groth16 verify`` accepts it.
+- ``command``: an external command template for other proof systems; it gets the task, prover and
+  inputs and writes the proof bytes to a file.
+
+No web3 here: the client layer chooses the backend for a job (:func:`backend_for`).
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import subprocess
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any, Protocol
+
+from eth_abi import decode as abi_decode
+from eth_abi import encode as abi_encode
+from eth_utils import keccak
+
+from bridge.errors import ConfigError, InvalidInput
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+MANIFEST = REPO_ROOT / "zk" / "circuits.json"
+SNARKJS = REPO_ROOT / "node_modules" / "snarkjs" / "build" / "cli.cjs"
+SNARK_SCALAR_FIELD = 21888242871839275222246405745257275088548364400416034343698204186575808495617
+
+
+class ProvingError(InvalidInput):
+    """A proof could not be produced or read; the message says what to install or fix."""
+
+
+@dataclass(frozen=True)
+class Circuit:
+    """One circuit of the manifest (``zk/circuits.json``)."""
+
+    name: str
+    description: str
+    verifier_contract: str
+    units: int
+    inputs: tuple[tuple[str, int], ...]
+    """Public input signals in order, each ``(name, length)`` (length 1: a scalar)."""
+    outputs: tuple[str, ...]
+    wasm: Path
+    zkey: Path
+    vkey: Path
+
+    @property
+    def input_count(self) -> int:
+        """Field elements a task names."""
+        return sum(n for _, n in self.inputs)
+
+    def witness_input(self, inputs: Sequence[int], prover: str) -> dict[str, Any]:
+        """The snarkjs input JSON: the task's inputs by signal name, and the prover."""
+        if len(inputs) != self.input_count:
+            raise ProvingError(f"circuit {self.name} takes {self.input_count} inputs, got "
+                               f"{len(inputs)}")
+        out: dict[str, Any] = {}
+        k = 0
+        for name, n in self.inputs:
+            values = [str(v) for v in inputs[k:k + n]]
+            out[name] = values[0] if n == 1 else values
+            k += n
+        out["prover"] = str(int(prover, 16))
+        return out
+
+
+@cache
+def circuits(manifest: Path = MANIFEST) -> dict[str, Circuit]:
+    """The registered circuits by name."""
+    try:
+        data = json.loads(manifest.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"no circuit manifest at {manifest}") from None
+    out = {}
+    for c in data["circuits"]:
+        out[c["name"]] = Circuit(
+            name=c["name"], description=c["description"],
+            verifier_contract=c["verifier_contract"], units=int(c["units"]),
+            inputs=tuple((str(n), int(k)) for n, k in c["inputs"]),
+            outputs=tuple(c["outputs"]), wasm=REPO_ROOT / c["wasm"], zkey=REPO_ROOT / c["zkey"],
+            vkey=REPO_ROOT / c["vkey"])
+    return out
+
+
+def circuit(name: str) -> Circuit:
+    """The manifest's circuit ``name`` (:class:`ConfigError` naming the known ones)."""
+    known = circuits()
+    if name not in known:
+        raise ConfigError(f"no circuit {name!r} in {MANIFEST}: known are {', '.join(known)}")
+    return known[name]
+
+
+def task_word(circuit_id: int, units: int, inputs: Sequence[int]) -> bytes:
+    """``CircuitRegistry.taskOf``: ``units (32) | id (32) | keccak(abi.encode(id, inputs))``, the
+    hash cut to its low 192 bits."""
+    digest = int.from_bytes(keccak(abi_encode(["uint256", "uint256[]"],
+                                              [circuit_id, list(inputs)])), "big")
+    return ((units << 224) | (circuit_id << 192) | (digest & ((1 << 192) - 1))).to_bytes(32, "big")
+
+
+def task_units(task: bytes) -> int:
+    """The units a circuit task word names (0 for an opaque task of a proof-of-work market)."""
+    return int.from_bytes(task, "big") >> 224
+
+
+def check_inputs(inputs: Sequence[int]) -> None:
+    """Every input must be a BN254 field element (the registry refuses others at commit time)."""
+    for i, v in enumerate(inputs):
+        if not 0 <= v < SNARK_SCALAR_FIELD:
+            raise InvalidInput(f"input {i} = {v} is not a field element (0 ≤ x < "
+                               f"{SNARK_SCALAR_FIELD}): the registry refuses it")
+
+
+# --------------------------------------------------------------------------------------------------
+# Proof bytes and snarkjs files
+
+
+def encode_proof(inputs: Sequence[int], outputs: Sequence[int], proof: dict[str, Any]) -> bytes:
+    """The bytes ``submitProof`` carries, from snarkjs's ``proof.json`` (B's coordinates swapped as
+    the Solidity verifier expects)."""
+    a, b, c = proof["pi_a"], proof["pi_b"], proof["pi_c"]
+    abc = [int(a[0]), int(a[1]), int(b[0][1]), int(b[0][0]), int(b[1][1]), int(b[1][0]),
+           int(c[0]), int(c[1])]
+    return abi_encode(["uint256[]", "uint256[]", "uint256[8]"],
+                      [list(inputs), list(outputs), abc])
+
+
+def to_snarkjs(data: bytes, prover: str) -> tuple[dict[str, Any], list[str]]:
+    """``(proof.json, public.json)`` in snarkjs's format from proof bytes read on chain."""
+    inputs, outputs, abc = abi_decode(["uint256[]", "uint256[]", "uint256[8]"], data)
+    proof = {
+        "pi_a": [str(abc[0]), str(abc[1]), "1"],
+        "pi_b": [[str(abc[3]), str(abc[2])], [str(abc[5]), str(abc[4])], ["1", "0"]],
+        "pi_c": [str(abc[6]), str(abc[7]), "1"],
+        "protocol": "groth16",
+        "curve": "bn128",
+    }
+    public = [str(v) for v in (*outputs, *inputs, int(prover, 16))]
+    return proof, public
+
+
+def _node(args: list[str], what: str, timeout: float = 300) -> str:
+    if not SNARKJS.exists():
+        raise ProvingError(f"snarkjs is not installed at {SNARKJS}: run `npm ci` in {REPO_ROOT}")
+    try:
+        done = subprocess.run(["node", str(SNARKJS), *args], capture_output=True, text=True,
+                              timeout=timeout, check=False)
+    except FileNotFoundError:
+        raise ProvingError("node is not installed: install Node.js ≥ 18 to prove or verify "
+                           "Groth16 proofs") from None
+    if done.returncode != 0:
+        raise ProvingError(f"{what} failed: {(done.stderr or done.stdout).strip()[-400:]}")
+    return done.stdout
+
+
+def verify_local(c: Circuit, proof: dict[str, Any], public: list[str]) -> bool:
+    """``snarkjs groth16 verify`` of ``proof`` and ``public`` against the circuit's key."""
+    with tempfile.TemporaryDirectory() as tmp:
+        p, s = Path(tmp) / "proof.json", Path(tmp) / "public.json"
+        p.write_text(json.dumps(proof))
+        s.write_text(json.dumps(public))
+        try:
+            out = _node(["groth16", "verify", str(c.vkey), str(s), str(p)], "snarkjs verify")
+        except ProvingError as exc:
+            if "Invalid proof" in str(exc):
+                return False
+            raise
+        return "OK" in out
+
+
+# --------------------------------------------------------------------------------------------------
+# Backends
+
+
+class ProvingBackend(Protocol):
+    """Produces the proof bytes for one job."""
+
+    name: str
+
+    def prove(self, task: bytes, prover: str, inputs: Sequence[int]) -> bytes:
+        """Proof bytes for ``task`` (with the circuit ``inputs`` a circuit task names)."""
+        ...
+
+
+@dataclass(frozen=True)
+class PowBackend:
+    """Proof of work for ``ProofOfWorkVerifier(difficulty_bits)``."""
+
+    difficulty_bits: int
+    name: str = "pow"
+
+    def prove(self, task: bytes, prover: str, inputs: Sequence[int] = ()) -> bytes:
+        from bridge.client.participant import solve_pow  # the hashcash solver lives there
+
+        return solve_pow(task, prover, self.difficulty_bits)
+
+
+@dataclass(frozen=True)
+class Groth16Backend:
+    """A registered circuit, proven with snarkjs (``groth16 fullprove``)."""
+
+    circuit: Circuit
+    name: str = "groth16"
+
+    def prove(self, task: bytes, prover: str, inputs: Sequence[int]) -> bytes:
+        return encode_proof(inputs, *self.prove_files(prover, inputs))
+
+    def prove_files(self, prover: str, inputs: Sequence[int]) -> tuple[list[int], dict[str, Any]]:
+        """``(outputs, proof.json)`` for ``inputs`` by ``prover``."""
+        c = self.circuit
+        for path in (c.wasm, c.zkey):
+            if not path.exists():
+                raise ProvingError(f"circuit {c.name}: {path} is missing (run zk/regenerate.sh)")
+        with tempfile.TemporaryDirectory() as tmp:
+            d = Path(tmp)
+            (d / "input.json").write_text(json.dumps(c.witness_input(inputs, prover)))
+            _node(["groth16", "fullprove", str(d / "input.json"), str(c.wasm), str(c.zkey),
+                   str(d / "proof.json"), str(d / "public.json")], f"proving {c.name}")
+            proof = json.loads((d / "proof.json").read_text())
+            public = [int(x) for x in json.loads((d / "public.json").read_text())]
+        outputs = public[:len(c.outputs)]
+        if public[len(c.outputs):] != [*inputs, int(prover, 16)]:
+            raise ProvingError(f"circuit {c.name}: snarkjs's public signals are not "
+                               "(outputs, inputs, prover): the manifest's layout is wrong")
+        return outputs, proof
+
+
+@dataclass(frozen=True)
+class CommandBackend:
+    """An external prover: ``template`` with ``{task}``, ``{prover}``, ``{inputs}``
+    (comma-separated) and ``{out}`` (a file it writes the proof bytes to) substituted."""
+
+    template: str
+    name: str = "command"
+
+    def prove(self, task: bytes, prover: str, inputs: Sequence[int]) -> bytes:
+        with tempfile.TemporaryDirectory() as tmp:
+            out = Path(tmp) / "proof.bin"
+            cmd = self.template.format(task="0x" + task.hex(), prover=prover,
+                                       inputs=",".join(str(v) for v in inputs), out=str(out))
+            done = subprocess.run(shlex.split(cmd), capture_output=True, text=True, check=False,
+                                  timeout=3600)
+            if done.returncode != 0 or not out.exists():
+                raise ProvingError(f"prover command {cmd!r} failed ({done.returncode}): "
+                                   f"{(done.stderr or done.stdout).strip()[-300:]}")
+            return out.read_bytes()
