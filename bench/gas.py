@@ -63,7 +63,7 @@ UNIT = 10**13
 TARGETS = {
     "commitBid": 50_000, "commitAsk": 50_000, "settle_per_bid": 17_000,
     "settle_per_bid_dara": 17_000, "settle_per_bid_proofphi": 20_000, "submitProof": 50_000,
-    "slash": 60_000, "withdraw": 40_000,
+    "slash": 60_000, "withdraw": 40_000, "submitProof_groth16": 260_000,
 }
 BOUNDLESS = {"commitBid": "149k (lock request)", "submitProof": "117k (fulfil)", "slash": "102k"}
 N_STEADY_PROVERS = 10
@@ -330,6 +330,66 @@ def _model_rows_table(rows: list[ModelRow]) -> str:
     return "\n".join(out)
 
 
+def _groth16(b: Bench, probe: Contract, prover: str, requester: str) -> dict[str, int]:
+    """A DARA market whose verifier is the circuit registry: one job of each circuit, proven with
+    snarkjs and verified by the generated verifier; ``submitProof`` charged, and the registry's
+    ``verify`` (routing and the Groth16 verifier) measured alone by the probe."""
+    from bridge.chain.deploy import deploy_circuit_registry
+    from bridge.chain.market import market_abi
+    from bridge.proving import Groth16Backend, circuits, task_word
+
+    w3, owner, keeper = b.chain.w3, b.owner, b.keeper
+    registry = deploy_circuit_registry(w3, owner)
+    pubkey = PrivateKey(b"\x11" * 32).public_key.format(compressed=False)[1:]
+    cfg = MarketConfig(owner, keeper, pubkey, registry.address, Mechanism.DARA, PERIOD, PERIOD,
+                       PERIOD, REFUND_CAP, 1, 2)
+    m = w3.eth.contract(address=deploy_market(w3, cfg, owner).address, abi=market_abi())
+    f = m.functions
+    b.send(f.stake(), prover, value=REFUND_CAP * 100)
+    b.send(f.setCapacity(3), prover)
+    b.send(f.deposit(), requester, value=10**19)
+    r = int(f.currentRound().call()) + 1
+    b.chain.travel_to(int(f.roundTimes(r).call()[0]) + 1)
+    chain_id = w3.eth.chain_id
+    specs = list(circuits().values())
+    bids: list[BidReveal] = []
+    commit_txs: list[Tx] = []
+    task_inputs: list[list[int]] = []
+    for cid, c in enumerate(specs, start=1):
+        inputs = [1000 + k for k in range(c.input_count)]
+        salt = os.urandom(32)
+        value = c.units * 100 * UNIT
+        cm = commitment(chain_id, m.address, r, requester, 0, value, c.units, salt)
+        commit_txs.append(b.send(f.commitTask(r, cm, CIPHERTEXT, value, cid, inputs), requester))
+        task = task_word(cid, c.units, inputs)
+        bids.append(BidReveal(requester, value, task, True, value, c.units, salt,
+                              charge=value))
+        task_inputs.append(inputs)
+    units = sum(c.units for c in specs)
+    salt = os.urandom(32)
+    b.send(f.commitAsk(r, commitment(chain_id, m.address, r, prover, 1, UNIT, units, salt),
+                       CIPHERTEXT), prover)
+    b.chain.travel_to(int(f.roundTimes(r).call()[1]) + 1)
+    asks = [AskReveal(prover, 3, True, UNIT, units, salt)]
+    entries = [JobEntry(i, 0, c.units, c.units * 50 * UNIT) for i, c in enumerate(specs)]
+    plan = plan_settlement(r, "dara", bids, asks, entries, _deadline(m, r), None,
+                           int(f.checkpointInterval().call()))
+    b.send(f.beginSettlement(*plan.begin_args()), keeper)
+    for page in plan.pages:
+        b.send(f.settleBids(*page.args(r)), keeper)
+    out: dict[str, int] = {"commitTask_groth16": commit_txs[0].charged}
+    for k, (job, c) in enumerate(zip(plan.jobs, specs, strict=True)):
+        proof = Groth16Backend(c).prove(job.task, prover, task_inputs[k])
+        gas, ok = probe.functions.measure(registry.address, job.task, prover, proof).call()
+        if not ok:
+            raise SystemExit(f"the {c.name} proof did not verify")
+        tx = b.send(f.submitProof(r, job.as_tuple(), plan.tree.proof(k), proof), prover)
+        key = "" if k == 0 else f"_{c.name.replace('-', '_')}"
+        out[f"submitProof_groth16{key}"] = tx.charged
+        out[f"verify_groth16{key}"] = int(gas)
+    return out
+
+
 def measure() -> tuple[dict[str, Any], list[ModelRow]]:
     """Run the scenario; return the figures and the model rows."""
     b, verifier, probe, steady, wide, requesters = _setup()
@@ -468,6 +528,7 @@ def measure() -> tuple[dict[str, Any], list[ModelRow]]:
     put("slash", slash_txs)
     put("withdraw", withdraw_full)
     put("withdraw_partial", withdraw_part)
+    res.update(_groth16(b, probe, steady[0], requesters[0]))
     res.update({
         "bids_per_settle": 100,
         "checkpoint_interval": interval,

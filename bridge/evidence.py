@@ -66,7 +66,7 @@ MAX_PAGE_SIZE: Final = (1 << 32) - 1
 class MarkReason(IntEnum):
     """Why an order was settled as invalid: the code published on chain (1 byte) and its name.
 
-    Codes 1–6 come from opening the envelope (:class:`bridge.sealed.InvalidReason`), 7–11 from the
+    Codes 1–6 come from opening the envelope (:class:`bridge.sealed.InvalidReason`), 7–12 from the
     market's rules on the opened values.
     """
 
@@ -86,6 +86,8 @@ class MarkReason(IntEnum):
     """Asks: the prover's free collateral does not cover the sealed units."""
     SIZE_TOO_LARGE = 11
     """Bids: the sealed size does not fit a settlement page (> 2^32 − 1 units)."""
+    SIZE_NOT_TASK_UNITS = 12
+    """Bids of a circuit market (DARA): the sealed size is not the task's circuit units."""
 
     @property
     def label(self) -> str:
@@ -289,6 +291,8 @@ class OrderContext:
     """Bids: the escrow locked with the order."""
     capacity: int | None = None
     """Asks: the declared capacity."""
+    task_units: int | None = None
+    """Bids of a circuit market: the units the task's circuit names (``None``: opaque task)."""
     free_units: int | None = None
     """Asks: units the prover's free collateral covered when the round settled (``None`` =
     unknown, then an :attr:`MarkReason.INSUFFICIENT_COLLATERAL` mark cannot be confirmed)."""
@@ -317,6 +321,8 @@ def reasons_that_hold(ctx: OrderContext, opened: sealed.Opened | None,
             held.append(MarkReason.SIZE_NOT_ONE)
         if opened.quantity > MAX_PAGE_SIZE:
             held.append(MarkReason.SIZE_TOO_LARGE)
+        if ctx.task_units is not None and not proofphi and opened.quantity != ctx.task_units:
+            held.append(MarkReason.SIZE_NOT_TASK_UNITS)
     else:
         if ctx.capacity is not None and opened.quantity > ctx.capacity:
             held.append(MarkReason.QUANTITY_ABOVE_CAPACITY)

@@ -3,10 +3,10 @@
 - ``pow``: hashcash proof of work (``ProofOfWorkVerifier``): a 32-byte nonce.
 - ``groth16``: a registered circuit (``zk/circuits.json``) proven with snarkjs through node: the
   witness from the circuit's WASM generator and the task's public inputs plus the prover's
-  address, the proof with its final zkey. Proof bytes are
-  ``abi.encode(uint256[] inputs, uint256[] outputs, uint256[8] abc)`` (what ``CircuitRegistry``
-  verifies); the same proof is written back out in snarkjs's ``proof.json`` / ``public.json`` format
-  (:func:`to_snarkjs`) so ``snarkjs groth16 verify`` accepts it.
+  address, the proof with its final zkey. Proof bytes are the inputs, the outputs and the eight
+  proof coordinates as packed 32-byte words (what ``CircuitRegistry`` verifies); the same proof is
+  written back out in snarkjs's ``proof.json`` / ``public.json`` format (:func:`to_snarkjs`) so
+  ``snarkjs groth16 verify`` accepts it.
 - ``command``: an external command template for other proof systems; it gets the task, prover and
   inputs and writes the proof bytes to a file.
 
@@ -25,7 +25,6 @@ from functools import cache
 from pathlib import Path
 from typing import Any, Protocol
 
-from eth_abi import decode as abi_decode
 from eth_abi import encode as abi_encode
 from eth_utils import keccak
 
@@ -128,18 +127,28 @@ def check_inputs(inputs: Sequence[int]) -> None:
 
 
 def encode_proof(inputs: Sequence[int], outputs: Sequence[int], proof: dict[str, Any]) -> bytes:
-    """The bytes ``submitProof`` carries, from snarkjs's ``proof.json`` (B's coordinates swapped as
-    the Solidity verifier expects)."""
+    """The bytes ``submitProof`` carries: inputs, outputs and the proof's eight coordinates, each a
+    32-byte word (B's coordinates swapped as the Solidity verifier expects)."""
     a, b, c = proof["pi_a"], proof["pi_b"], proof["pi_c"]
     abc = [int(a[0]), int(a[1]), int(b[0][1]), int(b[0][0]), int(b[1][1]), int(b[1][0]),
            int(c[0]), int(c[1])]
-    return abi_encode(["uint256[]", "uint256[]", "uint256[8]"],
-                      [list(inputs), list(outputs), abc])
+    return b"".join(v.to_bytes(32, "big") for v in (*inputs, *outputs, *abc))
 
 
-def to_snarkjs(data: bytes, prover: str) -> tuple[dict[str, Any], list[str]]:
+def decode_proof(data: bytes, n_inputs: int, n_outputs: int
+                 ) -> tuple[list[int], list[int], list[int]]:
+    """``(inputs, outputs, abc)`` from proof bytes of a circuit with those counts."""
+    if len(data) != (n_inputs + n_outputs + 8) * 32:
+        raise ProvingError(f"proof bytes are {len(data)} long, a proof of this circuit is "
+                           f"{(n_inputs + n_outputs + 8) * 32}")
+    words = [int.from_bytes(data[k:k + 32], "big") for k in range(0, len(data), 32)]
+    return words[:n_inputs], words[n_inputs:n_inputs + n_outputs], words[n_inputs + n_outputs:]
+
+
+def to_snarkjs(data: bytes, prover: str, n_inputs: int, n_outputs: int
+               ) -> tuple[dict[str, Any], list[str]]:
     """``(proof.json, public.json)`` in snarkjs's format from proof bytes read on chain."""
-    inputs, outputs, abc = abi_decode(["uint256[]", "uint256[]", "uint256[8]"], data)
+    inputs, outputs, abc = decode_proof(data, n_inputs, n_outputs)
     proof = {
         "pi_a": [str(abc[0]), str(abc[1]), "1"],
         "pi_b": [[str(abc[3]), str(abc[2])], [str(abc[5]), str(abc[4])], ["1", "0"]],
@@ -187,7 +196,10 @@ def verify_local(c: Circuit, proof: dict[str, Any], public: list[str]) -> bool:
 class ProvingBackend(Protocol):
     """Produces the proof bytes for one job."""
 
-    name: str
+    @property
+    def name(self) -> str:
+        """``pow``, ``groth16`` or ``command``."""
+        ...
 
     def prove(self, task: bytes, prover: str, inputs: Sequence[int]) -> bytes:
         """Proof bytes for ``task`` (with the circuit ``inputs`` a circuit task names)."""

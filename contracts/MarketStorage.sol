@@ -148,7 +148,7 @@ abstract contract MarketStorage is IProverMarketTypes, Ownable2Step {
     ///      S (64) | DLEQ c (32) | z (32).
     uint256 internal constant EVIDENCE = 129;
     /// @dev Largest invalid-mark reason code.
-    uint256 internal constant MAX_REASON = 11;
+    uint256 internal constant MAX_REASON = 12;
 
     /// @dev Resolved-bitmap word layout (see contract NatSpec).
     uint256 internal constant SENTINEL = 1 << 255;

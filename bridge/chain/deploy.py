@@ -102,3 +102,21 @@ def transact(
             fn.call(tx, block_identifier=receipt["blockNumber"] - 1)
         raise ChainError(f"{fn.fn_name} reverted in {tx_hash.hex()}")
     return receipt
+
+
+def deploy_circuit_registry(w3: Web3, owner: str, *, unit_circuits_only: bool = False
+                            ) -> Contract:
+    """Deploy a ``CircuitRegistry`` owned by ``owner`` and register the manifest's circuits
+    (``zk/circuits.json``), each with its generated Groth16 verifier; ``unit_circuits_only`` for a
+    Prooφ market (its tasks are one unit)."""
+    from bridge.proving import circuits
+
+    registry = deploy(w3, "CircuitRegistry", owner, sender=owner)
+    for c in circuits().values():
+        if unit_circuits_only and c.units != 1:
+            continue
+        verifier = deploy(w3, c.verifier_contract, sender=owner)
+        transact(registry.functions.register(verifier.address, c.units, c.input_count,
+                                             len(c.outputs), c.name), owner)
+    return registry
+

@@ -18,7 +18,7 @@ A network file (``deploy/networks/*.toml``) names the node and the market's para
     checkpoint_interval = 64          # bids between bid-chain checkpoints (page boundaries)
     confirmations = 1                 # what the keeper should wait for (recorded)
     [verifier]
-    kind = "pow"                      # proof of work (difficulty_bits) or "attestation" (checker)
+    kind = "pow"                      # proof of work (difficulty_bits), "groth16" or "attestation"
     difficulty_bits = 8
 
 :func:`deploy_network` signs with a local key (:class:`~bridge.chain.sender.TxSender`: local nonce,
@@ -68,7 +68,8 @@ _INT_KEYS = ("chain_id", "commit_period", "settle_period", "proof_period", "capa
 
 @dataclass(frozen=True)
 class VerifierSpec:
-    """Which proof verifier the market uses: ``pow`` (difficulty) or ``attestation`` (checker)."""
+    """Which proof verifier the market uses: ``pow`` (difficulty), ``groth16`` (a circuit registry
+    with the circuits of ``zk/circuits.json``) or ``attestation`` (checker)."""
 
     kind: str = "pow"
     difficulty_bits: int = 8
@@ -176,6 +177,8 @@ def load_network(ref: str, *, rpc: str | None = None) -> NetworkConfig:
             raise ConfigError(f"{path}: verifier.difficulty_bits = {bits!r}: use 0..32 "
                               "(each bit doubles the provers' work)")
         values["verifier"] = VerifierSpec(kind="pow", difficulty_bits=bits)
+    elif kind == "groth16":
+        values["verifier"] = VerifierSpec(kind="groth16", difficulty_bits=0)
     elif kind == "attestation":
         checker = str(v.get("checker", ""))
         if not Web3.is_address(checker):
@@ -184,7 +187,8 @@ def load_network(ref: str, *, rpc: str | None = None) -> NetworkConfig:
         values["verifier"] = VerifierSpec(kind="attestation", difficulty_bits=0,
                                           checker=Web3.to_checksum_address(checker))
     else:
-        raise ConfigError(f"{path}: verifier.kind {kind!r}: use \"pow\" or \"attestation\"")
+        raise ConfigError(f"{path}: verifier.kind {kind!r}: use \"pow\", \"groth16\" or "
+                          "\"attestation\"")
     if "allow_same_owner_and_keeper" in data:
         flag = data["allow_same_owner_and_keeper"]
         if not isinstance(flag, bool):
@@ -314,6 +318,20 @@ def _create(sender: TxSender, w3: Web3, name: str, *args: Any) -> tuple[str, int
     return Web3.to_checksum_address(address), int(receipt["blockNumber"]), tx_hash
 
 
+def _register_circuits(sender: TxSender, w3: Web3, registry: str, unit_only: bool) -> None:
+    """Deploy each manifest circuit's Groth16 verifier and register it (``zk/circuits.json``)."""
+    from bridge.chain.deploy import contract_at
+    from bridge.proving import circuits
+
+    reg = contract_at(w3, "CircuitRegistry", registry)
+    for c in circuits().values():
+        if unit_only and c.units != 1:
+            continue  # a Prooφ market trades one-unit tasks
+        address, _, _ = _create(sender, w3, c.verifier_contract)
+        sender.send({"to": registry, "data": reg.encode_abi(
+            "register", [address, c.units, c.input_count, len(c.outputs), c.name])})
+
+
 def deploy_network(net: NetworkConfig, account: LocalAccount, *, w3: Web3,
                    keeper: KeeperIdentity | None = None, out_dir: str | Path = "deployments",
                    force: bool = False, receipt_timeout: float = 120.0,
@@ -360,6 +378,9 @@ def deploy_network(net: NetworkConfig, account: LocalAccount, *, w3: Web3,
     spec = net.verifier
     if spec.kind == "pow":
         verifier, _, v_tx = _create(sender, w3, "ProofOfWorkVerifier", spec.difficulty_bits)
+    elif spec.kind == "groth16":
+        verifier, _, v_tx = _create(sender, w3, "CircuitRegistry", account.address)
+        _register_circuits(sender, w3, verifier, unit_only=net.mechanism == "proofphi")
     else:
         verifier, _, v_tx = _create(sender, w3, "AttestationVerifier", spec.checker)
     config = MarketConfig(

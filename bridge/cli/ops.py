@@ -42,14 +42,19 @@ def demo(
     provers: Annotated[int, typer.Option(min=1)] = 4,
     requesters: Annotated[int, typer.Option(min=1)] = 6,
     seed: int = 7,
+    chain: Annotated[str, typer.Option(
+        help="eth-tester (in process) or anvil (started and stopped here)")] = "eth-tester",
+    proofs: Annotated[str, typer.Option(
+        help="pow (hashcash tasks) or groth16 (registered circuits, snarkjs proofs; use it "
+             "with --chain anvil: py-evm takes ~1.7 s per pairing check)")] = "pow",
 ) -> None:
-    """Run rounds end to end on an embedded chain and print what happened."""
+    """Run rounds end to end on a local chain and print what happened."""
     from bridge.sim.demo import run_demo
     from bridge.sim.world import SimConfig
 
     cfg = SimConfig(mechanism=mechanism, rounds=rounds, provers=provers,
-                    requesters=requesters, seed=seed)
-    guarded(lambda: run_demo(cfg, out=typer.echo))
+                    requesters=requesters, seed=seed, proofs=proofs)
+    guarded(lambda: run_demo(cfg, out=typer.echo, chain=chain))
 
 
 # ------------------------------------------------------------------------------------ keeper

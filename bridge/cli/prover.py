@@ -162,7 +162,7 @@ def prover_prove(round: int, bid: int,
                           f"{s.participant.address}: see `bridge prover jobs`")
         done = []
         for v in mine:
-            receipt = s.participant.prove(v, given)
+            receipt = s.participant.prove(v, given, from_block=s.from_block)
             done.append({"job": v.job.job_index, "tx": receipt["transactionHash"],
                          "payment": v.job.payment})
         _emit(as_json, {"proved": done},

@@ -23,6 +23,7 @@ from bridge.cli.common import (
     _withdraw,
     guarded,
 )
+from bridge.errors import ConfigError
 
 
 # --------------------------------------------------------------------------------- requester
@@ -55,21 +56,41 @@ def _task_bytes(task: str) -> bytes:
 
 @requester_app.command("bid")
 def requester_bid(value: Annotated[str, typer.Option("--value", help="Total value (sealed).")],
-                  size: Annotated[int, typer.Option("--size", help="Units (sealed).")],
                   escrow: Annotated[str, typer.Option("--escrow", help="Public escrow ≥ value.")],
-                  task: Annotated[str, typer.Option("--task",
-                                                    help="0x-32-byte task id, or text hashed.")],
+                  size: Annotated[int | None, typer.Option(
+                      "--size", help="Units (sealed); a circuit task's size is its circuit's."
+                  )] = None,
+                  task: Annotated[str | None, typer.Option(
+                      "--task", help="Proof-of-work markets: 0x-32-byte task id, or text hashed."
+                  )] = None,
+                  circuit: Annotated[str | None, typer.Option(
+                      "--circuit", help="Circuit markets: the circuit's id or name.")] = None,
+                  inputs: Annotated[str | None, typer.Option(
+                      "--input", help="Circuit markets: the public inputs, a JSON file or "
+                                      "comma-separated numbers (public on chain).")] = None,
                   round: Annotated[int | None, typer.Option(
                       "--round", help="Must be the current round (default).")] = None,
                   rpc: RpcOpt = "http://127.0.0.1:8545", market: MarketOpt = "",
                   keystore: KeystoreOpt = "", salts: SaltsOpt = "",
                   as_json: JsonOpt = False) -> None:
-    """Seal and commit a bid for the current round (salt recorded locally first)."""
+    """Seal and commit a bid for the current round (salt recorded locally first).
+
+    In a proof-of-work market the task is an opaque word (--task); in a circuit market it names a
+    registered circuit (--circuit) and its public inputs (--input): they are published on chain
+    so provers can prove them, while the price stays sealed.
+    """
     def run() -> None:
+        from bridge.client.tasks import read_inputs
+
         wei, locked = _amount(value, "--value"), _amount(escrow, "--escrow")
+        values = read_inputs(inputs) if inputs is not None else []
         s = _session(rpc, market, keystore, salts)
-        rec = s.participant.bid(value=wei, size=size, escrow=locked, task=_task_bytes(task),
-                                round=round)
+        if circuit is None and task is None:
+            raise ConfigError("name the task: --task (proof-of-work market) or --circuit with "
+                              "--input (circuit market)")
+        rec = s.participant.bid(value=wei, size=size, escrow=locked,
+                                task=_task_bytes(task) if task is not None else b"",
+                                round=round, circuit=circuit, inputs=values)
         _emit(as_json, {**rec.__dict__, "task": rec.extra, "escrow": locked},
               [f"bid committed in round {rec.round}: value {_wei(rec.price)} for "
                f"{_units(rec.quantity)}, escrow {_wei(locked)} locked",
@@ -143,3 +164,55 @@ def requester_withdraw(amount: Annotated[str | None, typer.Argument()] = None,
                        keystore: KeystoreOpt = "", as_json: JsonOpt = False) -> None:
     """Withdraw AMOUNT (default: all) of your free balance."""
     _withdraw(rpc, market, keystore, amount, as_json)
+
+
+@requester_app.command("proof")
+def requester_proof(round: Annotated[int, typer.Argument(help="The round of your bid.")],
+                    bid: Annotated[int, typer.Argument(help="Your bid's index in the round.")],
+                    out: Annotated[str | None, typer.Option(
+                        "--out", help="Directory to write proof.json, public.json and "
+                                      "vk.json to (one subdirectory per job if several).")
+                                   ] = None,
+                    rpc: RpcOpt = "http://127.0.0.1:8545", market: MarketOpt = "",
+                    from_block: FromBlockOpt = -1, as_json: JsonOpt = False) -> None:
+    """Fetch the proof of bid BID of round ROUND from the chain and verify it locally.
+
+    Writes snarkjs's files (`snarkjs groth16 verify vk.json public.json proof.json` accepts them)
+    and checks them against the circuit's verification key. Exit 1 if a proof does not verify.
+    """
+    import json
+    import shutil
+    from pathlib import Path
+
+    from bridge.client.tasks import delivered_proofs
+
+    def run() -> bool:
+        s = _session(rpc, market, needs_key=False, from_block=from_block)
+        proofs = delivered_proofs(s.market, round, bid, s.from_block)
+        if not proofs:
+            raise ConfigError(f"no proof of bid {bid} in round {round} yet: the prover has until "
+                              "the proof deadline (see `bridge round show`), after which the job "
+                              "can be slashed and your charge refunded")
+        lines, data = [], []
+        for p in proofs:
+            where = None
+            if out is not None:
+                d = Path(out) if len(proofs) == 1 else Path(out) / f"job-{p.job_index}"
+                d.mkdir(parents=True, exist_ok=True)
+                (d / "proof.json").write_text(json.dumps(p.proof, indent=1))
+                (d / "public.json").write_text(json.dumps(p.public, indent=1))
+                shutil.copyfile(p.circuit.spec.vkey, d / "vk.json")
+                where = str(d)
+            outputs = p.public[:p.circuit.outputs]
+            data.append({"job": p.job_index, "circuit": p.circuit.name, "verified": p.verified,
+                         "outputs": outputs, "public": p.public, "proof": p.proof, "tx": p.tx,
+                         "dir": where})
+            lines.append(f"job {p.job_index} ({p.circuit.name}): proof "
+                         f"{'verifies' if p.verified else 'DOES NOT VERIFY'} against the "
+                         f"circuit's key; outputs {', '.join(outputs)}"
+                         + (f"; files in {where}" if where else ""))
+        _emit(as_json, {"round": round, "bid": bid, "proofs": data}, lines)
+        return all(p.verified for p in proofs)
+
+    if not guarded(run):
+        raise typer.Exit(1)

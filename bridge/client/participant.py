@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import secrets
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,7 +25,6 @@ from hexbytes import HexBytes
 from web3 import Web3
 
 from bridge import sealed
-from bridge.chain.deploy import contract_at
 from bridge.chain.market import Market, RoundStatus
 from bridge.chain.sender import TxSender
 from bridge.chain.settlement import (
@@ -258,10 +258,40 @@ class Participant:
         self.salts.add(record)
         return commitment, ciphertext, record
 
-    def bid(self, *, value: int, size: int, escrow: int, task: bytes,
-            round: int | None = None) -> SealedRecord:
-        """Seal and commit a bid: ``value`` wei in total for ``size`` units, ``escrow`` locked."""
+    def bid(self, *, value: int, size: int | None, escrow: int, task: bytes = b"",
+            round: int | None = None, circuit: str | int | None = None,
+            inputs: Sequence[int] = ()) -> SealedRecord:
+        """Seal and commit a bid: ``value`` wei in total for ``size`` units, ``escrow`` locked.
+
+        A circuit market (``market.circuit_tasks``) takes ``circuit`` (id or name) and its public
+        ``inputs`` instead of ``task``; the size is the circuit's units (``size`` may be omitted).
+        """
         self._check_not_paused()
+        registered = None
+        if self.market.circuit_tasks:
+            from bridge.client.tasks import resolve
+            from bridge.proving import check_inputs
+
+            if circuit is None:
+                raise Refused("this market trades circuit tasks: name one with --circuit and "
+                              "its public inputs with --input")
+            registered = resolve(self.market, circuit)
+            if len(inputs) != registered.inputs:
+                raise Refused(f"circuit {registered.name} takes {registered.inputs} public "
+                              f"inputs, got {len(inputs)}")
+            check_inputs(inputs)
+            if size is not None and size != registered.units:
+                raise Refused(f"circuit {registered.name} tasks are {registered.units} units: "
+                              f"omit --size or pass {registered.units}")
+            size = registered.units
+            if self.market.params.mechanism == "proofphi" and size != 1:
+                raise Refused(f"circuit {registered.name} tasks are {size} units; this Prooφ "
+                              "market trades one-unit tasks only")
+        elif circuit is not None:
+            raise Refused("this market's tasks are opaque (proof of work): bid with --task, not "
+                          "--circuit")
+        if size is None:
+            raise Refused("give the bid's size in units (--size)")
         if value <= 0 or size <= 0:
             raise Refused("value and size must be positive")
         if escrow < value:
@@ -270,7 +300,7 @@ class Participant:
         if self.market.params.mechanism == "proofphi" and size != 1:
             raise Refused(f"this is a Prooφ market: every task has size 1 (got {size}); split "
                           "the job into tasks")
-        if len(task) != 32:
+        if registered is None and len(task) != 32:
             raise Refused("task must be 32 bytes (a task id or hash)")
         minimum = self.market.params.min_escrow
         if escrow < minimum:
@@ -283,9 +313,17 @@ class Participant:
         r = self._open_round(round)
         self._check_room(r, "bid", self.market.round_info(r).bid_count,
                          self.market.params.max_bids_per_round)
+        if registered is not None:
+            from bridge.proving import task_word
+
+            task = task_word(registered.id, registered.units, inputs)
         commitment, ciphertext, record = self._seal(r, sealed.Side.BID, value, size,
                                                     extra="0x" + task.hex())
-        receipt = self._send("commitBid", r, commitment, ciphertext, escrow, task)
+        if registered is not None:
+            receipt = self._send("commitTask", r, commitment, ciphertext, escrow, registered.id,
+                                 list(inputs))
+        else:
+            receipt = self._send("commitBid", r, commitment, ciphertext, escrow, task)
         record = SealedRecord(**{**record.__dict__,
                                  "tx_hash": HexBytes(receipt["transactionHash"]).to_0x_hex()})
         self.salts.add(record)
@@ -376,8 +414,11 @@ class Participant:
         """Jobs of ``round`` assigned to this prover."""
         return [v for v in self.settled_jobs(round, from_block) if v.job.prover == self.address]
 
-    def prove(self, view: JobView, proof: bytes | None = None) -> dict[str, Any]:
-        """Submit the proof of a job (proof of work computed here when ``proof`` is None)."""
+    def prove(self, view: JobView, proof: bytes | None = None,
+              from_block: int = 0) -> dict[str, Any]:
+        """Submit the proof of a job, computed here with the market's backend when ``proof`` is
+        None (proof of work, or the task's circuit with snarkjs; ``from_block`` bounds the search
+        for the task's inputs)."""
         if view.job.prover != self.address:
             raise Refused(f"job {view.job.job_index} of round {view.round} is assigned to "
                           f"{view.job.prover}, not to you")
@@ -389,19 +430,13 @@ class Participant:
             raise Refused(f"the proof deadline of job {view.job.job_index} of round "
                           f"{view.round} passed ({at}): it can only be slashed now")
         if proof is None:
-            proof = self.pow_proof(view.job.task)
-        return self._send("submitProof", view.round, view.job.as_tuple(), view.proof, proof)
+            from bridge.client.tasks import backend_for, task_inputs
 
-    def pow_proof(self, task: bytes) -> bytes:
-        """A proof for the market's proof-of-work verifier."""
-        verifier = contract_at(self.w3, "ProofOfWorkVerifier", self.market.params.verifier)
-        try:
-            bits = int(verifier.functions.difficultyBits().call())
-        except Exception:
-            raise Refused(f"the market's verifier {self.market.params.verifier} is not a "
-                          "proof-of-work verifier: pass the proof yourself with --proof 0x…"
-                          ) from None
-        return solve_pow(task, self.address, bits, start=secrets.randbits(32))
+            backend, registered = backend_for(self.market, view.job.task)
+            inputs = (task_inputs(self.market, view.round, view.job.bid_index, from_block)
+                      if registered is not None else [])
+            proof = backend.prove(view.job.task, self.address, inputs)
+        return self._send("submitProof", view.round, view.job.as_tuple(), view.proof, proof)
 
 
 LOG_RANGE = 5_000

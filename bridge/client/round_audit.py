@@ -36,6 +36,7 @@ from bridge.client.participant import event_logs, read_settlement
 from bridge.errors import AuditError, BridgeError
 from bridge.evidence import MarkCheck, MarkReason, OrderContext, check_mark, decode_evidence
 from bridge.mechanisms import Ask, Bid, audit, clear
+from bridge.proving import task_units
 
 KINDS = ("invalid_mark", "reveal", "charge", "jobs", "outcome", "unauditable", "missed",
          "same_owner_and_keeper")
@@ -135,6 +136,8 @@ def _check_mark(market: Market, key: bytes, round: int, side: sealed.Side, index
         ciphertext=bytes(commit["ciphertext"]), mechanism=market.params.mechanism,
         escrow=int(commit["escrow"]) if side is sealed.Side.BID else None,
         capacity=int(commit["capacity"]) if side is sealed.Side.ASK else None,
+        task_units=(task_units(bytes(commit["task"]))
+                    if side is sealed.Side.BID and market.circuit_tasks else None),
         free_units=free)
     return MarkVerdict(side, index, participant, reason.label if reason else "malformed",
                        check_mark(key, ctx, evidence))

@@ -63,6 +63,7 @@ from bridge.evidence import MAX_PAGE_SIZE, MarkReason, make_evidence
 from bridge.keeper.metrics import KeeperMetrics
 from bridge.keeper.store import OpeningRow, Phase, Store
 from bridge.mechanisms import Ask, Bid, audit, clear
+from bridge.proving import task_units
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +72,7 @@ SIZE_NOT_ONE = MarkReason.SIZE_NOT_ONE.label
 QUANTITY_NOT_CAPACITY = MarkReason.QUANTITY_NOT_CAPACITY.label
 COST_TOO_LARGE = MarkReason.COST_TOO_LARGE.label
 SIZE_TOO_LARGE = MarkReason.SIZE_TOO_LARGE.label
+SIZE_NOT_TASK_UNITS = MarkReason.SIZE_NOT_TASK_UNITS.label
 MAX_REJECTIONS = 2  # re-clearings after the contract rejected a settlement before any page landed
 FILL_ALERT_PERCENT = 90  # warn when a round holds this share of its commitment cap
 
@@ -258,6 +260,7 @@ class RoundPipeline:
         """Exclude what the contract would refuse: Prooφ shapes and uncovered collateral."""
         proofphi = self.params.mechanism == "proofphi"
         ask_events = {int(e.args["index"]): e for e in self.store.events("AskCommitted", round=r)}
+        bid_events = {int(e.args["index"]): e for e in self.store.events("BidCommitted", round=r)}
         for row in rows:
             if not row.valid:
                 continue
@@ -268,6 +271,12 @@ class RoundPipeline:
                 self._mark_invalid(row, SIZE_TOO_LARGE,
                                    f"sealed size {row.quantity} does not fit a settlement page "
                                    f"(at most {MAX_PAGE_SIZE} units)")
+            elif row.side == 0 and not proofphi and self.market.circuit_tasks:
+                units = task_units(_b(bid_events[row.index].args["task"]))
+                if int(row.quantity) != units:
+                    self._mark_invalid(row, SIZE_NOT_TASK_UNITS,
+                                       f"sealed size {row.quantity}, but the task's circuit is "
+                                       f"{units} units")
             if row.side == 1:
                 capacity = int(ask_events[row.index].args["capacity"])
                 if int(row.price) > tx_limits.MAX_PAGE_AMOUNT:

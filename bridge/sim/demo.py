@@ -13,6 +13,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from bridge.chain.tester import make_tester_chain
 from bridge.client.amounts import format_wei
@@ -41,6 +42,14 @@ def render_round(report: RoundReport, mechanism: str) -> list[str]:
     if report.bid_price is not None:
         lines.append(f"  clearing prices: each winning task pays {format_wei(report.bid_price)}; "
                      f"each sold unit earns {format_wei(report.ask_price or 0)}")
+    tasks = [b for b in report.bids if b.get("circuit")]
+    if tasks:
+        lines.append("  tasks (circuit and public inputs, as published on chain):")
+        lines += _table(["#", "circuit", "inputs"],
+                        [[str(b["index"]), str(b["circuit"]),
+                          ", ".join(str(v) for v in b["inputs"][:3])
+                          + (f", … ({len(b['inputs'])} in all)" if len(b["inputs"]) > 3 else "")]
+                         for b in tasks])
     rows = []
     for b in report.bids:
         won = b["charge"] > 0
@@ -63,8 +72,10 @@ def render_round(report: RoundReport, mechanism: str) -> list[str]:
     rows = []
     for j in report.jobs:
         if j["status"] == "proven":
+            gas = f"; submitProof {j['gas']:,} gas" if j.get("gas") else ""
             rows.append([str(j["job"]), _short(j["prover"]), "proven",
-                         f"paid {format_wei(j['payment'])}, treasury +{format_wei(j['margin'])}"])
+                         f"paid {format_wei(j['payment'])}, treasury +{format_wei(j['margin'])}"
+                         + gas])
         else:
             rows.append([str(j["job"]), _short(j["prover"]), "SLASHED",
                          f"requester refunded {format_wei(j['refund'])} + compensated "
@@ -77,14 +88,36 @@ def render_round(report: RoundReport, mechanism: str) -> list[str]:
     return lines
 
 
-def run_demo(cfg: SimConfig, out: Printer = print, workdir: Path | None = None) -> World:
-    """Run the demo; raises :class:`BridgeError` if the closing ledger check fails."""
+def run_demo(cfg: SimConfig, out: Printer = print, workdir: Path | None = None,
+             chain: str = "eth-tester") -> World:
+    """Run the demo on ``chain`` (``eth-tester`` in process, or ``anvil``, started and stopped
+    here); raises :class:`BridgeError` if the closing ledger check fails."""
+    workdir = workdir or Path(tempfile.mkdtemp(prefix="bridge-demo-"))
+    if chain == "anvil":
+        from web3 import HTTPProvider, Web3
+
+        from bridge.chain.anvil import Anvil
+
+        node = Anvil(workdir, block_time=None).start()
+        try:
+            w3 = Web3(HTTPProvider(node.url, request_kwargs={"timeout": 60}))
+            return _run(cfg, out, workdir, w3, w3.eth.accounts[0], node.travel_to,
+                        f"anvil at {node.url}")
+        finally:
+            node.stop()
+    if chain != "eth-tester":
+        raise BridgeError(f"chain {chain!r}: use eth-tester or anvil")
+    tester = make_tester_chain(accounts=2)
+    return _run(cfg, out, workdir, tester.w3, tester.accounts[0], tester.travel_to,
+                "embedded chain")
+
+
+def _run(cfg: SimConfig, out: Printer, workdir: Path, w3: Any, funder: str,
+         travel: Callable[[int], None], where: str) -> World:
     started = time.perf_counter()
     logging.getLogger("bridge").setLevel(logging.WARNING)
-    chain = make_tester_chain(accounts=2)
-    workdir = workdir or Path(tempfile.mkdtemp(prefix="bridge-demo-"))
-    world = World(chain.w3, chain.accounts[0], cfg, workdir, travel=chain.travel_to)
-    out(f"Embedded chain {chain.w3.eth.chain_id}: market {world.market.address} "
+    world = World(w3, funder, cfg, workdir, travel=travel)
+    out(f"{where} (chain {w3.eth.chain_id}): market {world.market.address} "
         f"({cfg.mechanism}), keeper {_short(world.keeper_account.address)}, "
         f"{cfg.provers} provers, {cfg.requesters} requesters, {cfg.rounds} rounds")
     out(f"Private values {format_wei(cfg.value_per_unit[0])}–{format_wei(cfg.value_per_unit[1])}"
@@ -99,7 +132,7 @@ def run_demo(cfg: SimConfig, out: Printer = print, workdir: Path | None = None) 
             out(line)
     problems = world.check_ledger()
     non_free, treasury = world.market.liabilities()
-    balance = int(chain.w3.eth.get_balance(world.market.address))
+    balance = int(w3.eth.get_balance(world.market.address))
     free = sum(world.expected_free.values())
     out("")
     out(f"Every wei accounted for: the contract holds {balance} wei = free balances {free} + "

@@ -30,10 +30,17 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
-from bridge.chain.deploy import MarketConfig, Mechanism, deploy, deploy_market
+from bridge.chain.deploy import (
+    MarketConfig,
+    Mechanism,
+    deploy,
+    deploy_circuit_registry,
+    deploy_market,
+)
 from bridge.chain.market import Market
 from bridge.client.participant import JobView, Participant, new_task, round_charges
 from bridge.client.salts import SaltStore
+from bridge.client.tasks import registered
 from bridge.errors import BridgeError
 from bridge.keeper.config import KeeperConfig
 from bridge.keeper.daemon import Keeper
@@ -61,6 +68,8 @@ class SimConfig:
     settle_period: int = 60
     proof_period: int = 60
     difficulty_bits: int = 8
+    proofs: str = "pow"
+    """``pow`` (hashcash tasks) or ``groth16`` (registered circuits, proven with snarkjs)."""
     miss: bool = True
     """One assigned prover skips its proofs in the first round that trades (then is slashed)."""
 
@@ -68,6 +77,8 @@ class SimConfig:
         """Raise :class:`BridgeError` on a parameter that cannot run."""
         if self.mechanism not in ("proofphi", "dara"):
             raise BridgeError(f"mechanism {self.mechanism!r}: use proofphi or dara")
+        if self.proofs not in ("pow", "groth16"):
+            raise BridgeError(f"proofs {self.proofs!r}: use pow or groth16")
         if self.rounds < 1 or self.provers < 1 or self.requesters < 1:
             raise BridgeError("rounds, provers and requesters must each be at least 1")
         return self
@@ -102,7 +113,11 @@ class World:
         self.keeper_account: LocalAccount = Account.from_key(self.rng.randbytes(32))
         self._fund(self.keeper_account.address, 10**20)
         pub = self.keeper_account._key_obj.public_key.to_bytes()
-        self.verifier = deploy(w3, "ProofOfWorkVerifier", cfg.difficulty_bits, sender=funder)
+        if cfg.proofs == "groth16":
+            self.verifier = deploy_circuit_registry(
+                w3, funder, unit_circuits_only=cfg.mechanism == "proofphi")
+        else:
+            self.verifier = deploy(w3, "ProofOfWorkVerifier", cfg.difficulty_bits, sender=funder)
         mech = Mechanism.PROOFPHI if cfg.mechanism == "proofphi" else Mechanism.DARA
         contract = deploy_market(w3, MarketConfig(
             owner=funder, keeper=self.keeper_account.address, keeper_public_key=pub,
@@ -133,6 +148,8 @@ class World:
         self.expected_free: dict[str, int] = {}
         self.expected_collateral: dict[str, int] = {}
         self.expected_treasury = 0
+        self.proof_gas: dict[tuple[int, int], int] = {}
+        """``submitProof`` gas by (round, job)."""
         self.reports: list[RoundReport] = []
         self.missed = False
 
@@ -192,7 +209,14 @@ class World:
         r = self.market.current_round()
         for p in self.provers:
             p.ask(cost=self.costs[p.address])
+        circuits = list(registered(self.market).values())
         for q in self.requesters:
+            if circuits:  # a circuit task with random public inputs; its size is the circuit's
+                c = self.rng.choice(circuits)
+                inputs = [self.rng.randrange(1 << 64) for _ in range(c.inputs)]
+                value = self._draw(self.cfg.value_per_unit) * c.units
+                q.bid(value=value, size=None, escrow=value, circuit=c.id, inputs=inputs)
+                continue
             size = 1 if self.cfg.mechanism == "proofphi" else self.rng.randint(*self.cfg.size)
             value = self._draw(self.cfg.value_per_unit) * size
             q.bid(value=value, size=size, escrow=value, task=new_task())
@@ -215,7 +239,8 @@ class World:
         by_address: dict[str, Participant] = {str(p.address): p for p in self.provers}
         for v in views:
             if v.job.prover not in skip and not v.resolved:
-                by_address[v.job.prover].prove(v)
+                receipt = by_address[v.job.prover].prove(v, from_block=self.deploy_block)
+                self.proof_gas[(r, v.job.job_index)] = int(receipt["gasUsed"])
         return views
 
     def finish(self, r: int, views: list[JobView]) -> None:
@@ -257,6 +282,7 @@ class World:
         outcome = self.keeper.store.outcome(r) or {}
         charges: list[int] = round_charges(self.market, r, self.deploy_block) or []
         commits = {e["args"]["index"]: e["args"] for e in self._events("BidCommitted", r)}
+        names = {c.id: c.name for c in registered(self.market).values()}
         for row in self.keeper.store.openings(r, side=0):
             c = commits[row.index]
             charge = charges[row.index] if row.index < len(charges) else 0
@@ -264,7 +290,10 @@ class World:
             entry = {"index": row.index, "requester": c["requester"], "escrow": c["escrow"],
                      "value": int(row.price) if row.valid else None,
                      "size": int(row.quantity) if row.valid else None,
-                     "charge": charge, "valid": row.valid, "reason": row.reason}
+                     "charge": charge, "valid": row.valid, "reason": row.reason,
+                     "circuit": names.get((int.from_bytes(bytes(c["task"]), "big") >> 192)
+                                          & 0xFFFFFFFF),
+                     "inputs": [int(v) for v in c["inputs"]]}
             report.bids.append(entry)
             if not row.valid:
                 report.invalid.append(entry)
@@ -286,7 +315,8 @@ class World:
             self.expected_collateral[a["prover"]] += a["payment"]
             self.expected_treasury += a["margin"]
             report.jobs.append({"job": a["jobIndex"], "prover": a["prover"], "status": "proven",
-                                "payment": a["payment"], "margin": a["margin"]})
+                                "payment": a["payment"], "margin": a["margin"],
+                                "gas": self.proof_gas.get((r, int(a["jobIndex"])))})
         for e in self._events("JobSlashed", r):
             a = e["args"]
             self.expected_free[a["requester"]] += a["refund"] + a["compensation"]

@@ -121,7 +121,7 @@ interface IProverMarketTypes {
     /// @notice Ownership can be transferred (two steps) but never renounced: the treasury and keeper
     ///         rotation would be stranded.
     error RenounceDisabled();
-    /// @notice An order settled as invalid carries an unknown reason code (1–11, see the protocol
+    /// @notice An order settled as invalid carries an unknown reason code (1–12, see the protocol
     ///         document): `side` 0 bid, 1 ask; `index` its commit index.
     error InvalidMark(uint256 round, uint8 side, uint256 index);
     /// @notice Only the keeper may call this.
@@ -357,7 +357,7 @@ interface IProverMarket is IProverMarketTypes {
     ///         every page of bids carries (byte formats: docs/protocol.md).
     /// @param asks Every ask in commit order, packed: `prover (20) | capacity (4) | valid (1)`, then
     ///        `cost (16) | quantity (4) | salt (32)` if valid, else `commitment (32) | evidence (129)`
-    ///        (reason code 1–11, ECDH shared point, DLEQ proof: docs/protocol.md).
+    ///        (reason code 1–12, ECDH shared point, DLEQ proof: docs/protocol.md).
     /// @param askOrder PROOFPHI: the valid asks' indices in rank order (cost asc, index asc); the
     ///        table lists asks in this order. DARA: empty; the table lists valid asks in commit order.
     /// @param claim PROOFPHI: the outcome the pages must confirm (`ell`, pivot bids); DARA: zeros.

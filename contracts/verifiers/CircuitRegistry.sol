@@ -23,15 +23,18 @@ contract CircuitRegistry is IProofVerifier, Ownable2Step {
     /// @notice Most public inputs (and most outputs) a circuit may have.
     uint256 public constant MAX_SIGNALS = 16;
 
-    /// @dev One slot: verifier (160) | units (32) | inputs (8) | outputs (8).
+    /// @dev One slot: verifier (160) | units (32) | inputs (8) | outputs (8) | the verifier's
+    ///      `verifyProof(uint256[2],uint256[2][2],uint256[2],uint256[n])` selector (32).
     struct Circuit {
         address verifier;
         uint32 units;
         uint8 inputs;
         uint8 outputs;
+        bytes4 selector;
     }
 
     Circuit[] internal _circuits;
+    mapping(uint256 id => string) internal _names;
 
     /// @notice Circuit `id` was registered (ids count from 1).
     event CircuitRegistered(
@@ -48,8 +51,8 @@ contract CircuitRegistry is IProofVerifier, Ownable2Step {
     error InputOutOfRange(uint256 index);
     /// @notice The proof's inputs do not hash to the job's task word.
     error TaskMismatch(bytes32 task);
-    /// @notice The proof bytes are not `abi.encode(uint256[] inputs, uint256[] outputs, uint256[8])`
-    ///         with the circuit's counts, or an output is not a field element.
+    /// @notice The proof bytes are not the circuit's inputs, outputs and 8 proof words (packed), or
+    ///         an output is not a field element.
     error ProofMalformed(bytes32 task);
     /// @notice The Groth16 check failed: a wrong proof, or a proof for other inputs or another prover.
     error ProofInvalid(bytes32 task, address prover);
@@ -77,9 +80,19 @@ contract CircuitRegistry is IProofVerifier, Ownable2Step {
         if (units == 0 || units > type(uint32).max) revert CircuitInvalid("units");
         if (inputs == 0 || inputs > MAX_SIGNALS) revert CircuitInvalid("inputs");
         if (outputs > MAX_SIGNALS) revert CircuitInvalid("outputs");
-        _circuits.push(Circuit(verifier, uint32(units), uint8(inputs), uint8(outputs)));
+        bytes4 selector = bytes4(keccak256(abi.encodePacked(
+            "verifyProof(uint256[2],uint256[2][2],uint256[2],uint256[", _decimal(outputs + inputs + 1), "])"
+        )));
+        _circuits.push(Circuit(verifier, uint32(units), uint8(inputs), uint8(outputs), selector));
         id = _circuits.length;
+        _names[id] = name;
         emit CircuitRegistered(id, verifier, units, inputs, outputs, name);
+    }
+
+    /// @notice The name circuit `id` was registered under (provers find its artifacts by it).
+    function circuitName(uint256 id) external view returns (string memory) {
+        circuit(id);
+        return _names[id];
     }
 
     /// @notice Circuits registered so far (their ids are 1 … count).
@@ -110,59 +123,60 @@ contract CircuitRegistry is IProofVerifier, Ownable2Step {
     }
 
     /// @inheritdoc IProofVerifier
-    /// @dev `proof` = `abi.encode(uint256[] inputs, uint256[] outputs, uint256[8] abc)` with `abc` =
-    ///      `a.x, a.y, b.x1, b.x0, b.y1, b.y0, c.x, c.y` (snarkjs's Solidity calldata order). Reverts
-    ///      with a typed error instead of returning false.
+    /// @dev `proof` = the task's inputs, the circuit's outputs and `a.x, a.y, b.x1, b.x0, b.y1,
+    ///      b.y0, c.x, c.y` (snarkjs's Solidity calldata order), each a 32-byte word, packed (the
+    ///      counts are the circuit's). Reverts with a typed error instead of returning false.
     function verify(bytes32 task, address prover, bytes calldata proof) external view returns (bool) {
         uint256 id = (uint256(task) >> 192) & type(uint32).max;
-        Circuit memory c = circuit(id);
-        (uint256[] calldata inputs, uint256[] calldata outputs, uint256[8] calldata abc) = _decode(task, proof);
-        if (_task(id, c, inputs) != task) revert TaskMismatch(task);
-        if (outputs.length != c.outputs) revert ProofMalformed(task);
-        uint256 n = uint256(c.outputs) + c.inputs + 1;
-        uint256[] memory signals = new uint256[](n);
-        for (uint256 i = 0; i < outputs.length; ++i) {
-            if (outputs[i] >= SNARK_SCALAR_FIELD) revert ProofMalformed(task);
-            signals[i] = outputs[i];
+        // the circuit's slot read directly (one cold read, no length read): an id past the end
+        // reads an unwritten slot, whose verifier is zero
+        uint256 packed;
+        assembly ("memory-safe") {
+            mstore(0, _circuits.slot)
+            packed := sload(add(keccak256(0, 32), sub(id, 1)))
         }
-        for (uint256 i = 0; i < inputs.length; ++i) {
-            signals[outputs.length + i] = inputs[i];
+        address verifier = address(uint160(packed));
+        if (id == 0 || verifier == address(0)) revert CircuitUnknown(id);
+        uint256 nIn = (packed >> 192) & 0xff;
+        uint256 nOut = (packed >> 200) & 0xff;
+        if (proof.length != (nIn + nOut + 8) * 32) revert ProofMalformed(task);
+        // the inputs (range-checked at commit) must hash to the task: keccak(abi.encode(id, inputs))
+        bool matches;
+        assembly ("memory-safe") {
+            let m := mload(0x40)
+            mstore(m, id)
+            mstore(add(m, 0x20), 0x40)
+            mstore(add(m, 0x40), nIn)
+            calldatacopy(add(m, 0x60), proof.offset, mul(nIn, 32))
+            let digest := and(keccak256(m, add(0x60, mul(nIn, 32))), sub(shl(192, 1), 1))
+            let expected := or(or(shl(224, and(shr(160, packed), 0xffffffff)), shl(192, id)), digest)
+            matches := eq(expected, task)
         }
-        signals[n - 1] = uint160(prover);
-        bytes4 selector = bytes4(keccak256(
-            abi.encodePacked("verifyProof(uint256[2],uint256[2][2],uint256[2],uint256[", _decimal(n), "])")
-        ));
-        (bool ok, bytes memory ret) = c.verifier.staticcall(abi.encodePacked(selector, abc, signals));
-        if (!ok || ret.length != 32 || abi.decode(ret, (uint256)) != 1) revert ProofInvalid(task, prover);
+        if (!matches) revert TaskMismatch(task);
+        for (uint256 i = nIn; i < nIn + nOut; ++i) {
+            if (uint256(bytes32(proof[i * 32:(i + 1) * 32])) >= SNARK_SCALAR_FIELD) revert ProofMalformed(task);
+        }
+        // verifyProof(a, b, c, [outputs, inputs, prover]) built in place (snarkjs's signal order)
+        bool ok;
+        assembly ("memory-safe") {
+            let m := mload(0x40)
+            mstore(m, shl(224, shr(208, packed)))
+            calldatacopy(add(m, 4), add(proof.offset, mul(add(nIn, nOut), 32)), 256)
+            let q := add(m, 260)
+            calldatacopy(q, add(proof.offset, mul(nIn, 32)), mul(nOut, 32))
+            q := add(q, mul(nOut, 32))
+            calldatacopy(q, proof.offset, mul(nIn, 32))
+            q := add(q, mul(nIn, 32))
+            mstore(q, prover)
+            ok := staticcall(gas(), verifier, m, sub(add(q, 32), m), 0, 32)
+            ok := and(ok, and(eq(returndatasize(), 32), eq(mload(0), 1)))
+        }
+        if (!ok) revert ProofInvalid(task, prover);
         return true;
     }
 
-    function _decode(bytes32 task, bytes calldata proof)
-        private
-        pure
-        returns (uint256[] calldata inputs, uint256[] calldata outputs, uint256[8] calldata abc)
-    {
-        // head: offset of inputs, offset of outputs, then the 8 proof words
-        if (proof.length < 10 * 32) revert ProofMalformed(task);
-        uint256 inOff = uint256(bytes32(proof[0:32]));
-        uint256 outOff = uint256(bytes32(proof[32:64]));
-        if (inOff > proof.length - 32 || outOff > proof.length - 32) revert ProofMalformed(task);
-        uint256 inLen = uint256(bytes32(proof[inOff:inOff + 32]));
-        uint256 outLen = uint256(bytes32(proof[outOff:outOff + 32]));
-        if (inLen > MAX_SIGNALS || outLen > MAX_SIGNALS) revert ProofMalformed(task);
-        if (inOff + 32 + inLen * 32 > proof.length || outOff + 32 + outLen * 32 > proof.length) {
-            revert ProofMalformed(task);
-        }
-        assembly ("memory-safe") {
-            inputs.offset := add(add(proof.offset, inOff), 32)
-            inputs.length := inLen
-            outputs.offset := add(add(proof.offset, outOff), 32)
-            outputs.length := outLen
-            abc := add(proof.offset, 64)
-        }
-    }
-
     function _decimal(uint256 v) private pure returns (string memory) {
+        // at most 2 · MAX_SIGNALS + 1 = 33 signals
         if (v < 10) return string(abi.encodePacked(bytes1(uint8(48 + v))));
         return string(abi.encodePacked(bytes1(uint8(48 + v / 10)), bytes1(uint8(48 + v % 10))));
     }

@@ -10,8 +10,6 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
-from eth_abi import decode as abi_decode
-from eth_abi import encode as abi_encode
 from web3.contract import Contract
 
 from bridge.chain.deploy import Mechanism, deploy, deploy_market
@@ -20,7 +18,14 @@ from bridge.chain.revert import decode_revert
 from bridge.chain.settlement import JobEntry
 from bridge.chain.tester import TesterChain
 from bridge.errors import SettlementRejected
-from bridge.proving import SNARK_SCALAR_FIELD, Groth16Backend, circuit, task_units, task_word
+from bridge.proving import (
+    SNARK_SCALAR_FIELD,
+    Groth16Backend,
+    circuit,
+    decode_proof,
+    task_units,
+    task_word,
+)
 from tests.contracts.conftest import Accounts, market_config
 from tests.contracts.flow import Driver
 
@@ -61,7 +66,7 @@ def test_the_registry_is_append_only_owner_managed_and_range_checks_inputs(
         chain: TesterChain, accounts: Accounts, registry: Contract) -> None:
     f = registry.functions
     assert f.circuitCount().call() == 2
-    verifier, units, inputs, outputs = f.circuit(CHAIN16).call()
+    verifier, units, inputs, outputs, _selector = f.circuit(CHAIN16).call()
     assert (units, inputs, outputs) == (2, 1, 1)
     with rejected("OwnableUnauthorizedAccount"):
         _send(chain, f.register(verifier, 1, 1, 1, "x"), accounts.anyone)
@@ -138,8 +143,11 @@ def test_a_circuit_task_is_settled_at_its_size_and_proven_only_by_its_prover(
 
     good = _proof("poseidon-chain-16", accounts.p1, [seed])
     by_other = _proof("poseidon-chain-16", accounts.p2, [seed])
-    inputs, outputs, abc = abi_decode(["uint256[]", "uint256[]", "uint256[8]"], good)
-    enc = lambda i, o, a: abi_encode(["uint256[]", "uint256[]", "uint256[8]"], [i, o, a])  # noqa: E731
+    inputs, outputs, abc = decode_proof(good, 1, 1)
+
+    def enc(i: list[int], o: list[int], a: list[int]) -> bytes:
+        return b"".join(v.to_bytes(32, "big") for v in (*i, *o, *a))
+
     with rejected("ProofInvalid"):  # a proof made for another prover, copied
         submit(by_other)
     with rejected("TaskMismatch"):  # a tampered public input
@@ -148,8 +156,10 @@ def test_a_circuit_task_is_settled_at_its_size_and_proven_only_by_its_prover(
         submit(enc(list(inputs), [outputs[0] + 1], list(abc)))
     with rejected("ProofMalformed"):  # not the circuit's layout
         submit(enc(list(inputs), [], list(abc)))
-    with rejected("ProofMalformed"):
-        submit(b"\x01" * 64)
+    with rejected("ProofMalformed"):  # one word too long
+        submit(good + bytes(32))
+    with rejected("ProofMalformed"):  # an output outside the field
+        submit(enc(list(inputs), [SNARK_SCALAR_FIELD], list(abc)))
     with rejected("NotJobProver"):
         submit(good, accounts.p2)
     rc = submit(good)
@@ -159,7 +169,7 @@ def test_a_circuit_task_is_settled_at_its_size_and_proven_only_by_its_prover(
 
     tx = chain.w3.eth.get_transaction(rc["transactionHash"])
     data = m.market.decode_function_input(tx["input"])[1]["proof"]
-    proof_json, public = to_snarkjs(bytes(data), accounts.p1)
+    proof_json, public = to_snarkjs(bytes(data), accounts.p1, 1, 1)
     assert verify_local(circuit("poseidon-chain-16"), proof_json, public)
     assert decode_revert(m.market.abi, bytes.fromhex("00")) is None
 

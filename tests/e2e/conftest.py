@@ -50,8 +50,8 @@ def cleared(world: World, r: int) -> tuple[Any, dict[str, Any]]:
     return view, outcome
 
 
-def cli(world: World, *args: str, key: bytes | None = None) -> Any:
-    """Run ``bridge ARGS --rpc eth-tester --market … --from-block …`` on ``world``'s chain
+def cli(world: World, *args: str, key: bytes | None = None, from_block: bool = True) -> Any:
+    """Run ``bridge ARGS --rpc eth-tester --market … [--from-block …]`` on ``world``'s chain
     (``key``: the participant's, as ``BRIDGE_PRIVATE_KEY``)."""
     from typer.testing import CliRunner
 
@@ -61,8 +61,8 @@ def cli(world: World, *args: str, key: bytes | None = None) -> Any:
     env = {"BRIDGE_PRIVATE_KEY": "0x" + key.hex()} if key is not None else {}
     previous = use_embedded(world.tester_chain)  # type: ignore[attr-defined]
     try:
+        extra = ["--from-block", str(world.deploy_block)] if from_block else []
         return CliRunner().invoke(app, [*args, "--rpc", "eth-tester", "--market",
-                                        world.market.address, "--from-block",
-                                        str(world.deploy_block)], env=env)
+                                        world.market.address, *extra], env=env)
     finally:
         use_embedded(previous)

@@ -422,3 +422,26 @@ def test_the_watchtower_alerts_on_a_missed_round_and_on_the_owner_as_keeper(
     kinds = sorted((d.kind, d.round) for d in tower.poll())
     assert kinds == [("missed", r), ("same_owner_and_keeper", m.current_round() + 1)]
     assert tower.poll() == []
+
+
+def test_a_circuit_bid_sealed_at_another_size_is_marked_and_the_mark_checks_out(
+        make_world: WorldFactory) -> None:
+    """In a DARA circuit market a bid's size is its circuit's units (the contract refuses any
+    other at settlement): the keeper marks a bid sealed at another size invalid, with evidence."""
+    world = make_world("dara", provers=2, requesters=2, seed=3, miss=False, capacity=(4, 4),
+                       proofs="groth16")
+    m = world.market
+    assert m.circuit_tasks
+    world.next_round()
+    r = world.commit_round()  # honest circuit bids, sized by their circuits
+    q = world.requesters[0]
+    salt, value = os.urandom(32), 300 * GWEI
+    _commit_raw = _commit(world, r, q, sealed.Side.BID, value, 1, salt)  # chain16 is 2 units
+    q._send("commitTask", r, _commit_raw,
+            sealed.seal(m.keeper_public_key(), price=value, quantity=1, salt=salt), value, 1, [9])
+    _settle(world, r)
+    assert m.round_info(r).status is RoundStatus.SETTLED
+    result = audit_round(m, r, world.deploy_block)
+    assert result.ok, [d.line() for d in result.differences]
+    assert [(v.subject, v.reason, v.check.ok) for v in result.marks] == [
+        ("bid 2", "size_not_task_units", True)]

@@ -11,6 +11,7 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
+from bridge.chain.artifacts import load_artifact
 from bridge.chain.deployment import (
     KeeperIdentity,
     abi_hash,
@@ -53,7 +54,7 @@ def test_deploy_writes_a_record_and_does_not_deploy_twice(tmp_path: Path) -> Non
     data = json.loads(first.path.read_text())
     assert data["keeper"]["address"] == keeper.address
     assert data["keeper"]["public_key"] == "0x" + keeper._key_obj.public_key.to_bytes().hex()
-    assert data["abi_hash"] == abi_hash(Market(chain.w3, data["market"]).abi)
+    assert data["abi_hash"] == abi_hash(load_artifact("ProverMarket").abi)
     assert data["parameters"]["mechanism"] == "proofphi"
     assert data["block"] <= chain.w3.eth.block_number
     market = Market(chain.w3, data["market"])
@@ -148,3 +149,22 @@ def test_bad_network_files_name_the_setting(tmp_path: Path) -> None:
         load_network(str(bad))
     with pytest.raises(ConfigError, match="deploy/networks"):
         load_network("no-such-network")
+
+
+def test_a_groth16_network_deploys_a_registry_with_the_manifest_circuits(tmp_path: Path) -> None:
+    from bridge.client.tasks import registered
+
+    chain = make_tester_chain(accounts=2)
+    deployer = _funded(chain.w3, chain.accounts, DEV_KEYS[0])
+    text = (Path(__file__).resolve().parents[2] / "deploy/networks/local.toml").read_text()
+    path = tmp_path / "g16.toml"
+    path.write_text(text.replace('kind = "pow"', 'kind = "groth16"')
+                    .replace('mechanism = "proofphi"', 'mechanism = "dara"'))
+    net = load_network(str(path))
+    assert net.verifier.kind == "groth16"
+    result = deploy_network(net, deployer, w3=chain.w3, out_dir=tmp_path)
+    market = Market(chain.w3, result.record.market)
+    assert market.circuit_tasks
+    circuits = registered(market)
+    assert [(c.name, c.units, c.inputs, c.outputs) for c in circuits.values()] == [
+        ("poseidon-chain-16", 2, 1, 1), ("merkle-root-8", 1, 8, 1)]

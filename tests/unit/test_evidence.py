@@ -687,8 +687,8 @@ def test_evidence_encoding_round_trips() -> None:
 
 
 @pytest.mark.parametrize("raw", [b"", bytes(128), bytes(130), bytes([0]) + bytes(128),
-                                 bytes([12]) + bytes(128), bytes([255]) + bytes(128)],
-                         ids=["empty", "128", "130", "code 0", "code 12", "code 255"])
+                                 bytes([13]) + bytes(128), bytes([255]) + bytes(128)],
+                         ids=["empty", "128", "130", "code 0", "code 13", "code 255"])
 def test_malformed_evidence_is_rejected(raw: bytes) -> None:
     with pytest.raises(SealedInputError):
         decode_evidence(raw)

@@ -1,0 +1,168 @@
+"""Circuit tasks as a client sees them: the market's registered circuits, a bid's public inputs,
+the backend that proves a job, and the proof a requester gets back.
+
+A market whose verifier is a ``CircuitRegistry`` (``Market.circuit_tasks``) trades tasks that name
+a registered circuit and its public inputs; the inputs are logged in ``BidCommitted`` and the proof
+in the ``submitProof`` transaction, so provers and requesters read both from the chain.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from hexbytes import HexBytes
+
+from bridge.chain.deploy import contract_at
+from bridge.chain.market import Market
+from bridge.client.participant import event_logs
+from bridge.errors import BridgeError, InvalidInput
+from bridge.proving import (
+    Circuit,
+    Groth16Backend,
+    PowBackend,
+    ProvingBackend,
+    circuit,
+    to_snarkjs,
+    verify_local,
+)
+
+
+@dataclass(frozen=True)
+class RegisteredCircuit:
+    """A circuit as the market's registry holds it, with its manifest entry."""
+
+    id: int
+    name: str
+    verifier: str
+    units: int
+    inputs: int
+    outputs: int
+    spec: Circuit
+
+
+def registered(market: Market) -> dict[int, RegisteredCircuit]:
+    """The market's circuits by id (empty for a proof-of-work market)."""
+    if not market.circuit_tasks:
+        return {}
+    reg = contract_at(market.w3, "CircuitRegistry", market.params.verifier)
+    out = {}
+    for cid in range(1, int(reg.functions.circuitCount().call()) + 1):
+        verifier, units, n_in, n_out, _selector = reg.functions.circuit(cid).call()
+        name = str(reg.functions.circuitName(cid).call())
+        out[cid] = RegisteredCircuit(cid, name, str(verifier), int(units), int(n_in), int(n_out),
+                                     circuit(name))
+    return out
+
+
+def resolve(market: Market, ref: str | int) -> RegisteredCircuit:
+    """Circuit ``ref`` (its id or its name) of the market, or :class:`InvalidInput` listing them."""
+    known = registered(market)
+    if not known:
+        raise InvalidInput("this market's tasks are opaque (proof of work): bid with --task, "
+                           "not --circuit")
+    for c in known.values():
+        if str(ref) in (str(c.id), c.name):
+            return c
+    listing = ", ".join(f"{c.id} ({c.name}, {c.units} units)" for c in known.values())
+    raise InvalidInput(f"no circuit {ref!r} in this market: registered are {listing}")
+
+
+def read_inputs(text: str) -> list[int]:
+    """Task inputs from ``--input``: a JSON file (a list, or an object whose values are numbers or
+    lists of numbers, in the circuit's signal order), or comma-separated numbers."""
+    path = Path(text)
+    raw: Any
+    if path.is_file():
+        try:
+            raw = json.loads(path.read_text())
+        except json.JSONDecodeError as exc:
+            raise InvalidInput(f"--input {text}: not valid JSON ({exc})") from None
+    else:
+        raw = [x.strip() for x in text.split(",") if x.strip()]
+    values: list[Any] = []
+    items = raw.values() if isinstance(raw, dict) else raw
+    for item in items:
+        values.extend(item if isinstance(item, list) else [item])
+    try:
+        return [int(str(v), 0) for v in values]
+    except ValueError:
+        raise InvalidInput(f"--input {text}: every input must be an integer (decimal or 0x-hex)"
+                           ) from None
+
+
+def task_inputs(market: Market, round: int, bid_index: int, from_block: int) -> list[int]:
+    """The public inputs bid ``bid_index`` of ``round`` named (from its ``BidCommitted`` log)."""
+    for e in event_logs(market, "BidCommitted", from_block, {"round": round}):
+        if int(e["args"]["index"]) == bid_index:
+            return [int(v) for v in e["args"]["inputs"]]
+    raise BridgeError(f"no BidCommitted log for bid {bid_index} of round {round} from block "
+                      f"{from_block}: pass an earlier --from-block")
+
+
+def backend_for(market: Market, task: bytes) -> tuple[ProvingBackend, RegisteredCircuit | None]:
+    """The backend that proves ``task`` on this market (and its circuit, for a circuit task)."""
+    if market.circuit_tasks:
+        cid = (int.from_bytes(task, "big") >> 192) & 0xFFFFFFFF
+        c = registered(market).get(cid)
+        if c is None:
+            raise BridgeError(f"task {task.hex()} names circuit {cid}, which the registry lacks")
+        return Groth16Backend(c.spec), c
+    verifier = contract_at(market.w3, "ProofOfWorkVerifier", market.params.verifier)
+    try:
+        bits = int(verifier.functions.difficultyBits().call())
+    except Exception:
+        raise InvalidInput(f"the market's verifier {market.params.verifier} is neither a circuit "
+                           "registry nor a proof-of-work verifier: pass the proof yourself with "
+                           "--proof 0x…") from None
+    return PowBackend(bits), None
+
+
+@dataclass(frozen=True)
+class DeliveredProof:
+    """A job's proof as submitted on chain, in snarkjs's format, and whether it verifies here."""
+
+    round: int
+    job_index: int
+    bid_index: int
+    circuit: RegisteredCircuit
+    proof: dict[str, Any]
+    public: list[str]
+    verified: bool
+    tx: str
+
+
+def delivered_proofs(market: Market, round: int, bid_index: int, from_block: int
+                     ) -> list[DeliveredProof]:
+    """The proofs of bid ``bid_index``'s jobs in ``round``, read back from the ``submitProof``
+    transactions and verified locally against each circuit's verification key."""
+    from bridge.client.participant import settled_jobs
+
+    jobs = {v.job.job_index: v.job for v in settled_jobs(market, round, from_block)
+            if v.job.bid_index == bid_index}
+    if not jobs:
+        raise BridgeError(f"bid {bid_index} of round {round} has no jobs (not settled, or it did "
+                          "not trade): see `bridge requester status`")
+    out = []
+    for e in event_logs(market, "ProofAccepted", from_block, {"round": round}):
+        job = jobs.get(int(e["args"]["jobIndex"]))
+        if job is None:
+            continue
+        tx_hash = HexBytes(e["transactionHash"]).to_0x_hex()
+        data = market.tx_input(tx_hash)
+        try:
+            _fn, args = market.contract.decode_function_input(data)
+            proof_bytes = bytes(args["proof"])
+        except Exception:
+            raise BridgeError(f"the proof of job {job.job_index} was submitted through another "
+                              f"contract ({tx_hash}): read it from that call") from None
+        _backend, c = backend_for(market, job.task)
+        if c is None:
+            raise InvalidInput("this market's jobs are proofs of work: there is no proof to "
+                               "deliver beyond the accepted nonce")
+        proof, public = to_snarkjs(proof_bytes, job.prover, c.inputs, c.outputs)
+        out.append(DeliveredProof(round, job.job_index, bid_index, c, proof, public,
+                                  verify_local(c.spec, proof, public), tx_hash))
+    return out
