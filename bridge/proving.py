@@ -16,6 +16,7 @@ No web3 here: the client layer chooses the backend for a job (:func:`backend_for
 from __future__ import annotations
 
 import json
+import secrets
 import shlex
 import subprocess
 import tempfile
@@ -216,7 +217,7 @@ class PowBackend:
     def prove(self, task: bytes, prover: str, inputs: Sequence[int] = ()) -> bytes:
         from bridge.client.participant import solve_pow  # the hashcash solver lives there
 
-        return solve_pow(task, prover, self.difficulty_bits)
+        return solve_pow(task, prover, self.difficulty_bits, start=secrets.randbits(32))
 
 
 @dataclass(frozen=True)

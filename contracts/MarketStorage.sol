@@ -228,8 +228,8 @@ abstract contract MarketStorage is IProverMarketTypes, Ownable2Step {
         maxAsksPerRound = cfg.maxAsksPerRound;
         checkpointInterval = cfg.checkpointInterval;
         bool circuits = false;
-        try ICircuitRegistry(cfg.verifier).circuitCount() returns (uint256) {
-            circuits = true;
+        try ICircuitRegistry(cfg.verifier).circuitRegistryMagic() returns (bytes32 magic) {
+            circuits = magic == keccak256("ProverMarket.CircuitRegistry.v1");
         } catch {}
         circuitTasks = circuits;
         _setKeeper(cfg.keeper, cfg.keeperPublicKey, 0);

@@ -76,8 +76,10 @@ contract ProverMarket is MarketStorage, IProverMarket, ReentrancyGuardTransient 
     ) external {
         if (!circuitTasks) revert CircuitTasksUnsupported();
         bytes32 task = ICircuitRegistry(address(verifier)).taskOf(circuitId, inputs);
+        // one-unit tasks only: a mechanism may split a bid's units across provers, and every part
+        // of a multi-unit circuit task would have to prove the whole circuit
         uint256 units = uint256(task) >> 224;
-        if (mechanism == Mechanism.PROOFPHI && units != 1) revert TaskSizeNotOne(units);
+        if (units != 1) revert TaskSizeNotOne(units);
         _commitBid(round, commitment, ciphertext, escrow, task, inputs);
     }
 

@@ -6,8 +6,8 @@
 #   contracts/verifiers/groth16/<Name>Verifier.sol   snarkjs's Solidity verifier
 #
 # Never run in CI. The powers-of-tau file (2^13 constraints, ~2 minutes here) is generated when
-# missing and not committed. THIS IS A LOCAL, SINGLE-PARTY CEREMONY WITH PUBLIC ENTROPY: anyone can
-# forge proofs for these keys. It exists for testing. A production deployment downloads a public
+# missing and not committed. THIS IS A LOCAL, SINGLE-PARTY CEREMONY: whoever runs it could forge
+# proofs for these keys. It exists for testing. A production deployment downloads a public
 # ceremony's file instead (e.g. the Polygon Hermez / Perpetual Powers of Tau
 # `powersOfTau28_hez_final_13.ptau`, or the Ethereum KZG/PPoT transcripts converted with snarkjs),
 # runs its own multi-party phase-2 contributions per circuit (`snarkjs zkey contribute` by several

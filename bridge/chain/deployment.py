@@ -99,6 +99,9 @@ class NetworkConfig:
     verifier: VerifierSpec = field(default_factory=VerifierSpec)
     allow_same_owner_and_keeper: bool = False
     """Development networks only: let the deployer (the owner) also be the keeper."""
+    allow_test_circuit_keys: bool = False
+    """Development networks only: register the committed circuits, whose keys come from a local
+    test ceremony (whoever ran it could forge proofs)."""
 
     def parameters(self) -> dict[str, Any]:
         """The market's constructor parameters as recorded (keeper and owner excluded)."""
@@ -189,12 +192,12 @@ def load_network(ref: str, *, rpc: str | None = None) -> NetworkConfig:
     else:
         raise ConfigError(f"{path}: verifier.kind {kind!r}: use \"pow\", \"groth16\" or "
                           "\"attestation\"")
-    if "allow_same_owner_and_keeper" in data:
-        flag = data["allow_same_owner_and_keeper"]
-        if not isinstance(flag, bool):
-            raise ConfigError(f"{path}: allow_same_owner_and_keeper = {flag!r} must be true or "
-                              "false")
-        values["allow_same_owner_and_keeper"] = flag
+    for key in ("allow_same_owner_and_keeper", "allow_test_circuit_keys"):
+        if key in data:
+            flag = data[key]
+            if not isinstance(flag, bool):
+                raise ConfigError(f"{path}: {key} = {flag!r} must be true or false")
+            values[key] = flag
     values["chain_id"] = int(data["chain_id"])
     return NetworkConfig(**values)
 
@@ -379,6 +382,11 @@ def deploy_network(net: NetworkConfig, account: LocalAccount, *, w3: Web3,
     if spec.kind == "pow":
         verifier, _, v_tx = _create(sender, w3, "ProofOfWorkVerifier", spec.difficulty_bits)
     elif spec.kind == "groth16":
+        if not net.allow_test_circuit_keys:
+            raise ConfigError(
+                f"{net.name}: the committed circuits' keys come from a local test ceremony, so "
+                "whoever ran it could forge proofs: register circuits from a public ceremony "
+                "for a real network, or set allow_test_circuit_keys = true on a development chain")
         verifier, _, v_tx = _create(sender, w3, "CircuitRegistry", account.address)
         _register_circuits(sender, w3, verifier, unit_only=net.mechanism == "proofphi")
     else:

@@ -240,8 +240,9 @@ class Market:
         return bytes(HexBytes(self.w3.eth.get_transaction(tx_hash)["input"]))  # type: ignore[arg-type]
 
     def settlement_input(self, tx_hash: str, function: str, round: int) -> bytes:
-        """The input of settlement transaction ``tx_hash``, which must be a direct call of
-        ``function`` on this market for ``round``: then it is exactly what the market executed.
+        """The input of transaction ``tx_hash``, which must be a direct call of ``function`` on
+        this market for ``round`` (settlement pages, proofs): then it is exactly what the market
+        executed.
 
         A settlement sent through another contract (a forwarder, a multisig, a delegated wallet)
         cannot be read from its transaction, so it cannot be audited:
@@ -255,8 +256,8 @@ class Market:
         if (to is None or str(to).lower() != self.address.lower() or data[:4] != selector
                 or int.from_bytes(data[4:36], "big") != round):
             raise UnauditableSettlement(
-                f"settlement transaction {tx_hash} of round {round} is not a direct {function} "
-                f"call on the market (sent to {to}): its calldata cannot be read, so the keeper's "
-                "decisions in it cannot be audited")
+                f"transaction {tx_hash} of round {round} is not a direct {function} call on the "
+                f"market (sent to {to}): what the market executed cannot be read from it, so it "
+                "cannot be audited")
         return data
 

@@ -201,6 +201,7 @@ def requester_proof(round: Annotated[int, typer.Argument(help="The round of your
                 d.mkdir(parents=True, exist_ok=True)
                 (d / "proof.json").write_text(json.dumps(p.proof, indent=1))
                 (d / "public.json").write_text(json.dumps(p.public, indent=1))
+                assert p.circuit.spec is not None  # a delivered proof was verified with it
                 shutil.copyfile(p.circuit.spec.vkey, d / "vk.json")
                 where = str(d)
             outputs = p.public[:p.circuit.outputs]

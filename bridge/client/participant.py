@@ -280,13 +280,13 @@ class Participant:
                 raise Refused(f"circuit {registered.name} takes {registered.inputs} public "
                               f"inputs, got {len(inputs)}")
             check_inputs(inputs)
-            if size is not None and size != registered.units:
-                raise Refused(f"circuit {registered.name} tasks are {registered.units} units: "
-                              f"omit --size or pass {registered.units}")
-            size = registered.units
-            if self.market.params.mechanism == "proofphi" and size != 1:
-                raise Refused(f"circuit {registered.name} tasks are {size} units; this Prooφ "
-                              "market trades one-unit tasks only")
+            if registered.units != 1:
+                raise Refused(f"circuit {registered.name} tasks are {registered.units} units; "
+                              "markets trade one-unit circuit tasks only")
+            if size is not None and size != 1:
+                raise Refused(f"circuit {registered.name} tasks are 1 unit: omit --size or "
+                              "pass 1")
+            size = 1
         elif circuit is not None:
             raise Refused("this market's tasks are opaque (proof of work): bid with --task, not "
                           "--circuit")
@@ -431,10 +431,16 @@ class Participant:
                           f"{view.round} passed ({at}): it can only be slashed now")
         if proof is None:
             from bridge.client.tasks import backend_for, task_inputs
+            from bridge.proving import task_word
 
             backend, registered = backend_for(self.market, view.job.task)
             inputs = (task_inputs(self.market, view.round, view.job.bid_index, from_block)
                       if registered is not None else [])
+            if registered is not None and task_word(registered.id, registered.units,
+                                                    inputs) != view.job.task:
+                raise Refused(f"the inputs logged for bid {view.job.bid_index} of round "
+                              f"{view.round} do not hash to the job's task: pass an earlier "
+                              "--from-block")
             proof = backend.prove(view.job.task, self.address, inputs)
         return self._send("submitProof", view.round, view.job.as_tuple(), view.proof, proof)
 

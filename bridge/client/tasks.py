@@ -18,13 +18,15 @@ from hexbytes import HexBytes
 from bridge.chain.deploy import contract_at
 from bridge.chain.market import Market
 from bridge.client.participant import event_logs
-from bridge.errors import BridgeError, InvalidInput
+from bridge.errors import BridgeError, ConfigError, InvalidInput
 from bridge.proving import (
+    MANIFEST,
     Circuit,
     Groth16Backend,
     PowBackend,
     ProvingBackend,
-    circuit,
+    circuits,
+    task_word,
     to_snarkjs,
     verify_local,
 )
@@ -40,7 +42,9 @@ class RegisteredCircuit:
     units: int
     inputs: int
     outputs: int
-    spec: Circuit
+    spec: Circuit | None
+    """The manifest's entry (artifacts to prove and verify); ``None`` when this checkout's
+    ``zk/circuits.json`` does not know the circuit (it can still be bid on, not proven here)."""
 
 
 def registered(market: Market) -> dict[int, RegisteredCircuit]:
@@ -52,8 +56,9 @@ def registered(market: Market) -> dict[int, RegisteredCircuit]:
     for cid in range(1, int(reg.functions.circuitCount().call()) + 1):
         verifier, units, n_in, n_out, _selector = reg.functions.circuit(cid).call()
         name = str(reg.functions.circuitName(cid).call())
+        spec = circuits().get(name)
         out[cid] = RegisteredCircuit(cid, name, str(verifier), int(units), int(n_in), int(n_out),
-                                     circuit(name))
+                                     spec)
     return out
 
 
@@ -87,7 +92,8 @@ def read_inputs(text: str) -> list[int]:
     for item in items:
         values.extend(item if isinstance(item, list) else [item])
     try:
-        return [int(str(v), 0) for v in values]
+        return [int(s, 16) if s.lower().startswith("0x") else int(s, 10)
+                for s in (str(v).strip() for v in values)]
     except ValueError:
         raise InvalidInput(f"--input {text}: every input must be an integer (decimal or 0x-hex)"
                            ) from None
@@ -109,6 +115,9 @@ def backend_for(market: Market, task: bytes) -> tuple[ProvingBackend, Registered
         c = registered(market).get(cid)
         if c is None:
             raise BridgeError(f"task {task.hex()} names circuit {cid}, which the registry lacks")
+        if c.spec is None:
+            raise ConfigError(f"circuit {cid} ({c.name}) is not in {MANIFEST}: add its artifacts "
+                              "(wasm, zkey, vkey) to prove or verify its tasks")
         return Groth16Backend(c.spec), c
     verifier = contract_at(market.w3, "ProofOfWorkVerifier", market.params.verifier)
     try:
@@ -151,18 +160,21 @@ def delivered_proofs(market: Market, round: int, bid_index: int, from_block: int
         if job is None:
             continue
         tx_hash = HexBytes(e["transactionHash"]).to_0x_hex()
-        data = market.tx_input(tx_hash)
-        try:
-            _fn, args = market.contract.decode_function_input(data)
-            proof_bytes = bytes(args["proof"])
-        except Exception:
-            raise BridgeError(f"the proof of job {job.job_index} was submitted through another "
-                              f"contract ({tx_hash}): read it from that call") from None
+        # only a direct submitProof call on the market is exactly what the market verified
+        data = market.settlement_input(tx_hash, "submitProof", round)
+        _fn, args = market.contract.decode_function_input(data)
+        submitted = args["job"]
+        if int(submitted["jobIndex"]) != job.job_index or bytes(submitted["task"]) != job.task:
+            raise BridgeError(f"transaction {tx_hash} does not submit job {job.job_index}")
         _backend, c = backend_for(market, job.task)
-        if c is None:
+        if c is None or c.spec is None:
             raise InvalidInput("this market's jobs are proofs of work: there is no proof to "
                                "deliver beyond the accepted nonce")
-        proof, public = to_snarkjs(proof_bytes, job.prover, c.inputs, c.outputs)
+        proof, public = to_snarkjs(bytes(args["proof"]), job.prover, c.inputs, c.outputs)
+        inputs = [int(v) for v in public[c.outputs:c.outputs + c.inputs]]
+        if task_word(c.id, c.units, inputs) != job.task:
+            raise BridgeError(f"the proof in {tx_hash} is for other inputs than job "
+                              f"{job.job_index}'s task")
         out.append(DeliveredProof(round, job.job_index, bid_index, c, proof, public,
                                   verify_local(c.spec, proof, public), tx_hash))
     return out

@@ -116,7 +116,9 @@ interface IProverMarketTypes {
     error OpaqueTaskRefused();
     /// @notice This market's verifier takes opaque tasks (`commitBid`), not circuits.
     error CircuitTasksUnsupported();
-    /// @notice A Prooφ market trades unit-size tasks; this circuit's tasks are `units` units.
+    /// @notice Markets trade one-unit circuit tasks (a mechanism may split a bid's units across
+    ///         provers, and each part would have to prove the whole circuit); this circuit's are
+    ///         `units` units.
     error TaskSizeNotOne(uint256 units);
     /// @notice Ownership can be transferred (two steps) but never renounced: the treasury and keeper
     ///         rotation would be stranded.
@@ -337,8 +339,8 @@ interface IProverMarket is IProverMarketTypes {
         external;
 
     /// @notice Commits a sealed bid for a circuit task: `task = registry.taskOf(circuitId, inputs)`
-    ///         (range-checked inputs; the circuit's units are the bid's size, checked at settlement;
-    ///         a Prooφ market takes only one-unit circuits). The inputs are public: they are logged in
+    ///         (range-checked inputs; one-unit circuits only, so the bid's size is 1, checked at
+    ///         settlement). The inputs are public: they are logged in
     ///         `BidCommitted` so any prover can read them; the price stays sealed.
     function commitTask(
         uint256 round,

@@ -61,6 +61,11 @@ contract CircuitRegistry is IProofVerifier, Ownable2Step {
 
     constructor(address owner) Ownable(owner) {}
 
+    /// @notice `keccak256("ProverMarket.CircuitRegistry.v1")` (see {ICircuitRegistry}).
+    function circuitRegistryMagic() external pure returns (bytes32) {
+        return keccak256("ProverMarket.CircuitRegistry.v1");
+    }
+
     /// @notice Disabled: a registry without an owner could never add a circuit.
     function renounceOwnership() public pure override {
         revert RenounceDisabled();

@@ -67,7 +67,7 @@ def test_the_registry_is_append_only_owner_managed_and_range_checks_inputs(
     f = registry.functions
     assert f.circuitCount().call() == 2
     verifier, units, inputs, outputs, _selector = f.circuit(CHAIN16).call()
-    assert (units, inputs, outputs) == (2, 1, 1)
+    assert (units, inputs, outputs) == (1, 1, 1)
     with rejected("OwnableUnauthorizedAccount"):
         _send(chain, f.register(verifier, 1, 1, 1, "x"), accounts.anyone)
     for args, field in (((accounts.anyone, 1, 1, 1), "verifier"), ((verifier, 0, 1, 1), "units"),
@@ -82,8 +82,8 @@ def test_the_registry_is_append_only_owner_managed_and_range_checks_inputs(
         _send(chain, f.renounceOwnership(), accounts.owner)
     # task words: the Python mirror, the boundaries of the field and of the input count
     seed = 12345
-    assert bytes(f.taskOf(CHAIN16, [seed]).call()) == task_word(CHAIN16, 2, [seed])
-    assert task_units(task_word(CHAIN16, 2, [seed])) == 2
+    assert bytes(f.taskOf(CHAIN16, [seed]).call()) == task_word(CHAIN16, 1, [seed])
+    assert task_units(task_word(CHAIN16, 1, [seed])) == 1
     assert f.taskOf(CHAIN16, [SNARK_SCALAR_FIELD - 1]).call()
     for call, name in ((lambda: f.taskOf(CHAIN16, [SNARK_SCALAR_FIELD]).call(), "InputOutOfRange"),
                        (lambda: f.taskOf(CHAIN16, [1, 2]).call(), "InputCountMismatch"),
@@ -104,8 +104,11 @@ def test_markets_take_the_tasks_their_verifier_can_check(
     r = pp.next_round()
     with rejected("OpaqueTaskRefused"):  # a circuit market refuses a task nobody could prove
         pp.commit_bid(r, accounts.r1, MILLI)
-    with rejected("TaskSizeNotOne"):  # Prooφ tasks are unit-size: the 2-unit chain is refused
-        pp.commit_bid(r, accounts.r1, MILLI, circuit=(CHAIN16, [7]))
+    two_units = registry.functions.circuit(CHAIN16).call()[0]  # the same verifier, 2 units
+    _send(chain, registry.functions.register(two_units, 2, 1, 1, "chain-as-2"), accounts.owner)
+    for market in (pp, _market(chain, accounts, registry, Mechanism.DARA)):
+        with rejected("TaskSizeNotOne"):  # a mechanism may split units: one-unit tasks only
+            market.commit_bid(market.current_round(), accounts.r1, MILLI, circuit=(3, [7]))
     with rejected("InputOutOfRange"):
         pp.commit_bid(r, accounts.r1, MILLI, circuit=(MERKLE8, [1] * 7 + [SNARK_SCALAR_FIELD]))
     bid = pp.commit_bid(r, accounts.r1, MILLI, circuit=(MERKLE8, list(range(8))))
@@ -124,19 +127,19 @@ def test_a_circuit_task_is_settled_at_its_size_and_proven_only_by_its_prover(
     m.prover_ready(accounts.p1, 2)
     r = m.next_round()
     seed = 424242
-    bid = m.commit_bid(r, accounts.r1, 10 * MILLI, size=2, circuit=(CHAIN16, [seed]))
-    wrong = m.commit_bid(r, accounts.r2, 10 * MILLI, size=1, circuit=(CHAIN16, [seed + 1]))
+    bid = m.commit_bid(r, accounts.r1, 10 * MILLI, size=1, circuit=(CHAIN16, [seed]))
+    wrong = m.commit_bid(r, accounts.r2, 10 * MILLI, size=2, circuit=(CHAIN16, [seed + 1]))
     m.commit_ask(r, accounts.p1, MILLI)
     m.close(r)
-    # a feasible DARA outcome written by hand: bid 0's two units from p1
-    trade = [JobEntry(bid.index, 0, 2, 4 * MILLI)]
+    # a feasible DARA outcome written by hand: bid 0's unit from p1
+    trade = [JobEntry(bid.index, 0, 1, 4 * MILLI)]
     bids, asks = m.reveals(r, charges={bid.index: 8 * MILLI})
-    with rejected("BidRevealUnacceptable"):  # bid 1 sealed size 1 for a 2-unit circuit
+    with rejected("BidRevealUnacceptable"):  # bid 1 sealed size 2 for a 1-unit circuit
         m.settle(r, bids, asks, [], [], trade)
     bids, asks = m.reveals(r, invalid_bids=[wrong.index], charges={bid.index: 8 * MILLI})
     s = m.settle(r, bids, asks, [], [], trade)
     job = s.jobs[0]
-    assert (job.bid_index, job.units, job.task) == (bid.index, 2, bid.task)
+    assert (job.bid_index, job.units, job.task) == (bid.index, 1, bid.task)
 
     def submit(proof: bytes, who: str = accounts.p1) -> Any:
         return m.send("submitProof", r, job.as_tuple(), s.proof(0), proof, sender=who)
@@ -201,3 +204,69 @@ def test_naming_an_unprovable_task_no_longer_pays(chain: TesterChain, accounts: 
     with rejected("JobAlreadyResolved"):
         m.send("slash", r, job.as_tuple(), s.proof(0), sender=accounts.r1)
     assert m.collateral(accounts.p1) == collateral + job.payment
+
+
+def test_a_verifier_whose_fallback_returns_a_word_is_not_taken_for_a_registry(
+        chain: TesterChain, accounts: Accounts) -> None:
+    w3 = chain.w3
+    runtime = bytes([0x60, 0x05, 0x5F, 0x52, 0x60, 0x20, 0x5F, 0xF3])  # mstore(0, 5) return(0,32)
+    init = bytes([0x60, len(runtime), 0x80, 0x60, 0x09, 0x5F, 0x39, 0x5F, 0xF3]) + runtime
+    tx = w3.eth.send_transaction({"from": accounts.owner, "data": init, "gas": 200_000})
+    fake = w3.eth.get_transaction_receipt(tx)["contractAddress"]
+    cfg = replace(market_config(accounts, fake, Mechanism.DARA), refund_cap=MILLI)
+    assert deploy_market(w3, cfg, accounts.owner).functions.circuitTasks().call() is False
+
+
+def test_a_requester_is_never_handed_a_decoy_proof(
+        chain: TesterChain, accounts: Accounts, registry: Contract,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The proof a requester gets back is read only from a direct submitProof call for its job,
+    and its inputs must hash to the job's task: a decoy (a valid proof of other inputs, as a
+    prover contract could put in its outer calldata) is refused, never shown as verified."""
+    from bridge.chain.market import Market
+    from bridge.client.tasks import delivered_proofs
+    from bridge.errors import BridgeError
+
+    m = _market(chain, accounts, registry, Mechanism.DARA)
+    m.prover_ready(accounts.p1, 1)
+    r = m.next_round()
+    seed = 4242
+    bid = m.commit_bid(r, accounts.r1, 10 * MILLI, circuit=(CHAIN16, [seed]))
+    m.commit_ask(r, accounts.p1, MILLI)
+    m.close(r)
+    bids, asks = m.reveals(r, charges={bid.index: 8 * MILLI})
+    s = m.settle(r, bids, asks, [], [], [JobEntry(bid.index, 0, 1, 4 * MILLI)])
+    job = s.jobs[0]
+    m.send("submitProof", r, job.as_tuple(), s.proof(0),
+           _proof("poseidon-chain-16", accounts.p1, [seed]), sender=accounts.p1)
+    market = Market(chain.w3, m.market.address)
+    [honest] = delivered_proofs(market, r, bid.index, 0)
+    assert honest.verified and honest.public[1] == str(seed)
+    decoy = m.market.encode_abi("submitProof", [r, job.as_tuple(), s.proof(0), _proof(
+        "poseidon-chain-16", accounts.p1, [seed + 1])])
+    real_get = chain.w3.eth.get_transaction
+
+    def with_decoy(h: Any) -> Any:
+        return {**real_get(h), "input": decoy}
+
+    monkeypatch.setattr(chain.w3.eth, "get_transaction", with_decoy)
+    with pytest.raises(BridgeError, match="for other inputs than job"):
+        delivered_proofs(market, r, bid.index, 0)
+
+
+def test_a_circuit_this_checkout_does_not_know_breaks_only_its_own_tasks(
+        chain: TesterChain, accounts: Accounts, registry: Contract) -> None:
+    from bridge.chain.market import Market
+    from bridge.client.tasks import backend_for, registered
+    from bridge.errors import ConfigError
+
+    m = _market(chain, accounts, registry, Mechanism.DARA)
+    market = Market(chain.w3, m.market.address)
+    verifier = registry.functions.circuit(CHAIN16).call()[0]
+    _send(chain, registry.functions.register(verifier, 1, 1, 1, "brand-new"), accounts.owner)
+    known = registered(market)
+    assert known[3].name == "brand-new" and known[3].spec is None
+    backend, c = backend_for(market, task_word(CHAIN16, 1, [7]))  # existing jobs still prove
+    assert backend.name == "groth16" and c is not None and c.name == "poseidon-chain-16"
+    with pytest.raises(ConfigError, match="brand-new"):
+        backend_for(market, task_word(3, 1, [7]))

@@ -29,13 +29,13 @@ def test_a_circuit_bid_from_the_cli(make_world: WorldFactory, tmp_path: Path) ->
     out = cli(world, "requester", "bid", "--circuit", "poseidon-chain-16", "--input", "7",
               "--value", "200gwei", "--escrow", "200gwei", "--salts", salts, "--json", key=key,
               from_block=False)
-    assert out.exit_code == 0 and json.loads(out.output)["quantity"] == 2  # the circuit's units
+    assert out.exit_code == 0 and json.loads(out.output)["quantity"] == 1  # the circuit's unit
     refusals = [
         (["--circuit", "merkle-root-8", "--input", "1,2,3"], "takes 8 public inputs, got 3"),
         (["--circuit", "poseidon-chain-16", "--input", str(SNARK_SCALAR_FIELD)],
          "is not a field element"),
-        (["--circuit", "poseidon-chain-16", "--input", "7", "--size", "1"],
-         "tasks are 2 units: omit --size or pass 2"),
+        (["--circuit", "poseidon-chain-16", "--input", "7", "--size", "2"],
+         "tasks are 1 unit: omit --size or pass 1"),
         (["--circuit", "nope", "--input", "7"], "no circuit 'nope' in this market"),
         (["--task", "hello", "--size", "1"], "this market trades circuit tasks"),
     ]

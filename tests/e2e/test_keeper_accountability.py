@@ -436,9 +436,9 @@ def test_a_circuit_bid_sealed_at_another_size_is_marked_and_the_mark_checks_out(
     r = world.commit_round()  # honest circuit bids, sized by their circuits
     q = world.requesters[0]
     salt, value = os.urandom(32), 300 * GWEI
-    _commit_raw = _commit(world, r, q, sealed.Side.BID, value, 1, salt)  # chain16 is 2 units
+    _commit_raw = _commit(world, r, q, sealed.Side.BID, value, 2, salt)  # chain16 is 1 unit
     q._send("commitTask", r, _commit_raw,
-            sealed.seal(m.keeper_public_key(), price=value, quantity=1, salt=salt), value, 1, [9])
+            sealed.seal(m.keeper_public_key(), price=value, quantity=2, salt=salt), value, 1, [9])
     _settle(world, r)
     assert m.round_info(r).status is RoundStatus.SETTLED
     result = audit_round(m, r, world.deploy_block)

@@ -162,9 +162,16 @@ def test_a_groth16_network_deploys_a_registry_with_the_manifest_circuits(tmp_pat
                     .replace('mechanism = "proofphi"', 'mechanism = "dara"'))
     net = load_network(str(path))
     assert net.verifier.kind == "groth16"
+    block = chain.w3.eth.block_number
+    with pytest.raises(ConfigError, match="local test ceremony"):
+        deploy_network(net, deployer, w3=chain.w3, out_dir=tmp_path)
+    assert chain.w3.eth.block_number == block, "refused before sending anything"
+    path.write_text(path.read_text().replace("[verifier]",
+                                             "allow_test_circuit_keys = true\n\n[verifier]"))
+    net = load_network(str(path))
     result = deploy_network(net, deployer, w3=chain.w3, out_dir=tmp_path)
     market = Market(chain.w3, result.record.market)
     assert market.circuit_tasks
     circuits = registered(market)
     assert [(c.name, c.units, c.inputs, c.outputs) for c in circuits.values()] == [
-        ("poseidon-chain-16", 2, 1, 1), ("merkle-root-8", 1, 8, 1)]
+        ("poseidon-chain-16", 1, 1, 1), ("merkle-root-8", 1, 8, 1)]
