@@ -158,3 +158,28 @@ def key_new(keystore: Annotated[str, typer.Option("--keystore", help="File to cr
               [f"created {keystore} for {address}"])
 
     guarded(run)
+
+
+# ------------------------------------------------------------------------------------ devnet
+@app.command("devnet")
+def devnet_cmd(
+    port: Annotated[int, typer.Option(help="JSON-RPC port (eth-tester server).")] = 8545,
+    chain: Annotated[str, typer.Option(help="eth-tester (served here) or anvil")] = "eth-tester",
+    mechanism: Annotated[str, typer.Option(help="proofphi or dara")] = "proofphi",
+    proofs: Annotated[str, typer.Option(help="pow or groth16")] = "pow",
+    commit_period: Annotated[int, typer.Option(help="Seconds per round.")] = 60,
+    workdir: Annotated[str | None, typer.Option(
+        help="Where the deployment file and keeper database go (default: a temp dir).")] = None,
+) -> None:
+    """A local market for other processes: chain over JSON-RPC, market, keeper, dev keys."""
+    import tempfile
+    from pathlib import Path
+
+    from bridge.sim.devnet import run_devnet
+
+    logging.basicConfig(level=logging.WARNING)
+    where = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="bridge-devnet-"))
+    code = guarded(lambda: run_devnet(where, typer.echo, port=port, chain=chain,
+                                      mechanism=mechanism, proofs=proofs,
+                                      commit_period=commit_period))
+    raise typer.Exit(code)

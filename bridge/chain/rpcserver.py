@@ -1,0 +1,149 @@
+"""The embedded eth-tester chain behind an HTTP JSON-RPC endpoint, so separate processes share it.
+
+``RpcServer(chain).start()`` serves ``POST /`` with JSON-RPC 2.0 (single or batch): every standard
+method web3's eth-tester provider implements, plus the test-node methods clients expect from anvil
+and hardhat, so the same test code runs against either:
+
+- ``evm_increaseTime(seconds)``: the next block's timestamp moves forward (returns the new offset);
+- ``evm_mine([timestamp])``: mines a block (at ``timestamp`` when given);
+- ``evm_snapshot()`` / ``evm_revert(id)``;
+- ``anvil_setBalance(address, wei)`` is not offered (fund from the dev accounts instead).
+
+One lock serialises requests: eth-tester is not thread-safe.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Mapping
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from hexbytes import HexBytes
+from web3 import Web3
+
+from bridge.chain.tester import TesterChain
+
+
+def _jsonable(value: Any) -> Any:
+    """eth-tester's Python-typed result back in JSON-RPC form (quantities as hex)."""
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, int):
+        return hex(value)
+    if isinstance(value, bytes | bytearray | HexBytes):
+        return "0x" + bytes(value).hex()
+    if isinstance(value, Mapping):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+class RpcServer:
+    """Serves ``chain`` on ``host:port`` (0: any free port) until :meth:`stop`."""
+
+    def __init__(self, chain: TesterChain, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.chain = chain
+        self.lock = threading.Lock()
+        self.offset = 0
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length", "0"))
+                try:
+                    request = json.loads(self.rfile.read(length))
+                except json.JSONDecodeError:
+                    body = {"jsonrpc": "2.0", "id": None,
+                            "error": {"code": -32700, "message": "parse error"}}
+                else:
+                    if isinstance(request, list):
+                        body = [outer.handle(r) for r in request]  # type: ignore[assignment]
+                    else:
+                        body = outer.handle(request)
+                raw = json.dumps(body).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(raw)))
+                self.end_headers()
+                self.wfile.write(raw)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                return
+
+        self.server = ThreadingHTTPServer((host, port), Handler)
+        self.host = host
+        self.port = int(self.server.server_address[1])
+        self.url = f"http://{host}:{self.port}"
+        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True,
+                                        name="eth-tester-rpc")
+
+    def start(self) -> RpcServer:
+        """Start serving; returns self."""
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and close the socket."""
+        self.server.shutdown()
+        self.server.server_close()
+
+    def handle(self, request: dict[str, Any]) -> dict[str, Any]:
+        """One JSON-RPC request to its response object."""
+        rid = request.get("id")
+        method = request.get("method")
+        params = request.get("params") or []
+        try:
+            with self.lock:
+                result = self._call(str(method), list(params))
+        except Exception as exc:  # the node's error, as a JSON-RPC error with revert data
+            error: dict[str, Any] = {"code": -32000, "message": str(exc)}
+            data = getattr(exc, "data", None)
+            if data is None and exc.args and isinstance(exc.args[0], bytes | str):
+                from bridge.chain.revert import revert_data
+
+                raw = revert_data(exc)
+                if raw is not None:
+                    error = {"code": 3, "message": "execution reverted",
+                             "data": "0x" + raw.hex()}
+            elif data is not None:
+                error["data"] = _jsonable(data)
+            return {"jsonrpc": "2.0", "id": rid, "error": error}
+        return {"jsonrpc": "2.0", "id": rid, "result": _jsonable(result)}
+
+    def _call(self, method: str, params: list[Any]) -> Any:
+        tester = self.chain.tester
+        if method == "evm_increaseTime":
+            seconds = int(params[0], 16) if isinstance(params[0], str) else int(params[0])
+            self.offset += seconds
+            tester.time_travel(self.chain.now() + seconds)
+            return hex(self.offset)
+        if method == "evm_mine":
+            if params:
+                ts = params[0]
+                self.chain.travel_to(int(ts, 16) if isinstance(ts, str) else int(ts))
+            else:
+                tester.mine_blocks(1)
+            return "0x0"
+        if method == "evm_snapshot":
+            return hex(self.chain.snapshot())
+        if method == "evm_revert":
+            sid = params[0]
+            self.chain.revert(int(sid, 16) if isinstance(sid, str) else int(sid))
+            return True
+        w3: Web3 = self.chain.w3
+        # through web3's eth-tester middleware, which reads RPC-form parameters
+        response = w3.manager._make_request(method, params)  # type: ignore[arg-type]
+        if "error" in response:
+            error = response["error"]
+            raise _NodeError(error.get("message", str(error)) if isinstance(error, dict)
+                             else str(error), error)
+        return response.get("result")
+
+
+class _NodeError(Exception):
+    def __init__(self, message: str, error: Any) -> None:
+        super().__init__(message)
+        self.data = error.get("data") if isinstance(error, dict) else None

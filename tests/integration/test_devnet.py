@@ -1,0 +1,133 @@
+"""`bridge devnet`: one command gives other processes a shared local market; two separate CLI
+processes per side complete a round against it, time moves over JSON-RPC, Ctrl-C stops it all."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from bridge.chain.anvil import free_port
+from bridge.sim.devnet import dev_key
+
+BRIDGE = str(Path(sys.executable).with_name("bridge"))
+
+
+def _rpc(url: str, method: str, *params: Any) -> Any:
+    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": list(params)})
+    req = urllib.request.Request(url, data=body.encode(),
+                                 headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=30) as r:
+        reply = json.loads(r.read())
+    assert "error" not in reply, reply
+    return reply["result"]
+
+
+def test_two_cli_processes_trade_a_round_on_the_devnet(tmp_path: Path) -> None:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    devnet = subprocess.Popen([BRIDGE, "devnet", "--port", str(port), "--workdir",
+                               str(tmp_path / "devnet")], stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True)
+    lines: list[str] = []
+    try:
+        assert devnet.stdout is not None
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            line = devnet.stdout.readline()
+            lines.append(line)
+            if line.strip() == "ready" or not line:
+                break
+        assert lines[-1].strip() == "ready", "".join(lines)
+        record = next(ln.split("deployment file ")[1].strip() for ln in lines
+                      if "deployment file" in ln)
+        assert "PUBLIC keys" in "".join(lines)
+
+        def cli(key: int, *args: str) -> dict[str, Any]:
+            env = {**os.environ, "BRIDGE_PRIVATE_KEY": "0x" + dev_key(key).hex(),
+                   "BRIDGE_HOME": str(tmp_path / f"home{key}")}
+            done = subprocess.run([BRIDGE, *args, "--rpc", url, "--market", record, "--json"],
+                                  capture_output=True, text=True, env=env, timeout=120,
+                                  check=False)
+            assert done.returncode == 0, (args, done.stdout, done.stderr)
+            return dict(json.loads(done.stdout))
+
+        for prover in (3, 4):
+            cli(prover, "prover", "stake", "0.01ether")
+            cli(prover, "prover", "capacity", "1")
+            cli(prover, "prover", "ask", "--cost", "10gwei")
+        bids = []
+        for requester in (2, 5):
+            cli(requester, "requester", "deposit", "1ether")
+            bids.append(cli(requester, "requester", "bid", "--value", "100gwei", "--escrow",
+                            "100gwei", "--size", "1", "--task", f"task {requester}"))
+        r = bids[0]["round"]
+        _rpc(url, "evm_increaseTime", 61)  # past the round's close; the devnet's keeper settles
+        _rpc(url, "evm_mine")
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            shown = cli(2, "round", "show", str(r))
+            if shown["phase"] == "settled":
+                break
+            time.sleep(0.5)
+        assert shown["phase"] == "settled" and len(shown["jobs"]) == 1, shown
+        job = shown["jobs"][0]
+        prover = 3 if job["prover"] == cli(3, "prover", "status")["address"] else 4
+        proved = cli(prover, "prover", "prove", str(r), str(job["bid"]))
+        assert proved["proved"][0]["job"] == job["job"]
+        assert cli(2, "round", "show", str(r))["jobs"][0]["state"] == "proven"
+    finally:
+        devnet.send_signal(signal.SIGINT)
+        out, _ = devnet.communicate(timeout=30)
+    assert devnet.returncode == 0, out
+    assert "devnet stopped" in out
+    # nothing left behind: nobody answers on the port any more
+    import urllib.error
+
+    import pytest
+
+    with pytest.raises(urllib.error.URLError):
+        _rpc(url, "eth_chainId")
+
+
+def test_the_eth_tester_server_speaks_json_rpc_like_a_node(tmp_path: Path) -> None:
+    """Reverts come back with their data (so clients decode custom errors), time and snapshots
+    move with the standard test-node methods."""
+    from web3 import HTTPProvider, Web3
+    from web3.exceptions import ContractLogicError
+
+    from bridge.chain.market import Market
+    from bridge.chain.rpcserver import RpcServer
+    from bridge.chain.tester import make_tester_chain
+    from bridge.sim.world import SimConfig, World
+
+    chain = make_tester_chain(accounts=2)
+    server = RpcServer(chain).start()
+    try:
+        w3 = Web3(HTTPProvider(server.url))
+        assert w3.eth.chain_id == chain.w3.eth.chain_id
+        world = World(chain.w3, chain.accounts[0], SimConfig(), tmp_path,
+                      travel=chain.travel_to)
+        market = Market(w3, world.market.address)
+        try:
+            market.contract.functions.withdraw(1).call({"from": chain.accounts[1]})
+        except ContractLogicError as exc:
+            decoded = market.decode_revert(bytes.fromhex(str(exc.data)[2:]))
+        assert decoded is not None and decoded.name == "InsufficientBalance"  # type: ignore
+        before = int(_rpc(server.url, "eth_getBlockByNumber", "latest", False)["timestamp"], 16)
+        snap = _rpc(server.url, "evm_snapshot")
+        _rpc(server.url, "evm_increaseTime", 3600)
+        _rpc(server.url, "evm_mine")
+        after = int(_rpc(server.url, "eth_getBlockByNumber", "latest", False)["timestamp"], 16)
+        assert after >= before + 3600
+        assert _rpc(server.url, "evm_revert", snap) is True
+        back = int(_rpc(server.url, "eth_getBlockByNumber", "latest", False)["timestamp"], 16)
+        assert back == before
+    finally:
+        server.stop()
