@@ -1,6 +1,7 @@
 """Sealed-bid prover market with on-chain settlement.
 
-Subpackages (SPEC §2): ``mechanisms`` (pure clearing, no web3), ``sealed`` (commitments and the
+Subpackages (see README "How it works"):
+``mechanisms`` (pure clearing, no web3), ``sealed`` (commitments and the
 encryption envelope), ``chain`` (web3 glue), ``keeper`` (the daemon), ``client`` (participants),
 ``sim`` (simulated participants). The keeper depends on mechanisms and chain, never the reverse.
 """

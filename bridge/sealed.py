@@ -1,4 +1,4 @@
-"""Sealed bids: the commitment and the encryption envelope of SPEC §4, one module for both sides.
+"""Sealed bids: the commitment and envelope of docs/protocol.md, one module for both sides.
 
 Clients (provers, requesters, a browser wallet) call :func:`new_salt`, :func:`commitment` and
 :func:`seal`; the keeper calls :func:`open_bid` or :func:`open_many`, which never raise for
@@ -329,7 +329,7 @@ def commitment(
     quantity: int,
     salt: KeyLike,
 ) -> bytes:
-    """The 32-byte commitment of SPEC §4 that a participant posts for a sealed order.
+    """The 32-byte commitment (docs/protocol.md) that a participant posts for a sealed order.
 
     ``market`` and ``participant`` are 0x-hex addresses (EIP-55 checksum verified when mixed-case)
     or 20 bytes; ``salt`` is 32 bytes (or their hex). Raises :class:`SealedInputError` naming the

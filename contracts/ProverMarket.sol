@@ -12,7 +12,7 @@ import {IProofVerifier} from "./interfaces/IProofVerifier.sol";
 import {Commitments} from "./libraries/Commitments.sol";
 
 /// @title ProverMarket
-/// @notice Sealed-bid prover market (SPEC §5); see {IProverMarket} for the protocol.
+/// @notice Sealed-bid prover market (docs/protocol.md); see {IProverMarket} for the protocol.
 /// @dev Storage layout is chosen for the gas targets (see README "Contract and gas"):
 ///      - `Account` (one slot): the free balance plus a non-zero marker, so a balance drained by a
 ///        commit is refilled at settlement with a non-zero to non-zero write;

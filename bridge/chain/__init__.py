@@ -1,1 +1,1 @@
-"""bridge.chain (SPEC §2)."""
+"""bridge.chain (README "How it works")."""

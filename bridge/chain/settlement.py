@@ -42,7 +42,7 @@ def commitment(
     quantity: int,
     salt: bytes,
 ) -> bytes:
-    """SPEC §4 commitment (same as the contract's ``commitmentOf``), by :mod:`bridge.sealed`."""
+    """The commitment of docs/protocol.md (the contract's ``commitmentOf``) by ``bridge.sealed``."""
     return sealed.commitment(chain_id=chain_id, market=market, round=round_,
                              participant=participant, side=side, price=price,
                              quantity=quantity, salt=salt)
@@ -289,7 +289,7 @@ class ProofPhiClaim:
 
 
 def proofphi_claim(bids: Sequence[BidReveal], table: Sequence[TableEntry]) -> ProofPhiClaim:
-    """The Prooφ outcome of the valid reveals, as the claim the pages must confirm (SPEC §3.1)."""
+    """The Prooφ outcome of the valid reveals: the claim the pages confirm (docs/mechanisms.md)."""
     ranked = sorted((b for b in enumerate(bids) if b[1].valid),
                     key=lambda ib: (-ib[1].value, ib[0]))
     n = len(ranked)
@@ -542,7 +542,7 @@ def entries_from_outcome(
 def rank_orders(
     bids: Sequence[BidReveal], asks: Sequence[AskReveal]
 ) -> tuple[list[int], list[int]]:
-    """Valid bid and ask indices in rank order (SPEC §3 tie rules, :mod:`bridge.mechanisms`)."""
+    """Valid bid and ask indices in rank order (the ranking rules of docs/mechanisms.md)."""
     bid_order = [b.id for b in sort_bids(
         Bid(i, b.value, b.size) for i, b in enumerate(bids) if b.valid)]
     ask_order = [a.id for a in sort_asks(

@@ -1,1 +1,1 @@
-"""bridge.client (SPEC §2)."""
+"""bridge.client (README "How it works")."""

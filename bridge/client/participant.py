@@ -152,7 +152,7 @@ class Participant:
                           f"{info['collateral']}: run `bridge prover stake "
                           f"{need - info['collateral']}` first")
         if units != 0 and info["capacity_round_plus_one"] != 0:
-            # the contract's pacing rule (SPEC §5): every capacityInterval rounds, at most
+            # the contract's pacing rule (docs/protocol.md): every capacityInterval rounds, at most
             # capacityFactor-fold from the last non-zero capacity; 0 (exit) is always allowed
             current = self.market.current_round()
             allowed = info["capacity_round_plus_one"] - 1 + params.capacity_interval

@@ -1,1 +1,1 @@
-"""bridge.keeper (SPEC §2)."""
+"""bridge.keeper (README "How it works")."""

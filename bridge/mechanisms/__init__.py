@@ -1,4 +1,4 @@
-"""bridge.mechanisms: the pure clearing engine (SPEC §2, §3). No web3, exact integers only.
+"""bridge.mechanisms: the pure clearing engine (docs/mechanisms.md). No web3, exact integers only.
 
 ``clear(mechanism, bids, asks)`` runs Prooφ (``"proofphi"``) or DARA (``"dara"``); ``optimum``
 computes the welfare-maximizing allocation for benchmarks; ``audit`` re-checks an outcome

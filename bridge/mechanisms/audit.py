@@ -1,4 +1,4 @@
-"""Independent re-check of an outcome before settlement (SPEC §3.4).
+"""Independent re-check of an outcome before settlement (docs/mechanisms.md).
 
 ``audit(mechanism, bids, asks, outcome)`` returns ``None`` or raises
 :class:`~bridge.errors.AuditError` whose ``check`` names the first violated property, in this order:

@@ -1,4 +1,4 @@
-"""The one entry point: ``clear(mechanism, bids, asks) -> Outcome`` (SPEC §3)."""
+"""The one entry point: ``clear(mechanism, bids, asks) -> Outcome`` (docs/mechanisms.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""DARA: the trade-reduced asymmetric composition with threshold payments (seed 003; SPEC §3.2).
+"""DARA: trade-reduced asymmetric composition, threshold payments (seed 003; docs/mechanisms.md).
 
 Allocation (Definitions 34–36 with the linear ``v/k`` ranking and the cost ranking): ask units
 ``r̂_1 ≤ … ≤ r̂_m`` in ask rank order; for each ``j`` walk the bids in rank order and accept bid
@@ -848,7 +848,7 @@ def _clear(bids: Iterable[Bid], asks: Iterable[Ask], mode: str) -> Outcome:
 
 
 def clear_dara(bids: Iterable[Bid], asks: Iterable[Ask]) -> Outcome:
-    """Clear one DARA round with exact integer threshold payments (SPEC §3.2)."""
+    """Clear one DARA round with exact integer threshold payments (docs/mechanisms.md)."""
     return _clear(bids, asks, "fast")
 
 

@@ -1,4 +1,4 @@
-"""Prooφ's core auction (seed 001, Section 1.2; SPEC §3.1).
+"""Prooφ's core auction (seed 001, Section 1.2; docs/mechanisms.md).
 
 Bids are single tasks (``size == 1``) with fees ``f_1 ≥ … ≥ f_n`` in bid rank order; asks are
 ranked ``p_1 ≤ … ≤ p_N`` with capacities ``s_j`` and ``S_j = s_1 + … + s_j``. ``ℓ`` is the largest
@@ -28,7 +28,7 @@ __all__ = ["clear_proofphi"]
 def clear_proofphi(bids: Iterable[Bid], asks: Iterable[Ask]) -> Outcome:
     """Clear one Prooφ round; ``InvalidBidError`` on invalid input (any size ≠ 1 included)."""
     bid_list, ask_list = validate(bids, asks, unit_bids=True)
-    # fee descending, then id ascending (SPEC §3; sizes are all 1): two stable C-keyed sorts
+    # fee descending, then id (docs/mechanisms.md; sizes are all 1): two stable C-keyed sorts
     ranked_bids = sorted(
         sorted(bid_list, key=attrgetter("id")), key=attrgetter("value"), reverse=True
     )

@@ -1,4 +1,4 @@
-"""Value types of the clearing engine, the shared ranking rules, and input validation (SPEC §3).
+"""Value types of the clearing engine, the shared ranking rules (docs/mechanisms.md), validation.
 
 Everything is an exact Python ``int`` (wei for amounts, units for sizes and capacities). The ranking
 functions here are the single source of truth for the order of bids and asks; the Solidity contract
@@ -173,7 +173,7 @@ def _size_multiplier(sizes: Iterable[int]) -> int | None:
 
 
 def sort_bids(bids: Iterable[Bid]) -> list[Bid]:
-    """Bids in rank order (SPEC §3), exactly.
+    """Bids in rank order (docs/mechanisms.md), exactly.
 
     With ``L`` the lcm of the sizes, ``value/size`` orders like the integer ``value * (L // size)``,
     so the sort runs on plain integer tuples; for pathological size sets it compares by
@@ -191,7 +191,7 @@ def sort_bids(bids: Iterable[Bid]) -> list[Bid]:
 
 
 def sort_asks(asks: Iterable[Ask]) -> list[Ask]:
-    """Asks in rank order (SPEC §3): ``cost`` ascending, then ``id``."""
+    """Asks in rank order (docs/mechanisms.md): ``cost`` ascending, then ``id``."""
     return sorted(asks, key=ask_rank_key)
 
 

@@ -1,1 +1,1 @@
-"""bridge.sim (SPEC §2)."""
+"""bridge.sim (README "How it works")."""

@@ -3,7 +3,7 @@ pragma solidity ^0.8.28;
 
 /// @title IProverMarketTypes + IProverMarket
 /// @notice A sealed-bid double auction for proving work, settled by a trusted keeper and checked
-///         on-chain (SPEC §5). Rounds are time based: round `r` accepts commitments in
+///         on-chain (docs/protocol.md). Rounds are time based: round `r` accepts commitments in
 ///         `[genesis + r·commitPeriod, genesis + (r+1)·commitPeriod)`; the keeper settles (in
 ///         pages) before `close + settlePeriod`; every job of the round is due before
 ///         `close + settlePeriod + proofPeriod`. A round not settled by then is voided (in pages)
@@ -330,7 +330,7 @@ interface IProverMarket is IProverMarketTypes {
     function withdrawCollateral(uint256 amount) external;
 
     /// @notice Commits a sealed bid for the current round and locks `escrow` from the free balance.
-    /// @param commitment The SPEC §4 commitment (see `commitmentOf`, side 0, price = value, quantity = size).
+    /// @param commitment The commitment (docs/protocol.md) (see `commitmentOf`, side 0, price = value, quantity = size).
     /// @param ciphertext ECIES(keeper key, abi.encode(value, size, salt)), only logged.
     /// @param escrow Public upper bound on the sealed value.
     /// @param task The task to be proven (an opaque word; markets whose verifier is a circuit
@@ -443,7 +443,7 @@ interface IProverMarket is IProverMarketTypes {
     /// @notice The phase `round` is in at the current block.
     function roundPhase(uint256 round) external view returns (Phase);
 
-    /// @notice The SPEC §4 commitment for this market and chain.
+    /// @notice The commitment (docs/protocol.md) for this market and chain.
     function commitmentOf(
         uint256 round,
         address participant,

@@ -2,7 +2,7 @@
 pragma solidity ^0.8.28;
 
 /// @title Commitments
-/// @notice The SPEC §4 sealed-bid commitment and the per-round commit hash chains.
+/// @notice The sealed-bid commitment (docs/protocol.md) and the per-round commit hash chains.
 /// @dev Hashes are computed in the free memory area without moving the free memory pointer, so a
 ///      100-bid settlement does not grow memory per bid.
 library Commitments {

@@ -2,7 +2,7 @@
 pragma solidity ^0.8.28;
 
 /// @title Ranking
-/// @notice The shared tie rules (SPEC §3): bids by value/size descending (exact cross-multiplication),
+/// @notice The shared tie rules (docs/mechanisms.md): bids by value/size descending (exact cross-multiplication),
 ///         then size ascending, then index ascending; asks by cost ascending, then index ascending.
 library Ranking {
     /// @notice True when bid (valueA, sizeA, indexA) ranks strictly before bid (valueB, sizeB, indexB).

@@ -1,4 +1,4 @@
-"""``bridge.sealed`` against the market contract on eth-tester (SPEC §4: one commitment, two sides).
+"""``bridge.sealed`` against the market contract on eth-tester (one commitment, two sides).
 
 - the Python commitment equals the contract's ``commitmentOf`` view for random inputs;
 - a client seals to the keeper key read from the contract, commits a bid, and the keeper opens it

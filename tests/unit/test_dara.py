@@ -1,4 +1,4 @@
-"""DARA (seed 003, Definitions 34–36; SPEC §3.2) against brute force on small instances.
+"""DARA (seed 003, Definitions 34–36; docs/mechanisms.md) against brute force on small instances.
 
 ``clear_dara`` (candidate structure, int64 fast path) is checked against the literal O(m·n)
 definition, its threshold payments against an exhaustive scan over integer values and costs, and

@@ -1,4 +1,4 @@
-"""The exact optimum (SPEC §3.4): DP and HiGHS against brute force and each other."""
+"""The exact optimum (docs/mechanisms.md): DP and HiGHS against brute force and each other."""
 
 from __future__ import annotations
 

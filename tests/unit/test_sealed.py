@@ -39,7 +39,7 @@ salts = st.binary(min_size=32, max_size=32)
 
 def reference_commitment(chain_id: int, market: str, round_: int, participant: str, side: int,
                          price: int, quantity: int, salt: bytes) -> bytes:
-    """SPEC §4 with eth_abi, independent of the module's hand-built encoding."""
+    """The commitment of docs/protocol.md with eth_abi, independent of the module's encoding."""
     return keccak(encode(TYPES, [keccak(b"ProverMarket.Bid.v1"), chain_id, market, round_,
                                  participant, side, price, quantity, salt]))
 
