@@ -17,13 +17,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+# the largest amount a settlement page's 16-byte fields hold: one definition, with the marks
+from bridge.evidence import MAX_PAGE_AMOUNT as MAX_PAGE_AMOUNT
+
 MAX_TX_GAS = 1 << 24
 """EIP-7825's per-transaction gas cap."""
 
 MAX_TX_BYTES = 128 * 1024
 """The largest encoded transaction geth's and reth's pools accept."""
 
-MAX_PAGE_AMOUNT = (1 << 128) - 1
+
 """Largest amount (cost, value, escrow, charge, payment) a settlement page's 16-byte fields hold."""
 
 TX_ENVELOPE_BYTES = 400

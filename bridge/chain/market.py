@@ -239,7 +239,7 @@ class Market:
         """Input data of a transaction (to decode a settlement)."""
         return bytes(HexBytes(self.w3.eth.get_transaction(tx_hash)["input"]))  # type: ignore[arg-type]
 
-    def settlement_input(self, tx_hash: str, function: str, round: int) -> bytes:
+    def direct_call_input(self, tx_hash: str, function: str, round: int) -> bytes:
         """The input of transaction ``tx_hash``, which must be a direct call of ``function`` on
         this market for ``round`` (settlement pages, proofs): then it is exactly what the market
         executed.

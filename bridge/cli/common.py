@@ -193,20 +193,27 @@ def _withdraw(rpc: str, market: str, keystore: str, amount: str | None, as_json:
     guarded(run)
 
 
-def _mark_sentence(s: Session, round: int, index: int, me: str, side: int,
-                   commitment: bytes) -> tuple[bool, str]:
-    """Whether the keeper was right to settle my order ``index`` as invalid, and why (the
-    round's evidence is checked once per session)."""
-    from bridge.client.round_audit import explain_own_mark, own_marks
+def _own_marks(s: Session, round: int, side: int) -> list[Any]:
+    """The checked invalid marks of the user's own orders on ``side`` in ``round`` (once per
+    session: the round's evidence is read and verified on first use)."""
+    from bridge.client.round_audit import own_marks
     from bridge.sealed import Side
 
-    key = (round, side)
-    if key not in s.marks:
-        s.marks[key] = own_marks(s.market, round, s.from_block, me, Side(side))
-    verdicts = [v for v in s.marks[key] if v.index == index]
+    if (round, side) not in s.marks:
+        s.marks[(round, side)] = own_marks(s.market, round, s.from_block,
+                                           s.participant.address, Side(side))
+    return s.marks[(round, side)]
+
+
+def _mark_sentence(s: Session, round: int, index: int, side: int,
+                   commitment: bytes) -> tuple[bool, str]:
+    """Whether the keeper was right to settle my order ``index`` as invalid, and why."""
+    from bridge.client.round_audit import explain_own_mark
+
+    verdicts = [v for v in _own_marks(s, round, side) if v.index == index]
     if not verdicts:
         return False, "no evidence was published for this mark"
     records = [x for x in s.participant.salts.find(market=s.market.address, round=round,
-                                                  participant=me)
+                                                  participant=s.participant.address)
                if x.side == int(side) and x.commitment.lower() == "0x" + commitment.hex()]
     return explain_own_mark(verdicts[0], records[0] if records else None)

@@ -18,6 +18,7 @@ from bridge.cli.common import (
     _amount,
     _emit,
     _mark_sentence,
+    _own_marks,
     _session,
     _units,
     _wei,
@@ -230,10 +231,8 @@ def prover_status(rpc: RpcOpt = "http://127.0.0.1:8545", market: MarketOpt = "",
             r, i = int(e["args"]["round"]), int(e["args"]["index"])
             if s.market.round_info(r).status not in (RoundStatus.SETTLING, RoundStatus.SETTLED):
                 continue
-            if (r, 1) not in s.marks:
-                _mark_sentence(s, r, -1, me, 1, b"")  # fills the round's marks once
-            if any(v.index == i for v in s.marks[(r, 1)]):
-                right, sentence = _mark_sentence(s, r, i, me, 1, bytes(e["args"]["commitment"]))
+            if any(v.index == i for v in _own_marks(s, r, 1)):
+                right, sentence = _mark_sentence(s, r, i, 1, bytes(e["args"]["commitment"]))
                 invalid.append({"round": r, "index": i, "keeper_right": right,
                                 "explanation": sentence})
                 lines.append(f"round {r} ask {i}: settled as invalid: {sentence}")

@@ -134,7 +134,7 @@ def requester_status(rpc: RpcOpt = "http://127.0.0.1:8545", market: MarketOpt = 
             refund = a["escrow"] - charge if charge is not None else None
             mark = None
             if reveal is not None and not reveal.valid:
-                mark = _mark_sentence(s, r, i, me, 0, bytes(a["commitment"]))
+                mark = _mark_sentence(s, r, i, 0, bytes(a["commitment"]))
             outcome = ("voided, escrow returned" if status == "voided" else
                        "pending" if charge is None else
                        f"settled as invalid, escrow {_wei(a['escrow'])} returned: {mark[1]}"

@@ -516,9 +516,9 @@ def read_settlement(market: Market, round: int, from_block: int, decode: bool = 
         begun = event_logs(market, "SettlementBegun", from_block, {"round": round})
         data = decode_settlement(
             market.abi, market.params.mechanism,
-            market.settlement_input(HexBytes(begun[-1]["transactionHash"]).to_0x_hex(),
+            market.direct_call_input(HexBytes(begun[-1]["transactionHash"]).to_0x_hex(),
                                     "beginSettlement", round),
-            [market.settlement_input(HexBytes(found[p]["transactionHash"]).to_0x_hex(),
+            [market.direct_call_input(HexBytes(found[p]["transactionHash"]).to_0x_hex(),
                                      "settleBids", round)
              for p in sorted(found)], charges)
         bids, asks = data["bids"], data["asks"]

@@ -182,7 +182,7 @@ def pages_so_far(market: Market, round: int, from_block: int, mechanism: str,
     if not begun:
         return out
     last = begun[-1]
-    data = market.settlement_input(HexBytes(last["transactionHash"]).to_0x_hex(),
+    data = market.direct_call_input(HexBytes(last["transactionHash"]).to_0x_hex(),
                                    "beginSettlement", round)
     _r, asks_bytes, _order, _claim = abi_decode(
         ["uint256", "bytes", "uint256[]", "(uint256,bool,uint256,uint256,bool,uint256,uint256)"],
@@ -191,7 +191,7 @@ def pages_so_far(market: Market, round: int, from_block: int, mechanism: str,
     out.begin_block = int(last["blockNumber"])
     out.begin_tx = HexBytes(last["transactionHash"]).to_0x_hex()
     for e in event_logs(market, "BidsSettled", from_block, {"round": round}, to_block=to_block):
-        page_input = market.settlement_input(HexBytes(e["transactionHash"]).to_0x_hex(),
+        page_input = market.direct_call_input(HexBytes(e["transactionHash"]).to_0x_hex(),
                                              "settleBids", round)
         _r2, _table, page = abi_decode(["uint256", "bytes", "bytes"], page_input[4:])
         first = int.from_bytes(page[:4], "big")

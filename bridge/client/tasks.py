@@ -161,7 +161,7 @@ def delivered_proofs(market: Market, round: int, bid_index: int, from_block: int
             continue
         tx_hash = HexBytes(e["transactionHash"]).to_0x_hex()
         # only a direct submitProof call on the market is exactly what the market verified
-        data = market.settlement_input(tx_hash, "submitProof", round)
+        data = market.direct_call_input(tx_hash, "submitProof", round)
         _fn, args = market.contract.decode_function_input(data)
         submitted = args["job"]
         if int(submitted["jobIndex"]) != job.job_index or bytes(submitted["task"]) != job.task:

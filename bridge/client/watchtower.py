@@ -143,15 +143,16 @@ class Watchtower:
             self._begin_tx[r] = pages.begin_tx
             done -= {key for key in done if key[0] == int(Side.ASK)}
         before = len(done)
-        result = check_pages(self.market, r, self.from_block, pages=pages, done=done,
-                             to_block=head)
+        # once settled, every order once more as it stands (whatever was begun again before);
+        # reports are deduplicated
+        settled = status is RoundStatus.SETTLED
+        result = check_pages(self.market, r, self.from_block, pages=pages,
+                             done=None if settled else done, to_block=head)
         self.metrics.marks_checked.inc(len(result.marks))
         if len(done) != before:
             log.info("round %s: %s more orders checked", r, len(done) - before)
         self._report(result.differences)
-        if status is RoundStatus.SETTLED:
-            final = check_pages(self.market, r, self.from_block, pages=pages, to_block=head)
-            self._report(final.differences)  # everything once more, as settled (deduplicated)
+        if settled:
             outcome = RoundAudit(r, mech)
             check_outcome(self.market, r, self.from_block, outcome)
             self._report(outcome.differences)

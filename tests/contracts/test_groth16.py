@@ -14,7 +14,6 @@ from web3.contract import Contract
 
 from bridge.chain.deploy import Mechanism, deploy, deploy_market
 from bridge.chain.market import market_abi
-from bridge.chain.revert import decode_revert
 from bridge.chain.settlement import JobEntry
 from bridge.chain.tester import TesterChain
 from bridge.errors import SettlementRejected
@@ -174,7 +173,6 @@ def test_a_circuit_task_is_settled_at_its_size_and_proven_only_by_its_prover(
     data = m.market.decode_function_input(tx["input"])[1]["proof"]
     proof_json, public = to_snarkjs(bytes(data), accounts.p1, 1, 1)
     assert verify_local(circuit("poseidon-chain-16"), proof_json, public)
-    assert decode_revert(m.market.abi, bytes.fromhex("00")) is None
 
 
 def test_naming_an_unprovable_task_no_longer_pays(chain: TesterChain, accounts: Accounts,

@@ -13,6 +13,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from bridge.chain.anvil import free_port
 from bridge.sim.devnet import dev_key
 
@@ -90,8 +92,6 @@ def test_two_cli_processes_trade_a_round_on_the_devnet(tmp_path: Path) -> None:
     # nothing left behind: nobody answers on the port any more
     import urllib.error
 
-    import pytest
-
     with pytest.raises(urllib.error.URLError):
         _rpc(url, "eth_chainId")
 
@@ -115,10 +115,9 @@ def test_the_eth_tester_server_speaks_json_rpc_like_a_node(tmp_path: Path) -> No
         world = World(chain.w3, chain.accounts[0], SimConfig(), tmp_path,
                       travel=chain.travel_to)
         market = Market(w3, world.market.address)
-        try:
+        with pytest.raises(ContractLogicError) as err:
             market.contract.functions.withdraw(1).call({"from": chain.accounts[1]})
-        except ContractLogicError as exc:
-            decoded = market.decode_revert(bytes.fromhex(str(exc.data)[2:]))
+        decoded = market.decode_revert(bytes.fromhex(str(err.value.data)[2:]))
         assert decoded is not None and decoded.name == "InsufficientBalance"  # type: ignore
         before = int(_rpc(server.url, "eth_getBlockByNumber", "latest", False)["timestamp"], 16)
         snap = _rpc(server.url, "evm_snapshot")
