@@ -18,7 +18,7 @@ $(NPMSTAMP): package.json package-lock.json
 	touch $(NPMSTAMP)
 
 test: $(STAMP) $(NPMSTAMP)
-	$(BIN)/ruff check bridge tests bench
+	$(BIN)/ruff check bridge tests bench examples
 	$(BIN)/mypy
 	$(BIN)/pytest -q
 
@@ -40,7 +40,7 @@ artifacts: $(STAMP) $(NPMSTAMP)
 	$(BIN)/python -m bridge.chain.compile --write
 
 lint: $(STAMP)
-	$(BIN)/ruff check bridge tests bench
+	$(BIN)/ruff check bridge tests bench examples
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

@@ -73,7 +73,7 @@ EQUIVALENT_FILE = REPO / "bench" / "mutation_equivalent.toml"
 CONTRACT_GLOB = "contracts/**/*.sol"
 CONTRACT_SKIP = ("contracts/test/",)
 ENGINE_GLOB = "bridge/mechanisms/*.py"
-ARTIFACTS = "contracts/artifacts"
+ARTIFACTS = "bridge/artifacts"
 
 DEFAULT_TESTS = {
     "contracts": ["tests/contracts", "tests/e2e"],

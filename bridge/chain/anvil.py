@@ -47,14 +47,18 @@ class Anvil:
     """One anvil process on a free loopback port; logs to ``workdir/anvil-<port>.log``."""
 
     def __init__(self, workdir: Path, *, block_time: float | None = 1, mixed: bool = False,
-                 state: bool = False, extra: tuple[str, ...] = (),
-                 rpc_timeout: float = 10) -> None:
+                 state: bool | Path = False, extra: tuple[str, ...] = (),
+                 rpc_timeout: float = 10, binary: Path = ANVIL, port: int | None = None) -> None:
+        """``state``: keep the chain in a file across stops (True: ``workdir/anvil-<port>-
+        state.json``; a path: that file, loaded at start if it exists)."""
         self.workdir = workdir
-        self.port = free_port()
+        self.binary = binary
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.block_time = block_time
         self.mixed = mixed
-        self.state_file = workdir / f"anvil-{self.port}-state.json" if state else None
+        self.state_file = (state if isinstance(state, Path)
+                           else workdir / f"anvil-{self.port}-state.json" if state else None)
         self.extra = extra
         self.rpc_timeout = rpc_timeout
         self.proc: subprocess.Popen[bytes] | None = None
@@ -62,7 +66,7 @@ class Anvil:
 
     def start(self) -> Anvil:
         """Start the node and wait until it answers (10 s at most)."""
-        args = [str(ANVIL), "--host", "127.0.0.1", "--port", str(self.port),
+        args = [str(self.binary), "--host", "127.0.0.1", "--port", str(self.port),
                 "--chain-id", str(ANVIL_CHAIN_ID), "--accounts", "10"]
         if self.block_time:
             args += ["--block-time", str(self.block_time)]

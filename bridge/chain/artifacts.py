@@ -1,4 +1,5 @@
-"""Load the committed compiled contracts (``contracts/artifacts/*.json``); no compiler needed."""
+"""Load the committed compiled contracts (``bridge/artifacts/*.json``, shipped in the package);
+no compiler needed."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import Any
 
 from bridge.errors import ConfigError
 
-ARTIFACTS_DIR = Path(__file__).resolve().parents[2] / "contracts" / "artifacts"
+ARTIFACTS_DIR = Path(__file__).resolve().parents[1] / "artifacts"
 
 
 @dataclass(frozen=True)
@@ -27,7 +28,7 @@ class Artifact:
 
 @cache
 def load_artifact(name: str) -> Artifact:
-    """The artifact ``contracts/artifacts/<name>.json``; raises ConfigError naming the fix."""
+    """The artifact ``bridge/artifacts/<name>.json``; raises ConfigError naming the fix."""
     path = ARTIFACTS_DIR / f"{name}.json"
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))

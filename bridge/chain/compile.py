@@ -4,7 +4,7 @@ The compiler is a native ``solc`` of the pinned version when one is on ``PATH``;
 package ``solc`` (solc-js) served by ``bridge/chain/solc`` (a wrapper around ``solcjs.js`` that
 answers ``--version`` and ``--standard-json`` the way py-solc-x expects).
 
-``python -m bridge.chain.compile --write`` rewrites ``contracts/artifacts/<Name>.json``;
+``python -m bridge.chain.compile --write`` rewrites ``bridge/artifacts/<Name>.json``;
 ``--check`` exits non-zero when a committed artifact differs from a fresh compilation.
 """
 
@@ -25,7 +25,7 @@ from bridge.errors import ConfigError
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CONTRACTS_DIR = REPO_ROOT / "contracts"
-ARTIFACTS_DIR = CONTRACTS_DIR / "artifacts"
+ARTIFACTS_DIR = REPO_ROOT / "bridge" / "artifacts"
 SOLCJS_WRAPPER = Path(__file__).resolve().parent / "solc"
 
 SOLC_VERSION = "0.8.37"
@@ -134,7 +134,7 @@ def stale_artifacts(artifacts: dict[str, dict[str, Any]]) -> list[str]:
 
 
 def write_artifacts(artifacts: dict[str, dict[str, Any]]) -> list[Path]:
-    """Write ``contracts/artifacts/<Name>.json``; return the paths written."""
+    """Write ``bridge/artifacts/<Name>.json``; return the paths written."""
     ARTIFACTS_DIR.mkdir(parents=True, exist_ok=True)
     paths = []
     for name, artifact in artifacts.items():
@@ -148,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of ``python -m bridge.chain.compile``."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     group = parser.add_mutually_exclusive_group()
-    group.add_argument("--write", action="store_true", help="rewrite contracts/artifacts/*.json")
+    group.add_argument("--write", action="store_true", help="rewrite bridge/artifacts/*.json")
     group.add_argument("--check", action="store_true", help="fail if any artifact is stale")
     args = parser.parse_args(argv)
     artifacts = compile_contracts()

@@ -46,7 +46,7 @@ class RpcServer:
 
     def __init__(self, chain: TesterChain, host: str = "127.0.0.1", port: int = 0) -> None:
         self.chain = chain
-        self.lock = threading.Lock()
+        self.lock = chain.lock
         self.offset = 0
         outer = self
 

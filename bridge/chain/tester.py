@@ -6,6 +6,7 @@ timestamps follow the wall clock unless moved with :meth:`TesterChain.travel_to`
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,6 +36,19 @@ def _indexed_transaction_lookup(chain: Any, transaction_hash: bytes) -> tuple[An
 pyevm_main._get_transaction_by_hash = _indexed_transaction_lookup
 
 
+class LockedTesterProvider(EthereumTesterProvider):
+    """eth-tester is not thread-safe: every request (and :class:`TesterChain`'s time moves) holds
+    one lock, so a keeper thread and a test can share the chain."""
+
+    def __init__(self, tester: EthereumTester, lock: threading.RLock) -> None:
+        super().__init__(tester)
+        self.lock = lock
+
+    def make_request(self, method: Any, params: Any) -> Any:
+        with self.lock:
+            return super().make_request(method, params)
+
+
 @dataclass
 class TesterChain:
     """A web3 instance over eth-tester, its accounts and time helpers."""
@@ -44,6 +58,8 @@ class TesterChain:
     w3: Web3
     tester: EthereumTester
     accounts: list[str] = field(default_factory=list)
+    lock: threading.RLock = field(default_factory=threading.RLock)
+    """Held by every request through ``w3`` and by the time helpers below."""
 
     def now(self) -> int:
         """Timestamp of the latest block."""
@@ -55,6 +71,10 @@ class TesterChain:
         eth-tester's ``time_travel(t)`` mines its block at ``t - 1``, so ask for one more second
         when it falls short.
         """
+        with self.lock:
+            self._travel_to(timestamp)
+
+    def _travel_to(self, timestamp: int) -> None:
         if self.now() >= timestamp:
             return
         pending = int(self.tester.get_block_by_number("pending")["timestamp"])
@@ -71,11 +91,13 @@ class TesterChain:
 
     def snapshot(self) -> int:
         """A snapshot id to revert to."""
-        return int(self.tester.take_snapshot())
+        with self.lock:
+            return int(self.tester.take_snapshot())
 
     def revert(self, snapshot_id: int) -> None:
         """Return to a snapshot."""
-        self.tester.revert_to_snapshot(snapshot_id)
+        with self.lock:
+            self.tester.revert_to_snapshot(snapshot_id)
 
 
 def make_tester_chain(accounts: int = 10, balance_wei: int = 10**24) -> TesterChain:
@@ -86,5 +108,6 @@ def make_tester_chain(accounts: int = 10, balance_wei: int = 10**24) -> TesterCh
         entry["balance"] = balance_wei
     backend = PyEVMBackend(genesis_parameters=genesis, genesis_state=state)
     tester = EthereumTester(backend)
-    w3 = Web3(EthereumTesterProvider(tester))
-    return TesterChain(w3=w3, tester=tester, accounts=list(w3.eth.accounts))
+    lock = threading.RLock()
+    w3 = Web3(LockedTesterProvider(tester, lock))
+    return TesterChain(w3=w3, tester=tester, accounts=list(w3.eth.accounts), lock=lock)

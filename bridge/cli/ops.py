@@ -163,13 +163,16 @@ def key_new(keystore: Annotated[str, typer.Option("--keystore", help="File to cr
 # ------------------------------------------------------------------------------------ devnet
 @app.command("devnet")
 def devnet_cmd(
-    port: Annotated[int, typer.Option(help="JSON-RPC port (eth-tester server).")] = 8545,
+    port: Annotated[int, typer.Option(help="JSON-RPC port (eth-tester server or anvil).")] = 8545,
     chain: Annotated[str, typer.Option(help="eth-tester (served here) or anvil")] = "eth-tester",
     mechanism: Annotated[str, typer.Option(help="proofphi or dara")] = "proofphi",
     proofs: Annotated[str, typer.Option(help="pow or groth16")] = "pow",
     commit_period: Annotated[int, typer.Option(help="Seconds per round.")] = 60,
     workdir: Annotated[str | None, typer.Option(
         help="Where the deployment file and keeper database go (default: a temp dir).")] = None,
+    state: Annotated[str | None, typer.Option(
+        help="Keep the chain, market and keeper state in this directory between runs "
+             "(--chain anvil only).")] = None,
 ) -> None:
     """A local market for other processes: chain over JSON-RPC, market, keeper, dev keys."""
     import tempfile
@@ -178,8 +181,12 @@ def devnet_cmd(
     from bridge.sim.devnet import run_devnet
 
     logging.basicConfig(level=logging.WARNING)
-    where = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="bridge-devnet-"))
+    if state and workdir:
+        typer.echo("error: --state DIR is also the working directory: drop --workdir", err=True)
+        raise typer.Exit(2)
+    where = (Path(state) if state else Path(workdir) if workdir
+             else Path(tempfile.mkdtemp(prefix="bridge-devnet-")))
     code = guarded(lambda: run_devnet(where, typer.echo, port=port, chain=chain,
                                       mechanism=mechanism, proofs=proofs,
-                                      commit_period=commit_period))
+                                      commit_period=commit_period, state=bool(state)))
     raise typer.Exit(code)

@@ -13,12 +13,12 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from bridge.chain.tester import make_tester_chain
 from bridge.client.amounts import format_wei
 from bridge.errors import BridgeError
 from bridge.sim.world import RoundReport, SimConfig, World
+from bridge.testing.chain import LocalChain
 
 Printer = Callable[[str], None]
 
@@ -94,29 +94,24 @@ def run_demo(cfg: SimConfig, out: Printer = print, workdir: Path | None = None,
     here); raises :class:`BridgeError` if the closing ledger check fails."""
     workdir = workdir or Path(tempfile.mkdtemp(prefix="bridge-demo-"))
     if chain == "anvil":
-        from web3 import HTTPProvider, Web3
-
         from bridge.chain.anvil import Anvil
 
         node = Anvil(workdir, block_time=None).start()
         try:
-            w3 = Web3(HTTPProvider(node.url, request_kwargs={"timeout": 60}))
-            return _run(cfg, out, workdir, w3, w3.eth.accounts[0], node.travel_to,
-                        f"anvil at {node.url}")
+            return _run(cfg, out, workdir, LocalChain.of_anvil(node), f"anvil at {node.url}")
         finally:
             node.stop()
     if chain != "eth-tester":
         raise BridgeError(f"chain {chain!r}: use eth-tester or anvil")
-    tester = make_tester_chain(accounts=2)
-    return _run(cfg, out, workdir, tester.w3, tester.accounts[0], tester.travel_to,
+    return _run(cfg, out, workdir, LocalChain.of_tester(make_tester_chain(accounts=2)),
                 "embedded chain")
 
 
-def _run(cfg: SimConfig, out: Printer, workdir: Path, w3: Any, funder: str,
-         travel: Callable[[int], None], where: str) -> World:
+def _run(cfg: SimConfig, out: Printer, workdir: Path, chain: LocalChain, where: str) -> World:
     started = time.perf_counter()
     logging.getLogger("bridge").setLevel(logging.WARNING)
-    world = World(w3, funder, cfg, workdir, travel=travel)
+    w3 = chain.w3
+    world = World(chain, cfg, workdir)
     out(f"{where} (chain {w3.eth.chain_id}): market {world.market.address} "
         f"({cfg.mechanism}), keeper {_short(world.keeper_account.address)}, "
         f"{cfg.provers} provers, {cfg.requesters} requesters, {cfg.rounds} rounds")

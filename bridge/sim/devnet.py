@@ -24,7 +24,7 @@ from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
 from web3 import HTTPProvider, Web3
 
-from bridge.errors import BridgeError
+from bridge.errors import BridgeError, ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -47,16 +47,29 @@ class Devnet:
     deployment: Path
     accounts: list[LocalAccount]
     stop: Callable[[], None]
+    resumed: bool = False
+    """True when ``--state`` brought back a chain with this market already on it."""
+
+
+STATE_FILE = "anvil-state.json"
 
 
 def start_devnet(workdir: Path, *, port: int = 8545, chain: str = "eth-tester",
                  mechanism: str = "proofphi", proofs: str = "pow",
-                 commit_period: int = 60) -> Devnet:
-    """Start everything and return once the market is deployed and the keeper runs."""
+                 commit_period: int = 60, state: bool = False) -> Devnet:
+    """Start everything and return once the market is deployed and the keeper runs.
+
+    ``state``: keep the chain, the deployment record and the keeper's database in ``workdir``
+    between runs (anvil only: it dumps its state on exit and loads it at start; the embedded
+    eth-tester chain lives in memory, so asking for it there is refused)."""
     from bridge.chain.deployment import KeeperIdentity, NetworkConfig, VerifierSpec, deploy_network
     from bridge.keeper.config import KeeperConfig
     from bridge.keeper.daemon import Keeper
 
+    if state and chain != "anvil":
+        raise BridgeError(f"--state keeps the chain between runs only with --chain anvil (anvil "
+                          f"saves and reloads its state); the {chain} chain lives in memory and "
+                          "is gone when the devnet stops: add --chain anvil or drop --state")
     workdir.mkdir(parents=True, exist_ok=True)
     stops: list[Callable[[], None]] = []
     accounts = [Account.from_key(dev_key(i)) for i in range(DEV_ACCOUNTS)]
@@ -75,11 +88,13 @@ def start_devnet(workdir: Path, *, port: int = 8545, chain: str = "eth-tester",
     elif chain == "anvil":
         from bridge.chain.anvil import Anvil
 
-        node = Anvil(workdir, block_time=None).start()
+        node = Anvil(workdir, block_time=None, port=port,
+                     state=workdir / STATE_FILE if state else False).start()
         stops.append(node.stop)
         url = node.url
-        for a in accounts:
-            node.rpc("anvil_setBalance", a.address, hex(DEV_BALANCE))
+        for a in accounts:  # a resumed chain keeps the balances its accounts had
+            if int(node.rpc("eth_getBalance", a.address, "latest"), 16) == 0:
+                node.rpc("anvil_setBalance", a.address, hex(DEV_BALANCE))
     else:
         raise BridgeError(f"chain {chain!r}: use eth-tester or anvil")
     try:
@@ -91,8 +106,13 @@ def start_devnet(workdir: Path, *, port: int = 8545, chain: str = "eth-tester",
                             verifier=VerifierSpec(kind=proofs, difficulty_bits=8),
                             allow_test_circuit_keys=True)
         owner, keeper_account = accounts[0], accounts[1]
-        result = deploy_network(net, owner, w3=w3, out_dir=workdir / "deployments",
-                                keeper=KeeperIdentity.of_account(keeper_account), force=True)
+        try:
+            result = deploy_network(net, owner, w3=w3, out_dir=workdir / "deployments",
+                                    keeper=KeeperIdentity.of_account(keeper_account),
+                                    force=not state)
+        except ConfigError as exc:
+            raise ConfigError(f"{workdir} holds a devnet with other settings ({exc}); use "
+                              "another --state directory or the same settings") from None
         cfg = KeeperConfig(rpc=url, market=result.record.market,
                            database=f"sqlite:///{workdir / 'keeper.sqlite'}", confirmations=0,
                            poll_interval=0.5, start_block=result.record.block).validate()
@@ -112,13 +132,18 @@ def start_devnet(workdir: Path, *, port: int = 8545, chain: str = "eth-tester",
             except Exception:  # stopping is best effort, each part on its own
                 log.exception("while stopping the devnet")
 
-    return Devnet(url, chain_id, result.record.market, result.path, accounts, stop_all)
+    return Devnet(url, chain_id, result.record.market, result.path, accounts, stop_all,
+                  resumed=not result.deployed)
 
 
 def run_devnet(workdir: Path, out: Callable[[str], None], **kwargs: Any) -> int:
     """Start the devnet, print how to use it, and serve until SIGINT/SIGTERM."""
     net = start_devnet(workdir, **kwargs)
     out(f"devnet: JSON-RPC at {net.url} (chain {net.chain_id})")
+    if kwargs.get("state"):
+        how = ("resumed: the market, balances and rounds are as you left them" if net.resumed
+               else "a new chain; Ctrl-C saves it")
+        out(f"state kept in {workdir} ({how})")
     out(f"market {net.market}; deployment file {net.deployment}")
     out("dev accounts (PUBLIC keys, derived from labels: never send real funds to them):")
     for i, a in enumerate(net.accounts):

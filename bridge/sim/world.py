@@ -26,24 +26,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
-from bridge.chain.deploy import (
-    MarketConfig,
-    Mechanism,
-    deploy,
-    deploy_circuit_registry,
-    deploy_market,
-)
 from bridge.chain.market import Market
 from bridge.client.participant import JobView, Participant, new_task, round_charges
-from bridge.client.salts import SaltStore
 from bridge.client.tasks import registered
 from bridge.errors import BridgeError
-from bridge.keeper.config import KeeperConfig
 from bridge.keeper.daemon import Keeper
+from bridge.testing.chain import LocalChain
+from bridge.testing.market import LocalMarket, MarketSettings
 
 log = logging.getLogger(__name__)
 
@@ -99,50 +91,39 @@ class RoundReport:
 
 
 class World:
-    """A chain, a market, a keeper and simulated participants; see the module docstring."""
+    """A chain, a market, a keeper and simulated participants; see the module docstring.
 
-    def __init__(self, w3: Web3, funder: str, cfg: SimConfig, workdir: Path, *,
-                 keeper_db: str | None = None, confirmations: int = 0,
-                 travel: Any = None) -> None:
-        self.w3 = w3
+    The market, its keeper and the time helpers are a :class:`~bridge.testing.LocalMarket` (the
+    pytest plugin's), so the demo, the benches and the tests exercise the integrators' kit."""
+
+    def __init__(self, chain: LocalChain, cfg: SimConfig, workdir: Path, *,
+                 keeper_db: str | None = None, confirmations: int = 0) -> None:
+        self.chain = chain
+        self.w3: Web3 = chain.w3
         self.cfg = cfg.validate()
         self.rng = random.Random(cfg.seed)
         self.workdir = workdir
-        self.travel = travel
-        self.funder = funder
-        self.keeper_account: LocalAccount = Account.from_key(self.rng.randbytes(32))
-        self._fund(self.keeper_account.address, 10**20)
-        pub = self.keeper_account._key_obj.public_key.to_bytes()
-        if cfg.proofs == "groth16":
-            self.verifier = deploy_circuit_registry(
-                w3, funder, unit_circuits_only=cfg.mechanism == "proofphi")
-        else:
-            self.verifier = deploy(w3, "ProofOfWorkVerifier", cfg.difficulty_bits, sender=funder)
-        mech = Mechanism.PROOFPHI if cfg.mechanism == "proofphi" else Mechanism.DARA
-        contract = deploy_market(w3, MarketConfig(
-            owner=funder, keeper=self.keeper_account.address, keeper_public_key=pub,
-            verifier=self.verifier.address, mechanism=mech, commit_period=cfg.commit_period,
+        self.funder = chain.funder
+        self.local = LocalMarket(chain, workdir, MarketSettings(
+            mechanism=cfg.mechanism, proofs=cfg.proofs, commit_period=cfg.commit_period,
             settle_period=cfg.settle_period, proof_period=cfg.proof_period,
-            refund_cap=cfg.refund_cap, capacity_interval=1, capacity_factor=4), funder)
-        self.deploy_block = int(w3.eth.block_number)
-        self.market = Market(w3, contract.address)
-        self.keeper_db = keeper_db or f"sqlite:///{workdir / 'keeper.sqlite'}"
-        self.keeper_cfg = KeeperConfig(
-            rpc="eth-tester", market=self.market.address, database=self.keeper_db,
-            confirmations=confirmations, start_block=self.deploy_block, poll_interval=0.2,
-            receipt_timeout=60, bump_after=20, metrics_port=0).validate()
-        self.keeper = self.new_keeper()
-        salts = SaltStore(workdir / "sealed.json")
+            refund_cap=cfg.refund_cap, difficulty_bits=cfg.difficulty_bits),
+            keeper_key=self.rng.randbytes(32), keeper_db=keeper_db, confirmations=confirmations)
+        self.keeper_account: LocalAccount = self.local.keeper_account
+        self.verifier = self.local.verifier
+        self.deploy_block = self.local.deploy_block
+        self.market: Market = self.local.market
+        self.keeper_db = self.local.keeper_db
+        self.keeper_cfg = self.local.keeper_cfg
+        salts = self.local.salts
         self.provers: list[Participant] = []
         self.requesters: list[Participant] = []
         self.costs: dict[str, int] = {}
         for _ in range(cfg.provers):
-            acct = Account.from_key(self.rng.randbytes(32))
-            self._fund(acct.address, 10**20)
+            acct = self.local.account(key=self.rng.randbytes(32))
             self.provers.append(Participant(self.market, acct, salts=salts))
         for _ in range(cfg.requesters):
-            acct = Account.from_key(self.rng.randbytes(32))
-            self._fund(acct.address, 10**20)
+            acct = self.local.account(key=self.rng.randbytes(32))
             self.requesters.append(Participant(self.market, acct, salts=salts))
         # the world's own ledger of the market balances it expects
         self.expected_free: dict[str, int] = {}
@@ -154,22 +135,22 @@ class World:
         self.missed = False
 
     # -- setup ----------------------------------------------------------------------------------
-    def _fund(self, address: str, amount: int) -> None:
-        tx = self.w3.eth.send_transaction(
-            {"from": self.funder, "to": address, "value": amount})  # type: ignore[typeddict-item]
-        self.w3.eth.wait_for_transaction_receipt(tx)
+    @property
+    def keeper(self) -> Keeper:
+        """The market's in-process keeper."""
+        return self.local.keeper
+
+    @keeper.setter
+    def keeper(self, keeper: Keeper) -> None:
+        self.local.keeper = keeper
 
     def new_keeper(self) -> Keeper:
         """A fresh keeper process-equivalent on the same database (for restarts)."""
-        keeper = Keeper(self.keeper_cfg, self.keeper_account, w3=self.w3, use_scheduler=False)
-        keeper.startup_checks()
-        return keeper
+        return self.local.new_keeper()
 
     def restart_keeper(self) -> Keeper:
         """Stop the keeper and start a new one on the same database."""
-        self.keeper.stop()
-        self.keeper = self.new_keeper()
-        return self.keeper
+        return self.local.restart_keeper()
 
     def now(self) -> int:
         """Latest block time."""
@@ -177,11 +158,7 @@ class World:
 
     def travel_to(self, ts: int) -> None:
         """Move chain time to ``ts`` (no-op if already past)."""
-        if self.now() >= ts:
-            return
-        if self.travel is None:
-            raise BridgeError("this chain cannot move time; wait instead")
-        self.travel(ts)
+        self.chain.travel_to(ts)
 
     def setup_participants(self) -> None:
         """Provers stake and declare capacity; requesters deposit."""

@@ -1,9 +1,10 @@
-"""Fixtures for the end-to-end tests: a simulated market world on a fresh eth-tester chain.
+"""Fixtures for the end-to-end tests: a simulated market world on the plugin's chain.
 
-- ``make_world(mechanism, **overrides)``: deploys a proof-of-work verifier and a market from the
-  committed artifacts, funds a keeper (the real :class:`bridge.keeper.daemon.Keeper`, SQLite in
-  the test's tmp dir) and simulated participants (:mod:`bridge.sim.world`), with participants
-  already staked/deposited. Small populations keep eth-tester (~50 ms per transaction) fast.
+- ``make_world(mechanism, **overrides)``: a :class:`bridge.sim.world.World` — the plugin's
+  :class:`bridge.testing.LocalMarket` (proof-of-work verifier, market, the real keeper with SQLite
+  in the test's tmp dir) on the ``bridge_chain`` fixture (eth-tester unless ``--bridge-chain
+  anvil``) plus simulated participants, already staked/deposited. Small populations keep
+  eth-tester (~50 ms per transaction) fast.
 """
 
 from __future__ import annotations
@@ -14,19 +15,17 @@ from typing import Any
 
 import pytest
 
-from bridge.chain.tester import make_tester_chain
 from bridge.sim.world import SimConfig, World
+from bridge.testing import LocalChain
 
 WorldFactory = Callable[..., World]
 
 
 @pytest.fixture
-def make_world(tmp_path: Path) -> WorldFactory:
+def make_world(tmp_path: Path, bridge_chain: LocalChain) -> WorldFactory:
     def factory(mechanism: str = "proofphi", **overrides: Any) -> World:
-        chain = make_tester_chain(accounts=2)
         cfg = SimConfig(mechanism=mechanism, **{"provers": 3, "requesters": 4, **overrides})
-        world = World(chain.w3, chain.accounts[0], cfg, tmp_path, travel=chain.travel_to)
-        world.tester_chain = chain  # type: ignore[attr-defined]  # for CLI tests on this chain
+        world = World(bridge_chain, cfg, tmp_path)
         world.setup_participants()
         return world
 
@@ -51,18 +50,6 @@ def cleared(world: World, r: int) -> tuple[Any, dict[str, Any]]:
 
 
 def cli(world: World, *args: str, key: bytes | None = None, from_block: bool = True) -> Any:
-    """Run ``bridge ARGS --rpc eth-tester --market … [--from-block …]`` on ``world``'s chain
-    (``key``: the participant's, as ``BRIDGE_PRIVATE_KEY``)."""
-    from typer.testing import CliRunner
-
-    from bridge.chain.connect import use_embedded
-    from bridge.cli import app
-
-    env = {"BRIDGE_PRIVATE_KEY": "0x" + key.hex()} if key is not None else {}
-    previous = use_embedded(world.tester_chain)  # type: ignore[attr-defined]
-    try:
-        extra = ["--from-block", str(world.deploy_block)] if from_block else []
-        return CliRunner().invoke(app, [*args, "--rpc", "eth-tester", "--market",
-                                        world.market.address, *extra], env=env)
-    finally:
-        use_embedded(previous)
+    """Run ``bridge ARGS`` in process against ``world``'s market (``key``: the participant's, as
+    ``BRIDGE_PRIVATE_KEY``); see :meth:`bridge.testing.LocalMarket.cli`."""
+    return world.local.cli(*args, key=key, from_block=from_block)

@@ -218,7 +218,7 @@ def test_rotation_mid_round_strands_no_ciphertext(make_world: WorldFactory,
 
     world = make_world("proofphi", provers=3, requesters=3, seed=9, miss=False)
     new_account = Account.from_key(b"\x42" * 32)
-    world._fund(new_account.address, 10**20)
+    world.chain.fund(new_account.address, 10**20)
     world.next_round()
     r = world.commit_round()
     new_key = new_account._key_obj.public_key.to_bytes()

@@ -34,19 +34,8 @@ def _rpc(url: str, method: str, *params: Any) -> Any:
 def test_two_cli_processes_trade_a_round_on_the_devnet(tmp_path: Path) -> None:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    devnet = subprocess.Popen([BRIDGE, "devnet", "--port", str(port), "--workdir",
-                               str(tmp_path / "devnet")], stdout=subprocess.PIPE,
-                              stderr=subprocess.STDOUT, text=True)
-    lines: list[str] = []
+    devnet, lines = _start_devnet("--port", str(port), "--workdir", str(tmp_path / "devnet"))
     try:
-        assert devnet.stdout is not None
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            line = devnet.stdout.readline()
-            lines.append(line)
-            if line.strip() == "ready" or not line:
-                break
-        assert lines[-1].strip() == "ready", "".join(lines)
         record = next(ln.split("deployment file ")[1].strip() for ln in lines
                       if "deployment file" in ln)
         assert "PUBLIC keys" in "".join(lines)
@@ -85,9 +74,7 @@ def test_two_cli_processes_trade_a_round_on_the_devnet(tmp_path: Path) -> None:
         assert proved["proved"][0]["job"] == job["job"]
         assert cli(2, "round", "show", str(r))["jobs"][0]["state"] == "proven"
     finally:
-        devnet.send_signal(signal.SIGINT)
-        out, _ = devnet.communicate(timeout=30)
-    assert devnet.returncode == 0, out
+        out = _stop_devnet(devnet)
     assert "devnet stopped" in out
     # nothing left behind: nobody answers on the port any more
     import urllib.error
@@ -106,14 +93,14 @@ def test_the_eth_tester_server_speaks_json_rpc_like_a_node(tmp_path: Path) -> No
     from bridge.chain.rpcserver import RpcServer
     from bridge.chain.tester import make_tester_chain
     from bridge.sim.world import SimConfig, World
+    from bridge.testing import LocalChain
 
     chain = make_tester_chain(accounts=2)
     server = RpcServer(chain).start()
     try:
         w3 = Web3(HTTPProvider(server.url))
         assert w3.eth.chain_id == chain.w3.eth.chain_id
-        world = World(chain.w3, chain.accounts[0], SimConfig(), tmp_path,
-                      travel=chain.travel_to)
+        world = World(LocalChain.of_tester(chain), SimConfig(), tmp_path)
         market = Market(w3, world.market.address)
         with pytest.raises(ContractLogicError) as err:
             market.contract.functions.withdraw(1).call({"from": chain.accounts[1]})
@@ -130,3 +117,76 @@ def test_the_eth_tester_server_speaks_json_rpc_like_a_node(tmp_path: Path) -> No
         assert back == before
     finally:
         server.stop()
+
+
+def _start_devnet(*args: str) -> tuple[subprocess.Popen[str], list[str]]:
+    proc = subprocess.Popen([BRIDGE, "devnet", *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    assert proc.stdout is not None
+    lines: list[str] = []
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        lines.append(line)
+        if line.strip() == "ready" or not line:
+            break
+    assert lines[-1].strip() == "ready", "".join(lines)
+    return proc, lines
+
+
+def _stop_devnet(proc: subprocess.Popen[str]) -> str:
+    proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 0, out
+    return out
+
+
+def test_devnet_state_keeps_the_market_and_balances_between_runs(tmp_path: Path) -> None:
+    from bridge.testing import find_anvil
+
+    if find_anvil() is None:
+        pytest.skip("anvil is not installed: run `npm ci` (make test does)")
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    state = tmp_path / "devnet-state"
+    env = {**os.environ, "BRIDGE_PRIVATE_KEY": "0x" + dev_key(2).hex(),
+           "BRIDGE_HOME": str(tmp_path / "home")}
+
+    def balance(record: str) -> int:
+        done = subprocess.run([BRIDGE, "requester", "status", "--rpc", url, "--market", record,
+                               "--json"], capture_output=True, text=True, env=env, timeout=120,
+                              check=True)
+        return int(json.loads(done.stdout)["free"])
+
+    proc, lines = _start_devnet("--chain", "anvil", "--port", str(port), "--state", str(state))
+    try:
+        assert any("a new chain" in ln for ln in lines), "".join(lines)
+        record = next(ln.split("deployment file ")[1].strip() for ln in lines
+                      if "deployment file" in ln)
+        market = next(ln.split("market ")[1].split(";")[0] for ln in lines
+                      if ln.startswith("market "))
+        subprocess.run([BRIDGE, "requester", "deposit", "0.25ether", "--rpc", url, "--market",
+                        record], capture_output=True, text=True, env=env, timeout=120,
+                       check=True)
+        assert balance(record) == 25 * 10**16
+    finally:
+        _stop_devnet(proc)
+    assert (state / "anvil-state.json").is_file()
+
+    proc, lines = _start_devnet("--chain", "anvil", "--port", str(port), "--state", str(state))
+    try:
+        assert any("resumed" in ln for ln in lines), "".join(lines)
+        assert any(ln.startswith(f"market {market};") for ln in lines), "".join(lines)
+        assert balance(record) == 25 * 10**16  # the same market, the deposit still there
+    finally:
+        _stop_devnet(proc)
+
+
+def test_devnet_state_on_the_in_memory_chain_is_refused_with_the_fix(tmp_path: Path) -> None:
+    done = subprocess.run([BRIDGE, "devnet", "--state", str(tmp_path / "s"), "--port",
+                           str(free_port())], capture_output=True, text=True, timeout=120,
+                          check=False)
+    assert done.returncode != 0
+    assert "--state keeps the chain between runs only with --chain anvil" in done.stderr + \
+        done.stdout
+    assert not (tmp_path / "s" / "deployments").exists()  # nothing deployed

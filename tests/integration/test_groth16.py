@@ -9,11 +9,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from web3 import HTTPProvider, Web3
-
 from bridge.chain.anvil import Anvil
 from bridge.proving import REPO_ROOT, SNARKJS
 from bridge.sim.world import SimConfig, World
+from bridge.testing import LocalChain
 
 BRIDGE = str(Path(sys.executable).with_name("bridge"))
 
@@ -34,10 +33,9 @@ def test_the_demo_trades_real_groth16_proofs_on_anvil(tmp_path: Path) -> None:
 def test_a_requester_gets_its_proof_back_and_snarkjs_accepts_it(tmp_path: Path) -> None:
     node = Anvil(tmp_path, block_time=None).start()
     try:
-        w3 = Web3(HTTPProvider(node.url, request_kwargs={"timeout": 60}))
         cfg = SimConfig(mechanism="dara", proofs="groth16", provers=3, requesters=4, seed=5,
                         miss=False, rounds=3)
-        world = World(w3, w3.eth.accounts[0], cfg, tmp_path, travel=node.travel_to)
+        world = World(LocalChain.of_anvil(node), cfg, tmp_path)
         world.setup_participants()
         proven = None
         for _ in range(4):  # the first round in which a job is proven
