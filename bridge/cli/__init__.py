@@ -10,7 +10,14 @@ configuration errors).
 
 from __future__ import annotations
 
-from bridge.cli import audit, ops, prover, requester, rounds  # noqa: F401 - registers commands
+from bridge.cli import (  # noqa: F401 - registers commands
+    agents,
+    audit,
+    ops,
+    prover,
+    requester,
+    rounds,
+)
 from bridge.cli.apps import app
 
 __all__ = ["app", "main"]

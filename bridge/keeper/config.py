@@ -20,11 +20,11 @@ Example ``keeper.toml``::
 from __future__ import annotations
 
 import os
-import tomllib
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bridge.config import load_layered
 from bridge.errors import ConfigError
 
 ENV_PREFIX = "BRIDGE_KEEPER_"
@@ -98,47 +98,8 @@ class KeeperConfig:
         return self
 
 
-def _coerce(name: str, raw: Any, kind: type) -> Any:
-    try:
-        if kind is int:
-            if isinstance(raw, bool) or (isinstance(raw, float) and not raw.is_integer()):
-                raise ValueError
-            return int(raw)
-        if kind is float:
-            return float(raw)
-        return str(raw)
-    except (TypeError, ValueError):
-        raise ConfigError(f"{name} = {raw!r} is not a valid {kind.__name__}") from None
-
-
 def load_config(path: str | None = None, *, env: dict[str, str] | None = None,
                 **flags: Any) -> KeeperConfig:
     """Merge file, environment and flags (``None`` flags are ignored) and validate."""
-    env = dict(os.environ) if env is None else env
-    types = {f.name: (int if f.type in ("int", int) else float if f.type in ("float", float)
-                      else str) for f in fields(KeeperConfig)}
-    values: dict[str, Any] = {}
-    if path:
-        p = Path(path)
-        if not p.is_file():
-            raise ConfigError(f"config file {path!r} does not exist")
-        try:
-            data = tomllib.loads(p.read_text())
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"config file {path!r} is not valid TOML: {exc}") from None
-        for key, raw in data.items():
-            if key not in types:
-                raise ConfigError(f"unknown setting {key!r} in {path}: valid ones are "
-                                  + ", ".join(sorted(types)))
-            values[key] = _coerce(key, raw, types[key])
-    for name, kind in types.items():
-        raw_env = env.get(ENV_PREFIX + name.upper())
-        if raw_env is not None:
-            values[name] = _coerce(ENV_PREFIX + name.upper(), raw_env, kind)
-    for name, raw in flags.items():
-        if raw is None:
-            continue
-        if name not in types:
-            raise ConfigError(f"unknown setting {name!r}")
-        values[name] = _coerce(name, raw, types[name])
-    return replace(KeeperConfig(), **values).validate()
+    return load_layered(KeeperConfig, path, ENV_PREFIX,
+                        dict(os.environ) if env is None else env, flags).validate()

@@ -1,0 +1,517 @@
+"""``bridge prover run``: a prover on autopilot.
+
+Each tick (every ``poll_interval`` seconds, on one thread that owns every transaction):
+
+1. **Jobs in**: for every round it asked in that is now final, the jobs assigned to it are read
+   from the settlement logs into the store.
+2. **Proofs**: pending jobs go to a pool of ``max_concurrent_proofs`` workers, earliest deadline
+   first; a finished proof is stored (so a restart submits it without proving again) and then
+   submitted, earliest deadline first. The slack left before each deadline is measured; the agent
+   warns when it is below ``safety_margin``.
+3. **Asks**: one sealed ask per round at ``cost_per_unit`` for the declared capacity, sent once
+   the previous round's ask is settled (which frees collateral and lets earnings be withdrawn),
+   and at the latest a quarter of the commit window before it closes. The chain's
+   ``lastAskRound`` is checked first, so a restart never asks twice in a round.
+4. **Capacity and money**: capacity steps toward the configured value as the contract's pacing
+   rule allows; collateral is topped up (within ``max_stake``) when an ask needs it; free
+   collateral (earnings) above ``withdraw_above`` is withdrawn.
+
+``drain``: no more asks; capacity goes to 0, outstanding jobs are proven, the collateral is
+withdrawn and :meth:`ProverAgent.run` returns 0.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
+
+from eth_account.signers.local import LocalAccount
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from web3 import Web3
+
+from bridge.agents.config import ProverAgentConfig
+from bridge.agents.store import OPEN_STATES, AgentStore, JobRow
+from bridge.chain.market import Market, RoundStatus
+from bridge.client.participant import JobView, Participant, Refused, event_logs, settled_jobs
+from bridge.client.salts import SaltStore, SealedRecord
+from bridge.errors import BridgeError, ChainError, ConfigError
+from bridge.proving import CommandBackend, ProvingBackend
+
+log = logging.getLogger(__name__)
+
+
+class StartRefused(ConfigError):
+    """The agent cannot run as configured; the message names the fix. Nothing was sent."""
+
+
+class ProverMetrics:
+    """The agent's Prometheus metrics (own registry)."""
+
+    def __init__(self) -> None:
+        self.registry = r = CollectorRegistry()
+        self.asks = Counter("bridge_prover_asks", "Sealed asks committed", registry=r)
+        self.units_sold = Counter("bridge_prover_units_sold", "Units assigned in jobs",
+                                  registry=r)
+        self.jobs = Counter("bridge_prover_jobs", "Jobs by outcome", ["state"], registry=r)
+        self.proof_seconds = Histogram("bridge_prover_proof_seconds",
+                                       "Time to compute one proof", registry=r)
+        self.deadline_slack = Histogram(
+            "bridge_prover_deadline_slack_seconds", "Seconds left before the proof deadline "
+            "when a proof landed", buckets=(1, 2, 5, 10, 20, 30, 60, 120, 300, 600), registry=r)
+        self.slashes = Counter("bridge_prover_slashes", "Jobs slashed", registry=r)
+        self.earnings = Counter("bridge_prover_earnings_wei", "Proof payments received",
+                                registry=r)
+        self.in_flight = Gauge("bridge_prover_proofs_in_flight", "Proofs being computed",
+                               registry=r)
+        self.last_tick = Gauge("bridge_prover_last_tick_timestamp", "Unix time of the last tick",
+                               registry=r)
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
+
+
+class _StoreSalts(SaltStore):
+    """Sealed asks recorded in the agent's database instead of a JSON file."""
+
+    def __init__(self, store: AgentStore) -> None:
+        super().__init__("/nonexistent/unused.json")
+        self.store = store
+
+    def add(self, record: SealedRecord) -> None:
+        self.store.record_ask(record.round, record.price, record.quantity, record.commitment,
+                              record.salt, record.tx_hash)
+
+    def all(self) -> list[SealedRecord]:
+        return []
+
+
+class ProverAgent:
+    """One prover's agent (module docstring)."""
+
+    def __init__(self, cfg: ProverAgentConfig, account: LocalAccount, *,
+                 w3: Web3 | None = None, drain: bool = False) -> None:
+        from bridge.chain.connect import connect
+        from bridge.keeper.daemon import read_market_ref
+
+        self.cfg = cfg
+        self.w3 = w3 if w3 is not None else connect(cfg.rpc)
+        address, deployed_at = read_market_ref(cfg.market)
+        self.market = Market(self.w3, address)
+        self.store = AgentStore(cfg.database)
+        self.participant = Participant(self.market, account, salts=_StoreSalts(self.store))
+        self.address = account.address
+        self.metrics = ProverMetrics()
+        self.drain = drain
+        self.stop_event = threading.Event()
+        self.from_block = cfg.from_block if cfg.from_block >= 0 else (deployed_at or 0)
+        self.backends: dict[str, ProvingBackend] = {}
+        self.pool = ThreadPoolExecutor(max_workers=cfg.max_concurrent_proofs,
+                                       thread_name_prefix="prove")
+        self.futures: dict[tuple[int, int], Future[bytes]] = {}
+        self.started: dict[tuple[int, int], float] = {}
+        self.views: dict[tuple[int, int], JobView] = {}
+        self.http: Any = None
+
+    # -- startup -------------------------------------------------------------------------------
+    def startup_checks(self) -> None:
+        """Refuse to start (:class:`StartRefused`, one line naming the fix) before sending
+        anything: unreachable node, no market, unfunded key, a circuit without a backend, or a
+        capacity the collateral cannot back."""
+        try:
+            chain_id = int(self.w3.eth.chain_id)
+        except Exception as exc:
+            raise StartRefused(f"cannot reach the node at {self.cfg.rpc}: {exc}; check rpc and "
+                               "that the node runs") from None
+        try:
+            self.market.check_code()
+        except BridgeError as exc:
+            raise StartRefused(str(exc)) from None
+        if int(self.w3.eth.get_balance(self.address)) == 0:
+            raise StartRefused(f"the prover key {self.address} has no ETH for gas on chain "
+                               f"{chain_id}: fund it, then start again")
+        self._resolve_backends()
+        params = self.market.params
+        info = self.market.prover_info(self.address)
+        need = params.refund_cap * self.cfg.capacity
+        budget = info["collateral"] + self.cfg.max_stake_wei
+        if need > budget:
+            raise StartRefused(
+                f"capacity {self.cfg.capacity} needs {need} wei of collateral (refund cap "
+                f"{params.refund_cap} per unit); you hold {info['collateral']} and max_stake "
+                f"lets the agent add {self.cfg.max_stake_wei}: stake {need - budget} more "
+                "(`bridge prover stake`), raise max_stake, or lower capacity")
+
+    def _resolve_backends(self) -> None:
+        from bridge.client.tasks import registered
+        from bridge.proving import SNARKJS, Groth16Backend, PowBackend
+
+        configured = dict(self.cfg.backends)
+        if self.market.circuit_tasks:
+            circuits = {c.name: c for c in registered(self.market).values()}
+            for name in configured:
+                if name not in circuits:
+                    raise StartRefused(f"backends names circuit {name!r}, which this market "
+                                       "does not register; registered: "
+                                       + (", ".join(sorted(circuits)) or "none"))
+            for name, c in circuits.items():
+                spec = configured.get(name, "builtin")
+                if spec.startswith("command:"):
+                    self.backends[name] = CommandBackend(spec[len("command:"):])
+                    continue
+                if c.spec is None:
+                    raise StartRefused(f"circuit {name} has no local keys (wasm, zkey) to prove "
+                                       "with: give it a command backend in [backends]")
+                if not SNARKJS.exists():
+                    raise StartRefused(f"circuit {name} needs snarkjs ({SNARKJS}) to prove: run "
+                                       "`npm ci`, or give it a command backend in [backends]")
+                for path in (c.spec.wasm, c.spec.zkey):
+                    if not path.exists():
+                        raise StartRefused(f"circuit {name}: {path} is missing: run "
+                                           "zk/regenerate.sh or use a command backend")
+                self.backends[name] = Groth16Backend(c.spec)
+            return
+        for name in configured:
+            if name != "pow":
+                raise StartRefused(f"backends names circuit {name!r}, but this market's tasks "
+                                   "are proofs of work: use the key \"pow\" (or drop it)")
+        from bridge.client.tasks import backend_for
+
+        spec = configured.get("pow", "builtin")
+        if spec.startswith("command:"):
+            self.backends["pow"] = CommandBackend(spec[len("command:"):])
+        else:
+            backend, _ = backend_for(self.market, b"\x00" * 32)
+            assert isinstance(backend, PowBackend)
+            self.backends["pow"] = backend
+
+    # -- the loop ------------------------------------------------------------------------------
+    def run(self) -> int:
+        """Tick until SIGTERM/SIGINT (between steps) or, when draining, until done."""
+        def on_signal(signum: int, _frame: Any) -> None:
+            log.info("signal %s: stopping after this step", signum)
+            self.stop_event.set()
+
+        signal.signal(signal.SIGTERM, on_signal)
+        signal.signal(signal.SIGINT, on_signal)
+        if self.cfg.metrics_port:
+            from bridge.health import HealthServer
+
+            self.http = HealthServer(self.metrics, self.cfg.metrics_host,
+                                     self.cfg.metrics_port,
+                                     stale_after=max(60.0, 10 * self.cfg.poll_interval)).start()
+            self.http.status.update({"market": self.market.address, "prover": self.address})
+        log.info("prover agent %s on market %s: cost %s wei/unit, capacity %s%s", self.address,
+                 self.market.address, self.cfg.cost_wei, self.cfg.capacity,
+                 " (draining)" if self.drain else "")
+        try:
+            while not self.stop_event.is_set():
+                try:
+                    if self.tick():
+                        return 0
+                except (ConnectionError, OSError, TimeoutError) as exc:
+                    log.warning("node unreachable (%s); retrying", exc)
+                except BridgeError as exc:
+                    log.error("%s", exc)
+                self.stop_event.wait(self.cfg.poll_interval)
+            return 0
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        """Stop the workers (a proof in progress is redone after a restart) and the server."""
+        self.pool.shutdown(wait=False, cancel_futures=True)
+        if self.http is not None:
+            self.http.stop()
+
+    def tick(self) -> bool:
+        """One pass (module docstring); True when a drain has finished."""
+        self.sync_asks()
+        self.scan_rounds()
+        self.collect()
+        self.submit_ready()
+        self.dispatch()
+        self.expire()
+        if self.drain:
+            done = self.drain_step()
+        else:
+            self.adjust_capacity()
+            self.maybe_ask()
+            self.maybe_withdraw()
+            done = False
+        self.metrics.last_tick.set(time.time())
+        return done
+
+    # -- asks ----------------------------------------------------------------------------------
+    def _last_ask_round(self) -> int | None:
+        last = self.market.prover_info(self.address)["last_ask_round_plus_one"]
+        return None if last == 0 else last - 1
+
+    def sync_asks(self) -> None:
+        """The chain's last ask into the store (an ask sent just before a crash)."""
+        r = self._last_ask_round()
+        if r is not None and not self.store.asked(r):
+            log.info("round %s: found my ask on chain (sent before a restart)", r)
+            self.store.record_ask(r, self.cfg.cost_wei, 0)
+
+    def maybe_ask(self) -> None:
+        if self.cfg.capacity == 0:
+            return
+        params = self.market.params
+        r = self.market.current_round()
+        if self.store.asked(r) or self._last_ask_round() == r:
+            return
+        info = self.market.prover_info(self.address)
+        if info["capacity"] == 0:
+            return
+        now = self.market.chain_time()
+        closes = params.closes_at(r)
+        if now >= closes - self.cfg.ask_margin:
+            return  # too late to be mined in this round: the next one
+        wait_until = closes - max(self.cfg.ask_margin + 2 * self.cfg.poll_interval,
+                                  params.commit_period / 4)
+        if self.participant.ask_lock() is not None and now < wait_until:
+            return  # wait for the previous ask to settle (frees collateral, allows withdrawals)
+        earlier = self.participant.asks_may_settle()
+        outstanding = self.market.outstanding_units(self.address)
+        need = params.refund_cap * (outstanding + info["capacity"] * (1 + earlier))
+        if info["collateral"] < need and not self._top_up(need - info["collateral"]):
+            log.warning("round %s: skipping the ask: it needs %s wei of collateral, %s held and "
+                        "max_stake allows no more", r, need, info["collateral"])
+            return
+        try:
+            self.participant.ask(cost=self.cfg.cost_wei, round=r)
+        except Refused as exc:
+            log.warning("round %s: ask refused: %s", r, exc)
+            return
+        except ChainError as exc:
+            if self.market.chain_time() < closes:
+                raise
+            log.warning("round %s: the ask was mined after the round closed (%s); asking in "
+                        "the next round (raise ask_margin if this repeats)", r, exc)
+            return
+        self.metrics.asks.inc()
+        log.info("round %s: asked %s units at %s wei/unit", r, info["capacity"],
+                 self.cfg.cost_wei)
+
+    def _top_up(self, amount: int) -> bool:
+        staked = int(self.store.get("staked_by_agent") or 0)
+        if staked + amount > self.cfg.max_stake_wei:
+            return False
+        self.participant.stake(amount)
+        self.store.put("staked_by_agent", str(staked + amount))
+        log.info("staked %s wei more collateral (%s by the agent in all)", amount,
+                 staked + amount)
+        return True
+
+    def adjust_capacity(self) -> None:
+        """Step the declared capacity toward the configured one as pacing allows."""
+        info = self.market.prover_info(self.address)
+        current, target = info["capacity"], self.cfg.capacity
+        if current == target or self.participant.ask_lock() is not None:
+            return
+        params = self.market.params
+        if target != 0 and info["capacity_round_plus_one"] != 0:
+            allowed = info["capacity_round_plus_one"] - 1 + params.capacity_interval
+            if self.market.current_round() < allowed:
+                return
+            ref, factor = info["ref_capacity"], params.capacity_factor
+            target = max(min(target, ref * factor), -(-ref // factor))
+        need = params.refund_cap * target
+        if info["collateral"] < need and not self._top_up(need - info["collateral"]):
+            log.warning("capacity %s needs %s wei of collateral; %s held", target, need,
+                        info["collateral"])
+            return
+        try:
+            self.participant.set_capacity(target)
+            log.info("capacity %s → %s", current, target)
+        except Refused as exc:
+            log.info("capacity stays %s for now: %s", current, exc)
+
+    def maybe_withdraw(self) -> None:
+        threshold = self.cfg.withdraw_above_wei
+        if threshold <= 0:
+            return
+        free = self.participant.free_collateral()
+        reserve = self.market.params.refund_cap * self.cfg.capacity  # the next ask's reservation
+        amount = free - reserve
+        if amount > threshold:
+            self.participant.withdraw_collateral(amount)
+            log.info("withdrew %s wei of earnings", amount)
+
+    def drain_step(self) -> bool:
+        info = self.market.prover_info(self.address)
+        if self.participant.ask_lock() is not None:
+            return False
+        if info["capacity"] != 0:
+            self.participant.set_capacity(0)
+            log.info("draining: capacity 0")
+        if self.store.unscanned_asks() or self.store.jobs(OPEN_STATES) or self.futures:
+            return False
+        if self.market.outstanding_units(self.address):
+            return False
+        if self.market.prover_info(self.address)["collateral"] > 0:
+            amount = self.participant.withdraw_collateral()
+            log.info("draining: withdrew %s wei of collateral", amount)
+        log.info("drained: no asks, no jobs, no collateral left in the market")
+        return True
+
+    # -- jobs ----------------------------------------------------------------------------------
+    def _round_from_block(self, r: int) -> int:
+        """A block at or before round ``r``'s first commitment (cached): bounds log reads."""
+        key = f"from_block:{r}"
+        cached = self.store.get(key)
+        if cached is not None:
+            return int(cached)
+        start = self.market.params.genesis + r * self.market.params.commit_period
+        lo, hi = self.from_block, int(self.w3.eth.block_number)
+        while lo < hi:  # the last block with timestamp < start
+            mid = (lo + hi + 1) // 2
+            if int(self.w3.eth.get_block(mid)["timestamp"]) < start:
+                lo = mid
+            else:
+                hi = mid - 1
+        self.store.put(key, str(lo))
+        return lo
+
+    def scan_rounds(self) -> None:
+        now = time.time()
+        for r in self.store.unscanned_asks():
+            status = self.market.round_info(r).status
+            if status is RoundStatus.VOIDED:
+                self.store.mark_scanned(r)
+                continue
+            if status is not RoundStatus.SETTLED:
+                continue
+            for view in settled_jobs(self.market, r, self._round_from_block(r)):
+                if view.job.prover != self.address:
+                    continue
+                j = view.job
+                self.views[(r, j.job_index)] = view
+                if self.store.add_job(r, j.job_index, j.bid_index, j.task, j.units, j.payment,
+                                      j.proof_deadline, now):
+                    self.metrics.units_sold.inc(j.units)
+                    log.info("round %s: job %s (%s units, %s wei) due at %s", r, j.job_index,
+                             j.units, j.payment, j.proof_deadline)
+            self.store.mark_scanned(r)
+
+    def _view(self, row: JobRow) -> JobView:
+        key = (row.round, row.job_index)
+        if key not in self.views:
+            for v in settled_jobs(self.market, row.round, self._round_from_block(row.round)):
+                self.views[(row.round, v.job.job_index)] = v
+        return self.views[key]
+
+    def _backend(self, task: bytes) -> tuple[ProvingBackend, list[int]]:
+        if not self.market.circuit_tasks:
+            return self.backends["pow"], []
+        from bridge.client.tasks import registered
+
+        cid = (int.from_bytes(task, "big") >> 192) & 0xFFFFFFFF
+        c = registered(self.market)[cid]
+        return self.backends[c.name], []
+
+    def dispatch(self) -> None:
+        """Start proofs for pending jobs, earliest deadline first, up to the concurrency limit."""
+        from bridge.client.tasks import task_inputs
+
+        for row in self.store.jobs(("pending",)):
+            key = (row.round, row.job_index)
+            if key in self.futures:
+                continue
+            if len(self.futures) >= self.cfg.max_concurrent_proofs:
+                break
+            task = bytes.fromhex(row.task[2:])
+            backend, inputs = self._backend(task)
+            if self.market.circuit_tasks:
+                inputs = task_inputs(self.market, row.round, row.bid_index,
+                                     self._round_from_block(row.round))
+            self.started[key] = time.monotonic()
+            self.futures[key] = self.pool.submit(backend.prove, task, self.address, inputs)
+            log.info("round %s job %s: proving (deadline %s)", row.round, row.job_index,
+                     row.deadline)
+        self.metrics.in_flight.set(len(self.futures))
+
+    def collect(self) -> None:
+        """Store finished proofs (state ``proved``); a failed proof is retried next tick."""
+        for key, fut in list(self.futures.items()):
+            if not fut.done():
+                continue
+            del self.futures[key]
+            started = self.started.pop(key, time.monotonic())
+            try:
+                proof = fut.result()
+            except Exception as exc:  # the backend's failure: logged, retried
+                log.error("round %s job %s: proving failed: %s", key[0], key[1], exc)
+                self.store.update_job(*key, error=str(exc)[:500])
+                continue
+            self.metrics.proof_seconds.observe(time.monotonic() - started)
+            self.store.update_job(*key, state="proved", proof=proof, proved_at=time.time())
+
+    def submit_ready(self) -> None:
+        """Submit stored proofs, earliest deadline first."""
+        for row in self.store.jobs(("proved", "submitted")):
+            key = (row.round, row.job_index)
+            now = self.market.chain_time()
+            if now > row.deadline:
+                continue  # expire() records it
+            if self._proven_by_me(row):
+                self._mark_proven(row, now)
+                continue
+            slack = row.deadline - now
+            if slack < self.cfg.safety_margin:
+                log.warning("round %s job %s: only %ss left before the proof deadline "
+                            "(safety margin %ss)", row.round, row.job_index, slack,
+                            self.cfg.safety_margin)
+            assert row.proof is not None
+            try:
+                receipt = self.participant.prove(self._view(row), proof=row.proof,
+                                                 from_block=self._round_from_block(row.round))
+            except Refused as exc:
+                if self._proven_by_me(row):
+                    self._mark_proven(row, now)
+                else:
+                    log.error("round %s job %s: proof refused: %s", *key, exc)
+                continue
+            self.store.update_job(*key, state="submitted",
+                                  tx_hash=Web3.to_hex(receipt["transactionHash"]))
+            self._mark_proven(row, now)
+
+    def _proven_by_me(self, row: JobRow) -> bool:
+        if not self.market.is_resolved(row.round, row.job_index):
+            return False
+        return any(int(e["args"]["jobIndex"]) == row.job_index for e in event_logs(
+            self.market, "ProofAccepted", self._round_from_block(row.round), {"round": row.round}))
+
+    def _mark_proven(self, row: JobRow, now: int) -> None:
+        self.store.update_job(row.round, row.job_index, state="proven")
+        self.metrics.jobs.labels("proven").inc()
+        self.metrics.deadline_slack.observe(max(row.deadline - now, 0))
+        self.metrics.earnings.inc(int(row.payment))
+        log.info("round %s job %s: proven, %ss before the deadline; paid %s wei", row.round,
+                 row.job_index, row.deadline - now, row.payment)
+
+    def expire(self) -> None:
+        """Jobs past their deadline unproven: ``missed`` (the keeper slashes them), then
+        ``slashed`` once the chain says so."""
+        now = self.market.chain_time()
+        for row in self.store.jobs((*OPEN_STATES, "missed")):
+            if now <= row.deadline:
+                continue
+            key = (row.round, row.job_index)
+            if row.state != "missed":
+                if self._proven_by_me(row):
+                    self._mark_proven(row, now)
+                    continue
+                fut = self.futures.pop(key, None)
+                if fut is not None:
+                    fut.cancel()
+                self.store.update_job(*key, state="missed")
+                log.error("round %s job %s: the proof deadline passed unproven", *key)
+            if self.market.is_resolved(row.round, row.job_index):
+                self.store.update_job(*key, state="slashed")
+                self.metrics.slashes.inc()
+                self.metrics.jobs.labels("slashed").inc()

@@ -1,0 +1,252 @@
+"""Request a proof and wait for it: :meth:`Requester.request` (and ``bridge requester request``).
+
+One call deposits what the bid's escrow lacks, commits the sealed bid, waits through the round,
+re-bids in the next round when it lost (up to ``retries`` times), and once it won waits for the
+proof, checks it locally and returns it — or, when the prover missed its deadline, returns the
+refund and compensation the market paid instead::
+
+    from bridge.client import Requester
+    result = Requester(participant).request(value=100 * 10**9, circuit="poseidon-chain-16",
+                                            inputs=[1, 2], retries=3)
+    if result.status == "proven":
+        use(result.proof)          # verified here (snarkjs for circuits, the hash rule for PoW)
+    else:
+        print(result.reason)       # lost every round, or refunded + compensated
+
+Timing follows the chain: it polls every ``poll_interval`` seconds and gives up after
+``timeout`` seconds of wall time (the escrow is then still the market's to settle or return).
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from eth_abi import encode as abi_encode
+from eth_utils import keccak
+
+from bridge.chain.market import RoundStatus
+from bridge.client.participant import Participant, event_logs, settled_jobs
+from bridge.errors import BridgeError, ChainError, InvalidInput
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class RequestResult:
+    """How a request ended."""
+
+    status: str
+    """``proven`` (``proof`` holds it), ``refunded`` (the prover missed: refund + compensation
+    paid), or ``lost`` (no trade in any attempted round, or an invalid bid)."""
+    round: int
+    bid_index: int
+    attempts: int
+    charge: int = 0
+    proof: bytes = b""
+    prover: str = ""
+    refund: int = 0
+    compensation: int = 0
+    reason: str = ""
+    files: list[str] = field(default_factory=list)
+    latency_s: float = 0.0
+    """Wall time from the first bid to the outcome."""
+
+    def as_dict(self) -> dict[str, Any]:
+        out = dict(self.__dict__)
+        out["proof"] = "0x" + self.proof.hex()
+        return out
+
+
+class Requester:
+    """Buys proofs as ``participant`` (module docstring)."""
+
+    def __init__(self, participant: Participant, *, from_block: int = 0,
+                 poll_interval: float = 1.0, timeout: float = 3600.0, commit_margin: int = 3,
+                 say: Callable[[str], None] | None = None) -> None:
+        """``commit_margin``: a bid is sent only while the round stays open this many more
+        seconds (a transaction mined after the close is refused)."""
+        self.commit_margin = commit_margin
+        self.p = participant
+        self.market = participant.market
+        self.from_block = from_block
+        self.poll_interval = poll_interval
+        self.timeout = timeout
+        self.say = say or (lambda msg: log.info("%s", msg))
+
+    def request(self, *, value: int, escrow: int | None = None, circuit: str | int | None = None,
+                inputs: Sequence[int] = (), task: bytes | None = None, size: int | None = None,
+                retries: int = 0, out: Path | None = None) -> RequestResult:
+        """Bid for one proof and wait for the outcome (module docstring)."""
+        escrow = value if escrow is None else escrow
+        if retries < 0:
+            raise InvalidInput("retries must be ≥ 0")
+        started = time.monotonic()
+        deadline = started + self.timeout
+        attempt, r, index = 0, -1, -1
+        while attempt <= retries:
+            attempt += 1
+            r = self._open_round(r, deadline)
+            try:
+                r, index = self.submit(value=value, escrow=escrow, circuit=circuit,
+                                       inputs=inputs, task=task, size=size, round=r)
+            except ChainError as exc:
+                if self.market.chain_time() < self.market.params.closes_at(r):
+                    raise
+                self.say(f"round {r} closed before the bid was mined ({exc}); bidding in the "
+                         "next round")
+                attempt -= 1
+                continue
+            self.say(f"round {r}: sealed bid {index} committed (attempt {attempt} of "
+                     f"{retries + 1})")
+            status = self._wait(functools.partial(self._final, r), deadline,
+                                f"round {r} to settle")
+            if status is RoundStatus.SETTLED:
+                job = next((v.job for v in settled_jobs(self.market, r, self.from_block)
+                            if v.job.bid_index == index), None)
+                if job is not None:
+                    return self._await_proof(r, index, job, attempt, started, deadline, out)
+                why = self._lost_reason(r, index)
+            else:
+                why = "the round was voided (escrow returned)"
+            self.say(f"round {r}: bid {index} did not trade: {why}")
+            if "invalid" in why:
+                return RequestResult("lost", r, index, attempt, reason=why,
+                                     latency_s=time.monotonic() - started)
+        return RequestResult("lost", r, index, attempt,
+                             reason=f"no trade in {attempt} round(s); raise the value or retry",
+                             latency_s=time.monotonic() - started)
+
+    def submit(self, *, value: int, escrow: int, circuit: str | int | None = None,
+               inputs: Sequence[int] = (), task: bytes | None = None, size: int | None = None,
+               round: int | None = None) -> tuple[int, int]:
+        """Deposit what the escrow lacks and commit one sealed bid; returns (round, bid index).
+
+        ``task``: a proof-of-work market's task word (random when None)."""
+        import os
+
+        if not self.market.circuit_tasks and size is None:
+            size = 1
+        free = self.market.balance_of(self.p.address)
+        if free < escrow:
+            self.p.deposit(escrow - free)
+            self.say(f"deposited {escrow - free} wei (escrow {escrow})")
+        record = self.p.bid(value=value, size=size, escrow=escrow, round=round,
+                            task=task if task is not None else os.urandom(32),
+                            circuit=circuit, inputs=inputs)
+        receipt = self.market.w3.eth.get_transaction_receipt(record.tx_hash)  # type: ignore[arg-type]
+        (ev,) = self.market.contract.events.BidCommitted().process_receipt(receipt)
+        return record.round, int(ev["args"]["index"])
+
+    # -- steps ---------------------------------------------------------------------------------
+    def _final(self, r: int) -> RoundStatus | None:
+        status = self.market.round_info(r).status
+        return status if status in (RoundStatus.SETTLED, RoundStatus.VOIDED) else None
+
+    def _open_round(self, previous: int, deadline: float) -> int:
+        """The current round if its window is open and after ``previous``; else wait."""
+        def ready() -> int | None:
+            r = self.market.current_round()
+            closes = self.market.params.closes_at(r)
+            if r > previous and self.market.chain_time() < closes - self.commit_margin:
+                return r
+            return None
+        return int(self._wait(ready, deadline, "a round open for bids"))
+
+    def _wait(self, probe: Callable[[], Any], deadline: float, what: str) -> Any:
+        while True:
+            got = probe()
+            if got is not None:
+                return got
+            if time.monotonic() > deadline:
+                raise BridgeError(f"timed out waiting for {what}: the keeper may be down; "
+                                  "`bridge requester status` shows where your bid stands")
+            time.sleep(self.poll_interval)
+
+    def _lost_reason(self, r: int, index: int) -> str:
+        from bridge.client.participant import read_settlement
+        from bridge.evidence import decode_evidence
+
+        record = read_settlement(self.market, r, self.from_block, decode=True)
+        if record is not None and index < len(record.bids) and not record.bids[index].valid:
+            reason = decode_evidence(record.bids[index].evidence).reason.label
+            return f"the keeper marked it invalid ({reason}; see `bridge requester status`)"
+        return "outbid or no trade this round (escrow returned)"
+
+    def _await_proof(self, r: int, index: int, job: Any, attempt: int, started: float,
+                     deadline: float, out: Path | None) -> RequestResult:
+        from bridge.client.participant import round_charges
+
+        charges = round_charges(self.market, r, self.from_block) or []
+        charge = charges[index] if index < len(charges) else 0
+        self.say(f"round {r}: bid {index} won job {job.job_index} (prover {job.prover}, charge "
+                 f"{charge} wei); waiting for the proof (deadline {job.proof_deadline})")
+        self._wait(lambda: True if self.market.is_resolved(r, job.job_index) else None,
+                   deadline, f"the proof of job {job.job_index} or its slashing")
+        for e in event_logs(self.market, "JobSlashed", self.from_block, {"round": r}):
+            if int(e["args"]["jobIndex"]) == job.job_index:
+                a = e["args"]
+                self.say(f"round {r}: the prover missed its deadline: refund {a['refund']} + "
+                         f"compensation {a['compensation']} wei credited")
+                return RequestResult("refunded", r, index, attempt, charge=charge,
+                                     prover=job.prover, refund=int(a["refund"]),
+                                     compensation=int(a["compensation"]),
+                                     reason="the prover missed its proof deadline",
+                                     latency_s=time.monotonic() - started)
+        proof, files = self._checked_proof(r, index, job, out)
+        self.say(f"round {r}: proof of job {job.job_index} verified locally")
+        return RequestResult("proven", r, index, attempt, charge=charge, proof=proof,
+                             prover=job.prover, files=files,
+                             latency_s=time.monotonic() - started)
+
+    def _checked_proof(self, r: int, index: int, job: Any, out: Path | None
+                       ) -> tuple[bytes, list[str]]:
+        if self.market.circuit_tasks:
+            import json
+
+            from bridge.client.tasks import delivered_proofs
+
+            (d,) = [p for p in delivered_proofs(self.market, r, index, self.from_block)
+                    if p.job_index == job.job_index]
+            if not d.verified:
+                raise BridgeError(f"the proof of job {job.job_index} does not verify locally")
+            files: list[str] = []
+            if out is not None:
+                out.mkdir(parents=True, exist_ok=True)
+                (out / "proof.json").write_text(json.dumps(d.proof, indent=1))
+                (out / "public.json").write_text(json.dumps(d.public, indent=1))
+                files += [str(out / "proof.json"), str(out / "public.json")]
+            _fn, args = self.market.contract.decode_function_input(
+                self.market.direct_call_input(d.tx, "submitProof", r))
+            return bytes(args["proof"]), files
+        from bridge.chain.deploy import contract_at
+
+        for e in event_logs(self.market, "ProofAccepted", self.from_block, {"round": r}):
+            if int(e["args"]["jobIndex"]) != job.job_index:
+                continue
+            from hexbytes import HexBytes
+
+            data = self.market.direct_call_input(HexBytes(e["transactionHash"]).to_0x_hex(),
+                                                 "submitProof", r)
+            _fn, args = self.market.contract.decode_function_input(data)
+            nonce = bytes(args["proof"])
+            verifier = contract_at(self.market.w3, "ProofOfWorkVerifier",
+                                   self.market.params.verifier)
+            bits = int(verifier.functions.difficultyBits().call())
+            digest = keccak(abi_encode(["bytes32", "address", "bytes32"],
+                                       [job.task, job.prover, nonce]))
+            if int.from_bytes(digest, "big") >> (256 - bits) != 0:
+                raise BridgeError(f"the proof of job {job.job_index} fails the work rule")
+            files = []
+            if out is not None:
+                out.mkdir(parents=True, exist_ok=True)
+                (out / "proof.bin").write_bytes(nonce)
+                files.append(str(out / "proof.bin"))
+            return nonce, files
+        raise BridgeError(f"job {job.job_index} of round {r} is resolved but no ProofAccepted "
+                          f"log is at or after block {self.from_block}")

@@ -1,0 +1,91 @@
+"""Layered settings for long-running processes (the keeper, the prover agent).
+
+A frozen dataclass of settings is filled from a TOML file, then ``<PREFIX><NAME>`` environment
+variables, then flags (later sources win, ``None`` flags are ignored); every value is coerced to
+its field's type with a :class:`~bridge.errors.ConfigError` naming the setting, and unknown keys
+are refused with the list of valid ones. Table-valued fields (``dict``) come from the file only.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import fields, replace
+from pathlib import Path
+from typing import Any, TypeVar
+
+from bridge.errors import ConfigError
+
+T = TypeVar("T")
+
+
+def _kind(annotation: Any) -> type:
+    text = str(annotation)
+    if text in ("int", str(int)):
+        return int
+    if text in ("float", str(float)):
+        return float
+    if text in ("bool", str(bool)):
+        return bool
+    if text.startswith("dict"):
+        return dict
+    return str
+
+
+def coerce(name: str, raw: Any, kind: type) -> Any:
+    """``raw`` as ``kind``, or :class:`ConfigError` naming ``name``."""
+    try:
+        if kind is bool:
+            if isinstance(raw, bool):
+                return raw
+            text = str(raw).strip().lower()
+            if text in ("1", "true", "yes", "on"):
+                return True
+            if text in ("0", "false", "no", "off"):
+                return False
+            raise ValueError
+        if kind is int:
+            if isinstance(raw, bool) or (isinstance(raw, float) and not raw.is_integer()):
+                raise ValueError
+            return int(raw)
+        if kind is float:
+            if isinstance(raw, bool):
+                raise ValueError
+            return float(raw)
+        if kind is dict:
+            if not isinstance(raw, dict):
+                raise ValueError
+            return dict(raw)
+        return str(raw)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{name} = {raw!r} is not a valid {kind.__name__}") from None
+
+
+def load_layered(cls: type[T], path: str | None, env_prefix: str, env: dict[str, str],
+                 flags: dict[str, Any]) -> T:
+    """``cls()`` updated from the file at ``path``, the environment and ``flags`` (unvalidated)."""
+    types = {f.name: _kind(f.type) for f in fields(cls)}  # type: ignore[arg-type]
+    values: dict[str, Any] = {}
+    if path:
+        p = Path(path)
+        if not p.is_file():
+            raise ConfigError(f"config file {path!r} does not exist")
+        try:
+            data = tomllib.loads(p.read_text())
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"config file {path!r} is not valid TOML: {exc}") from None
+        for key, raw in data.items():
+            if key not in types:
+                raise ConfigError(f"unknown setting {key!r} in {path}: valid ones are "
+                                  + ", ".join(sorted(types)))
+            values[key] = coerce(key, raw, types[key])
+    for name, kind in types.items():
+        raw_env = env.get(env_prefix + name.upper())
+        if raw_env is not None and kind is not dict:
+            values[name] = coerce(env_prefix + name.upper(), raw_env, kind)
+    for name, raw in flags.items():
+        if raw is None:
+            continue
+        if name not in types:
+            raise ConfigError(f"unknown setting {name!r}")
+        values[name] = coerce(name, raw, types[name])
+    return replace(cls(), **values)  # type: ignore[type-var]

@@ -1,0 +1,275 @@
+"""Prover agents as real processes on anvil (one block a second) with the real keeper running:
+a stream of requests over ten rounds, an agent SIGKILLed mid-proof, one stopped for good, and
+configurations refused before anything is sent."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from web3 import HTTPProvider, Web3
+
+from bridge.chain.anvil import Anvil
+from bridge.chain.market import Market
+from bridge.client.participant import Participant
+from bridge.client.requester import Requester, RequestResult
+from bridge.client.salts import SaltStore
+from bridge.testing import LocalChain, LocalMarket, MarketSettings, find_anvil
+
+BRIDGE = str(Path(sys.executable).with_name("bridge"))
+GWEI = 10**9
+
+SLOW_POW = """\
+import sys, time
+from bridge.client.participant import solve_pow
+task, prover, out, bits, pause = sys.argv[1:6]
+time.sleep(float(pause))
+open(out, "wb").write(solve_pow(bytes.fromhex(task[2:]), prover, int(bits)))
+"""
+
+
+class AgentProcess:
+    """``bridge prover run --config FILE`` in the background, its log in a file."""
+
+    def __init__(self, workdir: Path, name: str, market: LocalMarket, key: bytes, *,
+                 cost_gwei: int, backend: str | None = None, capacity: int = 1) -> None:
+        self.name = name
+        self.key = key
+        self.config = workdir / f"{name}.toml"
+        lines = [f'rpc = "{market.chain.url}"', f'market = "{market.address}"',
+                 f'database = "sqlite:///{workdir / name}.sqlite"',
+                 f'cost_per_unit = "{cost_gwei}gwei"', f"capacity = {capacity}",
+                 'max_stake = "0.01ether"', f"from_block = {market.deploy_block}",
+                 "poll_interval = 0.3", "safety_margin = 3", 'log_format = "json"']
+        if backend:
+            lines += ["[backends]", f'pow = "command:{backend}"']
+        self.config.write_text("\n".join(lines) + "\n")
+        self.log = workdir / f"{name}.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self, *extra: str) -> AgentProcess:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("BRIDGE_")}
+        env.update({"BRIDGE_PRIVATE_KEY": "0x" + self.key.hex(), "PYTHONUNBUFFERED": "1"})
+        with self.log.open("ab") as out:
+            self.proc = subprocess.Popen([BRIDGE, "prover", "run", "--config", str(self.config),
+                                          *extra], stdout=out, stderr=subprocess.STDOUT,
+                                         env=env)
+        return self
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait()
+
+    def stop(self) -> int:
+        if self.proc is None:
+            return 0
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        return int(self.proc.returncode)
+
+
+@pytest.fixture
+def live_market(tmp_path: Path) -> Iterator[LocalMarket]:
+    """A market on anvil mining a block a second, its keeper running on its own thread."""
+    if find_anvil() is None:
+        pytest.skip("anvil is not installed: run `npm ci` (make test does)")
+    node = Anvil(tmp_path, block_time=1).start()
+    try:
+        m = LocalMarket(LocalChain.of_anvil(node), tmp_path / "market", MarketSettings(
+            commit_period=6, settle_period=6, proof_period=15))
+        with m.keeper_running():
+            yield m
+    finally:
+        node.stop()
+
+
+def _requester(m: LocalMarket, tmp_path: Path, name: str) -> Requester:
+    acct = m.account()
+    w3 = Web3(HTTPProvider(m.chain.url, request_kwargs={"timeout": 30}))  # one per thread
+    p = Participant(Market(w3, m.address), acct, salts=SaltStore(tmp_path / f"{name}.json"))
+    return Requester(p, from_block=m.deploy_block, poll_interval=0.3, timeout=240)
+
+
+def _wait_for(probe: Any, timeout: float, what: str) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        got = probe()
+        if got:
+            return got
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def _both_asked(m: LocalMarket, after: int) -> int | None:
+    """The current round if it is after ``after``, both agents asked in it and it stays open
+    for more than 3 s."""
+    r = m.current_round()
+    if r > after and m.market.round_info(r).ask_count == 2 \
+            and m.market.params.closes_at(r) - m.now() > 3:
+        return r
+    return None
+
+
+def test_three_agents_serve_a_stream_of_requests_over_ten_rounds(
+        live_market: LocalMarket, tmp_path: Path) -> None:
+    """Three agents (capacity 2 each) and three requesters each asking for four proofs in turn,
+    plus background demand: two low bids every round. In Prooφ a round of n bids trades at most
+    the top n − 1 (the next bid sets the price), so the background bids are what lets every
+    request of the stream trade in the round it bids; they trade or lose as the mechanism says."""
+    m = live_market
+    agents = [AgentProcess(tmp_path, f"agent{i}", m, bytes(m.account().key), cost_gwei=c,
+                           capacity=2).start() for i, c in enumerate((40, 50, 60))]
+    first = m.current_round()
+    results: list[RequestResult] = []
+    errors: list[BaseException] = []
+    done = threading.Event()
+
+    def stream(name: str, values: list[int]) -> None:
+        req = _requester(m, tmp_path, name)
+        try:
+            for v in values:
+                results.append(req.request(value=v * GWEI, retries=2))
+        except BaseException as exc:  # reported by the test thread
+            errors.append(exc)
+
+    def background() -> None:
+        bidders = [_requester(m, tmp_path, f"background{i}") for i in range(2)]
+        last = -1
+        try:
+            while not done.is_set():
+                r = m.current_round()
+                if r > last and m.market.params.closes_at(r) - m.now() > 3:
+                    for q, v in zip(bidders, (70, 65), strict=True):
+                        q.submit(value=v * GWEI, escrow=v * GWEI, round=r)
+                    last = r
+                time.sleep(0.3)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=stream, args=(f"req{i}", values))
+               for i, values in enumerate(([120, 110, 130, 100], [90, 95, 85, 105],
+                                           [80, 140, 75, 115]))]
+    filler = threading.Thread(target=background)
+    try:
+        filler.start()
+        for t in threads:
+            t.start()
+        deadline = time.monotonic() + 420
+        for t in threads:
+            t.join(max(deadline - time.monotonic(), 1))
+        assert not errors, errors
+        assert not any(t.is_alive() for t in threads), \
+            [(r.round, r.attempts, round(r.latency_s)) for r in results]
+        _wait_for(lambda: m.current_round() >= first + 10, 120, "ten rounds")
+        done.set()
+        filler.join(30)
+        last = m.current_round()
+        _wait_for(lambda: all(j.status != "pending" for r in range(first, last + 1)
+                              for j in m.outcome(r).jobs)
+                  and m.market.round_info(last).status.name != "OPEN", 120,
+                  "every job proven")
+    finally:
+        done.set()
+        codes = [a.stop() for a in agents]
+    assert codes == [0, 0, 0], [a.output()[-2000:] for a in agents]
+    assert len(results) == 12
+    assert [r.status for r in results] == ["proven"] * 12, \
+        [(r.status, r.round, r.attempts, r.reason) for r in results]
+    jobs = [j for r in range(first, last + 1) for j in m.outcome(r).jobs]
+    assert len(jobs) >= 12
+    assert [j for j in jobs if j.status != "proven"] == []  # 0 slashes
+    assert [ln for a in agents for ln in a.output().splitlines()
+            if '"level": "error"' in ln] == []
+    assert m.ledger_problems() == []
+
+
+def test_an_agent_killed_mid_proof_resumes_and_one_gone_for_good_is_slashed(
+        live_market: LocalMarket, tmp_path: Path) -> None:
+    m = live_market
+    script = tmp_path / "slow_pow.py"
+    script.write_text(SLOW_POW)
+    slow = f"{sys.executable} {script} {{task}} {{prover}} {{out}} 8 4"
+    cheap = AgentProcess(tmp_path, "cheap", m, bytes(m.account().key), cost_gwei=40,
+                         backend=slow).start()
+    dear = AgentProcess(tmp_path, "dear", m, bytes(m.account().key), cost_gwei=90).start()
+    try:
+        alice, bob = _requester(m, tmp_path, "alice"), _requester(m, tmp_path, "bob")
+        # round 1: alice outbids bob; the cheap agent wins the job and is killed while proving
+        r1 = _wait_for(lambda: _both_asked(m, after=-1), 60, "a round both agents asked in")
+        result: list[RequestResult] = []
+        t = threading.Thread(target=lambda: result.append(alice.request(value=150 * GWEI)))
+        t.start()
+        bob.submit(value=100 * GWEI, escrow=100 * GWEI, round=r1)
+        _wait_for(lambda: "proving" in cheap.output(), 60, "the cheap agent to start proving")
+        cheap.kill()
+        cheap.start()
+        t.join(120)
+        (res,) = result
+        assert res.status == "proven" and res.round == r1, res
+        assert "proven" in cheap.output()
+        # now it stops for good in the middle of its next job: slashed, alice compensated
+        r2 = _wait_for(lambda: _both_asked(m, after=r1), 60, "the next round both asked in")
+        result.clear()
+        t = threading.Thread(target=lambda: result.append(alice.request(value=150 * GWEI)))
+        t.start()
+        bob.submit(value=100 * GWEI, escrow=100 * GWEI, round=r2)
+        marker = f'"msg": "round {r2} job 0: proving'
+        _wait_for(lambda: marker in cheap.output(), 60, "the cheap agent to prove again")
+        cheap.kill()
+        t.join(120)
+        (res,) = result
+    finally:
+        cheap.kill()
+        dear.stop()
+    assert res.status == "refunded" and res.round == r2, res
+    assert res.refund == res.charge > 0
+    assert res.compensation == m.settings.refund_cap * 1
+    (job,) = [j for j in m.outcome(r2).jobs if j.bid_index == res.bid_index]
+    assert (job.status, job.refund, job.compensation) == ("slashed", res.refund,
+                                                         res.compensation)
+    assert m.ledger_problems() == []
+
+
+@pytest.mark.parametrize(("setting", "message"), [
+    ('cost_per_unit = "cheap"', "cost_per_unit 'cheap' is not an amount"),
+    ('capacity = 9\nmax_stake = "0"', "capacity 9 needs"),
+    ('[backends]\n"poseidon-chain-16" = "builtin"', "tasks are proofs of work"),
+    ("", "has no ETH for gas"),
+])
+def test_bad_config_is_one_line_exit_nonzero_nothing_sent(
+        live_market: LocalMarket, tmp_path: Path, setting: str, message: str) -> None:
+    m = live_market
+    funded = "no ETH" not in message
+    acct = m.account(fund=10**18 if funded else 0)
+    config = tmp_path / "bad.toml"
+    base = [f'rpc = "{m.chain.url}"', f'market = "{m.address}"',
+            f'database = "sqlite:///{tmp_path}/bad.sqlite"']
+    if "cost_per_unit" not in setting:
+        base.append('cost_per_unit = "50gwei"')
+    config.write_text("\n".join([*base, setting]) + "\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BRIDGE_")}
+    env["BRIDGE_PRIVATE_KEY"] = "0x" + bytes(acct.key).hex()
+    done = subprocess.run([BRIDGE, "prover", "run", "--config", str(config)], env=env,
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode != 0
+    lines = [ln for ln in done.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], \
+        done.stderr
+    assert m.w3.eth.get_transaction_count(acct.address) == 0  # nothing sent
