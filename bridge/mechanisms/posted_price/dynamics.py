@@ -12,9 +12,10 @@ shared with the parts ``α`` conflicts with is offered its full value or cost (`
 ``ϕ = c``); a shared request gets ``min(v, π_b − 1)``, a shared node ``max(c, ϕ_b + 1)`` (strictly
 better, by one tick). Against tolerances (``Mode.TOLERANCES``) the challenger must then also beat
 the incumbent's slack, ``Δ ≥ ∇ + 1``: whatever ``Δ`` is missing is added to the reward of the
-lowest-id shared node, or, if no node is shared, taken off the shared requests' prices in id
-order (not below 0). Tolerances are posted truthfully (``π̄ = v``, ``ϕ̲ = c``): the strongest
-defence that never prices a participant out. Proposals are individually rational by
+lowest-id shared node or, if no node is shared, taken off the shared requests' prices, highest
+price first (a request at price 0 could never be undercut again: a strict improvement needs a
+lower price). Tolerances are posted truthfully (``π̄ = v``, ``ϕ̲ = c``): the strongest defence
+that never prices a participant out. Proposals are individually rational by
 construction, so nobody rejects and ``γ`` is never paid here. Each chosen proposal is then run
 through :func:`~bridge.mechanisms.posted_price.improve`, and a verdict other than the intended
 one raises :class:`~bridge.errors.ClearingError`.
@@ -23,7 +24,7 @@ one raises :class:`~bridge.errors.ClearingError`.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from bridge.errors import ClearingError, InvalidInput
 from bridge.mechanisms.posted_price.improvement import Book, Mode, Step, Verdict, improve
@@ -53,69 +54,96 @@ def candidates(market: Market, private: Private) -> list[Candidate]:
     return out
 
 
+@dataclass(frozen=True)
+class _View:
+    """What a challenger needs to know about a book, computed once per best response."""
+
+    part_of_t: dict[int, int]
+    part_of_n: dict[int, int]
+    price: dict[int, int]
+    reward: dict[int, int]
+    slack_t: dict[int, int]
+    slack_n: dict[int, int]
+    part_slack: list[int]
+    lost: list[int]
+
+    @classmethod
+    def of(cls, book: Book, maker: str) -> _View:
+        part_of_t = {t: i for i, part in enumerate(book.parts) for t in part.requests}
+        part_of_n = {n: i for i, part in enumerate(book.parts) for n in part.nodes}
+        price, reward = book.prices, book.rewards
+        slack_t = {
+            t: part.max_prices[t] - part.prices[t] for part in book.parts for t in part.requests
+        }
+        slack_n = {
+            n: part.rewards[n] - part.min_rewards[n] for part in book.parts for n in part.nodes
+        }
+        part_slack = [
+            sum(slack_t[t] for t in part.requests) + sum(slack_n[n] for n in part.nodes)
+            for part in book.parts
+        ]
+        lost = [sum(p.margin for p in part.proposals if p.maker == maker) for part in book.parts]
+        return cls(part_of_t, part_of_n, price, reward, slack_t, slack_n, part_slack, lost)
+
+
+def _lower_top(prices: dict[int, int], keys: list[int], need: int) -> None:
+    """Take ``need`` off ``prices[keys]``, one unit at a time from the highest price (lowest id
+    on ties), so no shared request reaches 0 (where it can never be undercut) before it must."""
+    for _ in range(need):
+        top = min(keys, key=lambda t: (-prices[t], t))
+        prices[top] -= 1
+
+
 def _offer(
-    c: Candidate, private: Private, book: Book, maker: str, mode: Mode
-) -> tuple[int, Proposal, Verdict] | None:
-    """The best proposal on allocation ``c`` for ``maker``: (gain, proposal, intended verdict)."""
-    hit = [
-        part
-        for part in book.parts
-        if not (part.requests.isdisjoint(c.requests) and part.nodes.isdisjoint(c.nodes))
-    ]
-    prices = {t: private.values[t] for t in c.requests}
-    rewards = {n: private.costs[n] for n in c.nodes}
-    verdict = Verdict.FIRST if not book.parts else Verdict.MERGED
-    lost = 0
-    if hit:
-        verdict = Verdict.REPLACED
-        cur_price = {t: x for part in hit for t, x in part.prices.items()}
-        cur_reward = {n: x for part in hit for n, x in part.rewards.items()}
-        ct = sorted(c.requests & cur_price.keys())
-        cn = sorted(c.nodes & cur_reward.keys())
-        for t in ct:
-            prices[t] = min(prices[t], cur_price[t] - 1)
-            if prices[t] < 0:
-                return None
-        for n in cn:
-            rewards[n] = max(rewards[n], cur_reward[n] + 1)
-        if mode is Mode.TOLERANCES:
-            delta = sum(cur_price[t] - prices[t] for t in ct) + sum(
-                rewards[n] - cur_reward[n] for n in cn
-            )
-            slack = sum(
-                part.max_prices[t] - part.prices[t]
-                for part in hit
-                for t in part.requests
-                if t not in c.requests
-            ) + sum(
-                part.rewards[n] - part.min_rewards[n]
-                for part in hit
-                for n in part.nodes
-                if n not in c.nodes
-            )
-            need = max(0, slack + 1 - delta)
-            if cn:
-                rewards[cn[0]] += need
-            else:
-                for t in ct:
-                    take = min(need, prices[t])
-                    prices[t] -= take
-                    need -= take
-                if need:
-                    return None
-        lost = sum(p.margin for part in hit for p in part.proposals if p.maker == maker)
-    margin = sum(prices.values()) - sum(rewards.values())
+    c: Candidate, private: Private, view: _View, mode: Mode, *, build: bool
+) -> tuple[int, Proposal | None, bool] | None:
+    """The best proposal on allocation ``c``: (gain, proposal if ``build``, conflicts?), or
+    ``None`` if no valid, individually rational proposal on ``c`` can win."""
+    hit = {view.part_of_t[t] for t in c.requests if t in view.part_of_t}
+    hit |= {view.part_of_n[n] for n in c.nodes if n in view.part_of_n}
+    ct = sorted(t for t in c.requests if t in view.part_of_t)
+    cn = sorted(n for n in c.nodes if n in view.part_of_n)
+    margin, delta, need = c.welfare, 0, 0
+    caps: dict[int, int] = {}
+    floors: dict[int, int] = {}
+    for t in ct:
+        caps[t] = min(private.values[t], view.price[t] - 1)
+        if caps[t] < 0:
+            return None
+        margin -= private.values[t] - caps[t]
+        delta += view.price[t] - caps[t]
+    for n in cn:
+        floors[n] = max(private.costs[n], view.reward[n] + 1)
+        margin -= floors[n] - private.costs[n]
+        delta += floors[n] - view.reward[n]
+    if hit and mode is Mode.TOLERANCES:
+        slack = sum(view.part_slack[i] for i in hit)
+        slack -= sum(view.slack_t[t] for t in ct) + sum(view.slack_n[n] for n in cn)
+        need = max(0, slack + 1 - delta)
+        if not cn and need > sum(caps.values()):
+            return None
+        margin -= need
     if margin < 0:
         return None
+    gain = margin - sum(view.lost[i] for i in hit)
+    if not build:
+        return gain, None, bool(hit)
+    prices = {t: private.values[t] for t in c.requests} | caps
+    rewards = {n: private.costs[n] for n in c.nodes} | floors
+    if cn:
+        rewards[cn[0]] += need
+    else:
+        _lower_top(prices, ct, need)
     if mode is Mode.TOLERANCES:
         tol_p = {t: private.values[t] for t in c.requests}
         tol_r = {n: private.costs[n] for n in c.nodes}
     else:
         tol_p, tol_r = prices, rewards
-    proposal = Proposal.make(
-        c.allocation, prices, rewards, max_prices=tol_p, min_rewards=tol_r, maker=maker
+    return (
+        gain,
+        Proposal.make(c.allocation, prices, rewards, max_prices=tol_p, min_rewards=tol_r),
+        bool(hit),
     )
-    return margin - lost, proposal, verdict
 
 
 def best_response(
@@ -133,23 +161,32 @@ def best_response(
     ``Mode.MIN_MARGIN`` is not supported (its best response is to undercut by one tick).
     """
     if mode is Mode.MIN_MARGIN:
-        raise InvalidInput(
-            "best_response: mode MIN_MARGIN is not simulated; use TOLERANCES or PARETO"
-        )
+        raise InvalidInput("best_response: MIN_MARGIN is not simulated; use TOLERANCES or PARETO")
     cands = candidates(market, private) if allocations is None else allocations
-    best: tuple[int, int, Proposal, Verdict] | None = None
+    view = _View.of(book, maker)
+    best = (0, 0)  # (gain, welfare) of the best candidate so far; gains below 1 do not move
+    chosen: Candidate | None = None
     for c in cands:
-        got = _offer(c, private, book, maker, mode)
-        if got is not None and got[0] >= 1 and (best is None or (got[0], c.welfare) > best[:2]):
-            best = (got[0], c.welfare, got[1], got[2])
-    if best is None:
+        got = _offer(c, private, view, mode, build=False)
+        if got is not None and got[0] >= 1 and (chosen is None or (got[0], c.welfare) > best):
+            best, chosen = (got[0], c.welfare), c
+    if chosen is None:
         return None
-    _, _, proposal, verdict = best
+    built = _offer(chosen, private, view, mode, build=True)
+    if built is None or built[1] is None:
+        raise ClearingError("best response vanished when built")
+    proposal = replace(built[1], maker=maker)
+    intended = Verdict.REPLACED if built[2] else Verdict.MERGED if book.parts else Verdict.FIRST
     _, step = improve(market, book, proposal, mode=mode)
-    if step.verdict is not verdict:
+    if (
+        step.verdict is not intended
+        or proposal.margin
+        - sum(view.lost[i] for i in range(len(book.parts)) if i in set(book.conflicts(proposal)))
+        != best[0]
+    ):
         raise ClearingError(
-            f"best response of {maker!r} was meant to be {verdict.value}, the mechanism says "
-            f"{step.verdict.value} ({step.violation})"
+            f"best response of {maker!r} was meant to be {intended.value} with gain {best[0]}, "
+            f"the mechanism says {step.verdict.value} ({step.violation})"
         )
     return proposal
 
