@@ -194,8 +194,9 @@ def best_response(
 @dataclass(frozen=True)
 class Dynamics:
     """One run of best responses: ``steps`` moves until it ``converged`` (all passed), ``cycled``
-    (a state repeated), or hit the step limit (neither). ``welfare``, ``margin`` and
-    ``participants`` describe the final book; ``optimum`` is the maximum welfare."""
+    (a state repeated, ``cycle_length`` moves after its first occurrence), or hit the step limit
+    (neither). ``welfare``, ``margin`` and ``participants`` describe the final book; ``optimum``
+    is the maximum welfare; ``margins``: the book's margin after each move."""
 
     converged: bool
     cycled: bool
@@ -206,6 +207,8 @@ class Dynamics:
     margin: int
     participants: int
     history: tuple[Step, ...]
+    margins: tuple[int, ...] = ()
+    cycle_length: int = 0
 
     @property
     def reached_optimum(self) -> bool:
@@ -252,8 +255,9 @@ def iterate_best_responses(
             raise InvalidInput(f"start proposal refused: {step.violation}")
         history.append(step)
         turn = 1 % len(makers)
-    seen = {_state(book, turn)}
-    steps = passes = 0
+    seen = {_state(book, turn): 0}
+    margins: list[int] = []
+    steps = passes = cycle_length = 0
     converged = cycled = False
     while steps < max_steps:
         proposal = best_response(market, private, book, makers[turn], mode=mode, allocations=cands)
@@ -268,11 +272,12 @@ def iterate_best_responses(
         history.append(step)
         steps += 1
         passes = 0
+        margins.append(book.margin)
         key = _state(book, turn)
         if key in seen:
-            cycled = True
+            cycled, cycle_length = True, steps - seen[key]
             break
-        seen.add(key)
+        seen[key] = steps
     participants = len(book.prices) + len(book.rewards)
     return Dynamics(
         converged,
@@ -284,4 +289,6 @@ def iterate_best_responses(
         book.margin,
         participants,
         tuple(history),
+        tuple(margins),
+        cycle_length,
     )
