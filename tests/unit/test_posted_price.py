@@ -800,20 +800,76 @@ def test_best_response_is_the_most_profitable_winning_proposal(data: st.DataObje
         book, _ = improve(
             market, book, data.draw(ir_proposal(market, private, "AB"[k % 2])), mode=mode
         )
-    best_gain = 0
+    _check_best_response(market, private, book, mode)
+
+
+def _check_best_response(market: Market, private: Private, book: Book, mode: Mode) -> None:
+    """``best_response`` of maker B gains exactly the most any winning proposal gains, on the
+    allocation of highest welfare among those that do (the documented tie rule)."""
+    best = (0, 0)
     for p in _every_ir_proposal(market, private, "B"):
         if mode is Mode.PARETO:
             p = Proposal.make(p.allocation, p.prices, p.rewards, maker="B")
         after, step = improve(market, book, p, mode=mode)
         if step.verdict in (Verdict.FIRST, Verdict.MERGED, Verdict.REPLACED):
-            best_gain = max(best_gain, after.margin_of("B") - book.margin_of("B"))
+            gain = after.margin_of("B") - book.margin_of("B")
+            best = max(best, (gain, welfare(private, p.allocation)))
     got = best_response(market, private, book, "B", mode=mode)
-    if best_gain < 1:
+    if best[0] < 1:
         assert got is None
     else:
         assert got is not None
         after, _ = improve(market, book, got, mode=mode)
-        assert after.margin_of("B") - book.margin_of("B") == best_gain
+        assert after.margin_of("B") - book.margin_of("B") == best[0]
+        assert welfare(private, got.allocation) == best[1]
+
+
+X3 = Market(
+    [Request(0, 1, "x"), Request(1, 1, "x", replicas=2)],
+    [Node(10, 2, X), Node(11, 2, X), Node(12, 2, X)],
+)
+X2 = Market([Request(0, 1, "x"), Request(1, 1, "x")], [Node(10, 1, X), Node(11, 2, X)])
+
+
+@pytest.mark.parametrize(
+    ("market", "private", "incumbent"),
+    [
+        # the best answer prices shared request 0 at exactly 0 (its price now is 1)
+        (
+            X3,
+            Private({0: 3, 1: 6}, {10: 0, 11: 1, 12: 0}),
+            Proposal.make(
+                {0: {10}, 1: {10, 11}},
+                {0: 1, 1: 4},
+                {10: 2, 11: 1},
+                max_prices={0: 3, 1: 6},
+                min_rewards={10: 0, 11: 1},
+                maker="A",
+            ),
+        ),
+        # no shared node: the whole shortfall comes off the shared request's price, down to 0
+        (
+            X2,
+            Private({0: 3, 1: 5}, {10: 0, 11: 2}),
+            Proposal.make(
+                {1: {10}}, {1: 1}, {10: 0}, max_prices={1: 5}, min_rewards={10: 0}, maker="A"
+            ),
+        ),
+    ],
+)
+def test_best_response_at_the_price_floor(
+    market: Market, private: Private, incumbent: Proposal
+) -> None:
+    _check_best_response(market, private, run(market, [incumbent])[0], Mode.TOLERANCES)
+
+
+def test_a_lone_maker_posts_the_monopoly_and_stops() -> None:
+    d = iterate_best_responses(SEED, TRUTH, ("solo",))
+    assert d.converged and d.steps == 1 and d.margin == 400 and not d.reached_optimum
+    with pytest.raises(InvalidInput, match="distinct"):
+        iterate_best_responses(SEED, TRUTH, ("a", "a"))
+    with pytest.raises(InvalidInput, match="distinct"):
+        iterate_best_responses(SEED, TRUTH, ())
 
 
 def test_best_response_needs_a_gain_of_one_tick() -> None:
