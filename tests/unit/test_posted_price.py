@@ -756,7 +756,7 @@ def test_surplus_never_decreases_along_best_responses_with_tolerances(
         assert s >= last
         last = s
     if d.converged:
-        assert best_response(market, private, d.book, "A") is None
+        assert all(best_response(market, private, d.book, m) is None for m in ("A", "B", "C"))
 
 
 UNIT = Private({T1: 6, T2: 4}, {N1: 1, N2: 1})  # the seed's example in whole tokens
@@ -884,3 +884,39 @@ def test_best_response_needs_a_gain_of_one_tick() -> None:
     assert (
         best_response(SEED, TRUTH, run(SEED, [b4])[0], "A") is None
     )  # the holder never undercuts itself
+
+
+def test_ties_go_to_the_first_allocation_in_enumeration_order() -> None:
+    # three allocations of welfare 3: the optimum reported is the first, t2 on n1
+    assert optimum(SEED, Private({T1: 5, T2: 4}, {N1: 1, N2: 1})) == (3, {T2: frozenset({N1})})
+    # against α1 at (6; 3, 3) without tolerances, α2 and α3 gain the same: α2 comes first
+    book, _ = run(SEED, [truthful(A1, {T1: 600}, {N1: 300, N2: 300}, maker="A")], mode=Mode.PARETO)
+    got = best_response(SEED, TRUTH, book, "B", mode=Mode.PARETO)
+    assert got is not None and dict(got.allocation) == {T2: frozenset({N1})} and got.margin == 99
+
+
+def test_dynamics_stop_at_the_step_limit_and_converge_only_when_every_maker_passes() -> None:
+    d = iterate_best_responses(SEED, TRUTH, mode=Mode.PARETO, max_steps=3)
+    assert d.steps == 3 and not d.converged and not d.cycled and len(d.margins) == 3
+    d3 = iterate_best_responses(SEED, TRUTH, ("A", "B", "C"))
+    assert d3.converged and d3.reached_optimum
+    assert all(best_response(SEED, TRUTH, d3.book, m) is None for m in ("A", "B", "C"))
+    assert {s.proposal.maker for s in d3.history} == {"A", "B", "C"}
+
+
+def test_one_pass_is_not_convergence(monkeypatch: pytest.MonkeyPatch) -> None:
+    import bridge.mechanisms.posted_price.dynamics as dyn
+
+    real = dyn.best_response
+    calls: list[str] = []
+
+    def scripted(market: Market, private: Private, book: Book, maker: str, **kw: object) -> object:
+        calls.append(maker)
+        if maker == "B" or len(calls) > 3:  # B always passes; after A, B, C everyone passes
+            return None
+        return real(market, private, book, maker, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(dyn, "best_response", scripted)
+    d = iterate_best_responses(SEED, TRUTH, ("A", "B", "C"))
+    assert calls[:3] == ["A", "B", "C"] and d.steps == 2 and d.converged
+    assert [s.proposal.maker for s in d.history] == ["A", "C"]
