@@ -10,6 +10,7 @@ less" is a whole number of units.
 from __future__ import annotations
 
 import itertools
+import pickle
 import re
 
 import pytest
@@ -487,6 +488,8 @@ def test_validation_refuses_with_a_typed_reason(
         check_proposal(market, proposal)
     assert err.value.fault is fault and err.value.fix in str(err.value)
     assert isinstance(err.value, ValueError) and isinstance(err.value, ClearingError)
+    again = pickle.loads(pickle.dumps(err.value))
+    assert again.fault is fault and str(again) == str(err.value)
     book, step = improve(market, Book(), proposal)
     assert step.verdict is Verdict.INVALID and step.violation == found[0] and book == Book()
 

@@ -150,14 +150,19 @@ def settle(private: Private, book: Book, gamma: int) -> Settlement:
     rej_n = frozenset(n for n, x in book.rewards.items() if x < private.costs[n])
     traded: list[Part] = []
     voided: list[Part] = []
-    out = Settlement((), (), rejected_requests=rej_t, rejected_nodes=rej_n)
+    charges: dict[int, int] = {}
+    payouts: dict[int, int] = {}
+    margins: dict[str, int] = {}
+    penalties: dict[str, int] = {}
+    comp_t: dict[int, int] = {}
+    comp_n: dict[int, int] = {}
     for part in book.parts:
         if part.requests.isdisjoint(rej_t) and part.nodes.isdisjoint(rej_n):
             traded.append(part)
-            out.charges.update(part.prices)
-            out.payouts.update(part.rewards)
+            charges.update(part.prices)
+            payouts.update(part.rewards)
             for p in part.proposals:
-                out.maker_margins[p.maker] = out.maker_margins.get(p.maker, 0) + p.margin
+                margins[p.maker] = margins.get(p.maker, 0) + p.margin
             continue
         voided.append(part)
         for p in part.proposals:
@@ -165,22 +170,22 @@ def settle(private: Private, book: Book, gamma: int) -> Settlement:
             who_n = sorted(p.nodes & rej_n)
             if not who_t and not who_n:
                 continue
-            out.penalties[p.maker] = out.penalties.get(p.maker, 0) + gamma
+            penalties[p.maker] = penalties.get(p.maker, 0) + gamma
             shares = _split(gamma, who_t + who_n)
             for t, x in zip(who_t, shares, strict=False):
-                out.request_compensation[t] = out.request_compensation.get(t, 0) + x
+                comp_t[t] = comp_t.get(t, 0) + x
             for n, x in zip(who_n, shares[len(who_t) :], strict=True):
-                out.node_compensation[n] = out.node_compensation.get(n, 0) + x
+                comp_n[n] = comp_n.get(n, 0) + x
     alloc = {t: ns for part in traded for t, ns in part.allocation.items()}
     return Settlement(
         tuple(traded),
         tuple(voided),
-        out.charges,
-        out.payouts,
-        out.maker_margins,
-        out.penalties,
-        out.request_compensation,
-        out.node_compensation,
+        charges,
+        payouts,
+        margins,
+        penalties,
+        comp_t,
+        comp_n,
         rej_t,
         rej_n,
         welfare(private, alloc),
