@@ -27,6 +27,7 @@ demo: $(STAMP)
 
 bench: $(STAMP) $(NPMSTAMP)
 	$(BIN)/python bench/clearing.py
+	$(BIN)/python bench/posted_price.py
 	$(BIN)/python bench/sealed.py
 	$(BIN)/python bench/gas.py
 	test ! -f bench/keeper.py || $(BIN)/python bench/keeper.py

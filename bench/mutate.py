@@ -7,7 +7,7 @@ Mutants, generated one at a time from the sources as they are now:
   (``if (!(COND))``), the guard dropped (``if (false)``), and each comparison operator in COND
   flipped at its boundary (``<``↔``<=``, ``>``↔``>=``, ``==``↔``!=``). A mutant whose compiled
   bytecode is identical to the original's is reported as equivalent without running tests.
-- **engine** — every comparison operator of ``bridge/mechanisms/*.py`` (``ast.Compare``), flipped
+- **engine** — every comparison operator of ``bridge/mechanisms/**/*.py`` (``ast.Compare``), flipped
   the same way.
 
 Each mutant is applied to a private copy of the repository (tracked and untracked, not ignored
@@ -72,7 +72,7 @@ EQUIVALENT_FILE = REPO / "bench" / "mutation_equivalent.toml"
 
 CONTRACT_GLOB = "contracts/**/*.sol"
 CONTRACT_SKIP = ("contracts/test/",)
-ENGINE_GLOB = "bridge/mechanisms/*.py"
+ENGINE_GLOB = "bridge/mechanisms/**/*.py"
 ARTIFACTS = "bridge/artifacts"
 
 DEFAULT_TESTS = {

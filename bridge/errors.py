@@ -8,7 +8,10 @@ the project's errors without catching programming mistakes. Branches say who mus
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from bridge.mechanisms.posted_price.validation import ProposalFault
 
 
 class BridgeError(Exception):
@@ -29,6 +32,23 @@ class ClearingError(BridgeError):
 
 class InvalidBidError(InvalidInput, ClearingError):
     """A bid or ask given to the clearing engine is invalid (names the offending id and field)."""
+
+
+class InvalidProposal(InvalidInput, ClearingError):
+    """A market maker's posted-price proposal breaks a rule of the market.
+
+    ``fault`` is a :class:`~bridge.mechanisms.posted_price.ProposalFault` (compare it to the enum,
+    never to a string); the message names the offending request or node, the problem and the fix.
+    """
+
+    def __init__(self, fault: ProposalFault, detail: str, fix: str) -> None:
+        super().__init__(f"{fault.value}: {detail}; {fix}")
+        self.fault = fault
+        self.detail = detail
+        self.fix = fix
+
+    def __reduce__(self) -> tuple[type[InvalidProposal], tuple[ProposalFault, str, str]]:
+        return (type(self), (self.fault, self.detail, self.fix))
 
 
 class AuditError(ClearingError):

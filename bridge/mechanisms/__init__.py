@@ -3,6 +3,8 @@
 ``clear(mechanism, bids, asks)`` runs Prooφ (``"proofphi"``) or DARA (``"dara"``); ``optimum``
 computes the welfare-maximizing allocation for benchmarks; ``audit`` re-checks an outcome
 independently and raises :class:`~bridge.errors.AuditError` naming the first violation.
+``bridge.mechanisms.posted_price`` is the posted-price market-maker mechanism (seed 002): nobody
+bids, makers propose allocations and prices, participants accept or reject.
 """
 
 from bridge.mechanisms.audit import audit
