@@ -319,7 +319,8 @@ def test_a_whole_round_runs_through_the_cli_with_the_real_keeper(tmp_path: Path)
         line = refused(run(d, None, "prover", "prove", str(r), "0", "--proof", "0x" + bad.hex(),
                            **p1_env))
         assert line == (f"error: ProofRejected(round={r}, jobIndex=0): the verifier rejected the "
-                        "proof: check it, or omit --proof to compute a proof of work")
+                        "proof: check it, or let the client compute a proof of work (omit "
+                        "--proof)")
         line = refused(run(d, None, "prover", "prove", str(r), "0", "--proof", "0xzz", **p1_env))
         assert line == ("error: --proof '0xzz' is not hex bytes: write 0x followed by an even "
                         "number of hex digits")
