@@ -5,7 +5,7 @@ BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 NPMSTAMP:= node_modules/.installed
 
-.PHONY: test demo bench mutate lint typecheck artifacts clean
+.PHONY: test demo bench mutate lint typecheck artifacts web clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -20,6 +20,7 @@ $(NPMSTAMP): package.json package-lock.json
 test: $(STAMP) $(NPMSTAMP)
 	$(BIN)/ruff check bridge tests bench examples
 	$(BIN)/mypy
+	node_modules/.bin/tsc -p web/tsconfig.json
 	$(BIN)/pytest -q
 
 demo: $(STAMP)
@@ -40,11 +41,18 @@ mutate: $(STAMP) $(NPMSTAMP)
 artifacts: $(STAMP) $(NPMSTAMP)
 	$(BIN)/python -m bridge.chain.compile --write
 
+# The web app: bundle web/ into bridge/web/static (committed; tests/unit/test_web_bundle.py
+# fails when it is stale) and regenerate the ABI + hints file it imports.
+web: $(STAMP) $(NPMSTAMP)
+	$(BIN)/python -m bridge.hints --write
+	node web/build.mjs
+
 lint: $(STAMP)
 	$(BIN)/ruff check bridge tests bench examples
 
-typecheck: $(STAMP)
+typecheck: $(STAMP) $(NPMSTAMP)
 	$(BIN)/mypy
+	node_modules/.bin/tsc -p web/tsconfig.json
 
 clean:
 	rm -rf $(VENV) node_modules .pytest_cache .mypy_cache .ruff_cache

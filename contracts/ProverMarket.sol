@@ -60,6 +60,7 @@ contract ProverMarket is MarketStorage, IProverMarket, ReentrancyGuardTransient 
     /// @inheritdoc IProverMarket
     function commitBid(uint256 round, bytes32 commitment, bytes calldata ciphertext, uint256 escrow, bytes32 task)
         external
+        payable
     {
         if (circuitTasks) revert OpaqueTaskRefused();
         _commitBid(round, commitment, ciphertext, escrow, task, new uint256[](0));
@@ -73,7 +74,7 @@ contract ProverMarket is MarketStorage, IProverMarket, ReentrancyGuardTransient 
         uint256 escrow,
         uint256 circuitId,
         uint256[] calldata inputs
-    ) external {
+    ) external payable {
         if (!circuitTasks) revert CircuitTasksUnsupported();
         bytes32 task = ICircuitRegistry(address(verifier)).taskOf(circuitId, inputs);
         // one-unit tasks only: a mechanism may split a bid's units across provers, and every part
@@ -95,6 +96,12 @@ contract ProverMarket is MarketStorage, IProverMarket, ReentrancyGuardTransient 
         if (escrow < minEscrow) revert EscrowTooSmall(escrow, minEscrow);
         Account storage a = _accounts[msg.sender];
         uint256 free = a.free;
+        if (msg.value != 0) {
+            // deposit and bid in one transaction: the value joins the free balance first
+            free += msg.value;
+            a.marker = 1;
+            emit Deposited(msg.sender, msg.value);
+        }
         if (free < escrow) revert InsufficientBalance(msg.sender, free, escrow);
         Round storage r = _rounds[round];
         uint256 word = r.bidChain;
@@ -123,8 +130,8 @@ contract ProverMarket is MarketStorage, IProverMarket, ReentrancyGuardTransient 
     function setCapacity(uint256 units) external {
         if (units > MAX_SIZE) revert CapacityTooLarge(units);
         ProverInfo storage p = _provers[msg.sender];
-        (bool pending, uint256 askRound) = _pendingAsk(p);
-        if (pending) revert CapacityLockedByAsk(msg.sender, askRound);
+        (bool pending, uint256 askRound, uint256 unlocksBy) = _pendingAsk(p);
+        if (pending) revert CapacityLockedByAsk(msg.sender, askRound, unlocksBy);
         uint256 required = refundCap * units;
         if (p.collateral < required) revert InsufficientCollateral(msg.sender, p.collateral, required);
         uint256 cur = currentRound();
@@ -146,15 +153,42 @@ contract ProverMarket is MarketStorage, IProverMarket, ReentrancyGuardTransient 
     function withdrawCollateral(uint256 amount) external nonReentrant {
         if (amount == 0) revert ZeroAmount();
         ProverInfo storage p = _provers[msg.sender];
-        (bool pending, uint256 askRound) = _pendingAsk(p);
-        if (pending) revert CollateralLockedByAsk(msg.sender, askRound);
+        (bool pending, uint256 askRound, uint256 unlocksBy) = _pendingAsk(p);
+        if (pending) revert CollateralLockedByAsk(msg.sender, askRound, unlocksBy);
         uint256 collateral = p.collateral;
-        uint256 needed = refundCap * (uint256(p.capacity) + p.outstanding) + amount;
-        if (collateral < needed) revert InsufficientCollateral(msg.sender, collateral, needed);
+        uint256 backing = refundCap * p.outstanding;
+        uint256 needed = backing + refundCap * uint256(p.capacity) + amount;
+        if (collateral < needed) {
+            // enough once capacity is 0: say so (`exit` does both in one call)
+            if (p.capacity != 0 && collateral >= backing + amount) {
+                revert CollateralBacksCapacity(msg.sender, p.capacity, collateral - backing);
+            }
+            revert InsufficientCollateral(msg.sender, collateral, needed);
+        }
         p.collateral = uint96(collateral - amount);
         _ledger.nonFree -= uint128(amount);
         emit CollateralWithdrawn(msg.sender, amount);
         _send(msg.sender, amount);
+    }
+
+    /// @inheritdoc IProverMarket
+    function exit() external nonReentrant returns (uint256 amount) {
+        ProverInfo storage p = _provers[msg.sender];
+        (bool pending, uint256 askRound, uint256 unlocksBy) = _pendingAsk(p);
+        if (pending) revert CapacityLockedByAsk(msg.sender, askRound, unlocksBy);
+        uint256 cur = currentRound();
+        p.capacity = 0;
+        p.capacityRound = uint32(cur + 1);
+        emit CapacitySet(cur, msg.sender, 0);
+        uint256 collateral = p.collateral;
+        uint256 backing = refundCap * p.outstanding;
+        if (collateral > backing) {
+            amount = collateral - backing;
+            p.collateral = uint96(backing);
+            _ledger.nonFree -= uint128(amount);
+            emit CollateralWithdrawn(msg.sender, amount);
+            _send(msg.sender, amount);
+        }
     }
 
     /// @inheritdoc IProverMarket
@@ -195,15 +229,19 @@ contract ProverMarket is MarketStorage, IProverMarket, ReentrancyGuardTransient 
     }
 
     /// @dev True (with the last ask's round) while an ask of `p` may still be settled: its last
-    ///      ask's round is neither final nor past its deadline, or an earlier round's deadline is ahead.
-    function _pendingAsk(ProverInfo storage p) private view returns (bool, uint256) {
+    ///      ask's round is neither final nor past its deadline, or an earlier round's deadline is
+    ///      ahead. `unlocksBy`: the time from which it is false at the latest (earlier if the last
+    ///      ask's round settles before its deadline).
+    function _pendingAsk(ProverInfo storage p) private view returns (bool, uint256, uint256) {
         uint256 lastAsk = p.lastAskRound;
-        if (lastAsk == 0) return (false, 0);
+        if (lastAsk == 0) return (false, 0, 0);
         uint256 askRound = lastAsk - 1;
         uint256 deadline = genesis + (askRound + 1) * commitPeriod + settlePeriod;
         RoundStatus status = _rounds[askRound].status;
         bool final_ = status == RoundStatus.SETTLED || status == RoundStatus.VOIDED;
-        return ((!final_ && block.timestamp < deadline) || block.timestamp + commitPeriod < deadline, askRound);
+        uint256 earlier = deadline > commitPeriod ? deadline - commitPeriod : 0;
+        uint256 unlocksBy = final_ ? earlier : deadline;
+        return (block.timestamp < unlocksBy, askRound, unlocksBy);
     }
 
     // ====================================================== settlement and voids
@@ -274,12 +312,24 @@ contract ProverMarket is MarketStorage, IProverMarket, ReentrancyGuardTransient 
         bytes32 root = bytes32(_rounds[round].askChainOrJobRoot);
         if (root == bytes32(0)) revert RoundNotSettled(round);
         bytes32 leaf = keccak256(abi.encode(round, job));
-        if (!MerkleProof.verifyCalldata(merkleProof, root, leaf)) revert JobNotInRound(round, job.jobIndex);
+        if (!MerkleProof.verifyCalldata(merkleProof, root, leaf)) {
+            revert JobNotInRound(round, job.jobIndex, _wrongJobField(round, job));
+        }
         bits = _resolved[round];
         wordIndex = job.jobIndex / JOBS_PER_WORD;
         bit = 1 << (job.jobIndex % JOBS_PER_WORD);
         word = bits[wordIndex];
         if (word & bit != 0) revert JobAlreadyResolved(round, job.jobIndex);
+    }
+
+    /// @dev Which field of a job that is not in the round's root is wrong, when the chain can tell:
+    ///      `jobIndex` beyond the round's jobs, `proofDeadline` not the round's; else `leaf` (one of
+    ///      the other fields, or the Merkle proof, differs from the settlement's).
+    function _wrongJobField(uint256 round, Job calldata job) private view returns (bytes32) {
+        if (job.jobIndex >= _rounds[round].jobCount) return "jobIndex";
+        uint256 due = genesis + (round + 1) * commitPeriod + settlePeriod + proofPeriod;
+        if (job.proofDeadline != due) return "proofDeadline";
+        return "leaf";
     }
 
     // ================================================================== liveness

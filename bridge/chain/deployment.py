@@ -38,7 +38,7 @@ import json
 import logging
 import time
 import tomllib
-from dataclasses import asdict, dataclass, field
+from dataclasses import MISSING, asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -256,6 +256,12 @@ class DeploymentRecord:
     code_hash: str
     transactions: dict[str, str]
     deployed_at: int
+    start_block: int = 0
+    """First block to read the market's logs from (its deployment block): clients read logs
+    in bounded ranges from here, never from block 0."""
+    rpc: str = ""
+    """The node URL the market was deployed through: a hint for clients, which may use any node
+    of ``chain_id``."""
 
     def to_json(self) -> str:
         """The record as pretty JSON."""
@@ -266,7 +272,13 @@ class DeploymentRecord:
         """Read a record written by :func:`deploy_network`."""
         try:
             data = json.loads(path.read_text())
-            return cls(**{k: data[k] for k in cls.__dataclass_fields__})
+            required = [k for k, f in cls.__dataclass_fields__.items()
+                        if f.default is MISSING]
+            record = cls(**{k: data[k] for k in cls.__dataclass_fields__
+                            if k in data or k in required})
+            if "start_block" not in data:  # a record from before start_block: the same block
+                record = replace(record, start_block=record.block)
+            return record
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise ConfigError(f"{path} is not a deployment record ({exc}): move it away and "
                               "deploy again") from None
@@ -284,6 +296,15 @@ class DeployResult:
 def abi_hash(abi: list[dict[str, Any]]) -> str:
     """keccak256 of the ABI's canonical JSON (tells a client its bindings match)."""
     return "0x" + keccak(text=json.dumps(abi, sort_keys=True, separators=(",", ":"))).hex()
+
+
+def same_parameters(recorded: dict[str, Any], wanted: dict[str, Any]) -> bool:
+    """True when a record's parameters are what a network file asks for: a file's genesis 0
+    (deployment time) matches whatever genesis the chain recorded."""
+    if wanted.get("genesis") == 0:
+        recorded = {k: v for k, v in recorded.items() if k != "genesis"}
+        wanted = {k: v for k, v in wanted.items() if k != "genesis"}
+    return recorded == wanted
 
 
 def record_path(out_dir: str | Path, chain_id: int) -> Path:
@@ -364,7 +385,7 @@ def deploy_network(net: NetworkConfig, account: LocalAccount, *, w3: Web3,
     if path.exists() and not force:
         existing = DeploymentRecord.read(path)
         if record_is_live(w3, existing):
-            if (existing.parameters != net.parameters()
+            if (not same_parameters(existing.parameters, net.parameters())
                     or existing.keeper["address"] != keeper.address):
                 raise ConfigError(f"{path} records a market with other parameters or another "
                                   "keeper: pass --force to deploy a new market (the old record "
@@ -402,13 +423,17 @@ def deploy_network(net: NetworkConfig, account: LocalAccount, *, w3: Web3,
         max_bids_per_round=net.max_bids_per_round, max_asks_per_round=net.max_asks_per_round,
         checkpoint_interval=net.checkpoint_interval)
     market, block, m_tx = _create(sender, w3, "ProverMarket", config.as_tuple())
+    artifact = load_artifact("ProverMarket")
+    # genesis 0 in the file means "the deployment block's time": record the chain's real value
+    deployed = w3.eth.contract(address=Web3.to_checksum_address(market), abi=artifact.abi)
+    genesis = int(deployed.functions.genesis().call())
     record = DeploymentRecord(
         network=net.name, chain_id=chain_id, market=market, verifier=verifier, block=block,
         owner=account.address,
         keeper={"address": keeper.address, "public_key": "0x" + keeper.public_key.hex()},
-        parameters=net.parameters(), abi_hash=abi_hash(load_artifact("ProverMarket").abi),
+        parameters={**net.parameters(), "genesis": genesis}, abi_hash=abi_hash(artifact.abi),
         code_hash=_code_hash(w3, market), transactions={"verifier": v_tx, "market": m_tx},
-        deployed_at=int(time.time()))
+        deployed_at=int(time.time()), start_block=block, rpc=net.rpc)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".json.tmp")
     tmp.write_text(record.to_json())

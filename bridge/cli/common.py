@@ -31,45 +31,13 @@ FromBlockOpt = Annotated[int, typer.Option("--from-block",
                                                 "market's deployment block).")]
 
 
-# What to do about a contract error the client's own checks did not catch (decoded revert).
-_HINTS: dict[str, Callable[[dict[str, Any]], str]] = {
-    "CommitsPaused": lambda a: "the owner paused new commitments; try again later "
-                               "(withdrawals still work)",
-    "RoundNotOpen": lambda a: f"round {a['round']} no longer accepts commitments; commit to "
-                              f"round {a['current']} (omit --round)",
-    "InsufficientBalance": lambda a: f"deposit {a['required'] - a['available']} wei more with "
-                                     "`bridge requester deposit`",
-    "InsufficientCollateral": lambda a: f"stake {a['required'] - a['collateral']} wei more with "
-                                        "`bridge prover stake`, or lower your capacity",
-    "NoCapacity": lambda a: "declare capacity with `bridge prover capacity UNITS` first",
-    "AskAlreadyCommitted": lambda a: "one ask per prover per round: ask again next round",
-    "CapacityChangeTooSoon": lambda a: f"capacity may change again from round "
-                                       f"{a['allowedFrom']}",
-    "CapacityChangeTooLarge": lambda a: "capacity may change at most capacityFactor-fold at a "
-                                        "time: step there over several rounds",
-    "CapacityTooLarge": lambda a: "declare fewer units",
-    "ProofDeadlinePassed": lambda a: "too late to prove: the job can only be slashed now",
-    "JobAlreadyResolved": lambda a: "the job was already proven or slashed",
-    "NotJobProver": lambda a: "only the assigned prover may prove it: see `bridge prover jobs`",
-    "ProofRejected": lambda a: "the verifier rejected the proof: check it, or omit --proof to "
-                                "compute a proof of work",
-    "ZeroAmount": lambda a: "use an amount above 0",
-    "CapacityLockedByAsk": lambda a: f"your ask in round {a['round']} may still be settled: "
-    "change capacity once it is settled or its settle deadline passed",
-    "RoundFull": lambda a: f"round {a['round']} holds its maximum {a['cap']} commitments on "
-    "this side: commit in the next round",
-    "EscrowTooSmall": lambda a: f"the market's minimum escrow is {a['minimum']} wei",
-    "CollateralLockedByAsk": lambda a: f"your ask in round {a['round']} is not settled yet: "
-                                       "withdraw once the keeper settles it",
-}
-
-
 def _message(exc: BridgeError) -> str:
-    if isinstance(exc, SettlementRejected) and exc.name in _HINTS:
-        try:
-            return f"{exc}: {_HINTS[exc.name](exc.args_)}"
-        except (KeyError, TypeError):
-            pass
+    if isinstance(exc, SettlementRejected):
+        from bridge.hints import hint
+
+        text = hint(exc.name, exc.args_)
+        if text is not None:
+            return f"{exc}: {text}"
     return str(exc)
 
 

@@ -190,3 +190,41 @@ def devnet_cmd(
                                       mechanism=mechanism, proofs=proofs,
                                       commit_period=commit_period, state=bool(state)))
     raise typer.Exit(code)
+
+
+# ---------------------------------------------------------------------------------------- ui
+@app.command()
+def ui(rpc: Annotated[str, typer.Option("--rpc", envvar="BRIDGE_RPC",
+                                        help="Node URL the page reads the chain from.")
+                      ] = "http://127.0.0.1:8545",
+       market: Annotated[str, typer.Option("--market", envvar="BRIDGE_MARKET",
+                                           help="Deployment record (bridge deploy's file).")
+                         ] = "",
+       port: Annotated[int, typer.Option("--port", help="Port to serve on.")] = 8700,
+       host: Annotated[str, typer.Option("--host", help="Address to serve on.")] = "127.0.0.1",
+       out: Annotated[str, typer.Option("--out", help="Write the site to this folder instead "
+                                                      "of serving it.")] = "") -> None:
+    """Serve the web app for wallet users (or write it to a folder with --out).
+
+    The page connects an EIP-1193 wallet (it never asks for a key), reads the market from --rpc
+    and the deployment record, and keeps sealed-bid salts in the browser (export/import in the
+    salt-file format of --salts).
+    """
+    from bridge.web.server import WebServer, app_config, write_site
+
+    def run() -> None:
+        config = app_config(rpc, market)
+        if out:
+            typer.echo(f"wrote the web app to {write_site(out, config)}: serve that folder "
+                       "with any static file server")
+            return
+        server = WebServer(config, host, port)
+        typer.echo(f"serving the web app on {server.url} (Ctrl-C to stop)")
+        try:
+            server.serve_forever()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            server.httpd.server_close()
+
+    guarded(run)

@@ -204,6 +204,25 @@ def prover_withdraw(amount: Annotated[str | None, typer.Argument()] = None,
     guarded(run)
 
 
+@prover_app.command("exit")
+def prover_exit(rpc: RpcOpt = "http://127.0.0.1:8545", market: MarketOpt = "",
+                keystore: KeystoreOpt = "", as_json: JsonOpt = False) -> None:
+    """Leave in one transaction: capacity 0 and all collateral not backing open jobs withdrawn.
+
+    Refused while your latest ask may still be settled (the message says until when). Collateral
+    that backs jobs awaiting proof stays until they are proven (payments added) or slashed.
+    """
+    def run() -> None:
+        s = _session(rpc, market, keystore)
+        wei = s.participant.exit()
+        left = s.market.prover_info(s.participant.address)["collateral"]
+        _emit(as_json, {"withdrawn": wei, "collateral": left},
+              [f"capacity 0, withdrew {_wei(wei)}"
+               + (f"; {_wei(left)} stays for jobs awaiting proof" if left else "")])
+
+    guarded(run)
+
+
 @prover_app.command("status")
 def prover_status(rpc: RpcOpt = "http://127.0.0.1:8545", market: MarketOpt = "",
                   keystore: KeystoreOpt = "", salts: SaltsOpt = "",

@@ -70,6 +70,9 @@ def requester_bid(value: Annotated[str, typer.Option("--value", help="Total valu
                                       "comma-separated numbers (public on chain).")] = None,
                   round: Annotated[int | None, typer.Option(
                       "--round", help="Must be the current round (default).")] = None,
+                  top_up: Annotated[bool, typer.Option(
+                      "--top-up", help="Deposit what the free balance lacks for the escrow in "
+                                       "the same transaction.")] = False,
                   rpc: RpcOpt = "http://127.0.0.1:8545", market: MarketOpt = "",
                   keystore: KeystoreOpt = "", salts: SaltsOpt = "",
                   as_json: JsonOpt = False) -> None:
@@ -90,7 +93,7 @@ def requester_bid(value: Annotated[str, typer.Option("--value", help="Total valu
                               "--input (circuit market)")
         rec = s.participant.bid(value=wei, size=size, escrow=locked,
                                 task=_task_bytes(task) if task is not None else b"",
-                                round=round, circuit=circuit, inputs=values)
+                                round=round, circuit=circuit, inputs=values, top_up=top_up)
         _emit(as_json, {**rec.__dict__, "task": rec.extra, "escrow": locked},
               [f"bid committed in round {rec.round}: value {_wei(rec.price)} for "
                f"{_units(rec.quantity)}, escrow {_wei(locked)} locked",

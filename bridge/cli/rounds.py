@@ -53,9 +53,11 @@ def round_show(round: Annotated[int | None, typer.Argument()] = None,
         info = m.round_info(r)
         opens, closes, settle_by, prove_by = m.round_times(r)
         now = m.chain_time()
+        empty = info.bid_count == 0 and info.ask_count == 0
         phase = (info.status.name.lower() if info.status.name != "OPEN" else
                  "not open yet" if now < opens else
                  "accepting commitments" if now < closes else
+                 "closed empty (no commitments: nothing to settle)" if empty else
                  "awaiting settlement" if now <= settle_by else "voidable (keeper missed it)")
         data: dict[str, Any] = {"round": r, "phase": phase, "opens_at": opens,
                                 "closes_at": closes, "settle_deadline": settle_by,

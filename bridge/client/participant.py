@@ -231,8 +231,24 @@ class Participant:
                           "capacity (`bridge prover capacity 0`) and wait for your jobs")
         if amount > free:
             raise Refused(f"only {free} wei of collateral is free ({locked} backs capacity and "
-                          "open jobs): lower capacity to 0 and wait for your jobs to finish")
+                          "open jobs): lower capacity to 0 and wait for your jobs to finish, "
+                          "or leave in one call with `bridge prover exit`")
         self._send("withdrawCollateral", amount)
+        return amount
+
+    def exit(self) -> int:
+        """Leave in one transaction: capacity 0 and all collateral not backing open jobs
+        withdrawn (``exit``); returns the amount sent."""
+        pending = self.ask_lock()
+        if pending is not None:
+            deadline = self.market.params.settle_deadline(pending)
+            at = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(deadline))
+            raise Refused(f"your ask in round {pending} may still be settled: exit once the "
+                          f"keeper settles it (at the latest {at})")
+        info = self.market.prover_info(self.address)
+        backing = self.market.params.refund_cap * self.market.outstanding_units(self.address)
+        amount = max(info["collateral"] - backing, 0)
+        self._send("exit")
         return amount
 
     @staticmethod
@@ -260,8 +276,11 @@ class Participant:
 
     def bid(self, *, value: int, size: int | None, escrow: int, task: bytes = b"",
             round: int | None = None, circuit: str | int | None = None,
-            inputs: Sequence[int] = ()) -> SealedRecord:
+            inputs: Sequence[int] = (), top_up: bool = False) -> SealedRecord:
         """Seal and commit a bid: ``value`` wei in total for ``size`` units, ``escrow`` locked.
+
+        ``top_up``: deposit what the free balance lacks for the escrow in the same transaction
+        (the commit carries it as ``msg.value``); otherwise a short balance is refused.
 
         A circuit market (``market.circuit_tasks``) takes ``circuit`` (id or name) and its public
         ``inputs`` instead of ``task``; the size is the circuit's units (``size`` may be omitted).
@@ -307,9 +326,11 @@ class Participant:
             raise Refused(f"escrow {escrow} wei is below this market's minimum {minimum} wei: "
                           f"lock at least {minimum}")
         free = self.market.balance_of(self.address)
-        if escrow > free:
-            raise Refused(f"escrow {escrow} wei exceeds your free balance {free} wei: run "
-                          f"`bridge requester deposit {escrow - free}` first")
+        missing = max(escrow - free, 0)
+        if missing and not top_up:
+            raise Refused(f"escrow {escrow} wei exceeds your free balance {free} wei: pass "
+                          f"--top-up to deposit the missing {missing} wei with the bid, or run "
+                          f"`bridge requester deposit {missing}` first")
         r = self._open_round(round)
         self._check_room(r, "bid", self.market.round_info(r).bid_count,
                          self.market.params.max_bids_per_round)
@@ -321,9 +342,10 @@ class Participant:
                                                     extra="0x" + task.hex())
         if registered is not None:
             receipt = self._send("commitTask", r, commitment, ciphertext, escrow, registered.id,
-                                 list(inputs))
+                                 list(inputs), value=missing)
         else:
-            receipt = self._send("commitBid", r, commitment, ciphertext, escrow, task)
+            receipt = self._send("commitBid", r, commitment, ciphertext, escrow, task,
+                                 value=missing)
         record = SealedRecord(**{**record.__dict__,
                                  "tx_hash": HexBytes(receipt["transactionHash"]).to_0x_hex()})
         self.salts.add(record)

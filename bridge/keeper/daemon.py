@@ -59,7 +59,8 @@ def read_market_ref(market: str) -> tuple[str, int | None]:
         return Web3.to_checksum_address(market), None
     try:
         record = json.loads(Path(market).read_text())
-        return Web3.to_checksum_address(record["market"]), int(record["block"])
+        return (Web3.to_checksum_address(record["market"]),
+                int(record.get("start_block", record["block"])))
     except (OSError, KeyError, ValueError) as exc:
         raise ConfigError(f"{market!r} is not a deployment record with 'market' and 'block': "
                           f"{exc}") from None

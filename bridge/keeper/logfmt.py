@@ -45,3 +45,9 @@ def configure_logging(level: str = "INFO", fmt: str = "text") -> None:
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level.upper())
+    # APScheduler logs every run of the keeper's tick job ("Running job", "executed
+    # successfully") at INFO, once per poll interval: keep only its warnings and errors (missed
+    # or failed runs), unless the keeper itself runs at DEBUG.
+    noisy = logging.getLevelName(level.upper())
+    logging.getLogger("apscheduler").setLevel(
+        logging.DEBUG if noisy == logging.DEBUG else logging.WARNING)

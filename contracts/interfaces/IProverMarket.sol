@@ -136,8 +136,9 @@ interface IProverMarketTypes {
     error RoundFull(uint256 round, uint8 side, uint256 cap);
     /// @notice A bid's escrow is below the market's minimum.
     error EscrowTooSmall(uint256 escrow, uint256 minimum);
-    /// @notice Capacity may not change while an ask of the prover may still be settled.
-    error CapacityLockedByAsk(address prover, uint256 round);
+    /// @notice Capacity may not change while the prover's ask in `round` may still be settled: at
+    ///         the latest from time `unlocksBy` it may (earlier if that round settles sooner).
+    error CapacityLockedByAsk(address prover, uint256 round, uint256 unlocksBy);
     /// @notice The round's paged settlement is not in progress (`beginSettlement` first).
     error SettlementNotBegun(uint256 round);
     /// @notice The ask table passed with a page is not the one the settlement stored.
@@ -164,8 +165,13 @@ interface IProverMarketTypes {
     error AskAlreadyCommitted(uint256 round, address prover);
     /// @notice `prover`'s collateral is below the `required` amount.
     error InsufficientCollateral(address prover, uint256 collateral, uint256 required);
-    /// @notice Collateral stays put while the prover's ask in `round` awaits settlement.
-    error CollateralLockedByAsk(address prover, uint256 round);
+    /// @notice Collateral stays put while the prover's ask in `round` awaits settlement: at the
+    ///         latest from time `unlocksBy` it may move (earlier if that round settles sooner).
+    error CollateralLockedByAsk(address prover, uint256 round, uint256 unlocksBy);
+    /// @notice The amount is free only once capacity is lowered: `capacity` units hold collateral;
+    ///         at capacity 0, `withdrawable` could be withdrawn. Call `exit` (capacity 0 and
+    ///         withdraw in one call) or `setCapacity` lower first.
+    error CollateralBacksCapacity(address prover, uint256 capacity, uint256 withdrawable);
     /// @notice Capacity may change again only from round `allowedFrom`.
     error CapacityChangeTooSoon(address prover, uint256 round, uint256 allowedFrom);
     /// @notice Capacity may change at most `capacityFactor`-fold (except to 0).
@@ -210,8 +216,11 @@ interface IProverMarketTypes {
     error VoidTooEarly(uint256 round, uint256 deadline);
     /// @notice The round has not been settled.
     error RoundNotSettled(uint256 round);
-    /// @notice The job is not in the round's Merkle root.
-    error JobNotInRound(uint256 round, uint256 jobIndex);
+    /// @notice The job is not in the round's Merkle root; `field` names what is wrong when the
+    ///         chain can tell: `jobIndex` (beyond the round's job count), `proofDeadline` (not the
+    ///         round's), else `leaf` (another field of the job, or the Merkle proof, differs from
+    ///         the settlement's: rebuild the job from the `BidsSettled` logs).
+    error JobNotInRound(uint256 round, uint256 jobIndex, bytes32 field);
     /// @notice Only the job's prover may submit its proof.
     error NotJobProver(address caller, address prover);
     /// @notice The proof deadline of the job has passed.
@@ -329,16 +338,26 @@ interface IProverMarket is IProverMarketTypes {
     ///         prover's latest ask awaits settlement (so lowering capacity cannot strand it).
     function withdrawCollateral(uint256 amount) external;
 
-    /// @notice Commits a sealed bid for the current round and locks `escrow` from the free balance.
+    /// @notice Leaves in one call: sets the caller's capacity to 0 and withdraws all collateral
+    ///         not backing outstanding units (`refundCap · outstandingUnits` stays). Refused, like
+    ///         `setCapacity`, while the prover's latest ask may still be settled.
+    /// @return amount The collateral sent to the caller (0 when all of it backs outstanding units).
+    function exit() external returns (uint256 amount);
+
+    /// @notice Commits a sealed bid for the current round and locks `escrow` from the free balance,
+    ///         after adding `msg.value` to it (deposit and bid in one transaction; `Deposited` is
+    ///         emitted for the value).
     /// @param commitment The commitment (docs/protocol.md) (see `commitmentOf`, side 0, price = value, quantity = size).
     /// @param ciphertext ECIES(keeper key, abi.encode(value, size, salt)), only logged.
     /// @param escrow Public upper bound on the sealed value.
     /// @param task The task to be proven (an opaque word; markets whose verifier is a circuit
     ///        registry refuse it: `OpaqueTaskRefused`, use `commitTask`).
     function commitBid(uint256 round, bytes32 commitment, bytes calldata ciphertext, uint256 escrow, bytes32 task)
-        external;
+        external
+        payable;
 
-    /// @notice Commits a sealed bid for a circuit task: `task = registry.taskOf(circuitId, inputs)`
+    /// @notice Commits a sealed bid for a circuit task (`msg.value` deposited first, as in
+    ///         `commitBid`): `task = registry.taskOf(circuitId, inputs)`
     ///         (range-checked inputs; one-unit circuits only, so the bid's size is 1, checked at
     ///         settlement). The inputs are public: they are logged in
     ///         `BidCommitted` so any prover can read them; the price stays sealed.
@@ -349,7 +368,7 @@ interface IProverMarket is IProverMarketTypes {
         uint256 escrow,
         uint256 circuitId,
         uint256[] calldata inputs
-    ) external;
+    ) external payable;
 
     /// @notice Commits a sealed ask for the current round (one per prover per round, capacity > 0).
     function commitAsk(uint256 round, bytes32 commitment, bytes calldata ciphertext) external;

@@ -19,6 +19,7 @@ from bridge.sealed import commitment as sealed_commitment
 from tests.contracts.conftest import (
     KEEPER_PUBKEY,
     MIN_ESCROW,
+    PERIOD,
     REFUND_CAP,
     Accounts,
     market_config,
@@ -279,8 +280,8 @@ def test_stake_capacity_rules_and_collateral_withdrawal(proofphi: Driver, accoun
     with rejected("CapacityChangeTooLarge"):
         m.send("setCapacity", 1, sender=p)
     m.send("setCapacity", 8, sender=p)
-    # 8 units back 8 refundCap: 2 free
-    with rejected("InsufficientCollateral"):
+    # 8 units back 8 refundCap: 2 free (3 would be free at capacity 0: the error says so)
+    with rejected("CollateralBacksCapacity"):
         m.send("withdrawCollateral", 3 * REFUND_CAP, sender=p)
     rc = m.send("withdrawCollateral", 2 * REFUND_CAP, sender=p)
     assert m.events(rc, "CollateralWithdrawn")[0]["args"]["amount"] == 2 * REFUND_CAP
@@ -300,16 +301,115 @@ def test_collateral_is_locked_while_an_ask_awaits_settlement(proofphi: Driver, a
     m.prover_ready(accounts.p1, 1, extra=REFUND_CAP)
     r = m.next_round()
     m.commit_ask(r, accounts.p1, MILLI)
-    with rejected("CapacityLockedByAsk"):
+    settle_deadline = m.times(r)[2]
+    with rejected("CapacityLockedByAsk") as info:
         m.send("setCapacity", 0, sender=accounts.p1)
-    with rejected("CollateralLockedByAsk"):
+    assert (info.value.args_["round"], info.value.args_["unlocksBy"]) == (r, settle_deadline)
+    with rejected("CollateralLockedByAsk") as info:
         m.send("withdrawCollateral", REFUND_CAP, sender=accounts.p1)
+    assert (info.value.args_["round"], info.value.args_["unlocksBy"]) == (r, settle_deadline)
     m.close(r)
     with rejected("CollateralLockedByAsk"):
         m.send("withdrawCollateral", REFUND_CAP, sender=accounts.p1)
+    with rejected("CapacityLockedByAsk") as info:
+        m.send("exit", sender=accounts.p1)  # exit waits for the ask like setCapacity
+    assert info.value.args_["unlocksBy"] == settle_deadline
     m.settle(r, *m.clear(r))
     m.send("setCapacity", 0, sender=accounts.p1)
     m.send("withdrawCollateral", 2 * REFUND_CAP, sender=accounts.p1)
+
+
+def test_a_settled_ask_locks_until_one_commit_period_before_its_deadline(
+        chain: TesterChain, pow_verifier: Contract, accounts: Accounts) -> None:
+    """Settled early, an ask still locks while an earlier round could settle (settle period
+    longer than the commit period): `unlocksBy` says when (settle deadline − commit period), and
+    that moment is exact."""
+    cfg = replace(market_config(accounts, pow_verifier.address, Mechanism.PROOFPHI),
+                  settle_period=3 * PERIOD)
+    m = Driver(chain, deploy_market(chain.w3, cfg, accounts.owner), accounts.keeper,
+               accounts.owner)
+    m.prover_ready(accounts.p1, 1, extra=REFUND_CAP)
+    r = m.next_round()
+    m.commit_ask(r, accounts.p1, MILLI)
+    m.close(r)
+    m.settle(r, *m.clear(r))
+    unlocks = m.times(r)[2] - PERIOD
+    assert m.chain.now() + 2 < unlocks
+    with rejected("CollateralLockedByAsk") as info:
+        m.send("withdrawCollateral", REFUND_CAP, sender=accounts.p1)
+    assert info.value.args_["unlocksBy"] == unlocks
+    m.chain.travel_to(unlocks - 2)
+    with rejected("CollateralLockedByAsk"):
+        m.send("withdrawCollateral", REFUND_CAP, sender=accounts.p1)
+    m.chain.travel_to(unlocks)
+    m.send("withdrawCollateral", REFUND_CAP, sender=accounts.p1)
+
+
+def test_withdrawing_collateral_that_backs_capacity_says_lower_capacity_first(
+        proofphi: Driver, accounts: Accounts) -> None:
+    """The amount would be free at capacity 0: the error says so (and how much), not a bare
+    InsufficientCollateral; asking for more than even capacity 0 frees stays that error."""
+    m = proofphi
+    p = accounts.p1
+    m.prover_ready(p, 3, extra=REFUND_CAP)
+    with rejected("CollateralBacksCapacity") as info:
+        m.send("withdrawCollateral", 2 * REFUND_CAP, sender=p)
+    assert (info.value.args_["capacity"], info.value.args_["withdrawable"]) == (3, 4 * REFUND_CAP)
+    with rejected("InsufficientCollateral"):
+        m.send("withdrawCollateral", 4 * REFUND_CAP + 1, sender=p)
+    m.send("withdrawCollateral", REFUND_CAP, sender=p)  # the part capacity does not hold
+
+
+def test_exit_sets_capacity_zero_and_withdraws_all_but_the_backing_of_open_jobs(
+        proofphi: Driver, accounts: Accounts) -> None:
+    """One call to leave: capacity 0, everything not backing outstanding units sent; the
+    backing of open jobs stays (and is still slashable), the rest follows once proven."""
+    m = proofphi
+    _, s = two_task_round(m, accounts)
+    p = accounts.p1
+    assert m.outstanding(p) == 2
+    m.send("stake", sender=p, value=REFUND_CAP + 7)
+    collateral = m.collateral(p)
+    assert collateral == 3 * REFUND_CAP + 7
+    eth = m.chain.w3.eth.get_balance(p)
+    rc = m.send("exit", sender=p)
+    gas = rc["gasUsed"] * rc["effectiveGasPrice"]
+    assert m.events(rc, "CapacitySet")[0]["args"]["capacity"] == 0
+    sent = m.events(rc, "CollateralWithdrawn")[0]["args"]["amount"]
+    assert sent == collateral - 2 * REFUND_CAP
+    assert m.collateral(p) == 2 * REFUND_CAP
+    assert m.chain.w3.eth.get_balance(p) == eth + sent - gas
+    assert m.market.functions.proverInfo(p).call()[1] == 0
+    m.prove(s, 0)
+    m.prove(s, 1)
+    rc = m.send("exit", sender=p)  # again: all of it now
+    assert m.events(rc, "CollateralWithdrawn")[0]["args"]["amount"] == 2 * REFUND_CAP + 6 * MILLI
+    assert m.collateral(p) == 0
+    rc = m.send("exit", sender=p)  # nothing left: capacity stays 0, nothing sent
+    assert m.events(rc, "CollateralWithdrawn") == []
+    conserved(m, accounts)
+
+
+def test_commit_bid_deposits_its_value_in_the_same_transaction(proofphi: Driver,
+                                                                accounts: Accounts) -> None:
+    """`commitBid` with value: the value joins the free balance (Deposited) before the escrow
+    is locked, so a new requester bids in one transaction; the rest stays free."""
+    m = proofphi
+    r = m.next_round()
+    q = accounts.r1
+    assert m.balance(q) == 0
+    c = m.commitment(r, q, 0, 5 * MILLI, 1, os.urandom(32))
+    rc = m.send("commitBid", r, c, CIPHERTEXT, 5 * MILLI, os.urandom(32), sender=q,
+                value=7 * MILLI)
+    assert m.events(rc, "Deposited")[0]["args"]["amount"] == 7 * MILLI
+    assert m.events(rc, "BidCommitted")[0]["args"]["escrow"] == 5 * MILLI
+    assert m.balance(q) == 2 * MILLI
+    with rejected("InsufficientBalance") as info:  # value counts, but must cover the rest
+        m.send("commitBid", r, c, CIPHERTEXT, 5 * MILLI, os.urandom(32), sender=q,
+               value=2 * MILLI)
+    assert (info.value.args_["available"], info.value.args_["required"]) == (4 * MILLI, 5 * MILLI)
+    assert m.balance(q) == 2 * MILLI  # the failed call's value went back with the revert
+    conserved(m, accounts)
 
 
 def test_an_unsettled_ask_locks_collateral_until_its_deadline(dara: Driver, accounts: Accounts
@@ -614,9 +714,14 @@ def test_submit_proof_pays_prover_collateral_and_keeps_margin(proofphi: Driver, 
         m.prove(s, 1, sender=accounts.p2)
     with rejected("ProofRejected"):
         m.prove(s, 1, proof=b"\xff" * 31 + b"\x01")
-    forged = replace(s.jobs[1], payment=s.jobs[1].payment + 1)
-    with rejected("JobNotInRound"):
-        m.send("submitProof", r, forged.as_tuple(), s.proof(1), b"\x00" * 32, sender=accounts.p1)
+    for field, forged in [("leaf", replace(s.jobs[1], payment=s.jobs[1].payment + 1)),
+                          ("jobIndex", replace(s.jobs[1], job_index=2)),
+                          ("proofDeadline", replace(s.jobs[1],
+                                                    proof_deadline=s.jobs[1].proof_deadline - 1))]:
+        with rejected("JobNotInRound") as info:
+            m.send("submitProof", r, forged.as_tuple(), s.proof(1), b"\x00" * 32,
+                   sender=accounts.p1)
+        assert info.value.args_["field"].rstrip(b"\0") == field.encode()
     with rejected("RoundNotSettled"):
         m.send("submitProof", r + 5, s.jobs[1].as_tuple(), s.proof(1), b"\x00" * 32,
                sender=accounts.p1)

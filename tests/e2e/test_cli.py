@@ -319,7 +319,8 @@ def test_a_whole_round_runs_through_the_cli_with_the_real_keeper(tmp_path: Path)
         line = refused(run(d, None, "prover", "prove", str(r), "0", "--proof", "0x" + bad.hex(),
                            **p1_env))
         assert line == (f"error: ProofRejected(round={r}, jobIndex=0): the verifier rejected the "
-                        "proof: check it, or omit --proof to compute a proof of work")
+                        "proof: check it, or let the client compute a proof of work (omit "
+                        "--proof)")
         line = refused(run(d, None, "prover", "prove", str(r), "0", "--proof", "0xzz", **p1_env))
         assert line == ("error: --proof '0xzz' is not hex bytes: write 0x followed by an even "
                         "number of hex digits")
@@ -429,11 +430,45 @@ def test_escrow_above_free_balance_is_refused_with_the_deposit_to_make(mkt: Depl
     line = refused(run(mkt, q, "requester", "bid", "--value", "5gwei", "--size", "1",
                        "--escrow", "10gwei", "--task", "t"))
     assert line == ("error: escrow 10000000000 wei exceeds your free balance 3000000000 wei: "
-                    "run `bridge requester deposit 7000000000` first")
+                    "pass --top-up to deposit the missing 7000000000 wei with the bid, or run "
+                    "`bridge requester deposit 7000000000` first")
     line = refused(run(mkt, q, "requester", "bid", "--value", "5gwei", "--size", "1",
                        "--escrow", "4gwei", "--task", "t"))
     assert "escrow 4000000000 is below the sealed value 5000000000" in line
     assert mkt.market.balance_of(q.address) == 3 * GWEI
+
+
+def test_bid_with_top_up_deposits_the_missing_escrow_in_the_same_transaction(
+        mkt: Deployed) -> None:
+    """--top-up: one transaction carries the missing escrow as value (Deposited + BidCommitted)."""
+    q = requester_with_deposit(mkt, 3 * GWEI)
+    block = mkt.chain.w3.eth.block_number
+    got = as_json(run(mkt, q, "requester", "bid", "--value", "5gwei", "--size", "1",
+                      "--escrow", "10gwei", "--task", "t", "--top-up", "--json"))
+    assert got["escrow"] == 10 * GWEI
+    assert mkt.chain.w3.eth.block_number == block + 1, "one transaction"
+    tx = mkt.chain.w3.eth.get_transaction(got["tx_hash"])
+    assert tx["value"] == 7 * GWEI
+    assert mkt.market.balance_of(q.address) == 0
+    deposited = mkt.market.contract.events.Deposited().get_logs(from_block=block + 1)
+    assert [(e["args"]["account"], e["args"]["amount"]) for e in deposited] == [
+        (q.address, 7 * GWEI)]
+
+
+def test_prover_exit_leaves_in_one_transaction(mkt: Deployed) -> None:
+    key = prover_with_capacity(mkt, 2)
+    participant(mkt, key).stake(GWEI)
+    line = refused(run(mkt, key, "prover", "withdraw", "2gwei"))
+    assert "`bridge prover exit`" in line
+    with pytest.raises(SettlementRejected) as err:  # past the client's check: the contract's
+        participant(mkt, key)._send("withdrawCollateral", 2 * GWEI)
+    assert (err.value.name, err.value.args_["capacity"], err.value.args_["withdrawable"]) == (
+        "CollateralBacksCapacity", 2, 2 * REFUND_CAP + GWEI)
+    block = mkt.chain.w3.eth.block_number
+    got = as_json(run(mkt, key, "prover", "exit", "--json"))
+    assert got == {"withdrawn": 2 * REFUND_CAP + GWEI, "collateral": 0}
+    assert mkt.chain.w3.eth.block_number == block + 1, "one transaction"
+    assert mkt.market.prover_info(key.address)["capacity"] == 0
 
 
 def test_capacity_without_collateral_is_refused_with_the_stake_to_add(mkt: Deployed) -> None:
@@ -515,6 +550,30 @@ def test_capacity_change_and_a_second_pending_ask_are_refused_with_the_fix(
                     "next round")
 
 
+def test_an_empty_round_the_keeper_finalized_is_not_shown_as_missed(tmp_path: Path) -> None:
+    """No commitments: the keeper leaves the round alone on purpose (nothing to settle, the
+    chain keeps it OPEN), so `round show` must not call it voidable or missed once its deadline
+    has passed; a round with a commitment and no settlement still is."""
+    from bridge.chain.market import RoundStatus
+
+    d = deploy_test_market(tmp_path)
+    r = d.market.current_round()
+    keeper = d.keeper_for(tmp_path / "keeper.sqlite")
+    keeper.run_until_idle()
+    d.travel_to(d.market.params.settle_deadline(r) + 1)
+    keeper.run_until_idle()
+    assert d.market.round_info(r).status is RoundStatus.OPEN
+    shown = as_json(run(d, None, "round", "show", str(r), "--json"))
+    assert shown["phase"] == "closed empty (no commitments: nothing to settle)"
+    q = requester_with_deposit(d, ETHER)
+    r2 = d.market.current_round()
+    ok(run(d, q, "requester", "bid", "--value", "5gwei", "--size", "1", "--escrow", "7gwei",
+           "--task", "t"))
+    d.travel_to(d.market.params.settle_deadline(r2) + 1)
+    assert as_json(run(d, None, "round", "show", str(r2), "--json"))["phase"] == \
+        "voidable (keeper missed it)"
+
+
 def test_anyone_voids_an_unsettled_round_with_round_void(tmp_path: Path) -> None:
     d = deploy_test_market(tmp_path)
     q = requester_with_deposit(d, ETHER)
@@ -546,7 +605,7 @@ def test_withdrawing_more_than_is_free_is_refused(mkt: Deployed) -> None:
     line = refused(run(mkt, key, "prover", "withdraw", "2gwei"))
     assert line == (f"error: only 1000000000 wei of collateral is free ({REFUND_CAP} backs "
                     "capacity and open jobs): lower capacity to 0 and wait for your jobs to "
-                    "finish")
+                    "finish, or leave in one call with `bridge prover exit`")
     assert refused(run(mkt, mkt.new_key(), "requester", "withdraw")) == (
         "error: nothing to withdraw: free balance is 0 wei")
 

@@ -58,6 +58,14 @@ def test_deploy_writes_a_record_and_does_not_deploy_twice(tmp_path: Path) -> Non
     assert data["parameters"]["mechanism"] == "proofphi"
     assert data["block"] <= chain.w3.eth.block_number
     market = Market(chain.w3, data["market"])
+    # where clients start reading logs, which node was used, and the chain's genesis (the file
+    # says 0: the deployment block's time, which the record must hold, not 0)
+    assert data["start_block"] == data["block"] == chain.w3.eth.get_transaction_receipt(
+        data["transactions"]["market"])["blockNumber"]
+    assert data["rpc"] == net.rpc
+    assert net.genesis == 0
+    assert data["parameters"]["genesis"] == market.params.genesis == chain.w3.eth.get_block(
+        data["block"])["timestamp"] > 0
     assert market.keeper() == keeper.address
     assert market.params.commit_period == net.commit_period
     assert record_is_live(chain.w3, first.record)

@@ -57,3 +57,42 @@ def test_json_log_lines_carry_level_logger_message_and_traceback() -> None:
 
         record = logging.makeLogRecord({"msg": "tick failed", "exc_info": sys.exc_info()})
     assert "ValueError: boom" in json.loads(fmt.format(record))["exc"]
+
+
+def test_keeper_logging_keeps_apscheduler_quiet_at_info_but_not_its_warnings() -> None:
+    """The tick job runs every poll interval: APScheduler's per-run INFO lines ("Running job",
+    "executed successfully") must not reach the keeper's log, its warnings (missed runs) must."""
+    import io
+    import logging
+
+    from apscheduler.schedulers.background import BackgroundScheduler
+
+    from bridge.keeper.logfmt import configure_logging
+
+    root = logging.getLogger()
+    saved = (list(root.handlers), root.level, logging.getLogger("apscheduler").level)
+    try:
+        configure_logging("INFO", "text")
+        stream = io.StringIO()
+        root.handlers[0].setStream(stream)  # type: ignore[attr-defined]
+        ran = []
+        scheduler = BackgroundScheduler()
+        scheduler.add_job(lambda: ran.append(1), "interval", seconds=0.05)
+        scheduler.start()
+        deadline = time.time() + 5
+        while len(ran) < 3 and time.time() < deadline:
+            time.sleep(0.02)
+        scheduler.shutdown()
+        logging.getLogger("bridge.keeper.daemon").info("tick done")
+        logging.getLogger("apscheduler.executors.default").warning("Run time of job was missed")
+        out = stream.getvalue()
+        assert len(ran) >= 3
+        assert "tick done" in out and "was missed" in out
+        assert "Running job" not in out and "executed successfully" not in out, out
+    finally:
+        for h in list(root.handlers):
+            root.removeHandler(h)
+        for h in saved[0]:
+            root.addHandler(h)
+        root.setLevel(saved[1])
+        logging.getLogger("apscheduler").setLevel(saved[2])

@@ -1,0 +1,276 @@
+"""The web app in a real browser against anvil and the real keeper.
+
+A requester and a prover each use their own page (own wallet, own IndexedDB); a second prover and
+a second requester act through the library so the Prooφ round trades (at least two asks, more bids
+than the cheapest ask's capacity). Through the pages: stake, capacity, a sealed ask, a sealed bid
+that deposits its escrow in the same transaction, the keeper settles, the requester sees it won
+(and a bad bid of theirs as invalid, with the reason), the prover proves in a Web Worker, exits
+and the requester withdraws. A refused action shows the contract's decoded error with the CLI's
+hint; a wallet on the wrong chain is offered the switch.
+
+Screenshots of each view go to the test's tmp dir, and to docs/img/ with BRIDGE_SCREENSHOTS=1.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from eth_account import Account
+
+from bridge.chain.anvil import ANVIL, DEV_KEYS, Anvil
+from bridge.client.participant import new_task
+from bridge.sealed import Side, commitment, seal
+from bridge.web.server import WebServer, app_config
+from tests.integration.conftest import KeeperProcess
+from tests.integration.harness import GWEI, Scene, make_scene
+
+pytestmark = [pytest.mark.browser, pytest.mark.anvil]
+
+DOCS_IMG = Path(__file__).resolve().parents[2] / "docs" / "img"
+PAGE_PROVER = Account.from_key(DEV_KEYS[3]).address
+PAGE_REQUESTER = Account.from_key(DEV_KEYS[4]).address
+
+
+@pytest.fixture
+def market(tmp_path: Path) -> Iterator[tuple[Scene, WebServer, KeeperProcess]]:
+    """anvil (1 s blocks), a Prooφ market with long periods (time moves by `evm_mine`), the real
+    keeper in its own process, and the web app served for that market."""
+    if not os.access(ANVIL, os.X_OK):
+        pytest.fail(f"anvil is not installed at {ANVIL}: run `npm ci` (make test does)")
+    node = Anvil(tmp_path, block_time=1).start()
+    keeper = None
+    server = None
+    try:
+        scene = make_scene(node, tmp_path, provers=1, requesters=1, commit_period=300,
+                           settle_period=300, proof_period=300)
+        keeper = KeeperProcess(tmp_path, node.url, scene.record,
+                               f"sqlite:///{tmp_path / 'keeper.sqlite'}", confirmations=1,
+                               poll_interval=0.3).start()
+        server = WebServer(app_config(node.url, scene.record)).start()
+        yield scene, server, keeper
+    finally:
+        if server is not None:
+            server.stop()
+        if keeper is not None:
+            keeper.kill()
+        node.stop()
+
+
+def shot(page: Any, tmp_path: Path, name: str) -> None:
+    path = tmp_path / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    if os.environ.get("BRIDGE_SCREENSHOTS") == "1":
+        DOCS_IMG.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, DOCS_IMG / f"{name}.png")
+
+
+def view(page: Any, name: str) -> None:
+    page.click(f"nav button[data-view='{name}']")
+
+
+def message(page: Any, expect: str, timeout: float = 60) -> str:
+    """Wait until the page's message area says ``expect`` (a regex); fail with what it says."""
+    deadline = time.monotonic() + timeout
+    text = ""
+    while time.monotonic() < deadline:
+        text = page.inner_text("#message") if page.is_visible("#message") else ""
+        if re.search(expect, text):
+            return text
+        if re.search(r"refused|failed", text) and not re.search(expect, text):
+            break
+        time.sleep(0.2)
+    raise AssertionError(f"page says {text!r}, expected /{expect}/; page errors: "
+                         f"{getattr(page, '__errors', [])}")
+
+
+def wait_for(what: Callable[[], bool], why: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if what():
+            return
+        time.sleep(0.25)
+    raise AssertionError(f"timed out waiting for {why}")
+
+
+def fill(page: Any, selector: str, value: str) -> None:
+    page.fill(selector, value)
+
+
+def test_a_requester_and_a_prover_complete_a_round_through_the_page(
+        market: tuple[Scene, WebServer, KeeperProcess], wallet_page: Any,
+        tmp_path: Path) -> None:
+    scene, server, keeper = market
+    m = scene.market
+    lib_prover, lib_requester = scene.provers[0], scene.requesters[0]
+
+    # --- the prover's page: a wallet on the wrong chain is offered the switch
+    pp = wallet_page(server.url, scene.node.url, PAGE_PROVER, fake_chain_id="0x1")
+    pp.click("#connect")
+    wait_for(lambda: pp.is_visible("#switch-chain"), "the switch-network offer")
+    assert "wallet on chain 1, market on 31337" in pp.inner_text("#chain-status")
+    pp.click("#switch-chain")
+    wait_for(lambda: not pp.is_visible("#switch-chain"), "the switch to succeed")
+    assert pp.evaluate("window.__switchedTo") == "0x7a69"
+    assert pp.inner_text("#chain-status") == "chain 31337"
+
+    # a refused action shows the contract's decoded error with the CLI's hint (no client
+    # pre-check for capacity: the contract refuses it)
+    view(pp, "prover")
+    fill(pp, "#capacity-form input[name=units]", "1")
+    pp.click("#capacity-form button")
+    text = message(pp, "Set capacity refused")
+    refund_cap = m.params.refund_cap
+    assert (f"InsufficientCollateral(prover={PAGE_PROVER}, collateral=0, required={refund_cap}):"
+            f" stake {refund_cap} wei more, or lower your capacity") in text
+    assert "bridge prover" not in text  # the web wording: no CLI command
+    shot(pp, tmp_path, "refused")
+
+    # stake and declare capacity through the page; the pacing rule is shown before sending
+    fill(pp, "#stake-form input[name=amount]", "400")
+    pp.click("#stake-form button")
+    message(pp, "Staked 400 gwei")
+    pp.click("#capacity-form button")
+    message(pp, "Capacity set to 1")
+    assert m.prover_info(PAGE_PROVER)["capacity"] == 1
+    wait_for(lambda: "between 1 and 4 units" in pp.inner_text("#pacing"), "the pacing rule")
+
+    # the library side: a second prover (dearer) and a second requester (lower bid)
+    lib_prover.stake(refund_cap * 5)
+    lib_prover.set_capacity(1)
+    lib_requester.deposit(10**17)
+    r = m.current_round()
+    lib_prover.ask(cost=30 * GWEI, round=r)
+    lib_requester.bid(value=50 * GWEI, size=1, escrow=50 * GWEI, task=new_task(), round=r)
+
+    # the prover's sealed ask and the requester's sealed bid, through the pages
+    fill(pp, "#ask-form input[name=cost]", "10")
+    pp.click("#ask-form button")
+    message(pp, f"Ask committed in round {r}: 1 units at 10 gwei")
+
+    rp = wallet_page(server.url, scene.node.url, PAGE_REQUESTER)
+    rp.click("#connect")
+    view(rp, "requester")
+    wait_for(lambda: rp.is_visible("#bid-form"), "the bid form")
+    assert m.balance_of(PAGE_REQUESTER) == 0
+    fill(rp, "#bid-form input[name=value]", "100")
+    fill(rp, "#bid-form input[name=escrow]", "120")
+    rp.click("#bid")
+    message(rp, rf"Bid committed in round {r} \(deposited 120 gwei with it\)")
+    commits = scene.logs("BidCommitted")
+    mine = [e for e in commits if e["args"]["requester"] == PAGE_REQUESTER]
+    assert len(mine) == 1 and mine[0]["args"]["escrow"] == 120 * GWEI
+    assert "eth_call" not in rp.evaluate("window.__walletCalls")
+
+    # a bad bid of the same requester (a commitment its envelope does not match), sent directly
+    key = m.keeper_for(r)[1]
+    salt = os.urandom(32)
+    bad_commitment = commitment(chain_id=m.params.chain_id, market=m.address, round=r,
+                                participant=PAGE_REQUESTER, side=Side.BID, price=7 * GWEI,
+                                quantity=1, salt=os.urandom(32))
+    scene.w3.eth.send_transaction({  # anvil's unlocked account, as the wallet would
+        "from": PAGE_REQUESTER, "to": m.address, "value": 7 * GWEI,
+        "data": m.contract.encode_abi("commitBid", [r, bad_commitment,
+                                                    seal(key, price=7 * GWEI, quantity=1,
+                                                         salt=salt), 7 * GWEI, new_task()])})
+    view(rp, "market")
+    wait_for(lambda: rp.inner_text("#commit-counts") == "3 / 2", "the page to count 3 bids, 2 asks")
+    assert rp.inner_text("#phase") == "commit"
+
+    # the round closes; the real keeper settles it
+    scene.node.travel_to(m.params.closes_at(r) + 1)
+    scene.wait_until(lambda: scene.status(r) == 1, 90, f"the keeper to settle round {r}: "
+                     f"{keeper.output()[-2000:]}")
+
+    view(rp, "requester")
+    wait_for(lambda: "won: charged 50 gwei, refunded 70 gwei" in rp.inner_text("#my-bids"),
+             "the page requester's bid to show as won")
+    bids = rp.inner_text("#my-bids")
+    assert "invalid: commitment_mismatch (escrow returned; no salt record in this browser)" \
+        in bids, bids
+    shot(rp, tmp_path, "requester")
+
+    # the prover proves its job (proof of work in a Web Worker) and gets a proof file
+    view(pp, "prover")
+    wait_for(lambda: pp.is_visible("#jobs button.prove"), "the prover's job")
+    row = pp.inner_text("#jobs")
+    assert "30 gwei" in row and "open" in row
+    shot(pp, tmp_path, "prover")
+    pp.click("#jobs button.prove")
+    message(pp, f"Proved job 0 of round {r}: 30 gwei added to your collateral", timeout=90)
+    wait_for(lambda: pp.is_visible("#proof-file"), "the proof file link")
+    with pp.expect_download() as dl:
+        pp.click("#proof-file")
+    dl.value.save_as(str(tmp_path / "proof.json"))
+    proof_file = json.loads((tmp_path / "proof.json").read_text())
+    assert (proof_file["round"], proof_file["job"]["prover"]) == (str(r), PAGE_PROVER)
+    assert proof_file["job_root"] == "0x" + bytes(m.round_info(r).job_root).hex()
+    proofs = scene.logs("ProofAccepted")
+    assert [(e["args"]["prover"], e["args"]["payment"]) for e in proofs] == [
+        (PAGE_PROVER, 30 * GWEI)]
+    wait_for(lambda: "proven" in pp.inner_text("#jobs"), "the job to show as proven")
+
+    # leave: capacity 0 and all collateral back in one transaction
+    pp.click("#exit")
+    message(pp, "Exited")
+    info = m.prover_info(PAGE_PROVER)
+    assert (info["collateral"], info["capacity"]) == (0, 0)
+    assert [(e["args"]["prover"], e["args"]["amount"]) for e in scene.logs(
+        "CollateralWithdrawn")] == [(PAGE_PROVER, 430 * GWEI)]  # stake + the job's payment
+
+    # the requester withdraws its refund (70 gwei) and the bad bid's returned escrow (7 gwei)
+    rp.click("#withdraw-balance")
+    message(rp, "Withdrew 77 gwei")
+    assert m.balance_of(PAGE_REQUESTER) == 0
+
+    # the market view lists the round with its price, winner and proven job
+    view(rp, "market")
+    wait_for(lambda: f"{r}\tsettled" in rp.inner_text("#past-rounds")
+             or re.search(rf"{r}\s+settled", rp.inner_text("#past-rounds")) is not None,
+             "the past round")
+    past = rp.inner_text("#past-rounds")
+    assert "50 gwei" in past and "bid 1" in past and "1 jobs: 1 proven, 0 slashed" in past, past
+    shot(rp, tmp_path, "market")
+    assert scene.ledger_problems() == []
+    assert getattr(pp, "__errors", []) == [] and getattr(rp, "__errors", []) == []
+
+
+def test_salts_export_in_the_cli_format_and_import_back(
+        market: tuple[Scene, WebServer, KeeperProcess], wallet_page: Any,
+        tmp_path: Path) -> None:
+    """The salt file the page exports is the CLI's (`SaltStore` reads it) and imports back."""
+    from bridge.client.salts import SaltStore
+
+    scene, server, _ = market
+    rp = wallet_page(server.url, scene.node.url, PAGE_REQUESTER)
+    rp.click("#connect")
+    view(rp, "requester")
+    wait_for(lambda: rp.is_visible("#bid-form"), "the bid form")
+    rp.click("#bid")
+    message(rp, "Bid committed")
+    with rp.expect_download() as dl:
+        rp.click("#export-salts")
+    path = tmp_path / "exported.json"
+    dl.value.save_as(str(path))
+    records = SaltStore(path).all()
+    assert len(records) == 1
+    rec = records[0]
+    assert (rec.participant, rec.price, rec.quantity, rec.side) == (PAGE_REQUESTER, 100 * GWEI,
+                                                                    1, 0)
+    assert rec.commitment == "0x" + bytes(scene.logs("BidCommitted")[0]["args"]["commitment"]).hex()
+    # a record with an amount beyond 2^53 keeps every digit through import and export
+    big = {**json.loads(path.read_text())[0], "price": 2**70, "commitment": "0x" + "ab" * 32}
+    (tmp_path / "big.json").write_text(json.dumps([big]))
+    rp.set_input_files("#import-salts", str(tmp_path / "big.json"))
+    message(rp, "Imported 1 sealed records")
+    with rp.expect_download() as dl:
+        rp.click("#export-salts")
+    dl.value.save_as(str(tmp_path / "again.json"))
+    assert {r.price for r in SaltStore(tmp_path / "again.json").all()} == {100 * GWEI, 2**70}
