@@ -288,10 +288,11 @@ class ProverAgent:
             log.warning("round %s: ask refused: %s", r, exc)
             return
         except ChainError as exc:
-            if self.market.chain_time() < closes:
-                raise
-            log.warning("round %s: the ask was mined after the round closed (%s); asking in "
-                        "the next round (raise ask_margin if this repeats)", r, exc)
+            # mined after the close, or refused by state that changed meanwhile: nothing was
+            # committed, so the next tick (or round) asks again
+            log.warning("round %s: the ask was not accepted (%s; chain time %s, close %s); "
+                        "trying again (raise ask_margin if this repeats)", r, exc,
+                        self.market.chain_time(), closes)
             return
         self.metrics.asks.inc()
         log.info("round %s: asked %s units at %s wei/unit", r, info["capacity"],

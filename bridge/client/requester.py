@@ -1,9 +1,9 @@
 """Request a proof and wait for it: :meth:`Requester.request` (and ``bridge requester request``).
 
-One call deposits what the bid's escrow lacks, commits the sealed bid, waits through the round,
-re-bids in the next round when it lost (up to ``retries`` times), and once it won waits for the
-proof, checks it locally and returns it — or, when the prover missed its deadline, returns the
-refund and compensation the market paid instead::
+One call commits the sealed bid (depositing what its escrow lacks in the same transaction),
+waits through the round, re-bids in the next round when it lost (up to ``retries`` times), and
+once it won waits for the proof, checks it locally and returns it — or, when the prover missed
+its deadline, returns the refund and compensation the market paid instead::
 
     from bridge.client import Requester
     result = Requester(participant).request(value=100 * 10**9, circuit="poseidon-chain-16",
@@ -88,7 +88,7 @@ class Requester:
             raise InvalidInput("retries must be ≥ 0")
         started = time.monotonic()
         deadline = started + self.timeout
-        attempt, r, index = 0, -1, -1
+        attempt, r, index, failures = 0, -1, -1, 0
         while attempt <= retries:
             attempt += 1
             r = self._open_round(r, deadline)
@@ -96,10 +96,16 @@ class Requester:
                 r, index = self.submit(value=value, escrow=escrow, circuit=circuit,
                                        inputs=inputs, task=task, size=size, round=r)
             except ChainError as exc:
-                if self.market.chain_time() < self.market.params.closes_at(r):
-                    raise
-                self.say(f"round {r} closed before the bid was mined ({exc}); bidding in the "
-                         "next round")
+                # a commit mined after the close, or refused by state that changed between the
+                # check and the block: nothing was locked; bid again in the next round
+                failures += 1
+                now, closes = self.market.chain_time(), self.market.params.closes_at(r)
+                if failures > 3:
+                    raise ChainError(f"{exc} (round {r} closes at {closes}, chain time "
+                                     f"{now}): giving up after {failures} failed commits") \
+                        from exc
+                self.say(f"round {r}: the bid was not accepted ({exc}; chain time {now}, close "
+                         f"{closes}); bidding in the next round")
                 attempt -= 1
                 continue
             self.say(f"round {r}: sealed bid {index} committed (attempt {attempt} of "
@@ -125,22 +131,25 @@ class Requester:
     def submit(self, *, value: int, escrow: int, circuit: str | int | None = None,
                inputs: Sequence[int] = (), task: bytes | None = None, size: int | None = None,
                round: int | None = None) -> tuple[int, int]:
-        """Deposit what the escrow lacks and commit one sealed bid; returns (round, bid index).
+        """Commit one sealed bid, depositing what the escrow lacks in the same transaction;
+        returns (round, bid index).
 
         ``task``: a proof-of-work market's task word (random when None)."""
         import os
 
         if not self.market.circuit_tasks and size is None:
             size = 1
-        free = self.market.balance_of(self.p.address)
-        if free < escrow:
-            self.p.deposit(escrow - free)
-            self.say(f"deposited {escrow - free} wei (escrow {escrow})")
+        missing = max(escrow - self.market.balance_of(self.p.address), 0)
         record = self.p.bid(value=value, size=size, escrow=escrow, round=round,
                             task=task if task is not None else os.urandom(32),
-                            circuit=circuit, inputs=inputs)
+                            circuit=circuit, inputs=inputs, top_up=True)
+        if missing:
+            self.say(f"deposited {missing} wei with the bid (escrow {escrow})")
         receipt = self.market.w3.eth.get_transaction_receipt(record.tx_hash)  # type: ignore[arg-type]
-        (ev,) = self.market.contract.events.BidCommitted().process_receipt(receipt)
+        from web3.logs import DISCARD
+
+        (ev,) = self.market.contract.events.BidCommitted().process_receipt(receipt,
+                                                                           errors=DISCARD)
         return record.round, int(ev["args"]["index"])
 
     # -- steps ---------------------------------------------------------------------------------

@@ -189,8 +189,12 @@ class LocalMarket:
     # -- keeper --------------------------------------------------------------------------------
     def new_keeper(self, *, use_scheduler: bool = False) -> Keeper:
         """A fresh keeper (process-equivalent) on this market's database."""
-        keeper = Keeper(self.keeper_cfg, self.keeper_account, w3=self.w3,
-                        use_scheduler=use_scheduler)
+        from dataclasses import replace
+
+        # on its own thread the keeper polls every second (a tick on a real node takes longer
+        # than the 0.2 s that suits stepping it by hand)
+        cfg = replace(self.keeper_cfg, poll_interval=1.0) if use_scheduler else self.keeper_cfg
+        keeper = Keeper(cfg, self.keeper_account, w3=self.w3, use_scheduler=use_scheduler)
         keeper.startup_checks()
         return keeper
 

@@ -170,3 +170,28 @@ def test_the_example_passes_in_a_fresh_virtualenv_with_only_the_package(tmp_path
                                 "import bridge; print(bridge.__file__)"], capture_output=True,
                                text=True, check=True, env=env, cwd=app)
     assert str(venv) in installed.stdout  # the installed copy ran, not the checkout
+
+
+def test_the_ledger_check_recomputes_every_balance_from_the_logs(
+        bridge_market: LocalMarket, bridge_prover: Callable[..., Participant],
+        bridge_requester: Callable[..., Participant], monkeypatch: pytest.MonkeyPatch) -> None:
+    r, provers, requesters = _two_asks_two_bids(bridge_market, bridge_prover, bridge_requester)
+    assert bridge_market.ledger_problems() == []  # escrow locked in an open round
+    bridge_market.settle(r)
+    bridge_market.past_proof_deadline(r)  # nobody proves: slashed, requester compensated
+    assert bridge_market.ledger_problems() == []
+    real = bridge_market.market.balance_of
+    victim = requesters[0].address
+    monkeypatch.setattr(bridge_market.market, "balance_of",
+                        lambda who: real(who) + (1 if who == victim else 0))
+    problems = bridge_market.ledger_problems()
+    assert any(p.startswith(f"free balance of {victim}") for p in problems), problems
+    monkeypatch.undo()
+    info = bridge_market.market.prover_info
+    monkeypatch.setattr(bridge_market.market, "prover_info",
+                        lambda who, *a: {**info(who, *a), "collateral": info(who, *a)[
+                            "collateral"] - (1 if who == provers[0].address else 0)})
+    problems = bridge_market.ledger_problems()
+    assert problems == [f"collateral of {provers[0].address}: contract "
+                        f"{info(provers[0].address)['collateral'] - 1}, logs say "
+                        f"{info(provers[0].address)['collateral']}"]

@@ -5,7 +5,6 @@ configurations refused before anything is sent."""
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import threading
@@ -15,16 +14,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from web3 import HTTPProvider, Web3
 
-from bridge.chain.anvil import Anvil
-from bridge.chain.market import Market
-from bridge.client.participant import Participant
-from bridge.client.requester import Requester, RequestResult
-from bridge.client.salts import SaltStore
-from bridge.testing import LocalChain, LocalMarket, MarketSettings, find_anvil
+from bridge.client.requester import RequestResult
+from bridge.testing import LocalMarket, find_anvil
+from bridge.testing.agents import BRIDGE, AgentProcess, BackgroundDemand, requester
+from bridge.testing.agents import live_market as start_live_market
 
-BRIDGE = str(Path(sys.executable).with_name("bridge"))
 GWEI = 10**9
 
 SLOW_POW = """\
@@ -36,75 +31,13 @@ open(out, "wb").write(solve_pow(bytes.fromhex(task[2:]), prover, int(bits)))
 """
 
 
-class AgentProcess:
-    """``bridge prover run --config FILE`` in the background, its log in a file."""
-
-    def __init__(self, workdir: Path, name: str, market: LocalMarket, key: bytes, *,
-                 cost_gwei: int, backend: str | None = None, capacity: int = 1) -> None:
-        self.name = name
-        self.key = key
-        self.config = workdir / f"{name}.toml"
-        lines = [f'rpc = "{market.chain.url}"', f'market = "{market.address}"',
-                 f'database = "sqlite:///{workdir / name}.sqlite"',
-                 f'cost_per_unit = "{cost_gwei}gwei"', f"capacity = {capacity}",
-                 'max_stake = "0.01ether"', f"from_block = {market.deploy_block}",
-                 "poll_interval = 0.3", "safety_margin = 3", 'log_format = "json"']
-        if backend:
-            lines += ["[backends]", f'pow = "command:{backend}"']
-        self.config.write_text("\n".join(lines) + "\n")
-        self.log = workdir / f"{name}.log"
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self, *extra: str) -> AgentProcess:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("BRIDGE_")}
-        env.update({"BRIDGE_PRIVATE_KEY": "0x" + self.key.hex(), "PYTHONUNBUFFERED": "1"})
-        with self.log.open("ab") as out:
-            self.proc = subprocess.Popen([BRIDGE, "prover", "run", "--config", str(self.config),
-                                          *extra], stdout=out, stderr=subprocess.STDOUT,
-                                         env=env)
-        return self
-
-    def output(self) -> str:
-        return self.log.read_text(errors="replace") if self.log.exists() else ""
-
-    def kill(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-            self.proc.wait()
-
-    def stop(self) -> int:
-        if self.proc is None:
-            return 0
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        return int(self.proc.returncode)
-
-
 @pytest.fixture
 def live_market(tmp_path: Path) -> Iterator[LocalMarket]:
     """A market on anvil mining a block a second, its keeper running on its own thread."""
     if find_anvil() is None:
         pytest.skip("anvil is not installed: run `npm ci` (make test does)")
-    node = Anvil(tmp_path, block_time=1).start()
-    try:
-        m = LocalMarket(LocalChain.of_anvil(node), tmp_path / "market", MarketSettings(
-            commit_period=6, settle_period=6, proof_period=15))
-        with m.keeper_running():
-            yield m
-    finally:
-        node.stop()
-
-
-def _requester(m: LocalMarket, tmp_path: Path, name: str) -> Requester:
-    acct = m.account()
-    w3 = Web3(HTTPProvider(m.chain.url, request_kwargs={"timeout": 30}))  # one per thread
-    p = Participant(Market(w3, m.address), acct, salts=SaltStore(tmp_path / f"{name}.json"))
-    return Requester(p, from_block=m.deploy_block, poll_interval=0.3, timeout=240)
+    with start_live_market(tmp_path) as m:
+        yield m
 
 
 def _wait_for(probe: Any, timeout: float, what: str) -> Any:
@@ -133,40 +66,42 @@ def test_three_agents_serve_a_stream_of_requests_over_ten_rounds(
     plus background demand: two low bids every round. In Prooφ a round of n bids trades at most
     the top n − 1 (the next bid sets the price), so the background bids are what lets every
     request of the stream trade in the round it bids; they trade or lose as the mechanism says."""
+    import json
+    import urllib.request
+
+    from bridge.chain.anvil import free_port
+
     m = live_market
+    port = free_port()
     agents = [AgentProcess(tmp_path, f"agent{i}", m, bytes(m.account().key), cost_gwei=c,
-                           capacity=2).start() for i, c in enumerate((40, 50, 60))]
+                           capacity=2, metrics_port=port if i == 0 else 0).start()
+              for i, c in enumerate((40, 50, 60))]
     first = m.current_round()
+    buyer = m.account()  # a fourth requester: the CLI, one request with --wait
+    cli_env = {k: v for k, v in os.environ.items() if not k.startswith("BRIDGE_")}
+    cli_env.update({"BRIDGE_PRIVATE_KEY": "0x" + bytes(buyer.key).hex(),
+                    "BRIDGE_HOME": str(tmp_path / "cli-home")})
+    cli = subprocess.Popen([BRIDGE, "requester", "request", "--task", "my circuit output",
+                            "--value", "150gwei", "--wait", "--retries", "2", "--out",
+                            str(tmp_path / "cli-proof"), "--json", "--rpc", str(m.chain.url),
+                            "--market", m.address, "--from-block", str(m.deploy_block)],
+                           env=cli_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           text=True)
     results: list[RequestResult] = []
     errors: list[BaseException] = []
-    done = threading.Event()
 
     def stream(name: str, values: list[int]) -> None:
-        req = _requester(m, tmp_path, name)
+        req = requester(m, tmp_path, name)
         try:
             for v in values:
                 results.append(req.request(value=v * GWEI, retries=2))
         except BaseException as exc:  # reported by the test thread
             errors.append(exc)
 
-    def background() -> None:
-        bidders = [_requester(m, tmp_path, f"background{i}") for i in range(2)]
-        last = -1
-        try:
-            while not done.is_set():
-                r = m.current_round()
-                if r > last and m.market.params.closes_at(r) - m.now() > 3:
-                    for q, v in zip(bidders, (70, 65), strict=True):
-                        q.submit(value=v * GWEI, escrow=v * GWEI, round=r)
-                    last = r
-                time.sleep(0.3)
-        except BaseException as exc:
-            errors.append(exc)
-
     threads = [threading.Thread(target=stream, args=(f"req{i}", values))
                for i, values in enumerate(([120, 110, 130, 100], [90, 95, 85, 105],
                                            [80, 140, 75, 115]))]
-    filler = threading.Thread(target=background)
+    filler = BackgroundDemand(m, tmp_path)
     try:
         filler.start()
         for t in threads:
@@ -174,26 +109,36 @@ def test_three_agents_serve_a_stream_of_requests_over_ten_rounds(
         deadline = time.monotonic() + 420
         for t in threads:
             t.join(max(deadline - time.monotonic(), 1))
-        assert not errors, errors
+        assert not errors and not filler.errors, (errors, filler.errors)
         assert not any(t.is_alive() for t in threads), \
             [(r.round, r.attempts, round(r.latency_s)) for r in results]
+        out, err = cli.communicate(timeout=120)
+        assert cli.returncode == 0, err
+        bought = json.loads(out)
+        assert bought["status"] == "proven"
+        assert (tmp_path / "cli-proof" / "proof.bin").read_bytes().hex() == bought["proof"][2:]
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as r:
+            metrics = r.read().decode()
+        assert "bridge_prover_asks_total" in metrics and "bridge_prover_jobs_total" in metrics
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=10) as r:
+            assert r.status == 200
         _wait_for(lambda: m.current_round() >= first + 10, 120, "ten rounds")
-        done.set()
-        filler.join(30)
+        filler.stop()
         last = m.current_round()
         _wait_for(lambda: all(j.status != "pending" for r in range(first, last + 1)
                               for j in m.outcome(r).jobs)
                   and m.market.round_info(last).status.name != "OPEN", 120,
                   "every job proven")
     finally:
-        done.set()
+        filler.stop()
+        cli.kill()
         codes = [a.stop() for a in agents]
     assert codes == [0, 0, 0], [a.output()[-2000:] for a in agents]
     assert len(results) == 12
     assert [r.status for r in results] == ["proven"] * 12, \
         [(r.status, r.round, r.attempts, r.reason) for r in results]
     jobs = [j for r in range(first, last + 1) for j in m.outcome(r).jobs]
-    assert len(jobs) >= 12
+    assert len(jobs) >= 13
     assert [j for j in jobs if j.status != "proven"] == []  # 0 slashes
     assert [ln for a in agents for ln in a.output().splitlines()
             if '"level": "error"' in ln] == []
@@ -210,7 +155,7 @@ def test_an_agent_killed_mid_proof_resumes_and_one_gone_for_good_is_slashed(
                          backend=slow).start()
     dear = AgentProcess(tmp_path, "dear", m, bytes(m.account().key), cost_gwei=90).start()
     try:
-        alice, bob = _requester(m, tmp_path, "alice"), _requester(m, tmp_path, "bob")
+        alice, bob = requester(m, tmp_path, "alice"), requester(m, tmp_path, "bob")
         # round 1: alice outbids bob; the cheap agent wins the job and is killed while proving
         r1 = _wait_for(lambda: _both_asked(m, after=-1), 60, "a round both agents asked in")
         result: list[RequestResult] = []
