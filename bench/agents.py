@@ -4,8 +4,8 @@ For proof of work and then Groth16 (registered circuits, snarkjs), on anvil mini
 second with the real keeper: three prover agents (``bridge prover run``, capacity 2, costs 40/50/60
 gwei) serve requesters that each ask for proofs in turn with :meth:`Requester.request` (bid, wait,
 fetch, verify locally), next to background demand (three low bids a round, so every round trades:
-in Prooφ the lowest bid of a round sets the price and does not trade). Rounds last 6 s (settle 6 s, proofs 15 s; 30 s for
-Groth16).
+in Prooφ the lowest bid of a round sets the price and does not trade). Rounds last 6 s (settle
+6 s, proofs 15 s; 30 s for Groth16).
 
 Figures: latency median and p95 per proof kind (wall time from the first bid to the checked proof),
 rounds per minute sustained (rounds whose every job was proven, per minute of the run), slashes,
