@@ -170,3 +170,33 @@ def test_requester_gets_a_checked_proof_or_its_refund(
     assert result.status == "proven" and result.round == r  # type: ignore[attr-defined]
     assert (tmp_path / "proof" / "proof.bin").read_bytes() == result.proof  # type: ignore[attr-defined]
     assert result.charge == 90 * GWEI  # type: ignore[attr-defined]
+
+
+@pytest.mark.bridge_market(proofs="groth16")
+def test_agents_prove_circuit_tasks_with_snarkjs(
+        bridge_market: LocalMarket, bridge_requester: Callable[..., Participant],
+        tmp_path: Path) -> None:
+    from bridge.client.tasks import registered
+
+    m = bridge_market
+    circuit = sorted(registered(m.market).values(), key=lambda c: c.id)[0]
+    agents = [_agent(m, tmp_path, "a"), _agent(m, tmp_path, "b", cost_per_unit="60gwei")]
+    assert set(agents[0].backends) == {c.name for c in registered(m.market).values()}
+    r = m.next_round()
+    for a in agents:
+        a.tick()
+    for value in (120, 90):
+        bridge_requester().bid(value=value * GWEI, size=None, escrow=value * GWEI,
+                               circuit=circuit.id, inputs=[7] * circuit.inputs)
+    (job,) = m.settle(r).jobs
+    _tick_until(agents, lambda: m.outcome(r).jobs[0].status == "proven", limit=200)
+    winner = next(a for a in agents if a.address == job.prover)
+    assert winner.metrics.proof_seconds._sum.get() > 0  # snarkjs ran in the agent's pool
+
+
+@pytest.mark.bridge_market(proofs="groth16")
+def test_a_circuit_backend_naming_an_unknown_circuit_is_refused(
+        bridge_market: LocalMarket, tmp_path: Path) -> None:
+    with pytest.raises(StartRefused, match="names circuit 'sha-9000', which this market does "
+                                           "not register; registered: merkle-root-8"):
+        _agent(bridge_market, tmp_path, "x", backends={"sha-9000": "builtin"})
