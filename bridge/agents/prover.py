@@ -239,8 +239,8 @@ class ProverAgent:
             done = self.drain_step()
         else:
             self.adjust_capacity()
+            self.maybe_withdraw()  # before the ask, whose lock would hold the collateral
             self.maybe_ask()
-            self.maybe_withdraw()
             done = False
         self.metrics.last_tick.set(time.time())
         return done
@@ -333,15 +333,15 @@ class ProverAgent:
             log.info("capacity stays %s for now: %s", current, exc)
 
     def maybe_withdraw(self) -> None:
+        """Withdraw free collateral (earnings, and stake no longer needed) above the threshold;
+        what backs the capacity and open jobs stays (it is also the next ask's reservation)."""
         threshold = self.cfg.withdraw_above_wei
         if threshold <= 0:
             return
         free = self.participant.free_collateral()
-        reserve = self.market.params.refund_cap * self.cfg.capacity  # the next ask's reservation
-        amount = free - reserve
-        if amount > threshold:
-            self.participant.withdraw_collateral(amount)
-            log.info("withdrew %s wei of earnings", amount)
+        if free > threshold:
+            self.participant.withdraw_collateral(free)
+            log.info("withdrew %s wei of free collateral", free)
 
     def drain_step(self) -> bool:
         info = self.market.prover_info(self.address)

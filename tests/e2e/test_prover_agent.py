@@ -200,3 +200,35 @@ def test_a_circuit_backend_naming_an_unknown_circuit_is_refused(
     with pytest.raises(StartRefused, match="names circuit 'sha-9000', which this market does "
                                            "not register; registered: merkle-root-8"):
         _agent(bridge_market, tmp_path, "x", backends={"sha-9000": "builtin"})
+
+
+def test_earnings_above_the_threshold_are_withdrawn_before_the_next_ask(
+        bridge_market: LocalMarket, bridge_requester: Callable[..., Participant],
+        tmp_path: Path) -> None:
+    m = bridge_market
+    agents = [_agent(m, tmp_path, "a", withdraw_above="10gwei"),
+              _agent(m, tmp_path, "b", cost_per_unit="60gwei", withdraw_above="10gwei")]
+    r = m.next_round()
+    for a in agents:
+        a.tick()
+    for value in (120, 90):
+        bridge_requester().bid(value=value * GWEI, size=1, escrow=value * GWEI,
+                               task=os.urandom(32))
+    (job,) = m.settle(r).jobs
+    winner = next(a for a in agents if a.address == job.prover)
+    _tick_until(agents, lambda: m.outcome(r).jobs[0].status == "proven")
+    r2 = m.current_round()  # the agents asked again meanwhile (and staked for it)
+    m.settle(r2)  # nobody bid: the round ends, its asks' lock with it
+    collateral = m.market.prover_info(winner.address)["collateral"]
+    m.next_round()
+    winner.tick()  # the free collateral is withdrawn first, then the next ask is sent
+    info = m.market.prover_info(winner.address)
+    assert info["collateral"] == m.settings.refund_cap  # what capacity 1 (the ask) needs
+    assert collateral - info["collateral"] >= job.payment  # the earnings came out
+    from bridge.client.participant import event_logs
+
+    (w,) = event_logs(m.market, "CollateralWithdrawn", m.deploy_block,
+                      {"prover": winner.address})
+    assert int(w["args"]["amount"]) == collateral - m.settings.refund_cap
+    assert info["last_ask_round_plus_one"] == m.current_round() + 1
+    assert m.ledger_problems() == []
