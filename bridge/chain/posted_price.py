@@ -31,6 +31,7 @@ __all__ = [
     "ChainProposal",
     "Deadlines",
     "JobState",
+    "Outcome",
     "PostedPriceConfig",
     "PostedPriceMarket",
     "Response",
@@ -85,6 +86,15 @@ class Response(IntEnum):
     NONE = 0
     ACCEPTED = 1
     REJECTED = 2
+
+
+class Outcome(IntEnum):
+    """``IPostedPriceMarketTypes.Outcome``: how ``closeProposal`` ended a proposal."""
+
+    NOT_BOOKED = 0
+    TRADED = 1
+    VOIDED = 2
+    REJECTED = 3
 
 
 class JobState(IntEnum):

@@ -174,7 +174,8 @@ def test_round_trades_reprices_proves_slashes_and_pays_every_wei(pp: PP) -> None
                       sender=a.p1).name == "PartNotTraded"
     pp.next_block_at(accept_end - 1)  # the last second of the acceptance window
     receipt = pp.send("acceptNode", pp.round, 1, sender=a.p2, value=CPU)
-    assert pp.market.events.PartTraded().process_receipt(receipt, errors=DISCARD)[0]["args"]["part"] == 1
+    traded = pp.market.events.PartTraded().process_receipt(receipt, errors=DISCARD)
+    assert traded[0]["args"]["part"] == 1
     assert pp.refused("rejectNode", pp.round, 1, sender=a.p2).name == "AcceptanceClosed"
     pp.conserved()
 
@@ -211,7 +212,7 @@ def test_round_trades_reprices_proves_slashes_and_pays_every_wei(pp: PP) -> None
 def test_rejections_void_the_part_refund_acceptors_and_share_the_bond(pp: PP) -> None:
     a = pp.acc
     pp.register()
-    register_end, propose_end, settle_end, *_ = pp.deadlines()
+    _, propose_end, settle_end, *_ = pp.deadlines()
     pp.next_block_at(propose_end - 1)  # the last second of the proposal window
     pp.propose(A, a.owner)
     assert pp.refused("propose", pp.round, proposal_to_chain(pp.library_market(), B),
