@@ -130,3 +130,13 @@ def test_a_posted_price_round_runs_through_the_cli(tmp_path: Path) -> None:
     assert js(cli("a", "posted-price", "withdraw", "--json"))["withdrawn"] == BOND + 6000
     assert w3.eth.get_balance(market.address) == sum(
         market.balance_of(x.address) for x in keys.values())
+
+
+def test_demo_posted_price_prints_both_rounds_and_balances_the_ledger() -> None:
+    result = runner.invoke(app, ["demo", "--mechanism", "posted-price"])
+    assert result.exit_code == 0, (result.output, result.exception)
+    out = result.stdout
+    assert "kept_repriced (Δ 1.5 gwei, ∇ 3 gwei)" in out and "merged" in out
+    assert "REJECTS" in out and "slashed job (t0, n1)" in out
+    assert "MISMATCH" not in out and out.count("  ok") == 6
+    assert "locked 0" in out
