@@ -254,14 +254,14 @@ def run_posted_price_demo(out: Printer = print) -> dict[str, int]:
             addr = actors[maker].account.address
             expected[maker] += prediction.maker_margins.get(addr, 0) - prediction.penalties.get(
                 addr, 0)
-        for t, x in prediction.charges.items():
-            expected[script.requests[t][0]] -= x
-        for n, x in prediction.payouts.items():
-            expected[script.nodes[n][0]] += x
-        for t, x in prediction.request_compensation.items():
-            expected[script.requests[t][0]] += x
-        for n, x in prediction.node_compensation.items():
-            expected[script.nodes[n][0]] += x
+        for t_id, x in prediction.charges.items():
+            expected[script.requests[t_id][0]] -= x
+        for n_id, x in prediction.payouts.items():
+            expected[script.nodes[n_id][0]] += x
+        for t_id, x in prediction.request_compensation.items():
+            expected[script.requests[t_id][0]] += x
+        for n_id, x in prediction.node_compensation.items():
+            expected[script.nodes[n_id][0]] += x
         out(f"  library prediction: welfare {format_wei(prediction.welfare)}, makers' margins "
             f"{format_wei(sum(prediction.maker_margins.values()))}, penalties "
             f"{format_wei(sum(prediction.penalties.values()))}")
