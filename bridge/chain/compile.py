@@ -44,6 +44,7 @@ keeps the bytecode independent of source paths and comments-only metadata."""
 # Contracts written to artifacts (name -> source path relative to the repository root).
 ARTIFACT_SOURCES: dict[str, str] = {
     "ProverMarket": "contracts/ProverMarket.sol",
+    "PostedPriceMarket": "contracts/PostedPriceMarket.sol",
     "ProofOfWorkVerifier": "contracts/verifiers/ProofOfWorkVerifier.sol",
     "AttestationVerifier": "contracts/verifiers/AttestationVerifier.sol",
     "CircuitRegistry": "contracts/verifiers/CircuitRegistry.sol",

@@ -14,6 +14,7 @@ from bridge.cli import (  # noqa: F401 - registers commands
     agents,
     audit,
     ops,
+    posted_price,
     prover,
     requester,
     rounds,

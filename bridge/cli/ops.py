@@ -37,7 +37,7 @@ def version() -> None:
 
 @app.command()
 def demo(
-    mechanism: Annotated[str, typer.Option(help="proofphi or dara")] = "proofphi",
+    mechanism: Annotated[str, typer.Option(help="proofphi, dara or posted-price")] = "proofphi",
     rounds: Annotated[int, typer.Option(min=1)] = 3,
     provers: Annotated[int, typer.Option(min=1)] = 4,
     requesters: Annotated[int, typer.Option(min=1)] = 6,
@@ -49,6 +49,13 @@ def demo(
              "with --chain anvil: py-evm takes ~1.7 s per pairing check)")] = "pow",
 ) -> None:
     """Run rounds end to end on a local chain and print what happened."""
+    if mechanism == "posted-price":
+        from bridge.sim.posted_price_demo import run_posted_price_demo
+
+        if chain != "eth-tester":
+            _fail(ConfigError("--mechanism posted-price runs on eth-tester only"))
+        guarded(lambda: run_posted_price_demo(out=typer.echo))
+        return
     from bridge.sim.demo import run_demo
     from bridge.sim.world import SimConfig
 
@@ -165,7 +172,7 @@ def key_new(keystore: Annotated[str, typer.Option("--keystore", help="File to cr
 def devnet_cmd(
     port: Annotated[int, typer.Option(help="JSON-RPC port (eth-tester server or anvil).")] = 8545,
     chain: Annotated[str, typer.Option(help="eth-tester (served here) or anvil")] = "eth-tester",
-    mechanism: Annotated[str, typer.Option(help="proofphi or dara")] = "proofphi",
+    mechanism: Annotated[str, typer.Option(help="proofphi, dara or posted-price")] = "proofphi",
     proofs: Annotated[str, typer.Option(help="pow or groth16")] = "pow",
     commit_period: Annotated[int, typer.Option(help="Seconds per round.")] = 60,
     workdir: Annotated[str | None, typer.Option(

@@ -1,0 +1,350 @@
+"""``PostedPriceMarket`` on eth-tester: the whole flow, each refusal, every window at its boundary.
+
+The running example is the seed's (t0 needs both nodes, t1 either): maker A posts the whole
+allocation with slack, maker B undercuts it on t1 and n1; with tolerances A's proposal stays and
+is re-priced (the library's ``KEPT_REPRICED``), which the contract accepts because every posted
+term is within A's tolerances and A's margin is unchanged. Funds are conserved after every step:
+the contract's balance equals ``totalLocked`` plus the free balances.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from web3.contract import Contract
+from web3.logs import DISCARD
+
+from bridge.chain.deploy import deploy, transact
+from bridge.chain.posted_price import (
+    PostedPriceConfig,
+    Submitted,
+    book_entries,
+    deploy_posted_price_market,
+    proposal_from_chain,
+    proposal_to_chain,
+)
+from bridge.chain.revert import call_decoded
+from bridge.chain.tester import TesterChain
+from bridge.client.participant import solve_pow
+from bridge.errors import SettlementRejected
+from bridge.mechanisms.posted_price import Market, Node, Proposal, Request, Verdict, run
+from tests.contracts.conftest import Accounts
+
+PERIOD = 100
+BOND = 10**15 + 1  # odd: a bond shared by two rejecters leaves a remainder of 1 wei
+CPU = 10**15  # collateral per unit
+BITS = 4
+T0, T1 = b"\x01" * 32, b"\x02" * 32
+
+
+@dataclass
+class PP:
+    """The market, its chain and accounts, and the round under test."""
+
+    chain: TesterChain
+    market: Contract
+    acc: Accounts
+    round: int = 0
+
+    def send(self, fn: str, *args: Any, sender: str, value: int = 0) -> Any:
+        return transact(getattr(self.market.functions, fn)(*args), sender, value=value)
+
+    def refused(self, fn: str, *args: Any, sender: str, value: int = 0) -> SettlementRejected:
+        """The error ``fn`` gets in the next block (a call on the pending block)."""
+        call = getattr(self.market.functions, fn)(*args)
+        with pytest.raises(SettlementRejected) as info:
+            call_decoded(self.market.abi, lambda: call.call(
+                {"from": sender, "value": value}, block_identifier="pending"))
+        return info.value
+
+    def next_block_at(self, t: int) -> None:
+        """The next transaction lands in a block stamped ``t``."""
+        self.chain.travel_to(t - 1)
+        assert self.chain.now() == t - 1
+
+    def deadlines(self) -> tuple[int, ...]:
+        return tuple(self.market.functions.deadlines(self.round).call())
+
+    def conserved(self) -> None:
+        f = self.market.functions
+        owed = f.totalLocked().call() + sum(
+            f.balanceOf(a).call() for a in set(vars(self.acc).values()))
+        assert self.chain.w3.eth.get_balance(self.market.address) == owed
+
+    def library_market(self) -> Market:
+        return Market([Request(0, 1, "0", 2), Request(1, 1, "0", 1), Request(2, 1, "0", 1)],
+                      [Node(0, 2, frozenset({"0"})), Node(1, 2, frozenset({"0"})),
+                       Node(2, 1, frozenset({"1"})), Node(3, 1, frozenset({"0"}))])
+
+    def register(self) -> None:
+        """Open a round with the seed's example registered."""
+        self.round = self.market.functions.roundCount().call()
+        self.send("openRound", sender=self.acc.anyone)
+        a = self.acc
+        self.send("registerRequest", self.round, 1, 0, 2, 7_000, T0, sender=a.r1)
+        self.send("registerRequest", self.round, 1, 0, 1, 5_000, T1, sender=a.r2)
+        self.send("registerRequest", self.round, 1, 0, 1, 5_000, T1, sender=a.r3)
+        self.send("registerNode", self.round, 2, 1, 500, sender=a.p1)
+        self.send("registerNode", self.round, 2, 1, 500, sender=a.p2)
+        self.send("registerNode", self.round, 1, 2, 0, sender=a.p3)  # tag 1 only
+        self.send("registerNode", self.round, 1, 1, 0, sender=a.anyone)  # capacity 1
+
+    def propose(self, p: Proposal, maker: str) -> None:
+        self.send("propose", self.round, proposal_to_chain(self.library_market(), p),
+                  sender=maker, value=BOND)
+
+    def submitted(self) -> list[Submitted]:
+        logs = self.market.events.ProposalSubmitted().get_logs(
+            from_block=0, argument_filters={"round": self.round})
+        m = self.library_market()
+        out = []
+        for log in logs:
+            raw = log["args"]["proposal"]
+            data = tuple(list(raw[k]) for k in ("requests", "prices", "maxPrices", "assignment",
+                                                 "nodes", "rewards", "minRewards"))
+            out.append(Submitted(log["args"]["index"], log["args"]["maker"],
+                                 proposal_from_chain(m, raw, log["args"]["maker"]),
+                                 data))  # type: ignore[arg-type]
+        return out
+
+    def book(self) -> list[tuple[Any, ...]]:
+        subs = self.submitted()
+        book, _ = run(self.library_market(), [s.proposal for s in subs])
+        return book_entries(book, subs)
+
+
+# A: the whole allocation with slack (t0 may rise to 7000, n0 fall to 500); margin 6000.
+A = Proposal.make({0: [0, 1], 1: [0]}, {0: 6_000, 1: 4_000}, {0: 3_000, 1: 1_000},
+                  max_prices={0: 7_000, 1: 5_000}, min_rewards={0: 500, 1: 500})
+# B: undercuts A on t1 and n1 (Δ = 2000 ≤ A's other slack 3500): A is kept and re-priced.
+B = Proposal.make({1: [1]}, {1: 3_000}, {1: 2_000})
+# D: serves t2 on n0, paying n0 less than A does: not better for n0, so A is kept unchanged.
+D = Proposal.make({2: [0]}, {2: 1_000}, {0: 1_000})
+
+
+@pytest.fixture(scope="module")
+def _pp_market(_session_chain: TesterChain, accounts: Accounts) -> Contract:
+    w3 = _session_chain.w3
+    verifier = deploy(w3, "ProofOfWorkVerifier", BITS, sender=accounts.owner)
+    cfg = PostedPriceConfig(accounts.keeper, verifier.address, PERIOD, PERIOD, PERIOD, PERIOD,
+                            PERIOD, BOND, CPU, 8, 8, 8)
+    return deploy_posted_price_market(w3, cfg, accounts.owner)
+
+
+@pytest.fixture
+def pp(_session_chain: TesterChain, _pp_market: Contract, accounts: Accounts) -> Iterator[PP]:
+    snap = _session_chain.snapshot()
+    yield PP(_session_chain, _pp_market, accounts)
+    _session_chain.revert(snap)
+
+
+def proof(pp: PP, task: bytes, prover: str) -> bytes:
+    return solve_pow(task, prover, BITS)
+
+
+def test_round_trades_reprices_proves_slashes_and_pays_every_wei(pp: PP) -> None:
+    a = pp.acc
+    pp.register()
+    register_end, propose_end, *_ = pp.deadlines()
+    pp.next_block_at(register_end)  # the proposal window opens at the registration deadline
+    pp.propose(A, a.owner)
+    pp.propose(B, a.anyone)
+    pp.conserved()
+    assert pp.market.functions.totalLocked().call() == 2 * BOND
+
+    _, steps = run(pp.library_market(), [s.proposal for s in pp.submitted()])
+    assert [s.verdict for s in steps] == [Verdict.FIRST, Verdict.KEPT_REPRICED]
+    pp.next_block_at(propose_end)  # settlement opens at the proposal deadline
+    pp.send("settle", pp.round, pp.book(), sender=a.keeper)
+    *_, accept_end, proof_end = pp.deadlines()
+    q0, q1 = (pp.market.functions.requestInfo(pp.round, i).call() for i in (0, 1))
+    assert (q0[8], q1[8]) == (7_000, 3_000)  # t0 raised to π̄, t1 on B's price
+    n0, n1 = (pp.market.functions.nodeInfo(pp.round, i).call() for i in (0, 1))
+    assert (n0[11], n1[11]) == (2_000, 2_000)  # n0 lowered by the rest of Δ, n1 on B's reward
+    assert n0[6] == 2 and n1[6] == 1  # loads
+
+    assert pp.refused("acceptRequest", pp.round, 0, sender=a.r1, value=6_999).name == "WrongPayment"
+    pp.send("acceptRequest", pp.round, 0, sender=a.r1, value=7_000)
+    pp.send("acceptRequest", pp.round, 1, sender=a.r2, value=3_000)
+    pp.send("acceptNode", pp.round, 0, sender=a.p1, value=2 * CPU)
+    assert pp.refused("submitProof", pp.round, 0, 0, proof(pp, T0, a.p1),
+                      sender=a.p1).name == "PartNotTraded"
+    pp.next_block_at(accept_end - 1)  # the last second of the acceptance window
+    receipt = pp.send("acceptNode", pp.round, 1, sender=a.p2, value=CPU)
+    traded = pp.market.events.PartTraded().process_receipt(receipt, errors=DISCARD)
+    assert traded[0]["args"]["part"] == 1
+    assert pp.refused("rejectNode", pp.round, 1, sender=a.p2).name == "AcceptanceClosed"
+    pp.conserved()
+
+    pp.send("submitProof", pp.round, 0, 0, proof(pp, T0, a.p1), sender=a.p1)
+    assert pp.refused("slash", pp.round, 0, 1, sender=a.anyone).name == "ProofWindowOpen"
+    pp.next_block_at(proof_end - 1)  # the last second of the proof window
+    pp.send("submitProof", pp.round, 1, 0, proof(pp, T1, a.p1), sender=a.p1)
+    assert pp.refused("submitProof", pp.round, 0, 1, proof(pp, T0, a.p2),
+                      sender=a.p2).name == "ProofWindowClosed"
+    pp.send("slash", pp.round, 0, 1, sender=a.anyone)  # at proof_end exactly
+    assert pp.refused("slash", pp.round, 0, 1, sender=a.anyone).name == "JobNotOpen"
+
+    subs = pp.submitted()
+    for s in subs:
+        pp.send("closeProposal", pp.round, s.index, s.data, sender=a.anyone)
+    assert pp.refused("closeProposal", pp.round, 0, subs[0].data,
+                      sender=a.anyone).name == "ProposalAlreadyClosed"
+    pp.conserved()
+    f = pp.market.functions
+    assert f.totalLocked().call() == 0
+    assert f.balanceOf(a.owner).call() == BOND + 6_000  # A's bond and its margin
+    assert f.balanceOf(a.anyone).call() == BOND  # B was not booked
+    assert f.balanceOf(a.p1).call() == 2 * CPU + 2_000  # collateral back and the reward
+    assert f.balanceOf(a.r1).call() == CPU + 2_000  # n1's job collateral and forfeited reward
+    assert f.balanceOf(a.p2).call() == 0 and f.balanceOf(a.r2).call() == 0
+    before = pp.chain.w3.eth.get_balance(a.p1)
+    receipt = pp.send("withdraw", sender=a.p1)
+    gas = receipt["gasUsed"] * receipt["effectiveGasPrice"]
+    assert pp.chain.w3.eth.get_balance(a.p1) == before + 2 * CPU + 2_000 - gas
+    assert pp.refused("withdraw", sender=a.p1).name == "NothingToWithdraw"
+    pp.conserved()
+
+
+def test_rejections_void_the_part_refund_acceptors_and_share_the_bond(pp: PP) -> None:
+    a = pp.acc
+    pp.register()
+    _, propose_end, settle_end, *_ = pp.deadlines()
+    pp.next_block_at(propose_end - 1)  # the last second of the proposal window
+    pp.propose(A, a.owner)
+    assert pp.refused("propose", pp.round, proposal_to_chain(pp.library_market(), B),
+                      sender=a.anyone, value=BOND).name == "ProposalWindowNotOpen"
+    pp.next_block_at(settle_end - 1)  # the last second of the settlement window
+    pp.send("settle", pp.round, pp.book(), sender=a.keeper)
+    *_, accept_end, _ = pp.deadlines()
+    pp.send("acceptRequest", pp.round, 0, sender=a.r1, value=6_000)
+    pp.send("rejectNode", pp.round, 0, sender=a.p1)
+    assert pp.refused("acceptNode", pp.round, 1, sender=a.p2,
+                      value=CPU).name == "PartVoided"
+    pp.send("rejectNode", pp.round, 1, sender=a.p2)  # a second rejecter shares the bond
+    assert pp.refused("rejectNode", pp.round, 1, sender=a.p2).name == "AlreadyResponded"
+    assert pp.refused("rejectRequest", pp.round, 1, sender=a.r1).name == "NotParticipant"
+    data = pp.submitted()[0].data
+    assert pp.refused("closeProposal", pp.round, 0, data,
+                      sender=a.anyone).name == "AcceptanceOpen"
+    assert pp.refused("slash", pp.round, 0, 0, sender=a.anyone).name == "PartNotTraded"
+    pp.next_block_at(accept_end)  # the part can no longer trade: close at the deadline
+    pp.send("closeProposal", pp.round, 0, data, sender=a.anyone)
+    f = pp.market.functions
+    assert f.balanceOf(a.r1).call() == 6_000  # the price it paid
+    assert f.balanceOf(a.p1).call() == BOND // 2 + 1  # first rejecter in order (nodes by id)
+    assert f.balanceOf(a.p2).call() == BOND // 2
+    assert f.balanceOf(a.owner).call() == 0  # the maker lost its bond
+    assert f.totalLocked().call() == 0
+    pp.conserved()
+
+
+def test_registration_closes_at_its_deadline_and_an_unsettled_round_returns_bonds(pp: PP) -> None:
+    a = pp.acc
+    pp.round = pp.market.functions.roundCount().call()
+    pp.send("openRound", sender=a.anyone)
+    register_end, _, settle_end, *_ = pp.deadlines()
+    pp.send("registerRequest", pp.round, 1, 0, 1, 5_000, T1, sender=a.r2)
+    c = proposal_to_chain(pp.library_market(), Proposal.make({0: [0]}, {0: 100}, {0: 100}))
+    assert pp.refused("propose", pp.round, c, sender=a.owner,
+                      value=BOND).name == "ProposalWindowNotOpen"
+    assert pp.refused("registerRequest", pp.round, 1, 0, 1, CPU + 1, T1,
+                      sender=a.r2).name == "InvalidRegistration"  # max price above collateral
+    pp.next_block_at(register_end - 1)  # the last second of registration
+    pp.send("registerNode", pp.round, 1, 1, 0, sender=a.p1)
+    err = pp.refused("registerNode", pp.round, 1, 1, 0, sender=a.p2)
+    assert (err.name, err.args_["closedAt"]) == ("RegistrationClosed", register_end)
+    pp.send("propose", pp.round, c, sender=a.owner, value=BOND)  # at register_end
+    pp.conserved()
+    pp.chain.travel_to(settle_end - 2)
+    assert pp.refused("closeProposal", pp.round, 0, c, sender=a.anyone).name == "RoundNotSettled"
+    pp.chain.travel_to(settle_end - 1)
+    assert pp.refused("settle", pp.round, [], sender=a.keeper).name == "SettleWindowNotOpen"
+    pp.send("closeProposal", pp.round, 0, c, sender=a.anyone)  # the keeper never settled
+    assert pp.market.functions.balanceOf(a.owner).call() == BOND
+    assert pp.market.functions.totalLocked().call() == 0
+    pp.conserved()
+
+
+def test_proposals_are_refused_for_each_rule(pp: PP) -> None:
+    a = pp.acc
+    pp.register()
+    pp.next_block_at(pp.deadlines()[0])
+    m = pp.library_market()
+
+    def code(data: Any, value: int = BOND) -> int:
+        err = pp.refused("propose", pp.round, data, sender=a.owner, value=value)
+        assert err.name == "ProposalInvalid", err
+        return int(err.args_["code"])
+
+    good = list(proposal_to_chain(m, A))
+
+    def bad(**changes: list[int]) -> list[Any]:
+        names = ("requests", "prices", "maxPrices", "assignment", "nodes", "rewards", "minRewards")
+        return [changes.get(n, good[i]) for i, n in enumerate(names)]
+
+    assert pp.refused("propose", pp.round, good, sender=a.owner,
+                      value=BOND - 1).name == "WrongPayment"
+    assert code(bad(requests=[], prices=[], maxPrices=[], assignment=[])) == 1
+    assert code(bad(prices=[6_000])) == 2
+    assert code(bad(requests=[1, 0], prices=[4_000, 6_000], maxPrices=[5_000, 7_000])) == 3
+    assert code(bad(requests=[0, 3])) == 3  # no request 3
+    assert code(bad(maxPrices=[5_999, 5_000])) == 4
+    assert code(bad(maxPrices=[7_001, 5_000])) == 5  # above r1's registered maximum
+    assert code(bad(nodes=[1, 0])) == 6
+    assert code(bad(minRewards=[3_001, 500])) == 7
+    assert code(bad(minRewards=[499, 500])) == 8  # below p1's registered minimum
+    assert code(bad(assignment=[0, 1])) == 9
+    assert code(bad(assignment=[1, 0, 0])) == 9
+    assert code(bad(nodes=[0], rewards=[500], minRewards=[500], assignment=[0, 0, 0])) == 9
+    assert code(bad(nodes=[0], rewards=[3_000], minRewards=[500])) == 10
+    assert code(bad(assignment=[0, 2, 0], nodes=[0, 2], minRewards=[500, 0])) == 11
+    assert code(bad(assignment=[0, 3, 3], nodes=[0, 3], minRewards=[500, 0])) == 12
+    assert code(bad(nodes=[0, 1, 3], rewards=[3_000, 1_000, 0],
+                    minRewards=[500, 500, 0])) == 13
+    assert code(bad(prices=[6_000, 4_000], rewards=[9_000, 1_001], minRewards=[500, 500])) == 14
+    pp.send("propose", pp.round, good, sender=a.owner, value=BOND)
+
+
+def test_settlement_checks_the_book(pp: PP) -> None:
+    a = pp.acc
+    pp.register()
+    register_end, propose_end, *_ = pp.deadlines()
+    pp.next_block_at(register_end)
+    pp.propose(A, a.owner)
+    pp.propose(B, a.anyone)
+    pp.propose(D, a.anyone)
+    good = pp.book()
+    assert pp.refused("settle", pp.round, good, sender=a.keeper).name == "SettleWindowNotOpen"
+    pp.next_block_at(propose_end)
+    assert pp.refused("settle", pp.round, good, sender=a.anyone).name == "NotKeeper"
+    subs = pp.submitted()
+    a_data, b_data = subs[0].data, subs[1].data
+
+    def code(book: list[Any]) -> int:
+        err = pp.refused("settle", pp.round, book, sender=a.keeper)
+        assert err.name == "BookInvalid", err
+        return int(err.args_["code"])
+
+    (idx, _, data, prices, rewards), = good
+    assert code([(idx, 2, data, prices, rewards)]) == 1
+    assert code([(idx, 1, data, prices, rewards), (idx, 1, data, prices, rewards)]) == 2
+    assert code([(idx, 1, data, prices[:1], rewards)]) == 3
+    assert code([(idx, 1, data, [7_001, 2_999], rewards)]) == 4
+    assert code([(idx, 1, data, prices, [499, 3_501])]) == 5
+    assert code([(0, 1, a_data, [6_000, 4_000], [3_000, 1_000]),
+                 (1, 2, b_data, [3_000], [2_000])]) == 6
+    assert code([(idx, 1, data, prices, [2_000, 2_001])]) == 8
+    assert code([(0, 1, a_data, [6_000, 4_000], [3_000, 1_000]),
+                 (2, 2, subs[2].data, [1_000], [1_000])]) == 7
+    err = pp.refused("settle", pp.round, [(1, 1, a_data, prices, rewards)], sender=a.keeper)
+    assert err.name == "ProposalMismatch"
+    pp.send("settle", pp.round, good, sender=a.keeper)
+    assert pp.refused("settle", pp.round, good, sender=a.keeper).name == "RoundAlreadySettled"
+    assert pp.refused("closeProposal", pp.round, 1, a_data,
+                      sender=a.anyone).name == "ProposalMismatch"
+    pp.send("closeProposal", pp.round, 2, subs[2].data, sender=a.anyone)  # not booked: bond back
+    assert pp.market.functions.balanceOf(a.anyone).call() == BOND
