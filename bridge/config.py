@@ -75,9 +75,21 @@ def load_layered(cls: type[T], path: str | None, env_prefix: str, env: dict[str,
             raise ConfigError(f"config file {path!r} is not valid TOML: {exc}") from None
         for key, raw in data.items():
             if key not in types:
-                raise ConfigError(f"unknown setting {key!r} in {path}: valid ones are "
+                import difflib
+
+                near = difflib.get_close_matches(key, list(types), n=1)
+                hint = f"did you mean {near[0]!r}? " if near else ""
+                raise ConfigError(f"unknown setting {key!r} in {path}: {hint}valid ones are "
                                   + ", ".join(sorted(types)))
             values[key] = coerce(key, raw, types[key])
+    import logging
+
+    for key in env:
+        if key.startswith(env_prefix) and key[len(env_prefix):].lower() not in types \
+                and not key.endswith("_PASSWORD"):
+            logging.getLogger(__name__).warning(
+                "ignoring %s: not a setting (valid: %s)", key,
+                ", ".join(env_prefix + n.upper() for n in sorted(types)))
     for name, kind in types.items():
         raw_env = env.get(env_prefix + name.upper())
         if raw_env is not None and kind is not dict:

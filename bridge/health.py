@@ -53,7 +53,14 @@ class HealthServer:
             def log_message(self, format: str, *args: Any) -> None:
                 return
 
-        self.server = ThreadingHTTPServer((host, port), Handler)
+        try:
+            self.server = ThreadingHTTPServer((host, port), Handler)
+        except OSError as exc:
+            from bridge.errors import ConfigError
+
+            raise ConfigError(f"cannot serve metrics on {host}:{port} ({exc.strerror}): pick "
+                              "another metrics_port (--metrics-port), or 0 to turn the endpoint "
+                              "off") from None
         self.port = int(self.server.server_address[1])
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True,
                                         name="metrics-http")

@@ -226,6 +226,7 @@ class ProverAgent:
         self.pool.shutdown(wait=False, cancel_futures=True)
         if self.http is not None:
             self.http.stop()
+        log.info("prover agent stopped (state kept in %s)", self.cfg.database)
 
     def tick(self) -> bool:
         """One pass (module docstring); True when a drain has finished."""

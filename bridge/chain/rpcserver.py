@@ -48,6 +48,7 @@ class RpcServer:
         self.chain = chain
         self.lock = chain.lock
         self.offset = 0
+        self._stopping = threading.Event()
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -85,8 +86,24 @@ class RpcServer:
         self._thread.start()
         return self
 
+    def follow_wall_clock(self, interval: float = 1.0) -> None:
+        """Mine an empty block whenever the wall clock is ahead of the chain (checked every
+        ``interval`` seconds), as a node with a block time does: without it, time stands still
+        until someone sends a transaction. Time moved ahead with ``evm_increaseTime`` stays
+        ahead."""
+        import time as _time
+
+        def loop() -> None:
+            while not self._stopping.wait(interval):
+                with self.lock:
+                    if int(_time.time()) + self.offset > self.chain.now():
+                        self.chain.travel_to(int(_time.time()) + self.offset)
+
+        threading.Thread(target=loop, daemon=True, name="eth-tester-clock").start()
+
     def stop(self) -> None:
         """Stop serving and close the socket."""
+        self._stopping.set()
         self.server.shutdown()
         self.server.server_close()
 
@@ -117,13 +134,20 @@ class RpcServer:
         tester = self.chain.tester
         if method == "evm_increaseTime":
             seconds = int(params[0], 16) if isinstance(params[0], str) else int(params[0])
+            if seconds < 0:
+                raise ValueError("evm_increaseTime: time cannot go back; pass seconds ≥ 0")
             self.offset += seconds
-            tester.time_travel(self.chain.now() + seconds)
+            pending = int(tester.get_block_by_number("pending")["timestamp"])
+            self.chain.travel_to(max(self.chain.now(), pending) + seconds)
             return hex(self.offset)
         if method == "evm_mine":
             if params:
                 ts = params[0]
-                self.chain.travel_to(int(ts, 16) if isinstance(ts, str) else int(ts))
+                when = int(ts, 16) if isinstance(ts, str) else int(ts)
+                if when < self.chain.now():
+                    raise ValueError(f"evm_mine: timestamp {when} is before the latest block's "
+                                     f"{self.chain.now()}; time cannot go back")
+                self.chain.travel_to(when)
             else:
                 tester.mine_blocks(1)
             return "0x0"

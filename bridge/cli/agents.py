@@ -28,14 +28,30 @@ from bridge.errors import BridgeError, ConfigError
 @prover_app.command("run")
 def prover_run(
     config: Annotated[str | None, typer.Option("--config", help="TOML config file.")] = None,
-    rpc: Annotated[str | None, typer.Option("--rpc")] = None,
-    market: Annotated[str | None, typer.Option("--market")] = None,
-    database: Annotated[str | None, typer.Option("--database")] = None,
-    keystore: Annotated[str | None, typer.Option("--keystore")] = None,
-    cost_per_unit: Annotated[str | None, typer.Option("--cost-per-unit")] = None,
-    capacity: Annotated[int | None, typer.Option("--capacity")] = None,
-    metrics_port: Annotated[int | None, typer.Option("--metrics-port")] = None,
-    poll_interval: Annotated[float | None, typer.Option("--poll-interval")] = None,
+    rpc: Annotated[str | None, typer.Option("--rpc", help="Node URL.")] = None,
+    market: Annotated[str | None, typer.Option(
+        "--market", help="Market address or deployment record file.")] = None,
+    database: Annotated[str | None, typer.Option(
+        "--database", help="sqlite:///FILE or postgresql+psycopg://… (the agent's state).")] = None,
+    keystore: Annotated[str | None, typer.Option(
+        "--keystore", help="Keystore file (else BRIDGE_PRIVATE_KEY).")] = None,
+    cost_per_unit: Annotated[str | None, typer.Option(
+        "--cost-per-unit", help="Your true cost of one unit (e.g. 60gwei): the sealed ask.")
+    ] = None,
+    capacity: Annotated[int | None, typer.Option(
+        "--capacity", help="Units offered every round.")] = None,
+    max_stake: Annotated[str | None, typer.Option(
+        "--max-stake", help="Collateral the agent may add on its own (0: never).")] = None,
+    max_concurrent_proofs: Annotated[int | None, typer.Option(
+        "--max-concurrent-proofs", help="Proofs computed at once.")] = None,
+    safety_margin: Annotated[float | None, typer.Option(
+        "--safety-margin", help="Seconds before a deadline below which it warns.")] = None,
+    withdraw_above: Annotated[str | None, typer.Option(
+        "--withdraw-above", help="Withdraw free collateral above this (0: never).")] = None,
+    metrics_port: Annotated[int | None, typer.Option(
+        "--metrics-port", help="/metrics and /healthz port (0: off).")] = None,
+    poll_interval: Annotated[float | None, typer.Option(
+        "--poll-interval", help="Seconds between ticks.")] = None,
     log_format: Annotated[str | None, typer.Option("--log-format", help="text or json")] = None,
     drain: Annotated[bool, typer.Option(
         "--drain", help="Stop asking, finish outstanding jobs, release the collateral, exit 0."
@@ -50,8 +66,11 @@ def prover_run(
     try:
         cfg = load_agent_config(config, rpc=rpc, market=market, database=database,
                                 keystore=keystore, cost_per_unit=cost_per_unit,
-                                capacity=capacity, metrics_port=metrics_port,
-                                poll_interval=poll_interval, log_format=log_format)
+                                capacity=capacity, max_stake=max_stake,
+                                max_concurrent_proofs=max_concurrent_proofs,
+                                safety_margin=safety_margin, withdraw_above=withdraw_above,
+                                metrics_port=metrics_port, poll_interval=poll_interval,
+                                log_format=log_format)
         configure_logging(cfg.log_level, cfg.log_format)
         account = load_account(cfg.keystore or None)
         agent = ProverAgent(cfg, account, drain=drain)
@@ -59,7 +78,12 @@ def prover_run(
     except BridgeError as exc:
         _fail(exc)
         return
-    raise typer.Exit(agent.run())
+    try:
+        code = agent.run()
+    except BridgeError as exc:  # e.g. the metrics port is taken: nothing was sent yet
+        _fail(exc)
+        return
+    raise typer.Exit(code)
 
 
 @requester_app.command("request")

@@ -105,7 +105,12 @@ def keeper_run(
     except BridgeError as exc:
         _fail(exc)
         return
-    raise typer.Exit(keeper.run())
+    try:
+        code = keeper.run()
+    except BridgeError as exc:  # e.g. the metrics port is taken
+        _fail(exc)
+        return
+    raise typer.Exit(code)
 
 
 # ------------------------------------------------------------------------------------ deploy
@@ -180,6 +185,10 @@ def devnet_cmd(
     state: Annotated[str | None, typer.Option(
         help="Keep the chain, market and keeper state in this directory between runs "
              "(--chain anvil only).")] = None,
+    block_time: Annotated[float, typer.Option(
+        "--block-time", help="Seconds between blocks: chain time follows the wall clock. 0 "
+                             "freezes it between transactions (move it with evm_increaseTime)."
+    )] = 1.0,
 ) -> None:
     """A local market for other processes: chain over JSON-RPC, market, keeper, dev keys."""
     import tempfile
@@ -195,7 +204,8 @@ def devnet_cmd(
              else Path(tempfile.mkdtemp(prefix="bridge-devnet-")))
     code = guarded(lambda: run_devnet(where, typer.echo, port=port, chain=chain,
                                       mechanism=mechanism, proofs=proofs,
-                                      commit_period=commit_period, state=bool(state)))
+                                      commit_period=commit_period, state=bool(state),
+                                      block_time=block_time))
     raise typer.Exit(code)
 
 

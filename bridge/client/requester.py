@@ -185,7 +185,13 @@ class Requester:
         if record is not None and index < len(record.bids) and not record.bids[index].valid:
             reason = decode_evidence(record.bids[index].evidence).reason.label
             return f"the keeper marked it invalid ({reason}; see `bridge requester status`)"
-        return "outbid or no trade this round (escrow returned)"
+        if record is not None and record.jobs:
+            return "outbid: higher bids took the units sold this round (escrow returned)"
+        if self.market.params.mechanism == "proofphi":
+            return ("the round did not trade (escrow returned): Prooφ needs at least two valid "
+                    "asks and more valid bids than the cheapest ask's capacity")
+        return ("the round did not trade (escrow returned): no bid and ask pair cleared after "
+                "DARA's trade reduction")
 
     def _await_proof(self, r: int, index: int, job: Any, attempt: int, started: float,
                      deadline: float, out: Path | None) -> RequestResult:

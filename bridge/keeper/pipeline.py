@@ -433,9 +433,13 @@ class RoundPipeline:
             except SettlementRejected as exc:
                 if exc.name == "RoundAlreadyFinal":
                     return Phase.SETTLEMENT_SENT  # the chain says final: the next step reads it
+                if exc.name == "SettleDeadlinePassed":
+                    # final: no settlement can land any more; the round is voided (next step)
+                    log.error("round %s: %s too late: %s; the round will be voided", r, fn, exc)
+                    return Phase.CLEARED
                 rejections = self._count_rejection(r)
-                log.error("round %s: %s rejected by the contract (%s of %s): %s", r, fn,
-                          rejections, MAX_REJECTIONS, exc)
+                log.error("round %s: %s rejected by the contract (rejection %s; it clears "
+                          "again up to %s times): %s", r, fn, rejections, MAX_REJECTIONS, exc)
                 if progress.pages == 0 and rejections <= MAX_REJECTIONS:
                     return Phase.DECRYPTED  # re-read the chain (collateral, rules) and clear again
                 return Phase.CLEARED

@@ -28,6 +28,18 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 log = logging.getLogger(__name__)
 
+
+class _SkipOverlapNotice(logging.Filter):
+    """APScheduler warns each time a poll fires while the previous one still runs; the keeper's
+    work is serialised by design, so that is routine (on a slow node, twice a second)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "maximum number of running instances reached" not in record.getMessage()
+
+
+logging.getLogger("apscheduler.scheduler").addFilter(_SkipOverlapNotice())
+logging.getLogger("apscheduler.executors.default").addFilter(_SkipOverlapNotice())
+
 _LIVE: dict[str, Callable[[int | None], None]] = {}
 """Scheduler key -> the running keeper's entry point (``None``: a plain tick)."""
 _LIVE_LOCK = threading.Lock()
@@ -72,6 +84,8 @@ class DeadlineScheduler:
 
     def at(self, round: int, kind: str, when_unix: int) -> None:
         """Run the keeper's work for ``round`` at ``when_unix`` (wall clock), once."""
+        if not self.scheduler.running:
+            return  # stopping: the next start re-registers from the stored phases
         when = datetime.fromtimestamp(when_unix, UTC)
         now = datetime.now(UTC)
         if when < now - timedelta(seconds=self.grace):
@@ -90,4 +104,5 @@ class DeadlineScheduler:
             if _LIVE.get(self.key) is self._work:
                 del _LIVE[self.key]
         if self.scheduler.running:
+            self.scheduler.pause()  # no new submissions to an executor being shut down
             self.scheduler.shutdown(wait=True)

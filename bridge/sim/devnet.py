@@ -56,12 +56,17 @@ STATE_FILE = "anvil-state.json"
 
 def start_devnet(workdir: Path, *, port: int = 8545, chain: str = "eth-tester",
                  mechanism: str = "proofphi", proofs: str = "pow",
-                 commit_period: int = 60, state: bool = False) -> Devnet:
+                 commit_period: int = 60, state: bool = False,
+                 block_time: float = 1.0) -> Devnet:
     """Start everything and return once the market is deployed and the keeper runs.
 
     ``state``: keep the chain, the deployment record and the keeper's database in ``workdir``
     between runs (anvil only: it dumps its state on exit and loads it at start; the embedded
-    eth-tester chain lives in memory, so asking for it there is refused)."""
+    eth-tester chain lives in memory, so asking for it there is refused).
+
+    ``block_time``: chain time follows the wall clock, a block every this many seconds (anvil's
+    ``--block-time``; on eth-tester an empty block whenever the clock is ahead); 0 freezes time
+    between transactions (tests then move it with ``evm_increaseTime`` / ``evm_mine``)."""
     from bridge.chain.deployment import KeeperIdentity, NetworkConfig, VerifierSpec, deploy_network
     from bridge.keeper.config import KeeperConfig
     from bridge.keeper.daemon import Keeper
@@ -80,6 +85,8 @@ def start_devnet(workdir: Path, *, port: int = 8545, chain: str = "eth-tester",
         tester = make_tester_chain(accounts=1, balance_wei=DEV_BALANCE * (DEV_ACCOUNTS + 1))
         server = RpcServer(tester, port=port).start()
         stops.append(server.stop)
+        if block_time:
+            server.follow_wall_clock(block_time)
         url = server.url
         for a in accounts:
             tx = tester.w3.eth.send_transaction({"from": tester.accounts[0], "to": a.address,
@@ -88,7 +95,7 @@ def start_devnet(workdir: Path, *, port: int = 8545, chain: str = "eth-tester",
     elif chain == "anvil":
         from bridge.chain.anvil import Anvil
 
-        node = Anvil(workdir, block_time=None, port=port,
+        node = Anvil(workdir, block_time=block_time or None, port=port,
                      state=workdir / STATE_FILE if state else False).start()
         stops.append(node.stop)
         url = node.url

@@ -1,6 +1,7 @@
 """Testing an application that buys proofs, with the ``bridge`` pytest plugin.
 
-The plugin comes with the package (``pip install bridge``): the fixtures below need no conftest.
+The plugin comes with the package (``pip install <the bridge repository>``): the fixtures below
+need no conftest.
 Run ``pytest`` here; ``pytest --bridge-chain anvil`` runs the same test on an anvil node.
 """
 

@@ -197,6 +197,8 @@ def test_an_agent_killed_mid_proof_resumes_and_one_gone_for_good_is_slashed(
     ('capacity = 9\nmax_stake = "0"', "capacity 9 needs"),
     ('[backends]\n"poseidon-chain-16" = "builtin"', "tasks are proofs of work"),
     ("", "has no ETH for gas"),
+    ("metrics_port = BUSY\nmax_stake = \"1ether\"", "pick another metrics_port"),
+    ('capacty = 2', "did you mean 'capacity'?"),
 ])
 def test_bad_config_is_one_line_exit_nonzero_nothing_sent(
         live_market: LocalMarket, tmp_path: Path, setting: str, message: str) -> None:
@@ -208,6 +210,12 @@ def test_bad_config_is_one_line_exit_nonzero_nothing_sent(
             f'database = "sqlite:///{tmp_path}/bad.sqlite"']
     if "cost_per_unit" not in setting:
         base.append('cost_per_unit = "50gwei"')
+    import socket
+
+    busy = socket.socket()
+    busy.bind(("127.0.0.1", 0))
+    busy.listen()
+    setting = setting.replace("BUSY", str(busy.getsockname()[1]))
     config.write_text("\n".join([*base, setting]) + "\n")
     env = {k: v for k, v in os.environ.items() if not k.startswith("BRIDGE_")}
     env["BRIDGE_PRIVATE_KEY"] = "0x" + bytes(acct.key).hex()
@@ -218,3 +226,4 @@ def test_bad_config_is_one_line_exit_nonzero_nothing_sent(
     assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], \
         done.stderr
     assert m.w3.eth.get_transaction_count(acct.address) == 0  # nothing sent
+    busy.close()

@@ -190,3 +190,32 @@ def test_devnet_state_on_the_in_memory_chain_is_refused_with_the_fix(tmp_path: P
     assert "--state keeps the chain between runs only with --chain anvil" in done.stderr + \
         done.stdout
     assert not (tmp_path / "s" / "deployments").exists()  # nothing deployed
+
+
+def test_the_devnet_clock_follows_the_wall_clock_and_keeps_increases(tmp_path: Path) -> None:
+    """Agents run in real time: without transactions, time still moves (a block whenever the
+    wall clock is ahead); evm_increaseTime moves it ahead for good; time never goes back."""
+    from bridge.chain.rpcserver import RpcServer
+    from bridge.chain.tester import make_tester_chain
+
+    chain = make_tester_chain(accounts=1)
+    server = RpcServer(chain).start()
+    try:
+        server.follow_wall_clock(0.2)
+        start = chain.now()
+        time.sleep(2.5)
+        assert chain.now() >= start + 2  # blocks mined with nobody sending
+        _rpc(server.url, "evm_increaseTime", 600)
+        ahead = chain.now()
+        assert ahead >= int(time.time()) + 590
+        time.sleep(1.5)
+        assert chain.now() >= ahead + 1  # it keeps following, 600 s ahead
+        body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "evm_mine",
+                           "params": [start]}).encode()
+        req = urllib.request.Request(server.url, data=body,
+                                     headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=30) as r:
+            reply = json.loads(r.read())
+        assert "time cannot go back" in reply["error"]["message"]
+    finally:
+        server.stop()
