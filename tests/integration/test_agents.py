@@ -40,6 +40,15 @@ def live_market(tmp_path: Path) -> Iterator[LocalMarket]:
         yield m
 
 
+@pytest.fixture(scope="module")
+def shared_market(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalMarket]:
+    """One live market for the tests that only read it (the refused configurations)."""
+    if find_anvil() is None:
+        pytest.skip("anvil is not installed: run `npm ci` (make test does)")
+    with start_live_market(tmp_path_factory.mktemp("shared-market")) as m:
+        yield m
+
+
 def _wait_for(probe: Any, timeout: float, what: str) -> Any:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -201,8 +210,8 @@ def test_an_agent_killed_mid_proof_resumes_and_one_gone_for_good_is_slashed(
     ('capacty = 2', "did you mean 'capacity'?"),
 ])
 def test_bad_config_is_one_line_exit_nonzero_nothing_sent(
-        live_market: LocalMarket, tmp_path: Path, setting: str, message: str) -> None:
-    m = live_market
+        shared_market: LocalMarket, tmp_path: Path, setting: str, message: str) -> None:
+    m = shared_market
     funded = "no ETH" not in message
     acct = m.account(fund=10**18 if funded else 0)
     config = tmp_path / "bad.toml"

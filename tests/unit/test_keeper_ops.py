@@ -70,8 +70,10 @@ def test_keeper_logging_keeps_apscheduler_quiet_at_info_but_not_its_warnings() -
     from bridge.keeper.logfmt import configure_logging
 
     root = logging.getLogger()
-    saved = (list(root.handlers), root.level, logging.getLogger("apscheduler").level)
+    saved = (list(root.handlers), root.level, logging.getLogger("apscheduler").level,
+             logging.getLogger("bridge").level)
     try:
+        logging.getLogger("bridge").setLevel(logging.NOTSET)  # an in-process demo may have set it
         configure_logging("INFO", "text")
         stream = io.StringIO()
         root.handlers[0].setStream(stream)  # type: ignore[attr-defined]
@@ -96,3 +98,4 @@ def test_keeper_logging_keeps_apscheduler_quiet_at_info_but_not_its_warnings() -
             root.addHandler(h)
         root.setLevel(saved[1])
         logging.getLogger("apscheduler").setLevel(saved[2])
+        logging.getLogger("bridge").setLevel(saved[3])
