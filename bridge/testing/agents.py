@@ -24,35 +24,32 @@ from bridge.testing.market import LocalMarket, MarketSettings
 BRIDGE = str(Path(sys.executable).with_name("bridge"))
 
 
-class AgentProcess:
-    """``bridge prover run --config FILE`` in the background, its log in ``workdir/NAME.log``."""
+class ManagedProcess:
+    """A ``bridge`` command in the background with its output appended to ``log``: start
+    (again after a crash), SIGKILL, SIGTERM and wait, read what it logged."""
 
-    def __init__(self, workdir: Path, name: str, market: LocalMarket, key: bytes, *,
-                 cost_gwei: int, backend: str | None = None, capacity: int = 1,
-                 metrics_port: int = 0, extra: tuple[str, ...] = ()) -> None:
-        self.name = name
-        self.key = key
-        self.config = workdir / f"{name}.toml"
-        lines = [f'rpc = "{market.chain.url}"', f'market = "{market.address}"',
-                 f'database = "sqlite:///{workdir / name}.sqlite"',
-                 f'cost_per_unit = "{cost_gwei}gwei"', f"capacity = {capacity}",
-                 'max_stake = "0.01ether"', f"from_block = {market.deploy_block}",
-                 "poll_interval = 0.3", "safety_margin = 3", 'log_format = "json"',
-                 f"metrics_port = {metrics_port}", *extra]
-        if backend:
-            lines += ["[backends]", f'pow = "command:{backend}"']
-        self.config.write_text("\n".join(lines) + "\n")
-        self.log = workdir / f"{name}.log"
+    def __init__(self, args: list[str], log: Path, env: dict[str, str],
+                 cwd: Path | None = None) -> None:
+        self.args = args
+        self.log = log
+        self.env = env
+        self.cwd = cwd
         self.proc: subprocess.Popen[bytes] | None = None
+        self.starts = 0
 
-    def start(self, *args: str) -> AgentProcess:
-        """Start (or restart) the agent; output is appended to the log."""
-        env = {k: v for k, v in os.environ.items() if not k.startswith("BRIDGE_")}
-        env.update({"BRIDGE_PRIVATE_KEY": "0x" + self.key.hex(), "PYTHONUNBUFFERED": "1"})
+    def start(self, *extra: str) -> ManagedProcess:
+        """Start (or restart); output is appended to the log after a ``--- start N`` line."""
         with self.log.open("ab") as out:
-            self.proc = subprocess.Popen([BRIDGE, "prover", "run", "--config", str(self.config),
-                                          *args], stdout=out, stderr=subprocess.STDOUT, env=env)
+            out.write(f"--- start {self.starts}\n".encode())
+            out.flush()
+            self.proc = subprocess.Popen([*self.args, *extra], cwd=self.cwd, env=self.env,
+                                         stdout=out, stderr=subprocess.STDOUT)
+        self.starts += 1
         return self
+
+    def alive(self) -> bool:
+        """True while the process runs."""
+        return self.proc is not None and self.proc.poll() is None
 
     def output(self) -> str:
         """Everything it logged so far."""
@@ -82,6 +79,39 @@ class AgentProcess:
         assert self.proc is not None
         fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def process_env(key: str, **extra: str) -> dict[str, str]:
+    """This environment without ``BRIDGE_*`` settings, signing with ``key`` (0x hex)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BRIDGE_")}
+    env.update({"BRIDGE_PRIVATE_KEY": key, "PYTHONUNBUFFERED": "1", **extra})
+    return env
+
+
+class AgentProcess(ManagedProcess):
+    """``bridge prover run --config FILE`` in the background, its log in ``workdir/NAME.log``."""
+
+    def __init__(self, workdir: Path, name: str, market: LocalMarket, key: bytes, *,
+                 cost_gwei: int, backend: str | None = None, capacity: int = 1,
+                 metrics_port: int = 0, extra: tuple[str, ...] = ()) -> None:
+        self.name = name
+        self.key = key
+        self.config = workdir / f"{name}.toml"
+        lines = [f'rpc = "{market.chain.url}"', f'market = "{market.address}"',
+                 f'database = "sqlite:///{workdir / name}.sqlite"',
+                 f'cost_per_unit = "{cost_gwei}gwei"', f"capacity = {capacity}",
+                 'max_stake = "0.01ether"', f"from_block = {market.deploy_block}",
+                 "poll_interval = 0.3", "safety_margin = 3", 'log_format = "json"',
+                 f"metrics_port = {metrics_port}", *extra]
+        if backend:
+            lines += ["[backends]", f'pow = "command:{backend}"']
+        self.config.write_text("\n".join(lines) + "\n")
+        super().__init__([BRIDGE, "prover", "run", "--config", str(self.config)],
+                         workdir / f"{name}.log", process_env("0x" + key.hex()))
+
+    def start(self, *extra: str) -> AgentProcess:
+        super().start(*extra)
+        return self
 
 
 @contextlib.contextmanager

@@ -24,6 +24,7 @@ from typing import Any
 import pytest
 
 from bridge.chain.anvil import ANVIL, DEV_KEYS, Anvil, free_port
+from bridge.testing.agents import ManagedProcess, process_env
 
 BRIDGE = Path(sys.executable).parent / "bridge"
 
@@ -47,9 +48,7 @@ def anvil(tmp_path: Path) -> Iterator[Callable[..., Anvil]]:
 
 def cli_env(key: str, **extra: str) -> dict[str, str]:
     """Environment for a CLI process signing with ``key`` (never passed as an argument)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BRIDGE_")}
-    env.update({"BRIDGE_PRIVATE_KEY": key, "PYTHONUNBUFFERED": "1", **extra})
-    return env
+    return process_env(key, **extra)
 
 
 def run_cli(*args: str, key: str = DEV_KEYS[0], cwd: Path | None = None, check: bool = True,
@@ -64,58 +63,22 @@ def run_cli(*args: str, key: str = DEV_KEYS[0], cwd: Path | None = None, check: 
     return proc
 
 
-class KeeperProcess:
+class KeeperProcess(ManagedProcess):
     """``bridge keeper run`` in the background; ``kill()`` is SIGKILL, ``stop()`` SIGTERM."""
 
     def __init__(self, workdir: Path, rpc: str, market: str, database: str, *,
                  key: str = DEV_KEYS[0], confirmations: int = 1, poll_interval: float = 0.3,
                  extra: tuple[str, ...] = (), env: dict[str, str] | None = None,
                  name: str = "keeper") -> None:
-        self.args = [str(BRIDGE), "-v", "keeper", "run", "--rpc", rpc, "--market", market,
-                     "--database", database, "--confirmations", str(confirmations),
-                     "--poll-interval", str(poll_interval), *extra]
-        self.env = cli_env(key, **(env or {}))
+        super().__init__([str(BRIDGE), "-v", "keeper", "run", "--rpc", rpc, "--market", market,
+                          "--database", database, "--confirmations", str(confirmations),
+                          "--poll-interval", str(poll_interval), *extra],
+                         workdir / f"{name}.log", cli_env(key, **(env or {})), cwd=workdir)
         self.workdir = workdir
-        self.log = workdir / f"{name}.log"
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.starts = 0
 
-    def start(self) -> KeeperProcess:
-        """Start (or restart) the keeper; its output is appended to ``self.log``."""
-        with self.log.open("ab") as out:
-            out.write(f"--- start {self.starts}\n".encode())
-            out.flush()
-            self.proc = subprocess.Popen(self.args, cwd=self.workdir, env=self.env, stdout=out,
-                                         stderr=subprocess.STDOUT)
-        self.starts += 1
+    def start(self, *extra: str) -> KeeperProcess:
+        super().start(*extra)
         return self
-
-    def alive(self) -> bool:
-        """True while the process runs."""
-        return self.proc is not None and self.proc.poll() is None
-
-    def kill(self) -> None:
-        """SIGKILL, as a crash would."""
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-
-    def stop(self, timeout: float = 30) -> int:
-        """SIGTERM and wait; returns the exit code."""
-        if self.proc is None:
-            return 0
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        return int(self.proc.returncode)
-
-    def output(self) -> str:
-        """Everything the keeper logged so far."""
-        return self.log.read_text(errors="replace") if self.log.exists() else ""
 
 
 @pytest.fixture
