@@ -100,3 +100,27 @@ def test_leader_lock_is_exclusive_and_freed_when_the_holder_dies(database_url: s
     finally:
         holder.kill()
         holder.wait()
+
+
+def test_the_prover_agents_state_survives_reopening_on_both_backends(database_url: str) -> None:
+    """What a restarted agent relies on: its asks (salts), jobs earliest deadline first, stored
+    proof bytes, 256-bit payments as text, and meta values."""
+    from bridge.agents.store import OPEN_STATES, AgentStore
+
+    store = AgentStore(database_url)
+    store.record_ask(7, 60 * 10**9, 2, "0x" + "ab" * 32, "0x" + "cd" * 32, "0x" + "01" * 32)
+    store.record_ask(7, 1, 1)  # a second record for the round changes nothing
+    assert store.add_job(7, 1, 3, b"\x02" * 32, 1, 2**255 + 1, 2000, 1.5)
+    assert store.add_job(7, 0, 2, b"\x01" * 32, 1, 5, 1000, 1.5)
+    assert not store.add_job(7, 0, 2, b"\x01" * 32, 1, 5, 1000, 1.5)
+    store.update_job(7, 1, state="proved", proof=b"\x00\xff" * 40)
+    store.put("staked_by_agent", str(10**18))
+    again = AgentStore(database_url)
+    assert again.asked(7) and not again.asked(8) and again.unscanned_asks() == [7]
+    assert [(j.job_index, j.state) for j in again.jobs(OPEN_STATES)] == [(0, "pending"),
+                                                                        (1, "proved")]
+    (proved,) = again.jobs(("proved",))
+    assert proved.proof == b"\x00\xff" * 40 and int(proved.payment) == 2**255 + 1
+    assert again.get("staked_by_agent") == str(10**18)
+    again.mark_scanned(7)
+    assert AgentStore(database_url).unscanned_asks() == []
