@@ -136,9 +136,13 @@ class RpcServer:
             seconds = int(params[0], 16) if isinstance(params[0], str) else int(params[0])
             if seconds < 0:
                 raise ValueError("evm_increaseTime: time cannot go back; pass seconds ≥ 0")
-            self.offset += seconds
+            import time as _time
+
             pending = int(tester.get_block_by_number("pending")["timestamp"])
-            self.chain.travel_to(max(self.chain.now(), pending) + seconds)
+            target = max(self.chain.now(), pending) + seconds
+            self.chain.travel_to(target)
+            # the wall-clock follower continues from the new time, not from the clock
+            self.offset = max(self.offset + seconds, target - int(_time.time()))
             return hex(self.offset)
         if method == "evm_mine":
             if params:
