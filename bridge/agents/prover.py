@@ -407,14 +407,13 @@ class ProverAgent:
                 self.views[(row.round, v.job.job_index)] = v
         return self.views[key]
 
-    def _backend(self, task: bytes) -> tuple[ProvingBackend, list[int]]:
+    def _backend(self, task: bytes) -> ProvingBackend:
         if not self.market.circuit_tasks:
-            return self.backends["pow"], []
+            return self.backends["pow"]
         from bridge.client.tasks import registered
 
         cid = (int.from_bytes(task, "big") >> 192) & 0xFFFFFFFF
-        c = registered(self.market)[cid]
-        return self.backends[c.name], []
+        return self.backends[registered(self.market)[cid].name]
 
     def dispatch(self) -> None:
         """Start proofs for pending jobs, earliest deadline first, up to the concurrency limit."""
@@ -427,10 +426,10 @@ class ProverAgent:
             if len(self.futures) >= self.cfg.max_concurrent_proofs:
                 break
             task = bytes.fromhex(row.task[2:])
-            backend, inputs = self._backend(task)
-            if self.market.circuit_tasks:
-                inputs = task_inputs(self.market, row.round, row.bid_index,
-                                     self._round_from_block(row.round))
+            backend = self._backend(task)
+            inputs = (task_inputs(self.market, row.round, row.bid_index,
+                                  self._round_from_block(row.round))
+                      if self.market.circuit_tasks else [])
             self.started[key] = time.monotonic()
             self.futures[key] = self.pool.submit(backend.prove, task, self.address, inputs)
             log.info("round %s job %s: proving (deadline %s)", row.round, row.job_index,

@@ -60,6 +60,12 @@ class JobView:
     resolved: bool
 
 
+def pow_ok(task: bytes, prover: str, nonce: bytes, difficulty_bits: int) -> bool:
+    """``ProofOfWorkVerifier(difficulty_bits)``'s rule for (task, prover, nonce)."""
+    digest = keccak(abi_encode(["bytes32", "address", "bytes32"], [task, prover, nonce]))
+    return int.from_bytes(digest, "big") >> (256 - difficulty_bits) == 0
+
+
 def solve_pow(task: bytes, prover: str, difficulty_bits: int, start: int = 0) -> bytes:
     """A 32-byte nonce passing ``ProofOfWorkVerifier(difficulty_bits)`` for (task, prover).
 

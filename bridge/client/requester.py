@@ -27,11 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from eth_abi import encode as abi_encode
-from eth_utils import keccak
-
 from bridge.chain.market import RoundStatus
-from bridge.client.participant import Participant, event_logs, settled_jobs
+from bridge.client.participant import Participant, event_logs, pow_ok, settled_jobs
 from bridge.errors import BridgeError, ChainError, InvalidInput
 
 log = logging.getLogger(__name__)
@@ -253,9 +250,7 @@ class Requester:
             verifier = contract_at(self.market.w3, "ProofOfWorkVerifier",
                                    self.market.params.verifier)
             bits = int(verifier.functions.difficultyBits().call())
-            digest = keccak(abi_encode(["bytes32", "address", "bytes32"],
-                                       [job.task, job.prover, nonce]))
-            if int.from_bytes(digest, "big") >> (256 - bits) != 0:
+            if not pow_ok(job.task, job.prover, nonce, bits):
                 raise BridgeError(f"the proof of job {job.job_index} fails the work rule")
             files = []
             if out is not None:

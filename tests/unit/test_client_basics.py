@@ -62,3 +62,16 @@ def test_salt_store_survives_and_replaces_by_commitment(tmp_path: Path) -> None:
     again = SaltStore(tmp_path / "sealed.json")
     assert [r.tx_hash for r in again.find(market="0xab", round=3)] == ["0xfeed"]
     assert again.all()[0].price == 10**30
+
+
+def test_pow_ok_is_the_verifiers_rule_exactly_at_the_difficulty() -> None:
+    from bridge.client.participant import pow_ok, solve_pow
+
+    task, prover = b"\x07" * 32, "0x" + "11" * 20
+    nonce = solve_pow(task, prover, 12)
+    assert pow_ok(task, prover, nonce, 12) and pow_ok(task, prover, nonce, 1)
+    # a nonce found for 12 bits rarely passes 20; the first failing difficulty is a boundary
+    first_fail = next(b for b in range(12, 257) if not pow_ok(task, prover, nonce, b))
+    assert pow_ok(task, prover, nonce, first_fail - 1)
+    n = int.from_bytes(nonce, "big")  # solve_pow returns the first passing nonce from 0
+    assert n > 0 and not any(pow_ok(task, prover, k.to_bytes(32, "big"), 12) for k in range(n))
