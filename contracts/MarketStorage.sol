@@ -17,7 +17,7 @@ abstract contract MarketStorage is IProverMarketTypes, Ownable2Step {
     /// @param keeper The keeper's address (the only account that may settle).
     /// @param keeperPublicKey The keeper's secp256k1 public key, 64 bytes `x || y`.
     /// @param verifier The proof verifier.
-    /// @param mechanism PROOFPHI or DARA.
+    /// @param mechanism PROOFPHI, DARA or FIXEDPRICE.
     /// @param genesis Start of round 0 (0 = deployment time); must not be in the future.
     /// @param commitPeriod Length of each round's commit window, seconds.
     /// @param settlePeriod Time after a round closes for the keeper to settle, seconds.
@@ -31,6 +31,13 @@ abstract contract MarketStorage is IProverMarketTypes, Ownable2Step {
     ///        the ask reveals fit one transaction and the ask table rides along with every page).
     /// @param checkpointInterval Bids between stored checkpoints of the bid chain (64 in production:
     ///        one 22k-gas write per 64 commits; tests use small values to page small rounds).
+    /// @param initialPrice FIXEDPRICE: the per-unit price (wei) until the keeper posts one (≥ 1).
+    /// @param priceWindow FIXEDPRICE: settled rounds whose revealed orders the price rule reads
+    ///        (the rule runs off-chain; stored so that anyone can recompute it from the chain).
+    /// @param priceEvery FIXEDPRICE: prices are posted only for rounds that are multiples of it.
+    /// @param priceStepBps FIXEDPRICE: a post moves the price at most by the factor
+    ///        `(10_000 + priceStepBps) / 10_000`, up or down.
+    ///        Other mechanisms ignore the four price parameters.
     struct Config {
         address owner;
         address keeper;
@@ -48,6 +55,10 @@ abstract contract MarketStorage is IProverMarketTypes, Ownable2Step {
         uint256 maxBidsPerRound;
         uint256 maxAsksPerRound;
         uint256 checkpointInterval;
+        uint256 initialPrice;
+        uint256 priceWindow;
+        uint256 priceEvery;
+        uint256 priceStepBps;
     }
 
     /// @dev Packed: free (128) | marker (8, set to 1 on first credit so the slot never returns to 0).
@@ -87,7 +98,8 @@ abstract contract MarketStorage is IProverMarketTypes, Ownable2Step {
     }
 
     /// @dev Progress of a paged settlement (or void) of one round, one slot.
-    ///      `winners`/`beforeB`/`validBids`/`seenA`/`seenB` are the Prooφ counters the last page checks.
+    ///      `winners`/`beforeB`/`validBids`/`seenA`/`seenB` are the Prooφ counters the last page checks;
+    ///      `eligibleUnits` is FIXEDPRICE's eligible demand so far (< 2^48: ≤ 2^16 bids of < 2^32 units).
     struct Progress {
         uint32 bidsDone;
         uint32 jobsDone;
@@ -98,6 +110,7 @@ abstract contract MarketStorage is IProverMarketTypes, Ownable2Step {
         uint32 beforeB;
         bool seenA;
         bool seenB;
+        uint48 eligibleUnits;
     }
 
     /// @dev Running totals of a paged settlement (the pot is `charged`; `paid` ≤ `charged`).
@@ -135,6 +148,8 @@ abstract contract MarketStorage is IProverMarketTypes, Ownable2Step {
         uint256 jobsSoFar;
         uint256 tableLen;
         bool proofPhi;
+        uint256 price; // FIXEDPRICE: the round's price (0 for the other mechanisms)
+        uint256 eligibleUnits;
     }
 
     /// @notice Largest `maxAsksPerRound` a deployment may choose (ask reveals ≤ ~80 KB in one transaction).
@@ -171,6 +186,14 @@ abstract contract MarketStorage is IProverMarketTypes, Ownable2Step {
     uint256 public immutable maxAsksPerRound;
     /// @notice Bids between two stored checkpoints of the bid chain: pages end on multiples of it.
     uint256 public immutable checkpointInterval;
+    /// @notice FIXEDPRICE: the price of every round before the first post (0 for other mechanisms).
+    uint256 public immutable initialPrice;
+    /// @notice FIXEDPRICE: settled rounds the price rule reads (see `Config`).
+    uint256 public immutable priceWindow;
+    /// @notice FIXEDPRICE: prices are posted for rounds that are multiples of it.
+    uint256 public immutable priceEvery;
+    /// @notice FIXEDPRICE: largest move of one post, basis points of the factor (see `Config`).
+    uint256 public immutable priceStepBps;
     /// @notice True when the verifier is a circuit registry: bids name a circuit and its inputs
     ///         (`commitTask`) and a bid's size must be its circuit's units.
     bool public immutable circuitTasks;
@@ -200,20 +223,13 @@ abstract contract MarketStorage is IProverMarketTypes, Ownable2Step {
     mapping(uint256 round => bytes32) internal _askTables;
     mapping(uint256 round => mapping(uint256 page => bytes32)) internal _pageRoots;
     mapping(uint256 round => mapping(uint256 page => uint256)) internal _pageCharges;
+    /// @dev FIXEDPRICE: rounds with a posted price, increasing, and each one's price.
+    uint256[] internal _priceRounds;
+    mapping(uint256 round => uint256) internal _prices;
 
+    /// @dev Only sets the immutables: {ProverMarket}'s constructor checks the configuration
+    ///      (`_checkConfig`) and names the first keeper; its {SettlementModule} needs neither.
     constructor(Config memory cfg) Ownable(cfg.owner) {
-        if (cfg.verifier == address(0)) revert InvalidConfig("verifier");
-        if (cfg.commitPeriod == 0) revert InvalidConfig("commitPeriod");
-        if (cfg.settlePeriod == 0) revert InvalidConfig("settlePeriod");
-        if (cfg.proofPeriod == 0) revert InvalidConfig("proofPeriod");
-        if (cfg.capacityInterval == 0) revert InvalidConfig("capacityInterval");
-        if (cfg.capacityFactor == 0) revert InvalidConfig("capacityFactor");
-        if (cfg.genesis > block.timestamp) revert InvalidConfig("genesis");
-        if (cfg.minEscrow == 0) revert InvalidConfig("minEscrow");
-        if (cfg.refundCap == 0) revert InvalidConfig("refundCap");
-        if (cfg.maxBidsPerRound == 0 || cfg.maxBidsPerRound > MAX_BIDS_LIMIT) revert InvalidConfig("maxBidsPerRound");
-        if (cfg.checkpointInterval == 0 || cfg.checkpointInterval > 1024) revert InvalidConfig("checkpointInterval");
-        if (cfg.maxAsksPerRound == 0 || cfg.maxAsksPerRound > MAX_ASKS_LIMIT) revert InvalidConfig("maxAsksPerRound");
         verifier = IProofVerifier(cfg.verifier);
         mechanism = cfg.mechanism;
         genesis = cfg.genesis == 0 ? block.timestamp : cfg.genesis;
@@ -227,12 +243,41 @@ abstract contract MarketStorage is IProverMarketTypes, Ownable2Step {
         maxBidsPerRound = cfg.maxBidsPerRound;
         maxAsksPerRound = cfg.maxAsksPerRound;
         checkpointInterval = cfg.checkpointInterval;
+        bool fixedPrice = cfg.mechanism == Mechanism.FIXEDPRICE;
+        initialPrice = fixedPrice ? cfg.initialPrice : 0;
+        priceWindow = fixedPrice ? cfg.priceWindow : 0;
+        priceEvery = fixedPrice ? cfg.priceEvery : 0;
+        priceStepBps = fixedPrice ? cfg.priceStepBps : 0;
         bool circuits = false;
-        try ICircuitRegistry(cfg.verifier).circuitRegistryMagic() returns (bytes32 magic) {
-            circuits = magic == keccak256("ProverMarket.CircuitRegistry.v1");
-        } catch {}
+        if (cfg.verifier.code.length != 0) {
+            try ICircuitRegistry(cfg.verifier).circuitRegistryMagic() returns (bytes32 magic) {
+                circuits = magic == keccak256("ProverMarket.CircuitRegistry.v1");
+            } catch {}
+        }
         circuitTasks = circuits;
-        _setKeeper(cfg.keeper, cfg.keeperPublicKey, 0);
+    }
+
+    /// @dev The deployment checks, run once by {ProverMarket}'s constructor (its module is
+    ///      created from the same, already checked, configuration).
+    function _checkConfig(Config memory cfg) internal view {
+        if (cfg.verifier == address(0)) revert InvalidConfig("verifier");
+        if (cfg.commitPeriod == 0) revert InvalidConfig("commitPeriod");
+        if (cfg.settlePeriod == 0) revert InvalidConfig("settlePeriod");
+        if (cfg.proofPeriod == 0) revert InvalidConfig("proofPeriod");
+        if (cfg.capacityInterval == 0) revert InvalidConfig("capacityInterval");
+        if (cfg.capacityFactor == 0) revert InvalidConfig("capacityFactor");
+        if (cfg.genesis > block.timestamp) revert InvalidConfig("genesis");
+        if (cfg.minEscrow == 0) revert InvalidConfig("minEscrow");
+        if (cfg.refundCap == 0) revert InvalidConfig("refundCap");
+        if (cfg.maxBidsPerRound == 0 || cfg.maxBidsPerRound > MAX_BIDS_LIMIT) revert InvalidConfig("maxBidsPerRound");
+        if (cfg.checkpointInterval == 0 || cfg.checkpointInterval > 1024) revert InvalidConfig("checkpointInterval");
+        if (cfg.maxAsksPerRound == 0 || cfg.maxAsksPerRound > MAX_ASKS_LIMIT) revert InvalidConfig("maxAsksPerRound");
+        if (cfg.mechanism == Mechanism.FIXEDPRICE) {
+            if (cfg.initialPrice == 0 || cfg.initialPrice > type(uint128).max) revert InvalidConfig("initialPrice");
+            if (cfg.priceWindow == 0 || cfg.priceWindow > 1024) revert InvalidConfig("priceWindow");
+            if (cfg.priceEvery == 0 || cfg.priceEvery > 1024) revert InvalidConfig("priceEvery");
+            if (cfg.priceStepBps == 0 || cfg.priceStepBps > 1_000_000) revert InvalidConfig("priceStepBps");
+        }
     }
 
     /// @dev The term governing `round` and its keeper (term 0 starts at round 0, so one exists).
@@ -243,6 +288,20 @@ abstract contract MarketStorage is IProverMarketTypes, Ownable2Step {
             KeeperTerm memory t = _terms[term];
             if (t.fromRound <= round) return (term, t.keeper);
         }
+    }
+
+    /// @dev FIXEDPRICE: the price of `round` (the last post at or before it, else `initialPrice`).
+    function _roundPrice(uint256 round) internal view returns (uint256) {
+        uint256 p = _prices[round];
+        if (p != 0) return p;
+        uint256 lo = 0;
+        uint256 hi = _priceRounds.length;
+        while (lo < hi) {
+            uint256 mid = (lo + hi) / 2;
+            if (_priceRounds[mid] <= round) lo = mid + 1;
+            else hi = mid;
+        }
+        return lo == 0 ? initialPrice : _prices[_priceRounds[lo - 1]];
     }
 
     /// @dev secp256k1: y² = x³ + 7 over the field of `P`.

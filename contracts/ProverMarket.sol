@@ -33,6 +33,8 @@ contract ProverMarket is MarketStorage, IProverMarket, ReentrancyGuardTransient 
     address public immutable settlementModule;
 
     constructor(Config memory cfg) MarketStorage(cfg) {
+        _checkConfig(cfg);
+        _setKeeper(cfg.keeper, cfg.keeperPublicKey, 0);
         settlementModule = address(new SettlementModule(cfg));
     }
     // ================================================================ requesters
@@ -410,6 +412,16 @@ contract ProverMarket is MarketStorage, IProverMarket, ReentrancyGuardTransient 
     /// @inheritdoc IProverMarket
     function keeperPublicKey() external view returns (bytes memory key) {
         (, key) = keeperFor(currentRound());
+    }
+
+    /// @inheritdoc IProverMarket
+    function postPrice(uint256, uint256) external {
+        _delegateToModule();
+    }
+
+    /// @inheritdoc IProverMarket
+    function roundPrice(uint256 round) external view returns (uint256) {
+        return _roundPrice(round);
     }
 
     /// @inheritdoc IProverMarket

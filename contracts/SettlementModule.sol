@@ -159,6 +159,7 @@ contract SettlementModule is MarketStorage {
         PageCtx memory c;
         c.round = round;
         c.proofPhi = mechanism == Mechanism.PROOFPHI;
+        if (mechanism == Mechanism.FIXEDPRICE) c.price = _roundPrice(round);
         c.cursor = _offsetOf(page) + 12;
         c.end = _offsetOf(page) + page.length;
         if (page.length < 12) revert PageMalformed(round, 0);
@@ -193,6 +194,7 @@ contract SettlementModule is MarketStorage {
             if (c.word != _checkpoints[round][last / checkpointInterval]) revert RevealsMismatch(round, 0);
         }
         _recordPage(c, pr, leaves);
+        if (c.eligibleUnits != 0) pr.eligibleUnits += uint48(c.eligibleUnits);
         pr.bidsDone = uint32(last);
         pr.jobsDone = uint32(c.jobsDone + c.jobCount);
         _progress[round] = pr;
@@ -289,6 +291,14 @@ contract SettlementModule is MarketStorage {
             if (charge > value) revert Overcharged(c.round, b);
             cm = Commitments.commitment(address(this), c.round, requester, 0, value, size, _word(off + 20));
             c.cursor = off + 70;
+            uint256 price = c.price;
+            if (price != 0) {
+                // FIXEDPRICE: a winner is eligible and pays at least the posted price for its units
+                uint256 floor_ = price * size;
+                if (value >= floor_) c.eligibleUnits += size;
+                else if (nJobs != 0) revert BidNotEligible(c.round, b);
+                if (nJobs != 0 && charge < floor_) revert ChargeBelowPrice(c.round, b);
+            }
             if (nJobs == 0) {
                 if (charge != 0) revert ChargeWithoutAllocation(c.round, b);
             } else {
@@ -334,6 +344,7 @@ contract SettlementModule is MarketStorage {
             if (sold > ((head >> 48) & 0xffffffff)) revert AskOverAllocated(c.round, askIndex);
             _setSold(table, pos, head, sold);
             if (payment / u < cost) revert Underpaid(c.round, k);
+            if (c.price != 0 && payment > c.price * u) revert PaymentAbovePrice(c.round, k);
             uint256 share = q + 1 == nJobs ? charge - shares : (charge * u) / size;
             if (payment > share) revert PaymentExceedsCharge(c.round, k);
             shares += share;
@@ -455,10 +466,20 @@ contract SettlementModule is MarketStorage {
                 }
             }
         } else {
+            bool fixedPrice = mechanism == Mechanism.FIXEDPRICE;
+            uint256 price = fixedPrice ? _roundPrice(round) : 0;
+            uint256 supply = 0;
+            uint256 won = 0;
             for (uint256 j = 0; j < nValid; ++j) {
-                uint256 head = _entryHead(table, j);
+                (uint256 head, uint256 cost) = _entry(table, j);
                 uint256 sold = (head >> 16) & 0xffffffff;
                 if (sold != 0) _allocate(head, sold);
+                if (fixedPrice && cost <= price) supply += (head >> 48) & 0xffffffff;
+                won += sold;
+            }
+            // FIXEDPRICE: when the eligible demand fits the eligible supply, it trades whole
+            if (fixedPrice && pr.eligibleUnits <= supply && won != pr.eligibleUnits) {
+                revert EligibleDemandUnserved(round, pr.eligibleUnits, won);
             }
         }
         uint256 pages = pr.pages;
@@ -567,6 +588,29 @@ contract SettlementModule is MarketStorage {
         assembly ("memory-safe") {
             mstore(add(add(table, 0x20), mul(pos, 64)), updated)
         }
+    }
+
+    // ===================================================================== price
+
+    /// @notice See {IProverMarket}.
+    function postPrice(uint256 round, uint256 price) external {
+        if (mechanism != Mechanism.FIXEDPRICE) revert PriceNotUsed();
+        (, address k) = _keeperOf(round);
+        if (msg.sender != k) revert NotKeeper(msg.sender);
+        uint256 cur = (block.timestamp - genesis) / commitPeriod;
+        if (round <= cur) revert PriceTooLate(round, cur);
+        if (round != cur + 1) revert PriceTooEarly(round, cur);
+        if (round % priceEvery != 0) revert PriceNotDue(round, priceEvery);
+        uint256 previous = _roundPrice(round - 1);
+        uint256 factor = 10_000 + priceStepBps;
+        if (
+            price == 0 || price > type(uint128).max || price * 10_000 > previous * factor
+                || price * factor < previous * 10_000
+        ) revert PriceStepTooLarge(round, previous, price);
+        uint256 n = _priceRounds.length;
+        if (n == 0 || _priceRounds[n - 1] != round) _priceRounds.push(round);
+        _prices[round] = price;
+        emit PricePosted(round, price, previous);
     }
 
     // ================================================================== liveness

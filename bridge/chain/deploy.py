@@ -25,6 +25,7 @@ class Mechanism(IntEnum):
 
     PROOFPHI = 0
     DARA = 1
+    FIXEDPRICE = 2
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,12 @@ class MarketConfig:
     max_bids_per_round: int = 8192
     max_asks_per_round: int = 512
     checkpoint_interval: int = 64
+    initial_price: int = 0
+    """FIXEDPRICE: wei per unit until the keeper posts a price (the other mechanisms ignore the
+    four price fields)."""
+    price_window: int = 32
+    price_every: int = 1
+    price_step_bps: int = 2_500
 
     def as_tuple(self) -> tuple[Any, ...]:
         """ABI tuple in struct field order."""
@@ -54,7 +61,8 @@ class MarketConfig:
                 int(self.mechanism), self.genesis, self.commit_period, self.settle_period,
                 self.proof_period, self.refund_cap, self.capacity_interval, self.capacity_factor,
                 self.min_escrow, self.max_bids_per_round, self.max_asks_per_round,
-                self.checkpoint_interval)
+                self.checkpoint_interval, self.initial_price, self.price_window, self.price_every,
+                self.price_step_bps)
 
 
 def contract_at(w3: Web3, name: str, address: str) -> Contract:

@@ -84,9 +84,9 @@ PAGE_FIXED = 120_000
 """A page's fixed cost: delegatecall, progress/totals/page root/charges digest/table hash writes."""
 PER_TABLE_ENTRY = 260
 """Per ask-table entry carried by a page: copy, hash (twice for DARA), reads."""
-PER_BID = {"dara": 9_500, "proofphi": 10_000}
+PER_BID = {"dara": 9_500, "proofphi": 10_000, "fixedprice": 9_700}
 """Per bid: commitment and chain hashes, the refund write to a cold account, the log word."""
-PER_JOB = {"dara": 4_500, "proofphi": 3_500}
+PER_JOB = {"dara": 4_500, "proofphi": 3_500, "fixedprice": 4_600}
 """Per job: leaf hash, tree node, checks, log word."""
 FINISH_FIXED = 60_000
 FINISH_PER_ENTRY = 7_500
@@ -128,7 +128,7 @@ def page_gas(mechanism: str, bids: int, jobs: int, table_entries: int, table: by
     execution = (PAGE_FIXED + PER_TABLE_ENTRY * table_entries + PER_BID[mechanism] * bids
                  + PER_JOB[mechanism] * jobs + 2 * _memory(size) + _memory(len(table)))
     if last:
-        allocated = table_entries if mechanism == "dara" else ell
+        allocated = ell if mechanism == "proofphi" else table_entries
         execution += FINISH_FIXED + FINISH_PER_ENTRY * allocated
         execution += FINISH_PER_PAGE * (1 + bids // 64)
     floor = 21_000 + 10 * tokens

@@ -21,7 +21,8 @@ from bridge.chain.deploy import Mechanism
 from bridge.chain.revert import decode_revert
 from bridge.errors import BridgeError, ChainError, UnauditableSettlement
 
-MECHANISM_NAMES = {Mechanism.PROOFPHI: "proofphi", Mechanism.DARA: "dara"}
+MECHANISM_NAMES = {Mechanism.PROOFPHI: "proofphi", Mechanism.DARA: "dara",
+                   Mechanism.FIXEDPRICE: "fixedprice"}
 """``IProverMarket.Mechanism`` -> the clearing engine's mechanism name."""
 
 
@@ -65,6 +66,18 @@ class MarketParams:
     max_bids_per_round: int = 8192
     max_asks_per_round: int = 512
     checkpoint_interval: int = 64
+    initial_price: int = 0
+    """fixedprice: the price of every round before the keeper's first post (0 otherwise)."""
+    price_window: int = 0
+    price_every: int = 0
+    price_step_bps: int = 0
+
+    @property
+    def price_lag(self) -> int:
+        """fixedprice: the price of round ``r`` reads settled rounds ``≤ r − price_lag`` only, whose
+        settlement is final when round ``r − 1`` opens (``2 + ⌈settlePeriod / commitPeriod⌉``), so
+        the keeper can post it a whole round ahead and anyone can recompute it."""
+        return 2 + -(-self.settle_period // self.commit_period)
 
     def proof_deadline(self, round: int) -> int:
         """Every job of ``round`` must be proven before this: settle deadline + proofPeriod."""
@@ -156,6 +169,10 @@ class Market:
                 max_bids_per_round=int(f.maxBidsPerRound().call()),
                 max_asks_per_round=int(f.maxAsksPerRound().call()),
                 checkpoint_interval=int(f.checkpointInterval().call()),
+                initial_price=int(f.initialPrice().call()),
+                price_window=int(f.priceWindow().call()),
+                price_every=int(f.priceEvery().call()),
+                price_step_bps=int(f.priceStepBps().call()),
             )
         return self._params
 
@@ -190,6 +207,10 @@ class Market:
         """(opensAt, closesAt, settleDeadline, proofDeadline) of ``round``."""
         t = self.contract.functions.roundTimes(round).call()
         return (int(t[0]), int(t[1]), int(t[2]), int(t[3]))
+
+    def round_price(self, round: int, block: BlockIdentifier = "latest") -> int:
+        """fixedprice: the per-unit price of ``round`` (wei), fixed once the round opens."""
+        return int(self.contract.functions.roundPrice(round).call(block_identifier=block))
 
     def current_round(self) -> int:
         """Round accepting commitments now."""

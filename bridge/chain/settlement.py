@@ -505,7 +505,7 @@ def plan_settlement(
         for i in range(first, end):
             for j in bid_jobs[i]:
                 jobs_here.append(Job(len(all_jobs) + len(jobs_here), *j.as_tuple()[1:]))
-        if mechanism == "dara":  # Prooφ's table carries no running counts
+        if mechanism != "proofphi":  # Prooφ's table carries no running counts
             for e_i in range(first, end):
                 for e in by_bid.get(e_i, []):
                     sold[position[e.ask_index]] += e.units

@@ -38,10 +38,15 @@ interface IProverMarketTypes {
 
     /// @notice Which clearing rule `settle` enforces.
     /// @dev PROOFPHI: every valid bid has size 1, every valid ask sells exactly its capacity, and the
-    ///      outcome is re-derived on-chain. DARA: only the generic feasibility checks.
+    ///      outcome is re-derived on-chain. DARA: only the generic feasibility checks. FIXEDPRICE:
+    ///      the round's price `p = roundPrice(round)` was public before the round opened; the
+    ///      generic checks plus: every winning bid is eligible (`value ≥ p·size`) and pays
+    ///      `≥ p·size`, every job pays `≤ p` per unit (so every selling ask has `cost ≤ p`), and
+    ///      when the eligible demand fits the eligible supply every eligible bid wins.
     enum Mechanism {
         PROOFPHI,
-        DARA
+        DARA,
+        FIXEDPRICE
     }
 
     /// @notice Lifecycle of a round's settlement.
@@ -108,6 +113,26 @@ interface IProverMarketTypes {
 
     /// @notice A deployment parameter is unusable; `field` names it.
     error InvalidConfig(bytes32 field);
+    /// @notice `postPrice` on a market whose mechanism is not FIXEDPRICE.
+    error PriceNotUsed();
+    /// @notice A price may only be posted for a round that has not opened yet.
+    error PriceTooLate(uint256 round, uint256 current);
+    /// @notice Prices are re-fitted only in rounds that are multiples of `priceEvery`.
+    error PriceNotDue(uint256 round, uint256 every);
+    /// @notice A price is posted during the round before the one it is for (so the rounds the
+    ///         price rule reads are final), not earlier.
+    error PriceTooEarly(uint256 round, uint256 current);
+    /// @notice `price` is 0, above 2^128 − 1 or moves more than `priceStepBps` from `previous`.
+    error PriceStepTooLarge(uint256 round, uint256 previous, uint256 price);
+    /// @notice FIXEDPRICE: bid `index` wins but its value is below the round's price times its size.
+    error BidNotEligible(uint256 round, uint256 index);
+    /// @notice FIXEDPRICE: bid `index` is charged less than the round's price times its size.
+    error ChargeBelowPrice(uint256 round, uint256 index);
+    /// @notice FIXEDPRICE: job `jobIndex` pays more than the round's price per unit.
+    error PaymentAbovePrice(uint256 round, uint256 jobIndex);
+    /// @notice FIXEDPRICE: the eligible demand (`demand` units) fits the eligible supply, yet only
+    ///         `won` units won: the short side must trade whole.
+    error EligibleDemandUnserved(uint256 round, uint256 demand, uint256 won);
     /// @notice The keeper public key is not 64 bytes (uncompressed x || y).
     error InvalidPublicKey(uint256 length);
     /// @notice The keeper public key is 64 bytes but not a point on secp256k1.
@@ -312,6 +337,9 @@ interface IProverMarketTypes {
     event KeeperRotated(address indexed keeper, bytes publicKey, uint256 fromRound);
     /// @notice New commitments were paused (`paused`) or resumed.
     event CommitsPausedSet(bool paused);
+    /// @notice FIXEDPRICE: `round` (and the rounds after it, until the next post) trades at `price`
+    ///         wei per unit; `previous` is the price it replaces (that of `round − 1`).
+    event PricePosted(uint256 indexed round, uint256 price, uint256 previous);
 
 }
 
@@ -451,6 +479,18 @@ interface IProverMarket is IProverMarketTypes {
 
     /// @notice The round currently accepting commitments.
     function currentRound() external view returns (uint256);
+
+    /// @notice FIXEDPRICE, the keeper of `round` only, during round `round − 1` (again to replace
+    ///         it), for a round that is a multiple of `priceEvery`: `round` and the rounds
+    ///         after it trade at `price` (wei per unit) until the next post. The price moves at most
+    ///         by the factor `(10_000 + priceStepBps) / 10_000` from `roundPrice(round − 1)`. Which
+    ///         price the keeper should post is a public rule of the revealed orders of past rounds
+    ///         (docs/mechanisms.md); `bridge audit` and the watchtower recompute every post.
+    function postPrice(uint256 round, uint256 price) external;
+
+    /// @notice FIXEDPRICE: the per-unit price of `round` (the last price posted for a round at or
+    ///         before it, else `initialPrice`); fixed once `round` opens. Other mechanisms: 0.
+    function roundPrice(uint256 round) external view returns (uint256);
 
     /// @notice Deadlines of `round`: commit window close, settle deadline, and proof deadline
     ///         (0 until settled).

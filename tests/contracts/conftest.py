@@ -6,9 +6,10 @@
 - ``accounts``: named roles: ``owner``, ``keeper``, requesters ``r1..r3``, provers ``p1..p3``,
   and ``anyone``.
 - ``pow_verifier``: ``ProofOfWorkVerifier(8)`` (≈256 hashes per proof).
-- ``proofphi`` / ``dara``: a :class:`tests.contracts.flow.Driver` over a market of that mechanism
-  (commit/settle/proof periods 100 s, refundCap 1e15 wei/unit, capacity every 2 rounds at most
-  2-fold).
+- ``proofphi`` / ``dara`` / ``fixedprice``: a :class:`tests.contracts.flow.Driver` over a market
+  of that mechanism (commit/settle/proof periods 100 s, refundCap 1e15 wei/unit, capacity every 2
+  rounds at most 2-fold; fixedprice: initial price 5e15 wei/unit, prices every 2 rounds, steps of at
+  most ×1.25).
 - Time travel: ``Driver.next_round()``, ``close(r)``, ``past_settle_deadline(r)``,
   ``past_proof_deadline(settled)``, or ``chain.travel_to(ts)`` / ``chain.advance(s)``.
 """
@@ -55,11 +56,15 @@ class Deployed:
     pow_verifier: Contract
     proofphi: Contract
     dara: Contract
+    fixedprice: Contract
 
 
 MIN_ESCROW = 1_000
 MAX_BIDS = 40
 MAX_ASKS = 8
+INITIAL_PRICE = 5 * 10**15
+PRICE_EVERY = 2
+PRICE_STEP_BPS = 2_500
 
 
 def market_config(acc: Accounts, verifier: str, mechanism: Mechanism) -> MarketConfig:
@@ -69,6 +74,8 @@ def market_config(acc: Accounts, verifier: str, mechanism: Mechanism) -> MarketC
         mechanism=mechanism, commit_period=PERIOD, settle_period=PERIOD, proof_period=PERIOD,
         refund_cap=REFUND_CAP, capacity_interval=2, capacity_factor=2, min_escrow=MIN_ESCROW,
         max_bids_per_round=MAX_BIDS, max_asks_per_round=MAX_ASKS, checkpoint_interval=2,
+        initial_price=INITIAL_PRICE if mechanism == Mechanism.FIXEDPRICE else 0,
+        price_window=8, price_every=PRICE_EVERY, price_step_bps=PRICE_STEP_BPS,
     )
 
 
@@ -91,7 +98,9 @@ def _deployed(_session_chain: TesterChain, accounts: Accounts) -> Deployed:
         w3, market_config(accounts, pow_verifier.address, Mechanism.PROOFPHI), accounts.owner)
     dara = deploy_market(
         w3, market_config(accounts, pow_verifier.address, Mechanism.DARA), accounts.owner)
-    return Deployed(pow_verifier, proofphi, dara)
+    fixedprice = deploy_market(
+        w3, market_config(accounts, pow_verifier.address, Mechanism.FIXEDPRICE), accounts.owner)
+    return Deployed(pow_verifier, proofphi, dara, fixedprice)
 
 
 @pytest.fixture
@@ -109,6 +118,11 @@ def pow_verifier(_deployed: Deployed) -> Contract:
 @pytest.fixture
 def proofphi(chain: TesterChain, _deployed: Deployed, accounts: Accounts) -> Driver:
     return Driver(chain, _deployed.proofphi, accounts.keeper, accounts.owner, DIFFICULTY_BITS)
+
+
+@pytest.fixture
+def fixedprice(chain: TesterChain, _deployed: Deployed, accounts: Accounts) -> Driver:
+    return Driver(chain, _deployed.fixedprice, accounts.keeper, accounts.owner, DIFFICULTY_BITS)
 
 
 @pytest.fixture

@@ -129,6 +129,12 @@ class Driver:
         return Mechanism(self.market.functions.mechanism().call())
 
     @cached_property
+    def name(self) -> str:
+        """The clearing engine's name of the market's mechanism."""
+        return {Mechanism.PROOFPHI: "proofphi", Mechanism.DARA: "dara",
+                Mechanism.FIXEDPRICE: "fixedprice"}[self.mechanism]
+
+    @cached_property
     def _periods(self) -> tuple[int, int, int, int]:
         f = self.market.functions
         return (int(f.genesis().call()), int(f.commitPeriod().call()),
@@ -243,13 +249,15 @@ class Driver:
         engine_bids = [Bid(i, b.value, b.size) for i, b in enumerate(bids) if b.valid]
         engine_asks = [Ask(i, a.cost, a.quantity) for i, a in enumerate(asks)
                        if a.valid and a.quantity > 0]
-        name = "proofphi" if self.mechanism == Mechanism.PROOFPHI else "dara"
-        outcome = clear(name, engine_bids, engine_asks)
+        price = None
+        if self.mechanism == Mechanism.FIXEDPRICE:
+            price = int(self.market.functions.roundPrice(r).call())
+        outcome = clear(self.name, engine_bids, engine_asks, price=price)
         bids = [BidReveal(**{**b.__dict__, "charge": outcome.charges.get(i, 0)})
                 for i, b in enumerate(bids)]
         entries = entries_from_outcome(asks, outcome.assignment, outcome.job_payments())
         bid_order, ask_order = rank_orders(bids, asks)
-        if self.mechanism == Mechanism.DARA:
+        if self.mechanism != Mechanism.PROOFPHI:
             bid_order, ask_order = [], []
         return bids, asks, bid_order, ask_order, entries
 
@@ -262,8 +270,7 @@ class Driver:
 
     def plan(self, r: int, bids: list[BidReveal], asks: list[AskReveal],
              entries: list[JobEntry], limits: Any = None, claim: Any = None) -> SettlementPlan:
-        name = "proofphi" if self.mechanism == Mechanism.PROOFPHI else "dara"
-        return plan_settlement(r, name, bids, asks, entries, self.proof_deadline(r), limits,
+        return plan_settlement(r, self.name, bids, asks, entries, self.proof_deadline(r), limits,
                                self.interval, claim)
 
     def settle(self, r: int, bids: list[BidReveal], asks: list[AskReveal], bid_order: list[int],
