@@ -18,6 +18,7 @@ from web3.types import TxParams, TxReceipt
 from bridge.chain.artifacts import load_artifact
 from bridge.chain.revert import decoded_reverts
 from bridge.errors import ChainError
+from bridge.mechanisms.fixedprice import DEFAULT_RULE
 
 
 class Mechanism(IntEnum):
@@ -51,9 +52,9 @@ class MarketConfig:
     initial_price: int = 0
     """FIXEDPRICE: wei per unit until the keeper posts a price (the other mechanisms ignore the
     four price fields)."""
-    price_window: int = 32
-    price_every: int = 1
-    price_step_bps: int = 2_500
+    price_window: int = DEFAULT_RULE.window
+    price_every: int = DEFAULT_RULE.every
+    price_step_bps: int = DEFAULT_RULE.step_bps
 
     def as_tuple(self) -> tuple[Any, ...]:
         """ABI tuple in struct field order."""

@@ -5,7 +5,11 @@ A network file (``deploy/networks/*.toml``) names the node and the market's para
     name = "anvil"
     rpc = "http://127.0.0.1:8545"
     chain_id = 31337
-    mechanism = "proofphi"            # or "dara"
+    mechanism = "fixedprice"          # or "proofphi", "dara"
+    initial_price = "50gwei"          # fixedprice: per-unit price until the keeper posts one
+    price_window = 32                 # fixedprice: settled rounds the price rule reads
+    price_every = 1                   # fixedprice: re-fit the price every this many rounds
+    price_step_bps = 500              # fixedprice: a re-fit moves the price at most ×1.05
     commit_period = 30                # seconds
     settle_period = 30
     proof_period = 60
@@ -53,6 +57,7 @@ from bridge.chain.deploy import MarketConfig, Mechanism
 from bridge.chain.sender import TxSender
 from bridge.client.amounts import parse_amount
 from bridge.errors import ChainError, ConfigError, InvalidInput
+from bridge.mechanisms.fixedprice import DEFAULT_RULE
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +68,11 @@ RECORD_NAME = "market.json"
 
 _INT_KEYS = ("chain_id", "commit_period", "settle_period", "proof_period", "capacity_interval",
              "capacity_factor", "confirmations", "genesis", "max_bids_per_round",
-             "max_asks_per_round", "checkpoint_interval")
+             "max_asks_per_round", "checkpoint_interval", "price_window", "price_every",
+             "price_step_bps")
+MECHANISMS = ("proofphi", "dara", "fixedprice")
+_MECHANISM_ENUM = {"proofphi": Mechanism.PROOFPHI, "dara": Mechanism.DARA,
+                   "fixedprice": Mechanism.FIXEDPRICE}
 
 
 @dataclass(frozen=True)
@@ -94,6 +103,11 @@ class NetworkConfig:
     max_bids_per_round: int = 8192
     max_asks_per_round: int = 512
     checkpoint_interval: int = 64
+    initial_price: int = 0
+    """fixedprice: wei per unit until the keeper's first post (required for fixedprice)."""
+    price_window: int = DEFAULT_RULE.window
+    price_every: int = DEFAULT_RULE.every
+    price_step_bps: int = DEFAULT_RULE.step_bps
     confirmations: int = 1
     genesis: int = 0
     verifier: VerifierSpec = field(default_factory=VerifierSpec)
@@ -112,6 +126,9 @@ class NetworkConfig:
                 "min_escrow": self.min_escrow, "max_bids_per_round": self.max_bids_per_round,
                 "max_asks_per_round": self.max_asks_per_round,
                 "checkpoint_interval": self.checkpoint_interval,
+                **({"initial_price": self.initial_price, "price_window": self.price_window,
+                    "price_every": self.price_every, "price_step_bps": self.price_step_bps}
+                   if self.mechanism == "fixedprice" else {}),
                 "verifier": asdict(self.verifier)}
 
 
@@ -157,18 +174,24 @@ def load_network(ref: str, *, rpc: str | None = None) -> NetworkConfig:
             values[key] = raw
     if "mechanism" in data:
         values["mechanism"] = str(data["mechanism"]).lower()
-    if values.get("mechanism", "proofphi") not in ("proofphi", "dara"):
-        raise ConfigError(f"{path}: mechanism {data['mechanism']!r}: use \"proofphi\" or \"dara\"")
-    for key in ("refund_cap", "min_escrow"):
+    if values.get("mechanism", "proofphi") not in MECHANISMS:
+        raise ConfigError(f"{path}: mechanism {data['mechanism']!r}: use \"fixedprice\", "
+                          "\"proofphi\" or \"dara\"")
+    for key in ("refund_cap", "min_escrow", "initial_price"):
         if key in data:
             try:
                 values[key] = parse_amount(str(data[key]), name=key)
             except InvalidInput as exc:
                 raise ConfigError(f"{path}: {exc}") from None
     for key in ("commit_period", "settle_period", "proof_period", "capacity_factor",
-                "min_escrow", "max_bids_per_round", "max_asks_per_round", "checkpoint_interval"):
+                "min_escrow", "max_bids_per_round", "max_asks_per_round", "checkpoint_interval",
+                "price_window", "price_every", "price_step_bps"):
         if key in values and values[key] == 0:
             raise ConfigError(f"{path}: {key} must be at least 1")
+    if values.get("mechanism") == "fixedprice" and not values.get("initial_price"):
+        raise ConfigError(f"{path}: a fixedprice market needs initial_price (wei per unit, e.g. "
+                          "initial_price = \"50gwei\"): the price until the keeper learns one; "
+                          "see docs/mechanisms.md on choosing it")
     v = data.get("verifier", {})
     if not isinstance(v, dict):
         raise ConfigError(f"{path}: [verifier] must be a table with kind = \"pow\" or "
@@ -415,13 +438,15 @@ def deploy_network(net: NetworkConfig, account: LocalAccount, *, w3: Web3,
     config = MarketConfig(
         owner=account.address, keeper=keeper.address, keeper_public_key=keeper.public_key,
         verifier=verifier,
-        mechanism=Mechanism.PROOFPHI if net.mechanism == "proofphi" else Mechanism.DARA,
+        mechanism=_MECHANISM_ENUM[net.mechanism],
         commit_period=net.commit_period, settle_period=net.settle_period,
         proof_period=net.proof_period, refund_cap=net.refund_cap,
         capacity_interval=net.capacity_interval, capacity_factor=net.capacity_factor,
         genesis=net.genesis, min_escrow=net.min_escrow,
         max_bids_per_round=net.max_bids_per_round, max_asks_per_round=net.max_asks_per_round,
-        checkpoint_interval=net.checkpoint_interval)
+        checkpoint_interval=net.checkpoint_interval, initial_price=net.initial_price,
+        price_window=net.price_window, price_every=net.price_every,
+        price_step_bps=net.price_step_bps)
     market, block, m_tx = _create(sender, w3, "ProverMarket", config.as_tuple())
     artifact = load_artifact("ProverMarket")
     # genesis 0 in the file means "the deployment block's time": record the chain's real value

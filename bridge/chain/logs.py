@@ -174,3 +174,23 @@ class LogReader:
                 return Reorg(ancestor=from_block - 1, depth=to_block - from_block + 1)
         return Batch(from_block=from_block, to_block=to_block, events=events,
                      block_hashes=hashes)
+
+
+LOG_RANGE = 5_000
+"""Blocks per ``eth_getLogs`` request (public nodes refuse wide ranges)."""
+
+
+def event_logs(market: Any, event: str, from_block: int,
+               filters: dict[str, Any] | None = None, *, step: int = LOG_RANGE,
+               to_block: int | None = None) -> list[Any]:
+    """Decoded ``event`` logs of ``market`` from ``from_block`` to ``to_block`` (default: the
+    head), in bounded ranges."""
+    head = int(market.w3.eth.block_number) if to_block is None else to_block
+    out: list[Any] = []
+    start = from_block
+    while start <= head:
+        end = min(start + step - 1, head)
+        out.extend(getattr(market.contract.events, event)().get_logs(
+            from_block=start, to_block=end, argument_filters=filters))
+        start = end + 1
+    return out

@@ -37,7 +37,8 @@ def version() -> None:
 
 @app.command()
 def demo(
-    mechanism: Annotated[str, typer.Option(help="proofphi, dara or posted-price")] = "proofphi",
+    mechanism: Annotated[str, typer.Option(
+        help="proofphi, dara, fixedprice or posted-price")] = "proofphi",
     rounds: Annotated[int, typer.Option(min=1)] = 3,
     provers: Annotated[int, typer.Option(min=1)] = 4,
     requesters: Annotated[int, typer.Option(min=1)] = 6,
@@ -177,7 +178,12 @@ def key_new(keystore: Annotated[str, typer.Option("--keystore", help="File to cr
 def devnet_cmd(
     port: Annotated[int, typer.Option(help="JSON-RPC port (eth-tester server or anvil).")] = 8545,
     chain: Annotated[str, typer.Option(help="eth-tester (served here) or anvil")] = "eth-tester",
-    mechanism: Annotated[str, typer.Option(help="proofphi, dara or posted-price")] = "proofphi",
+    mechanism: Annotated[str, typer.Option(
+        help="fixedprice (a posted price per unit: one requester and one prover trade), "
+             "proofphi or dara")] = "fixedprice",
+    initial_price: Annotated[str, typer.Option(
+        help="fixedprice: the price per unit until the keeper learns one (wei, gwei, ether)."
+    )] = "50gwei",
     proofs: Annotated[str, typer.Option(help="pow or groth16")] = "pow",
     commit_period: Annotated[int, typer.Option(help="Seconds per round.")] = 60,
     workdir: Annotated[str | None, typer.Option(
@@ -202,8 +208,11 @@ def devnet_cmd(
         raise typer.Exit(2)
     where = (Path(state) if state else Path(workdir) if workdir
              else Path(tempfile.mkdtemp(prefix="bridge-devnet-")))
+    from bridge.client.amounts import parse_amount
+
+    price = guarded(lambda: parse_amount(initial_price, name="--initial-price"))
     code = guarded(lambda: run_devnet(where, typer.echo, port=port, chain=chain,
-                                      mechanism=mechanism, proofs=proofs,
+                                      mechanism=mechanism, proofs=proofs, initial_price=price,
                                       commit_period=commit_period, state=bool(state),
                                       block_time=block_time))
     raise typer.Exit(code)

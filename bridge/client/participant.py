@@ -25,6 +25,7 @@ from hexbytes import HexBytes
 from web3 import Web3
 
 from bridge import sealed
+from bridge.chain.logs import event_logs
 from bridge.chain.market import Market, RoundStatus
 from bridge.chain.sender import TxSender
 from bridge.chain.settlement import (
@@ -471,26 +472,6 @@ class Participant:
                               "--from-block")
             proof = backend.prove(view.job.task, self.address, inputs)
         return self._send("submitProof", view.round, view.job.as_tuple(), view.proof, proof)
-
-
-LOG_RANGE = 5_000
-"""Blocks per ``eth_getLogs`` request (public nodes refuse wide ranges)."""
-
-
-def event_logs(market: Market, event: str, from_block: int,
-               filters: dict[str, Any] | None = None, *, step: int = LOG_RANGE,
-               to_block: int | None = None) -> list[Any]:
-    """Decoded ``event`` logs of ``market`` from ``from_block`` to ``to_block`` (default: the
-    head), in bounded ranges."""
-    head = int(market.w3.eth.block_number) if to_block is None else to_block
-    out: list[Any] = []
-    start = from_block
-    while start <= head:
-        end = min(start + step - 1, head)
-        out.extend(getattr(market.contract.events, event)().get_logs(
-            from_block=start, to_block=end, argument_filters=filters))
-        start = end + 1
-    return out
 
 
 @dataclass(frozen=True)

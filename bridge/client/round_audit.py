@@ -9,7 +9,8 @@ published evidence (:mod:`bridge.evidence`) that opens that one envelope. This m
   ``beginSettlement``);
 - each valid reveal against its posted commitment;
 - the outcome against a fresh clearing with the market's mechanism and the independent auditor:
-  every charge, every job (prover, units, payment).
+  every charge, every job (prover, units, payment);
+- fixedprice: the round's posted price against the public price rule (:func:`check_price`).
 
 :func:`check_pages` runs the per-order checks on whatever pages have landed (the watchtower calls it
 while a round settles); :func:`audit_round` runs everything on a settled round (``bridge audit``).
@@ -25,6 +26,7 @@ from hexbytes import HexBytes
 
 from bridge import sealed
 from bridge.chain.market import Market, RoundStatus
+from bridge.chain.price_history import PriceHistory, locate_from_node
 from bridge.chain.settlement import (
     AskReveal,
     BidReveal,
@@ -32,6 +34,7 @@ from bridge.chain.settlement import (
     decode_page,
     entries_from_outcome,
 )
+from bridge.client.amounts import format_wei
 from bridge.client.participant import event_logs, read_settlement
 from bridge.errors import AuditError, BridgeError
 from bridge.evidence import MarkCheck, MarkReason, OrderContext, check_mark, decode_evidence
@@ -39,7 +42,7 @@ from bridge.mechanisms import Ask, Bid, audit, clear
 from bridge.proving import task_units
 
 KINDS = ("invalid_mark", "reveal", "charge", "jobs", "outcome", "unauditable", "missed",
-         "same_owner_and_keeper")
+         "same_owner_and_keeper", "price")
 """Discrepancy kinds (the watchtower's metric label)."""
 
 
@@ -252,7 +255,29 @@ def audit_round(market: Market, round: int, from_block: int) -> RoundAudit:
                           "yet (a voided round released every escrow untouched)")
     result = check_pages(market, round, from_block)
     check_outcome(market, round, from_block, result)
+    found = check_price(PriceHistory(market, locate_from_node(market, from_block)), round)
+    if found is not None:
+        result.differences.append(found)
     return result
+
+
+def check_price(history: PriceHistory, round: int) -> Discrepancy | None:
+    """fixedprice: the discrepancy if ``round``'s price on chain is not what the public price rule
+    gives it (from the chain's price of ``round − 1`` and the opened orders of the settled rounds
+    the rule reads); None if it is, or for another mechanism."""
+    market = history.market
+    if market.params.mechanism != "fixedprice" or round < 1:
+        return None
+    previous = market.round_price(round - 1)
+    posted = market.round_price(round)
+    want = history.expected(round, previous)
+    if posted == want:
+        return None
+    how = "posted" if posted != previous else "carried (no post)"
+    return Discrepancy(round, "price", "round",
+                       f"{how} {format_wei(posted)} per unit; the price rule gives "
+                       f"{format_wei(want)} (from {format_wei(previous)} and "
+                       f"{len(history.history(round))} settled rounds of orders)")
 
 
 def check_outcome(market: Market, round: int, from_block: int, result: RoundAudit) -> None:
@@ -266,9 +291,10 @@ def check_outcome(market: Market, round: int, from_block: int, result: RoundAudi
     bids = [Bid(i, b.value, b.size, b.requester) for i, b in enumerate(reveals) if b.valid]
     asks = [Ask(i, a.cost, a.quantity, a.prover) for i, a in enumerate(ask_reveals) if a.valid]
     result.valid_bids, result.valid_asks = len(bids), len(asks)
-    outcome = clear(mech, bids, asks)
+    price = market.round_price(round) if mech == "fixedprice" else None
+    outcome = clear(mech, bids, asks, price=price)
     try:
-        audit(mech, bids, asks, outcome)
+        audit(mech, bids, asks, outcome, price=price)
     except AuditError as exc:
         result.differences.append(Discrepancy(round, "outcome", "round",
                                               f"the recomputed outcome fails the audit: {exc}"))

@@ -21,14 +21,16 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 
+from bridge.chain.logs import LOG_RANGE
 from bridge.chain.market import Market, RoundStatus
-from bridge.client.participant import LOG_RANGE
+from bridge.chain.price_history import PriceHistory, locate_from_node
 from bridge.client.round_audit import (
     KINDS,
     Discrepancy,
     RoundAudit,
     check_outcome,
     check_pages,
+    check_price,
     pages_so_far,
 )
 from bridge.errors import BridgeError, UnauditableSettlement
@@ -92,6 +94,9 @@ class Watchtower:
         self._begin_tx: dict[int, str | None] = {}
         self._reported: set[str] = set()
         self._stop = threading.Event()
+        self._prices = PriceHistory(market, locate_from_node(market, from_block))
+        self._price_checked = 0  # fixedprice: rounds below this had their price checked
+        self._posts: set[int] = set()  # fixedprice: posted rounds to check as they land
 
     def _touched(self, head: int) -> set[int]:
         rounds: set[int] = set()
@@ -106,6 +111,10 @@ class Watchtower:
             for e in self.market.contract.events.KeeperRotated().get_logs(
                     from_block=self.cursor, to_block=end):
                 self._check_rotation(e, end)
+            if self.market.params.mechanism == "fixedprice":
+                for e in self.market.contract.events.PricePosted().get_logs(
+                        from_block=self.cursor, to_block=end):
+                    self._posts.add(int(e["args"]["round"]))
             self.cursor = end + 1
         return rounds
 
@@ -174,9 +183,23 @@ class Watchtower:
                 self._report([Discrepancy(r, "unauditable", "round", str(exc))])
                 self._audited.add(r)
         self._pending -= self._audited
+        if self.market.params.mechanism == "fixedprice":
+            self._check_prices(head)
         self.metrics.lag_blocks.set(max(0, chain_head + 1 - self.cursor))
         self.metrics.last_tick.set(time.time())
         return self.found[before:]
+
+    def _check_prices(self, head: int) -> None:
+        """fixedprice: every post as it lands (before its round opens), and every round's price
+        once it has opened (a post the rule needed but the keeper did not send shows then)."""
+        opened = self.market.params.round_at(self.market.chain_time(head))
+        due = set(range(max(self._price_checked, 1), opened + 1)) | self._posts
+        for r in sorted(due):
+            found = check_price(self._prices, r)
+            if found is not None:
+                self._report([found])
+        self._posts.clear()
+        self._price_checked = max(self._price_checked, opened + 1)
 
     def run(self, interval: float, fail_fast: bool = False) -> int:
         """Poll every ``interval`` seconds until :meth:`stop`; with ``fail_fast`` return 1 at the

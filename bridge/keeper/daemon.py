@@ -39,6 +39,7 @@ from bridge.keeper.config import KeeperConfig
 from bridge.keeper.leader import LeaderLock
 from bridge.keeper.metrics import HealthServer, KeeperMetrics
 from bridge.keeper.pipeline import ChainView, RoundPipeline
+from bridge.keeper.pricing import PricePoster
 from bridge.keeper.scheduler import DeadlineScheduler
 from bridge.keeper.store import Phase, Store
 
@@ -101,6 +102,7 @@ class Keeper:
         self._deployed_at = deployed_at
         self.reader: LogReader | None = None
         self.pipeline: RoundPipeline | None = None
+        self.pricer: PricePoster | None = None
         self.lock = LeaderLock(cfg.database, cfg.lock_id)
         self._work = threading.Lock()
         self.scheduler: DeadlineScheduler | None = None
@@ -180,6 +182,7 @@ class Keeper:
                                       schedule=self._schedule)
         if self.cfg.max_page_bids:
             self.pipeline.limits = Limits(max_page_bids=self.cfg.max_page_bids)
+        self.pricer = PricePoster(self.market, self.store, self.sender)
 
     def _schedule(self, r: int, kind: str, when: int) -> None:
         if self.scheduler is not None:
@@ -273,6 +276,15 @@ class Keeper:
                 except Exception:
                     self.metrics.tick_errors.inc()
                     log.exception("round %s: unexpected error", r)
+            try:
+                if self.pricer is not None:
+                    self.pricer.tick(view.latest_time)
+            except (ConnectionError, OSError, TimeoutError) as exc:
+                self._outage(exc)
+                return
+            except BridgeError as exc:
+                self.metrics.tick_errors.inc()
+                log.error("price post: %s", exc)
             self.metrics.last_tick.set(time.time())
 
     def _outage(self, exc: BaseException) -> None:

@@ -318,9 +318,10 @@ class RoundPipeline:
         asks = [Ask(x.index, int(x.price), int(x.quantity), x.participant)
                 for x in ask_rows if x.valid]
         mech = self.params.mechanism
-        outcome = clear(mech, bids, asks)
+        price = self.market.round_price(r) if mech == "fixedprice" else None
+        outcome = clear(mech, bids, asks, price=price)
         try:
-            audit(mech, bids, asks, outcome)
+            audit(mech, bids, asks, outcome, price=price)
         except AuditError as exc:
             log.error("round %s: outcome failed the audit, not sending it: %s", r, exc)
             self.store.set_phase(r, Phase.DECRYPTED, note=f"audit failed: {exc}")

@@ -39,6 +39,9 @@ def _table(headers: list[str], rows: list[list[str]]) -> list[str]:
 def render_round(report: RoundReport, mechanism: str) -> list[str]:
     """The demo's tables for one round."""
     lines = [f"Round {report.round} ({mechanism}) — {report.phase}"]
+    if report.posted_price is not None:
+        lines.append(f"  posted price: {format_wei(report.posted_price)} per unit (public before "
+                     "the round opened; bids at or above it and asks at or below it trade)")
     if report.bid_price is not None:
         lines.append(f"  clearing prices: each winning task pays {format_wei(report.bid_price)}; "
                      f"each sold unit earns {format_wei(report.ask_price or 0)}")

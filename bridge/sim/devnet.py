@@ -52,12 +52,14 @@ class Devnet:
 
 
 STATE_FILE = "anvil-state.json"
+DEVNET_PRICE = 50 * 10**9
+"""fixedprice devnets start at 50 gwei per unit (the README's agents cost 20–30 gwei)."""
 
 
 def start_devnet(workdir: Path, *, port: int = 8545, chain: str = "eth-tester",
-                 mechanism: str = "proofphi", proofs: str = "pow",
+                 mechanism: str = "fixedprice", proofs: str = "pow",
                  commit_period: int = 60, state: bool = False,
-                 block_time: float = 1.0) -> Devnet:
+                 block_time: float = 1.0, initial_price: int = DEVNET_PRICE) -> Devnet:
     """Start everything and return once the market is deployed and the keeper runs.
 
     ``state``: keep the chain, the deployment record and the keeper's database in ``workdir``
@@ -66,7 +68,10 @@ def start_devnet(workdir: Path, *, port: int = 8545, chain: str = "eth-tester",
 
     ``block_time``: chain time follows the wall clock, a block every this many seconds (anvil's
     ``--block-time``; on eth-tester an empty block whenever the clock is ahead); 0 freezes time
-    between transactions (tests then move it with ``evm_increaseTime`` / ``evm_mine``)."""
+    between transactions (tests then move it with ``evm_increaseTime`` / ``evm_mine``).
+
+    ``mechanism``: ``fixedprice`` by default (a lone requester trades with a lone prover at the
+    posted price; ``initial_price`` until the keeper learns one), ``proofphi`` or ``dara``."""
     from bridge.chain.deployment import KeeperIdentity, NetworkConfig, VerifierSpec, deploy_network
     from bridge.keeper.config import KeeperConfig
     from bridge.keeper.daemon import Keeper
@@ -108,6 +113,7 @@ def start_devnet(workdir: Path, *, port: int = 8545, chain: str = "eth-tester",
         w3 = Web3(HTTPProvider(url, request_kwargs={"timeout": 60}))
         chain_id = int(w3.eth.chain_id)
         net = NetworkConfig(name="devnet", rpc=url, chain_id=chain_id, mechanism=mechanism,
+                            initial_price=initial_price if mechanism == "fixedprice" else 0,
                             commit_period=commit_period, settle_period=commit_period,
                             proof_period=2 * commit_period, confirmations=0,
                             verifier=VerifierSpec(kind=proofs, difficulty_bits=8),
@@ -152,6 +158,13 @@ def run_devnet(workdir: Path, out: Callable[[str], None], **kwargs: Any) -> int:
                else "a new chain; Ctrl-C saves it")
         out(f"state kept in {workdir} ({how})")
     out(f"market {net.market}; deployment file {net.deployment}")
+    mech = kwargs.get("mechanism", "fixedprice")
+    if mech == "fixedprice":
+        price = kwargs.get("initial_price", DEVNET_PRICE)
+        out(f"mechanism fixedprice: {price // 10**9} gwei per unit to start; the keeper re-fits "
+            "the price from settled rounds (bridge round show prints it)")
+    else:
+        out(f"mechanism {mech}")
     out("dev accounts (PUBLIC keys, derived from labels: never send real funds to them):")
     for i, a in enumerate(net.accounts):
         role = {0: " (market owner)", 1: " (keeper)"}.get(i, "")

@@ -56,6 +56,9 @@ class SimConfig:
     capacity: tuple[int, int] = (1, 2)
     size: tuple[int, int] = (1, 4)
     refund_cap: int = 200 * GWEI
+    initial_price: int = 80 * GWEI
+    """fixedprice: the price per unit until the keeper learns one (between the cost and value
+    ranges above)."""
     commit_period: int = 60
     settle_period: int = 60
     proof_period: int = 60
@@ -67,8 +70,8 @@ class SimConfig:
 
     def validate(self) -> SimConfig:
         """Raise :class:`BridgeError` on a parameter that cannot run."""
-        if self.mechanism not in ("proofphi", "dara"):
-            raise BridgeError(f"mechanism {self.mechanism!r}: use proofphi or dara")
+        if self.mechanism not in ("proofphi", "dara", "fixedprice"):
+            raise BridgeError(f"mechanism {self.mechanism!r}: use fixedprice, proofphi or dara")
         if self.proofs not in ("pow", "groth16"):
             raise BridgeError(f"proofs {self.proofs!r}: use pow or groth16")
         if self.rounds < 1 or self.provers < 1 or self.requesters < 1:
@@ -87,6 +90,8 @@ class RoundReport:
     invalid: list[dict[str, Any]] = field(default_factory=list)
     bid_price: int | None = None
     ask_price: int | None = None
+    posted_price: int | None = None
+    """fixedprice: the round's price per unit, posted before it opened."""
     phase: str = ""
 
 
@@ -106,6 +111,7 @@ class World:
         self.funder = chain.funder
         self.local = LocalMarket(chain, workdir, MarketSettings(
             mechanism=cfg.mechanism, proofs=cfg.proofs, commit_period=cfg.commit_period,
+            initial_price=cfg.initial_price,
             settle_period=cfg.settle_period, proof_period=cfg.proof_period,
             refund_cap=cfg.refund_cap, difficulty_bits=cfg.difficulty_bits),
             keeper_key=self.rng.randbytes(32), keeper_db=keeper_db, confirmations=confirmations)
@@ -227,10 +233,9 @@ class World:
         self.keeper.run_until_idle()
 
     def next_round(self) -> int:
-        """Move chain time to the start of the next round; returns it."""
-        r = self.market.current_round() + 1
-        self.travel_to(self.market.params.genesis + r * self.cfg.commit_period + 1)
-        return r
+        """Move chain time to the start of the next round; returns it (fixedprice: the keeper
+        posts the following round's price, see :meth:`LocalMarket.next_round`)."""
+        return self.local.next_round()
 
     def run_round(self) -> RoundReport:
         """One full round: commit, settle, prove (one prover misses if ``miss``), slash, account."""
@@ -302,6 +307,8 @@ class World:
                                 "refund": a["refund"], "compensation": a["compensation"],
                                 "requester": a["requester"]})
         report.jobs.sort(key=lambda j: j["job"])
+        if self.cfg.mechanism == "fixedprice":
+            report.posted_price = self.market.round_price(r)
         if self.cfg.mechanism == "proofphi" and outcome.get("charges"):
             report.bid_price = next(iter(outcome["charges"].values()))
             units = {int(k): v for k, v in outcome.get("payouts", {}).items()}

@@ -38,6 +38,7 @@ from bridge.client.salts import SaltStore
 from bridge.errors import BridgeError, ConfigError
 from bridge.keeper.config import KeeperConfig
 from bridge.keeper.daemon import Keeper
+from bridge.mechanisms.fixedprice import DEFAULT_RULE
 from bridge.testing.chain import LocalChain
 
 GWEI = 10**9
@@ -49,7 +50,8 @@ class MarketSettings:
     """A local market's parameters (every field can be overridden per test)."""
 
     mechanism: str = "proofphi"
-    """``proofphi`` (one-unit jobs, uniform prices) or ``dara`` (jobs of any size)."""
+    """``proofphi`` (one-unit jobs, uniform prices), ``dara`` (jobs of any size) or ``fixedprice``
+    (a price per unit posted a round ahead; jobs of any size)."""
     proofs: str = "pow"
     """``pow`` (hashcash tasks, instant) or ``groth16`` (registered circuits; needs snarkjs)."""
     commit_period: int = 60
@@ -59,15 +61,21 @@ class MarketSettings:
     difficulty_bits: int = 8
     capacity_interval: int = 1
     capacity_factor: int = 4
+    initial_price: int = 50 * GWEI
+    """fixedprice: wei per unit until the keeper posts a price (the rule: docs/mechanisms.md)."""
+    price_window: int = DEFAULT_RULE.window
+    price_every: int = DEFAULT_RULE.every
+    price_step_bps: int = DEFAULT_RULE.step_bps
 
     def validate(self) -> MarketSettings:
         """Raise :class:`ConfigError` naming the first setting that cannot run; return self."""
-        if self.mechanism not in ("proofphi", "dara"):
-            raise ConfigError(f"mechanism {self.mechanism!r}: use proofphi or dara")
+        if self.mechanism not in ("proofphi", "dara", "fixedprice"):
+            raise ConfigError(f"mechanism {self.mechanism!r}: use fixedprice, proofphi or dara")
         if self.proofs not in ("pow", "groth16"):
             raise ConfigError(f"proofs {self.proofs!r}: use pow or groth16")
         for name in ("commit_period", "settle_period", "proof_period", "refund_cap",
-                     "capacity_interval", "capacity_factor"):
+                     "capacity_interval", "capacity_factor", "initial_price", "price_window",
+                     "price_every", "price_step_bps"):
             if int(getattr(self, name)) <= 0:
                 raise ConfigError(f"{name} must be positive, got {getattr(self, name)}")
         if not 1 <= self.difficulty_bits <= 32:
@@ -165,10 +173,13 @@ class LocalMarket:
         contract = deploy_market(self.w3, MarketConfig(
             owner=owner, keeper=self.keeper_account.address, keeper_public_key=pub,
             verifier=self.verifier.address,
-            mechanism=Mechanism.PROOFPHI if s.mechanism == "proofphi" else Mechanism.DARA,
+            mechanism={"proofphi": Mechanism.PROOFPHI, "dara": Mechanism.DARA,
+                       "fixedprice": Mechanism.FIXEDPRICE}[s.mechanism],
             commit_period=s.commit_period, settle_period=s.settle_period,
             proof_period=s.proof_period, refund_cap=s.refund_cap,
-            capacity_interval=s.capacity_interval, capacity_factor=s.capacity_factor), owner)
+            capacity_interval=s.capacity_interval, capacity_factor=s.capacity_factor,
+            initial_price=s.initial_price, price_window=s.price_window,
+            price_every=s.price_every, price_step_bps=s.price_step_bps), owner)
         self.deploy_block = int(self.w3.eth.block_number)
         self.market = Market(self.w3, contract.address)
         self.keeper_db = keeper_db or f"sqlite:///{workdir / 'keeper.sqlite'}"
@@ -267,10 +278,25 @@ class LocalMarket:
         return self.market.current_round()
 
     def next_round(self) -> int:
-        """Move time to the start of the next round; returns it."""
+        """Move time to the start of the next round; returns it. On a fixedprice market a keeper
+        stepped by hand posts the following round's price now (as a running one does on its own
+        within the round)."""
         r = self.current_round() + 1
         self.chain.travel_to(self.market.params.genesis + r * self.settings.commit_period + 1)
+        if self.settings.mechanism == "fixedprice" and not self._running:
+            self.post_price()
         return r
+
+    def post_price(self) -> int | None:
+        """fixedprice: let the keeper post the next round's price now if the rule moves it;
+        returns the price posted (None: nothing to post)."""
+        self.keeper.read_logs()
+        assert self.keeper.pricer is not None
+        return self.keeper.pricer.tick(self.now())
+
+    def round_price(self, r: int) -> int:
+        """fixedprice: round ``r``'s price per unit (wei)."""
+        return self.market.round_price(r)
 
     def close_round(self, r: int | None = None) -> int:
         """Move time past round ``r``'s commit window (default: the current round)."""
