@@ -62,11 +62,15 @@ GAS = 25_000_000
 UNIT = 10**13
 TARGETS = {
     "commitBid": 50_000, "commitAsk": 50_000, "settle_per_bid": 17_000,
-    "settle_per_bid_dara": 17_000, "settle_per_bid_proofphi": 20_000, "submitProof": 50_000,
+    "settle_per_bid_dara": 17_000, "settle_per_bid_proofphi": 20_000,
+    "settle_per_bid_fixedprice": 16_000, "submitProof": 50_000,
     "slash": 60_000, "withdraw": 40_000, "submitProof_groth16": 260_000,
 }
 BOUNDLESS = {"commitBid": "149k (lock request)", "submitProof": "117k (fulfil)", "slash": "102k"}
 N_STEADY_PROVERS = 10
+FIXED_PRICE = 111 * UNIT
+"""The fixedprice market's price: 90 of the 100 bids (values 200…101 units) are eligible and
+all of them win (100 units of supply), as many jobs as the DARA and Prooφ cases."""
 N_WIDE_PROVERS = 120  # worst cases: 120 asks of 2 units
 N_REQUESTERS = 300
 
@@ -161,9 +165,13 @@ class Round:
     ask_txs: list[Tx]
     entries: list[JobEntry] = field(default_factory=list)
 
+    price: int | None = None
+    """FIXEDPRICE: the round's posted price."""
+
     @property
     def name(self) -> str:
-        return "proofphi" if self.mechanism == Mechanism.PROOFPHI else "dara"
+        return {Mechanism.PROOFPHI: "proofphi", Mechanism.DARA: "dara",
+                Mechanism.FIXEDPRICE: "fixedprice"}[self.mechanism]
 
 
 @dataclass
@@ -196,6 +204,8 @@ def _commit_round(b: Bench, mech: Mechanism, requesters: list[str], provers: lis
     r = int(f.currentRound().call()) + 1
     b.chain.travel_to(int(f.roundTimes(r).call()[0]) + 1)
     rd = Round(mech, r, [], [], [], [], [])
+    if mech == Mechanism.FIXEDPRICE:
+        rd.price = int(f.roundPrice(r).call())
     for i, (value, size) in enumerate(values):
         who = requesters[i]
         salt, task = os.urandom(32), os.urandom(32)
@@ -217,7 +227,7 @@ def _commit_round(b: Bench, mech: Mechanism, requesters: list[str], provers: lis
 def _clear(rd: Round) -> None:
     """Clear with the real engine; fill in charges and job entries."""
     outcome = clear(rd.name, [Bid(i, x.value, x.size) for i, x in enumerate(rd.bids)],
-                    [Ask(j, a.cost, a.quantity) for j, a in enumerate(rd.asks)])
+                    [Ask(j, a.cost, a.quantity) for j, a in enumerate(rd.asks)], price=rd.price)
     rd.bids = [replace(x, charge=outcome.charges.get(i, 0)) for i, x in enumerate(rd.bids)]
     rd.entries = entries_from_outcome(rd.asks, outcome.assignment, outcome.job_payments())
 
@@ -306,7 +316,7 @@ def _setup() -> tuple[Bench, Contract, Contract, list[str], list[str], list[str]
     markets = {}
     for mech in Mechanism:
         cfg = MarketConfig(owner, keeper, pubkey, verifier.address, mech, PERIOD, PERIOD, PERIOD,
-                           REFUND_CAP, 1, 2)
+                           REFUND_CAP, 1, 2, initial_price=FIXED_PRICE)
         markets[mech] = deploy_market(chain.w3, cfg, owner)
     b = Bench(chain, markets, keeper, owner)
     for m in markets.values():
@@ -416,6 +426,9 @@ def measure() -> tuple[dict[str, Any], list[ModelRow]]:
     pp = _commit_round(b, Mechanism.PROOFPHI, requesters, steady, pp_values, costs)
     _clear(pp)
     pp_s = _settle(b, pp, "Prooφ 100")
+    fp = _commit_round(b, Mechanism.FIXEDPRICE, requesters, steady, pp_values, costs)
+    _clear(fp)
+    fp_s = _settle(b, fp, "fixedprice 100×1u")
 
     # proofs and slashes on the Prooφ round
     f = b.markets[Mechanism.PROOFPHI].functions
@@ -505,7 +518,8 @@ def measure() -> tuple[dict[str, Any], list[ModelRow]]:
     put("commitAsk_first_in_round", pp.ask_txs[:1])
     for key, rd, s in (("dara", da, da_s), ("dara_multiunit", mu, mu_s),
                        ("dara_all_invalid", iv, iv_s),
-                       ("proofphi", pp, pp_s), ("dara_300x1to20u", dw, dw_s),
+                       ("proofphi", pp, pp_s), ("fixedprice", fp, fp_s),
+                       ("dara_300x1to20u", dw, dw_s),
                        ("proofphi_300", pw, pw_s)):
         res[f"settle_per_bid_{key}"] = round(s.charged / len(rd.bids))
         res[f"settle_per_bid_{key}_raw"] = round(s.raw / len(rd.bids))

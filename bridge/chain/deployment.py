@@ -497,12 +497,24 @@ def keeper_identity(*, address: str | None = None, public_key: str | None = None
 def run_deploy(network: str, *, rpc: str | None = None, keystore: str | None = None,
                keeper_address: str | None = None, keeper_public_key: str | None = None,
                keeper_keystore: str | None = None, out_dir: str | Path = "deployments",
-               force: bool = False, allow_same_owner_and_keeper: bool = False) -> DeployResult:
-    """What ``bridge deploy`` does: load the file, the keys and the node, then deploy once."""
+               force: bool = False, allow_same_owner_and_keeper: bool = False,
+               mechanism: str | None = None, initial_price: int | None = None) -> DeployResult:
+    """What ``bridge deploy`` does: load the file, the keys and the node, then deploy once
+    (``mechanism`` / ``initial_price`` override the file's)."""
     from bridge.chain.connect import EMBEDDED, connect, embedded_chain
     from bridge.client.keys import load_account
 
     net = load_network(network, rpc=rpc)
+    if mechanism is not None:
+        if mechanism not in MECHANISMS:
+            raise ConfigError(f"--mechanism {mechanism!r}: use fixedprice, proofphi or dara")
+        net = replace(net, mechanism=mechanism)
+    if initial_price is not None:
+        net = replace(net, initial_price=initial_price)
+    if net.mechanism == "fixedprice" and not net.initial_price:
+        raise ConfigError(f"{network}: a fixedprice market needs initial_price (wei per unit): "
+                          "set initial_price in the network file or pass --initial-price, e.g. "
+                          "50gwei; see docs/mechanisms.md on choosing it")
     keeper = keeper_identity(address=keeper_address, public_key=keeper_public_key,
                              keystore=keeper_keystore)
     account = load_account(keystore)

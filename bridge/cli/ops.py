@@ -130,16 +130,25 @@ def deploy_cmd(
     allow_same: Annotated[bool, typer.Option(
         "--allow-same-owner-and-keeper",
         help="Let the deployer (owner) also be the keeper: development chains only.")] = False,
+    mechanism: Annotated[str | None, typer.Option(
+        "--mechanism", help="Override the file's: fixedprice, proofphi or dara.")] = None,
+    initial_price: Annotated[str | None, typer.Option(
+        "--initial-price", help="fixedprice: price per unit until the keeper learns one "
+                                "(overrides the file's; wei, gwei or ether).")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Deploy the verifier and market once; write deployments/<chain-id>/market.json."""
     from bridge.chain.deployment import run_deploy
+    from bridge.client.amounts import parse_amount
 
     def run() -> None:
+        price = None if initial_price is None else parse_amount(initial_price,
+                                                                name="--initial-price")
         res = run_deploy(network, rpc=rpc, keystore=keystore or None,
                          keeper_address=keeper_address, keeper_public_key=keeper_public_key,
                          keeper_keystore=keeper_keystore, out_dir=out, force=force,
-                         allow_same_owner_and_keeper=allow_same)
+                         allow_same_owner_and_keeper=allow_same, mechanism=mechanism,
+                         initial_price=price)
         rec = res.record
         _emit(as_json, {"record": str(res.path), "deployed": res.deployed, "market": rec.market,
                         "verifier": rec.verifier, "block": rec.block, "chain_id": rec.chain_id},

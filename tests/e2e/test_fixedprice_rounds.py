@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -112,3 +113,30 @@ def test_the_watchtower_and_the_audit_flag_a_price_off_the_rule(
     assert r == nxt
     differences = audit_round(m.market, r, m.deploy_block).differences
     assert [d.kind for d in differences] == ["price"]
+
+
+def test_bridge_deploy_takes_fixedprice_and_needs_an_initial_price(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from bridge.chain.connect import connect
+    from bridge.chain.deployment import load_network, run_deploy
+    from bridge.chain.market import Market
+    from bridge.errors import ConfigError
+
+    net = tmp_path / "net.toml"
+    net.write_text('rpc = "http://x"\nchain_id = 1\nmechanism = "fixedprice"\n')
+    with pytest.raises(ConfigError, match="initial_price"):
+        load_network(str(net))
+    net.write_text('rpc = "http://x"\nchain_id = 1\nmechanism = "fixedprice"\n'
+                   'initial_price = "40gwei"\nprice_every = 0\n')
+    with pytest.raises(ConfigError, match="price_every must be at least 1"):
+        load_network(str(net))
+    with pytest.raises(ConfigError, match="--initial-price"):
+        run_deploy("local", mechanism="fixedprice", out_dir=tmp_path / "none")
+    monkeypatch.setenv("BRIDGE_PRIVATE_KEY", "0x" + os.urandom(32).hex())
+    res = run_deploy("local", mechanism="fixedprice", initial_price=40 * GWEI,
+                     out_dir=tmp_path / "deployments", force=True)
+    market = Market(connect("eth-tester"), res.record.market)
+    p = market.params
+    assert (p.mechanism, p.initial_price, market.round_price(0)) == ("fixedprice", 40 * GWEI,
+                                                                    40 * GWEI)
+    assert res.record.parameters["initial_price"] == 40 * GWEI
