@@ -101,8 +101,9 @@ def test_post_price_is_refused_on_other_mechanisms(dara: Driver, accounts: Accou
 
 
 @pytest.mark.parametrize("field, value", [("initial_price", 0), ("initial_price", 2**128),
-                                          ("price_window", 0), ("price_every", 0),
-                                          ("price_step_bps", 0)])
+                                          ("price_window", 0), ("price_window", 1025),
+                                          ("price_every", 0), ("price_every", 1025),
+                                          ("price_step_bps", 0), ("price_step_bps", 1_000_001)])
 def test_a_fixedprice_market_needs_its_price_parameters(
         chain: TesterChain, accounts: Accounts, pow_verifier: object, field: str,
         value: int) -> None:
@@ -110,6 +111,22 @@ def test_a_fixedprice_market_needs_its_price_parameters(
                                 Mechanism.FIXEDPRICE), **{field: value})
     with pytest.raises(Exception, match="InvalidConfig"):
         deploy_market(chain.w3, cfg, accounts.owner)
+
+
+def test_the_largest_parameters_deploy_and_a_price_stays_below_2_to_the_128(
+        chain: TesterChain, accounts: Accounts, pow_verifier: object) -> None:
+    top = 2**128 - 1
+    cfg = replace(market_config(accounts, pow_verifier.address,  # type: ignore[attr-defined]
+                                Mechanism.FIXEDPRICE),
+                  initial_price=top, price_window=1024, price_every=1, price_step_bps=1_000_000)
+    m = Driver(chain, deploy_market(chain.w3, cfg, accounts.owner), accounts.keeper,
+               accounts.owner)
+    assert _price(m, 0) == top
+    with rejected("PriceStepTooLarge"):  # within the step (×101), above 2^128 − 1
+        m.send("postPrice", m.current_round() + 1, top + 1, sender=accounts.keeper)
+    m.send("postPrice", m.current_round() + 1, top, sender=accounts.keeper)
+    wide = replace(cfg, price_window=1024, price_every=1024)
+    assert deploy_market(chain.w3, wide, accounts.owner).functions.priceEvery().call() == 1024
 
 
 # ----------------------------------------------------------------------------- settlement
