@@ -1,9 +1,11 @@
 """Independent re-check of an outcome before settlement (docs/mechanisms.md).
 
-``audit(mechanism, bids, asks, outcome)`` returns ``None`` or raises
-:class:`~bridge.errors.AuditError` whose ``check`` names the first violated property, in this order:
+``audit(mechanism, bids, asks, outcome, *, price=None)`` returns ``None`` or raises
+:class:`~bridge.errors.AuditError` whose ``check`` names the first violated property, in this order
+(``price`` is the round's posted price, required for ``"fixedprice"`` and refused otherwise):
 
-``input``                  the bids and asks are valid for the mechanism
+``input``                  the bids and asks are valid for the mechanism (and the price is given
+                           exactly when the mechanism takes one, as an int ≥ 1)
 ``mechanism``              the outcome says it was produced by this mechanism
 ``feasibility``            assignment only to known bids and asks, positive integer units, no ask
                            over capacity, charges exactly for winners, payouts exactly for sellers,
@@ -11,11 +13,14 @@
 ``assignment_sums``        each winner's units sum to its size
 ``unit_payments``          one integer payment per sold unit, summing to the payout
 ``individual_rationality`` ``0 ≤ charge ≤ value``; every unit payment ≥ the ask's cost
+``price_bounds``           fixedprice only: the outcome carries the posted price, every winner
+                           has ``value ≥ price·size`` and every seller ``cost ≤ price``
+                           (eligibility), ``charge ≥ price·size``, every unit payment ≤ price
 ``budget_balance``         Σ charges ≥ Σ payouts
 ``job_budget_balance``     per (bid, ask) job: the unit payments of its units ≤ the bid's
                            charge share for that ask (``charge_shares``), the rule the
                            contract uses to fund each job from its requester's charge
-``equality``               the outcome equals a fresh clearing of the same input
+``equality``               the outcome equals a fresh clearing of the same input (at ``price``)
 
 Everything is checked with explicit comparisons that raise; nothing relies on ``assert``.
 """
@@ -25,7 +30,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from bridge.errors import AuditError, InvalidInput
-from bridge.mechanisms.clearing import clear
+from bridge.mechanisms.clearing import MECHANISMS, PRICED, clear
 from bridge.mechanisms.types import (
     Ask,
     Bid,
@@ -45,6 +50,7 @@ CHECKS = (
     "assignment_sums",
     "unit_payments",
     "individual_rationality",
+    "price_bounds",
     "budget_balance",
     "job_budget_balance",
     "equality",
@@ -55,14 +61,31 @@ def _is_int(x: object) -> bool:
     return isinstance(x, int) and not isinstance(x, bool)
 
 
-def audit(mechanism: str, bids: Iterable[Bid], asks: Iterable[Ask], outcome: Outcome) -> None:
-    """Re-check ``outcome`` against ``bids`` and ``asks``; ``AuditError`` on the first violation."""
+def audit(
+    mechanism: str,
+    bids: Iterable[Bid],
+    asks: Iterable[Ask],
+    outcome: Outcome,
+    *,
+    price: int | None = None,
+) -> None:
+    """Re-check ``outcome`` against ``bids``, ``asks`` (and the posted ``price`` for fixedprice).
+
+    Raises ``AuditError`` on the first violation.
+    """
     try:
         bid_list, ask_list = validate(bids, asks, unit_bids=mechanism == "proofphi")
     except InvalidInput as exc:
         raise AuditError("input", str(exc)) from exc
-    if mechanism not in ("proofphi", "dara"):
+    if not isinstance(mechanism, str) or mechanism not in MECHANISMS:
         raise AuditError("input", f"unknown mechanism {mechanism!r}")
+    if mechanism in PRICED:
+        if not _is_int(price) or price < 1:  # type: ignore[operator]
+            raise AuditError(
+                "input", f"{mechanism} is audited at the round's posted price: pass price=P >= 1"
+            )
+    elif price is not None:
+        raise AuditError("input", f"{mechanism} takes no price (got price={price!r})")
     if outcome.mechanism != mechanism:
         raise AuditError(
             "mechanism", f"outcome is from {outcome.mechanism!r}, audited as {mechanism!r}"
@@ -145,6 +168,10 @@ def audit(mechanism: str, bids: Iterable[Bid], asks: Iterable[Ask], outcome: Out
                 "individual_rationality", f"ask {ask_id} is paid below its cost {cost} per unit"
             )
 
+    # price bounds (fixedprice) -----------------------------------------------------------
+    if price is not None:
+        _check_price_bounds(price, bid_by, ask_by, outcome)
+
     # budget balance ----------------------------------------------------------------------
     total_in = sum(outcome.charges.values())
     total_out = sum(outcome.payouts.values())
@@ -163,13 +190,50 @@ def audit(mechanism: str, bids: Iterable[Bid], asks: Iterable[Ask], outcome: Out
                 )
 
     # equality with a fresh clearing ------------------------------------------------------
-    fresh = clear(mechanism, bid_list, ask_list)
+    fresh = clear(mechanism, bid_list, ask_list, price=price)
     if fresh != outcome:
         raise AuditError("equality", _first_difference(fresh, outcome))
 
 
+def _check_price_bounds(
+    price: int, bid_by: dict[int, Bid], ask_by: dict[int, Ask], outcome: Outcome
+) -> None:
+    """The fixed-price bounds: eligibility at ``price`` first, then the payment bounds."""
+    if outcome.price != price:
+        raise AuditError(
+            "price_bounds", f"outcome carries price {outcome.price!r}, the posted price is {price}"
+        )
+    for bid_id in outcome.order:
+        bid = bid_by[bid_id]
+        if bid.value < price * bid.size:
+            raise AuditError(
+                "price_bounds",
+                f"bid {bid_id} wins but is not eligible: value {bid.value} < "
+                f"price {price} × size {bid.size}",
+            )
+    for ask_id in outcome.unit_payments:
+        if ask_by[ask_id].cost > price:
+            raise AuditError(
+                "price_bounds",
+                f"ask {ask_id} sells but is not eligible: cost {ask_by[ask_id].cost} > "
+                f"price {price}",
+            )
+    for bid_id in outcome.order:
+        floor = price * bid_by[bid_id].size
+        if outcome.charges[bid_id] < floor:
+            raise AuditError(
+                "price_bounds",
+                f"bid {bid_id} is charged {outcome.charges[bid_id]} < price × size = {floor}",
+            )
+    for ask_id, pays in outcome.unit_payments.items():
+        if any(p > price for p in pays):
+            raise AuditError(
+                "price_bounds", f"ask {ask_id} is paid {max(pays)} > price {price} for a unit"
+            )
+
+
 def _first_difference(fresh: Outcome, got: Outcome) -> str:
-    for name in ("charges", "payouts", "assignment", "unit_payments", "order"):
+    for name in ("charges", "payouts", "assignment", "unit_payments", "order", "price"):
         if getattr(fresh, name) != getattr(got, name):
             return f"{name} differs from a fresh clearing"
     return "outcome metadata differs from a fresh clearing"

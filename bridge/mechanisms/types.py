@@ -67,11 +67,13 @@ class Outcome:
     dicts list asks in ask rank order.
     ``unit_payments``: selling ask id -> payment of its 1st, 2nd, … sold unit; sums to the payout.
     ``order``: winning bid ids in bid rank order, the order in which units were handed out.
-    ``mechanism``: ``"proofphi"`` or ``"dara"``.
+    ``mechanism``: ``"proofphi"``, ``"dara"`` or ``"fixedprice"``.
     ``bid_price`` / ``ask_price``: Prooφ's uniform per-task charge and per-unit payment (``None``
-    when nothing trades or for DARA, whose payments are individual thresholds).
+    when nothing trades, or for DARA and fixedprice, whose payments are individual thresholds).
     ``j_star``: DARA's welfare-maximizing unit count before trade reduction (0: no trade);
     ``ell``: Prooφ's number of allocated asks ℓ.
+    ``price``: the fixed-price mechanism's posted per-unit price for the round (set whether or
+    not anything trades; ``None`` for Prooφ and DARA).
     """
 
     mechanism: str
@@ -84,6 +86,7 @@ class Outcome:
     ask_price: int | None = None
     j_star: int | None = None
     ell: int | None = None
+    price: int | None = None
 
     @property
     def traded(self) -> bool:
