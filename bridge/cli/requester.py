@@ -81,8 +81,12 @@ def requester_bid(value: Annotated[str, typer.Option("--value", help="Total valu
     In a proof-of-work market the task is an opaque word (--task); in a circuit market it names a
     registered circuit (--circuit) and its public inputs (--input): they are published on chain
     so provers can prove them, while the price stays sealed.
+
+    On a fixedprice market the round's posted price is shown first; a value below price × size
+    cannot trade and is refused before anything is sent.
     """
     def run() -> None:
+        from bridge.client.requester import posted_price
         from bridge.client.tasks import read_inputs
 
         wei, locked = _amount(value, "--value"), _amount(escrow, "--escrow")
@@ -91,13 +95,24 @@ def requester_bid(value: Annotated[str, typer.Option("--value", help="Total valu
         if circuit is None and task is None:
             raise ConfigError("name the task: --task (proof-of-work market) or --circuit with "
                               "--input (circuit market)")
+        # the round the commit is for (another is refused by `bid`) and the bid's units (a
+        # circuit task is one; a missing --size is refused by `bid`)
+        current = s.market.current_round()
+        r = current if round is None else round
+        units = size if size is not None else 1 if s.market.circuit_tasks else None
+        quote = (posted_price(s.market, r, value=wei, units=units)
+                 if r == current and units is not None else None)
         rec = s.participant.bid(value=wei, size=size, escrow=locked,
                                 task=_task_bytes(task) if task is not None else b"",
-                                round=round, circuit=circuit, inputs=values, top_up=top_up)
-        _emit(as_json, {**rec.__dict__, "task": rec.extra, "escrow": locked},
-              [f"bid committed in round {rec.round}: value {_wei(rec.price)} for "
-               f"{_units(rec.quantity)}, escrow {_wei(locked)} locked",
-               f"commitment {rec.commitment} (salt kept in {s.participant.salts.path})"])
+                                round=r, circuit=circuit, inputs=values, top_up=top_up)
+        data = {**rec.__dict__, "task": rec.extra, "escrow": locked}
+        if quote is not None:
+            data["price"] = quote.price
+        _emit(as_json, data,
+              ([quote.verdict(wei)] if quote is not None else [])
+              + [f"bid committed in round {rec.round}: value {_wei(rec.price)} for "
+                 f"{_units(rec.quantity)}, escrow {_wei(locked)} locked",
+                 f"commitment {rec.commitment} (salt kept in {s.participant.salts.path})"])
 
     guarded(run)
 

@@ -45,7 +45,9 @@ def round_void(round: Annotated[int, typer.Argument(help="The round to void.")],
 def round_show(round: Annotated[int | None, typer.Argument()] = None,
                rpc: RpcOpt = "http://127.0.0.1:8545", market: MarketOpt = "",
                from_block: FromBlockOpt = -1, as_json: JsonOpt = False) -> None:
-    """Phase, deadlines and commitments of round R (default: current); outcome once settled."""
+    """Phase, deadlines and commitments of round R (default: current); outcome once settled.
+    On a fixedprice market also its posted price, the prices of the rounds before it and the next
+    round's once posted."""
     def run() -> None:
         s = _session(rpc, market, needs_key=False, from_block=from_block)
         m = s.market
@@ -67,6 +69,10 @@ def round_show(round: Annotated[int | None, typer.Argument()] = None,
                  f"commits {_when(opens)} to {_when(closes)}, settle by {_when(settle_by)}"
                  + (f", prove by {_when(prove_by)}" if prove_by else ""),
                  f"{info.bid_count} sealed bids, {info.ask_count} sealed asks"]
+        if m.params.mechanism == "fixedprice":
+            price = _prices(m, r, s.from_block)
+            data.update(price)
+            lines += _price_lines(r, price)
         if info.status.name == "SETTLED":
             from bridge.client.participant import event_logs, round_charges, settled_jobs
 
@@ -122,3 +128,42 @@ def round_show(round: Annotated[int | None, typer.Argument()] = None,
         _emit(as_json, data, lines)
 
     guarded(run)
+
+
+PRICE_HISTORY = 5
+"""Rounds before the shown one whose prices ``round show`` lists."""
+
+
+def _prices(m: Any, r: int, from_block: int) -> dict[str, Any]:
+    """fixedprice: round ``r``'s price, the prices of the ``PRICE_HISTORY`` rounds before it and
+    the next round's once it is known, each with its source: ``posted`` for that round
+    (``PricePosted``), ``carried`` from an earlier post, or the market's ``initial`` price. The
+    next round's price is known once it opens, once the keeper posted it, or when no post is due
+    for it (``priceEvery``); else ``next_price`` is None."""
+    from bridge.client.participant import event_logs
+
+    posted = {int(e["args"]["round"]) for e in event_logs(m, "PricePosted", from_block)}
+
+    def entry(k: int) -> dict[str, Any]:
+        source = ("posted" if k in posted else
+                  "carried" if any(j < k for j in posted) else "initial")
+        return {"round": k, "price": m.round_price(k), "source": source}
+
+    nxt = r + 1
+    known = nxt in posted or nxt <= m.current_round() or nxt % m.params.price_every != 0
+    here = entry(r)
+    return {"price": here["price"], "price_source": here["source"],
+            "price_history": [entry(k) for k in range(max(0, r - PRICE_HISTORY), r)],
+            "next_price": entry(nxt) if known else None}
+
+
+def _price_lines(r: int, prices: dict[str, Any]) -> list[str]:
+    nxt = prices["next_price"]
+    return [f"price {_wei(prices['price'])} per unit ({prices['price_source']}); "
+            + (f"next round {nxt['round']}: {_wei(nxt['price'])} ({nxt['source']})"
+               if nxt is not None else
+               f"next round {r + 1}: not posted yet (the keeper posts it during round {r} "
+               f"if the price moves; else {_wei(prices['price'])} carries)"),
+            *(["price history: " + ", ".join(f"round {e['round']} {_wei(e['price'])}"
+                                             for e in prices["price_history"])]
+              if prices["price_history"] else [])]

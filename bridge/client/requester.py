@@ -15,6 +15,11 @@ its deadline, returns the refund and compensation the market paid instead::
 
 Timing follows the chain: it polls every ``poll_interval`` seconds and gives up after
 ``timeout`` seconds of wall time (the escrow is then still the market's to settle or return).
+
+On a fixedprice market every bid is first held against the posted price of the round it is
+committed to (:func:`posted_price`): a value below price × units cannot trade, so it is refused
+(:class:`BelowPostedPrice`) before anything is sent; otherwise the price is said and kept in the
+result (``RequestResult.price``).
 """
 
 from __future__ import annotations
@@ -27,11 +32,72 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bridge.chain.market import RoundStatus
-from bridge.client.participant import Participant, event_logs, pow_ok, settled_jobs
+from bridge.chain.market import Market, RoundStatus
+from bridge.client.amounts import format_wei
+from bridge.client.participant import Participant, Refused, event_logs, pow_ok, settled_jobs
 from bridge.errors import BridgeError, ChainError, InvalidInput
 
 log = logging.getLogger(__name__)
+
+
+class BelowPostedPrice(Refused):
+    """A fixedprice bid whose value is below the posted price × its units: it cannot trade, so
+    it is refused before anything is sent. ``price`` is wei per unit, ``minimum`` the least value
+    that can trade."""
+
+    def __init__(self, message: str, *, round: int, price: int, units: int, value: int) -> None:
+        super().__init__(message)
+        self.round = round
+        self.price = price
+        self.units = units
+        self.value = value
+
+    @property
+    def minimum(self) -> int:
+        """The least value that can trade: price × units."""
+        return self.price * self.units
+
+
+@dataclass(frozen=True)
+class PostedPrice:
+    """A fixedprice round's posted price as it applies to one bid of ``units`` units."""
+
+    round: int
+    price: int
+    """Wei per unit (``roundPrice(round)``: fixed once the round opens)."""
+    units: int
+
+    @property
+    def minimum(self) -> int:
+        """The least value that can trade: price × units."""
+        return self.price * self.units
+
+    def describe(self) -> str:
+        """``35 gwei``, or ``35 gwei × 2 units = 70 gwei`` for a bid of several units."""
+        if self.units == 1:
+            return format_wei(self.price)
+        return f"{format_wei(self.price)} × {self.units} units = {format_wei(self.minimum)}"
+
+    def verdict(self, value: int) -> str:
+        """The line a requester reads before a bid of ``value`` that clears the price."""
+        return (f"round {self.round}: your {format_wei(value)} ≥ the posted {self.describe()}: "
+                "you trade if supply allows")
+
+
+def posted_price(market: Market, round: int, *, value: int, units: int) -> PostedPrice | None:
+    """The posted price of ``round`` for a bid of ``value`` wei for ``units`` units (None on
+    other mechanisms). A value below price × units is refused (:class:`BelowPostedPrice`): such
+    a bid is never eligible, so sending it would only lock the escrow for a round."""
+    if market.params.mechanism != "fixedprice":
+        return None
+    quote = PostedPrice(round, market.round_price(round), units)
+    if value < quote.minimum:
+        raise BelowPostedPrice(
+            f"round {round}: your {format_wei(value)} is below the posted price "
+            f"{quote.describe()}: this bid cannot trade; raise it to ≥ "
+            f"{format_wei(quote.minimum)}", round=round, price=quote.price, units=units,
+            value=value)
+    return quote
 
 
 @dataclass
@@ -53,10 +119,14 @@ class RequestResult:
     files: list[str] = field(default_factory=list)
     latency_s: float = 0.0
     """Wall time from the first bid to the outcome."""
+    price: int | None = None
+    """fixedprice: the posted price (wei per unit) of ``round``; None on other mechanisms."""
 
     def as_dict(self) -> dict[str, Any]:
         out = dict(self.__dict__)
         out["proof"] = "0x" + self.proof.hex()
+        if self.price is None:
+            del out["price"]
         return out
 
 
@@ -86,12 +156,14 @@ class Requester:
         started = time.monotonic()
         deadline = started + self.timeout
         attempt, r, index, failures = 0, -1, -1, 0
+        price: int | None = None
         while attempt <= retries:
             attempt += 1
             r = self._open_round(r, deadline)
             try:
-                r, index = self.submit(value=value, escrow=escrow, circuit=circuit,
-                                       inputs=inputs, task=task, size=size, round=r)
+                r, index, quote = self._submit(value=value, escrow=escrow, circuit=circuit,
+                                               inputs=inputs, task=task, size=size, round=r)
+                price = quote.price if quote is not None else None
             except ChainError as exc:
                 # a commit mined after the close, or refused by state that changed between the
                 # check and the block: nothing was locked; bid again in the next round
@@ -113,17 +185,19 @@ class Requester:
                 job = next((v.job for v in settled_jobs(self.market, r, self.from_block)
                             if v.job.bid_index == index), None)
                 if job is not None:
-                    return self._await_proof(r, index, job, attempt, started, deadline, out)
+                    result = self._await_proof(r, index, job, attempt, started, deadline, out)
+                    result.price = price
+                    return result
                 why = self._lost_reason(r, index)
             else:
                 why = "the round was voided (escrow returned)"
             self.say(f"round {r}: bid {index} did not trade: {why}")
             if "invalid" in why:
                 return RequestResult("lost", r, index, attempt, reason=why,
-                                     latency_s=time.monotonic() - started)
+                                     latency_s=time.monotonic() - started, price=price)
         return RequestResult("lost", r, index, attempt,
                              reason=f"no trade in {attempt} round(s); raise the value or retry",
-                             latency_s=time.monotonic() - started)
+                             latency_s=time.monotonic() - started, price=price)
 
     def submit(self, *, value: int, escrow: int, circuit: str | int | None = None,
                inputs: Sequence[int] = (), task: bytes | None = None, size: int | None = None,
@@ -131,13 +205,38 @@ class Requester:
         """Commit one sealed bid, depositing what the escrow lacks in the same transaction;
         returns (round, bid index).
 
-        ``task``: a proof-of-work market's task word (random when None)."""
+        ``task``: a proof-of-work market's task word (random when None). ``round``: the current
+        round (default). On a fixedprice market a value below the round's posted price × units
+        is refused before anything is sent (:class:`BelowPostedPrice`); a value that clears it
+        is said (``say``) with the price."""
+        r, index, _quote = self._submit(value=value, escrow=escrow, circuit=circuit,
+                                        inputs=inputs, task=task, size=size, round=round)
+        return r, index
+
+    def posted_price(self, round: int) -> int | None:
+        """fixedprice: the posted price of ``round`` (wei per unit, fixed once it opens); None on
+        other mechanisms."""
+        if self.market.params.mechanism != "fixedprice":
+            return None
+        return self.market.round_price(round)
+
+    def _submit(self, *, value: int, escrow: int, circuit: str | int | None,
+                inputs: Sequence[int], task: bytes | None, size: int | None,
+                round: int | None) -> tuple[int, int, PostedPrice | None]:
         import os
 
         if not self.market.circuit_tasks and size is None:
             size = 1
+        # the round the commit is for (the contract refuses any other): its price is the one the
+        # bid must meet (a circuit task is one unit); another round is refused by ``bid`` below
+        current = self.market.current_round()
+        r = current if round is None else round
+        quote = (posted_price(self.market, r, value=value, units=1 if size is None else size)
+                 if r == current else None)
+        if quote is not None:
+            self.say(quote.verdict(value))
         missing = max(escrow - self.market.balance_of(self.p.address), 0)
-        record = self.p.bid(value=value, size=size, escrow=escrow, round=round,
+        record = self.p.bid(value=value, size=size, escrow=escrow, round=r,
                             task=task if task is not None else os.urandom(32),
                             circuit=circuit, inputs=inputs, top_up=True)
         if missing:
@@ -147,7 +246,7 @@ class Requester:
 
         (ev,) = self.market.contract.events.BidCommitted().process_receipt(receipt,
                                                                            errors=DISCARD)
-        return record.round, int(ev["args"]["index"])
+        return record.round, int(ev["args"]["index"]), quote
 
     # -- steps ---------------------------------------------------------------------------------
     def _final(self, r: int) -> RoundStatus | None:
@@ -182,6 +281,13 @@ class Requester:
         if record is not None and index < len(record.bids) and not record.bids[index].valid:
             reason = decode_evidence(record.bids[index].evidence).reason.label
             return f"the keeper marked it invalid ({reason}; see `bridge requester status`)"
+        if self.market.params.mechanism == "fixedprice":
+            price = format_wei(self.market.round_price(r))
+            if record is not None and record.jobs:
+                return (f"rationed: the units offered at or below the posted {price} per unit "
+                        "went to bids ranked ahead of yours (escrow returned)")
+            return (f"the round did not trade (escrow returned): no ask at or below the posted "
+                    f"{price} per unit had room for a bid")
         if record is not None and record.jobs:
             return "outbid: higher bids took the units sold this round (escrow returned)"
         if self.market.params.mechanism == "proofphi":
