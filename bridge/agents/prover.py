@@ -11,7 +11,9 @@ Each tick (every ``poll_interval`` seconds, on one thread that owns every transa
 3. **Asks**: one sealed ask per round at ``cost_per_unit`` for the declared capacity, sent once
    the previous round's ask is settled (which frees collateral and lets earnings be withdrawn),
    and at the latest a quarter of the commit window before it closes. The chain's
-   ``lastAskRound`` is checked first, so a restart never asks twice in a round.
+   ``lastAskRound`` is checked first, so a restart never asks twice in a round. On a fixedprice
+   market the log puts the round's posted price next to the cost (an ask above it cannot sell;
+   the agent still asks at its true cost).
 4. **Capacity and money**: capacity steps toward the configured value as the contract's pacing
    rule allows; collateral is topped up (within ``max_stake``) when an ask needs it; free
    collateral (earnings) above ``withdraw_above`` is withdrawn.
@@ -36,6 +38,7 @@ from web3 import Web3
 from bridge.agents.config import ProverAgentConfig
 from bridge.agents.store import OPEN_STATES, AgentStore, JobRow
 from bridge.chain.market import Market, RoundStatus
+from bridge.client.amounts import format_wei
 from bridge.client.participant import JobView, Participant, Refused, event_logs, settled_jobs
 from bridge.client.salts import SaltStore, SealedRecord
 from bridge.errors import BridgeError, ChainError, ConfigError
@@ -296,8 +299,23 @@ class ProverAgent:
                         self.market.chain_time(), closes)
             return
         self.metrics.asks.inc()
-        log.info("round %s: asked %s units at %s wei/unit", r, info["capacity"],
-                 self.cfg.cost_wei)
+        if params.mechanism == "fixedprice":
+            self._log_against_price(r, info["capacity"])
+        else:
+            log.info("round %s: asked %s units at %s wei/unit", r, info["capacity"],
+                     self.cfg.cost_wei)
+
+    def _log_against_price(self, r: int, units: int) -> None:
+        """fixedprice: the ask (at the true cost, whatever the price) next to the round's posted
+        price: an ask with cost ≤ price is eligible and sells if demand allows; above it, it
+        cannot sell this round."""
+        price, cost = self.market.round_price(r), self.cfg.cost_wei
+        what = f"round {r}: ask {units} unit{'' if units == 1 else 's'} at cost {format_wei(cost)}"
+        if cost <= price:
+            log.info("%s (posted price %s: sells if demand allows)", what, format_wei(price))
+        else:
+            log.warning("%s: cost above the posted price %s: this ask cannot sell", what,
+                        format_wei(price))
 
     def _top_up(self, amount: int) -> bool:
         staked = int(self.store.get("staked_by_agent") or 0)

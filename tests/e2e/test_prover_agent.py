@@ -232,3 +232,61 @@ def test_earnings_above_the_threshold_are_withdrawn_before_the_next_ask(
     assert int(w["args"]["amount"]) == collateral - m.settings.refund_cap
     assert info["last_ask_round_plus_one"] == m.current_round() + 1
     assert m.ledger_problems() == []
+
+
+@pytest.mark.bridge_market(mechanism="fixedprice", initial_price=35 * GWEI)
+def test_agents_log_the_posted_price_next_to_their_cost_and_still_ask_at_cost(
+        bridge_market: LocalMarket, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    from bridge.agents.store import AskRow
+
+    m = bridge_market
+    at = _agent(m, tmp_path, "at", cost_per_unit="35gwei")  # the boundary: it sells
+    dear = _agent(m, tmp_path, "dear", cost_per_unit="35.000000001gwei", capacity=2)
+    r = m.next_round()
+    with caplog.at_level(logging.INFO, logger="bridge.agents.prover"):
+        for a in (at, dear):
+            a.tick()
+    said = [(rec.levelname, rec.getMessage()) for rec in caplog.records
+            if rec.name == "bridge.agents.prover" and "posted price" in rec.getMessage()]
+    assert said == [
+        ("INFO", f"round {r}: ask 1 unit at cost 35 gwei (posted price 35 gwei: sells if demand "
+                 "allows)"),
+        ("WARNING", f"round {r}: ask 2 units at cost 35.000000001 gwei: cost above the posted "
+                    "price 35 gwei: this ask cannot sell")]
+    assert [a.metrics.asks._value.get() for a in (at, dear)] == [1, 1]  # both still asked
+    sealed = []
+    for a in (at, dear):
+        with a.store.session() as s:
+            row = s.get(AskRow, r)
+            sealed.append((int(row.cost), row.units))
+    assert sealed == [(35 * GWEI, 1), (35 * GWEI + 1, 2)]  # each at its true cost
+
+
+@pytest.mark.bridge_market(mechanism="fixedprice", initial_price=35 * GWEI)
+def test_requester_on_a_fixedprice_market_says_and_returns_the_posted_price(
+        bridge_market: LocalMarket, bridge_prover: Callable[..., Participant],
+        bridge_requester: Callable[..., Participant]) -> None:
+    import threading
+
+    m = bridge_market
+    prover = bridge_prover(capacity=1)
+    said: list[str] = []
+    me = Requester(bridge_requester(deposit=0), from_block=m.deploy_block, poll_interval=0.05,
+                   timeout=60, say=said.append)
+    r = m.next_round()
+    results: list[object] = []
+    t = threading.Thread(target=lambda: results.append(me.request(value=120 * GWEI)))
+    t.start()
+    while m.market.round_info(r).bid_count == 0 and t.is_alive():
+        pass
+    prover.ask(cost=20 * GWEI)
+    m.settle(r)
+    m.prove_all(r, [prover])
+    t.join(60)
+    (result,) = results
+    assert f"round {r}: your 120 gwei ≥ the posted 35 gwei: you trade if supply allows" in said
+    assert result.status == "proven"  # type: ignore[attr-defined]
+    assert result.price == result.charge == 35 * GWEI  # type: ignore[attr-defined]
+    assert result.as_dict()["price"] == 35 * GWEI  # type: ignore[attr-defined]
