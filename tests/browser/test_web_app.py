@@ -274,3 +274,80 @@ def test_salts_export_in_the_cli_format_and_import_back(
         rp.click("#export-salts")
     dl.value.save_as(str(tmp_path / "again.json"))
     assert {r.price for r in SaltStore(tmp_path / "again.json").all()} == {100 * GWEI, 2**70}
+
+
+@pytest.fixture
+def fixedprice_market(tmp_path: Path) -> Iterator[tuple[Scene, WebServer]]:
+    """anvil (1 s blocks), a fixedprice market (35 gwei per unit to start, long periods) and the
+    web app served for it. No keeper process: the test posts the next round's price as the
+    keeper (dev key 0), so the posted price is known exactly."""
+    if not os.access(ANVIL, os.X_OK):
+        pytest.fail(f"anvil is not installed at {ANVIL}: run `npm ci` (make test does)")
+    node = Anvil(tmp_path, block_time=1).start()
+    server = None
+    try:
+        scene = make_scene(node, tmp_path, provers=0, requesters=0, mechanism="fixedprice",
+                           initial_price="35gwei", price_every=1, price_step_bps=500,
+                           commit_period=300, settle_period=300, proof_period=300)
+        server = WebServer(app_config(node.url, scene.record)).start()
+        yield scene, server
+    finally:
+        if server is not None:
+            server.stop()
+        node.stop()
+
+
+def test_a_fixedprice_market_shows_its_posted_prices_and_the_bid_form_holds_bids_to_them(
+        fixedprice_market: tuple[Scene, WebServer], wallet_page: Any, tmp_path: Path) -> None:
+    """The market view shows the round's posted price and the price history (the next round's
+    once posted); the bid form warns below price × units and refuses to send such a bid, and
+    sends one at exactly price × units. The wallet gives its account in lowercase (as many do):
+    the page still finds the bid as the requester's own."""
+    scene, server = fixedprice_market
+    m = scene.market
+    keeper = Account.from_key(DEV_KEYS[0]).address
+    r = m.current_round()
+    rp = wallet_page(server.url, scene.node.url, PAGE_REQUESTER.lower())
+
+    wait_for(lambda: rp.inner_text("#round-price") == "35 gwei per unit", "the posted price")
+    assert "not posted yet" in rp.inner_text("#price-history")
+    scene.w3.eth.wait_for_transaction_receipt(scene.w3.eth.send_transaction(  # the keeper's post
+        {"from": keeper, "to": m.address, "data": m.contract.encode_abi(
+            "postPrice", [r + 1, 36 * GWEI])}))
+    wait_for(lambda: re.search(rf"{r + 1}\s+36 gwei\s+next round \(posted\)",
+                               rp.inner_text("#price-history")) is not None,
+             "the next round's posted price")
+
+    scene.node.travel_to(m.params.closes_at(r) + 1)  # round r + 1 opens at 36 gwei
+    wait_for(lambda: rp.inner_text("#round-price") == "36 gwei per unit", "the new round's price")
+    history = rp.inner_text("#price-history")
+    assert re.search(rf"{r + 1}\s+36 gwei\s+this round \(posted\)", history), history
+    assert re.search(rf"{r}\s+35 gwei\s+initial", history), history
+    shot(rp, tmp_path, "fixedprice-market")
+
+    rp.click("#connect")
+    view(rp, "requester")
+    wait_for(lambda: rp.is_visible("#bid-form input[name=units]"), "the bid form with units")
+    fill(rp, "#bid-form input[name=units]", "2")
+    fill(rp, "#bid-form input[name=escrow]", "100")
+    fill(rp, "#bid-form input[name=value]", "71.999999999")
+    warning = rp.inner_text("#price-check")
+    assert warning == (f"round {r + 1}: your 71.999999999 gwei is below the posted price 36 gwei "
+                       "× 2 units = 72 gwei: this bid cannot trade; raise it to ≥ 72 gwei")
+    assert rp.get_attribute("#price-check", "class") == "warn"
+    rp.click("#bid")
+    message(rp, "Bid failed: .*this bid cannot trade", timeout=10)
+    assert "eth_sendTransaction" not in rp.evaluate("window.__walletCalls")
+    assert scene.logs("BidCommitted") == []
+
+    fill(rp, "#bid-form input[name=value]", "72")
+    assert rp.inner_text("#price-check") == (f"round {r + 1}: your 72 gwei ≥ the posted 36 gwei × "
+                                             "2 units = 72 gwei: you trade if supply allows")
+    rp.click("#bid")
+    message(rp, rf"Bid committed in round {r + 1} \(deposited 100 gwei with it\)")
+    (commit,) = scene.logs("BidCommitted")
+    assert (commit["args"]["requester"], commit["args"]["escrow"]) == (PAGE_REQUESTER, 100 * GWEI)
+    wait_for(lambda: f"{r + 1}\t0" in rp.inner_text("#my-bids")
+             or re.search(rf"{r + 1}\s+0\s+100 gwei", rp.inner_text("#my-bids")) is not None,
+             "the bid in the requester's own list")
+    assert getattr(rp, "__errors", []) == []

@@ -5,13 +5,23 @@ import {
 } from "viem";
 import { ABI, decodeRevert, revertData, type Decoded } from "./errors";
 
+export type Mechanism = "proofphi" | "dara" | "fixedprice";
+
+/** Two addresses are the same account whatever their case (wallets often give lowercase, logs
+ *  decode checksummed). */
+export function sameAddress(a: unknown, b: unknown): boolean {
+  return typeof a === "string" && typeof b === "string" && a.toLowerCase() === b.toLowerCase();
+}
+
 export interface Record_ {
   network: string; chain_id: number; market: Address; verifier: Address; block: number;
   start_block?: number; rpc?: string; abi_hash: string;
-  parameters: { mechanism: "proofphi" | "dara"; genesis: number; commit_period: number;
+  parameters: { mechanism: Mechanism; genesis: number; commit_period: number;
                 settle_period: number; proof_period: number; refund_cap: number | string;
                 capacity_interval: number; capacity_factor: number; min_escrow: number | string;
-                verifier: { kind: string; difficulty_bits: number } };
+                verifier: { kind: string; difficulty_bits: number };
+                // fixedprice only (the chain's roundPrice is what the page shows)
+                initial_price?: number | string; price_every?: number };
 }
 export interface Config { rpc: string; record: Record_; }
 

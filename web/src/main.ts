@@ -1,6 +1,6 @@
 // The page: market, requester and prover views over one Chain (node reads + EIP-1193 wallet).
 import { formatUnits, keccak256, parseUnits, stringToHex, type Address, type Hex } from "viem";
-import { Chain, RefusedError, type Config, type Eip1193 } from "./chain";
+import { Chain, RefusedError, sameAddress, type Config, type Eip1193 } from "./chain";
 import { describe, plainMessage } from "./errors";
 import protocol from "./generated/protocol.json";
 import {
@@ -12,6 +12,7 @@ import * as salts from "./salts";
 const PHASES = ["upcoming", "commit", "settle", "voidable", "proof", "slashable", "voided"];
 const STATUS = ["open", "settled", "voided", "settling"];
 const NEAR_DEADLINE = 0.25; // warn when less than this share of the proof period is left
+const PRICE_HISTORY = 5n; // fixedprice: rounds before the current one whose prices are listed
 
 const $ = <T extends HTMLElement = HTMLElement>(sel: string) => document.querySelector(sel) as T;
 const esc = (s: unknown) => String(s).replace(/[&<>"]/g, (c) => `&#${c.charCodeAt(0)};`);
@@ -30,9 +31,18 @@ interface State {
   times: readonly bigint[]; free: bigint;
   prover: readonly bigint[]; outstanding: bigint; difficulty: number; circuitTasks: boolean;
   keeperKey?: Hex;
+  prices?: Prices; // fixedprice markets only
 }
+
+/** fixedprice: a round's price per unit and where it comes from (a post for that round, one
+ *  carried from an earlier post, or the market's initial price). */
+interface RoundPrice { round: bigint; price: bigint; source: "posted" | "carried" | "initial"; }
+/** The current round's price, the rounds before it and the next round's once it is known (posted
+ *  for it, or not due for a post, `priceEvery`: then the current price carries). */
+interface Prices { current: RoundPrice; history: RoundPrice[]; next?: RoundPrice; every: bigint; }
 let st: State | undefined;
 const pageCache = new Map<Hex, PageBid[]>();
+const openedPrices = new Map<bigint, bigint>(); // fixedprice: prices of rounds already open
 
 function say(text: string, kind: "error" | "info" = "info") {
   const m = $("#message");
@@ -81,9 +91,49 @@ async function refresh() {
     chain.read<readonly bigint[]>("proverInfo", [me]),
     chain.read<bigint>("outstandingUnits", [me]),
   ]) : [0n, [0n, 0n, 0n, 0n, 0n], 0n];
+  const prices = chain.cfg.record.parameters.mechanism === "fixedprice"
+    ? await readPrices(round, st?.prices?.every) : undefined;
   st = { round, phase, bids: info[0] as bigint, asks: info[1] as bigint, status: Number(info[7]),
-         times, free, prover, outstanding, difficulty, circuitTasks, keeperKey: keeper[1] };
+         times, free, prover, outstanding, difficulty, circuitTasks, keeperKey: keeper[1], prices };
   await render();
+}
+
+/** fixedprice: the prices of the rounds before `round`, of `round` and of the next round, from
+ *  `roundPrice` (the chain's answer) and the `PricePosted` logs (which rounds a post set). */
+async function readPrices(round: bigint, every?: bigint): Promise<Prices> {
+  const first = round > PRICE_HISTORY ? round - PRICE_HISTORY : 0n;
+  const rounds: bigint[] = [];
+  for (let k = first; k <= round + 1n; k++) rounds.push(k);
+  const [values, priceEvery] = await Promise.all([
+    Promise.all(rounds.map(async (k) => {
+      const known = openedPrices.get(k);
+      if (known !== undefined) return known;
+      const p = await chain.read<bigint>("roundPrice", [k]);
+      if (k <= round) openedPrices.set(k, p); // fixed once the round opened
+      return p;
+    })),
+    every !== undefined ? Promise.resolve(every) : chain.read<bigint>("priceEvery"),
+  ]);
+  const posted = new Set(chain.events("PricePosted").map((e) => e.round as bigint));
+  const at = (i: number): RoundPrice => {
+    const k = rounds[i];
+    const source = posted.has(k) ? "posted" : [...posted].some((j) => j < k) ? "carried" : "initial";
+    return { round: k, price: values[i], source };
+  };
+  const n = rounds.length;
+  const nxt = round + 1n;
+  const known = posted.has(nxt) || nxt % priceEvery !== 0n;
+  return { current: at(n - 2), history: rounds.slice(0, -2).map((_k, i) => at(i)),
+           next: known ? at(n - 1) : undefined, every: priceEvery };
+}
+
+/** The check the CLI makes before a bid: a value below price × units cannot trade. */
+function priceCheck(p: RoundPrice, value: bigint, units: bigint): { clears: boolean; text: string } {
+  const need = p.price * units;
+  const posted = units === 1n ? gwei(p.price) : `${gwei(p.price)} × ${units} units = ${gwei(need)}`;
+  return value < need
+    ? { clears: false, text: `round ${p.round}: your ${gwei(value)} is below the posted price ${posted}: this bid cannot trade; raise it to ≥ ${gwei(need)}` }
+    : { clears: true, text: `round ${p.round}: your ${gwei(value)} ≥ the posted ${posted}: you trade if supply allows` };
 }
 
 async function readDifficulty(): Promise<number> {
@@ -174,6 +224,22 @@ async function render() {
     if (v !== undefined) { i.value = v; i.dataset.touched = "1"; }
     i.addEventListener("input", () => { i.dataset.touched = "1"; });
   });
+  showPriceCheck();
+}
+
+/** fixedprice: under the bid form, the value against this round's price × the units (a warning
+ *  when it is below: such a bid cannot trade, and the form refuses to send it). */
+function showPriceCheck() {
+  const out = document.querySelector<HTMLElement>("#price-check");
+  const form = document.querySelector<HTMLFormElement>("#bid-form");
+  if (!out || !form || !st?.prices) return;
+  let check;
+  try {
+    const f = new FormData(form);
+    check = priceCheck(st.prices.current, parseUnits(String(f.get("value")), 9), BigInt(String(f.get("units"))));
+  } catch { out.textContent = ""; return; }
+  out.textContent = check.text;
+  out.className = check.clears ? "rule" : "warn";
 }
 
 function renderMarket() {
@@ -202,14 +268,30 @@ function renderMarket() {
       <div class="card"><span>settle deadline in</span><b id="settle-countdown" data-to="${settleBy}">${countdown(settleBy)}</b></div>
       <div class="card"><span>proof deadline</span><b id="proof-countdown" data-to="${proveBy}">${proveBy ? countdown(proveBy) : "once settled"}</b></div>
       <div class="card"><span>sealed bids / asks</span><b id="commit-counts">${s.bids} / ${s.asks}</b></div>
+      ${s.prices ? `<div class="card"><span>posted price</span><b id="round-price">${gwei(s.prices.current.price)} per unit</b></div>` : ""}
     </div>
-    <p class="rule">Mechanism ${chain.cfg.record.parameters.mechanism}: ${chain.cfg.record.parameters.mechanism === "proofphi"
-      ? "a round trades only with at least two valid asks and more valid bids than the cheapest ask's capacity; winners pay the best losing bid, provers get the next ask's cost."
-      : "DARA: winners and prices from the keeper's trade reduction, checked for feasibility on chain."}</p>
+    <p class="rule">Mechanism ${chain.cfg.record.parameters.mechanism}: ${RULES[chain.cfg.record.parameters.mechanism]}</p>
+    ${s.prices ? priceTable(s.prices) : ""}
     <h2>Past rounds</h2>
     <table id="past-rounds"><tr><th>round</th><th>state</th><th>bids</th><th>asks</th><th>charged</th>
       <th>paid per unit</th><th>winners</th><th>jobs</th></tr>${rows || `<tr><td colspan="8">none yet</td></tr>`}</table>
     <p class="rule">From the market's logs since block ${chain.startBlock}, read in ranges of at most 2000 blocks.</p>`;
+}
+
+const RULES: Record<string, string> = {
+  proofphi: "a round trades only with at least two valid asks and more valid bids than the cheapest ask's capacity; winners pay the best losing bid, provers get the next ask's cost.",
+  dara: "DARA: winners and prices from the keeper's trade reduction, checked for feasibility on chain.",
+  fixedprice: "a per-unit price is posted before the round opens. A bid trades only if its value is at least the price × its units, an ask only if its cost is at most the price; eligible bids pay at least the price × units (the posted price unless the round is rationed), asks are paid at most the price per unit.",
+};
+
+function priceTable(p: Prices): string {
+  const row = (r: RoundPrice, note: string) =>
+    `<tr data-round="${r.round}"><td>${r.round}</td><td>${gwei(r.price)}</td><td>${note || r.source}</td></tr>`;
+  const next = p.next ? row(p.next, `next round (${p.next.source})`)
+    : `<tr data-round="${p.current.round + 1n}"><td>${p.current.round + 1n}</td><td></td><td>next round: not posted yet (${gwei(p.current.price)} carries unless the keeper posts)</td></tr>`;
+  return `<h2>Posted prices</h2>
+    <table id="price-history"><tr><th>round</th><th>price per unit</th><th></th></tr>
+      ${next}${row(p.current, `this round (${p.current.source})`)}${[...p.history].reverse().map((r) => row(r, "")).join("")}</table>`;
 }
 
 async function renderRequester() {
@@ -220,7 +302,7 @@ async function renderRequester() {
   const records = await salts.all();
   const rounds = roundsFromLogs();
   const rows: string[] = [];
-  for (const c of chain.events("BidCommitted", (a) => a.requester === me)) {
+  for (const c of chain.events("BidCommitted", (a) => sameAddress(a.requester, me))) {
     const r = c.round as bigint, i = Number(c.index);
     const v = rounds.get(r)!;
     let outcome = "sealed, awaiting settlement";
@@ -254,10 +336,12 @@ async function renderRequester() {
     <form id="bid-form">
       <label>value (gwei, sealed)<input name="value" value="100" required></label>
       <label>escrow (gwei, public)<input name="escrow" value="120" required></label>
+      ${s.prices ? `<label>units (sealed)<input name="units" value="1" required></label>` : ""}
       ${s.circuitTasks ? "<p>This market trades circuit tasks: bid with the CLI (`bridge requester bid --circuit`).</p>"
         : `<label>task (text, hashed)<input name="task" value="job-${Date.now() % 100000}" required></label>`}
       <button id="bid" type="submit">Seal and bid</button>
     </form>
+    ${s.prices ? `<p id="price-check" class="rule"></p>` : ""}
     <p class="rule">One transaction deposits what your free balance lacks and commits. The commitment is computed
       in this page and the price is encrypted to the round's keeper key; the salt is saved in this browser first.</p>
     <form id="salt-form">
@@ -268,6 +352,7 @@ async function renderRequester() {
     <table id="my-bids"><tr><th>round</th><th>bid</th><th>escrow</th><th>outcome</th></tr>${rows.join("") || `<tr><td colspan="4">none</td></tr>`}</table>
     <form><button type="button" id="withdraw-balance">Withdraw free balance</button></form>`;
   if (!s.circuitTasks) $("#bid-form").onsubmit = (e) => { e.preventDefault(); void bid(new FormData(e.target as HTMLFormElement)); };
+  $("#bid-form").addEventListener("input", showPriceCheck);
   $("#export-salts").onclick = () => void exportSalts();
   $<HTMLInputElement>("#import-salts").onchange = (e) => void importSalts(e.target as HTMLInputElement);
   $("#withdraw-balance").onclick = () => void act("Withdraw", async () => {
@@ -284,17 +369,24 @@ async function bid(form: FormData) {
     const me = chain.account as Address;
     const value = parseUnits(String(form.get("value")), 9);
     const escrow = parseUnits(String(form.get("escrow")), 9);
-    if (value <= 0n) throw new Error("the value must be positive");
+    const units = form.get("units") ? BigInt(String(form.get("units"))) : 1n;
+    if (value <= 0n || units <= 0n) throw new Error("the value and the units must be positive");
     if (escrow < value) throw new Error(`escrow ${gwei(escrow)} is below the sealed value ${gwei(value)}: the keeper would settle the bid as invalid`);
     const task = keccak256(stringToHex(String(form.get("task"))));
     const round = await chain.read<bigint>("currentRound");
+    if (chain.cfg.record.parameters.mechanism === "fixedprice") {
+      // the price of the round the commit is for (fixed once it opens)
+      const check = priceCheck({ round, price: await chain.read<bigint>("roundPrice", [round]), source: "posted" },
+                               value, units);
+      if (!check.clears) throw new Error(check.text);
+    }
     const [, key] = await chain.read<readonly [Address, Hex]>("keeperFor", [round]);
     const salt = newSalt();
     const c = commitment({ chainId: BigInt(chain.cfg.record.chain_id), market: chain.market, round,
-                           participant: me, side: BID, price: value, quantity: 1n, salt });
-    const ct = seal(key, value, 1n, salt);
+                           participant: me, side: BID, price: value, quantity: units, salt });
+    const ct = seal(key, value, units, salt);
     const record: salts.SealedRecord = { chain_id: chain.cfg.record.chain_id, market: chain.market,
-      round: Number(round), participant: me, side: BID, price: value.toString(), quantity: "1", salt,
+      round: Number(round), participant: me, side: BID, price: value.toString(), quantity: units.toString(), salt,
       commitment: c, tx_hash: "", extra: task };
     await salts.put(record); // before sending: a closed tab loses nothing
     const free = await chain.read<bigint>("balanceOf", [me]);
@@ -342,7 +434,7 @@ function renderProver() {
   for (const v of [...rounds.values()].sort((a, b) => Number(a.round - b.round))) {
     const jobs = jobsOf(v);
     for (const j of jobs?.jobs ?? []) {
-      if (j.prover !== me) continue;
+      if (!sameAddress(j.prover, me)) continue;
       const left = j.proofDeadline - chainNow();
       const done = v.proven.has(j.jobIndex) ? "proven" : v.slashed.has(j.jobIndex) ? "slashed" : left <= 0n ? "missed (slashable)" : "open";
       const near = done === "open" && left < BigInt(Math.ceil(p.proof_period * NEAR_DEADLINE));
@@ -365,9 +457,11 @@ function renderProver() {
     <form id="capacity-form"><label>capacity (units)<input name="units" value="1"></label><button type="submit">Set capacity</button></form>
     <p class="rule" id="pacing">Pacing rule: ${pacing}. Each unit needs ${gwei(refundCap)} of collateral; capacity is frozen while an ask may still settle.</p>
     <form id="ask-form"><label>cost per unit (gwei, sealed)<input name="cost" value="10"></label>
-      ${p.mechanism === "dara" ? `<label>units<input name="units" value="${capacity}"></label>` : ""}
+      ${p.mechanism !== "proofphi" ? `<label>units<input name="units" value="${capacity}"></label>` : ""}
       <button type="submit">Seal and ask</button></form>
-    <p class="rule">${p.mechanism === "proofphi" ? "Prooφ: an ask offers exactly your capacity." : "DARA: offer up to your capacity."}</p>
+    <p class="rule">${p.mechanism === "proofphi" ? "Prooφ: an ask offers exactly your capacity."
+      : s.prices ? `Fixed price: offer up to your capacity; an ask sells only if its cost is at most the posted price (${gwei(s.prices.current.price)} per unit this round).`
+      : "DARA: offer up to your capacity."}</p>
     <h2>Jobs</h2>
     <table id="jobs"><tr><th>round</th><th>job</th><th>bid</th><th>units</th><th>payment</th><th>proof due in</th><th>state</th><th></th></tr>
       ${rows.join("") || `<tr><td colspan="8">none</td></tr>`}</table>

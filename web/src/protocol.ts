@@ -171,8 +171,9 @@ export interface PageBid {
   value?: bigint; size?: bigint; salt?: Hex; commitment?: Hex; reason?: string; evidence?: Hex;
 }
 
-/** Decode a `settleBids` page (docs/protocol.md "Settlement calldata"). */
-export function decodePage(mechanism: "proofphi" | "dara", page: Hex): PageBid[] {
+/** Decode a `settleBids` page (docs/protocol.md "Settlement calldata"): Prooφ's layout, or the
+ *  one DARA and fixedprice share. */
+export function decodePage(mechanism: "proofphi" | "dara" | "fixedprice", page: Hex): PageBid[] {
   const d = hexToBytes(page);
   const int = (o: number, n: number) => BigInt(bytesToHex(d.slice(o, o + n)));
   const hex = (o: number, n: number) => bytesToHex(d.slice(o, o + n));
