@@ -129,7 +129,9 @@ def requester_request(
         if not wait:
             r, index = req.submit(value=wei, escrow=locked, circuit=circuit, inputs=values,
                                   task=task_word)
-            _emit(as_json, {"status": "committed", "round": r, "bid_index": index},
+            price = req.posted_price(r)
+            _emit(as_json, {"status": "committed", "round": r, "bid_index": index,
+                            **({"price": price} if price is not None else {})},
                   [f"committed: round {r} bid {index}; follow it with `bridge requester status`"])
             return
         result = req.request(value=wei, escrow=locked, circuit=circuit, inputs=values,

@@ -73,6 +73,11 @@ def test_request_below_the_posted_price_is_refused_and_at_it_commits(
     assert got.stdout.startswith(f"committed: round {r} bid 0")
     assert _escrows(m, me) == [PRICE]  # the default escrow (the value), deposited with the bid
     assert m.market.round_info(r).bid_count == 1
+    got = m.cli("requester", "request", "--value", "40gwei", "--task", "job-1b", "--json",
+                key=bytes(me.key))
+    assert got.exit_code == 0, (got.output, got.exception)
+    assert json.loads(got.stdout) == {"status": "committed", "round": r, "bid_index": 1,
+                                      "price": PRICE}
 
 
 def test_bid_of_several_units_is_held_against_price_times_units(
