@@ -67,12 +67,14 @@ def test_two_cli_processes_trade_a_round_on_the_devnet(tmp_path: Path) -> None:
             if shown["phase"] == "settled":
                 break
             time.sleep(0.5)
-        assert shown["phase"] == "settled" and len(shown["jobs"]) == 1, shown
-        job = shown["jobs"][0]
-        prover = 3 if job["prover"] == cli(3, "prover", "status")["address"] else 4
-        proved = cli(prover, "prover", "prove", str(r), str(job["bid"]))
-        assert proved["proved"][0]["job"] == job["job"]
-        assert cli(2, "round", "show", str(r))["jobs"][0]["state"] == "proven"
+        # the devnet's market is fixedprice: both bids clear the posted price and both asks
+        # sell (Prooφ would trade one, giving up the marginal trade)
+        assert shown["phase"] == "settled" and len(shown["jobs"]) == 2, shown
+        provers = {cli(k, "prover", "status")["address"]: k for k in (3, 4)}
+        for job in shown["jobs"]:
+            proved = cli(provers[job["prover"]], "prover", "prove", str(r), str(job["bid"]))
+            assert proved["proved"][0]["job"] == job["job"]
+        assert [j["state"] for j in cli(2, "round", "show", str(r))["jobs"]] == ["proven"] * 2
     finally:
         out = _stop_devnet(devnet)
     assert "devnet stopped" in out
