@@ -426,9 +426,6 @@ def measure() -> tuple[dict[str, Any], list[ModelRow]]:
     pp = _commit_round(b, Mechanism.PROOFPHI, requesters, steady, pp_values, costs)
     _clear(pp)
     pp_s = _settle(b, pp, "Prooφ 100")
-    fp = _commit_round(b, Mechanism.FIXEDPRICE, requesters, steady, pp_values, costs)
-    _clear(fp)
-    fp_s = _settle(b, fp, "fixedprice 100×1u")
 
     # proofs and slashes on the Prooφ round
     f = b.markets[Mechanism.PROOFPHI].functions
@@ -454,6 +451,9 @@ def measure() -> tuple[dict[str, Any], list[ModelRow]]:
         withdraw_part.append(b.send(f.withdraw(bal // 2), who))
         withdraw_full.append(b.send(f.withdraw(bal - bal // 2), who))
         b.send(f.deposit(), who, value=10**20)  # for the rounds below
+    fp = _commit_round(b, Mechanism.FIXEDPRICE, requesters, steady, pp_values, costs)
+    _clear(fp)
+    fp_s = _settle(b, fp, "fixedprice 100×1u")
 
     # void: a 100-bid Prooφ round nobody settles, voided past its settle deadline
     vo = _commit_round(b, Mechanism.PROOFPHI, requesters, steady, pp_values, costs)

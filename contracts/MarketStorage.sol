@@ -99,7 +99,8 @@ abstract contract MarketStorage is IProverMarketTypes, Ownable2Step {
 
     /// @dev Progress of a paged settlement (or void) of one round, one slot.
     ///      `winners`/`beforeB`/`validBids`/`seenA`/`seenB` are the Prooφ counters the last page checks;
-    ///      `eligibleUnits` is FIXEDPRICE's eligible demand so far (< 2^48: ≤ 2^16 bids of < 2^32 units).
+    ///      `eligibleUnits` is FIXEDPRICE's count of units of eligible bids that lost so far (< 2^48:
+    ///      ≤ 2^16 bids of < 2^32 units).
     struct Progress {
         uint32 bidsDone;
         uint32 jobsDone;
@@ -149,7 +150,7 @@ abstract contract MarketStorage is IProverMarketTypes, Ownable2Step {
         uint256 tableLen;
         bool proofPhi;
         uint256 price; // FIXEDPRICE: the round's price (0 for the other mechanisms)
-        uint256 eligibleUnits;
+        uint256 eligibleUnits; // FIXEDPRICE: units of eligible bids that lost, this page
     }
 
     /// @notice Largest `maxAsksPerRound` a deployment may choose (ask reveals ≤ ~80 KB in one transaction).
@@ -291,11 +292,24 @@ abstract contract MarketStorage is IProverMarketTypes, Ownable2Step {
     }
 
     /// @dev FIXEDPRICE: the price of `round` (the last post at or before it, else `initialPrice`).
+    ///      A round is settled while it is at most a couple of posts behind the latest, so the last
+    ///      two posts are looked at first; older rounds take a binary search.
     function _roundPrice(uint256 round) internal view returns (uint256) {
         uint256 p = _prices[round];
         if (p != 0) return p;
-        uint256 lo = 0;
         uint256 hi = _priceRounds.length;
+        if (hi != 0) {
+            uint256 last = _priceRounds[hi - 1];
+            if (last <= round) return _prices[last];
+            if (hi > 1) {
+                last = _priceRounds[hi - 2];
+                if (last <= round) return _prices[last];
+                hi -= 2;
+            } else {
+                hi = 0;
+            }
+        }
+        uint256 lo = 0;
         while (lo < hi) {
             uint256 mid = (lo + hi) / 2;
             if (_priceRounds[mid] <= round) lo = mid + 1;

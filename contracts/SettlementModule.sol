@@ -44,7 +44,9 @@ contract SettlementModule is MarketStorage {
         r.askCount = uint32(nAsks);
         r.status = RoundStatus.SETTLING;
         emit SettlementBegun(round, nAsks, table.length / ENTRY, h);
-        if (Commitments.count(r.bidChain) == 0) _finish(round, r, table, _progress[round]);
+        if (Commitments.count(r.bidChain) == 0) {
+            _finish(round, r, table, _progress[round], mechanism == Mechanism.FIXEDPRICE ? _roundPrice(round) : 0);
+        }
     }
 
     /// @dev Checks the packed ask reveals against the ask chain; returns the ask table (valid asks,
@@ -200,7 +202,7 @@ contract SettlementModule is MarketStorage {
         _progress[round] = pr;
         if (!c.proofPhi) _askTables[round] = keccak256(table); // the `sold` counts moved
         emit BidsSettled(round, pr.pages - 1, c.firstBid, c.jobsDone, charges, packed);
-        if (last == total) _finish(round, r, table, pr);
+        if (last == total) _finish(round, r, table, pr, c.price);
     }
 
     /// @dev Stores a page's effects on the ledger, its job root and its charges digest.
@@ -250,13 +252,17 @@ contract SettlementModule is MarketStorage {
         uint256[] memory charges
     ) private {
         c.word = Commitments.nextBid(c.word, commitment_, requester, escrow, task);
-        uint256 refund = escrow - charge;
-        if (refund != 0) _accounts[requester].free += uint128(refund);
-        c.released += refund;
-        if (charge != 0) {
-            charges[i] = charge;
-            c.charged += charge;
-            c.chargeDigest = uint256(keccak256(abi.encode(c.chargeDigest, requester, charge)));
+        // charge ≤ value ≤ escrow (checked by the callers); escrows and balances are wei of the
+        // market's own balance (< 2^128), summed over < 2^16 bids: nothing here can overflow
+        unchecked {
+            uint256 refund = escrow - charge;
+            if (refund != 0) _accounts[requester].free += uint128(refund);
+            c.released += refund;
+            if (charge != 0) {
+                charges[i] = charge;
+                c.charged += charge;
+                c.chargeDigest = _chargeDigest(c.chargeDigest, requester, charge);
+            }
         }
     }
 
@@ -293,11 +299,16 @@ contract SettlementModule is MarketStorage {
             c.cursor = off + 70;
             uint256 price = c.price;
             if (price != 0) {
-                // FIXEDPRICE: a winner is eligible and pays at least the posted price for its units
-                uint256 floor_ = price * size;
-                if (value >= floor_) c.eligibleUnits += size;
-                else if (nJobs != 0) revert BidNotEligible(c.round, b);
-                if (nJobs != 0 && charge < floor_) revert ChargeBelowPrice(c.round, b);
+                // FIXEDPRICE: a winner pays at least the posted price for its units (so, with
+                // charge ≤ value, it is eligible); an eligible loser's units are counted for the
+                // last page's check (price < 2^128, size < 2^32, units < 2^48: no overflow)
+                unchecked {
+                    if (nJobs != 0) {
+                        if (charge < price * size) revert ChargeBelowPrice(c.round, b);
+                    } else if (value >= price * size) {
+                        c.eligibleUnits += size;
+                    }
+                }
             }
             if (nJobs == 0) {
                 if (charge != 0) revert ChargeWithoutAllocation(c.round, b);
@@ -338,17 +349,23 @@ contract SettlementModule is MarketStorage {
             if (q > 0 && !Ranking.askBefore(prevCost, prevIndex, cost, askIndex)) revert JobInvalid(c.round, k);
             prevCost = cost;
             prevIndex = askIndex;
-            units += u;
-            if (units > size) revert UnitsMismatch(c.round, b);
-            uint256 sold = ((head >> 16) & 0xffffffff) + u;
-            if (sold > ((head >> 48) & 0xffffffff)) revert AskOverAllocated(c.round, askIndex);
-            _setSold(table, pos, head, sold);
-            if (payment / u < cost) revert Underpaid(c.round, k);
-            if (c.price != 0 && payment > c.price * u) revert PaymentAbovePrice(c.round, k);
-            uint256 share = q + 1 == nJobs ? charge - shares : (charge * u) / size;
-            if (payment > share) revert PaymentExceedsCharge(c.round, k);
-            shares += share;
-            c.paid += payment;
+            uint256 share;
+            // u < 2^32 and < 2^16 jobs; charge, payment and price < 2^128; the shares before the
+            // last job sum to at most charge (their units are below size): no overflow below
+            unchecked {
+                units += u;
+                if (units > size) revert UnitsMismatch(c.round, b);
+                uint256 sold = ((head >> 16) & 0xffffffff) + u;
+                if (sold > ((head >> 48) & 0xffffffff)) revert AskOverAllocated(c.round, askIndex);
+                _setSold(table, pos, head, sold);
+                if (payment / u < cost) revert Underpaid(c.round, k);
+                // FIXEDPRICE: at most the price per unit
+                if (payment > c.price * u && c.price != 0) revert PaymentAbovePrice(c.round, k);
+                share = q + 1 == nJobs ? charge - shares : (charge * u) / size;
+                if (payment > share) revert PaymentExceedsCharge(c.round, k);
+                shares += share;
+                c.paid += payment;
+            }
             leaves[c.jobsSoFar] = JobTree.leaf(
                 c.round, k, b, requester, task, address(uint160(head >> 96)), u, payment, share, c.deadline
             );
@@ -445,7 +462,10 @@ contract SettlementModule is MarketStorage {
     }
 
     /// @dev The last page: Prooφ rank counts, ask allocation, job root, status.
-    function _finish(uint256 round, Round storage r, bytes memory table, Progress memory pr) private {
+    /// @dev `price`: FIXEDPRICE's round price (0 for the other mechanisms).
+    function _finish(uint256 round, Round storage r, bytes memory table, Progress memory pr, uint256 price)
+        private
+    {
         uint256 nValid = table.length / ENTRY;
         if (mechanism == Mechanism.PROOFPHI) {
             Claim memory cl = _claims[round];
@@ -466,8 +486,7 @@ contract SettlementModule is MarketStorage {
                 }
             }
         } else {
-            bool fixedPrice = mechanism == Mechanism.FIXEDPRICE;
-            uint256 price = fixedPrice ? _roundPrice(round) : 0;
+            bool fixedPrice = price != 0;
             uint256 supply = 0;
             uint256 won = 0;
             for (uint256 j = 0; j < nValid; ++j) {
@@ -477,9 +496,10 @@ contract SettlementModule is MarketStorage {
                 if (fixedPrice && cost <= price) supply += (head >> 48) & 0xffffffff;
                 won += sold;
             }
-            // FIXEDPRICE: when the eligible demand fits the eligible supply, it trades whole
-            if (fixedPrice && pr.eligibleUnits <= supply && won != pr.eligibleUnits) {
-                revert EligibleDemandUnserved(round, pr.eligibleUnits, won);
+            // FIXEDPRICE: when the eligible demand (the units won plus the eligible losers')
+            // fits the eligible supply, it trades whole: no eligible bid may lose
+            if (fixedPrice && pr.eligibleUnits != 0 && won + pr.eligibleUnits <= supply) {
+                revert EligibleDemandUnserved(round, won + pr.eligibleUnits, won);
             }
         }
         uint256 pages = pr.pages;
@@ -534,6 +554,18 @@ contract SettlementModule is MarketStorage {
     }
 
     // ----------------------------------------------------------- byte helpers
+
+    /// @dev `uint256(keccak256(abi.encode(digest, requester, charge)))`, hashed in the free memory
+    ///      area without moving the free memory pointer (no memory growth per charged bid).
+    function _chargeDigest(uint256 digest, address requester, uint256 charge) private pure returns (uint256 h) {
+        assembly ("memory-safe") {
+            let m := mload(0x40)
+            mstore(m, digest)
+            mstore(add(m, 0x20), and(requester, 0xffffffffffffffffffffffffffffffffffffffff))
+            mstore(add(m, 0x40), charge)
+            h := keccak256(m, 0x60)
+        }
+    }
 
     /// @dev Absolute calldata offset of `data`'s first byte.
     function _offsetOf(bytes calldata data) private pure returns (uint256 o) {
@@ -657,7 +689,7 @@ contract SettlementModule is MarketStorage {
         for (uint256 i = 0; i < charged.length; ++i) {
             ChargeEntry calldata e = charged[i];
             if (e.charge == 0) revert UnwindMismatch(round, page);
-            digest = uint256(keccak256(abi.encode(digest, e.requester, e.charge)));
+            digest = _chargeDigest(digest, e.requester, e.charge);
             _accounts[e.requester].free += uint128(e.charge);
             refunded += e.charge;
         }

@@ -40,9 +40,10 @@ interface IProverMarketTypes {
     /// @dev PROOFPHI: every valid bid has size 1, every valid ask sells exactly its capacity, and the
     ///      outcome is re-derived on-chain. DARA: only the generic feasibility checks. FIXEDPRICE:
     ///      the round's price `p = roundPrice(round)` was public before the round opened; the
-    ///      generic checks plus: every winning bid is eligible (`value ≥ p·size`) and pays
-    ///      `≥ p·size`, every job pays `≤ p` per unit (so every selling ask has `cost ≤ p`), and
-    ///      when the eligible demand fits the eligible supply every eligible bid wins.
+    ///      generic checks plus: every winning bid pays `≥ p·size` (so, paying at most its value,
+    ///      it is eligible: `value ≥ p·size`), every job pays `≤ p` per unit (so every selling
+    ///      ask has `cost ≤ p`), and when the eligible demand fits the eligible supply every
+    ///      eligible bid wins.
     enum Mechanism {
         PROOFPHI,
         DARA,
@@ -124,9 +125,9 @@ interface IProverMarketTypes {
     error PriceTooEarly(uint256 round, uint256 current);
     /// @notice `price` is 0, above 2^128 − 1 or moves more than `priceStepBps` from `previous`.
     error PriceStepTooLarge(uint256 round, uint256 previous, uint256 price);
-    /// @notice FIXEDPRICE: bid `index` wins but its value is below the round's price times its size.
-    error BidNotEligible(uint256 round, uint256 index);
-    /// @notice FIXEDPRICE: bid `index` is charged less than the round's price times its size.
+    /// @notice FIXEDPRICE: winning bid `index` is charged less than the round's price times its
+    ///         size (a winner whose value is below that, i.e. not eligible, fails this too: its
+    ///         charge is at most its value).
     error ChargeBelowPrice(uint256 round, uint256 index);
     /// @notice FIXEDPRICE: job `jobIndex` pays more than the round's price per unit.
     error PaymentAbovePrice(uint256 round, uint256 jobIndex);

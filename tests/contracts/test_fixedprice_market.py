@@ -60,6 +60,30 @@ def test_the_initial_price_holds_until_a_post_and_a_post_carries_forward(
         INITIAL_PRICE, 4 * MILLI, 4 * MILLI, 5 * MILLI, 5 * MILLI]
 
 
+def test_round_price_is_the_last_post_at_or_before_the_round(fixedprice: Driver,
+                                                             accounts: Accounts) -> None:
+    """Five posts (every other round, some skipped); every round's price against a model (the
+    contract looks at the last two posts first and binary-searches the rest)."""
+    m = fixedprice
+    posts: dict[int, int] = {}
+    price = INITIAL_PRICE
+    for k in range(7):
+        target = _even_round_ahead(m)
+        if k != 3:  # one due round without a post: the price carries
+            price = price * 12_000 // 10_000 if k % 2 == 0 else price * 9_000 // 10_000
+            m.send("postPrice", target, price, sender=accounts.keeper)
+            posts[target] = price
+        m.next_round()
+    last = m.current_round() + 3
+
+    def model(r: int) -> int:
+        at = [x for x in posts if x <= r]
+        return posts[max(at)] if at else INITIAL_PRICE
+
+    assert [_price(m, r) for r in range(last)] == [model(r) for r in range(last)]
+    assert len(set(posts.values())) == len(posts) == 6
+
+
 def test_only_the_rounds_keeper_posts_one_round_ahead_on_due_rounds(
         fixedprice: Driver, accounts: Accounts) -> None:
     m = fixedprice
@@ -174,10 +198,11 @@ def test_each_fixedprice_check_refuses_a_settlement_that_breaks_it(
     r = _round(m, accounts)
     bids, asks, bo, ao, jobs = m.clear(r)
     p = 5 * MILLI
-    # bid 2 (8 milli for 2 units) is below 5 milli per unit: it may not win, even paying its value
+    # bid 2 (8 milli for 2 units) is below 5 milli per unit: it may not win, even paying its
+    # value (a winner pays at least price × size, at most its value: only eligible bids can)
     ineligible = list(bids)
     ineligible[2] = replace(bids[2], charge=8 * MILLI)
-    with rejected("BidNotEligible"):
+    with rejected("ChargeBelowPrice"):
         m.settle(r, ineligible, asks, bo, ao,
                  [*jobs, JobEntry(2, 2, 1, 1 * MILLI), JobEntry(2, 2, 1, 1 * MILLI)])
     # a winner charged one wei below the price
