@@ -51,6 +51,7 @@ from bridge.mechanisms.types import Ask, Bid, Outcome, sort_asks, sort_bids, val
 __all__ = [
     "DEFAULT_RULE",
     "PriceRule",
+    "best_price",
     "check_price",
     "clear_fixedprice",
     "history_window",
@@ -208,8 +209,9 @@ class PriceRule:
                 raise InvalidInput(f"PriceRule {name}={value!r} is invalid; use an int >= {low}")
 
 
-# Chosen with bench/welfare.py (docs/mechanisms.md, "Choosing the rule").
-DEFAULT_RULE = PriceRule(window=32, every=1, step_bps=500)
+# Chosen by bench/welfare.py's rule sweep (docs/mechanisms.md, "Fixed price"): the best thin-market
+# welfare within 0.005, then the largest window and smallest step (hardest for one round to move).
+DEFAULT_RULE = PriceRule(window=64, every=1, step_bps=200)
 
 
 def step_bounds(previous: int, step_bps: int) -> tuple[int, int]:
@@ -282,8 +284,12 @@ def welfare_steps(bids: Iterable[Bid], asks: Iterable[Ask]) -> tuple[tuple[int, 
     return tuple(steps)
 
 
-def _best_price(steps_per_round: Iterable[Sequence[tuple[int, int]]], previous: int) -> int:
-    """The integer ``p ≥ 1`` maximizing the summed welfare; ties: closest to ``previous``, lower."""
+def best_price(steps_per_round: Iterable[Sequence[tuple[int, int]]], previous: int) -> int:
+    """The integer ``p ≥ 1`` maximizing the summed welfare; ties: closest to ``previous``, lower.
+
+    ``steps_per_round`` are :func:`welfare_steps` of the rounds; this is ``learn_price`` before
+    the clamp (callers that keep each round's steps can skip recomputing them).
+    """
     delta: dict[int, int] = {}
     for steps in steps_per_round:
         last = 0
@@ -313,7 +319,7 @@ def learn_price(history: History, previous: int, *, rule: PriceRule = DEFAULT_RU
     rounds = list(history)[-rule.window :]
     if not rounds:
         return previous
-    target = _best_price((welfare_steps(b, a) for b, a in rounds), previous)
+    target = best_price((welfare_steps(b, a) for b, a in rounds), previous)
     lo, hi = step_bounds(previous, rule.step_bps)
     return min(max(target, lo), hi)
 
