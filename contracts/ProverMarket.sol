@@ -98,23 +98,27 @@ contract ProverMarket is MarketStorage, IProverMarket, ReentrancyGuardTransient 
         if (escrow < minEscrow) revert EscrowTooSmall(escrow, minEscrow);
         Account storage a = _accounts[msg.sender];
         uint256 free = a.free;
-        if (msg.value != 0) {
-            // deposit and bid in one transaction: the value joins the free balance first
-            free += msg.value;
-            a.marker = 1;
-            emit Deposited(msg.sender, msg.value);
+        // Amounts are wei the market holds (< 2^128 in all) and n < maxBidsPerRound ≤ 2^16, so
+        // the sums below cannot overflow; free ≥ escrow is checked before the subtraction.
+        unchecked {
+            if (msg.value != 0) {
+                // deposit and bid in one transaction: the value joins the free balance first
+                free += msg.value;
+                a.marker = 1;
+                emit Deposited(msg.sender, msg.value);
+            }
+            if (free < escrow) revert InsufficientBalance(msg.sender, free, escrow);
+            Round storage r = _rounds[round];
+            uint256 word = r.bidChain;
+            uint256 n = Commitments.count(word);
+            if (n >= maxBidsPerRound) revert RoundFull(round, 0, maxBidsPerRound);
+            a.free = uint128(free - escrow);
+            _ledger.nonFree += uint128(escrow);
+            uint256 next = Commitments.nextBid(word, commitment, msg.sender, escrow, task);
+            r.bidChain = next;
+            if ((n + 1) % checkpointInterval == 0) _checkpoints[round][(n + 1) / checkpointInterval] = next;
+            emit BidCommitted(round, msg.sender, n, commitment, escrow, task, ciphertext, inputs);
         }
-        if (free < escrow) revert InsufficientBalance(msg.sender, free, escrow);
-        Round storage r = _rounds[round];
-        uint256 word = r.bidChain;
-        uint256 n = Commitments.count(word);
-        if (n >= maxBidsPerRound) revert RoundFull(round, 0, maxBidsPerRound);
-        a.free = uint128(free - escrow);
-        _ledger.nonFree += uint128(escrow);
-        uint256 next = Commitments.nextBid(word, commitment, msg.sender, escrow, task);
-        r.bidChain = next;
-        if ((n + 1) % checkpointInterval == 0) _checkpoints[round][(n + 1) / checkpointInterval] = next;
-        emit BidCommitted(round, msg.sender, n, commitment, escrow, task, ciphertext, inputs);
     }
 
     // =================================================================== provers
