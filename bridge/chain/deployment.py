@@ -7,9 +7,9 @@ A network file (``deploy/networks/*.toml``) names the node and the market's para
     chain_id = 31337
     mechanism = "fixedprice"          # or "proofphi", "dara"
     initial_price = "50gwei"          # fixedprice: per-unit price until the keeper posts one
-    price_window = 32                 # fixedprice: settled rounds the price rule reads
+    price_window = 64                 # fixedprice: settled rounds the price rule reads
     price_every = 1                   # fixedprice: re-fit the price every this many rounds
-    price_step_bps = 500              # fixedprice: a re-fit moves the price at most ×1.05
+    price_step_bps = 200              # fixedprice: a re-fit moves the price at most ×1.02
     commit_period = 30                # seconds
     settle_period = 30
     proof_period = 60
