@@ -1,4 +1,4 @@
-"""ProverMarket in FIXEDPRICE mode: the posted price (who, when, how far) and what settlement checks.
+"""ProverMarket in FIXEDPRICE mode: the posted price (who, when, how far), what settlement checks.
 
 The test market (conftest): initial price 5 milli per unit, prices posted for even rounds only,
 a post moves the price at most ×1.25 either way (2,500 bps).

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -79,7 +80,7 @@ def test_the_keeper_learns_the_price_by_the_rule_and_the_audit_recomputes_it(
                      [150 * GWEI, 170 * GWEI]) for k in range(7)]
     prices = [m.round_price(r) for r in range(rounds[-1] + 2)]
     assert prices[0] == PRICE and prices[-1] > PRICE
-    for a, b in zip(prices, prices[1:], strict=False):  # each round moves at most one step
+    for a, b in pairwise(prices):  # each round moves at most one step
         lo, hi = step_bounds(a, 2_000)
         assert lo <= b <= hi
     history = PriceHistory(m.market, locate_from_node(m.market, m.deploy_block))
