@@ -17,6 +17,7 @@ from bridge.chain.sender import TxSender
 from bridge.client.amounts import format_wei
 from bridge.errors import BridgeError, SettlementRejected
 from bridge.keeper.store import Store
+from bridge.mechanisms.fixedprice import price_for_round
 
 log = logging.getLogger("bridge.keeper")
 
@@ -57,10 +58,11 @@ class PricePoster:
             return None
         previous = self.market.round_price(target - 1)
         try:
-            want = self.history.expected(target, previous)
+            rounds = self.history.history(target)
         except BridgeError as exc:  # a settlement's logs not stored yet: the next tick retries
             log.info("round %s: price not computed yet: %s", target, exc)
             return None
+        want = price_for_round(target, previous, rounds, self.history.rule)
         if self.market.round_price(target) == want:
             self._done.add(target)
             log.info("round %s: the price stays %s per unit", target, format_wei(want))
@@ -74,6 +76,5 @@ class PricePoster:
             return None
         self._done.add(target)
         log.info("round %s: posted price %s per unit (was %s; rule over %s settled rounds)",
-                 target, format_wei(want), format_wei(previous),
-                 len(self.history.history(target)))
+                 target, format_wei(want), format_wei(previous), len(rounds))
         return want
