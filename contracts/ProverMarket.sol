@@ -13,7 +13,7 @@ import {Commitments} from "./libraries/Commitments.sol";
 
 /// @title ProverMarket
 /// @notice Sealed-bid prover market (docs/protocol.md); see {IProverMarket} for the protocol.
-/// @dev Storage layout is chosen for the gas targets (see README "Contract and gas"):
+/// @dev Storage layout is chosen for the gas targets (see docs/contract.md):
 ///      - `Account` (one slot): the free balance plus a non-zero marker, so a balance drained by a
 ///        commit is refilled at settlement with a non-zero to non-zero write;
 ///      - `ProverInfo` (one slot): collateral, outstanding units and capacity state. A proof's

@@ -10,7 +10,7 @@ is charged ``f_{S_ℓ+1}`` and every sold unit is paid ``p_{ℓ+1}``. ``ℓ = 0`
 Which winning task goes to which selling prover changes no payment (every task pays the same fee,
 every unit earns the same price). We fill the asks in rank order with the winners in *id* (commit)
 order, so that a paged settlement can check each winner's assignment from a running count alone
-(see README "Paged settlement").
+(see docs/contract.md, "Paged settlement").
 
 Clearing is one sort of the bids and asks plus a scan over the asks: O(n log n + N).
 """

@@ -26,7 +26,7 @@ pragma solidity ^0.8.28;
 ///      alone: `BidCommitted` (requester, escrow, task), `AskCommitted` (prover), `BidsSettled`
 ///      (each page's charges and packed jobs) and the round's deadlines give every leaf field.
 ///      Per-bid refunds are `escrow − charge`; no per-bid event is emitted at settlement (gas: see
-///      README "Contract and gas").
+///      docs/contract.md).
 ///
 ///      Trust: the keeper decides which reveals are invalid and, in a DARA market, which feasible
 ///      outcome to post; everything else is checked here. Both decisions are checkable by anyone
@@ -82,7 +82,7 @@ interface IProverMarketTypes {
         uint256 proofDeadline;
     }
 
-    /// @notice The Prooφ outcome the keeper claims (see README "Paged settlement"): `ell` is the
+    /// @notice The Prooφ outcome the keeper claims (see docs/contract.md, "Paged settlement"): `ell` is the
     ///         number of asks that sell (0 = no trade); pivot A is the valid bid at rank `S_ell` (the
     ///         best loser, whose value is the fee; required when `ell > 0`), pivot B the valid bid at
     ///         rank `S_{ell+1}` (present when such a bid exists and ask `ell + 1` is in the table).
