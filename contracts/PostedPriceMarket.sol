@@ -36,6 +36,7 @@ contract PostedPriceMarket is IPostedPriceMarket, ReentrancyGuardTransient {
         uint256 maxPrice;
         uint256 price; // posted price
         bytes32 task;
+        DepositState deposit; // the registration deposit (`bond`)
     }
 
     /// @notice A registered node and, once booked, its terms, load and progress.
@@ -52,13 +53,14 @@ contract PostedPriceMarket is IPostedPriceMarket, ReentrancyGuardTransient {
         uint256 tags;
         uint256 minReward;
         uint256 reward; // posted reward
+        DepositState deposit; // the registration deposit (`bond`)
     }
 
     /// @notice A proposal: its maker, data hash and fate.
     struct ProposalInfo {
         address maker;
         uint32 part; // 0: not in the book
-        uint32 rejecters;
+        uint32 rejecters; // 0 or 1: a part is rejected once
         bool closed;
         bytes32 hash;
     }
@@ -85,8 +87,12 @@ contract PostedPriceMarket is IPostedPriceMarket, ReentrancyGuardTransient {
 
     /// @notice Rounds opened so far (ids `0 .. roundCount - 1`).
     uint256 public roundCount;
-    /// @notice Wei held for bonds, paid prices and collateral (not yet anyone's free balance).
+    /// @notice Wei held for bonds, deposits, paid prices and collateral (not yet anyone's free
+    ///         balance).
     uint256 public totalLocked;
+    /// @notice Wei of forfeited registration deposits: held by the contract for ever, nobody's
+    ///         (a forfeit paid to anyone could be paid to the participant's own other account).
+    uint256 public burned;
     /// @notice Free balance of each account (withdraw with `withdraw`).
     mapping(address account => uint256) public balanceOf;
 
@@ -180,10 +186,11 @@ contract PostedPriceMarket is IPostedPriceMarket, ReentrancyGuardTransient {
 
     /// @inheritdoc IPostedPriceMarket
     function registerRequest(uint256 round, uint256 size, uint8 tag, uint256 replicas,
-        uint256 maxPrice, bytes32 task) external returns (uint256 index)
+        uint256 maxPrice, bytes32 task) external payable returns (uint256 index)
     {
         Round storage r = _registering(round);
         if (r.requests >= maxRequests) revert RoundFull(round, 0, maxRequests);
+        if (msg.value != bond) revert WrongPayment(bond, msg.value);
         if (size == 0 || size > type(uint32).max) revert InvalidRegistration("size");
         if (replicas == 0 || replicas > maxNodes) revert InvalidRegistration("replicas");
         if (maxPrice > uint256(collateralPerUnit) * size) revert InvalidRegistration("maxPrice");
@@ -195,15 +202,18 @@ contract PostedPriceMarket is IPostedPriceMarket, ReentrancyGuardTransient {
         q.replicas = uint32(replicas);
         q.maxPrice = maxPrice;
         q.task = task;
+        q.deposit = DepositState.HELD;
+        totalLocked += msg.value;
         emit RequestRegistered(round, index, msg.sender, size, tag, replicas, maxPrice, task);
     }
 
     /// @inheritdoc IPostedPriceMarket
     function registerNode(uint256 round, uint256 capacity, uint256 tags, uint256 minReward)
-        external returns (uint256 index)
+        external payable returns (uint256 index)
     {
         Round storage r = _registering(round);
         if (r.nodes >= maxNodes) revert RoundFull(round, 1, maxNodes);
+        if (msg.value != bond) revert WrongPayment(bond, msg.value);
         if (capacity == 0 || capacity > type(uint32).max) revert InvalidRegistration("capacity");
         index = r.nodes++;
         NodeInfo storage n = _nodes[round][index];
@@ -211,6 +221,8 @@ contract PostedPriceMarket is IPostedPriceMarket, ReentrancyGuardTransient {
         n.capacity = uint32(capacity);
         n.tags = tags;
         n.minReward = minReward;
+        n.deposit = DepositState.HELD;
+        totalLocked += msg.value;
         emit NodeRegistered(round, index, msg.sender, capacity, tags, minReward);
     }
 
@@ -387,8 +399,10 @@ contract PostedPriceMarket is IPostedPriceMarket, ReentrancyGuardTransient {
         if (part.voided) revert PartVoided(round, q.part);
         if (msg.value != q.price) revert WrongPayment(q.price, msg.value);
         q.response = Response.ACCEPTED;
+        q.deposit = DepositState.RETURNED;
         totalLocked += msg.value;
         emit Responded(round, 0, index, msg.sender, Response.ACCEPTED, msg.value);
+        _returnDeposit(round, 0, index, msg.sender);
         _accepted(round, q.part, part);
     }
 
@@ -401,8 +415,10 @@ contract PostedPriceMarket is IPostedPriceMarket, ReentrancyGuardTransient {
         uint256 collateral = uint256(collateralPerUnit) * n.load;
         if (msg.value != collateral) revert WrongPayment(collateral, msg.value);
         n.response = Response.ACCEPTED;
+        n.deposit = DepositState.RETURNED;
         totalLocked += msg.value;
         emit Responded(round, 1, index, msg.sender, Response.ACCEPTED, msg.value);
+        _returnDeposit(round, 1, index, msg.sender);
         _accepted(round, n.part, part);
     }
 
@@ -411,10 +427,13 @@ contract PostedPriceMarket is IPostedPriceMarket, ReentrancyGuardTransient {
         Request storage q = _requests[round][index];
         if (q.requester != msg.sender) revert NotParticipant(round, 0, index, msg.sender);
         Part storage part = _answering(round, 0, index, q.part, q.response);
+        if (part.voided) revert PartVoided(round, q.part);
         q.response = Response.REJECTED;
+        q.deposit = DepositState.FORFEITED;
         part.voided = true;
         _proposals[round][q.proposal].rejecters += 1;
         emit Responded(round, 0, index, msg.sender, Response.REJECTED, 0);
+        _forfeitDeposit(round, 0, index, msg.sender);
     }
 
     /// @inheritdoc IPostedPriceMarket
@@ -422,10 +441,13 @@ contract PostedPriceMarket is IPostedPriceMarket, ReentrancyGuardTransient {
         NodeInfo storage n = _nodes[round][index];
         if (n.account != msg.sender) revert NotParticipant(round, 1, index, msg.sender);
         Part storage part = _answering(round, 1, index, n.part, n.response);
+        if (part.voided) revert PartVoided(round, n.part);
         n.response = Response.REJECTED;
+        n.deposit = DepositState.FORFEITED;
         part.voided = true;
         _proposals[round][n.proposal].rejecters += 1;
         emit Responded(round, 1, index, msg.sender, Response.REJECTED, 0);
+        _forfeitDeposit(round, 1, index, msg.sender);
     }
 
     /// @dev Common checks of an answer; returns the participant's part.
@@ -518,40 +540,92 @@ contract PostedPriceMarket is IPostedPriceMarket, ReentrancyGuardTransient {
             return;
         }
         if (block.timestamp < r.acceptEnd) revert AcceptanceOpen(round, r.acceptEnd);
-        _void(round, index, p, info.rejecters);
+        _void(round, p, part.voided);
         _closed(round, index, info, maker,
-            info.rejecters == 0 ? Outcome.VOIDED : Outcome.REJECTED, info.rejecters == 0 ? bond : 0);
+            info.rejecters == 0 ? Outcome.VOIDED : Outcome.REJECTED, bond);
     }
 
-    /// @dev Refund the accepted participants of proposal `index` in a voided part and share the
-    ///      bond among its rejecters: `bond / k` each, the remainder to the first (requests by
-    ///      index, then nodes by index), as the library's `settle`.
-    function _void(uint256 round, uint256 index, Proposal calldata p, uint256 rejecters) private {
-        uint256 share = rejecters == 0 ? 0 : bond / rejecters;
-        uint256 rest = rejecters == 0 ? 0 : bond % rejecters;
+    /// @dev Proposal `p`'s part is void and its acceptance window closed: refund its accepted
+    ///      participants and resolve its silent participants' deposits (returned when a rejection
+    ///      voided the part, forfeited when the window ran out). A rejecter's deposit was
+    ///      forfeited when it rejected, an acceptor's returned when it accepted.
+    function _void(uint256 round, Proposal calldata p, bool rejected) private {
         for (uint256 i; i < p.requests.length; ++i) {
-            Request storage q = _requests[round][p.requests[i]];
+            uint256 t = p.requests[i];
+            Request storage q = _requests[round][t];
             if (q.response == Response.ACCEPTED) {
                 _credit(q.requester, q.price);
                 emit Refunded(round, q.requester, q.price);
-            } else if (q.response == Response.REJECTED) {
-                _credit(q.requester, share + rest);
-                emit PenaltyPaid(round, index, q.requester, share + rest);
-                rest = 0;
+            } else if (q.deposit == DepositState.HELD) {
+                q.deposit = _resolve(round, 0, t, q.requester, rejected);
             }
         }
         for (uint256 j; j < p.nodes.length; ++j) {
-            NodeInfo storage n = _nodes[round][p.nodes[j]];
+            uint256 k = p.nodes[j];
+            NodeInfo storage n = _nodes[round][k];
             if (n.response == Response.ACCEPTED) {
                 uint256 collateral = uint256(collateralPerUnit) * n.load;
                 _credit(n.account, collateral);
                 emit Refunded(round, n.account, collateral);
-            } else if (n.response == Response.REJECTED) {
-                _credit(n.account, share + rest);
-                emit PenaltyPaid(round, index, n.account, share + rest);
-                rest = 0;
+            } else if (n.deposit == DepositState.HELD) {
+                n.deposit = _resolve(round, 1, k, n.account, rejected);
             }
         }
+    }
+
+    // ================================================================ deposits
+
+    /// @inheritdoc IPostedPriceMarket
+    function releaseDeposit(uint256 round, uint8 side, uint256 index) external {
+        Round storage r = _round(round);
+        if (side == 0) {
+            Request storage q = _requests[round][index];
+            if (q.deposit != DepositState.HELD) revert NoDeposit(round, side, index);
+            q.deposit = _resolve(round, 0, index, q.requester, _mayReturn(round, r, q.part));
+        } else {
+            NodeInfo storage n = _nodes[round][index];
+            if (side != 1 || n.deposit != DepositState.HELD) revert NoDeposit(round, side, index);
+            n.deposit = _resolve(round, 1, index, n.account, _mayReturn(round, r, n.part));
+        }
+    }
+
+    /// @dev Whether the held deposit of a participant in part `partId` (0: not booked) that has
+    ///      not answered is returned (true) or forfeited (false); reverts while it may still be
+    ///      asked: before `settleEnd` of an unsettled round, or while its part may still trade.
+    function _mayReturn(uint256 round, Round storage r, uint32 partId) private view returns (bool) {
+        if (!r.settled) {
+            uint256 settleEnd = uint256(r.start) + registerPeriod + proposePeriod + settlePeriod;
+            if (block.timestamp < settleEnd) revert RoundNotSettled(round);
+            return true; // never settled: nobody was asked
+        }
+        if (partId == 0) return true; // not in the book
+        if (_parts[round][partId].voided) return true; // a rejection voided it before it answered
+        if (block.timestamp < r.acceptEnd) revert AcceptanceOpen(round, r.acceptEnd);
+        return false; // booked, and let the acceptance window pass
+    }
+
+    /// @dev Return (`back`) or forfeit a held deposit; returns its new state.
+    function _resolve(uint256 round, uint8 side, uint256 index, address account, bool back)
+        private returns (DepositState)
+    {
+        if (back) {
+            _returnDeposit(round, side, index, account);
+            return DepositState.RETURNED;
+        }
+        _forfeitDeposit(round, side, index, account);
+        return DepositState.FORFEITED;
+    }
+
+    function _returnDeposit(uint256 round, uint8 side, uint256 index, address account) private {
+        _credit(account, bond);
+        emit DepositReturned(round, side, index, account, bond);
+    }
+
+    /// @dev Burn a deposit: out of `totalLocked`, into `burned` (nobody's).
+    function _forfeitDeposit(uint256 round, uint8 side, uint256 index, address account) private {
+        totalLocked -= bond;
+        burned += bond;
+        emit DepositForfeited(round, side, index, account, bond);
     }
 
     function _closed(uint256 round, uint256 index, ProposalInfo storage info, address maker,

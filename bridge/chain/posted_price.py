@@ -6,6 +6,10 @@ contract's ``Proposal`` tuple, reads a round's public market (registrations, as 
 ``ProposalSubmitted``: the contract keeps only their hashes), and builds the transactions every
 role sends. Sending is the caller's: a :class:`~bridge.chain.sender.TxSender` takes the dicts
 :meth:`PostedPriceMarket.tx` returns.
+
+Registering costs a deposit of ``bond`` wei (:attr:`PostedPriceMarket.deposit`): back on
+acceptance or once the participant can no longer be asked (:meth:`PostedPriceMarket.deposit_fate`
+says when; ``releaseDeposit``), burned if a booked participant rejects or never answers.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ __all__ = [
     "PROPOSAL_RULES",
     "ChainProposal",
     "Deadlines",
+    "DepositState",
     "JobState",
     "Outcome",
     "PostedPriceConfig",
@@ -88,13 +93,22 @@ class Response(IntEnum):
     REJECTED = 2
 
 
+class DepositState(IntEnum):
+    """``IPostedPriceMarketTypes.DepositState``: where a registration deposit is."""
+
+    NONE = 0
+    HELD = 1
+    RETURNED = 2
+    FORFEITED = 3
+
+
 class Outcome(IntEnum):
     """``IPostedPriceMarketTypes.Outcome``: how ``closeProposal`` ended a proposal."""
 
     NOT_BOOKED = 0
     TRADED = 1
     VOIDED = 2
-    REJECTED = 3
+    REJECTED = 3  # bond back too: the rejecter's deposit paid for the failure
 
 
 class JobState(IntEnum):
@@ -132,7 +146,7 @@ class PostedPriceConfig:
     settle_period: int = 60
     accept_period: int = 60
     proof_period: int = 60
-    bond: int = 10**15
+    bond: int = 10**15  # γ: each proposal's bond and each registration's deposit
     collateral_per_unit: int = 10**15
     max_requests: int = 64
     max_nodes: int = 64
@@ -260,6 +274,11 @@ class PostedPriceMarket:
         return int(self._call("bond"))
 
     @property
+    def deposit(self) -> int:
+        """What every registration carries (``bond``, the same ``γ``)."""
+        return self.bond
+
+    @property
     def collateral_per_unit(self) -> int:
         """Collateral a node locks per unit of accepted work."""
         return int(self._call("collateralPerUnit"))
@@ -287,19 +306,20 @@ class PostedPriceMarket:
     def request(self, round: int, index: int) -> dict[str, Any]:
         """``requestInfo`` as a dict."""
         (requester, size, tag, replicas, part, response, proposal, max_price, price,
-         task) = self._call("requestInfo", round, index)
+         task, deposit) = self._call("requestInfo", round, index)
         return {"index": index, "requester": requester, "size": size, "tag": tag,
                 "replicas": replicas, "part": part, "response": Response(response),
-                "proposal": proposal, "max_price": max_price, "price": price, "task": task}
+                "proposal": proposal, "max_price": max_price, "price": price, "task": task,
+                "deposit": DepositState(deposit)}
 
     def node(self, round: int, index: int) -> dict[str, Any]:
         """``nodeInfo`` as a dict."""
         (account, capacity, part, response, forfeited, proposal, load, jobs, proven, tags,
-         min_reward, reward) = self._call("nodeInfo", round, index)
+         min_reward, reward, deposit) = self._call("nodeInfo", round, index)
         return {"index": index, "account": account, "capacity": capacity, "part": part,
                 "response": Response(response), "forfeited": forfeited, "proposal": proposal,
                 "load": load, "jobs": jobs, "proven": proven, "tags": tags,
-                "min_reward": min_reward, "reward": reward}
+                "min_reward": min_reward, "reward": reward, "deposit": DepositState(deposit)}
 
     def requests(self, round: int) -> list[dict[str, Any]]:
         """Every request of the round."""
@@ -327,8 +347,28 @@ class PostedPriceMarket:
         return int(self._call("balanceOf", Web3.to_checksum_address(account)))
 
     def total_locked(self) -> int:
-        """Wei held for bonds, paid prices and collateral."""
+        """Wei held for bonds, deposits, paid prices and collateral."""
         return int(self._call("totalLocked"))
+
+    def burned(self) -> int:
+        """Wei of forfeited deposits (the contract keeps them; nobody may withdraw them)."""
+        return int(self._call("burned"))
+
+    def deposit_fate(self, round: int, participant: Mapping[str, Any], now: int) -> str:
+        """What ``releaseDeposit`` does at time ``now`` for ``participant`` (a :meth:`request`
+        or :meth:`node` dict): ``"return"``, ``"forfeit"``, ``"wait"`` (it may still be asked)
+        or ``"none"`` (no deposit held). Mirrors the contract's rule."""
+        if participant["deposit"] is not DepositState.HELD:
+            return "none"
+        info = self.round_info(round)
+        d = self.deadlines(round)
+        if not info["settled"]:
+            return "return" if now >= d.settle_end else "wait"
+        if participant["part"] == 0:
+            return "return"
+        if self.contract.functions.partInfo(round, participant["part"]).call()[2]:  # voided
+            return "return"
+        return "forfeit" if now >= d.accept_end else "wait"
 
     # -- logs -----------------------------------------------------------------------------------
     def logs(self, event: str, from_block: int = 0, round: int | None = None) -> list[Any]:

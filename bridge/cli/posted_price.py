@@ -1,10 +1,12 @@
 """Posted-price market commands: ``bridge market-maker propose`` and ``bridge posted-price …``.
 
 A posted-price market is a ``PostedPriceMarket`` contract (``--market``). Requesters and nodes
-register publicly in a round; makers propose with ``bridge market-maker propose`` (bond ``γ`` sent
-with it); the keeper settles (``bridge posted-price settle`` once, or ``keeper`` to loop);
-participants ``accept`` or ``reject``; nodes ``prove``; anyone ``close``\\ s proposals and
-``slash``\\ es missed jobs; everyone ``withdraw``\\ s. Proposals are JSON files::
+register publicly in a round with a deposit of ``γ`` (the market's bond); makers propose with
+``bridge market-maker propose`` (bond ``γ`` sent with it); the keeper settles (``bridge
+posted-price settle`` once, or ``keeper`` to loop); participants ``accept`` (deposit back) or
+``reject`` (deposit burned: a registered maximum price or minimum reward is a binding offer);
+nodes ``prove``; anyone ``close``\\ s proposals, ``release``\\ s deposits and ``slash``\\ es
+missed jobs; everyone ``withdraw``\\ s. Proposals are JSON files::
 
     {"allocation": {"0": [0, 1], "1": [0]}, "prices": {"0": 6000, "1": 4000},
      "rewards": {"0": 3000, "1": 1000}, "max_prices": {"0": 7000, "1": 5000},
@@ -29,7 +31,7 @@ from bridge.errors import ConfigError, InvalidInput
 maker_app = typer.Typer(help="Market-maker commands (posted-price markets): propose.",
                         no_args_is_help=True)
 pp_app = typer.Typer(help="Posted-price market: open, request, node, show, settle, accept, "
-                          "reject, prove, slash, close, withdraw, audit, keeper.",
+                          "reject, prove, slash, close, release, withdraw, audit, keeper.",
                      no_args_is_help=True)
 app.add_typer(maker_app, name="market-maker")
 app.add_typer(pp_app, name="posted-price")
@@ -170,7 +172,9 @@ def pp_request(round: RoundOpt,
                task: Annotated[str, typer.Option(help="Task id (0x + 64 hex) or text.")] = "",
                rpc: RpcOpt = "http://127.0.0.1:8545", market: MarketOpt = "",
                keystore: KeystoreOpt = "", as_json: JsonOpt = False) -> None:
-    """Register a request (public; you pay only if you accept the posted price)."""
+    """Register a request (public), with the market's deposit: back when you accept or are not
+    booked, burned if you are booked and reject or never answer. You pay only if you accept the
+    posted price, which is never above --max-price."""
     from bridge.cli.requester import _task_bytes
     from bridge.client.participant import new_task
 
@@ -178,11 +182,14 @@ def pp_request(round: RoundOpt,
         wei = _amount(max_price, "--max-price")
         s = _PP(rpc, market, keystore)
         t = _task_bytes(task) if task else new_task()
-        args = s.event(s.send("registerRequest", round, size, tag, replicas, wei, t),
-                       "RequestRegistered")
-        _emit(as_json, {"round": round, "request": args["index"], "task": t},
+        deposit = s.market.deposit
+        args = s.event(s.send("registerRequest", round, size, tag, replicas, wei, t,
+                              value=deposit), "RequestRegistered")
+        _emit(as_json, {"round": round, "request": args["index"], "task": t,
+                        "deposit": deposit},
               [f"request {args['index']} in round {round}: size {size}, tag {tag}, "
-               f"{replicas} replica(s), at most {_wei(wei)}; task 0x{t.hex()}"])
+               f"{replicas} replica(s), at most {_wei(wei)}; task 0x{t.hex()}; deposit "
+               f"{_wei(deposit)} held (burned if you are booked and reject or do not answer)"])
 
     guarded(run)
 
@@ -193,7 +200,8 @@ def pp_node(round: RoundOpt, capacity: Annotated[int, typer.Option(min=1)],
             tags: Annotated[str, typer.Option(help="Supported tags, e.g. 0,3.")] = "0",
             rpc: RpcOpt = "http://127.0.0.1:8545", market: MarketOpt = "",
             keystore: KeystoreOpt = "", as_json: JsonOpt = False) -> None:
-    """Register a node (public; you lock collateral only if you accept)."""
+    """Register a node (public), with the market's deposit (as ``request``). You lock
+    collateral only if you accept; your reward is never below --min-reward."""
     from bridge.chain.posted_price import tags_mask
 
     def run() -> None:
@@ -204,10 +212,13 @@ def pp_node(round: RoundOpt, capacity: Annotated[int, typer.Option(min=1)],
                                ) from None
         wei = _amount(min_reward, "--min-reward")
         s = _PP(rpc, market, keystore)
-        args = s.event(s.send("registerNode", round, capacity, mask, wei), "NodeRegistered")
-        _emit(as_json, {"round": round, "node": args["index"]},
+        deposit = s.market.deposit
+        args = s.event(s.send("registerNode", round, capacity, mask, wei, value=deposit),
+                       "NodeRegistered")
+        _emit(as_json, {"round": round, "node": args["index"], "deposit": deposit},
               [f"node {args['index']} in round {round}: capacity {capacity}, tags {tags}, "
-               f"at least {_wei(wei)}"])
+               f"at least {_wei(wei)}; deposit {_wei(deposit)} held (burned if you are booked "
+               "and reject or do not answer)"])
 
     guarded(run)
 
@@ -230,15 +241,19 @@ def pp_show(round: RoundOpt, rpc: RpcOpt = "http://127.0.0.1:8545", market: Mark
             terms = f"price {_wei(q['price'])} ({q['response'].name.lower()})" if q["part"] else \
                 "not allocated"
             lines.append(f"  request {q['index']}: size {q['size']}, tag {q['tag']}, "
-                         f"{q['replicas']} replica(s), max {_wei(q['max_price'])}; {terms}")
+                         f"{q['replicas']} replica(s), max {_wei(q['max_price'])}; {terms}; "
+                         f"deposit {q['deposit'].name.lower()}")
         for n in nodes:
             terms = (f"reward {_wei(n['reward'])} for {n['load']} units "
                      f"({n['response'].name.lower()})") if n["part"] else "not allocated"
             lines.append(f"  node {n['index']}: capacity {n['capacity']}, min "
-                         f"{_wei(n['min_reward'])}; {terms}")
+                         f"{_wei(n['min_reward'])}; {terms}; deposit "
+                         f"{n['deposit'].name.lower()}")
         _emit(as_json, {"round": round, "deadlines": vars(d), **info,
-                        "requests": [{**q, "response": q["response"].name} for q in reqs],
-                        "nodes": [{**n, "response": n["response"].name} for n in nodes]}, lines)
+                        "requests": [{**q, "response": q["response"].name,
+                                      "deposit": q["deposit"].name} for q in reqs],
+                        "nodes": [{**n, "response": n["response"].name,
+                                   "deposit": n["deposit"].name} for n in nodes]}, lines)
 
     guarded(run)
 
@@ -267,8 +282,9 @@ def _answer(kind: str, accept: bool, round: int, request: int | None, node: int 
             what, amount = f"node {node}", collateral
         human = (f"accepted {what} in round {round}: "
                  + (f"paid {_wei(amount)}" if request is not None else
-                    f"locked {_wei(amount)} collateral")) if accept else \
-            f"rejected {what} in round {round}: its part is void"
+                    f"locked {_wei(amount)} collateral") + "; deposit back in your balance"
+                 ) if accept else \
+            f"rejected {what} in round {round}: its part is void; your deposit is burned"
         _emit(as_json, {"round": round, kind: True, "amount": amount if accept else 0}, [human])
 
     guarded(run)
@@ -290,7 +306,8 @@ def pp_accept(round: RoundOpt, request: RequestOpt = None, node: NodeOpt = None,
 def pp_reject(round: RoundOpt, request: RequestOpt = None, node: NodeOpt = None,
               rpc: RpcOpt = "http://127.0.0.1:8545", market: MarketOpt = "",
               keystore: KeystoreOpt = "", as_json: JsonOpt = False) -> None:
-    """Reject the posted terms: voids your part; you share its maker's bond."""
+    """Reject the posted terms: voids your part and burns your deposit (the terms are within
+    what you registered; the maker's bond goes back to it)."""
     _answer("rejected", False, round, request, node, rpc, market, keystore, as_json)
 
 
@@ -353,6 +370,33 @@ def pp_close(round: RoundOpt, proposal: Annotated[int, typer.Option("--proposal"
                         "maker_credit": args["makerCredit"]},
               [f"proposal {proposal} closed ({outcome}): maker credited "
                f"{_wei(args['makerCredit'])}"])
+
+    guarded(run)
+
+
+@pp_app.command("release")
+def pp_release(round: RoundOpt, request: RequestOpt = None, node: NodeOpt = None,
+               rpc: RpcOpt = "http://127.0.0.1:8545", market: MarketOpt = "",
+               keystore: KeystoreOpt = "", as_json: JsonOpt = False) -> None:
+    """Release a registration deposit once its fate is known (anyone may): back if the round was
+    never settled, the participant is not booked or its part was voided by someone else's
+    rejection; burned if it was booked and never answered."""
+    def run() -> None:
+        if (request is None) == (node is None):
+            raise InvalidInput("give exactly one of --request N or --node N")
+        s = _PP(rpc, market, keystore)
+        side, index = (0, request) if request is not None else (1, node)
+        receipt = s.send("releaseDeposit", round, side, index)
+        what = f"request {index}" if side == 0 else f"node {index}"
+        from web3.logs import DISCARD
+
+        back = s.market.contract.events.DepositReturned().process_receipt(receipt,
+                                                                          errors=DISCARD)
+        args = back[0]["args"] if back else s.event(receipt, "DepositForfeited")
+        verb = "returned to" if back else "burned for"
+        _emit(as_json, {"round": round, "side": side, "index": index,
+                        "returned": bool(back), "amount": args["amount"]},
+              [f"deposit {_wei(args['amount'])} {verb} {what} in round {round}"])
 
     guarded(run)
 

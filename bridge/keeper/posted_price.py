@@ -4,9 +4,11 @@ Per round, once its proposal window has closed: read the registrations (the libr
 :class:`~bridge.mechanisms.posted_price.Market`) and the proposals in on-chain order, run
 sequential improvement with tolerances (:func:`~bridge.mechanisms.posted_price.run`, merging
 non-conflicting proposals), check the book independently
-(:func:`~bridge.mechanisms.posted_price.check_book`) and settle it. After the acceptance window it
-closes every proposal (bonds, margins, refunds); after the proof window it slashes unproven jobs.
-Anyone may do the last two; the keeper does so that no money waits on a participant.
+(:func:`~bridge.mechanisms.posted_price.check_book`) and settle it. After the proof window it
+slashes unproven jobs, closes every proposal (bonds, margins, refunds, and the deposits of booked
+participants in void parts) and releases every other registration deposit still held
+(participants not in the book, or the whole round if it was never settled). Anyone may do all
+three; the keeper does so that no money waits on a participant.
 
 :func:`audit` recomputes a settled round from the logs and compares it with what was booked: the
 part of the outcome the contract cannot check (that the book is sequential improvement's result).
@@ -107,6 +109,17 @@ class PostedPriceKeeper:
             closed += 1
         return closed
 
+    def release_all(self, round: int, now: int) -> int:
+        """``releaseDeposit`` every held deposit of ``round`` whose fate is known at ``now``;
+        returns how many."""
+        released = 0
+        for side, who in ((0, self.market.requests(round)), (1, self.market.nodes(round))):
+            for x in who:
+                if self.market.deposit_fate(round, x, now) in ("return", "forfeit"):
+                    self._send("releaseDeposit", round, side, x["index"])
+                    released += 1
+        return released
+
     def slash_all(self, round: int) -> int:
         """Slash every unproven job of ``round``'s traded parts; returns how many."""
         slashed = 0
@@ -136,13 +149,18 @@ class PostedPriceKeeper:
                     self.settle(r)
                     done.append(f"settled {r}")
                 elif now >= d.settle_end:
-                    done.append(f"closed {self.close_all(r)} of unsettled {r}")
+                    closed = self.close_all(r)
+                    released = self.release_all(r, now)
+                    done.append(f"closed {closed} of unsettled {r}, released {released} "
+                                "deposits")
                     self._finished.add(r)
                 continue
             if now >= d.proof_end:
                 slashed = self.slash_all(r)
                 closed = self.close_all(r)
-                done.append(f"round {r}: slashed {slashed}, closed {closed}")
+                released = self.release_all(r, now)
+                done.append(f"round {r}: slashed {slashed}, closed {closed}, released "
+                            f"{released} deposits")
                 self._finished.add(r)
         return done
 

@@ -1,20 +1,22 @@
 """``bridge demo --mechanism posted-price``: two posted-price rounds on an in-process chain.
 
 Deploys a proof-of-work verifier and a ``PostedPriceMarket``, funds a keeper, two market makers,
-two requesters and two nodes, and plays two rounds through the same bindings and keeper the CLI
-uses:
+two requesters, two nodes and a fake requester, and plays two rounds through the same bindings and
+keeper the CLI uses (every registration carries the deposit ``γ``):
 
 1. the seed's example (t0 needs both nodes, t1 either): maker A posts the whole allocation with
    slack in its tolerances, maker B undercuts it on t1 and n1; sequential improvement keeps A and
    re-prices it; everyone accepts; node n1 misses its proof and is slashed;
-2. two non-conflicting proposals are merged into two parts; maker A prices t0 above its
-   requester's private value, the requester rejects, the part is void and A's bond goes to the
-   requester; the other part trades and is proven.
+2. two non-conflicting proposals are merged into two parts; t0 is a fake requester's (it will
+   take no price), maker A books it, the fake rejects: the part is void, the fake's deposit is
+   burned and A's bond comes back (the node of the void part gets its deposit back); the other
+   part trades and is proven.
 
 Participants answer with their private values and costs (accept iff price ≤ value, reward ≥
-cost). The closing check compares every account's net position in the market (credits minus what
-it sent) with the library's prediction (:func:`~bridge.mechanisms.posted_price.settle`) adjusted
-for the slashed job, and the contract's balance with what it owes.
+cost; nobody answers a part already void). The closing check compares every account's net
+position in the market (credits minus what it sent) with the library's prediction
+(:func:`~bridge.mechanisms.posted_price.settle` with the on-chain rule ``Penalty.REJECTER``)
+adjusted for the slashed job, and the contract's balance with what it owes plus what was burned.
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ from bridge.client.amounts import format_wei
 from bridge.client.participant import solve_pow
 from bridge.errors import BridgeError
 from bridge.keeper.posted_price import PostedPriceKeeper
-from bridge.mechanisms.posted_price import Private, Proposal, settle
+from bridge.mechanisms.posted_price import Penalty, Private, Proposal, settle
 
 Printer = Callable[[str], None]
 GWEI = 10**9
@@ -90,8 +92,8 @@ SCRIPTS = [
         missing=frozenset({1}),
     ),
     Script(
-        "two proposals merged; A overprices t0, its requester rejects and takes A's bond",
-        requests=[("r1", 1, 0, 1, _g(5), _g(3)), ("r2", 2, 1, 1, _g(10), _g(8))],
+        "two proposals merged; t0 is a fake (f): it rejects, loses its deposit, A keeps its bond",
+        requests=[("f", 1, 0, 1, _g(5), 0), ("r2", 2, 1, 1, _g(10), _g(8))],
         nodes=[("p1", 1, [0], _g(0.5), _g(1)), ("p2", 2, [1], _g(1), _g(2))],
         proposals=[
             ("A", Proposal.make({0: [0]}, {0: _g(4)}, {0: _g(1.5)})),
@@ -139,7 +141,7 @@ def run_posted_price_demo(out: Printer = print) -> dict[str, int]:
                                           poll_interval=0.01))
 
     keeper = actor("keeper", keeper_acct)
-    actors = {n: actor(n) for n in ("A", "B", "r1", "r2", "p1", "p2")}
+    actors = {n: actor(n) for n in ("A", "B", "r1", "r2", "p1", "p2", "f")}
 
     def send(who: str, fn: str, *args: object, value: int = 0) -> None:
         a = actors[who]
@@ -147,8 +149,9 @@ def run_posted_price_demo(out: Printer = print) -> dict[str, int]:
         a.sent += value
 
     out(f"embedded chain (chain {w3.eth.chain_id}): PostedPriceMarket {market.address}, "
-        f"keeper {keeper.account.address[:8]}…; bond γ = {format_wei(cfg.bond)}, collateral "
-        f"{format_wei(cfg.collateral_per_unit)} per unit, every window {PERIOD} s")
+        f"keeper {keeper.account.address[:8]}…; bond and registration deposit γ = "
+        f"{format_wei(cfg.bond)}, collateral {format_wei(cfg.collateral_per_unit)} per unit, "
+        f"every window {PERIOD} s")
     bot = PostedPriceKeeper(market, keeper.sender)
     expected: dict[str, int] = dict.fromkeys(actors, 0)
     for number, script in enumerate(SCRIPTS):
@@ -158,9 +161,9 @@ def run_posted_price_demo(out: Printer = print) -> dict[str, int]:
         out(f"Round {r} (posted price) — {script.title}")
         for who, size, tag, replicas, cap, _ in script.requests:
             send(who, "registerRequest", r, size, tag, replicas, cap,
-                 bytes([number + 1, len(expected)]) + bytes(30))
+                 bytes([number + 1, len(expected)]) + bytes(30), value=cfg.bond)
         for who, capacity, tags, floor, _ in script.nodes:
-            send(who, "registerNode", r, capacity, tags_mask(tags), floor)
+            send(who, "registerNode", r, capacity, tags_mask(tags), floor, value=cfg.bond)
         out("  requests and nodes (public; the value and cost columns are private):")
         rows = [[f"t{i}", who, str(size), str(tag), str(rep), format_wei(cap), format_wei(v)]
                 for i, (who, size, tag, rep, cap, v) in enumerate(script.requests)]
@@ -190,13 +193,21 @@ def run_posted_price_demo(out: Printer = print) -> dict[str, int]:
             f"{format_wei(ev.book.margin)}")
         private = Private({i: v for i, (*_, v) in enumerate(script.requests)},
                           {i: c for i, (*_, c) in enumerate(script.nodes)})
-        prediction = settle(private, ev.book, cfg.bond)
+        prediction = settle(private, ev.book, cfg.bond, penalty=Penalty.REJECTER)
+
+        def void(part: int, r: int = r) -> bool:
+            return bool(market.contract.functions.partInfo(r, part).call()[2])
+
         rows = []
         for q in market.requests(r):
             if not q["part"]:
                 continue
             who, value = script.requests[q["index"]][0], script.requests[q["index"]][5]
             yes = q["price"] <= value
+            if void(q["part"]):
+                rows.append([f"t{q['index']}", who, str(q["part"]), format_wei(q["price"]),
+                             f"value {format_wei(value)}", "— (part already void)"])
+                continue
             if yes:
                 send(who, "acceptRequest", r, q["index"], value=q["price"])
             else:
@@ -208,7 +219,7 @@ def run_posted_price_demo(out: Printer = print) -> dict[str, int]:
                 continue
             who, cost = script.nodes[n["index"]][0], script.nodes[n["index"]][4]
             yes = n["reward"] >= cost
-            if yes and market.contract.functions.partInfo(r, n["part"]).call()[2]:
+            if void(n["part"]):
                 rows.append([f"n{n['index']}", who, str(n["part"]), format_wei(n["reward"]),
                              f"cost {format_wei(cost)}", "— (part already void)"])
                 continue
@@ -252,19 +263,22 @@ def run_posted_price_demo(out: Printer = print) -> dict[str, int]:
                 "miss, its reward)")
         for maker in ("A", "B"):
             addr = actors[maker].account.address
-            expected[maker] += prediction.maker_margins.get(addr, 0) - prediction.penalties.get(
-                addr, 0)
+            expected[maker] += prediction.maker_margins.get(addr, 0)
         for t_id, x in prediction.charges.items():
             expected[script.requests[t_id][0]] -= x
         for n_id, x in prediction.payouts.items():
             expected[script.nodes[n_id][0]] += x
-        for t_id, x in prediction.request_compensation.items():
-            expected[script.requests[t_id][0]] += x
-        for n_id, x in prediction.node_compensation.items():
-            expected[script.nodes[n_id][0]] += x
+        for t_id, x in prediction.request_forfeits.items():
+            expected[script.requests[t_id][0]] -= x
+            out(f"  t{t_id} ({script.requests[t_id][0]}) rejected terms within its registered "
+                f"maximum: its deposit {format_wei(x)} is burned; the makers' bonds come back")
+        for n_id, x in prediction.node_forfeits.items():
+            expected[script.nodes[n_id][0]] -= x
+        burned = (sum(prediction.request_forfeits.values())
+                  + sum(prediction.node_forfeits.values()))
         out(f"  library prediction: welfare {format_wei(prediction.welfare)}, makers' margins "
-            f"{format_wei(sum(prediction.maker_margins.values()))}, penalties "
-            f"{format_wei(sum(prediction.penalties.values()))}")
+            f"{format_wei(sum(prediction.maker_margins.values()))}, deposits burned "
+            f"{format_wei(burned)}")
 
     out("")
     net = {n: market.balance_of(a.account.address) - a.sent for n, a in actors.items()}
@@ -272,11 +286,11 @@ def run_posted_price_demo(out: Printer = print) -> dict[str, int]:
              "ok" if net[n] == expected[n] else "MISMATCH"] for n in actors]
     out("Net position of every account (credits in the market minus what it sent):")
     out("\n".join(_table(["account", "on chain", "library + slashes", ""], rows)))
-    owed = market.total_locked() + sum(market.balance_of(a.account.address)
-                                       for a in actors.values())
+    free = sum(market.balance_of(a.account.address) for a in actors.values())
+    owed = market.total_locked() + market.burned() + free
     balance = int(w3.eth.get_balance(market.address))
-    out(f"Every wei accounted for: the contract holds {balance} wei = free balances "
-        f"{owed - market.total_locked()} + locked {market.total_locked()} "
+    out(f"Every wei accounted for: the contract holds {balance} wei = free balances {free} + "
+        f"locked {market.total_locked()} + burned {market.burned()} "
         f"({time.perf_counter() - started:.1f}s)")
     problems = [n for n in actors if net[n] != expected[n]]
     if balance != owed or market.total_locked() != 0:

@@ -7,18 +7,28 @@ pragma solidity ^0.8.28;
 ///         each proposal; the keeper runs sequential improvement with tolerances off-chain (the
 ///         `bridge.mechanisms.posted_price` library) over the proposals in on-chain order and
 ///         settles the resulting book; participants accept (a requester pays its price, a node
-///         locks collateral) or reject; a rejection voids the part and forfeits the bond of the
-///         rejected proposal to its rejecting participants; allocated nodes prove or are slashed.
+///         locks collateral) or reject; allocated nodes prove or are slashed.
+///
+///         Registration carries a deposit of `γ` (the same `bond` a maker posts). The registered
+///         terms (`maxPrice`, `minReward`) are binding offers: no proposal outside them is
+///         accepted, so a posted term is always one the participant said it takes. A booked
+///         participant who rejects, or lets the acceptance window pass without answering, has
+///         failed the match and forfeits its deposit; the forfeit is burned (`burned`: held by
+///         the contract, nobody's), so no account (maker, keeper, other participants, or the
+///         failing participant's other accounts) gains from a failure. Makers always get their
+///         bond back. Every other deposit comes back: on acceptance, or once it is known that
+///         the participant cannot be asked any more (`releaseDeposit`).
 /// @dev A round `r` opened at `start` has half-open windows, each closing at its deadline:
 ///      register `[start, registerEnd)`, propose `[registerEnd, proposeEnd)`, settle (keeper)
 ///      `[proposeEnd, settleEnd)`, accept `[settledAt, acceptEnd = settledAt + acceptPeriod)`,
 ///      prove `[trade, proofEnd = acceptEnd + proofPeriod)`; slashing from `proofEnd`.
 ///
-///      Money (wei, exact): the contract's balance always equals `totalLocked` plus the sum of
-///      the free balances (`balanceOf`), withdrawn with `withdraw`. Every lock has a way out that
-///      anyone can trigger once its deadline has passed: `closeProposal` returns a bond (or pays
-///      it to the rejecting participants), the margin, and refunds a voided part; `slash` resolves
-///      every unproven job after `proofEnd`.
+///      Money (wei, exact): the contract's balance always equals `totalLocked` plus `burned` plus
+///      the sum of the free balances (`balanceOf`), withdrawn with `withdraw`. Every lock has a
+///      way out that anyone can trigger once its deadline has passed: `closeProposal` returns a
+///      bond and the margin, refunds a voided part and resolves its participants' deposits;
+///      `releaseDeposit` resolves any other deposit; `slash` resolves every unproven job after
+///      `proofEnd`.
 ///
 ///      What this contract checks: at `propose`, every rule of the library's `validation` plus the
 ///      public registration limits (module docs); at `settle`, that the book is made of submitted
@@ -36,7 +46,8 @@ interface IPostedPriceMarketTypes {
     /// @param settlePeriod Seconds the keeper has to settle after proposals close.
     /// @param acceptPeriod Seconds participants have to accept or reject after settlement.
     /// @param proofPeriod Seconds allocated nodes have to prove after acceptance closes.
-    /// @param bond `γ`, the wei a maker posts with each proposal.
+    /// @param bond `γ`, the wei a maker posts with each proposal, and the deposit every
+    ///        registration carries.
     /// @param collateralPerUnit Wei a node locks per unit of work it accepts; slashed to the
     ///        requester per missed job. A request's maximum price may not exceed
     ///        `collateralPerUnit · size`, so a missed job's collateral refunds its price.
@@ -98,6 +109,14 @@ interface IPostedPriceMarketTypes {
         REJECTED
     }
 
+    /// @notice Where a participant's registration deposit (`bond` wei) is.
+    enum DepositState {
+        NONE, // no such registration
+        HELD, // locked: the participant may still be asked
+        RETURNED, // credited back to the participant
+        FORFEITED // the participant failed its booked match (rejected, or never answered): burned
+    }
+
     /// @notice A job's state (one per allocated request and node).
     enum JobState {
         NONE,
@@ -111,7 +130,8 @@ interface IPostedPriceMarketTypes {
         NOT_BOOKED, // not in the book, or the round was never settled: bond back to the maker
         TRADED, // its part traded: bond and margin to the maker
         VOIDED, // its part was voided without a rejection of this proposal: bond back, refunds
-        REJECTED // a participant of this proposal rejected: bond to the rejecting participants
+        REJECTED // a participant of this proposal rejected: bond back (the rejecter forfeited its
+            // deposit), refunds
     }
 
     // ----------------------------------------------------------------- errors
@@ -154,7 +174,7 @@ interface IPostedPriceMarketTypes {
     error AcceptanceClosed(uint256 round, uint256 closedAt);
     /// @notice The acceptance window is still open until `closesAt` (the part may still trade).
     error AcceptanceOpen(uint256 round, uint256 closesAt);
-    /// @notice Part `part` was voided by a rejection.
+    /// @notice Part `part` was voided by a rejection: it can no longer be accepted or rejected.
     error PartVoided(uint256 round, uint256 part);
     /// @notice Part `part` has not traded (not every participant accepted).
     error PartNotTraded(uint256 round, uint256 part);
@@ -168,6 +188,9 @@ interface IPostedPriceMarketTypes {
     error ProofInvalid(uint256 round, uint256 request, uint256 node);
     /// @notice Proposal `index` is already closed.
     error ProposalAlreadyClosed(uint256 round, uint256 index);
+    /// @notice The participant (`side` 0 request, 1 node) at `index` holds no deposit (no such
+    ///         registration, or its deposit was already returned or forfeited).
+    error NoDeposit(uint256 round, uint8 side, uint256 index);
     /// @notice The caller has no free balance.
     error NothingToWithdraw(address account);
     /// @notice Sending `amount` wei to `to` failed.
@@ -178,11 +201,12 @@ interface IPostedPriceMarketTypes {
     /// @notice Round `round` opened; its windows close at the given times.
     event RoundOpened(uint256 indexed round, uint256 start, uint256 registerEnd, uint256 proposeEnd,
         uint256 settleEnd);
-    /// @notice A request registered (public; it pays only when it accepts).
+    /// @notice A request registered (public; its deposit `bond` is held, and it pays its price
+    ///         only when it accepts).
     event RequestRegistered(uint256 indexed round, uint256 index, address indexed requester,
         uint256 size, uint8 tag, uint256 replicas, uint256 maxPrice, bytes32 task);
-    /// @notice A node registered (public; it locks collateral only when it accepts). `tags` is a
-    ///         bitmask: bit `k` set supports tag `k`.
+    /// @notice A node registered (public; its deposit `bond` is held, and it locks collateral
+    ///         only when it accepts). `tags` is a bitmask: bit `k` set supports tag `k`.
     event NodeRegistered(uint256 indexed round, uint256 index, address indexed node,
         uint256 capacity, uint256 tags, uint256 minReward);
     /// @notice A maker submitted proposal `index` with bond `bond`; the data is in the event.
@@ -210,9 +234,14 @@ interface IPostedPriceMarketTypes {
     /// @notice Proposal `index` closed with `outcome`; `makerCredit` went to the maker.
     event ProposalClosed(uint256 indexed round, uint256 index, address indexed maker,
         Outcome outcome, uint256 makerCredit);
-    /// @notice `account` received `amount` of a rejected proposal's bond.
-    event PenaltyPaid(uint256 indexed round, uint256 proposal, address indexed account,
-        uint256 amount);
+    /// @notice The registration deposit of the participant (`side` 0 request, 1 node) at `index`
+    ///         was credited back to `account`.
+    event DepositReturned(uint256 indexed round, uint8 side, uint256 index,
+        address indexed account, uint256 amount);
+    /// @notice The participant at `index` failed its booked match (rejected, or never answered):
+    ///         its deposit `amount` is burned.
+    event DepositForfeited(uint256 indexed round, uint8 side, uint256 index,
+        address indexed account, uint256 amount);
     /// @notice A voided part returned `amount` (price or collateral) to `account`.
     event Refunded(uint256 indexed round, address indexed account, uint256 amount);
     /// @notice `account` withdrew `amount`.
@@ -223,21 +252,25 @@ interface IPostedPriceMarket is IPostedPriceMarketTypes {
     /// @notice Open a new round now (anyone); returns its id.
     function openRound() external returns (uint256 round);
 
-    /// @notice Register a request in `round`'s registration window.
+    /// @notice Register a request in `round`'s registration window, with exactly `bond` wei as
+    ///         its deposit.
     /// @param size Units of work per replica (≥ 1).
     /// @param tag The kind of work (0–255); a node must support it.
     /// @param replicas Distinct nodes that must each run it (≥ 1).
-    /// @param maxPrice The most it will pay (public cap, ≤ `collateralPerUnit · size`).
+    /// @param maxPrice The most it will pay (public cap, ≤ `collateralPerUnit · size`): a binding
+    ///        offer, since a booked requester that rejects forfeits its deposit.
     /// @param task The task the verifier checks proofs against.
     function registerRequest(uint256 round, uint256 size, uint8 tag, uint256 replicas,
-        uint256 maxPrice, bytes32 task) external returns (uint256 index);
+        uint256 maxPrice, bytes32 task) external payable returns (uint256 index);
 
-    /// @notice Register a node in `round`'s registration window.
+    /// @notice Register a node in `round`'s registration window, with exactly `bond` wei as its
+    ///         deposit.
     /// @param capacity Units of work it can run this round (≥ 1).
     /// @param tags Bitmask of supported tags.
-    /// @param minReward The least it accepts for any non-empty bundle (public floor).
+    /// @param minReward The least it accepts for any non-empty bundle (public floor, binding as
+    ///        `maxPrice` is).
     function registerNode(uint256 round, uint256 capacity, uint256 tags, uint256 minReward)
-        external returns (uint256 index);
+        external payable returns (uint256 index);
 
     /// @notice Submit a proposal with exactly `bond` wei, in the proposal window; it must keep
     ///         every rule (else `ProposalInvalid`).
@@ -246,14 +279,16 @@ interface IPostedPriceMarket is IPostedPriceMarketTypes {
     /// @notice Keeper only, in the settlement window, once: post the book (see the entry rules).
     function settle(uint256 round, BookEntry[] calldata book) external;
 
-    /// @notice Accept as the requester at `index`, paying exactly its posted price.
+    /// @notice Accept as the requester at `index`, paying exactly its posted price; its deposit
+    ///         is credited back.
     function acceptRequest(uint256 round, uint256 index) external payable;
 
-    /// @notice Accept as the node at `index`, locking exactly `collateralPerUnit · load`.
+    /// @notice Accept as the node at `index`, locking exactly `collateralPerUnit · load`; its
+    ///         deposit is credited back.
     function acceptNode(uint256 round, uint256 index) external payable;
 
-    /// @notice Reject as the requester at `index`: voids its part; its proposal's bond is shared
-    ///         by that proposal's rejecting participants.
+    /// @notice Reject as the requester at `index`: voids its part and forfeits (burns) its
+    ///         deposit. Refused once the part is void (`PartVoided`): nothing is left to reject.
     function rejectRequest(uint256 round, uint256 index) external;
 
     /// @notice Reject as the node at `index` (as `rejectRequest`).
@@ -267,8 +302,16 @@ interface IPostedPriceMarket is IPostedPriceMarketTypes {
     function slash(uint256 round, uint256 request, uint256 node) external;
 
     /// @notice Anyone: close proposal `index` (data as submitted) once its fate is known: bond
-    ///         back, margin paid, or the voided part refunded and the bond paid to rejecters.
+    ///         back to the maker (always), margin paid if it traded; in a voided part its
+    ///         accepting participants are refunded and its silent participants' deposits resolved
+    ///         (returned if a rejection voided the part, forfeited if the window ran out).
     function closeProposal(uint256 round, uint256 index, Proposal calldata p) external;
+
+    /// @notice Anyone: resolve the held deposit of the participant (`side` 0 request, 1 node) at
+    ///         `index` once it can no longer be asked to answer: returned if the round was never
+    ///         settled (from `settleEnd`), if it is not in the book, or if a rejection voided its
+    ///         part before it answered; forfeited if it is booked and let `acceptEnd` pass.
+    function releaseDeposit(uint256 round, uint8 side, uint256 index) external;
 
     /// @notice Withdraw the caller's whole free balance.
     function withdraw() external;

@@ -4,13 +4,18 @@ The running example is the seed's (t0 needs both nodes, t1 either): maker A post
 allocation with slack, maker B undercuts it on t1 and n1; with tolerances A's proposal stays and
 is re-priced (the library's ``KEPT_REPRICED``), which the contract accepts because every posted
 term is within A's tolerances and A's margin is unchanged. Funds are conserved after every step:
-the contract's balance equals ``totalLocked`` plus the free balances.
+the contract's balance equals ``totalLocked`` plus ``burned`` plus the free balances.
+
+Every registration carries a deposit of ``BOND`` (γ). Fake participants (issue 21, item 5): a
+booked participant that rejects, or never answers, forfeits it (burned: paid to nobody), and the
+maker's bond comes back, so the fake's creator ends exactly ``BOND`` (plus gas) worse off than if
+it had not registered, and the maker is not harmed.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
@@ -34,7 +39,7 @@ from bridge.mechanisms.posted_price import Market, Node, Proposal, Request, Verd
 from tests.contracts.conftest import Accounts
 
 PERIOD = 100
-BOND = 10**15 + 1  # odd: a bond shared by two rejecters leaves a remainder of 1 wei
+BOND = 10**15 + 1  # γ: each proposal's bond and each registration's deposit
 CPU = 10**15  # collateral per unit
 BITS = 4
 T0, T1 = b"\x01" * 32, b"\x02" * 32
@@ -48,9 +53,16 @@ class PP:
     market: Contract
     acc: Accounts
     round: int = 0
+    gas: dict[str, int] = field(default_factory=dict)  # wei each sender spent on gas
 
     def send(self, fn: str, *args: Any, sender: str, value: int = 0) -> Any:
-        return transact(getattr(self.market.functions, fn)(*args), sender, value=value)
+        receipt = transact(getattr(self.market.functions, fn)(*args), sender, value=value)
+        self.gas[sender] = (self.gas.get(sender, 0)
+                            + receipt["gasUsed"] * receipt["effectiveGasPrice"])
+        return receipt
+
+    def wallet(self, account: str) -> int:
+        return int(self.chain.w3.eth.get_balance(account))
 
     def refused(self, fn: str, *args: Any, sender: str, value: int = 0) -> SettlementRejected:
         """The error ``fn`` gets in the next block (a call on the pending block)."""
@@ -70,9 +82,24 @@ class PP:
 
     def conserved(self) -> None:
         f = self.market.functions
-        owed = f.totalLocked().call() + sum(
+        owed = f.totalLocked().call() + f.burned().call() + sum(
             f.balanceOf(a).call() for a in set(vars(self.acc).values()))
         assert self.chain.w3.eth.get_balance(self.market.address) == owed
+
+    def balance(self, account: str) -> int:
+        return int(self.market.functions.balanceOf(account).call())
+
+    def deposit(self, side: int, index: int) -> int:
+        """``DepositState`` of the request (side 0) or node (side 1) at ``index``."""
+        fn = self.market.functions.requestInfo if side == 0 else self.market.functions.nodeInfo
+        return int(fn(self.round, index).call()[-1])
+
+    def release_unbooked(self) -> None:
+        """Release the deposits of the participants :meth:`register` made that hold one."""
+        for side, count in ((0, 3), (1, 4)):
+            for i in range(count):
+                if self.deposit(side, i) == HELD:
+                    self.send("releaseDeposit", self.round, side, i, sender=self.acc.anyone)
 
     def library_market(self) -> Market:
         return Market([Request(0, 1, "0", 2), Request(1, 1, "0", 1), Request(2, 1, "0", 1)],
@@ -84,13 +111,14 @@ class PP:
         self.round = self.market.functions.roundCount().call()
         self.send("openRound", sender=self.acc.anyone)
         a = self.acc
-        self.send("registerRequest", self.round, 1, 0, 2, 7_000, T0, sender=a.r1)
-        self.send("registerRequest", self.round, 1, 0, 1, 5_000, T1, sender=a.r2)
-        self.send("registerRequest", self.round, 1, 0, 1, 5_000, T1, sender=a.r3)
-        self.send("registerNode", self.round, 2, 1, 500, sender=a.p1)
-        self.send("registerNode", self.round, 2, 1, 500, sender=a.p2)
-        self.send("registerNode", self.round, 1, 2, 0, sender=a.p3)  # tag 1 only
-        self.send("registerNode", self.round, 1, 1, 0, sender=a.anyone)  # capacity 1
+        r, d = self.round, BOND
+        self.send("registerRequest", r, 1, 0, 2, 7_000, T0, sender=a.r1, value=d)
+        self.send("registerRequest", r, 1, 0, 1, 5_000, T1, sender=a.r2, value=d)
+        self.send("registerRequest", r, 1, 0, 1, 5_000, T1, sender=a.r3, value=d)
+        self.send("registerNode", r, 2, 1, 500, sender=a.p1, value=d)
+        self.send("registerNode", r, 2, 1, 500, sender=a.p2, value=d)
+        self.send("registerNode", r, 1, 2, 0, sender=a.p3, value=d)  # tag 1 only
+        self.send("registerNode", r, 1, 1, 0, sender=a.anyone, value=d)  # capacity 1
 
     def propose(self, p: Proposal, maker: str) -> None:
         self.send("propose", self.round, proposal_to_chain(self.library_market(), p),
@@ -123,6 +151,8 @@ A = Proposal.make({0: [0, 1], 1: [0]}, {0: 6_000, 1: 4_000}, {0: 3_000, 1: 1_000
 B = Proposal.make({1: [1]}, {1: 3_000}, {1: 2_000})
 # D: serves t2 on n0, paying n0 less than A does: not better for n0, so A is kept unchanged.
 D = Proposal.make({2: [0]}, {2: 1_000}, {0: 1_000})
+# DepositState
+HELD, RETURNED, FORFEITED = 1, 2, 3
 
 
 @pytest.fixture(scope="module")
@@ -153,7 +183,7 @@ def test_round_trades_reprices_proves_slashes_and_pays_every_wei(pp: PP) -> None
     pp.propose(A, a.owner)
     pp.propose(B, a.anyone)
     pp.conserved()
-    assert pp.market.functions.totalLocked().call() == 2 * BOND
+    assert pp.market.functions.totalLocked().call() == (2 + 7) * BOND  # bonds and deposits
 
     _, steps = run(pp.library_market(), [s.proposal for s in pp.submitted()])
     assert [s.verdict for s in steps] == [Verdict.FIRST, Verdict.KEPT_REPRICED]
@@ -168,6 +198,7 @@ def test_round_trades_reprices_proves_slashes_and_pays_every_wei(pp: PP) -> None
 
     assert pp.refused("acceptRequest", pp.round, 0, sender=a.r1, value=6_999).name == "WrongPayment"
     pp.send("acceptRequest", pp.round, 0, sender=a.r1, value=7_000)
+    assert pp.deposit(0, 0) == RETURNED and pp.balance(a.r1) == BOND  # back on acceptance
     pp.send("acceptRequest", pp.round, 1, sender=a.r2, value=3_000)
     pp.send("acceptNode", pp.round, 0, sender=a.p1, value=2 * CPU)
     assert pp.refused("submitProof", pp.round, 0, 0, proof(pp, T0, a.p1),
@@ -193,23 +224,26 @@ def test_round_trades_reprices_proves_slashes_and_pays_every_wei(pp: PP) -> None
         pp.send("closeProposal", pp.round, s.index, s.data, sender=a.anyone)
     assert pp.refused("closeProposal", pp.round, 0, subs[0].data,
                       sender=a.anyone).name == "ProposalAlreadyClosed"
+    assert pp.refused("releaseDeposit", pp.round, 0, 0, sender=a.anyone).name == "NoDeposit"
+    pp.release_unbooked()  # t2, n2, n3 were not booked: their deposits come back
     pp.conserved()
     f = pp.market.functions
-    assert f.totalLocked().call() == 0
+    assert f.totalLocked().call() == 0 and f.burned().call() == 0
     assert f.balanceOf(a.owner).call() == BOND + 6_000  # A's bond and its margin
-    assert f.balanceOf(a.anyone).call() == BOND  # B was not booked
-    assert f.balanceOf(a.p1).call() == 2 * CPU + 2_000  # collateral back and the reward
-    assert f.balanceOf(a.r1).call() == CPU + 2_000  # n1's job collateral and forfeited reward
-    assert f.balanceOf(a.p2).call() == 0 and f.balanceOf(a.r2).call() == 0
+    assert f.balanceOf(a.anyone).call() == 2 * BOND  # B was not booked; n3's deposit
+    assert f.balanceOf(a.p1).call() == 2 * CPU + 2_000 + BOND  # collateral, reward, deposit
+    assert f.balanceOf(a.r1).call() == CPU + 2_000 + BOND  # n1's job collateral and reward
+    assert [pp.balance(x) for x in (a.p2, a.r2, a.r3, a.p3)] == [BOND] * 4  # deposits only
     before = pp.chain.w3.eth.get_balance(a.p1)
     receipt = pp.send("withdraw", sender=a.p1)
     gas = receipt["gasUsed"] * receipt["effectiveGasPrice"]
-    assert pp.chain.w3.eth.get_balance(a.p1) == before + 2 * CPU + 2_000 - gas
+    assert pp.chain.w3.eth.get_balance(a.p1) == before + 2 * CPU + 2_000 + BOND - gas
     assert pp.refused("withdraw", sender=a.p1).name == "NothingToWithdraw"
     pp.conserved()
 
 
-def test_rejections_void_the_part_refund_acceptors_and_share_the_bond(pp: PP) -> None:
+def test_a_rejection_voids_the_part_burns_the_rejecters_deposit_and_returns_the_bond(
+        pp: PP) -> None:
     a = pp.acc
     pp.register()
     _, propose_end, settle_end, *_ = pp.deadlines()
@@ -221,24 +255,34 @@ def test_rejections_void_the_part_refund_acceptors_and_share_the_bond(pp: PP) ->
     pp.send("settle", pp.round, pp.book(), sender=a.keeper)
     *_, accept_end, _ = pp.deadlines()
     pp.send("acceptRequest", pp.round, 0, sender=a.r1, value=6_000)
-    pp.send("rejectNode", pp.round, 0, sender=a.p1)
+    receipt = pp.send("rejectNode", pp.round, 0, sender=a.p1)
+    burned = pp.market.events.DepositForfeited().process_receipt(receipt, errors=DISCARD)
+    assert [dict(x["args"]) for x in burned] == [{"round": pp.round, "side": 1, "index": 0,
+                                                 "account": a.p1, "amount": BOND}]
+    assert pp.deposit(1, 0) == FORFEITED and pp.market.functions.burned().call() == BOND
     assert pp.refused("acceptNode", pp.round, 1, sender=a.p2,
                       value=CPU).name == "PartVoided"
-    pp.send("rejectNode", pp.round, 1, sender=a.p2)  # a second rejecter shares the bond
-    assert pp.refused("rejectNode", pp.round, 1, sender=a.p2).name == "AlreadyResponded"
+    # nothing is left to reject: a second "no" would only burn a deposit for nothing
+    assert pp.refused("rejectNode", pp.round, 1, sender=a.p2).name == "PartVoided"
+    assert pp.refused("rejectNode", pp.round, 0, sender=a.p1).name == "AlreadyResponded"
     assert pp.refused("rejectRequest", pp.round, 1, sender=a.r1).name == "NotParticipant"
     data = pp.submitted()[0].data
     assert pp.refused("closeProposal", pp.round, 0, data,
                       sender=a.anyone).name == "AcceptanceOpen"
     assert pp.refused("slash", pp.round, 0, 0, sender=a.anyone).name == "PartNotTraded"
     pp.next_block_at(accept_end)  # the part can no longer trade: close at the deadline
-    pp.send("closeProposal", pp.round, 0, data, sender=a.anyone)
+    receipt = pp.send("closeProposal", pp.round, 0, data, sender=a.anyone)
+    closed = pp.market.events.ProposalClosed().process_receipt(receipt, errors=DISCARD)[0]
+    assert (closed["args"]["outcome"], closed["args"]["makerCredit"]) == (3, BOND)  # REJECTED
+    pp.release_unbooked()
     f = pp.market.functions
-    assert f.balanceOf(a.r1).call() == 6_000  # the price it paid
-    assert f.balanceOf(a.p1).call() == BOND // 2 + 1  # first rejecter in order (nodes by id)
-    assert f.balanceOf(a.p2).call() == BOND // 2
-    assert f.balanceOf(a.owner).call() == 0  # the maker lost its bond
-    assert f.totalLocked().call() == 0
+    assert f.balanceOf(a.r1).call() == 6_000 + BOND  # the price it paid and its deposit
+    assert f.balanceOf(a.p1).call() == 0  # the rejecter: nothing, its deposit burned
+    # p2 and r2 never answered, but a rejection had voided their part: deposits back
+    assert pp.deposit(1, 1) == RETURNED and f.balanceOf(a.p2).call() == BOND
+    assert pp.deposit(0, 1) == RETURNED and f.balanceOf(a.r2).call() == BOND
+    assert f.balanceOf(a.owner).call() == BOND  # the maker keeps its bond
+    assert f.totalLocked().call() == 0 and f.burned().call() == BOND
     pp.conserved()
 
 
@@ -247,24 +291,40 @@ def test_registration_closes_at_its_deadline_and_an_unsettled_round_returns_bond
     pp.round = pp.market.functions.roundCount().call()
     pp.send("openRound", sender=a.anyone)
     register_end, _, settle_end, *_ = pp.deadlines()
-    pp.send("registerRequest", pp.round, 1, 0, 1, 5_000, T1, sender=a.r2)
+    for deposit in (0, BOND - 1, BOND + 1):  # registration carries exactly the deposit
+        err = pp.refused("registerRequest", pp.round, 1, 0, 1, 5_000, T1, sender=a.r2,
+                         value=deposit)
+        assert (err.name, err.args_["expected"]) == ("WrongPayment", BOND)
+        assert pp.refused("registerNode", pp.round, 1, 1, 0, sender=a.p1,
+                          value=deposit).name == "WrongPayment"
+    pp.send("registerRequest", pp.round, 1, 0, 1, 5_000, T1, sender=a.r2, value=BOND)
+    assert pp.deposit(0, 0) == HELD and pp.market.functions.totalLocked().call() == BOND
     c = proposal_to_chain(pp.library_market(), Proposal.make({0: [0]}, {0: 100}, {0: 100}))
     assert pp.refused("propose", pp.round, c, sender=a.owner,
                       value=BOND).name == "ProposalWindowNotOpen"
-    assert pp.refused("registerRequest", pp.round, 1, 0, 1, CPU + 1, T1,
-                      sender=a.r2).name == "InvalidRegistration"  # max price above collateral
+    assert pp.refused("registerRequest", pp.round, 1, 0, 1, CPU + 1, T1, sender=a.r2,
+                      value=BOND).name == "InvalidRegistration"  # max price above collateral
     pp.next_block_at(register_end - 1)  # the last second of registration
-    pp.send("registerNode", pp.round, 1, 1, 0, sender=a.p1)
-    err = pp.refused("registerNode", pp.round, 1, 1, 0, sender=a.p2)
+    pp.send("registerNode", pp.round, 1, 1, 0, sender=a.p1, value=BOND)
+    err = pp.refused("registerNode", pp.round, 1, 1, 0, sender=a.p2, value=BOND)
     assert (err.name, err.args_["closedAt"]) == ("RegistrationClosed", register_end)
     pp.send("propose", pp.round, c, sender=a.owner, value=BOND)  # at register_end
     pp.conserved()
     pp.chain.travel_to(settle_end - 2)
     assert pp.refused("closeProposal", pp.round, 0, c, sender=a.anyone).name == "RoundNotSettled"
+    assert pp.refused("releaseDeposit", pp.round, 0, 0,
+                      sender=a.anyone).name == "RoundNotSettled"  # the keeper may still settle
+    for side, index in ((0, 1), (1, 1), (2, 0)):  # no such request, node, or side
+        assert pp.refused("releaseDeposit", pp.round, side, index,
+                          sender=a.anyone).name == "NoDeposit"
     pp.chain.travel_to(settle_end - 1)
     assert pp.refused("settle", pp.round, [], sender=a.keeper).name == "SettleWindowNotOpen"
     pp.send("closeProposal", pp.round, 0, c, sender=a.anyone)  # the keeper never settled
+    pp.send("releaseDeposit", pp.round, 0, 0, sender=a.anyone)  # nobody was asked: all back
+    pp.send("releaseDeposit", pp.round, 1, 0, sender=a.anyone)
+    assert pp.refused("releaseDeposit", pp.round, 1, 0, sender=a.anyone).name == "NoDeposit"
     assert pp.market.functions.balanceOf(a.owner).call() == BOND
+    assert pp.balance(a.r2) == BOND and pp.balance(a.p1) == BOND
     assert pp.market.functions.totalLocked().call() == 0
     pp.conserved()
 
@@ -348,3 +408,156 @@ def test_settlement_checks_the_book(pp: PP) -> None:
                       sender=a.anyone).name == "ProposalMismatch"
     pp.send("closeProposal", pp.round, 2, subs[2].data, sender=a.anyone)  # not booked: bond back
     assert pp.market.functions.balanceOf(a.anyone).call() == BOND
+
+
+# ----------------------------------------------------------------------------------------------
+# Fake participants (issue 21, item 5): rejecting or ignoring costs the fake's creator its
+# deposit, nobody collects it, and the maker's bond comes back.
+# ----------------------------------------------------------------------------------------------
+
+
+def test_a_fake_requester_that_rejects_loses_its_deposit_and_the_maker_keeps_its_bond(
+        pp: PP) -> None:
+    """r3 is a Sybil: it registers t2 (max price 5000), maker D books it on n0, and it rejects.
+    Before the fix it collected D's whole bond for free; now it ends exactly ``BOND`` (plus gas)
+    poorer than if it had never registered, and the maker ends where it started."""
+    a = pp.acc
+    fake_before, maker_before = pp.wallet(a.r3), pp.wallet(a.owner)
+    pp.register()
+    register_end, propose_end, *_ = pp.deadlines()
+    pp.next_block_at(register_end)
+    pp.propose(D, a.owner)  # t2 (the fake) on n0, price 1000 within the fake's own maximum
+    pp.next_block_at(propose_end)
+    pp.send("settle", pp.round, pp.book(), sender=a.keeper)
+    *_, accept_end, _ = pp.deadlines()
+    pp.send("acceptNode", pp.round, 0, sender=a.p1, value=CPU)  # the honest node accepts
+    pp.send("rejectRequest", pp.round, 2, sender=a.r3)  # the fake says no
+    pp.conserved()
+    pp.next_block_at(accept_end)
+    pp.send("closeProposal", pp.round, 0, pp.submitted()[0].data, sender=a.anyone)
+    pp.release_unbooked()
+    pp.conserved()
+    f = pp.market.functions
+    assert f.totalLocked().call() == 0 and f.burned().call() == BOND
+
+    assert pp.balance(a.r3) == 0  # no share of any bond
+    assert pp.refused("withdraw", sender=a.r3).name == "NothingToWithdraw"
+    assert pp.wallet(a.r3) == fake_before - BOND - pp.gas[a.r3]  # strictly worse off
+    pp.send("withdraw", sender=a.owner)
+    assert pp.wallet(a.owner) == maker_before - pp.gas[a.owner]  # the maker is made whole
+    assert pp.balance(a.p1) == CPU + BOND  # the honest node: collateral and deposit back
+    # were the maker the fake's creator, the pair would still lose the deposit: nobody but the
+    # burn receives it
+    assert (pp.wallet(a.r3) + pp.gas[a.r3]) + (pp.wallet(a.owner) + pp.gas[a.owner]) == (
+        fake_before + maker_before - BOND)
+
+
+def test_a_fake_node_that_never_answers_loses_its_deposit_and_everyone_else_is_refunded(
+        pp: PP) -> None:
+    """p2 is a Sybil node: booked in A, it stays silent, so the part cannot trade. Before the fix
+    silence voided the part at no cost; now the deposit is burned when the window runs out."""
+    a = pp.acc
+    fake_before = pp.wallet(a.p2)
+    pp.register()
+    register_end, propose_end, *_ = pp.deadlines()
+    pp.next_block_at(register_end)
+    pp.propose(A, a.owner)
+    pp.next_block_at(propose_end)
+    pp.send("settle", pp.round, pp.book(), sender=a.keeper)
+    *_, accept_end, _ = pp.deadlines()
+    pp.send("acceptRequest", pp.round, 0, sender=a.r1, value=6_000)
+    pp.send("acceptRequest", pp.round, 1, sender=a.r2, value=4_000)
+    pp.send("acceptNode", pp.round, 0, sender=a.p1, value=2 * CPU)
+    pp.next_block_at(accept_end - 1)  # the last second it could still answer
+    err = pp.refused("releaseDeposit", pp.round, 1, 1, sender=a.anyone)
+    assert (err.name, err.args_["closesAt"]) == ("AcceptanceOpen", accept_end)
+    pp.next_block_at(accept_end)
+    receipt = pp.send("closeProposal", pp.round, 0, pp.submitted()[0].data, sender=a.anyone)
+    closed = pp.market.events.ProposalClosed().process_receipt(receipt, errors=DISCARD)[0]
+    assert (closed["args"]["outcome"], closed["args"]["makerCredit"]) == (2, BOND)  # VOIDED
+    burned = pp.market.events.DepositForfeited().process_receipt(receipt, errors=DISCARD)
+    assert [(x["args"]["side"], x["args"]["index"], x["args"]["account"]) for x in burned] == [
+        (1, 1, a.p2)]
+    assert pp.deposit(1, 1) == FORFEITED
+    assert pp.refused("releaseDeposit", pp.round, 1, 1, sender=a.anyone).name == "NoDeposit"
+    pp.release_unbooked()
+    pp.conserved()
+    f = pp.market.functions
+    assert f.totalLocked().call() == 0 and f.burned().call() == BOND
+    assert pp.balance(a.p2) == 0
+    assert pp.wallet(a.p2) == fake_before - BOND - pp.gas[a.p2]
+    assert pp.balance(a.owner) == BOND  # the maker's bond back
+    assert pp.balance(a.r1) == 6_000 + BOND and pp.balance(a.r2) == 4_000 + BOND
+    assert pp.balance(a.p1) == 2 * CPU + BOND
+
+
+# A's participants: (side, index); each scenario lists the answers in the order they are sent
+# ("silent" sends nothing), or None for a round the keeper never settles.
+R1, R2, N0, N1 = (0, 0), (0, 1), (1, 0), (1, 1)
+SCENARIOS: dict[str, list[tuple[tuple[int, int], str]] | None] = {
+    "never settled": None,
+    "all accept": [(N1, "accept"), (R1, "accept"), (N0, "accept"), (R2, "accept")],
+    "all silent": [],
+    "two accept, two silent": [(R2, "accept"), (N0, "accept")],
+    "a rejection first, then the others find the part void": [
+        (N1, "reject"), (R1, "accept"), (R2, "reject"), (N0, "accept")],
+    "accept, reject, one refused, one silent": [(R1, "accept"), (R2, "reject"),
+                                                (N0, "accept")],
+}
+
+
+@pytest.mark.parametrize("name", list(SCENARIOS))
+def test_any_answers_release_every_deposit_and_only_failures_are_burned(pp: PP, name: str) -> None:
+    """A's four participants answer as the scenario says. Funds are conserved after every step;
+    once the proposal is closed and the deposits released nothing is locked; exactly the
+    failures are burned (the rejecter, or every silent participant of a part nobody rejected);
+    every other participant gets its deposit and any payment back; the maker never loses its
+    bond."""
+    a = pp.acc
+    scenario = SCENARIOS[name]
+    pp.register()
+    register_end, propose_end, settle_end, *_ = pp.deadlines()
+    pp.next_block_at(register_end)
+    pp.propose(A, a.owner)
+    account = {R1: a.r1, R2: a.r2, N0: a.p1, N1: a.p2}
+    amount = {R1: 6_000, R2: 4_000, N0: 2 * CPU, N1: CPU}  # A's own terms (nothing re-priced)
+    answers: dict[tuple[int, int], str] = {}
+    rejected = False
+    if scenario is None:
+        pp.next_block_at(settle_end)
+    else:
+        pp.next_block_at(propose_end)
+        pp.send("settle", pp.round, pp.book(), sender=a.keeper)
+        *_, accept_end, _ = pp.deadlines()
+        for who, answer in scenario:
+            fn = answer + ("Request" if who[0] == 0 else "Node")
+            value = amount[who] if answer == "accept" else 0
+            if rejected:  # nothing is left to answer
+                assert pp.refused(fn, pp.round, who[1], sender=account[who],
+                                  value=value).name == "PartVoided"
+                continue
+            pp.send(fn, pp.round, who[1], sender=account[who], value=value)
+            answers[who] = answer
+            rejected = answer == "reject"
+            pp.conserved()
+        if len(answers) == 4 and not rejected:  # traded: prove every job
+            for t, n, task in ((0, 0, T0), (0, 1, T0), (1, 0, T1)):
+                prover = account[(1, n)]
+                pp.send("submitProof", pp.round, t, n, proof(pp, task, prover), sender=prover)
+        pp.next_block_at(accept_end)
+    pp.send("closeProposal", pp.round, 0, pp.submitted()[0].data, sender=a.anyone)
+    pp.conserved()
+    pp.release_unbooked()
+    pp.conserved()
+    f = pp.market.functions
+    assert f.totalLocked().call() == 0
+    traded = len(answers) == 4 and not rejected
+    silent = set(account) - set(answers) if scenario is not None else set()
+    failed = {w for w, x in answers.items() if x == "reject"} | (silent if not rejected else set())
+    assert f.burned().call() == BOND * len(failed)
+    for who, acct in account.items():
+        assert pp.deposit(*who) == (FORFEITED if who in failed else RETURNED), who
+        if not traded:
+            back = amount[who] if answers.get(who) == "accept" else 0
+            assert pp.balance(acct) == (0 if who in failed else BOND + back), who
+    assert pp.balance(a.owner) == BOND + (6_000 if traded else 0)

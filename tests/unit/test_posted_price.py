@@ -24,6 +24,7 @@ from bridge.mechanisms.posted_price import (
     Mode,
     Node,
     Part,
+    Penalty,
     Private,
     Proposal,
     ProposalFault,
@@ -534,6 +535,8 @@ def test_market_and_private_refuse_malformed_input() -> None:
         Private({1: -1}, {})
     with pytest.raises(InvalidInput, match="gamma"):
         settle(TRUTH, Book(), gamma=-1)
+    with pytest.raises(InvalidInput, match="Penalty"):
+        settle(TRUTH, Book(), gamma=1, penalty="rejecter")  # type: ignore[arg-type]
 
 
 # ----------------------------------------------------------------------------------------------
@@ -556,6 +559,26 @@ def test_penalty_is_split_with_the_remainder_to_the_first_rejecting_participant(
     assert s.request_compensation == {T1: 4} and s.node_compensation == {N1: 3, N2: 3}
     s = settle(TRUTH, run(SEED, [p])[0], gamma=2)
     assert s.request_compensation == {T1: 2 // 3 + 2 % 3} and s.node_compensation == {N1: 0, N2: 0}
+
+
+def test_on_chain_rule_burns_the_first_rejecters_deposit_and_pays_nobody() -> None:
+    """``Penalty.REJECTER`` (``PostedPriceMarket``): the maker pays nothing, the rejecter
+    forfeits γ, and nobody receives it, so a fake participant cannot profit by rejecting."""
+    greedy = Proposal.make(A1, {T1: 601}, {N1: 100, N2: 100}, maker="M")
+    s = settle(TRUTH, run(SEED, [greedy])[0], gamma=50, penalty=Penalty.REJECTER)
+    assert s.traded == () and s.rejected_requests == {T1}
+    assert s.request_forfeits == {T1: 50} and s.node_forfeits == {}
+    assert s.penalties == {} and s.request_compensation == {} and s.node_compensation == {}
+    # all three would reject: the first in answer order (requests, then nodes) voids the part,
+    # the others find it void and keep their deposits
+    p = Proposal.make(A1, {T1: 900}, {N1: 50, N2: 60}, maker="m")
+    s = settle(TRUTH, run(SEED, [p])[0], gamma=10, penalty=Penalty.REJECTER)
+    assert s.request_forfeits == {T1: 10} and s.node_forfeits == {}
+    low = Proposal.make(A1, {T1: 600}, {N1: 99, N2: 98}, maker="m")
+    s = settle(TRUTH, run(SEED, [low])[0], gamma=10, penalty=Penalty.REJECTER)
+    assert s.node_forfeits == {N1: 10} and s.request_forfeits == {}
+    # the seed's rule is still the default
+    assert settle(TRUTH, run(SEED, [low])[0], gamma=10).penalties == {"m": 10}
 
 
 def test_a_rejected_part_does_not_void_the_others() -> None:
@@ -728,16 +751,26 @@ def test_posted_books_never_lose_money_and_settlement_conserves_it(data: st.Data
         assert book.margin >= 0
         assert book.margin == sum(p.margin for p in book.proposals)
     gamma = data.draw(st.integers(0, 20))
-    s = settle(other, book, gamma)
+    penalty = data.draw(st.sampled_from(list(Penalty)))
+    s = settle(other, book, gamma, penalty=penalty)
     assert s.margin >= 0 and s.margin == sum(s.maker_margins.values())
-    paid_in = sum(s.charges.values()) + sum(s.penalties.values())
+    forfeits = sum(s.request_forfeits.values()) + sum(s.node_forfeits.values())
+    paid_in = sum(s.charges.values()) + sum(s.penalties.values()) + forfeits
     paid_out = (
         sum(s.payouts.values())
         + sum(s.maker_margins.values())
         + sum(s.request_compensation.values())
         + sum(s.node_compensation.values())
+        + forfeits  # burned
     )
     assert paid_in == paid_out
+    if penalty is Penalty.REJECTER:  # nobody is paid for a void part; one γ per void part
+        assert s.penalties == s.request_compensation == s.node_compensation == {}
+        assert forfeits == gamma * len(s.voided)
+        assert set(s.request_forfeits) <= s.rejected_requests
+        assert set(s.node_forfeits) <= s.rejected_nodes
+    else:
+        assert forfeits == 0
     for t, x in s.charges.items():
         assert x <= other.values[t]
     for n, x in s.payouts.items():

@@ -11,7 +11,8 @@ may move each participant's terms to defend the proposal. Modules, one concern e
 - ``improvement``: sequential improvement with tolerances (and, for comparison, without them and
   by minimum margin), including the re-pricing of the incumbent and the merging of
   non-conflicting proposals;
-- ``outcome``: welfare, margin, surplus, the valid allocations, acceptance and the penalty ``γ``;
+- ``outcome``: welfare, margin, surplus, the valid allocations, acceptance and the penalty ``γ``
+  (the seed's rule, paid by the maker, and the on-chain rule, a rejecter's burned deposit);
 - ``dynamics``: best responses of perfectly informed makers, for the benchmark.
 
 Pure Python on exact integers; no web3.
@@ -35,6 +36,7 @@ from bridge.mechanisms.posted_price.improvement import (
     run,
 )
 from bridge.mechanisms.posted_price.outcome import (
+    Penalty,
     Settlement,
     margin,
     monopoly,
@@ -62,6 +64,7 @@ __all__ = [
     "Mode",
     "Node",
     "Part",
+    "Penalty",
     "Private",
     "Proposal",
     "ProposalFault",

@@ -6,16 +6,28 @@
 
 :func:`settle` posts a book to the participants: a requester accepts iff its price is at most
 its value, a node iff its reward is at least its cost. A part trades only if every participant
-of it accepts; otherwise the whole part is void, and the maker of each proposal in it with a
-rejecting participant pays the penalty ``γ`` once, shared by that proposal's rejecting
-participants. Rounding rule (the only division in the package): each gets ``γ // k`` and the
-first in order (requests by id, then nodes by id) also gets the remainder ``γ % k``.
+of it accepts; otherwise the whole part is void. Who pays ``γ`` for a void part is the
+:class:`Penalty` rule:
+
+- ``Penalty.MAKER`` (the seed): the maker of each proposal in it with a rejecting participant
+  pays ``γ`` once, shared by that proposal's rejecting participants. Rounding rule (the only
+  division in the package): each gets ``γ // k`` and the first in order (requests by id, then
+  nodes by id) also gets the remainder ``γ % k``.
+- ``Penalty.REJECTER`` (the on-chain mode, ``PostedPriceMarket``): every participant registers
+  with a deposit ``γ`` and its registered terms bind (no proposal outside them is accepted), so a
+  rejection is the participant failing its own offer: the rejecter forfeits its deposit and
+  nobody receives it (it is burned), and makers pay nothing. A part is rejected once: the first
+  rejecting participant in answer order (requests by id, then nodes by id) voids it, and the
+  others find it void and keep their deposits. Paying the forfeit to anyone would let a fake
+  participant's creator collect it through another account (as the maker's bond paid to a
+  rejecter under ``MAKER`` does).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from enum import Enum
 from itertools import combinations
 
 from bridge.errors import InvalidInput
@@ -23,6 +35,7 @@ from bridge.mechanisms.posted_price.improvement import Book, Part
 from bridge.mechanisms.posted_price.types import Market, Private, Proposal, is_int
 
 __all__ = [
+    "Penalty",
     "Settlement",
     "margin",
     "monopoly",
@@ -107,6 +120,15 @@ def monopoly(market: Market, private: Private, maker: str = "") -> Proposal:
     )
 
 
+class Penalty(Enum):
+    """Who pays ``γ`` when a part is void (module docstring)."""
+
+    MAKER = "maker"
+    """The seed: the maker, to its proposal's rejecting participants."""
+    REJECTER = "rejecter"
+    """On chain: the (first) rejecting participant of the part forfeits its deposit; burned."""
+
+
 @dataclass(frozen=True)
 class Settlement:
     """The result of posting a book.
@@ -115,8 +137,12 @@ class Settlement:
     ``payouts``: what served requests pay and used nodes receive (traded parts). ``maker_margins``:
     maker -> the margins of its proposals in traded parts. ``penalties``: maker -> ``γ`` times its
     proposals with a rejecting participant. ``request_compensation``/``node_compensation``: the
-    penalties, as received by the rejecting participants. ``rejected_requests``/``rejected_nodes``:
-    who said no. ``welfare``: of the traded parts, at the private values and costs.
+    penalties, as received by the rejecting participants (both empty under
+    ``Penalty.REJECTER``). ``request_forfeits``/``node_forfeits``: the deposits forfeited (burned)
+    by rejecting participants under ``Penalty.REJECTER`` (empty under ``MAKER``).
+    ``rejected_requests``/``rejected_nodes``: who would say no (under ``REJECTER`` only the first
+    of a part actually rejects). ``welfare``: of the traded parts, at the private values and
+    costs.
     """
 
     traded: tuple[Part, ...]
@@ -130,6 +156,8 @@ class Settlement:
     rejected_requests: frozenset[int] = frozenset()
     rejected_nodes: frozenset[int] = frozenset()
     welfare: int = 0
+    request_forfeits: dict[int, int] = field(default_factory=dict)
+    node_forfeits: dict[int, int] = field(default_factory=dict)
 
     @property
     def margin(self) -> int:
@@ -142,10 +170,14 @@ def _split(gamma: int, receivers: list[int]) -> list[int]:
     return [share + (rest if i == 0 else 0) for i in range(len(receivers))]
 
 
-def settle(private: Private, book: Book, gamma: int) -> Settlement:
-    """Post ``book`` to participants with these private values and costs (module docstring)."""
+def settle(private: Private, book: Book, gamma: int, *,
+           penalty: Penalty = Penalty.MAKER) -> Settlement:
+    """Post ``book`` to participants with these private values and costs; ``penalty`` says who
+    pays ``γ`` for a void part (module docstring)."""
     if not is_int(gamma) or gamma < 0:
         raise InvalidInput(f"gamma={gamma!r}; the penalty must be an int >= 0 (wei)")
+    if not isinstance(penalty, Penalty):
+        raise InvalidInput(f"penalty={penalty!r}; give a Penalty (MAKER or REJECTER)")
     rej_t = frozenset(t for t, x in book.prices.items() if x > private.values[t])
     rej_n = frozenset(n for n, x in book.rewards.items() if x < private.costs[n])
     traded: list[Part] = []
@@ -156,6 +188,8 @@ def settle(private: Private, book: Book, gamma: int) -> Settlement:
     penalties: dict[str, int] = {}
     comp_t: dict[int, int] = {}
     comp_n: dict[int, int] = {}
+    lost_t: dict[int, int] = {}
+    lost_n: dict[int, int] = {}
     for part in book.parts:
         if part.requests.isdisjoint(rej_t) and part.nodes.isdisjoint(rej_n):
             traded.append(part)
@@ -165,6 +199,13 @@ def settle(private: Private, book: Book, gamma: int) -> Settlement:
                 margins[p.maker] = margins.get(p.maker, 0) + p.margin
             continue
         voided.append(part)
+        if penalty is Penalty.REJECTER:
+            first_t = sorted(part.requests & rej_t)
+            if first_t:
+                lost_t[first_t[0]] = gamma
+            else:
+                lost_n[min(part.nodes & rej_n)] = gamma
+            continue
         for p in part.proposals:
             who_t = sorted(p.requests & rej_t)
             who_n = sorted(p.nodes & rej_n)
@@ -189,4 +230,6 @@ def settle(private: Private, book: Book, gamma: int) -> Settlement:
         rej_t,
         rej_n,
         welfare(private, alloc),
+        lost_t,
+        lost_n,
     )

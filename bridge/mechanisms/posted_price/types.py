@@ -140,7 +140,7 @@ class Proposal:
     pays. ``rewards`` (ϕ): node id -> what it is paid for its whole bundle. ``max_prices`` (π̄ ≥ π)
     and ``min_rewards`` (ϕ̲ ≤ ϕ): how far the mechanism may move a participant's terms against it
     to defend this proposal (the tolerances). ``maker`` identifies who is paid the margin and who
-    pays the penalty.
+    pays the penalty under the seed's rule (``Penalty.MAKER``).
     """
 
     allocation: Mapping[int, frozenset[int]]
