@@ -7,12 +7,25 @@ caller's :class:`BlockHashes`; before reading on, the reader compares the rememb
 last scanned block with the chain's. When they differ it walks back to the newest block whose hash
 still matches and reports a :class:`Reorg`: the caller discards what it stored from the blocks
 after that ancestor, and the next poll rescans them.
+
+Providers cap ``eth_getLogs``: too many results ("query returned more than 10000 results", Infura's
+-32005), too large a response ("log response size exceeded"), too wide a range ("block range is
+too wide", "exceed maximum block range"). :func:`is_range_refusal` recognises these refusals (and
+nothing else: a connection error or an unrelated invalid parameter propagates unchanged). On a
+refusal both :class:`LogReader` and :func:`event_logs` halve the range and ask again, down to one
+block, and double it again after each success up to the configured maximum (a :class:`LogRange`).
+When one block is still refused, :class:`LogReader` asks for it one event signature (topic 0 of
+its ABI) at a time; when a single event of a single block is refused, there is nothing left to
+split and :class:`LogLimitError` names the block, the provider's message and the fix. A poll whose
+range was shortened returns a :class:`Batch` ending at the last block it did read, and the next
+poll continues from there.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -21,7 +34,146 @@ from hexbytes import HexBytes
 from web3 import Web3
 from web3._utils.events import get_event_data
 
+from bridge.errors import ChainError
+
 log = logging.getLogger(__name__)
+
+
+class LogLimitError(ChainError):
+    """The provider refuses the logs of one block even when asked for one event at a time."""
+
+    def __init__(self, block: int, what: str, provider_message: str) -> None:
+        super().__init__(
+            f"eth_getLogs of block {block} ({what}) is refused by the provider even alone "
+            f"({provider_message}): its log limit is below what this block holds; use a provider "
+            f"with higher eth_getLogs limits or your own node")
+        self.block = block
+        self.what = what
+        self.provider_message = provider_message
+
+
+_RATE_LIMIT = re.compile(
+    r"rate[ -]?limit|too many requests|requests? per|request count|compute units|throughput"
+    r"|capacity|credits|quota")
+"""Rate limiting: a smaller range does not help, so these are not range refusals."""
+
+_REFUSAL = re.compile("|".join([
+    r"returned more than [\d,]+",  # geth, Infura, Polygon: query returned more than 10000 results
+    r"more than [\d,]+ (?:results|logs|events)",
+    r"too many (?:results|logs|blocks|events)",
+    r"(?:log|logs) response size",  # Alchemy: Log response size exceeded
+    r"response size (?:exceed|limit|too|should)",
+    r"response (?:is )?too (?:large|big)",
+    r"(?<!invalid )block range",  # Alchemy, Ankr, Chainstack, Base: ... block range ...
+    r"range (?:is )?too (?:large|wide|big|long)",
+    r"max(?:imum)?[ _-]?(?:block[ _-]?)?range",  # reth, BSC: exceed(s) max(imum) block range
+    r"exceeds? (?:the )?(?:max|maximum|defined|allowed|range|block|log|result)",  # Cloudflare…
+    r"(?:results?|logs?|range|size) limit",
+    r"limit exceeded",
+    r"limited to (?:a )?[\d,.]+",  # QuickNode: eth_getLogs is limited to a 10,000 range
+    r"ranges? over [\d,]+ blocks",  # dRPC
+    r"payload too large|entity too large",  # HTTP 413
+]))
+"""Messages of providers refusing an ``eth_getLogs`` as too large (matched in lower case)."""
+
+_REFUSAL_CODES = frozenset({-32005})
+"""JSON-RPC error codes meaning "limit exceeded" (Infura, and many providers copying it)."""
+
+
+def _rpc_error(exc: BaseException) -> tuple[int | None, str]:
+    """The JSON-RPC error code (if any) and the text of ``exc``: the error's message and data,
+    or for an HTTP error its status and body (some providers answer a refusal with 4xx)."""
+    response = getattr(exc, "rpc_response", None)
+    error = response.get("error") if isinstance(response, dict) else None
+    if error is None and exc.args and isinstance(exc.args[0], dict):  # ValueError({code, …})
+        error = exc.args[0]
+    if isinstance(error, dict):
+        code = error.get("code")
+        text = f"{error.get('message', '')} {error.get('data') or ''}"
+        return (code if isinstance(code, int) else None), text.strip()
+    http = getattr(exc, "response", None)
+    status = getattr(http, "status_code", None)
+    if isinstance(status, int):
+        body = getattr(http, "text", "")
+        body = body[:500] if isinstance(body, str) else ""
+        return None, f"HTTP {status}{' payload too large' if status == 413 else ''} {body}"
+    return None, str(exc)
+
+
+def is_range_refusal(exc: BaseException) -> bool:
+    """Whether ``exc`` is a provider refusing an ``eth_getLogs`` as too large (too many results,
+    too large a response, too wide a range), which a smaller range may avoid.
+
+    Connection failures, timeouts, rate limits and other errors are not: they must propagate.
+    """
+    code, text = _rpc_error(exc)
+    if isinstance(exc, OSError | TimeoutError) and not text.startswith("HTTP "):
+        return False  # connection refused/reset, timeouts (requests' errors are OSErrors too)
+    text = text.lower()
+    if _RATE_LIMIT.search(text):
+        return False
+    return code in _REFUSAL_CODES or _REFUSAL.search(text) is not None
+
+
+def _provider_message(exc: BaseException) -> str:
+    code, text = _rpc_error(exc)
+    text = " ".join(text.split())
+    return f"{code}: {text}" if code is not None else text
+
+
+class LogRange:
+    """The number of blocks per ``eth_getLogs`` request: halved on a refusal, doubled after each
+    success, between one block and ``maximum``."""
+
+    def __init__(self, maximum: int) -> None:
+        if maximum < 1:
+            raise ValueError("the log range must be ≥ 1 block")
+        self.maximum = maximum
+        self.current = maximum
+        self.refusals = 0
+        """Refusals seen so far (for logs and tests)."""
+
+    def shrink(self, refused: int) -> None:
+        """A request for ``refused`` blocks (> 1) was refused: ask for half as many next."""
+        self.refusals += 1
+        self.current = max(1, min(self.current, refused) // 2)
+
+    def grow(self) -> None:
+        """A request succeeded: allow twice as many blocks next time (up to the maximum)."""
+        self.current = min(self.maximum, self.current * 2)
+
+
+def read_adaptively(fetch: Callable[[int, int], list[Any]], span: LogRange, from_block: int,
+                    to_block: int,
+                    one_block: Callable[[int, BaseException], list[Any]] | None = None,
+                    ) -> tuple[list[Any], int]:
+    """``fetch(from_block, end)`` for the widest ``end ≤ to_block`` the provider accepts, starting
+    from ``span.current`` blocks and halving on each refusal; returns the logs and ``end``.
+
+    When one block is refused, ``one_block(block, refusal)`` reads it another way (or raises);
+    without it the refusal becomes a :class:`LogLimitError`. Other errors propagate unchanged.
+    The number of requests is bounded: every refusal at least halves the range.
+    """
+    end = min(to_block, from_block + span.current - 1)
+    while True:
+        try:
+            logs = fetch(from_block, end)
+        except Exception as exc:
+            if not is_range_refusal(exc):
+                raise
+            width = end - from_block + 1
+            if width > 1:
+                span.shrink(width)
+                end = from_block + span.current - 1
+                log.info("eth_getLogs of %s blocks from %s refused (%s); asking for %s at a time",
+                         width, from_block, _provider_message(exc), span.current)
+                continue
+            span.refusals += 1
+            if one_block is None:
+                raise LogLimitError(from_block, "all logs", _provider_message(exc)) from exc
+            logs = one_block(from_block, exc)
+        span.grow()
+        return logs, end
 
 
 @dataclass(frozen=True)
@@ -97,6 +249,8 @@ class LogReader:
         self.start_block = start_block
         self.confirmations = confirmations
         self.max_range = max_range
+        self.range = LogRange(max_range)
+        """Blocks the next poll asks for: below ``max_range`` after the provider refused."""
         self._events: dict[bytes, dict[str, Any]] = {
             bytes(event_abi_to_log_topic(e)): e for e in abi if e.get("type") == "event"  # type: ignore[arg-type]
         }
@@ -146,8 +300,34 @@ class LogReader:
             log_index=int(raw["logIndex"]),
         )
 
+    def _get_logs(self, from_block: int, to_block: int,
+                  topic: bytes | None = None) -> list[Any]:
+        query: dict[str, Any] = {"address": self.address, "fromBlock": from_block,
+                                 "toBlock": to_block}
+        if topic is not None:
+            query["topics"] = [HexBytes(topic).to_0x_hex()]
+        return list(self.w3.eth.get_logs(query))  # type: ignore[arg-type]
+
+    def _by_topic(self, block: int, refusal: BaseException) -> list[Any]:
+        """The logs of one refused block, one event signature of the ABI at a time."""
+        log.warning("eth_getLogs of block %s refused even alone (%s); reading it one event at "
+                    "a time", block, _provider_message(refusal))
+        found: list[Any] = []
+        for topic, abi in self._events.items():
+            try:
+                found.extend(self._get_logs(block, block, topic))
+            except Exception as exc:
+                if not is_range_refusal(exc):
+                    raise
+                raise LogLimitError(block, f"event {abi.get('name')}",
+                                    _provider_message(exc)) from exc
+        return sorted(found, key=lambda r: int(r["logIndex"]))
+
     def poll(self, known: BlockHashes) -> Batch | Reorg | None:
-        """Read the next range of confirmed blocks; None when there is nothing new."""
+        """Read the next range of confirmed blocks; None when there is nothing new.
+
+        The range is ``range.current`` blocks at most, fewer when the provider refuses (the batch
+        then ends at the last block read)."""
         reorg = self.check_reorg(known)
         if reorg is not None:
             return reorg
@@ -156,8 +336,8 @@ class LogReader:
         to_block = min(self.safe_head(), from_block + self.max_range - 1)
         if to_block < from_block:
             return None
-        raw_logs = self.w3.eth.get_logs({
-            "address": self.address, "fromBlock": from_block, "toBlock": to_block})
+        raw_logs, to_block = read_adaptively(self._get_logs, self.range, from_block, to_block,
+                                             self._by_topic)
         events = [e for e in (self.decode(dict(r)) for r in raw_logs) if e is not None]
         hashes: dict[int, str] = {}
         for e in events:
@@ -184,13 +364,22 @@ def event_logs(market: Any, event: str, from_block: int,
                filters: dict[str, Any] | None = None, *, step: int = LOG_RANGE,
                to_block: int | None = None) -> list[Any]:
     """Decoded ``event`` logs of ``market`` from ``from_block`` to ``to_block`` (default: the
-    head), in bounded ranges."""
+    head), in ranges of at most ``step`` blocks, fewer while the provider refuses (see the module
+    docstring); :class:`LogLimitError` when one block's ``event`` logs are refused."""
     head = int(market.w3.eth.block_number) if to_block is None else to_block
+    span = LogRange(step)
+
+    def fetch(start: int, end: int) -> list[Any]:
+        return list(getattr(market.contract.events, event)().get_logs(
+            from_block=start, to_block=end, argument_filters=filters))
+
+    def one_block(block: int, refusal: BaseException) -> list[Any]:
+        raise LogLimitError(block, f"event {event}", _provider_message(refusal)) from refusal
+
     out: list[Any] = []
     start = from_block
     while start <= head:
-        end = min(start + step - 1, head)
-        out.extend(getattr(market.contract.events, event)().get_logs(
-            from_block=start, to_block=end, argument_filters=filters))
+        logs, end = read_adaptively(fetch, span, start, head, one_block)
+        out.extend(logs)
         start = end + 1
     return out

@@ -31,7 +31,7 @@ from web3 import Web3
 
 from bridge.chain.connect import connect
 from bridge.chain.limits import Limits
-from bridge.chain.logs import Batch, LogReader, Reorg
+from bridge.chain.logs import Batch, LogLimitError, LogReader, Reorg
 from bridge.chain.market import Market
 from bridge.chain.sender import TxSender
 from bridge.errors import BridgeError, ChainError, ConfigError
@@ -257,6 +257,13 @@ class Keeper:
                 self.metrics.head_lag.set(self.w3.eth.block_number - (last or 0))
             except (ConnectionError, OSError, TimeoutError) as exc:
                 self._outage(exc)
+                return
+            except LogLimitError as exc:
+                # one block's logs of one event exceed the provider's limit: nothing this keeper
+                # can split further; say so each tick (rounds past their deadline get voided by
+                # whoever can read them)
+                self.metrics.tick_errors.inc()
+                log.error("%s", exc)
                 return
             if self._outage_since is not None:
                 log.warning("node reachable again after %.1fs; catching up",
