@@ -2,7 +2,8 @@
 
 :class:`AgentProcess` writes a ``prover.toml`` for a :class:`~bridge.testing.LocalMarket` and runs
 ``bridge prover run --config`` in the background (JSON log lines in a file); :func:`live_market`
-starts anvil mining a block a second with a market whose keeper runs on its own thread.
+starts anvil mining a block a second with a market whose keeper runs on its own thread;
+:func:`burn_cpu` keeps cores busy meanwhile, to reproduce what shows only on a loaded machine.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from bridge.client.requester import Requester
+from bridge.errors import BridgeError
 from bridge.testing.chain import LocalChain
 from bridge.testing.market import LocalMarket, MarketSettings
 
@@ -129,6 +131,21 @@ def live_market(workdir: Path, settings: MarketSettings | None = None) -> Iterat
         node.stop()
 
 
+@contextlib.contextmanager
+def burn_cpu(processes: int = 1) -> Iterator[list[int]]:
+    """``processes`` CPU-bound processes (``while True: pass``) running inside the block, so the
+    code under test competes for the cores as on a busy CI machine; yields their pids and kills
+    them on the way out."""
+    procs = [subprocess.Popen([sys.executable, "-c", "while True: pass"])
+             for _ in range(processes)]
+    try:
+        yield [p.pid for p in procs]
+    finally:
+        for p in procs:
+            p.kill()
+            p.wait()
+
+
 def requester(m: LocalMarket, workdir: Path, name: str, *, timeout: float = 240) -> Requester:
     """A funded :class:`~bridge.client.requester.Requester` with its own connection (one per
     thread)."""
@@ -145,7 +162,8 @@ def requester(m: LocalMarket, workdir: Path, name: str, *, timeout: float = 240)
 
 
 class BackgroundDemand(threading.Thread):
-    """Low bids every round from ``len(values)`` requesters (without waiting for outcomes).
+    """Low bids every round from ``len(values)`` requesters (without waiting for outcomes); a bid
+    that would reach a round after it closes (a slow machine) is skipped, not an error.
 
     In Prooφ a round of n bids trades at most the top n − 1 (the next bid sets the price): this
     demand lets every higher bid of a round trade, as a market with steady demand does."""
@@ -167,15 +185,29 @@ class BackgroundDemand(threading.Thread):
         try:
             while not self.done.is_set():
                 r = self.m.current_round()
-                if r > last and self.m.market.params.closes_at(r) - self.m.now() > 3:
+                if r > last and self._open(r, margin=3):
                     for q, v in zip(self.bidders, self.values, strict=True):
+                        # on a loaded machine a bid can take seconds: the round may end between
+                        # two of them; demand is best effort, so what misses the round is skipped
+                        if not self._open(r, margin=1):
+                            break
                         name, n = self.circuit or (None, 0)
-                        q.submit(value=v * 10**9, escrow=v * 10**9, round=r, circuit=name,
-                                 inputs=[random.randrange(1 << 64) for _ in range(n)])
+                        try:
+                            q.submit(value=v * 10**9, escrow=v * 10**9, round=r, circuit=name,
+                                     inputs=[random.randrange(1 << 64) for _ in range(n)])
+                        except BridgeError:
+                            if self._open(r, margin=0):
+                                raise  # refused for another reason than the round ending
+                            break
                     last = r
                 time.sleep(0.3)
         except BaseException as exc:  # reported by whoever joins the thread
             self.errors.append(exc)
+
+    def _open(self, r: int, *, margin: float) -> bool:
+        """Round ``r`` still takes commitments for more than ``margin`` seconds."""
+        return (self.m.current_round() == r
+                and self.m.market.params.closes_at(r) - self.m.now() > margin)
 
     def stop(self) -> None:
         self.done.set()

@@ -10,13 +10,39 @@ Phase helpers move chain time and let the keeper act: :meth:`~LocalMarket.next_r
 :meth:`~LocalMarket.close_round`, :meth:`~LocalMarket.settle`,
 :meth:`~LocalMarket.past_proof_deadline`; :meth:`~LocalMarket.outcome` reads a round from the
 chain's logs as plain data (:class:`RoundOutcome`), as any client could.
+
+Threads: every public method of :class:`LocalMarket` may be called from several threads at once
+(an application under test often runs its own), on either chain:
+
+- :meth:`~LocalMarket.account` (and so :meth:`~LocalMarket.prover`,
+  :meth:`~LocalMarket.requester`) gives each call its own key (:meth:`LocalChain.new_key
+  <bridge.testing.LocalChain.new_key>`) and funds it without racing other funds;
+- the participants it makes (:meth:`~LocalMarket.participant`) share one transaction sender per
+  account, so two threads acting as one account never share a nonce, and one salt store whose
+  writes are serialised; each of their sends holds the chain's clock shared, and ``bid``, ``ask``,
+  ``set_capacity`` and ``prove`` hold it from the moment they read the current round (or a
+  deadline) until their transaction is mined;
+- the phase helpers (:meth:`~LocalMarket.next_round`, :meth:`~LocalMarket.close_round`,
+  :meth:`~LocalMarket.settle`, :meth:`~LocalMarket.past_proof_deadline`) move time holding the
+  clock exclusively, one at a time. A commit racing a time move therefore lands wholly before
+  it or wholly after it: one that names no ``round`` commits in the round that was open before
+  or in the one after, and the returned :class:`~bridge.client.salts.SealedRecord`'s ``round``
+  says which. Two ``next_round`` calls at once advance two rounds, each returning its own;
+- the in-process keeper is stepped by one thread at a time (the phase helpers,
+  :meth:`~LocalMarket.step_keeper`, :meth:`~LocalMarket.post_price`), and
+  :meth:`~LocalMarket.keeper_running` refuses to start a second running keeper;
+- :meth:`~LocalMarket.cli` runs one command at a time in the whole process (Click's runner swaps
+  ``sys.stdout`` and ``os.environ`` while it runs);
+- reads (:meth:`~LocalMarket.outcome`, :meth:`~LocalMarket.jobs`,
+  :meth:`~LocalMarket.ledger_problems`, ``now``, ``current_round``) take no lock.
 """
 
 from __future__ import annotations
 
 import contextlib
+import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -33,8 +59,9 @@ from bridge.chain.deploy import (
     deploy_market,
 )
 from bridge.chain.market import Market, RoundStatus
+from bridge.chain.sender import TxSender
 from bridge.client.participant import JobView, Participant, event_logs, read_settlement
-from bridge.client.salts import SaltStore
+from bridge.client.salts import SaltStore, SealedRecord
 from bridge.errors import BridgeError, ConfigError
 from bridge.keeper.config import KeeperConfig
 from bridge.keeper.daemon import Keeper
@@ -43,6 +70,64 @@ from bridge.testing.chain import LocalChain
 
 GWEI = 10**9
 ETHER = 10**18
+
+_CLI_LOCK = threading.Lock()
+"""One :meth:`LocalMarket.cli` at a time in the process (Click swaps ``sys.stdout``/``environ``)."""
+
+
+class _LockedSaltStore(SaltStore):
+    """A salt store whose read-modify-write updates are serialised between threads."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self._lock = threading.RLock()
+
+    def all(self) -> list[SealedRecord]:
+        with self._lock:
+            return super().all()
+
+    def add(self, record: SealedRecord) -> None:
+        with self._lock:
+            super().add(record)
+
+
+class _LocalParticipant(Participant):
+    """A :class:`Participant` whose sends hold the chain's clock shared, and whose commits and
+    proofs hold it from reading the round (or deadline) until mined (module docstring)."""
+
+    def __init__(self, market: Market, account: LocalAccount, *, salts: SaltStore,
+                 sender: TxSender, chain: LocalChain) -> None:
+        super().__init__(market, account, salts=salts, sender=sender)
+        self._clock = chain.clock
+
+    def _send(self, fn: str, *args: Any, value: int = 0) -> dict[str, Any]:
+        with self._clock.shared():
+            return super()._send(fn, *args, value=value)
+
+    def set_capacity(self, units: int) -> dict[str, Any]:
+        with self._clock.shared():
+            return super().set_capacity(units)
+
+    def bid(self, *, value: int, size: int | None, escrow: int, task: bytes = b"",
+            round: int | None = None, circuit: str | int | None = None,
+            inputs: Sequence[int] = (), top_up: bool = False) -> SealedRecord:
+        with self._clock.shared():
+            return super().bid(value=value, size=size, escrow=escrow, task=task, round=round,
+                               circuit=circuit, inputs=inputs, top_up=top_up)
+
+    def ask(self, *, cost: int, units: int | None = None,
+            round: int | None = None) -> SealedRecord:
+        with self._clock.shared():
+            return super().ask(cost=cost, units=units, round=round)
+
+    def void_round(self, round: int, from_block: int) -> dict[str, int]:
+        with self._clock.shared():
+            return super().void_round(round, from_block)
+
+    def prove(self, view: JobView, proof: bytes | None = None,
+              from_block: int = 0) -> dict[str, Any]:
+        with self._clock.shared():
+            return super().prove(view, proof, from_block)
 
 
 @dataclass(frozen=True)
@@ -61,6 +146,13 @@ class MarketSettings:
     difficulty_bits: int = 8
     capacity_interval: int = 1
     capacity_factor: int = 4
+    min_escrow: int = 1
+    """The least a bid locks, and what an invalid order forfeits to the keeper."""
+    fill_cost: int = 0
+    """Burned congestion fees to fill a round past a quarter of its cap (0: none, the default
+    here so that tests may fill small rounds; deployments default to 25 ether)."""
+    max_bids_per_round: int = 8192
+    max_asks_per_round: int = 512
     initial_price: int = 50 * GWEI
     """fixedprice: wei per unit until the keeper posts a price (the rule: docs/mechanisms.md)."""
     price_window: int = DEFAULT_RULE.window
@@ -156,41 +248,57 @@ class LocalMarket:
                  keeper_db: str | None = None, confirmations: int = 0) -> None:
         self.chain = chain
         self.w3 = chain.w3
-        self.settings = s = (settings or MarketSettings()).validate()
+        self.settings = (settings or MarketSettings()).validate()
         self.workdir = workdir
         workdir.mkdir(parents=True, exist_ok=True)
         self.keeper_account: LocalAccount = Account.from_key(
             keeper_key or keccak(text="bridge testing keeper"))
         chain.fund(self.keeper_account.address, 100 * ETHER)
         owner = chain.funder
-        if s.proofs == "groth16":
-            self.verifier = deploy_circuit_registry(
-                self.w3, owner, unit_circuits_only=s.mechanism == "proofphi")
-        else:
-            self.verifier = deploy(self.w3, "ProofOfWorkVerifier", s.difficulty_bits,
-                                   sender=owner)
-        pub = self.keeper_account._key_obj.public_key.to_bytes()
-        contract = deploy_market(self.w3, MarketConfig(
-            owner=owner, keeper=self.keeper_account.address, keeper_public_key=pub,
-            verifier=self.verifier.address,
-            mechanism={"proofphi": Mechanism.PROOFPHI, "dara": Mechanism.DARA,
-                       "fixedprice": Mechanism.FIXEDPRICE}[s.mechanism],
-            commit_period=s.commit_period, settle_period=s.settle_period,
-            proof_period=s.proof_period, refund_cap=s.refund_cap,
-            capacity_interval=s.capacity_interval, capacity_factor=s.capacity_factor,
-            initial_price=s.initial_price, price_window=s.price_window,
-            price_every=s.price_every, price_step_bps=s.price_step_bps), owner)
-        self.deploy_block = int(self.w3.eth.block_number)
+        # the deployments send from the funder: no fund may take a nonce meanwhile
+        with chain.clock.shared(), chain.funder_lock:
+            self.verifier, contract = self._deploy(owner)
+            self.deploy_block = int(self.w3.eth.block_number)
         self.market = Market(self.w3, contract.address)
         self.keeper_db = keeper_db or f"sqlite:///{workdir / 'keeper.sqlite'}"
         self.keeper_cfg = KeeperConfig(
             rpc=chain.url or "eth-tester", market=self.market.address, database=self.keeper_db,
             confirmations=confirmations, start_block=self.deploy_block, poll_interval=0.2,
             receipt_timeout=60, bump_after=20, metrics_port=0).validate()
-        self.keeper = self.new_keeper()
-        self.salts = SaltStore(workdir / "sealed.json")
-        self._accounts = 0
+        self._keeper_lock = threading.RLock()
         self._running = False
+        self.keeper = self.new_keeper()
+        self.salts: SaltStore = _LockedSaltStore(workdir / "sealed.json")
+        self._senders: dict[str, TxSender] = {}
+        self._senders_lock = threading.Lock()
+        chain.after_revert(self._resync_nonces)
+
+    def _deploy(self, owner: str) -> tuple[Any, Any]:
+        s, pub = self.settings, self.keeper_account._key_obj.public_key.to_bytes()
+        if s.proofs == "groth16":
+            verifier = deploy_circuit_registry(
+                self.w3, owner, unit_circuits_only=s.mechanism == "proofphi")
+        else:
+            verifier = deploy(self.w3, "ProofOfWorkVerifier", s.difficulty_bits, sender=owner)
+        contract = deploy_market(self.w3, MarketConfig(
+            owner=owner, keeper=self.keeper_account.address, keeper_public_key=pub,
+            verifier=verifier.address,
+            mechanism={"proofphi": Mechanism.PROOFPHI, "dara": Mechanism.DARA,
+                       "fixedprice": Mechanism.FIXEDPRICE}[s.mechanism],
+            commit_period=s.commit_period, settle_period=s.settle_period,
+            proof_period=s.proof_period, refund_cap=s.refund_cap,
+            capacity_interval=s.capacity_interval, capacity_factor=s.capacity_factor,
+            min_escrow=s.min_escrow, fill_cost=s.fill_cost,
+            max_bids_per_round=s.max_bids_per_round, max_asks_per_round=s.max_asks_per_round,
+            initial_price=s.initial_price, price_window=s.price_window,
+            price_every=s.price_every, price_step_bps=s.price_step_bps), owner)
+        return verifier, contract
+
+    def _resync_nonces(self) -> None:
+        with self._senders_lock:
+            senders = list(self._senders.values())
+        for sender in [*senders, self.keeper.sender]:
+            sender.resync_nonce()
 
     @property
     def address(self) -> str:
@@ -211,45 +319,64 @@ class LocalMarket:
 
     def restart_keeper(self) -> Keeper:
         """Stop the keeper and start a new one on the same database (as after a crash)."""
-        self.keeper.stop()
-        self.keeper = self.new_keeper()
-        return self.keeper
+        with self._keeper_lock:
+            self.keeper.stop()
+            self.keeper = self.new_keeper()
+            return self.keeper
 
     def step_keeper(self) -> None:
-        """Let the keeper read the logs and act until it has nothing left to do now."""
-        if not self._running:
-            self.keeper.run_until_idle()
+        """Let the keeper read the logs and act until it has nothing left to do now (one thread
+        at a time; nothing while the keeper runs on its own thread)."""
+        with self._keeper_lock:
+            if not self._running:
+                self.keeper.run_until_idle()
 
     @contextlib.contextmanager
     def keeper_running(self) -> Iterator[Keeper]:
         """Run the keeper on its own scheduler thread (as ``bridge keeper run`` does) inside the
-        block; the phase helpers then wait for it instead of stepping it."""
-        self.keeper.stop()
-        running = self.new_keeper(use_scheduler=True)
-        running.start()
-        self.keeper, self._running = running, True
+        block; the phase helpers then wait for it instead of stepping it. One at a time: a
+        second ``keeper_running`` while one is active raises :class:`BridgeError`."""
+        with self._keeper_lock:
+            if self._running:
+                raise BridgeError("the keeper already runs on its own thread "
+                                  "(keeper_running is active)")
+            self.keeper.stop()
+            running = self.new_keeper(use_scheduler=True)
+            running.start()
+            self.keeper, self._running = running, True
         try:
             yield running
         finally:
-            running.stop()
-            self._running = False
-            self.keeper = self.new_keeper()
+            with self._keeper_lock:
+                running.stop()
+                self._running = False
+                self.keeper = self.new_keeper()
 
     # -- participants --------------------------------------------------------------------------
     def account(self, *, fund: int = 100 * ETHER, key: bytes | None = None) -> LocalAccount:
-        """A new account holding ``fund`` wei; its key is derived from a public label unless
-        given (``keccak("bridge testing account <n>")``: never use it for real funds)."""
-        if key is None:
-            key = keccak(text=f"bridge testing account {self._accounts}")
-            self._accounts += 1
-        acct: LocalAccount = Account.from_key(key)
+        """A new account holding ``fund`` wei more than before (a new key holds exactly
+        ``fund``); its key is derived from a public label unless given (``keccak("bridge
+        testing account <n>")``, a different n for every call on this chain, from any thread:
+        never use it for real funds)."""
+        acct: LocalAccount = Account.from_key(self.chain.new_key() if key is None else key)
         if fund:
             self.chain.fund(acct.address, fund)
         return acct
 
     def participant(self, account: LocalAccount) -> Participant:
-        """Act on this market as ``account`` (bids, asks and proofs as the CLI makes them)."""
-        return Participant(self.market, account, salts=self.salts)
+        """Act on this market as ``account`` (bids, asks and proofs as the CLI makes them).
+
+        Every participant of one account made here shares one transaction sender (one nonce
+        sequence, one lock), so several threads may act as the same account; see the module
+        docstring for how their commits are ordered against time moves."""
+        with self._senders_lock:
+            sender = self._senders.get(account.address)
+            if sender is None:
+                sender = self._senders[account.address] = TxSender(
+                    self.w3, account, decode_revert=self.market.decode_revert,
+                    poll_interval=0.05)
+        return _LocalParticipant(self.market, account, salts=self.salts, sender=sender,
+                                 chain=self.chain)
 
     def prover(self, *, capacity: int = 1, stake: int | None = None,
                key: bytes | None = None) -> Participant:
@@ -280,19 +407,28 @@ class LocalMarket:
     def next_round(self) -> int:
         """Move time to the start of the next round; returns it. On a fixedprice market a keeper
         stepped by hand posts the following round's price now (as a running one does on its own
-        within the round)."""
-        r = self.current_round() + 1
-        self.chain.travel_to(self.market.params.genesis + r * self.settings.commit_period + 1)
-        if self.settings.mechanism == "fixedprice" and not self._running:
-            self.post_price()
-        return r
+        within the round).
+
+        Reading the round and moving past it is one step, exclusive of other time moves and of
+        commits in flight: two calls at once advance two rounds and return one each."""
+        with self.chain.clock.exclusive():
+            r = self.current_round() + 1
+            self.chain.travel_to(self.market.params.genesis + r * self.settings.commit_period + 1)
+            with self._keeper_lock:
+                if self.settings.mechanism == "fixedprice" and not self._running:
+                    self.post_price()
+            return r
 
     def post_price(self) -> int | None:
         """fixedprice: let the keeper post the next round's price now if the rule moves it;
-        returns the price posted (None: nothing to post)."""
-        self.keeper.read_logs()
-        assert self.keeper.pricer is not None
-        return self.keeper.pricer.tick(self.now())
+        returns the price posted (None: nothing to post). Never overlaps a step or a tick of
+        the keeper (a running one's included)."""
+        with self._keeper_lock:
+            keeper = self.keeper
+            with keeper._work:  # a running keeper's tick holds it
+                keeper.read_logs()
+                assert keeper.pricer is not None
+                return keeper.pricer.tick(self.now())
 
     def round_price(self, r: int) -> int:
         """fixedprice: round ``r``'s price per unit (wei)."""
@@ -300,9 +436,10 @@ class LocalMarket:
 
     def close_round(self, r: int | None = None) -> int:
         """Move time past round ``r``'s commit window (default: the current round)."""
-        r = self.current_round() if r is None else r
-        self.chain.travel_to(self.market.params.closes_at(r) + 1)
-        return r
+        with self.chain.clock.exclusive():
+            r = self.current_round() if r is None else r
+            self.chain.travel_to(self.market.params.closes_at(r) + 1)
+            return r
 
     def settle(self, r: int | None = None, timeout: float = 60) -> RoundOutcome:
         """Close round ``r`` (default: the current one) and let the keeper settle it (or void an
@@ -340,11 +477,12 @@ class LocalMarket:
         return self.outcome(r)
 
     def _until(self, done: Callable[[], bool], timeout: float, what: str) -> None:
-        if not self._running:
-            self.keeper.run_until_idle()
-            if not done():
-                raise BridgeError(f"the keeper stopped before {what}: see its log")
-            return
+        with self._keeper_lock:
+            if not self._running:
+                self.keeper.run_until_idle()
+                if not done():
+                    raise BridgeError(f"the keeper stopped before {what}: see its log")
+                return
         deadline = time.monotonic() + timeout
         while not done():
             if time.monotonic() > deadline:
@@ -426,6 +564,21 @@ class LocalMarket:
                     free[b.requester] = free.get(b.requester, 0) - b.escrow
                 else:
                     free[b.requester] = free.get(b.requester, 0) - b.charge
+                    if status is RoundStatus.SETTLED and b.valid is False:
+                        # an invalid bid forfeits minEscrow to the keeper (InvalidForfeited)
+                        free[b.requester] -= self.market.params.min_escrow
+            if status is RoundStatus.SETTLED:
+                for a in o.asks:
+                    if a.valid is False:  # and an invalid ask, from its prover's collateral
+                        collateral[a.prover] = (collateral.get(a.prover, 0)
+                                                - self.market.params.min_escrow)
+        for a in logs("InvalidForfeited"):
+            free[a["keeper"]] = free.get(a["keeper"], 0) + int(a["amount"])
+        burned = 0
+        for a in logs("CongestionFeeBurned"):
+            side = free if int(a["side"]) == 0 else collateral
+            side[a["payer"]] = side.get(a["payer"], 0) - int(a["fee"])
+            burned += int(a["fee"])
         problems = []
         for who, expected in sorted(free.items()):
             actual = self.market.balance_of(who)
@@ -439,13 +592,21 @@ class LocalMarket:
         held = int(self.w3.eth.get_balance(self.market.address))
         if held != non_free + sum(self.market.balance_of(w) for w in free):
             problems.append(f"the contract holds {held} wei, not what it owes")
+        if self.market.burned() != burned:
+            problems.append(f"burned fees: contract {self.market.burned()}, logs say {burned}")
         return problems
 
     # -- the CLI -------------------------------------------------------------------------------
     def cli(self, *args: str, key: bytes | None = None, from_block: bool = True) -> Any:
         """Run ``bridge ARGS --rpc … --market … [--from-block …]`` in process against this
         market (``key``: the signer's private key, passed as ``BRIDGE_PRIVATE_KEY``); returns
-        Click's result (``exit_code``, ``output``)."""
+        Click's result (``exit_code``, ``output``). One command at a time in the process
+        (Click swaps ``sys.stdout`` and ``os.environ`` while it runs); the clock is not held, so
+        a command that waits (``--wait``) lets other threads move time meanwhile."""
+        with _CLI_LOCK:
+            return self._cli(args, key, from_block)
+
+    def _cli(self, args: tuple[str, ...], key: bytes | None, from_block: bool) -> Any:
         from typer.testing import CliRunner
 
         from bridge.chain.connect import use_embedded

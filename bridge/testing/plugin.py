@@ -14,6 +14,15 @@ Installed with the package (entry point ``pytest11``), so any test suite can use
 - ``bridge_prover`` / ``bridge_requester`` — factories of funded, staked/deposited participants.
 
 Nothing heavy is imported until a fixture is used, so the plugin costs nothing to other suites.
+
+The fixtures are made on the test's thread; what they return may then be used from as many
+threads as the application under test runs: every public method of ``bridge_chain`` and
+``bridge_market`` (hence the ``bridge_prover``/``bridge_requester`` factories) and of the
+participants they make is thread-safe. Funding and key derivation are serialised, time moves,
+snapshots and reverts happen one at a time and never in the middle of a participant's send, and
+a commit racing ``next_round`` lands in one round or the next, its record saying which
+(:mod:`bridge.testing.chain` and :mod:`bridge.testing.market` say exactly what holds which lock).
+The in-process keeper is stepped by one thread at a time.
 """
 
 from __future__ import annotations

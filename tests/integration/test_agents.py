@@ -1,6 +1,10 @@
 """Prover agents as real processes on anvil (one block a second) with the real keeper running:
 a stream of requests over ten rounds, an agent SIGKILLed mid-proof, one stopped for good, and
-configurations refused before anything is sent."""
+configurations refused before anything is sent.
+
+``BRIDGE_TEST_BURN=N`` runs N CPU-bound processes beside this module's tests (the requester
+threads' races showed only with the other core busy): ``BRIDGE_TEST_BURN=1 pytest
+tests/integration/test_agents.py`` is how the stream test is checked under load."""
 
 from __future__ import annotations
 
@@ -17,7 +21,7 @@ import pytest
 
 from bridge.client.requester import RequestResult
 from bridge.testing import LocalMarket, find_anvil
-from bridge.testing.agents import BRIDGE, AgentProcess, BackgroundDemand, requester
+from bridge.testing.agents import BRIDGE, AgentProcess, BackgroundDemand, burn_cpu, requester
 from bridge.testing.agents import live_market as start_live_market
 
 GWEI = 10**9
@@ -29,6 +33,13 @@ task, prover, out, bits, pause = sys.argv[1:6]
 time.sleep(float(pause))
 open(out, "wb").write(solve_pow(bytes.fromhex(task[2:]), prover, int(bits)))
 """
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _load() -> Iterator[None]:
+    """``BRIDGE_TEST_BURN=N``: N busy processes while the module runs (module docstring)."""
+    with burn_cpu(int(os.environ.get("BRIDGE_TEST_BURN", "0") or 0)):
+        yield
 
 
 @pytest.fixture
