@@ -25,10 +25,15 @@ abstract contract MarketStorage is IProverMarketTypes, Ownable2Step {
     /// @param refundCap Collateral per unit of capacity and compensation per missed unit, wei (> 0).
     /// @param capacityInterval Rounds between capacity changes.
     /// @param capacityFactor Maximum fold of a capacity change (≥ 1).
-    /// @param minEscrow Smallest escrow a bid may lock (≥ 1 wei): what one junk commitment costs.
+    /// @param minEscrow Smallest escrow a bid may lock (≥ 1 wei), and what an invalid order (bid or
+    ///        ask) forfeits to the keeper that settles it: its settlement's gas (an ask reserves it
+    ///        in collateral).
+    /// @param fillCost Congestion fees (wei, burned) that filling one side of a round from a quarter
+    ///        of its cap to the cap costs in total; orders below a quarter pay none (0: no fee).
     /// @param maxBidsPerRound Commitments a round accepts on the bid side (≤ `MAX_BIDS_LIMIT`).
     /// @param maxAsksPerRound Commitments a round accepts on the ask side (≤ `MAX_ASKS_LIMIT`, so
-    ///        the ask reveals fit one transaction and the ask table rides along with every page).
+    ///        the ask reveals fit one transaction even when every ask is invalid, and the ask table
+    ///        rides along with every page).
     /// @param checkpointInterval Bids between stored checkpoints of the bid chain (64 in production:
     ///        one 22k-gas write per 64 commits; tests use small values to page small rounds).
     /// @param initialPrice FIXEDPRICE: the per-unit price (wei) until the keeper posts one (≥ 1).
@@ -52,6 +57,7 @@ abstract contract MarketStorage is IProverMarketTypes, Ownable2Step {
         uint256 capacityInterval;
         uint256 capacityFactor;
         uint256 minEscrow;
+        uint256 fillCost;
         uint256 maxBidsPerRound;
         uint256 maxAsksPerRound;
         uint256 checkpointInterval;
@@ -151,18 +157,29 @@ abstract contract MarketStorage is IProverMarketTypes, Ownable2Step {
         bool proofPhi;
         uint256 price; // FIXEDPRICE: the round's price (0 for the other mechanisms)
         uint256 eligibleUnits; // FIXEDPRICE: units of eligible bids that lost, this page
+        uint256 kept; // the current bid's forfeit (`minEscrow` when it is invalid, else 0)
+        uint256 invalids; // invalid bids on this page (each forfeits `minEscrow` to the keeper)
     }
 
-    /// @notice Largest `maxAsksPerRound` a deployment may choose (ask reveals ≤ ~80 KB in one transaction).
-    uint256 public constant MAX_ASKS_LIMIT = 1024;
-    /// @notice Largest `maxBidsPerRound` a deployment may choose.
-    uint256 public constant MAX_BIDS_LIMIT = 65536;
-    /// @dev Bytes of one ask-table entry: word 0 = prover (160) | index (16) | quantity (32) | sold (32)
-    ///      | 16 zero bits; word 1 = cost.
-    uint256 internal constant ENTRY = 64;
     /// @dev Bytes of an invalid order's evidence after its commitment: reason (1) | shared point
     ///      S (64) | DLEQ c (32) | z (32).
     uint256 internal constant EVIDENCE = 129;
+    /// @dev Bytes of one invalid ask in `beginSettlement` (the largest ask reveal): prover (20) |
+    ///      capacity (4) | flag (1) | commitment (32) | evidence.
+    uint256 internal constant INVALID_ASK = 25 + 32 + EVIDENCE;
+    /// @dev Transaction bytes a `beginSettlement` may use: the pools' 128 KiB limit less 1 KiB for
+    ///      the envelope (nonce, fees, signature) and the ABI head (selector, round, offsets,
+    ///      Prooφ claim, lengths: 388 bytes).
+    uint256 internal constant SETTLE_TX_BYTES = 128 * 1024 - 1024;
+    /// @notice Largest `maxAsksPerRound` a deployment may choose: every ask fits the one
+    ///         `beginSettlement` even when all are invalid with evidence (130,048 / 186 = 699).
+    uint256 public constant MAX_ASKS_LIMIT = SETTLE_TX_BYTES / INVALID_ASK;
+    /// @notice Largest `maxBidsPerRound` a deployment may choose: a page settles at least one bid,
+    ///         so the 16-bit page counters (`Progress.pages`, `unwound`) cannot wrap.
+    uint256 public constant MAX_BIDS_LIMIT = type(uint16).max;
+    /// @dev Bytes of one ask-table entry: word 0 = prover (160) | index (16) | quantity (32) | sold (32)
+    ///      | 16 zero bits; word 1 = cost.
+    uint256 internal constant ENTRY = 64;
     /// @dev Largest invalid-mark reason code.
     uint256 internal constant MAX_REASON = 12;
 
@@ -173,31 +190,34 @@ abstract contract MarketStorage is IProverMarketTypes, Ownable2Step {
     uint256 internal constant MARGIN_MASK = ((1 << 127) - 1) << 128;
     uint256 internal constant MAX_SIZE = type(uint32).max;
 
-    IProofVerifier public immutable verifier;
-    Mechanism public immutable mechanism;
-    uint256 public immutable genesis;
-    uint256 public immutable commitPeriod;
-    uint256 public immutable settlePeriod;
-    uint256 public immutable proofPeriod;
-    uint256 public immutable refundCap;
-    uint256 public immutable capacityInterval;
-    uint256 public immutable capacityFactor;
-    uint256 public immutable minEscrow;
-    uint256 public immutable maxBidsPerRound;
-    uint256 public immutable maxAsksPerRound;
+    IProofVerifier internal immutable _verifier;
+    Mechanism internal immutable _mechanism;
+    uint256 internal immutable _genesis;
+    uint256 internal immutable _commitPeriod;
+    uint256 internal immutable _settlePeriod;
+    uint256 internal immutable _proofPeriod;
+    uint256 internal immutable _refundCap;
+    uint256 internal immutable _capacityInterval;
+    uint256 internal immutable _capacityFactor;
+    uint256 internal immutable _minEscrow;
+    /// @notice Congestion fees (wei, burned) to fill one side of a round from a quarter of its cap
+    ///         to the cap (see `congestionFee`).
+    uint256 internal immutable _fillCost;
+    uint256 internal immutable _maxBidsPerRound;
+    uint256 internal immutable _maxAsksPerRound;
     /// @notice Bids between two stored checkpoints of the bid chain: pages end on multiples of it.
-    uint256 public immutable checkpointInterval;
+    uint256 internal immutable _checkpointInterval;
     /// @notice FIXEDPRICE: the price of every round before the first post (0 for other mechanisms).
-    uint256 public immutable initialPrice;
+    uint256 internal immutable _initialPrice;
     /// @notice FIXEDPRICE: settled rounds the price rule reads (see `Config`).
-    uint256 public immutable priceWindow;
+    uint256 internal immutable _priceWindow;
     /// @notice FIXEDPRICE: prices are posted for rounds that are multiples of it.
-    uint256 public immutable priceEvery;
+    uint256 internal immutable _priceEvery;
     /// @notice FIXEDPRICE: largest move of one post, basis points of the factor (see `Config`).
-    uint256 public immutable priceStepBps;
+    uint256 internal immutable _priceStepBps;
     /// @notice True when the verifier is a circuit registry: bids name a circuit and its inputs
     ///         (`commitTask`) and a bid's size must be its circuit's units.
-    bool public immutable circuitTasks;
+    bool internal immutable _circuitTasks;
 
     /// @dev One keeper term: from round `fromRound` on (until the next term), `keeper` settles and
     ///      clients encrypt to the term's key. Terms only start in rounds that have not opened yet,
@@ -227,35 +247,38 @@ abstract contract MarketStorage is IProverMarketTypes, Ownable2Step {
     /// @dev FIXEDPRICE: rounds with a posted price, increasing, and each one's price.
     uint256[] internal _priceRounds;
     mapping(uint256 round => uint256) internal _prices;
+    /// @dev Congestion fees burned so far (held by the market for good; counted in `nonFree`).
+    uint256 internal _burned;
 
     /// @dev Only sets the immutables: {ProverMarket}'s constructor checks the configuration
     ///      (`_checkConfig`) and names the first keeper; its {SettlementModule} needs neither.
     constructor(Config memory cfg) Ownable(cfg.owner) {
-        verifier = IProofVerifier(cfg.verifier);
-        mechanism = cfg.mechanism;
-        genesis = cfg.genesis == 0 ? block.timestamp : cfg.genesis;
-        commitPeriod = cfg.commitPeriod;
-        settlePeriod = cfg.settlePeriod;
-        proofPeriod = cfg.proofPeriod;
-        refundCap = cfg.refundCap;
-        capacityInterval = cfg.capacityInterval;
-        capacityFactor = cfg.capacityFactor;
-        minEscrow = cfg.minEscrow;
-        maxBidsPerRound = cfg.maxBidsPerRound;
-        maxAsksPerRound = cfg.maxAsksPerRound;
-        checkpointInterval = cfg.checkpointInterval;
+        _verifier = IProofVerifier(cfg.verifier);
+        _mechanism = cfg.mechanism;
+        _genesis = cfg.genesis == 0 ? block.timestamp : cfg.genesis;
+        _commitPeriod = cfg.commitPeriod;
+        _settlePeriod = cfg.settlePeriod;
+        _proofPeriod = cfg.proofPeriod;
+        _refundCap = cfg.refundCap;
+        _capacityInterval = cfg.capacityInterval;
+        _capacityFactor = cfg.capacityFactor;
+        _minEscrow = cfg.minEscrow;
+        _fillCost = cfg.fillCost;
+        _maxBidsPerRound = cfg.maxBidsPerRound;
+        _maxAsksPerRound = cfg.maxAsksPerRound;
+        _checkpointInterval = cfg.checkpointInterval;
         bool fixedPrice = cfg.mechanism == Mechanism.FIXEDPRICE;
-        initialPrice = fixedPrice ? cfg.initialPrice : 0;
-        priceWindow = fixedPrice ? cfg.priceWindow : 0;
-        priceEvery = fixedPrice ? cfg.priceEvery : 0;
-        priceStepBps = fixedPrice ? cfg.priceStepBps : 0;
+        _initialPrice = fixedPrice ? cfg.initialPrice : 0;
+        _priceWindow = fixedPrice ? cfg.priceWindow : 0;
+        _priceEvery = fixedPrice ? cfg.priceEvery : 0;
+        _priceStepBps = fixedPrice ? cfg.priceStepBps : 0;
         bool circuits = false;
         if (cfg.verifier.code.length != 0) {
             try ICircuitRegistry(cfg.verifier).circuitRegistryMagic() returns (bytes32 magic) {
                 circuits = magic == keccak256("ProverMarket.CircuitRegistry.v1");
             } catch {}
         }
-        circuitTasks = circuits;
+        _circuitTasks = circuits;
     }
 
     /// @dev The deployment checks, run once by {ProverMarket}'s constructor (its module is
@@ -270,6 +293,8 @@ abstract contract MarketStorage is IProverMarketTypes, Ownable2Step {
         if (cfg.genesis > block.timestamp) revert InvalidConfig("genesis");
         if (cfg.minEscrow == 0) revert InvalidConfig("minEscrow");
         if (cfg.refundCap == 0) revert InvalidConfig("refundCap");
+        if (cfg.minEscrow > type(uint96).max) revert InvalidConfig("minEscrow");
+        if (cfg.fillCost > type(uint128).max) revert InvalidConfig("fillCost");
         if (cfg.maxBidsPerRound == 0 || cfg.maxBidsPerRound > MAX_BIDS_LIMIT) revert InvalidConfig("maxBidsPerRound");
         if (cfg.checkpointInterval == 0 || cfg.checkpointInterval > 1024) revert InvalidConfig("checkpointInterval");
         if (cfg.maxAsksPerRound == 0 || cfg.maxAsksPerRound > MAX_ASKS_LIMIT) revert InvalidConfig("maxAsksPerRound");
@@ -279,6 +304,20 @@ abstract contract MarketStorage is IProverMarketTypes, Ownable2Step {
             if (cfg.priceEvery == 0 || cfg.priceEvery > 1024) revert InvalidConfig("priceEvery");
             if (cfg.priceStepBps == 0 || cfg.priceStepBps > 1_000_000) revert InvalidConfig("priceStepBps");
         }
+    }
+
+    /// @dev The congestion fee of the order finding `position` orders on `side` (see
+    ///      {IMarketViews-congestionFee}): the k-th paid order (k = 1 … M, M = cap − ⌊cap/4⌋)
+    ///      pays ⌈fillCost · k² / S⌉ with S = Σ k² = M(M+1)(2M+1)/6, so the M paid orders
+    ///      together pay at least fillCost (< 2^128 · 2^32: no overflow).
+    function _congestionFee(uint256 side, uint256 position) internal view returns (uint256) {
+        uint256 cap = side == 0 ? _maxBidsPerRound : _maxAsksPerRound;
+        uint256 free = cap / 4;
+        if (position < free || _fillCost == 0) return 0;
+        uint256 m = cap - free;
+        uint256 k = position - free + 1;
+        uint256 s = m * (m + 1) * (2 * m + 1) / 6;
+        return (_fillCost * k * k + s - 1) / s;
     }
 
     /// @dev The term governing `round` and its keeper (term 0 starts at round 0, so one exists).
@@ -315,7 +354,7 @@ abstract contract MarketStorage is IProverMarketTypes, Ownable2Step {
             if (_priceRounds[mid] <= round) lo = mid + 1;
             else hi = mid;
         }
-        return lo == 0 ? initialPrice : _prices[_priceRounds[lo - 1]];
+        return lo == 0 ? _initialPrice : _prices[_priceRounds[lo - 1]];
     }
 
     /// @dev secp256k1: y² = x³ + 7 over the field of `P`.

@@ -64,7 +64,7 @@ contract ProverMarket is MarketStorage, IProverMarket, ReentrancyGuardTransient 
         external
         payable
     {
-        if (circuitTasks) revert OpaqueTaskRefused();
+        if (_circuitTasks) revert OpaqueTaskRefused();
         _commitBid(round, commitment, ciphertext, escrow, task, new uint256[](0));
     }
 
@@ -77,8 +77,8 @@ contract ProverMarket is MarketStorage, IProverMarket, ReentrancyGuardTransient 
         uint256 circuitId,
         uint256[] calldata inputs
     ) external payable {
-        if (!circuitTasks) revert CircuitTasksUnsupported();
-        bytes32 task = ICircuitRegistry(address(verifier)).taskOf(circuitId, inputs);
+        if (!_circuitTasks) revert CircuitTasksUnsupported();
+        bytes32 task = ICircuitRegistry(address(_verifier)).taskOf(circuitId, inputs);
         // one-unit tasks only: a mechanism may split a bid's units across provers, and every part
         // of a multi-unit circuit task would have to prove the whole circuit
         uint256 units = uint256(task) >> 224;
@@ -95,11 +95,18 @@ contract ProverMarket is MarketStorage, IProverMarket, ReentrancyGuardTransient 
         uint256[] memory inputs
     ) private {
         _checkCommitOpen(round);
-        if (escrow < minEscrow) revert EscrowTooSmall(escrow, minEscrow);
+        if (escrow < _minEscrow) revert EscrowTooSmall(escrow, _minEscrow);
         Account storage a = _accounts[msg.sender];
         uint256 free = a.free;
-        // Amounts are wei the market holds (< 2^128 in all) and n < maxBidsPerRound ≤ 2^16, so
-        // the sums below cannot overflow; free ≥ escrow is checked before the subtraction.
+        Round storage r = _rounds[round];
+        uint256 word = r.bidChain;
+        uint256 n = Commitments.count(word);
+        if (n >= _maxBidsPerRound) revert RoundFull(round, 0, _maxBidsPerRound);
+        // below a quarter of the cap (every round but a crowded one) no fee: skip the formula
+        uint256 fee = n < _maxBidsPerRound / 4 ? 0 : _congestionFee(0, n);
+        // Amounts are wei the market holds (< 2^128 in all), fee < 2^128 · 2^32 / S and
+        // n < maxBidsPerRound < 2^16, so the sums below cannot overflow; free ≥ escrow + fee is
+        // checked before the subtraction.
         unchecked {
             if (msg.value != 0) {
                 // deposit and bid in one transaction: the value joins the free balance first
@@ -107,18 +114,22 @@ contract ProverMarket is MarketStorage, IProverMarket, ReentrancyGuardTransient 
                 a.marker = 1;
                 emit Deposited(msg.sender, msg.value);
             }
-            if (free < escrow) revert InsufficientBalance(msg.sender, free, escrow);
-            Round storage r = _rounds[round];
-            uint256 word = r.bidChain;
-            uint256 n = Commitments.count(word);
-            if (n >= maxBidsPerRound) revert RoundFull(round, 0, maxBidsPerRound);
-            a.free = uint128(free - escrow);
-            _ledger.nonFree += uint128(escrow);
+            uint256 owed = escrow + fee;
+            if (free < owed) revert InsufficientBalance(msg.sender, free, owed);
+            a.free = uint128(free - owed);
+            _ledger.nonFree += uint128(owed);
+            if (fee != 0) _burn(round, 0, fee);
             uint256 next = Commitments.nextBid(word, commitment, msg.sender, escrow, task);
             r.bidChain = next;
-            if ((n + 1) % checkpointInterval == 0) _checkpoints[round][(n + 1) / checkpointInterval] = next;
+            if ((n + 1) % _checkpointInterval == 0) _checkpoints[round][(n + 1) / _checkpointInterval] = next;
             emit BidCommitted(round, msg.sender, n, commitment, escrow, task, ciphertext, inputs);
         }
+    }
+
+    /// @dev Burns a congestion fee already moved into `nonFree`: it stays there for good.
+    function _burn(uint256 round, uint8 side, uint256 fee) private {
+        _burned += fee;
+        emit CongestionFeeBurned(round, msg.sender, side, fee);
     }
 
     // =================================================================== provers
@@ -138,14 +149,14 @@ contract ProverMarket is MarketStorage, IProverMarket, ReentrancyGuardTransient 
         ProverInfo storage p = _provers[msg.sender];
         (bool pending, uint256 askRound, uint256 unlocksBy) = _pendingAsk(p);
         if (pending) revert CapacityLockedByAsk(msg.sender, askRound, unlocksBy);
-        uint256 required = refundCap * units;
+        uint256 required = _refundCap * units;
         if (p.collateral < required) revert InsufficientCollateral(msg.sender, p.collateral, required);
         uint256 cur = currentRound();
         if (units != 0 && p.capacityRound != 0) {
-            uint256 allowedFrom = uint256(p.capacityRound) - 1 + capacityInterval;
+            uint256 allowedFrom = uint256(p.capacityRound) - 1 + _capacityInterval;
             if (cur < allowedFrom) revert CapacityChangeTooSoon(msg.sender, cur, allowedFrom);
             uint256 ref = p.refCapacity;
-            if (units > ref * capacityFactor || units * capacityFactor < ref) {
+            if (units > ref * _capacityFactor || units * _capacityFactor < ref) {
                 revert CapacityChangeTooLarge(msg.sender, ref, units);
             }
         }
@@ -162,8 +173,8 @@ contract ProverMarket is MarketStorage, IProverMarket, ReentrancyGuardTransient 
         (bool pending, uint256 askRound, uint256 unlocksBy) = _pendingAsk(p);
         if (pending) revert CollateralLockedByAsk(msg.sender, askRound, unlocksBy);
         uint256 collateral = p.collateral;
-        uint256 backing = refundCap * p.outstanding;
-        uint256 needed = backing + refundCap * uint256(p.capacity) + amount;
+        uint256 backing = _refundCap * p.outstanding;
+        uint256 needed = backing + _refundCap * uint256(p.capacity) + amount;
         if (collateral < needed) {
             // enough once capacity is 0: say so (`exit` does both in one call)
             if (p.capacity != 0 && collateral >= backing + amount) {
@@ -187,7 +198,7 @@ contract ProverMarket is MarketStorage, IProverMarket, ReentrancyGuardTransient 
         p.capacityRound = uint32(cur + 1);
         emit CapacitySet(cur, msg.sender, 0);
         uint256 collateral = p.collateral;
-        uint256 backing = refundCap * p.outstanding;
+        uint256 backing = _refundCap * p.outstanding;
         if (collateral > backing) {
             amount = collateral - backing;
             p.collateral = uint96(backing);
@@ -206,12 +217,21 @@ contract ProverMarket is MarketStorage, IProverMarket, ReentrancyGuardTransient 
         if (p.lastAskRound == round + 1) revert AskAlreadyCommitted(round, msg.sender);
         // Reserve collateral for this ask, for every earlier ask that may still be settled (each
         // at most `capacity` units: capacity is frozen while one may) and for outstanding units.
-        uint256 required = refundCap * (uint256(p.outstanding) + capacity * (1 + _asksMaySettle(p)));
-        if (p.collateral < required) revert InsufficientCollateral(msg.sender, p.collateral, required);
+        // Each of them may also be invalid and forfeit `minEscrow` to the keeper; this ask's
+        // congestion fee is paid (burned) from the collateral above all that.
         Round storage r = _rounds[round];
         uint256 word = r.askChainOrJobRoot;
         uint256 n = Commitments.count(word);
-        if (n >= maxAsksPerRound) revert RoundFull(round, 1, maxAsksPerRound);
+        if (n >= _maxAsksPerRound) revert RoundFull(round, 1, _maxAsksPerRound);
+        uint256 fee = _congestionFee(1, n);
+        uint256 collateral = p.collateral;
+        uint256 required = _refundCap * uint256(p.outstanding)
+            + (_refundCap * capacity + _minEscrow) * (1 + _asksMaySettle(p)) + fee;
+        if (collateral < required) revert InsufficientCollateral(msg.sender, collateral, required);
+        if (fee != 0) {
+            p.collateral = uint96(collateral - fee);
+            _burn(round, 1, fee);
+        }
         p.lastAskRound = uint32(round + 1);
         r.askChainOrJobRoot = Commitments.nextAsk(word, commitment, msg.sender, capacity);
         emit AskCommitted(round, msg.sender, n, commitment, capacity, ciphertext);
@@ -229,8 +249,8 @@ contract ProverMarket is MarketStorage, IProverMarket, ReentrancyGuardTransient 
             if (last == 0) return 0;
             --last;
         }
-        uint256 elapsed = block.timestamp - genesis;
-        uint256 first = elapsed > settlePeriod ? (elapsed - settlePeriod) / commitPeriod : 0;
+        uint256 elapsed = block.timestamp - _genesis;
+        uint256 first = elapsed > _settlePeriod ? (elapsed - _settlePeriod) / _commitPeriod : 0;
         return last < first ? 0 : last - first + 1;
     }
 
@@ -242,10 +262,10 @@ contract ProverMarket is MarketStorage, IProverMarket, ReentrancyGuardTransient 
         uint256 lastAsk = p.lastAskRound;
         if (lastAsk == 0) return (false, 0, 0);
         uint256 askRound = lastAsk - 1;
-        uint256 deadline = genesis + (askRound + 1) * commitPeriod + settlePeriod;
+        uint256 deadline = _genesis + (askRound + 1) * _commitPeriod + _settlePeriod;
         RoundStatus status = _rounds[askRound].status;
         bool final_ = status == RoundStatus.SETTLED || status == RoundStatus.VOIDED;
-        uint256 earlier = deadline > commitPeriod ? deadline - commitPeriod : 0;
+        uint256 earlier = deadline > _commitPeriod ? deadline - _commitPeriod : 0;
         uint256 unlocksBy = final_ ? earlier : deadline;
         return (block.timestamp < unlocksBy, askRound, unlocksBy);
     }
@@ -274,7 +294,7 @@ contract ProverMarket is MarketStorage, IProverMarket, ReentrancyGuardTransient 
         }
         (mapping(uint256 => uint256) storage bits, uint256 wordIndex, uint256 word, uint256 bit) =
             _openJob(round, job, merkleProof);
-        if (!verifier.verify(job.task, msg.sender, proof)) revert ProofRejected(round, job.jobIndex);
+        if (!_verifier.verify(job.task, msg.sender, proof)) revert ProofRejected(round, job.jobIndex);
         uint256 margin = job.chargeShare - job.payment;
         bits[wordIndex] = (word | bit) + (margin << 128);
         ProverInfo storage p = _provers[msg.sender];
@@ -293,7 +313,7 @@ contract ProverMarket is MarketStorage, IProverMarket, ReentrancyGuardTransient 
         bits[wordIndex] = word | bit;
         ProverInfo storage p = _provers[job.prover];
         uint256 collateral = p.collateral;
-        uint256 compensation = refundCap * job.units;
+        uint256 compensation = _refundCap * job.units;
         if (compensation > collateral) compensation = collateral;
         p.collateral = uint96(collateral - compensation);
         p.outstanding -= uint32(job.units);
@@ -333,7 +353,7 @@ contract ProverMarket is MarketStorage, IProverMarket, ReentrancyGuardTransient 
     ///      the other fields, or the Merkle proof, differs from the settlement's).
     function _wrongJobField(uint256 round, Job calldata job) private view returns (bytes32) {
         if (job.jobIndex >= _rounds[round].jobCount) return "jobIndex";
-        uint256 due = genesis + (round + 1) * commitPeriod + settlePeriod + proofPeriod;
+        uint256 due = _genesis + (round + 1) * _commitPeriod + _settlePeriod + _proofPeriod;
         if (job.proofDeadline != due) return "proofDeadline";
         return "leaf";
     }
@@ -347,6 +367,12 @@ contract ProverMarket is MarketStorage, IProverMarket, ReentrancyGuardTransient 
 
     /// @inheritdoc IProverMarket
     function unwindPage(uint256, ChargeEntry[] calldata) external {
+        _delegateToModule();
+    }
+
+    /// @notice Every other selector (the configuration and fee views of {IMarketViews}) is served
+    ///         by the module on this market's storage and immutables (the same configuration).
+    fallback() external {
         _delegateToModule();
     }
 
@@ -443,7 +469,7 @@ contract ProverMarket is MarketStorage, IProverMarket, ReentrancyGuardTransient 
 
     /// @inheritdoc IProverMarket
     function currentRound() public view returns (uint256) {
-        return (block.timestamp - genesis) / commitPeriod;
+        return (block.timestamp - _genesis) / _commitPeriod;
     }
 
     /// @inheritdoc IProverMarket
@@ -452,23 +478,23 @@ contract ProverMarket is MarketStorage, IProverMarket, ReentrancyGuardTransient 
         view
         returns (uint256 opensAt, uint256 closesAt, uint256 settleDeadline, uint256 proofDeadline)
     {
-        opensAt = genesis + round * commitPeriod;
-        closesAt = opensAt + commitPeriod;
-        settleDeadline = closesAt + settlePeriod;
-        proofDeadline = _rounds[round].settledAt == 0 ? 0 : settleDeadline + proofPeriod;
+        opensAt = _genesis + round * _commitPeriod;
+        closesAt = opensAt + _commitPeriod;
+        settleDeadline = closesAt + _settlePeriod;
+        proofDeadline = _rounds[round].settledAt == 0 ? 0 : settleDeadline + _proofPeriod;
     }
 
     /// @inheritdoc IProverMarket
     function roundPhase(uint256 round) external view returns (Phase) {
         Round storage r = _rounds[round];
         if (r.status == RoundStatus.VOIDED) return Phase.VOIDED;
-        uint256 opensAt = genesis + round * commitPeriod;
+        uint256 opensAt = _genesis + round * _commitPeriod;
         if (r.status == RoundStatus.SETTLED) {
-            return block.timestamp < opensAt + commitPeriod + settlePeriod + proofPeriod ? Phase.PROOF : Phase.SLASHABLE;
+            return block.timestamp < opensAt + _commitPeriod + _settlePeriod + _proofPeriod ? Phase.PROOF : Phase.SLASHABLE;
         }
         if (block.timestamp < opensAt) return Phase.UPCOMING;
-        if (block.timestamp < opensAt + commitPeriod) return Phase.COMMIT;
-        if (block.timestamp < opensAt + commitPeriod + settlePeriod) return Phase.SETTLE;
+        if (block.timestamp < opensAt + _commitPeriod) return Phase.COMMIT;
+        if (block.timestamp < opensAt + _commitPeriod + _settlePeriod) return Phase.SETTLE;
         return Phase.VOIDABLE;
     }
 

@@ -5,15 +5,19 @@ import {MarketStorage} from "./MarketStorage.sol";
 import {Commitments} from "./libraries/Commitments.sol";
 import {JobTree} from "./libraries/JobTree.sol";
 import {Ranking} from "./libraries/Ranking.sol";
+import {IMarketViews} from "./interfaces/IMarketViews.sol";
+import {IProofVerifier} from "./interfaces/IProofVerifier.sol";
 
 /// @title SettlementModule
 /// @notice Paged settlement and voiding of {ProverMarket} rounds. The market deploys its own module
 ///         in its constructor (same configuration) and `delegatecall`s `beginSettlement`,
 ///         `settleBids`, `voidRound` and `unwindPage` to it, so this code runs on the market's
 ///         storage; it lives apart only to keep each contract under the 24,576-byte code limit.
+///         It also serves the market's configuration and fee views ({IMarketViews}) through the
+///         market's fallback.
 ///         Called directly it acts on its own empty storage and holds no funds.
 ///         See {IProverMarket} for the functions' documentation.
-contract SettlementModule is MarketStorage {
+contract SettlementModule is MarketStorage, IMarketViews {
     constructor(Config memory cfg) MarketStorage(cfg) {}
 
     // ================================================================ settlement
@@ -32,8 +36,11 @@ contract SettlementModule is MarketStorage {
             revert RoundAlreadyFinal(round, r.status);
         }
         _checkSettleWindow(round);
-        bool proofPhi = mechanism == Mechanism.PROOFPHI;
-        (bytes memory table, uint256 nAsks) = _readAsks(round, r.askChainOrJobRoot, asks, askOrder, proofPhi);
+        bool proofPhi = _mechanism == Mechanism.PROOFPHI;
+        // invalid asks forfeit once: at the first begin (a begin again reads the same reveals)
+        (bytes memory table, uint256 nAsks, uint256 forfeited) =
+            _readAsks(round, r.askChainOrJobRoot, asks, askOrder, proofPhi, r.status == RoundStatus.OPEN);
+        if (forfeited != 0) _forfeit(round, nAsks - table.length / ENTRY, forfeited);
         if (proofPhi) {
             _storeClaim(round, table, claim);
         } else if (claim.ell != 0 || claim.hasPivotA || claim.hasPivotB) {
@@ -45,7 +52,7 @@ contract SettlementModule is MarketStorage {
         r.status = RoundStatus.SETTLING;
         emit SettlementBegun(round, nAsks, table.length / ENTRY, h);
         if (Commitments.count(r.bidChain) == 0) {
-            _finish(round, r, table, _progress[round], mechanism == Mechanism.FIXEDPRICE ? _roundPrice(round) : 0);
+            _finish(round, r, table, _progress[round], _mechanism == Mechanism.FIXEDPRICE ? _roundPrice(round) : 0);
         }
     }
 
@@ -56,8 +63,9 @@ contract SettlementModule is MarketStorage {
         uint256 stored,
         bytes calldata asks,
         uint256[] calldata askOrder,
-        bool proofPhi
-    ) private view returns (bytes memory table, uint256 n) {
+        bool proofPhi,
+        bool forfeit
+    ) private returns (bytes memory table, uint256 n, uint256 forfeited) {
         uint256 off = _offsetOf(asks);
         uint256 end = off + asks.length;
         uint256 word = 0;
@@ -87,6 +95,7 @@ contract SettlementModule is MarketStorage {
                 c = _word(off);
                 _checkMark(round, 1, i, off + 32);
                 off += 32 + EVIDENCE;
+                if (forfeit) forfeited += _forfeitAsk(prover);
             } else {
                 revert PageMalformed(round, off - 1 - _offsetOf(asks));
             }
@@ -160,8 +169,8 @@ contract SettlementModule is MarketStorage {
         Progress memory pr = _progress[round];
         PageCtx memory c;
         c.round = round;
-        c.proofPhi = mechanism == Mechanism.PROOFPHI;
-        if (mechanism == Mechanism.FIXEDPRICE) c.price = _roundPrice(round);
+        c.proofPhi = _mechanism == Mechanism.PROOFPHI;
+        if (_mechanism == Mechanism.FIXEDPRICE) c.price = _roundPrice(round);
         c.cursor = _offsetOf(page) + 12;
         c.end = _offsetOf(page) + page.length;
         if (page.length < 12) revert PageMalformed(round, 0);
@@ -175,8 +184,8 @@ contract SettlementModule is MarketStorage {
         uint256 last = c.firstBid + c.bidCount;
         if (c.bidCount == 0) revert PageMalformed(round, 0);
         if (last > total) revert RevealsMismatch(round, 0);
-        c.word = c.firstBid == 0 ? 0 : _checkpoints[round][c.firstBid / checkpointInterval];
-        c.deadline = genesis + (round + 1) * commitPeriod + settlePeriod + proofPeriod;
+        c.word = c.firstBid == 0 ? 0 : _checkpoints[round][c.firstBid / _checkpointInterval];
+        c.deadline = _genesis + (round + 1) * _commitPeriod + _settlePeriod + _proofPeriod;
         c.tableLen = table.length / ENTRY;
         uint256[] memory charges = new uint256[](c.bidCount);
         bytes32[] memory leaves = new bytes32[](c.jobCount);
@@ -192,8 +201,8 @@ contract SettlementModule is MarketStorage {
         if (last == total) {
             if (c.word != r.bidChain) revert RevealsMismatch(round, 0);
         } else {
-            if (last % checkpointInterval != 0) revert PageMisaligned(round, last);
-            if (c.word != _checkpoints[round][last / checkpointInterval]) revert RevealsMismatch(round, 0);
+            if (last % _checkpointInterval != 0) revert PageMisaligned(round, last);
+            if (c.word != _checkpoints[round][last / _checkpointInterval]) revert RevealsMismatch(round, 0);
         }
         _recordPage(c, pr, leaves);
         if (c.eligibleUnits != 0) pr.eligibleUnits += uint48(c.eligibleUnits);
@@ -208,6 +217,7 @@ contract SettlementModule is MarketStorage {
     /// @dev Stores a page's effects on the ledger, its job root and its charges digest.
     function _recordPage(PageCtx memory c, Progress memory pr, bytes32[] memory leaves) private {
         if (c.released != 0) _ledger.nonFree -= uint128(c.released);
+        if (c.invalids != 0) _forfeit(c.round, c.invalids, c.invalids * _minEscrow);
         Totals storage t = _totals[c.round];
         t.charged += uint128(c.charged);
         t.paid += uint128(c.paid);
@@ -240,6 +250,17 @@ contract SettlementModule is MarketStorage {
         c.cursor = off + 69;
     }
 
+    /// @dev An invalid bid at calldata offset `off`: its commitment, after checking the mark's
+    ///      reason and the page's length; the bid forfeits `minEscrow` to the keeper.
+    function _invalidBid(PageCtx memory c, uint256 b, uint256 off) private view returns (bytes32 cm) {
+        if (off + 32 + EVIDENCE > c.end) revert PageMalformed(c.round, off);
+        cm = _word(off);
+        _checkMark(c.round, 0, b, off + 32);
+        c.cursor = off + 32 + EVIDENCE;
+        c.kept = _minEscrow;
+        ++c.invalids;
+    }
+
     /// @dev Folds a settled bid into the chain and credits its refund.
     function _closeBid(
         PageCtx memory c,
@@ -255,9 +276,12 @@ contract SettlementModule is MarketStorage {
         // charge ≤ value ≤ escrow (checked by the callers); escrows and balances are wei of the
         // market's own balance (< 2^128), summed over < 2^16 bids: nothing here can overflow
         unchecked {
-            uint256 refund = escrow - charge;
+            // an invalid bid (charge 0) keeps back its forfeit, minEscrow ≤ escrow
+            uint256 kept = c.kept;
+            uint256 refund = escrow - charge - kept;
+            if (kept != 0) c.kept = 0;
             if (refund != 0) _accounts[requester].free += uint128(refund);
-            c.released += refund;
+            c.released += refund; // the forfeit leaves nonFree in `_forfeit`
             if (charge != 0) {
                 charges[i] = charge;
                 c.charged += charge;
@@ -281,17 +305,14 @@ contract SettlementModule is MarketStorage {
         uint256 charge = 0;
         bytes32 cm;
         if (flag == 0) {
-            if (off + 32 + EVIDENCE > c.end) revert PageMalformed(c.round, off);
-            cm = _word(off);
-            _checkMark(c.round, 0, b, off + 32);
-            c.cursor = off + 32 + EVIDENCE;
+            cm = _invalidBid(c, b, off);
         } else {
             if (off + 70 > c.end) revert PageMalformed(c.round, off);
             uint256 value = _rd(off, 16);
             uint256 size = _rd(off + 16, 4);
             charge = _rd(off + 52, 16);
             uint256 nJobs = _rd(off + 68, 2);
-            if (value > escrow || size == 0 || (circuitTasks && size != uint256(task) >> 224)) {
+            if (value > escrow || size == 0 || (_circuitTasks && size != uint256(task) >> 224)) {
                 revert BidRevealUnacceptable(c.round, b);
             }
             if (charge > value) revert Overcharged(c.round, b);
@@ -403,10 +424,7 @@ contract SettlementModule is MarketStorage {
             uint256 charge = 0;
             bytes32 cm;
             if (flag == 0) {
-                if (off + 32 + EVIDENCE > c.end) revert PageMalformed(c.round, off);
-                cm = _word(off);
-                _checkMark(c.round, 0, b, off + 32);
-                c.cursor = off + 32 + EVIDENCE;
+                cm = _invalidBid(c, b, off);
             } else {
                 if (off + 48 > c.end) revert PageMalformed(c.round, off);
                 uint256 value = _rd(off, 16);
@@ -467,7 +485,7 @@ contract SettlementModule is MarketStorage {
         private
     {
         uint256 nValid = table.length / ENTRY;
-        if (mechanism == Mechanism.PROOFPHI) {
+        if (_mechanism == Mechanism.PROOFPHI) {
             Claim memory cl = _claims[round];
             uint256 s = 0;
             for (uint256 j = 0; j < cl.ell; ++j) {
@@ -529,9 +547,28 @@ contract SettlementModule is MarketStorage {
         if (outstanding > MAX_SIZE) revert CapacityTooLarge(outstanding);
         p.outstanding = uint32(outstanding);
         uint256 collateral = p.collateral;
-        if (refundCap * outstanding > collateral) {
-            revert InsufficientCollateral(prover, collateral, refundCap * outstanding);
+        if (_refundCap * outstanding > collateral) {
+            revert InsufficientCollateral(prover, collateral, _refundCap * outstanding);
         }
+    }
+
+    /// @dev An invalid ask's forfeit: `minEscrow` of its prover's collateral (reserved by
+    ///      `commitAsk`; all that is left should a slash have taken the rest).
+    function _forfeitAsk(address prover) private returns (uint256 amount) {
+        ProverInfo storage p = _provers[prover];
+        uint256 collateral = p.collateral;
+        amount = collateral < _minEscrow ? collateral : _minEscrow;
+        p.collateral = uint96(collateral - amount);
+    }
+
+    /// @dev Pays `amount` forfeited by `orders` invalid orders of `round` to the settling keeper's
+    ///      free balance (it leaves `nonFree`: escrow or collateral before).
+    function _forfeit(uint256 round, uint256 orders, uint256 amount) private {
+        _ledger.nonFree -= uint128(amount);
+        Account storage a = _accounts[msg.sender];
+        a.free += uint128(amount);
+        a.marker = 1;
+        emit InvalidForfeited(round, msg.sender, orders, amount);
     }
 
     /// @dev Only the keeper of `round`'s term may settle it.
@@ -548,9 +585,9 @@ contract SettlementModule is MarketStorage {
     }
 
     function _checkSettleWindow(uint256 round) private view {
-        uint256 closesAt = genesis + (round + 1) * commitPeriod;
+        uint256 closesAt = _genesis + (round + 1) * _commitPeriod;
         if (block.timestamp < closesAt) revert RoundNotClosed(round, closesAt);
-        if (block.timestamp >= closesAt + settlePeriod) revert SettleDeadlinePassed(round, closesAt + settlePeriod);
+        if (block.timestamp >= closesAt + _settlePeriod) revert SettleDeadlinePassed(round, closesAt + _settlePeriod);
     }
 
     // ----------------------------------------------------------- byte helpers
@@ -626,15 +663,15 @@ contract SettlementModule is MarketStorage {
 
     /// @notice See {IProverMarket}.
     function postPrice(uint256 round, uint256 price) external {
-        if (mechanism != Mechanism.FIXEDPRICE) revert PriceNotUsed();
+        if (_mechanism != Mechanism.FIXEDPRICE) revert PriceNotUsed();
         (, address k) = _keeperOf(round);
         if (msg.sender != k) revert NotKeeper(msg.sender);
-        uint256 cur = (block.timestamp - genesis) / commitPeriod;
+        uint256 cur = (block.timestamp - _genesis) / _commitPeriod;
         if (round <= cur) revert PriceTooLate(round, cur);
         if (round != cur + 1) revert PriceTooEarly(round, cur);
-        if (round % priceEvery != 0) revert PriceNotDue(round, priceEvery);
+        if (round % _priceEvery != 0) revert PriceNotDue(round, _priceEvery);
         uint256 previous = _roundPrice(round - 1);
-        uint256 factor = 10_000 + priceStepBps;
+        uint256 factor = 10_000 + _priceStepBps;
         if (
             price == 0 || price > type(uint128).max || price * 10_000 > previous * factor
                 || price * factor < previous * 10_000
@@ -656,7 +693,7 @@ contract SettlementModule is MarketStorage {
         uint256 total = Commitments.count(r.bidChain);
         uint256 last = first + bids.length;
         if (last > total) revert RevealsMismatch(round, 0);
-        uint256 word = first == 0 ? 0 : _checkpoints[round][first / checkpointInterval];
+        uint256 word = first == 0 ? 0 : _checkpoints[round][first / _checkpointInterval];
         uint256 released = 0;
         for (uint256 i = 0; i < bids.length; ++i) {
             BidCommit calldata b = bids[i];
@@ -667,8 +704,8 @@ contract SettlementModule is MarketStorage {
         if (last == total) {
             if (word != r.bidChain) revert RevealsMismatch(round, 0);
         } else {
-            if (last % checkpointInterval != 0) revert PageMisaligned(round, last);
-            if (word != _checkpoints[round][last / checkpointInterval]) revert RevealsMismatch(round, 0);
+            if (last % _checkpointInterval != 0) revert PageMisaligned(round, last);
+            if (word != _checkpoints[round][last / _checkpointInterval]) revert RevealsMismatch(round, 0);
         }
         if (released != 0) _ledger.nonFree -= uint128(released);
         pr.bidsDone = uint32(last);
@@ -707,7 +744,7 @@ contract SettlementModule is MarketStorage {
     function _checkVoidable(uint256 round, Round storage r) private view {
         RoundStatus status = r.status;
         if (status == RoundStatus.SETTLED || status == RoundStatus.VOIDED) revert RoundAlreadyFinal(round, status);
-        uint256 deadline = genesis + (round + 1) * commitPeriod + settlePeriod;
+        uint256 deadline = _genesis + (round + 1) * _commitPeriod + _settlePeriod;
         if (block.timestamp < deadline) revert VoidTooEarly(round, deadline);
     }
 
@@ -719,5 +756,112 @@ contract SettlementModule is MarketStorage {
             r.status = RoundStatus.VOIDED;
             emit RoundVoided(round, msg.sender, total, released);
         }
+    }
+
+    // ===================================================================== views
+
+    /// @inheritdoc IMarketViews
+    function verifier() external view returns (IProofVerifier) {
+        return _verifier;
+    }
+
+    /// @inheritdoc IMarketViews
+    function mechanism() external view returns (Mechanism) {
+        return _mechanism;
+    }
+
+    /// @inheritdoc IMarketViews
+    function genesis() external view returns (uint256) {
+        return _genesis;
+    }
+
+    /// @inheritdoc IMarketViews
+    function commitPeriod() external view returns (uint256) {
+        return _commitPeriod;
+    }
+
+    /// @inheritdoc IMarketViews
+    function settlePeriod() external view returns (uint256) {
+        return _settlePeriod;
+    }
+
+    /// @inheritdoc IMarketViews
+    function proofPeriod() external view returns (uint256) {
+        return _proofPeriod;
+    }
+
+    /// @inheritdoc IMarketViews
+    function refundCap() external view returns (uint256) {
+        return _refundCap;
+    }
+
+    /// @inheritdoc IMarketViews
+    function capacityInterval() external view returns (uint256) {
+        return _capacityInterval;
+    }
+
+    /// @inheritdoc IMarketViews
+    function capacityFactor() external view returns (uint256) {
+        return _capacityFactor;
+    }
+
+    /// @inheritdoc IMarketViews
+    function minEscrow() external view returns (uint256) {
+        return _minEscrow;
+    }
+
+    /// @inheritdoc IMarketViews
+    function fillCost() external view returns (uint256) {
+        return _fillCost;
+    }
+
+    /// @inheritdoc IMarketViews
+    function maxBidsPerRound() external view returns (uint256) {
+        return _maxBidsPerRound;
+    }
+
+    /// @inheritdoc IMarketViews
+    function maxAsksPerRound() external view returns (uint256) {
+        return _maxAsksPerRound;
+    }
+
+    /// @inheritdoc IMarketViews
+    function checkpointInterval() external view returns (uint256) {
+        return _checkpointInterval;
+    }
+
+    /// @inheritdoc IMarketViews
+    function initialPrice() external view returns (uint256) {
+        return _initialPrice;
+    }
+
+    /// @inheritdoc IMarketViews
+    function priceWindow() external view returns (uint256) {
+        return _priceWindow;
+    }
+
+    /// @inheritdoc IMarketViews
+    function priceEvery() external view returns (uint256) {
+        return _priceEvery;
+    }
+
+    /// @inheritdoc IMarketViews
+    function priceStepBps() external view returns (uint256) {
+        return _priceStepBps;
+    }
+
+    /// @inheritdoc IMarketViews
+    function circuitTasks() external view returns (bool) {
+        return _circuitTasks;
+    }
+
+    /// @inheritdoc IMarketViews
+    function congestionFee(uint256 side, uint256 position) external view returns (uint256) {
+        return _congestionFee(side, position);
+    }
+
+    /// @inheritdoc IMarketViews
+    function burned() external view returns (uint256) {
+        return _burned;
     }
 }

@@ -139,12 +139,13 @@ class ProverAgent:
         self._resolve_backends()
         params = self.market.params
         info = self.market.prover_info(self.address)
-        need = params.refund_cap * self.cfg.capacity
+        need = params.refund_cap * self.cfg.capacity + params.min_escrow
         budget = info["collateral"] + self.cfg.max_stake_wei
         if need > budget:
             raise StartRefused(
                 f"capacity {self.cfg.capacity} needs {need} wei of collateral (refund cap "
-                f"{params.refund_cap} per unit); you hold {info['collateral']} and max_stake "
+                f"{params.refund_cap} per unit, plus the invalid-ask deposit "
+                f"{params.min_escrow}); you hold {info['collateral']} and max_stake "
                 f"lets the agent add {self.cfg.max_stake_wei}: stake {need - budget} more "
                 "(`bridge prover stake`), raise max_stake, or lower capacity")
 
@@ -279,9 +280,7 @@ class ProverAgent:
                                   params.commit_period / 4)
         if self.participant.ask_lock() is not None and now < wait_until:
             return  # wait for the previous ask to settle (frees collateral, allows withdrawals)
-        earlier = self.participant.asks_may_settle()
-        outstanding = self.market.outstanding_units(self.address)
-        need = params.refund_cap * (outstanding + info["capacity"] * (1 + earlier))
+        need = self.participant.ask_collateral(r, info["capacity"])[0]
         if info["collateral"] < need and not self._top_up(need - info["collateral"]):
             log.warning("round %s: skipping the ask: it needs %s wei of collateral, %s held and "
                         "max_stake allows no more", r, need, info["collateral"])
@@ -353,11 +352,12 @@ class ProverAgent:
 
     def maybe_withdraw(self) -> None:
         """Withdraw free collateral (earnings, and stake no longer needed) above the threshold;
-        what backs the capacity and open jobs stays (it is also the next ask's reservation)."""
+        what backs the capacity and open jobs stays, with the invalid-ask deposit ``minEscrow``
+        (together, the next ask's reservation)."""
         threshold = self.cfg.withdraw_above_wei
         if threshold <= 0:
             return
-        free = self.participant.free_collateral()
+        free = self.participant.free_collateral() - self.market.params.min_escrow
         if free > threshold:
             self.participant.withdraw_collateral(free)
             log.info("withdrew %s wei of free collateral", free)

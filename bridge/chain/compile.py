@@ -53,6 +53,8 @@ ARTIFACT_SOURCES: dict[str, str] = {
     "AlwaysTrueVerifier": "contracts/test/AlwaysTrueVerifier.sol",
     "ReentrantReceiver": "contracts/test/ReentrantReceiver.sol",
     "GasProbe": "contracts/test/GasProbe.sol",
+    "AskFlood": "contracts/test/AskFlood.sol",
+    "BidFlood": "contracts/test/BidFlood.sol",
 }
 
 
@@ -107,16 +109,30 @@ def compile_contracts(solc_binary: Path | None = None) -> dict[str, dict[str, An
             contract = output["contracts"][path][name]
         except KeyError as exc:
             raise ConfigError(f"compiler output lacks {path}:{name}") from exc
+        abi = contract["abi"]
+        if name == "ProverMarket":
+            abi = _with_module_views(abi, output)
         artifacts[name] = {
             "contractName": name,
             "sourceName": path,
-            "abi": contract["abi"],
+            "abi": abi,
             "bytecode": "0x" + contract["evm"]["bytecode"]["object"],
             "deployedBytecode": "0x" + contract["evm"]["deployedBytecode"]["object"],
             "compiler": {"version": version.split("+")[0], "settings": SETTINGS},
             "settingsHash": settings_hash(),
         }
     return artifacts
+
+
+def _with_module_views(abi: list[dict[str, Any]], output: dict[str, Any]) -> list[dict[str, Any]]:
+    """The market's ABI plus the functions its ``SettlementModule`` serves through the market's
+    fallback (``IMarketViews``: configuration and fee views), so clients call them on the market.
+    """
+    module = output["contracts"]["contracts/SettlementModule.sol"]["SettlementModule"]["abi"]
+    known = {e.get("name") for e in abi if e.get("type") == "function"}
+    views = [e for e in module if e.get("type") == "function" and e["name"] not in known
+             and e.get("stateMutability") == "view"]
+    return abi + sorted(views, key=lambda e: str(e["name"]))
 
 
 def render(artifact: dict[str, Any]) -> str:

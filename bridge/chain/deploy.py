@@ -46,6 +46,9 @@ class MarketConfig:
     capacity_factor: int
     genesis: int = 0
     min_escrow: int = 1
+    fill_cost: int = 0
+    """Congestion fees (wei, burned) to fill one side of a round past a quarter of its cap
+    (0: none; deployments from network files default to 25 ether)."""
     max_bids_per_round: int = 8192
     max_asks_per_round: int = 512
     checkpoint_interval: int = 64
@@ -61,7 +64,7 @@ class MarketConfig:
         return (self.owner, self.keeper, self.keeper_public_key, self.verifier,
                 int(self.mechanism), self.genesis, self.commit_period, self.settle_period,
                 self.proof_period, self.refund_cap, self.capacity_interval, self.capacity_factor,
-                self.min_escrow, self.max_bids_per_round, self.max_asks_per_round,
+                self.min_escrow, self.fill_cost, self.max_bids_per_round, self.max_asks_per_round,
                 self.checkpoint_interval, self.initial_price, self.price_window, self.price_every,
                 self.price_step_bps)
 

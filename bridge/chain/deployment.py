@@ -16,9 +16,10 @@ A network file (``deploy/networks/*.toml``) names the node and the market's para
     refund_cap = "200gwei"            # wei, or with a gwei/ether suffix
     capacity_interval = 1             # rounds between capacity changes
     capacity_factor = 4               # at most this-fold per change
-    min_escrow = "1gwei"              # smallest escrow a bid may lock (what a junk bid costs)
+    min_escrow = "0.0003ether"        # least escrow; an invalid order forfeits it to the keeper
+    fill_cost = "25ether"             # burned fees to fill a round past a quarter of its cap
     max_bids_per_round = 8192         # per-round commitment caps (RoundFull beyond)
-    max_asks_per_round = 512          # at most 1024: the ask table rides along with every page
+    max_asks_per_round = 512          # at most 699: every ask, even invalid, fits one transaction
     checkpoint_interval = 64          # bids between bid-chain checkpoints (page boundaries)
     confirmations = 1                 # what the keeper should wait for (recorded)
     [verifier]
@@ -66,6 +67,11 @@ NETWORKS_DIR = Path(__file__).resolve().parents[2] / "deploy" / "networks"
 
 RECORD_NAME = "market.json"
 
+MAX_BIDS_LIMIT = 65_535
+"""``ProverMarket.MAX_BIDS_LIMIT``: a page settles ≥ 1 bid, so 16-bit page counters hold."""
+MAX_ASKS_LIMIT = (128 * 1024 - 1024) // (25 + 32 + 129)
+"""``ProverMarket.MAX_ASKS_LIMIT`` (699): invalid asks of 186 bytes in 127 KiB of calldata."""
+
 _INT_KEYS = ("chain_id", "commit_period", "settle_period", "proof_period", "capacity_interval",
              "capacity_factor", "confirmations", "genesis", "max_bids_per_round",
              "max_asks_per_round", "checkpoint_interval", "price_window", "price_every",
@@ -99,7 +105,12 @@ class NetworkConfig:
     refund_cap: int = 200 * 10**9
     capacity_interval: int = 1
     capacity_factor: int = 4
-    min_escrow: int = 10**9
+    min_escrow: int = 3 * 10**14
+    """What a bid must lock at least, and what an invalid order forfeits to the keeper: about
+    the gas of settling it with its evidence (~12,600 gas at 20 gwei)."""
+    fill_cost: int = 25 * 10**18
+    """Burned congestion fees to fill one side of a round from a quarter of its cap to the cap:
+    what halting a round costs an attacker (see docs/contract.md)."""
     max_bids_per_round: int = 8192
     max_asks_per_round: int = 512
     checkpoint_interval: int = 64
@@ -123,7 +134,8 @@ class NetworkConfig:
                 "settle_period": self.settle_period, "proof_period": self.proof_period,
                 "refund_cap": self.refund_cap, "capacity_interval": self.capacity_interval,
                 "capacity_factor": self.capacity_factor, "genesis": self.genesis,
-                "min_escrow": self.min_escrow, "max_bids_per_round": self.max_bids_per_round,
+                "min_escrow": self.min_escrow, "fill_cost": self.fill_cost,
+                "max_bids_per_round": self.max_bids_per_round,
                 "max_asks_per_round": self.max_asks_per_round,
                 "checkpoint_interval": self.checkpoint_interval,
                 **({"initial_price": self.initial_price, "price_window": self.price_window,
@@ -177,7 +189,7 @@ def load_network(ref: str, *, rpc: str | None = None) -> NetworkConfig:
     if values.get("mechanism", "proofphi") not in MECHANISMS:
         raise ConfigError(f"{path}: mechanism {data['mechanism']!r}: use \"fixedprice\", "
                           "\"proofphi\" or \"dara\"")
-    for key in ("refund_cap", "min_escrow", "initial_price"):
+    for key in ("refund_cap", "min_escrow", "fill_cost", "initial_price"):
         if key in data:
             try:
                 values[key] = parse_amount(str(data[key]), name=key)
@@ -188,6 +200,13 @@ def load_network(ref: str, *, rpc: str | None = None) -> NetworkConfig:
                 "price_window", "price_every", "price_step_bps"):
         if key in values and values[key] == 0:
             raise ConfigError(f"{path}: {key} must be at least 1")
+    for key, most, why in (
+            ("max_bids_per_round", MAX_BIDS_LIMIT, "a settlement page counter is 16 bits"),
+            ("max_asks_per_round", MAX_ASKS_LIMIT, "every ask, even invalid with its evidence, "
+             "must fit the one beginSettlement transaction of 128 KiB"),
+            ("checkpoint_interval", 1024, "the contract's bound")):
+        if values.get(key, 0) > most:
+            raise ConfigError(f"{path}: {key} = {values[key]} is above {most} ({why}): lower it")
     if values.get("mechanism") == "fixedprice" and not values.get("initial_price"):
         raise ConfigError(f"{path}: a fixedprice market needs initial_price (wei per unit, e.g. "
                           "initial_price = \"50gwei\"): the price until the keeper learns one; "
@@ -442,7 +461,7 @@ def deploy_network(net: NetworkConfig, account: LocalAccount, *, w3: Web3,
         commit_period=net.commit_period, settle_period=net.settle_period,
         proof_period=net.proof_period, refund_cap=net.refund_cap,
         capacity_interval=net.capacity_interval, capacity_factor=net.capacity_factor,
-        genesis=net.genesis, min_escrow=net.min_escrow,
+        genesis=net.genesis, min_escrow=net.min_escrow, fill_cost=net.fill_cost,
         max_bids_per_round=net.max_bids_per_round, max_asks_per_round=net.max_asks_per_round,
         checkpoint_interval=net.checkpoint_interval, initial_price=net.initial_price,
         price_window=net.price_window, price_every=net.price_every,

@@ -95,6 +95,12 @@ FINISH_PER_PAGE = 2_600
 BEGIN_FIXED = 110_000
 PER_ASK = 2_800
 """beginSettlement: per ask, reveal check and chain hash; per valid ask, a table entry."""
+PER_INVALID_ASK = 5_500
+"""beginSettlement: an invalid ask's forfeit of ``minEscrow`` (its prover's collateral, a cold
+read and write)."""
+FORFEIT_FIXED = 30_000
+"""Crediting the forfeits of invalid orders to the keeper (its free balance: a first write may
+be zero to non-zero) and the log, once per page or begin."""
 VOID_FIXED = 60_000
 VOID_PER_BID = 7_000
 """voidRound: per bid, the chain hash and a cold write of the escrow back."""
@@ -125,8 +131,9 @@ def page_gas(mechanism: str, bids: int, jobs: int, table_entries: int, table: by
     else:
         tokens = calldata_tokens(table) + calldata_tokens(page_bytes) + SETTLE_ABI_OVERHEAD * 4
     size = settle_calldata_bytes(len(table), page_size)
-    execution = (PAGE_FIXED + PER_TABLE_ENTRY * table_entries + PER_BID[mechanism] * bids
-                 + PER_JOB[mechanism] * jobs + 2 * _memory(size) + _memory(len(table)))
+    execution = (PAGE_FIXED + FORFEIT_FIXED + PER_TABLE_ENTRY * table_entries
+                 + PER_BID[mechanism] * bids + PER_JOB[mechanism] * jobs
+                 + 2 * _memory(size) + _memory(len(table)))
     if last:
         allocated = ell if mechanism == "proofphi" else table_entries
         execution += FINISH_FIXED + FINISH_PER_ENTRY * allocated
@@ -139,7 +146,8 @@ def begin_gas(asks: int, valid: int, asks_bytes: bytes, no_bids: bool, mechanism
               limits: Limits = DEFAULT) -> tuple[int, int]:
     """(gas limit, floor) of ``beginSettlement`` (plus the last page's work without bids)."""
     tokens = calldata_tokens(asks_bytes) + 4 * (32 * valid) + 4 * 12 * 32
-    execution = BEGIN_FIXED + PER_ASK * asks + 2 * _memory(len(asks_bytes) + 64 * valid)
+    execution = (BEGIN_FIXED + PER_ASK * asks + 2 * _memory(len(asks_bytes) + 64 * valid)
+                 + (FORFEIT_FIXED + PER_INVALID_ASK * (asks - valid) if asks > valid else 0))
     if no_bids:
         execution += FINISH_FIXED + FINISH_PER_ENTRY * valid
     floor = 21_000 + 10 * tokens

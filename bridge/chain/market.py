@@ -63,6 +63,8 @@ class MarketParams:
     capacity_factor: int
     verifier: str
     min_escrow: int = 1
+    fill_cost: int = 0
+    """Congestion fees (wei) to fill one side of a round past a quarter of its cap."""
     max_bids_per_round: int = 8192
     max_asks_per_round: int = 512
     checkpoint_interval: int = 64
@@ -166,6 +168,7 @@ class Market:
                 capacity_factor=int(f.capacityFactor().call()),
                 verifier=str(f.verifier().call()),
                 min_escrow=int(f.minEscrow().call()),
+                fill_cost=int(f.fillCost().call()),
                 max_bids_per_round=int(f.maxBidsPerRound().call()),
                 max_asks_per_round=int(f.maxAsksPerRound().call()),
                 checkpoint_interval=int(f.checkpointInterval().call()),
@@ -234,6 +237,15 @@ class Market:
     def outstanding_units(self, prover: str, block: BlockIdentifier = "latest") -> int:
         """Allocated units of ``prover`` not yet proven or slashed."""
         return int(self.contract.functions.outstandingUnits(prover).call(block_identifier=block))
+
+    def congestion_fee(self, side: int, position: int) -> int:
+        """The burned fee (wei) of the order finding ``position`` orders on ``side`` (0 bids,
+        1 asks) of its round: 0 below a quarter of the side's cap."""
+        return int(self.contract.functions.congestionFee(side, position).call())
+
+    def burned(self) -> int:
+        """Congestion fees burned so far (held by the market for good)."""
+        return int(self.contract.functions.burned().call())
 
     def liabilities(self) -> tuple[int, int]:
         """(nonFree, treasury): the ETH balance is nonFree plus every free balance."""

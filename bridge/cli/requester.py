@@ -153,9 +153,12 @@ def requester_status(rpc: RpcOpt = "http://127.0.0.1:8545", market: MarketOpt = 
             mark = None
             if reveal is not None and not reveal.valid:
                 mark = _mark_sentence(s, r, i, 0, bytes(a["commitment"]))
+                # an invalid bid forfeits minEscrow to the keeper that settled it
+                refund = a["escrow"] - s.market.params.min_escrow
             outcome = ("voided, escrow returned" if status == "voided" else
                        "pending" if charge is None else
-                       f"settled as invalid, escrow {_wei(a['escrow'])} returned: {mark[1]}"
+                       f"settled as invalid, {_wei(refund or 0)} of the escrow returned "
+                       f"({_wei(s.market.params.min_escrow)} forfeited to the keeper): {mark[1]}"
                        if mark is not None else
                        f"won, charged {_wei(charge)}, refunded {_wei(refund or 0)}" if charge
                        else f"not allocated, escrow {_wei(a['escrow'])} returned")

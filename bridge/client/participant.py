@@ -40,6 +40,7 @@ from bridge.chain.settlement import (
     unpack_job,
     void_transactions,
 )
+from bridge.client.amounts import format_wei
 from bridge.client.salts import SaltStore, SealedRecord
 from bridge.errors import BridgeError, InvalidInput
 
@@ -264,6 +265,33 @@ class Participant:
             raise Refused(f"round {r} is full: it holds the maximum {cap} {side}s; commit in "
                           "the next round")
 
+    def ask_collateral(self, round: int, capacity: int) -> tuple[int, int, int, int]:
+        """What an ask in ``round`` at ``capacity`` needs in collateral, as ``commitAsk``
+        checks it: the backing of outstanding units, then per ask that may still settle (this
+        one and earlier ones) its capacity's backing plus the invalid-order deposit
+        ``minEscrow``, plus the congestion fee budget. Returns (need, fee, earlier asks,
+        outstanding units)."""
+        params = self.market.params
+        earlier = self.asks_may_settle()
+        outstanding = self.market.outstanding_units(self.address)
+        fee = self.congestion_fee(1, self.market.round_info(round).ask_count,
+                                  params.max_asks_per_round)
+        need = (params.refund_cap * outstanding
+                + (params.refund_cap * capacity + params.min_escrow) * (1 + earlier) + fee)
+        return need, fee, earlier, outstanding
+
+    FEE_HEADROOM = 16
+    """Orders that may land before ours: the congestion fee budgeted is the one at ``count +
+    FEE_HEADROOM`` (fees only rise with the count); what is not burned stays in the free balance
+    (a bid) or the collateral (an ask)."""
+
+    def congestion_fee(self, side: int, count: int, cap: int) -> int:
+        """The congestion fee to budget for an order committed when ``count`` orders are on the
+        side: the fee at ``count + FEE_HEADROOM`` (at most the last place)."""
+        if self.market.params.fill_cost == 0:
+            return 0
+        return self.market.congestion_fee(side, min(count + self.FEE_HEADROOM, cap - 1))
+
     # -- sealed orders -------------------------------------------------------------------------
     def _seal(self, round: int, side: sealed.Side, price: int, quantity: int,
               extra: str) -> tuple[bytes, bytes, SealedRecord]:
@@ -332,15 +360,20 @@ class Participant:
         if escrow < minimum:
             raise Refused(f"escrow {escrow} wei is below this market's minimum {minimum} wei: "
                           f"lock at least {minimum}")
-        free = self.market.balance_of(self.address)
-        missing = max(escrow - free, 0)
-        if missing and not top_up:
-            raise Refused(f"escrow {escrow} wei exceeds your free balance {free} wei: pass "
-                          f"--top-up to deposit the missing {missing} wei with the bid, or run "
-                          f"`bridge requester deposit {missing}` first")
         r = self._open_round(round)
-        self._check_room(r, "bid", self.market.round_info(r).bid_count,
-                         self.market.params.max_bids_per_round)
+        count = self.market.round_info(r).bid_count
+        cap = self.market.params.max_bids_per_round
+        self._check_room(r, "bid", count, cap)
+        fee = self.congestion_fee(0, count, cap)
+        free = self.market.balance_of(self.address)
+        missing = max(escrow + fee - free, 0)
+        if missing and not top_up:
+            what = (f"escrow {format_wei(escrow)} plus a congestion fee of up to "
+                    f"{format_wei(fee)} (round {r} is past a quarter full)" if fee
+                    else f"escrow {format_wei(escrow)}")
+            raise Refused(f"{what} exceeds your free balance {format_wei(free)}: pass "
+                          f"--top-up to deposit the missing {format_wei(missing)} with the bid, "
+                          f"or run `bridge requester deposit {missing}wei` first")
         if registered is not None:
             from bridge.proving import task_word
 
@@ -381,16 +414,17 @@ class Participant:
             raise Refused(f"you already committed an ask in round {r}: one ask per round")
         self._check_room(r, "ask", self.market.round_info(r).ask_count,
                          self.market.params.max_asks_per_round)
-        earlier = self.asks_may_settle()
-        outstanding = self.market.outstanding_units(self.address)
-        need = self.market.params.refund_cap * (outstanding + capacity * (1 + earlier))
+        params = self.market.params
+        need, fee, earlier, outstanding = self.ask_collateral(r, capacity)
         if info["collateral"] < need:
             why = (f" and {earlier} earlier ask{'s' if earlier > 1 else ''} that may still be "
                    "settled" if earlier else "")
-            raise Refused(f"this ask needs {need} wei of collateral (capacity {capacity}"
-                          f"{why}, {outstanding} outstanding units), you have "
-                          f"{info['collateral']}: run `bridge prover stake "
-                          f"{need - info['collateral']}`"
+            extra = f", a congestion fee of up to {format_wei(fee)}" if fee else ""
+            raise Refused(f"this ask needs {format_wei(need)} of collateral (capacity {capacity}"
+                          f"{why}, {outstanding} outstanding units, the invalid-order deposit "
+                          f"{format_wei(params.min_escrow)} per ask{extra}), you have "
+                          f"{format_wei(info['collateral'])}: run `bridge prover stake "
+                          f"{need - info['collateral']}wei`"
                           + (" or wait for the earlier round to settle" if earlier else ""))
         commitment, ciphertext, record = self._seal(r, sealed.Side.ASK, cost, units, extra="")
         receipt = self._send("commitAsk", r, commitment, ciphertext)

@@ -235,14 +235,18 @@ class Requester:
                  if r == current else None)
         if quote is not None:
             self.say(quote.verdict(value))
-        missing = max(escrow - self.market.balance_of(self.p.address), 0)
         record = self.p.bid(value=value, size=size, escrow=escrow, round=r,
                             task=task if task is not None else os.urandom(32),
                             circuit=circuit, inputs=inputs, top_up=True)
-        if missing:
-            self.say(f"deposited {missing} wei with the bid (escrow {escrow})")
         receipt = self.market.w3.eth.get_transaction_receipt(record.tx_hash)  # type: ignore[arg-type]
         from web3.logs import DISCARD
+
+        events = self.market.contract.events
+        for d in events.Deposited().process_receipt(receipt, errors=DISCARD):
+            self.say(f"deposited {d['args']['amount']} wei with the bid (escrow {escrow})")
+        for b in events.CongestionFeeBurned().process_receipt(receipt, errors=DISCARD):
+            self.say(f"round {record.round} is past a quarter full: the bid burned a congestion "
+                     f"fee of {format_wei(int(b['args']['fee']))}")
 
         (ev,) = self.market.contract.events.BidCommitted().process_receipt(receipt,
                                                                            errors=DISCARD)

@@ -135,6 +135,7 @@ class World:
         self.expected_free: dict[str, int] = {}
         self.expected_collateral: dict[str, int] = {}
         self.expected_treasury = 0
+        self.expected_burned = 0
         self.proof_gas: dict[tuple[int, int], int] = {}
         """``submitProof`` gas by (round, job)."""
         self.reports: list[RoundReport] = []
@@ -269,6 +270,8 @@ class World:
             c = commits[row.index]
             charge = charges[row.index] if row.index < len(charges) else 0
             self.expected_free[c["requester"]] -= charge
+            if not row.valid:  # an invalid bid forfeits minEscrow to the keeper
+                self.expected_free[c["requester"]] -= self.market.params.min_escrow
             entry = {"index": row.index, "requester": c["requester"], "escrow": c["escrow"],
                      "value": int(row.price) if row.valid else None,
                      "size": int(row.quantity) if row.valid else None,
@@ -291,6 +294,16 @@ class World:
             if not row.valid:
                 report.invalid.append({"index": row.index, "prover": c["prover"],
                                        "reason": row.reason})
+                self.expected_collateral[c["prover"]] -= self.market.params.min_escrow
+        for e in self._events("InvalidForfeited", r):
+            a = e["args"]
+            self.expected_free[a["keeper"]] = (self.expected_free.get(a["keeper"], 0)
+                                               + a["amount"])
+        for e in self._events("CongestionFeeBurned", r):
+            a = e["args"]
+            side = self.expected_free if a["side"] == 0 else self.expected_collateral
+            side[a["payer"]] -= a["fee"]
+            self.expected_burned += a["fee"]
         for e in self._events("ProofAccepted", r):
             a = e["args"]
             # payments are credited to the prover's collateral, margins to the treasury
@@ -334,9 +347,11 @@ class World:
         non_free, treasury = self.market.liabilities()
         if treasury != self.expected_treasury:
             problems.append(f"treasury: contract {treasury}, expected {self.expected_treasury}")
-        if non_free != treasury + sum(self.expected_collateral.values()):
+        held = treasury + sum(self.expected_collateral.values()) + self.expected_burned
+        if non_free != held:
             problems.append(f"escrow or round pots left: non-free {non_free} ≠ treasury "
-                            f"{treasury} + collateral {sum(self.expected_collateral.values())}")
+                            f"{treasury} + collateral {sum(self.expected_collateral.values())} "
+                            f"+ burned fees {self.expected_burned}")
         balance = int(self.w3.eth.get_balance(self.market.address))
         if balance != non_free + sum(self.expected_free.values()):
             problems.append(f"contract holds {balance} wei but its ledger sums to "

@@ -341,6 +341,10 @@ interface IProverMarketTypes {
     /// @notice FIXEDPRICE: `round` (and the rounds after it, until the next post) trades at `price`
     ///         wei per unit; `previous` is the price it replaces (that of `round − 1`).
     event PricePosted(uint256 indexed round, uint256 price, uint256 previous);
+    /// @notice `payer` burned a congestion fee of `fee` wei committing on `side` (0 bid, 1 ask) of `round`.
+    event CongestionFeeBurned(uint256 indexed round, address indexed payer, uint8 side, uint256 fee);
+    /// @notice Invalid orders of `round` forfeited `amount` (`minEscrow` each) to `keeper`'s free balance.
+    event InvalidForfeited(uint256 indexed round, address indexed keeper, uint256 orders, uint256 amount);
 
 }
 
@@ -375,7 +379,9 @@ interface IProverMarket is IProverMarketTypes {
 
     /// @notice Commits a sealed bid for the current round and locks `escrow` from the free balance,
     ///         after adding `msg.value` to it (deposit and bid in one transaction; `Deposited` is
-    ///         emitted for the value).
+    ///         emitted for the value). Once a quarter of the round's bid cap is taken, the bid also
+    ///         pays `congestionFee(0, index)` from the free balance, burned. An invalid bid (its
+    ///         reveal fails) forfeits `minEscrow` of its escrow to the keeper that settles it.
     /// @param commitment The commitment (docs/protocol.md) (see `commitmentOf`, side 0, price = value, quantity = size).
     /// @param ciphertext ECIES(keeper key, abi.encode(value, size, salt)), only logged.
     /// @param escrow Public upper bound on the sealed value.
@@ -400,6 +406,10 @@ interface IProverMarket is IProverMarketTypes {
     ) external payable;
 
     /// @notice Commits a sealed ask for the current round (one per prover per round, capacity > 0).
+    ///         Needs collateral for the ask's capacity, for every earlier ask that may still settle
+    ///         and for outstanding units, plus `minEscrow` per such ask (an invalid ask forfeits it
+    ///         to the keeper that settles it); once a quarter of the round's ask cap is taken, the
+    ///         ask also pays `congestionFee(1, index)` from that collateral, burned.
     function commitAsk(uint256 round, bytes32 commitment, bytes calldata ciphertext) external;
 
     /// @notice Keeper only, between the round's close and its settlement deadline: starts a paged
@@ -555,9 +565,10 @@ interface IProverMarket is IProverMarketTypes {
     function isResolved(uint256 round, uint256 jobIndex) external view returns (bool);
 
     /// @notice Global counters: `nonFree` = locked escrow + round pots (including uncollected
-    ///         margins) + collateral + treasury; `treasury` (part of `nonFree`). The contract's ETH
+    ///         margins) + collateral + treasury + burned congestion fees; `treasury` (part of `nonFree`). The contract's ETH
     ///         balance equals `nonFree` plus the sum of all free balances (`balanceOf`).
     function liabilities() external view returns (uint256 nonFree, uint256 treasury);
+
 
     /// @notice Progress of `round`'s paged settlement or void: bids settled or voided so far (commit
     ///         order), pages settled, pages unwound, totals charged and paid so far, the stored ask table hash.

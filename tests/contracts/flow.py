@@ -144,6 +144,11 @@ class Driver:
     def refund_cap(self) -> int:
         return int(self.market.functions.refundCap().call())
 
+    @cached_property
+    def min_escrow(self) -> int:
+        """The least a bid locks; an ask reserves it too (an invalid order forfeits it)."""
+        return int(self.market.functions.minEscrow().call())
+
     def times(self, r: int) -> tuple[int, int, int, int]:
         return tuple(self.market.functions.roundTimes(r).call())  # type: ignore[return-value]
 
@@ -219,8 +224,10 @@ class Driver:
         return ask
 
     def prover_ready(self, prover: str, capacity: int, extra: int = 0) -> None:
-        """Stake refundCap·capacity (+extra) and declare ``capacity``."""
-        self.send("stake", sender=prover, value=self.refund_cap * capacity + extra)
+        """Stake refundCap·capacity + minEscrow (what one ask reserves) + ``extra`` and declare
+        ``capacity``."""
+        value = self.refund_cap * capacity + self.min_escrow + extra
+        self.send("stake", sender=prover, value=value)
         self.send("setCapacity", capacity, sender=prover)
 
     # ---- keeper

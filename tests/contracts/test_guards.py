@@ -426,9 +426,11 @@ def test_proofphi_bid_value_must_be_within_its_escrow(proofphi: Driver, accounts
     m.send("beginSettlement", *plan.begin_args(), sender=accounts.keeper)
     with reverts("BidRevealUnacceptable", round=r, index=1):
         m.send("settleBids", *plan.pages[0].args(r), sender=accounts.keeper)
-    before = m.balance(accounts.r2)
+    before, keeper = m.balance(accounts.r2), m.balance(accounts.keeper)
     m.settle(r, *m.clear(r, invalid_bids=[1]))
-    assert m.balance(accounts.r2) == before + 2 * MILLI - 1
+    # the invalid bid's escrow comes back less minEscrow, which pays the keeper's settlement
+    assert m.balance(accounts.r2) == before + 2 * MILLI - 1 - m.min_escrow
+    assert m.balance(accounts.keeper) == keeper + m.min_escrow
 
 
 # ---------------------------------------------------------------------------- DARA pages
@@ -633,11 +635,15 @@ def test_market_constructor_checks_every_parameter_at_its_bounds(
         ("genesis", {"genesis": pending + 60}),
         ("minEscrow", {"min_escrow": 0}),
         ("maxBidsPerRound", {"max_bids_per_round": 0}),
-        ("maxBidsPerRound", {"max_bids_per_round": 65537}),
+        # a page settles at least one bid: 65,535 bids keep the 16-bit page counters in range
+        ("maxBidsPerRound", {"max_bids_per_round": 65536}),
         ("checkpointInterval", {"checkpoint_interval": 0}),
         ("checkpointInterval", {"checkpoint_interval": 1025}),
         ("maxAsksPerRound", {"max_asks_per_round": 0}),
-        ("maxAsksPerRound", {"max_asks_per_round": 1025}),
+        # (128 KiB − 1 KiB) / 186 bytes of an invalid ask: every ask fits one beginSettlement
+        ("maxAsksPerRound", {"max_asks_per_round": 700}),
+        ("minEscrow", {"min_escrow": 2**96}),
+        ("fillCost", {"fill_cost": 2**128}),
         ("keeper", {"keeper": ZERO}),
         ("refundCap", {"refund_cap": 0}),
     )
@@ -649,12 +655,13 @@ def test_market_constructor_checks_every_parameter_at_its_bounds(
     with reverts("PublicKeyNotOnCurve"):
         deploy_market(chain.w3, replace(cfg, keeper_public_key=b"\x01" * 64), accounts.owner)
     pending = int(chain.tester.get_block_by_number("pending")["timestamp"])
-    widest = replace(cfg, genesis=pending, max_bids_per_round=65536, checkpoint_interval=1024,
-                     max_asks_per_round=1024)
+    widest = replace(cfg, genesis=pending, max_bids_per_round=65535, checkpoint_interval=1024,
+                     max_asks_per_round=699, min_escrow=2**96 - 1, fill_cost=2**128 - 1)
     f = deploy_market(chain.w3, widest, accounts.owner).functions
     got = (f.genesis().call(), f.maxBidsPerRound().call(), f.checkpointInterval().call(),
-           f.maxAsksPerRound().call())
-    assert got == (pending, 65536, 1024, 1024)
+           f.maxAsksPerRound().call(), f.minEscrow().call(), f.fillCost().call())
+    assert got == (pending, 65535, 1024, 699, 2**96 - 1, 2**128 - 1)
+    assert (f.MAX_BIDS_LIMIT().call(), f.MAX_ASKS_LIMIT().call()) == (65535, 699)
 
 
 def test_verifier_constructors_check_their_parameters(chain: TesterChain, accounts: Accounts

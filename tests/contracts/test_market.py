@@ -39,7 +39,7 @@ def rejected(name: str) -> Iterator[pytest.ExceptionInfo[SettlementRejected]]:
 
 
 def conserved(m: Driver, accounts: Accounts) -> None:
-    """ETH balance == Σ free balances + nonFree."""
+    """ETH balance == Σ free balances + nonFree (burned congestion fees are part of nonFree)."""
     nonfree, _ = m.liabilities()
     free = sum(m.balance(a) for a in accounts.__dict__.values())
     assert m.eth_balance() == free + nonfree
@@ -354,9 +354,10 @@ def test_withdrawing_collateral_that_backs_capacity_says_lower_capacity_first(
     m.prover_ready(p, 3, extra=REFUND_CAP)
     with rejected("CollateralBacksCapacity") as info:
         m.send("withdrawCollateral", 2 * REFUND_CAP, sender=p)
-    assert (info.value.args_["capacity"], info.value.args_["withdrawable"]) == (3, 4 * REFUND_CAP)
+    free = 4 * REFUND_CAP + m.min_escrow  # prover_ready stakes one ask's invalid-order deposit
+    assert (info.value.args_["capacity"], info.value.args_["withdrawable"]) == (3, free)
     with rejected("InsufficientCollateral"):
-        m.send("withdrawCollateral", 4 * REFUND_CAP + 1, sender=p)
+        m.send("withdrawCollateral", free + 1, sender=p)
     m.send("withdrawCollateral", REFUND_CAP, sender=p)  # the part capacity does not hold
 
 
@@ -370,7 +371,7 @@ def test_exit_sets_capacity_zero_and_withdraws_all_but_the_backing_of_open_jobs(
     assert m.outstanding(p) == 2
     m.send("stake", sender=p, value=REFUND_CAP + 7)
     collateral = m.collateral(p)
-    assert collateral == 3 * REFUND_CAP + 7
+    assert collateral == 3 * REFUND_CAP + 7 + m.min_escrow
     eth = m.chain.w3.eth.get_balance(p)
     rc = m.send("exit", sender=p)
     gas = rc["gasUsed"] * rc["effectiveGasPrice"]
@@ -420,7 +421,7 @@ def test_an_unsettled_ask_locks_collateral_until_its_deadline(dara: Driver, acco
     r = m.next_round()
     m.commit_ask(r, accounts.p1, MILLI)
     deadline = m.times(r)[2]
-    m.chain.travel_to(deadline - 1)
+    m.chain.travel_to(deadline - 2)  # the transaction's block is the next one: deadline − 1
     with rejected("CollateralLockedByAsk"):
         m.send("withdrawCollateral", 1, sender=accounts.p1)
     m.chain.travel_to(deadline)
@@ -434,13 +435,15 @@ def test_a_prover_with_outstanding_units_cannot_withdraw_their_backing(
     _, s = two_task_round(m, accounts)
     assert m.outstanding(accounts.p1) == 2
     m.send("setCapacity", 0, sender=accounts.p1)
+    m.send("withdrawCollateral", m.min_escrow, sender=accounts.p1)  # the ask's unused deposit
     with rejected("InsufficientCollateral"):
         m.send("withdrawCollateral", 1, sender=accounts.p1)
     m.prove(s, 0)
     # one unit proven: its payment (3 milli) and one unit's backing are free
+    free = REFUND_CAP + 3 * MILLI
     with rejected("InsufficientCollateral"):
-        m.send("withdrawCollateral", REFUND_CAP + 3 * MILLI + 1, sender=accounts.p1)
-    m.send("withdrawCollateral", REFUND_CAP + 3 * MILLI, sender=accounts.p1)
+        m.send("withdrawCollateral", free + 1, sender=accounts.p1)
+    m.send("withdrawCollateral", free, sender=accounts.p1)
 
 
 def test_commit_ask_needs_capacity_and_is_once_per_round(proofphi: Driver, accounts: Accounts
@@ -651,7 +654,13 @@ def test_settle_rejects_unacceptable_valid_reveals(proofphi: Driver, accounts: A
         m.settle(r, bids, asks, [], [0], [])
     bids, asks = m.reveals(r, invalid_bids=[0], invalid_asks=[0])
     m.settle(r, bids, asks, [], [], [])
-    assert m.balance(accounts.r1) == 2 * MILLI
+    # each invalid order forfeits minEscrow to the keeper: the bid from its escrow, the ask
+    # from its prover's collateral (once: at the first beginSettlement that marked it, the one
+    # whose page was refused above; a begin again does not take it twice)
+    assert m.balance(accounts.r1) == 2 * MILLI - m.min_escrow
+    assert m.collateral(accounts.p1) == 2 * REFUND_CAP
+    assert m.balance(accounts.keeper) == 2 * m.min_escrow
+    conserved(m, accounts)
 
 
 def test_copied_commitment_settles_only_as_invalid(proofphi: Driver, accounts: Accounts) -> None:
@@ -669,7 +678,7 @@ def test_copied_commitment_settles_only_as_invalid(proofphi: Driver, accounts: A
         m.settle(r, bids, asks, [0, 1], [0], [])
     bids, asks, bo, ao, jobs = m.clear(r, invalid_bids=[1])
     m.settle(r, bids, asks, bo, ao, jobs)
-    assert m.balance(accounts.r2) == 5 * MILLI
+    assert m.balance(accounts.r2) == 5 * MILLI - m.min_escrow
 
 
 def test_dara_settlement_with_multi_unit_bids(dara: Driver, accounts: Accounts) -> None:

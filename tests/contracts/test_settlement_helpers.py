@@ -105,13 +105,14 @@ def test_collateral_reserved_for_outstanding_units_at_commit(proofphi: Driver, a
     m.commit_ask(r, accounts.p1, MILLI)
     m.commit_ask(r, accounts.p2, 2 * MILLI)
     s = m.clear_and_settle(r)
-    assert m.outstanding(accounts.p1) == 1 and m.collateral(accounts.p1) == REFUND_CAP
+    me = m.min_escrow
+    assert m.outstanding(accounts.p1) == 1 and m.collateral(accounts.p1) == REFUND_CAP + me
     r2 = m.next_round()
     try:
         m.send("commitAsk", r2, os.urandom(32), b"", sender=accounts.p1)
     except SettlementRejected as e:
         assert e.name == "InsufficientCollateral"
-        assert e.args_["required"] == 2 * REFUND_CAP
+        assert e.args_["required"] == 2 * REFUND_CAP + me
     else:
         raise AssertionError("ask accepted while its collateral backs an outstanding unit")
     m.prove(s, 0)
@@ -130,10 +131,12 @@ def test_an_ask_pending_in_an_earlier_round_is_reserved_too(dara: Driver, accoun
     try:
         m.send("commitAsk", r2, os.urandom(32), b"", sender=accounts.p1)
     except SettlementRejected as e:
-        assert e.name == "InsufficientCollateral" and e.args_["required"] == 4 * REFUND_CAP
+        # each ask: its capacity's backing plus the invalid-order deposit minEscrow
+        assert e.name == "InsufficientCollateral"
+        assert e.args_["required"] == 4 * REFUND_CAP + 2 * m.min_escrow
     else:
         raise AssertionError("second ask accepted with collateral for one")
-    m.send("stake", sender=accounts.p1, value=2 * REFUND_CAP - 1)
+    m.send("stake", sender=accounts.p1, value=2 * REFUND_CAP + m.min_escrow - 1)
     with_one_short = None
     try:
         m.send("commitAsk", r2, os.urandom(32), b"", sender=accounts.p1)

@@ -119,8 +119,10 @@ class MarketMachine(RuleBasedStateMachine):
         try:
             self.m.commit_ask(self.round, prover, cost * MILLI, quantity=quantity)
         except SettlementRejected as e:  # collateral short of capacity + outstanding units
-            assert e.name == "InsufficientCollateral", e
-            assert self.m.collateral(prover) < REFUND_CAP * (cap + self.m.outstanding(prover))
+            assert e.name == "InsufficientCollateral", e  # + minEscrow per ask that may settle
+            floor = REFUND_CAP * (cap + self.m.outstanding(prover)) + self.m.min_escrow
+            assert self.m.collateral(prover) < e.args_["required"]
+            assert e.args_["required"] >= floor
 
     @rule(values=st.lists(st.integers(1, 20), min_size=2, max_size=4),
           costs=st.lists(st.integers(0, 10), min_size=3, max_size=3),

@@ -32,6 +32,7 @@ from bridge.chain.deploy import MarketConfig, Mechanism, deploy, deploy_market
 from bridge.chain.market import Market
 from bridge.chain.tester import TesterChain
 from bridge.cli import app
+from bridge.client.amounts import format_wei
 from bridge.client.participant import Participant, event_logs
 from bridge.client.salts import SaltStore
 from bridge.errors import SettlementRejected
@@ -154,10 +155,11 @@ def participant(d: Deployed, key: LocalAccount) -> Participant:
     return Participant(d.market, key, salts=SaltStore(d.workdir / "sealed.json"))
 
 
-def prover_with_capacity(d: Deployed, units: int) -> LocalAccount:
+def prover_with_capacity(d: Deployed, units: int, deposit: bool = True) -> LocalAccount:
+    """A prover staked for ``units`` and (``deposit``) one ask's invalid-order deposit."""
     key = d.new_key()
     p = participant(d, key)
-    p.stake(REFUND_CAP * units)
+    p.stake(REFUND_CAP * units + (d.market.params.min_escrow if deposit else 0))
     p.set_capacity(units)
     return key
 
@@ -388,10 +390,11 @@ def test_a_whole_round_runs_through_the_cli_with_the_real_keeper(tmp_path: Path)
     st4 = as_json(run(d, r4, "requester", "status", "--json", **base))
     assert [(b["index"], b["valid"], b["charge"], b["value"]) for b in st4["bids"]] == [
         (3, False, 0, None)]
-    assert st4["free"] == ETHER
+    assert st4["free"] == ETHER - 1  # minEscrow (1 wei here) paid the keeper's settlement
     assert ok(run(d, r4, "requester", "status", **base)).splitlines()[1] == (
-        f"round {r} bid 3: escrow 7 gwei — settled as invalid, escrow 7 gwei returned: your bid "
-        "was invalid: undecryptable — the keeper's evidence confirms it")
+        f"round {r} bid 3: escrow 7 gwei — settled as invalid, 6.999999999 gwei of the escrow "
+        "returned (1 wei forfeited to the keeper): your bid was invalid: undecryptable — the "
+        "keeper's evidence confirms it")
     assert [(b["valid"], b["value"]) for b in st1["bids"]] == [(True, 100 * GWEI)]
     out = ok(run(d, r3, "requester", "status", **base)).splitlines()
     assert out == [f"requester {r3.address}: free balance 1 ether",
@@ -429,9 +432,9 @@ def test_escrow_above_free_balance_is_refused_with_the_deposit_to_make(mkt: Depl
     q = requester_with_deposit(mkt, 3 * GWEI)
     line = refused(run(mkt, q, "requester", "bid", "--value", "5gwei", "--size", "1",
                        "--escrow", "10gwei", "--task", "t"))
-    assert line == ("error: escrow 10000000000 wei exceeds your free balance 3000000000 wei: "
-                    "pass --top-up to deposit the missing 7000000000 wei with the bid, or run "
-                    "`bridge requester deposit 7000000000` first")
+    assert line == ("error: escrow 10 gwei exceeds your free balance 3 gwei: pass --top-up to "
+                    "deposit the missing 7 gwei with the bid, or run `bridge requester deposit "
+                    "7000000000wei` first")
     line = refused(run(mkt, q, "requester", "bid", "--value", "5gwei", "--size", "1",
                        "--escrow", "4gwei", "--task", "t"))
     assert "escrow 4000000000 is below the sealed value 5000000000" in line
@@ -456,7 +459,7 @@ def test_bid_with_top_up_deposits_the_missing_escrow_in_the_same_transaction(
 
 
 def test_prover_exit_leaves_in_one_transaction(mkt: Deployed) -> None:
-    key = prover_with_capacity(mkt, 2)
+    key = prover_with_capacity(mkt, 2, deposit=False)
     participant(mkt, key).stake(GWEI)
     line = refused(run(mkt, key, "prover", "withdraw", "2gwei"))
     assert "`bridge prover exit`" in line
@@ -531,11 +534,13 @@ def test_capacity_change_and_a_second_pending_ask_are_refused_with_the_fix(
                     "change until it is (or its settle deadline passes)")
     d.travel_to(d.market.params.closes_at(r) + 1)  # round r closed, not settled
     line = refused(run(d, key, "prover", "ask", "--cost", "3gwei"))
-    assert line == (f"error: this ask needs {4 * REFUND_CAP} wei of collateral (capacity 2 and "
-                    f"1 earlier ask that may still be settled, 0 outstanding units), you have "
-                    f"{2 * REFUND_CAP}: run `bridge prover stake {2 * REFUND_CAP}` or wait for "
-                    "the earlier round to settle")
-    participant(d, key).stake(2 * REFUND_CAP)
+    need, have = 4 * REFUND_CAP + 4 * GWEI, 2 * REFUND_CAP + 2 * GWEI
+    assert line == (f"error: this ask needs {format_wei(need)} of collateral (capacity 2 and "
+                    "1 earlier ask that may still be settled, 0 outstanding units, the "
+                    f"invalid-order deposit 2 gwei per ask), you have {format_wei(have)}: run "
+                    f"`bridge prover stake {need - have}wei` or wait for the earlier round to "
+                    "settle")
+    participant(d, key).stake(need - have)
     ok(run(d, key, "prover", "ask", "--cost", "3gwei"))
     q = requester_with_deposit(d, ETHER)
     line = refused(run(d, q, "requester", "bid", "--value", "1gwei", "--size", "1",
@@ -600,7 +605,7 @@ def test_withdrawing_more_than_is_free_is_refused(mkt: Deployed) -> None:
     assert line == ("error: free balance is 1000000000 wei, cannot withdraw 2000000000: "
                     "withdraw at most the free balance (escrow of open bids is locked until "
                     "settlement)")
-    key = prover_with_capacity(mkt, 1)
+    key = prover_with_capacity(mkt, 1, deposit=False)
     participant(mkt, key).stake(GWEI)
     line = refused(run(mkt, key, "prover", "withdraw", "2gwei"))
     assert line == (f"error: only 1000000000 wei of collateral is free ({REFUND_CAP} backs "
@@ -711,7 +716,7 @@ def test_capacity_pacing_is_refused_before_sending(mkt: Deployed) -> None:
 
 def test_revert_not_covered_by_a_pre_check_is_decoded(mkt: Deployed) -> None:
     """Past the client's checks (a direct call), the contract's error comes back by name."""
-    key = prover_with_capacity(mkt, 1)
+    key = prover_with_capacity(mkt, 1, deposit=False)
     with pytest.raises(SettlementRejected) as err:
         participant(mkt, key)._send("withdrawCollateral", 2 * REFUND_CAP)
     assert err.value.name == "InsufficientCollateral"

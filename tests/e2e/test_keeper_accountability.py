@@ -175,8 +175,9 @@ def test_honest_invalid_marks_pass_the_audit_and_explain_themselves(
     # a bid that opened but does not match its commitment says so (not "could not open it")
     out = cli(world, "requester", "status", key=_key(q[2]))
     assert out.exit_code == 0, out.output
-    assert ("settled as invalid, escrow 50 gwei returned: your bid was invalid: "
-            "commitment_mismatch — the keeper's evidence confirms it") in out.output
+    assert ("settled as invalid, 49.999999999 gwei of the escrow returned (1 wei forfeited to "
+            "the keeper): your bid was invalid: commitment_mismatch — the keeper's evidence "
+            "confirms it") in out.output
     out = cli(world, "prover", "status", key=_key(p[2]))
     assert out.exit_code == 0, out.output
     assert f"round {r} ask 2: settled as invalid: your ask was invalid: quantity_not_capacity" \

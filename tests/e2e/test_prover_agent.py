@@ -223,13 +223,15 @@ def test_earnings_above_the_threshold_are_withdrawn_before_the_next_ask(
     m.next_round()
     winner.tick()  # the free collateral is withdrawn first, then the next ask is sent
     info = m.market.prover_info(winner.address)
-    assert info["collateral"] == m.settings.refund_cap  # what capacity 1 (the ask) needs
+    # what capacity 1 (the ask) needs: its backing and the invalid-ask deposit minEscrow
+    needs = m.settings.refund_cap + m.settings.min_escrow
+    assert info["collateral"] == needs
     assert collateral - info["collateral"] >= job.payment  # the earnings came out
     from bridge.client.participant import event_logs
 
     (w,) = event_logs(m.market, "CollateralWithdrawn", m.deploy_block,
                       {"prover": winner.address})
-    assert int(w["args"]["amount"]) == collateral - m.settings.refund_cap
+    assert int(w["args"]["amount"]) == collateral - needs
     assert info["last_ask_round_plus_one"] == m.current_round() + 1
     assert m.ledger_problems() == []
 

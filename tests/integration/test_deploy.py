@@ -41,6 +41,24 @@ def test_shipped_network_files_load() -> None:
         assert net.chain_id > 0 and net.commit_period > 0
     assert load_network("anvil", rpc="http://127.0.0.1:9").rpc == "http://127.0.0.1:9"
     assert load_network("sepolia-example").refund_cap == 10**15
+    example = load_network("sepolia-example")
+    assert (example.min_escrow, example.fill_cost) == (3 * 10**14, 25 * 10**18)
+
+
+@pytest.mark.parametrize(("key", "most"), [("max_asks_per_round", 699),
+                                           ("max_bids_per_round", 65_535),
+                                           ("checkpoint_interval", 1024)])
+def test_a_network_file_above_a_contract_limit_is_refused_in_one_line(
+        tmp_path: Path, key: str, most: int) -> None:
+    """The constructor would revert: the file is refused first, naming the limit and the fix."""
+    base = 'name = "x"\nrpc = "http://127.0.0.1:9"\nchain_id = 1\n'
+    ok = tmp_path / "ok.toml"
+    ok.write_text(base + f"{key} = {most}\n")
+    assert getattr(load_network(str(ok)), key) == most
+    bad = tmp_path / "bad.toml"
+    bad.write_text(base + f"{key} = {most + 1}\n")
+    with pytest.raises(ConfigError, match=f"{key} = {most + 1} is above {most} .*: lower it"):
+        load_network(str(bad))
 
 
 def test_deploy_writes_a_record_and_does_not_deploy_twice(tmp_path: Path) -> None:

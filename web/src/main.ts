@@ -320,7 +320,8 @@ async function renderRequester() {
           price: BigInt(mine.price), quantity: BigInt(mine.quantity), salt: mine.salt as Hex }) === String(c.commitment).toLowerCase()
           ? "your salt record matches the commitment" : "your salt record does NOT match the commitment")
           : "no salt record in this browser";
-        outcome = `invalid: ${revealed.reason} (escrow returned; ${local}); evidence <code>${esc(revealed.evidence)}</code>`;
+        const forfeit = await chain.read<bigint>("minEscrow");
+        outcome = `invalid: ${revealed.reason} (escrow returned less ${gwei(forfeit)} forfeited to the keeper; ${local}); evidence <code>${esc(revealed.evidence)}</code>`;
       } else if (charge !== undefined && charge > 0n) {
         cls = "won";
         outcome = `won: charged ${gwei(charge)}, refunded ${gwei((c.escrow as bigint) - charge)}`;
@@ -390,11 +391,18 @@ async function bid(form: FormData) {
       commitment: c, tx_hash: "", extra: task };
     await salts.put(record); // before sending: a closed tab loses nothing
     const free = await chain.read<bigint>("balanceOf", [me]);
-    const missing = escrow > free ? escrow - free : 0n;
+    // past a quarter of the round's cap a bid burns a congestion fee: budget the fee 16 places
+    // ahead (fees only rise; what is not burned stays in the free balance)
+    const [count] = await chain.read<readonly [bigint]>("roundInfo", [round]);
+    const cap = await chain.read<bigint>("maxBidsPerRound");
+    const ahead = count + 16n < cap ? count + 16n : cap - 1n;
+    const fee = await chain.read<bigint>("congestionFee", [0n, ahead]);
+    const missing = escrow + fee > free ? escrow + fee - free : 0n;
     const tx = await chain.send("commitBid", [round, c, ct, escrow, task], missing);
     await salts.put({ ...record, tx_hash: tx });
     void s;
-    return `Bid committed in round ${round}` + (missing ? ` (deposited ${gwei(missing)} with it)` : "");
+    return `Bid committed in round ${round}` + (missing ? ` (deposited ${gwei(missing)} with it)` : "")
+      + (fee ? ` (the round is past a quarter full: a congestion fee of up to ${gwei(fee)})` : "");
   });
 }
 
@@ -455,7 +463,7 @@ function renderProver() {
     </div>
     <form id="stake-form"><label>stake (gwei)<input name="amount" value="${formatUnits(refundCap * 2n, 9)}"></label><button type="submit">Stake</button></form>
     <form id="capacity-form"><label>capacity (units)<input name="units" value="1"></label><button type="submit">Set capacity</button></form>
-    <p class="rule" id="pacing">Pacing rule: ${pacing}. Each unit needs ${gwei(refundCap)} of collateral; capacity is frozen while an ask may still settle.</p>
+    <p class="rule" id="pacing">Pacing rule: ${pacing}. Each unit needs ${gwei(refundCap)} of collateral, and each ask ${gwei(BigInt(p.min_escrow ?? 0))} more (an invalid ask forfeits it to the keeper); capacity is frozen while an ask may still settle.</p>
     <form id="ask-form"><label>cost per unit (gwei, sealed)<input name="cost" value="10"></label>
       ${p.mechanism !== "proofphi" ? `<label>units<input name="units" value="${capacity}"></label>` : ""}
       <button type="submit">Seal and ask</button></form>
