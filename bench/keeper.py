@@ -115,7 +115,7 @@ def setup(chain: Chain, workdir: Path, bids: int) -> Setup:
     chain_id = int(chain.w3.eth.chain_id)
     net = NetworkConfig(name=chain.name, rpc=chain.url or "eth-tester", chain_id=chain_id,
                         commit_period=3600, settle_period=3600, proof_period=10**8,
-                        refund_cap=200 * GWEI, confirmations=chain.confirmations,
+                        refund_cap=200 * GWEI, min_escrow=GWEI, confirmations=chain.confirmations,
                         verifier=VerifierSpec(kind="pow", difficulty_bits=4),
                         allow_same_owner_and_keeper=True)  # a bench chain
     keeper_account: LocalAccount = Account.from_key(KEYS[0])

@@ -116,7 +116,7 @@ def requester_request(
 
     def run() -> None:
         wei = _amount(value, "--value")
-        locked = _amount(escrow, "--escrow") if escrow is not None else wei
+        locked = _amount(escrow, "--escrow") if escrow is not None else None
         values = read_inputs(inputs) if inputs is not None else []
         if circuit is None and task is None:
             raise ConfigError("name the task: --task (proof-of-work market) or --circuit with "

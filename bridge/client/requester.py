@@ -150,7 +150,9 @@ class Requester:
                 inputs: Sequence[int] = (), task: bytes | None = None, size: int | None = None,
                 retries: int = 0, out: Path | None = None) -> RequestResult:
         """Bid for one proof and wait for the outcome (module docstring)."""
-        escrow = value if escrow is None else escrow
+        # the escrow defaults to the value, and at least the market's minimum (the excess comes
+        # back at settlement)
+        escrow = max(value, self.market.params.min_escrow) if escrow is None else escrow
         if retries < 0:
             raise InvalidInput("retries must be ≥ 0")
         started = time.monotonic()
@@ -199,7 +201,7 @@ class Requester:
                              reason=f"no trade in {attempt} round(s); raise the value or retry",
                              latency_s=time.monotonic() - started, price=price)
 
-    def submit(self, *, value: int, escrow: int, circuit: str | int | None = None,
+    def submit(self, *, value: int, escrow: int | None = None, circuit: str | int | None = None,
                inputs: Sequence[int] = (), task: bytes | None = None, size: int | None = None,
                round: int | None = None) -> tuple[int, int]:
         """Commit one sealed bid, depositing what the escrow lacks in the same transaction;
@@ -208,7 +210,9 @@ class Requester:
         ``task``: a proof-of-work market's task word (random when None). ``round``: the current
         round (default). On a fixedprice market a value below the round's posted price × units
         is refused before anything is sent (:class:`BelowPostedPrice`); a value that clears it
-        is said (``say``) with the price."""
+        is said (``say``) with the price. ``escrow``: the value by default, at least the
+        market's minimum."""
+        escrow = max(value, self.market.params.min_escrow) if escrow is None else escrow
         r, index, _quote = self._submit(value=value, escrow=escrow, circuit=circuit,
                                         inputs=inputs, task=task, size=size, round=round)
         return r, index

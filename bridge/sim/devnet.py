@@ -116,6 +116,7 @@ def start_devnet(workdir: Path, *, port: int = 8545, chain: str = "eth-tester",
                             initial_price=initial_price if mechanism == "fixedprice" else 0,
                             commit_period=commit_period, settle_period=commit_period,
                             proof_period=2 * commit_period, confirmations=0,
+                            min_escrow=10**9,  # a development chain, as deploy/networks/anvil.toml
                             verifier=VerifierSpec(kind=proofs, difficulty_bits=8),
                             allow_test_circuit_keys=True)
         owner, keeper_account = accounts[0], accounts[1]

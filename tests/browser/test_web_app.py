@@ -193,7 +193,8 @@ def test_a_requester_and_a_prover_complete_a_round_through_the_page(
     wait_for(lambda: "won: charged 50 gwei, refunded 70 gwei" in rp.inner_text("#my-bids"),
              "the page requester's bid to show as won")
     bids = rp.inner_text("#my-bids")
-    assert "invalid: commitment_mismatch (escrow returned; no salt record in this browser)" \
+    assert ("invalid: commitment_mismatch (escrow returned less 1 gwei forfeited to the keeper; "
+            "no salt record in this browser)") \
         in bids, bids
     shot(rp, tmp_path, "requester")
 
@@ -225,9 +226,10 @@ def test_a_requester_and_a_prover_complete_a_round_through_the_page(
     assert [(e["args"]["prover"], e["args"]["amount"]) for e in scene.logs(
         "CollateralWithdrawn")] == [(PAGE_PROVER, 430 * GWEI)]  # stake + the job's payment
 
-    # the requester withdraws its refund (70 gwei) and the bad bid's returned escrow (7 gwei)
+    # the requester withdraws its refund (70 gwei) and the bad bid's returned escrow (7 gwei
+    # less the 1 gwei minEscrow it forfeited to the keeper)
     rp.click("#withdraw-balance")
-    message(rp, "Withdrew 77 gwei")
+    message(rp, "Withdrew 76 gwei")
     assert m.balance_of(PAGE_REQUESTER) == 0
 
     # the market view lists the round with its price, winner and proven job

@@ -29,6 +29,7 @@ def write_network(path: Path, url: str, **params: Any) -> Path:
     values: dict[str, Any] = {"name": "anvil-test", "rpc": url, "chain_id": ANVIL_CHAIN_ID,
                               "mechanism": "proofphi", "commit_period": 4, "settle_period": 20,
                               "proof_period": 6, "refund_cap": "200gwei",
+                              "min_escrow": "1gwei",  # as deploy/networks/anvil.toml
                               "capacity_interval": 1, "capacity_factor": 4, "confirmations": 1,
                               "allow_same_owner_and_keeper": True}
     values.update(params)
