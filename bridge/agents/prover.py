@@ -38,11 +38,11 @@ from web3 import Web3
 from bridge.agents.config import ProverAgentConfig
 from bridge.agents.store import OPEN_STATES, AgentStore, JobRow
 from bridge.chain.market import Market, RoundStatus
-from bridge.client.amounts import format_wei
 from bridge.client.participant import JobView, Participant, Refused, event_logs, settled_jobs
 from bridge.client.salts import SaltStore, SealedRecord
 from bridge.errors import BridgeError, ChainError, ConfigError
 from bridge.proving import CommandBackend, ProvingBackend
+from bridge.units import format_wei
 
 log = logging.getLogger(__name__)
 

@@ -19,6 +19,7 @@ from bridge.chain.artifacts import load_artifact
 from bridge.chain.revert import decoded_reverts
 from bridge.errors import ChainError
 from bridge.mechanisms.fixedprice import DEFAULT_RULE
+from bridge.proving import circuits
 
 
 class Mechanism(IntEnum):
@@ -121,8 +122,6 @@ def deploy_circuit_registry(w3: Web3, owner: str, *, unit_circuits_only: bool = 
     """Deploy a ``CircuitRegistry`` owned by ``owner`` and register the manifest's circuits
     (``zk/circuits.json``), each with its generated Groth16 verifier; ``unit_circuits_only`` for a
     Prooφ market (its tasks are one unit)."""
-    from bridge.proving import circuits
-
     registry = deploy(w3, "CircuitRegistry", owner, sender=owner)
     for c in circuits().values():
         if unit_circuits_only and c.units != 1:

@@ -102,10 +102,10 @@ def _session(rpc: str, market: str, keystore: str = "", salts: str = "", *,
              needs_key: bool = True, from_block: int = -1) -> Session:
     from bridge.chain.connect import connect
     from bridge.chain.market import Market
-    from bridge.client.keys import load_account
     from bridge.client.participant import Participant
     from bridge.client.salts import SaltStore
     from bridge.keeper.daemon import read_market_ref
+    from bridge.keys import load_account
 
     if not market:
         raise ConfigError("no market: pass --market ADDRESS (or a deployment file written by "
@@ -131,7 +131,7 @@ def _session(rpc: str, market: str, keystore: str = "", salts: str = "", *,
 
 
 def _amount(text: str, name: str) -> int:
-    from bridge.client.amounts import parse_amount
+    from bridge.units import parse_amount
 
     return parse_amount(text, name=name)
 
@@ -146,7 +146,7 @@ def _units(n: int) -> str:
 
 
 def _wei(v: int) -> str:
-    from bridge.client.amounts import format_wei
+    from bridge.units import format_wei
 
     return format_wei(v)
 

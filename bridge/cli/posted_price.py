@@ -47,8 +47,8 @@ class _PP:
         from bridge.chain.connect import connect
         from bridge.chain.posted_price import PostedPriceMarket
         from bridge.chain.sender import TxSender
-        from bridge.client.keys import load_account
         from bridge.keeper.daemon import read_market_ref
+        from bridge.keys import load_account
 
         if not market:
             raise ConfigError("no market: pass --market ADDRESS of a PostedPriceMarket, or set "

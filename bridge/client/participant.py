@@ -40,9 +40,9 @@ from bridge.chain.settlement import (
     unpack_job,
     void_transactions,
 )
-from bridge.client.amounts import format_wei
 from bridge.client.salts import SaltStore, SealedRecord
 from bridge.errors import BridgeError, InvalidInput
+from bridge.units import format_wei
 
 MAX_CAPACITY = 2**32 - 1
 """Capacities are stored in 32 bits by the market."""

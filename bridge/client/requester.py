@@ -33,9 +33,9 @@ from pathlib import Path
 from typing import Any
 
 from bridge.chain.market import Market, RoundStatus
-from bridge.client.amounts import format_wei
 from bridge.client.participant import Participant, Refused, event_logs, pow_ok, settled_jobs
 from bridge.errors import BridgeError, ChainError, InvalidInput
+from bridge.units import format_wei
 
 log = logging.getLogger(__name__)
 

@@ -5,10 +5,10 @@ from pathlib import Path
 import pytest
 from eth_account import Account
 
-from bridge.client.amounts import format_wei, parse_amount
-from bridge.client.keys import load_account, write_keystore
 from bridge.client.salts import SaltStore, SealedRecord
 from bridge.errors import ConfigError, InvalidInput
+from bridge.keys import load_account, write_keystore
+from bridge.units import format_wei, parse_amount
 
 
 @pytest.mark.parametrize(
