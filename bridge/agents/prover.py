@@ -37,9 +37,11 @@ from web3 import Web3
 
 from bridge.agents.config import ProverAgentConfig
 from bridge.agents.store import OPEN_STATES, AgentStore, JobRow
+from bridge.chain.logs import event_logs
 from bridge.chain.market import Market, RoundStatus
-from bridge.client.participant import JobView, Participant, Refused, event_logs, settled_jobs
+from bridge.client.participant import Participant, Refused
 from bridge.client.salts import SaltStore, SealedRecord
+from bridge.client.settled import JobView, settled_jobs
 from bridge.errors import BridgeError, ChainError, ConfigError
 from bridge.proving import CommandBackend, ProvingBackend
 from bridge.units import format_wei

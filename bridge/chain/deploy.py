@@ -1,13 +1,14 @@
 """Deploy the market contracts from artifacts and send transactions with decoded reverts.
 
 Used by the contract tests, the gas bench and the demo; needs no compiler (artifacts only).
+:class:`Mechanism` is the market binding's (:mod:`bridge.chain.market`), imported here for
+:class:`MarketConfig`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from enum import IntEnum
 from typing import Any
 
 from web3 import Web3
@@ -16,18 +17,11 @@ from web3.contract.contract import ContractFunction
 from web3.types import TxParams, TxReceipt
 
 from bridge.chain.artifacts import load_artifact
+from bridge.chain.market import Mechanism
 from bridge.chain.revert import decoded_reverts
 from bridge.errors import ChainError
 from bridge.mechanisms.fixedprice import DEFAULT_RULE
 from bridge.proving import circuits
-
-
-class Mechanism(IntEnum):
-    """``IProverMarket.Mechanism``."""
-
-    PROOFPHI = 0
-    DARA = 1
-    FIXEDPRICE = 2
 
 
 @dataclass(frozen=True)

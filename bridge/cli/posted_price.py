@@ -318,7 +318,7 @@ def pp_prove(round: RoundOpt, request: Annotated[int, typer.Option("--request")]
              rpc: RpcOpt = "http://127.0.0.1:8545", market: MarketOpt = "",
              keystore: KeystoreOpt = "", as_json: JsonOpt = False) -> None:
     """Prove request REQUEST as node NODE (proof of work over the task and your address)."""
-    from bridge.client.participant import solve_pow
+    from bridge.proving import solve_pow
 
     def run() -> None:
         s = _PP(rpc, market, keystore)

@@ -25,6 +25,7 @@ from eth_abi import decode as abi_decode
 from hexbytes import HexBytes
 
 from bridge import sealed
+from bridge.chain.logs import event_logs
 from bridge.chain.market import Market, RoundStatus
 from bridge.chain.price_history import PriceHistory, locate_from_node
 from bridge.chain.settlement import (
@@ -34,7 +35,7 @@ from bridge.chain.settlement import (
     decode_page,
     entries_from_outcome,
 )
-from bridge.client.participant import event_logs, read_settlement
+from bridge.client.settled import read_settlement
 from bridge.errors import AuditError, BridgeError
 from bridge.evidence import MarkCheck, MarkReason, OrderContext, check_mark, decode_evidence
 from bridge.mechanisms import Ask, Bid, audit, clear

@@ -30,7 +30,8 @@ from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
 from bridge.chain.market import Market
-from bridge.client.participant import JobView, Participant, new_task, round_charges
+from bridge.client.participant import Participant, new_task
+from bridge.client.settled import JobView, round_charges
 from bridge.client.tasks import registered
 from bridge.errors import BridgeError
 from bridge.keeper.daemon import Keeper

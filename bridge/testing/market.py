@@ -58,10 +58,12 @@ from bridge.chain.deploy import (
     deploy_circuit_registry,
     deploy_market,
 )
+from bridge.chain.logs import event_logs
 from bridge.chain.market import Market, RoundStatus
 from bridge.chain.sender import TxSender
-from bridge.client.participant import JobView, Participant, event_logs, read_settlement
+from bridge.client.participant import Participant
 from bridge.client.salts import SaltStore, SealedRecord
+from bridge.client.settled import JobView, read_settlement, settled_jobs
 from bridge.errors import BridgeError, ConfigError
 from bridge.keeper.config import KeeperConfig
 from bridge.keeper.daemon import Keeper
@@ -452,8 +454,6 @@ class LocalMarket:
 
     def jobs(self, r: int) -> list[JobView]:
         """The jobs of settled round ``r`` with their Merkle proofs (what a prover submits)."""
-        from bridge.client.participant import settled_jobs
-
         return settled_jobs(self.market, r, self.deploy_block)
 
     def prove_all(self, r: int, provers: list[Participant], *,
