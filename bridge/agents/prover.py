@@ -100,7 +100,7 @@ class ProverAgent:
     def __init__(self, cfg: ProverAgentConfig, account: LocalAccount, *,
                  w3: Web3 | None = None, drain: bool = False) -> None:
         from bridge.chain.connect import connect
-        from bridge.keeper.daemon import read_market_ref
+        from bridge.chain.deployment import read_market_ref
 
         self.cfg = cfg
         self.w3 = w3 if w3 is not None else connect(cfg.rpc)

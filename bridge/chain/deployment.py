@@ -486,6 +486,34 @@ def deploy_network(net: NetworkConfig, account: LocalAccount, *, w3: Web3,
     return DeployResult(record, path, deployed=True)
 
 
+def read_market_ref(market: str) -> tuple[str, int | None]:
+    """(address, deployment block or None) from an address or a deployment record file."""
+    if market.startswith("0x"):
+        return Web3.to_checksum_address(market), None
+    try:
+        record = json.loads(Path(market).read_text())
+        return (Web3.to_checksum_address(record["market"]),
+                int(record.get("start_block", record["block"])))
+    except (OSError, KeyError, ValueError) as exc:
+        raise ConfigError(f"{market!r} is not a deployment record with 'market' and 'block': "
+                          f"{exc}") from None
+
+
+def deployment_block(w3: Web3, address: str) -> int:
+    """First block with code at ``address`` (binary search over history)."""
+    lo, hi = 0, int(w3.eth.block_number)
+    address = Web3.to_checksum_address(address)
+    if not w3.eth.get_code(address, hi):
+        raise ChainError(f"no contract code at {address}")
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if w3.eth.get_code(address, mid):
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo
+
+
 KEEPER_PASSWORD_ENV = "BRIDGE_KEEPER_KEYSTORE_PASSWORD"
 
 
@@ -554,8 +582,10 @@ __all__ = [
     "VerifierSpec",
     "abi_hash",
     "deploy_network",
+    "deployment_block",
     "keeper_identity",
     "load_network",
+    "read_market_ref",
     "record_is_live",
     "record_path",
     "resolve_network",

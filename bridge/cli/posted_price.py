@@ -45,9 +45,9 @@ class _PP:
     def __init__(self, rpc: str, market: str, keystore: str = "", *, needs_key: bool = True
                  ) -> None:
         from bridge.chain.connect import connect
+        from bridge.chain.deployment import read_market_ref
         from bridge.chain.posted_price import PostedPriceMarket
         from bridge.chain.sender import TxSender
-        from bridge.keeper.daemon import read_market_ref
         from bridge.keys import load_account
 
         if not market:
