@@ -29,14 +29,14 @@ from typing import Any
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
+from bridge.chain.local import LocalChain
 from bridge.chain.market import Market
 from bridge.client.participant import Participant, new_task
 from bridge.client.settled import JobView, round_charges
 from bridge.client.tasks import registered
 from bridge.errors import BridgeError
 from bridge.keeper.daemon import Keeper
-from bridge.testing.chain import LocalChain
-from bridge.testing.market import LocalMarket, MarketSettings
+from bridge.sim.market import LocalMarket, MarketSettings
 
 log = logging.getLogger(__name__)
 

@@ -9,8 +9,8 @@ the package is enough) offers fixtures built from these; they also work without 
   funded provers and requesters, phase helpers and :class:`RoundOutcome` as plain data.
 """
 
-from bridge.testing.chain import CHAINS, LocalChain, find_anvil, start_chain
-from bridge.testing.market import (
+from bridge.chain.local import CHAINS, LocalChain, find_anvil, start_chain
+from bridge.sim.market import (
     AskOutcome,
     BidOutcome,
     JobOutcome,

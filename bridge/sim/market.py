@@ -58,6 +58,7 @@ from bridge.chain.deploy import (
     deploy_circuit_registry,
     deploy_market,
 )
+from bridge.chain.local import LocalChain
 from bridge.chain.logs import event_logs
 from bridge.chain.market import Market, RoundStatus
 from bridge.chain.sender import TxSender
@@ -68,7 +69,6 @@ from bridge.errors import BridgeError, ConfigError
 from bridge.keeper.config import KeeperConfig
 from bridge.keeper.daemon import Keeper
 from bridge.mechanisms.fixedprice import DEFAULT_RULE
-from bridge.testing.chain import LocalChain
 
 GWEI = 10**9
 ETHER = 10**18
