@@ -1,4 +1,10 @@
-"""A deployed market on a local chain, with its keeper and funded participants, for tests.
+"""A deployed market on a local chain, with its keeper and funded participants, for tests, the
+demo and the benches.
+
+:class:`bridge.testing.LocalMarket` (the pytest plugin's) is this class plus ``cli``, which runs
+the ``bridge`` command in process: the command line is a floor above the sim (``bridge demo``
+runs a :class:`~bridge.sim.world.World` built on this class), so the method that imports it
+lives in :mod:`bridge.testing`, the floor above the command line (``docs/architecture.md``).
 
 :class:`LocalMarket` deploys a verifier (proof of work, or the circuit registry with the
 committed Groth16 circuits) and a market from the committed artifacts, runs the real
@@ -31,8 +37,6 @@ Threads: every public method of :class:`LocalMarket` may be called from several 
 - the in-process keeper is stepped by one thread at a time (the phase helpers,
   :meth:`~LocalMarket.step_keeper`, :meth:`~LocalMarket.post_price`), and
   :meth:`~LocalMarket.keeper_running` refuses to start a second running keeper;
-- :meth:`~LocalMarket.cli` runs one command at a time in the whole process (Click's runner swaps
-  ``sys.stdout`` and ``os.environ`` while it runs);
 - reads (:meth:`~LocalMarket.outcome`, :meth:`~LocalMarket.jobs`,
   :meth:`~LocalMarket.ledger_problems`, ``now``, ``current_round``) take no lock.
 """
@@ -72,10 +76,6 @@ from bridge.mechanisms.fixedprice import DEFAULT_RULE
 
 GWEI = 10**9
 ETHER = 10**18
-
-_CLI_LOCK = threading.Lock()
-"""One :meth:`LocalMarket.cli` at a time in the process (Click swaps ``sys.stdout``/``environ``)."""
-
 
 class _LockedSaltStore(SaltStore):
     """A salt store whose read-modify-write updates are serialised between threads."""
@@ -595,31 +595,3 @@ class LocalMarket:
         if self.market.burned() != burned:
             problems.append(f"burned fees: contract {self.market.burned()}, logs say {burned}")
         return problems
-
-    # -- the CLI -------------------------------------------------------------------------------
-    def cli(self, *args: str, key: bytes | None = None, from_block: bool = True) -> Any:
-        """Run ``bridge ARGS --rpc … --market … [--from-block …]`` in process against this
-        market (``key``: the signer's private key, passed as ``BRIDGE_PRIVATE_KEY``); returns
-        Click's result (``exit_code``, ``output``). One command at a time in the process
-        (Click swaps ``sys.stdout`` and ``os.environ`` while it runs); the clock is not held, so
-        a command that waits (``--wait``) lets other threads move time meanwhile."""
-        with _CLI_LOCK:
-            return self._cli(args, key, from_block)
-
-    def _cli(self, args: tuple[str, ...], key: bytes | None, from_block: bool) -> Any:
-        from typer.testing import CliRunner
-
-        from bridge.chain.connect import use_embedded
-        from bridge.cli import app
-
-        env = {"BRIDGE_PRIVATE_KEY": "0x" + key.hex()} if key is not None else {}
-        argv = [*args, "--rpc", self.chain.url or "eth-tester", "--market", self.address]
-        if from_block:
-            argv += ["--from-block", str(self.deploy_block)]
-        if self.chain.url is not None:
-            return CliRunner().invoke(app, argv, env=env)
-        previous = use_embedded(self.chain.backend)
-        try:
-            return CliRunner().invoke(app, argv, env=env)
-        finally:
-            use_embedded(previous)

@@ -99,8 +99,9 @@ class RoundReport:
 class World:
     """A chain, a market, a keeper and simulated participants; see the module docstring.
 
-    The market, its keeper and the time helpers are a :class:`~bridge.testing.LocalMarket` (the
-    pytest plugin's), so the demo, the benches and the tests exercise the integrators' kit."""
+    The market, its keeper and the time helpers are a :class:`~bridge.sim.market.LocalMarket`
+    (the pytest plugin's :class:`~bridge.testing.LocalMarket` without its ``cli``), so the demo,
+    the benches and the tests exercise the integrators' kit."""
 
     def __init__(self, chain: LocalChain, cfg: SimConfig, workdir: Path, *,
                  keeper_db: str | None = None, confirmations: int = 0) -> None:

@@ -21,7 +21,7 @@ from pathlib import Path
 from bridge.chain.local import LocalChain
 from bridge.client.requester import Requester
 from bridge.errors import BridgeError
-from bridge.sim.market import LocalMarket, MarketSettings
+from bridge.testing.market import LocalMarket, MarketSettings
 
 BRIDGE = str(Path(sys.executable).with_name("bridge"))
 
