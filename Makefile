@@ -19,6 +19,7 @@ $(NPMSTAMP): package.json package-lock.json
 
 test: $(STAMP) $(NPMSTAMP)
 	$(BIN)/ruff check bridge tests bench examples
+	$(BIN)/lint-imports
 	$(BIN)/mypy
 	node_modules/.bin/tsc -p web/tsconfig.json
 	$(BIN)/pytest -q
@@ -47,12 +48,14 @@ web: $(STAMP) $(NPMSTAMP)
 	$(BIN)/python -m bridge.hints --write
 	node web/build.mjs
 
+# ruff, then the import contract in pyproject.toml (the layers; docs/architecture.md)
 lint: $(STAMP)
 	$(BIN)/ruff check bridge tests bench examples
+	$(BIN)/lint-imports
 
 typecheck: $(STAMP) $(NPMSTAMP)
 	$(BIN)/mypy
 	node_modules/.bin/tsc -p web/tsconfig.json
 
 clean:
-	rm -rf $(VENV) node_modules .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) node_modules .pytest_cache .mypy_cache .ruff_cache .import_linter_cache

@@ -4,14 +4,16 @@ Every error the project raises on purpose derives from :class:`BridgeError`, so 
 the project's errors without catching programming mistakes. Branches say who must act: the user
 (``ConfigError``, ``InvalidInput``), the operator (``AuditError``), or nobody
 (``RetryableTxError``).
+
+This module is the floor every layer stands on, so it imports nothing from the package (the
+import contract in ``pyproject.toml`` checks it). Errors that belong to one mechanism live with
+it and derive from these branches: the posted-price market's ``ProposalFault`` and
+``InvalidProposal`` are in :mod:`bridge.mechanisms.posted_price.errors`.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from bridge.mechanisms.posted_price.validation import ProposalFault
+from typing import Any
 
 
 class BridgeError(Exception):
@@ -32,23 +34,6 @@ class ClearingError(BridgeError):
 
 class InvalidBidError(InvalidInput, ClearingError):
     """A bid or ask given to the clearing engine is invalid (names the offending id and field)."""
-
-
-class InvalidProposal(InvalidInput, ClearingError):
-    """A market maker's posted-price proposal breaks a rule of the market.
-
-    ``fault`` is a :class:`~bridge.mechanisms.posted_price.ProposalFault` (compare it to the enum,
-    never to a string); the message names the offending request or node, the problem and the fix.
-    """
-
-    def __init__(self, fault: ProposalFault, detail: str, fix: str) -> None:
-        super().__init__(f"{fault.value}: {detail}; {fix}")
-        self.fault = fault
-        self.detail = detail
-        self.fix = fix
-
-    def __reduce__(self) -> tuple[type[InvalidProposal], tuple[ProposalFault, str, str]]:
-        return (type(self), (self.fault, self.detail, self.fix))
 
 
 class AuditError(ClearingError):

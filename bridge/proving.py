@@ -207,6 +207,29 @@ class ProvingBackend(Protocol):
         ...
 
 
+def pow_ok(task: bytes, prover: str, nonce: bytes, difficulty_bits: int) -> bool:
+    """``ProofOfWorkVerifier(difficulty_bits)``'s rule for (task, prover, nonce)."""
+    digest = keccak(abi_encode(["bytes32", "address", "bytes32"], [task, prover, nonce]))
+    return int.from_bytes(digest, "big") >> (256 - difficulty_bits) == 0
+
+
+def solve_pow(task: bytes, prover: str, difficulty_bits: int, start: int = 0) -> bytes:
+    """A 32-byte nonce passing ``ProofOfWorkVerifier(difficulty_bits)`` for (task, prover).
+
+    The verifier accepts when the top ``difficulty_bits`` bits of
+    ``keccak256(abi.encode(bytes32 task, address prover, bytes32 nonce))`` are zero.
+    """
+    if not 0 <= difficulty_bits <= 255:
+        raise InvalidInput(f"difficulty {difficulty_bits} is outside 0..255")
+    prefix = abi_encode(["bytes32", "address"], [task, prover])
+    n = start
+    while True:
+        nonce = n.to_bytes(32, "big")
+        if int.from_bytes(keccak(prefix + nonce), "big") >> (256 - difficulty_bits) == 0:
+            return nonce
+        n += 1
+
+
 @dataclass(frozen=True)
 class PowBackend:
     """Proof of work for ``ProofOfWorkVerifier(difficulty_bits)``."""
@@ -215,8 +238,6 @@ class PowBackend:
     name: str = "pow"
 
     def prove(self, task: bytes, prover: str, inputs: Sequence[int] = ()) -> bytes:
-        from bridge.client.participant import solve_pow  # the hashcash solver lives there
-
         return solve_pow(task, prover, self.difficulty_bits, start=secrets.randbits(32))
 
 

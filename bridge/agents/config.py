@@ -28,9 +28,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bridge.client.amounts import parse_amount
 from bridge.config import load_layered
 from bridge.errors import ConfigError, InvalidInput
+from bridge.units import parse_amount
 
 ENV_PREFIX = "BRIDGE_PROVER_"
 

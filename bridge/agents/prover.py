@@ -37,12 +37,15 @@ from web3 import Web3
 
 from bridge.agents.config import ProverAgentConfig
 from bridge.agents.store import OPEN_STATES, AgentStore, JobRow
+from bridge.chain.logs import event_logs
 from bridge.chain.market import Market, RoundStatus
-from bridge.client.amounts import format_wei
-from bridge.client.participant import JobView, Participant, Refused, event_logs, settled_jobs
+from bridge.client.participant import Participant, Refused
 from bridge.client.salts import SaltStore, SealedRecord
+from bridge.client.settled import JobView, settled_jobs
+from bridge.client.tasks import backend_for, registered, task_inputs
 from bridge.errors import BridgeError, ChainError, ConfigError
-from bridge.proving import CommandBackend, ProvingBackend
+from bridge.proving import SNARKJS, CommandBackend, Groth16Backend, PowBackend, ProvingBackend
+from bridge.units import format_wei
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +101,7 @@ class ProverAgent:
     def __init__(self, cfg: ProverAgentConfig, account: LocalAccount, *,
                  w3: Web3 | None = None, drain: bool = False) -> None:
         from bridge.chain.connect import connect
-        from bridge.keeper.daemon import read_market_ref
+        from bridge.chain.deployment import read_market_ref
 
         self.cfg = cfg
         self.w3 = w3 if w3 is not None else connect(cfg.rpc)
@@ -150,9 +153,6 @@ class ProverAgent:
                 "(`bridge prover stake`), raise max_stake, or lower capacity")
 
     def _resolve_backends(self) -> None:
-        from bridge.client.tasks import registered
-        from bridge.proving import SNARKJS, Groth16Backend, PowBackend
-
         configured = dict(self.cfg.backends)
         if self.market.circuit_tasks:
             circuits = {c.name: c for c in registered(self.market).values()}
@@ -182,7 +182,6 @@ class ProverAgent:
             if name != "pow":
                 raise StartRefused(f"backends names circuit {name!r}, but this market's tasks "
                                    "are proofs of work: use the key \"pow\" (or drop it)")
-        from bridge.client.tasks import backend_for
 
         spec = configured.get("pow", "builtin")
         if spec.startswith("command:"):
@@ -428,15 +427,11 @@ class ProverAgent:
     def _backend(self, task: bytes) -> ProvingBackend:
         if not self.market.circuit_tasks:
             return self.backends["pow"]
-        from bridge.client.tasks import registered
-
         cid = (int.from_bytes(task, "big") >> 192) & 0xFFFFFFFF
         return self.backends[registered(self.market)[cid].name]
 
     def dispatch(self) -> None:
         """Start proofs for pending jobs, earliest deadline first, up to the concurrency limit."""
-        from bridge.client.tasks import task_inputs
-
         for row in self.store.jobs(("pending",)):
             key = (row.round, row.job_index)
             if key in self.futures:

@@ -1,13 +1,14 @@
 """Deploy the market contracts from artifacts and send transactions with decoded reverts.
 
 Used by the contract tests, the gas bench and the demo; needs no compiler (artifacts only).
+:class:`Mechanism` is the market binding's (:mod:`bridge.chain.market`), imported here for
+:class:`MarketConfig`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from enum import IntEnum
 from typing import Any
 
 from web3 import Web3
@@ -16,17 +17,11 @@ from web3.contract.contract import ContractFunction
 from web3.types import TxParams, TxReceipt
 
 from bridge.chain.artifacts import load_artifact
+from bridge.chain.market import Mechanism
 from bridge.chain.revert import decoded_reverts
 from bridge.errors import ChainError
 from bridge.mechanisms.fixedprice import DEFAULT_RULE
-
-
-class Mechanism(IntEnum):
-    """``IProverMarket.Mechanism``."""
-
-    PROOFPHI = 0
-    DARA = 1
-    FIXEDPRICE = 2
+from bridge.proving import circuits
 
 
 @dataclass(frozen=True)
@@ -121,8 +116,6 @@ def deploy_circuit_registry(w3: Web3, owner: str, *, unit_circuits_only: bool = 
     """Deploy a ``CircuitRegistry`` owned by ``owner`` and register the manifest's circuits
     (``zk/circuits.json``), each with its generated Groth16 verifier; ``unit_circuits_only`` for a
     Prooφ market (its tasks are one unit)."""
-    from bridge.proving import circuits
-
     registry = deploy(w3, "CircuitRegistry", owner, sender=owner)
     for c in circuits().values():
         if unit_circuits_only and c.units != 1:

@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import time
 import tomllib
 from dataclasses import MISSING, asdict, dataclass, field, replace
@@ -54,11 +55,13 @@ from hexbytes import HexBytes
 from web3 import Web3
 
 from bridge.chain.artifacts import load_artifact
-from bridge.chain.deploy import MarketConfig, Mechanism
+from bridge.chain.deploy import MarketConfig, Mechanism, contract_at
 from bridge.chain.sender import TxSender
-from bridge.client.amounts import parse_amount
 from bridge.errors import ChainError, ConfigError, InvalidInput
+from bridge.keys import PASSWORD_ENV, load_account
 from bridge.mechanisms.fixedprice import DEFAULT_RULE
+from bridge.proving import circuits
+from bridge.units import parse_amount
 
 log = logging.getLogger(__name__)
 
@@ -386,9 +389,6 @@ def _create(sender: TxSender, w3: Web3, name: str, *args: Any) -> tuple[str, int
 
 def _register_circuits(sender: TxSender, w3: Web3, registry: str, unit_only: bool) -> None:
     """Deploy each manifest circuit's Groth16 verifier and register it (``zk/circuits.json``)."""
-    from bridge.chain.deploy import contract_at
-    from bridge.proving import circuits
-
     reg = contract_at(w3, "CircuitRegistry", registry)
     for c in circuits().values():
         if unit_only and c.units != 1:
@@ -486,6 +486,34 @@ def deploy_network(net: NetworkConfig, account: LocalAccount, *, w3: Web3,
     return DeployResult(record, path, deployed=True)
 
 
+def read_market_ref(market: str) -> tuple[str, int | None]:
+    """(address, deployment block or None) from an address or a deployment record file."""
+    if market.startswith("0x"):
+        return Web3.to_checksum_address(market), None
+    try:
+        record = json.loads(Path(market).read_text())
+        return (Web3.to_checksum_address(record["market"]),
+                int(record.get("start_block", record["block"])))
+    except (OSError, KeyError, ValueError) as exc:
+        raise ConfigError(f"{market!r} is not a deployment record with 'market' and 'block': "
+                          f"{exc}") from None
+
+
+def deployment_block(w3: Web3, address: str) -> int:
+    """First block with code at ``address`` (binary search over history)."""
+    lo, hi = 0, int(w3.eth.block_number)
+    address = Web3.to_checksum_address(address)
+    if not w3.eth.get_code(address, hi):
+        raise ChainError(f"no contract code at {address}")
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if w3.eth.get_code(address, mid):
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo
+
+
 KEEPER_PASSWORD_ENV = "BRIDGE_KEEPER_KEYSTORE_PASSWORD"
 
 
@@ -493,10 +521,6 @@ def keeper_identity(*, address: str | None = None, public_key: str | None = None
                     keystore: str | None = None,
                     env: dict[str, str] | None = None) -> KeeperIdentity | None:
     """The keeper from flags (address + public key) or its keystore; None: the deployer."""
-    import os
-
-    from bridge.client.keys import PASSWORD_ENV, load_account
-
     if keystore:
         if address or public_key:
             raise ConfigError("give either --keeper-keystore or --keeper-address with "
@@ -520,8 +544,7 @@ def run_deploy(network: str, *, rpc: str | None = None, keystore: str | None = N
                mechanism: str | None = None, initial_price: int | None = None) -> DeployResult:
     """What ``bridge deploy`` does: load the file, the keys and the node, then deploy once
     (``mechanism`` / ``initial_price`` override the file's)."""
-    from bridge.chain.connect import EMBEDDED, connect, embedded_chain
-    from bridge.client.keys import load_account
+    from bridge.chain.connect import EMBEDDED, connect, embedded_chain  # eth-tester: heavy
 
     net = load_network(network, rpc=rpc)
     if mechanism is not None:
@@ -559,8 +582,10 @@ __all__ = [
     "VerifierSpec",
     "abi_hash",
     "deploy_network",
+    "deployment_block",
     "keeper_identity",
     "load_network",
+    "read_market_ref",
     "record_is_live",
     "record_path",
     "resolve_network",

@@ -17,9 +17,17 @@ from web3.contract import Contract
 from web3.types import BlockIdentifier
 
 from bridge.chain.artifacts import load_artifact
-from bridge.chain.deploy import Mechanism
 from bridge.chain.revert import decode_revert
 from bridge.errors import BridgeError, ChainError, UnauditableSettlement
+
+
+class Mechanism(IntEnum):
+    """``IProverMarket.Mechanism``."""
+
+    PROOFPHI = 0
+    DARA = 1
+    FIXEDPRICE = 2
+
 
 MECHANISM_NAMES = {Mechanism.PROOFPHI: "proofphi", Mechanism.DARA: "dara",
                    Mechanism.FIXEDPRICE: "fixedprice"}

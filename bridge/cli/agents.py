@@ -60,8 +60,8 @@ def prover_run(
     """Run the prover agent until SIGTERM (config: file < BRIDGE_PROVER_* env < flags)."""
     from bridge.agents.config import load_agent_config
     from bridge.agents.prover import ProverAgent
-    from bridge.client.keys import load_account
     from bridge.keeper.logfmt import configure_logging
+    from bridge.keys import load_account
 
     try:
         cfg = load_agent_config(config, rpc=rpc, market=market, database=database,

@@ -84,7 +84,7 @@ class Session:
     def from_block(self) -> int:
         """First block to search for logs (the market's deployment block when not given)."""
         if self.start_block is None:
-            from bridge.keeper.daemon import deployment_block
+            from bridge.chain.deployment import deployment_block
 
             try:
                 self.start_block = deployment_block(self.market.w3, self.market.address)
@@ -101,11 +101,11 @@ _ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
 def _session(rpc: str, market: str, keystore: str = "", salts: str = "", *,
              needs_key: bool = True, from_block: int = -1) -> Session:
     from bridge.chain.connect import connect
+    from bridge.chain.deployment import read_market_ref
     from bridge.chain.market import Market
-    from bridge.client.keys import load_account
     from bridge.client.participant import Participant
     from bridge.client.salts import SaltStore
-    from bridge.keeper.daemon import read_market_ref
+    from bridge.keys import load_account
 
     if not market:
         raise ConfigError("no market: pass --market ADDRESS (or a deployment file written by "
@@ -131,7 +131,7 @@ def _session(rpc: str, market: str, keystore: str = "", salts: str = "", *,
 
 
 def _amount(text: str, name: str) -> int:
-    from bridge.client.amounts import parse_amount
+    from bridge.units import parse_amount
 
     return parse_amount(text, name=name)
 
@@ -146,7 +146,7 @@ def _units(n: int) -> str:
 
 
 def _wei(v: int) -> str:
-    from bridge.client.amounts import format_wei
+    from bridge.units import format_wei
 
     return format_wei(v)
 

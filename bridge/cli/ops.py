@@ -85,9 +85,9 @@ def keeper_run(
                              ] = None,
 ) -> None:
     """Run the keeper until SIGTERM (config: file < BRIDGE_KEEPER_* env < flags)."""
-    from bridge.client.keys import load_account
     from bridge.keeper.config import load_config
     from bridge.keeper.daemon import EXIT_STARTUP, Keeper, StartupCheckFailed
+    from bridge.keys import load_account
 
     try:
         cfg = load_config(config, rpc=rpc, market=market, database=database, keystore=keystore,
@@ -139,7 +139,7 @@ def deploy_cmd(
 ) -> None:
     """Deploy the verifier and market once; write deployments/<chain-id>/market.json."""
     from bridge.chain.deployment import run_deploy
-    from bridge.client.amounts import parse_amount
+    from bridge.units import parse_amount
 
     def run() -> None:
         price = None if initial_price is None else parse_amount(initial_price,
@@ -167,7 +167,7 @@ def key_new(keystore: Annotated[str, typer.Option("--keystore", help="File to cr
     import os
     import secrets
 
-    from bridge.client.keys import PASSWORD_ENV, write_keystore
+    from bridge.keys import PASSWORD_ENV, write_keystore
 
     def run() -> None:
         password = os.environ.get(PASSWORD_ENV)
@@ -217,7 +217,7 @@ def devnet_cmd(
         raise typer.Exit(2)
     where = (Path(state) if state else Path(workdir) if workdir
              else Path(tempfile.mkdtemp(prefix="bridge-devnet-")))
-    from bridge.client.amounts import parse_amount
+    from bridge.units import parse_amount
 
     price = guarded(lambda: parse_amount(initial_price, name="--initial-price"))
     code = guarded(lambda: run_devnet(where, typer.echo, port=port, chain=chain,

@@ -45,10 +45,10 @@ class _PP:
     def __init__(self, rpc: str, market: str, keystore: str = "", *, needs_key: bool = True
                  ) -> None:
         from bridge.chain.connect import connect
+        from bridge.chain.deployment import read_market_ref
         from bridge.chain.posted_price import PostedPriceMarket
         from bridge.chain.sender import TxSender
-        from bridge.client.keys import load_account
-        from bridge.keeper.daemon import read_market_ref
+        from bridge.keys import load_account
 
         if not market:
             raise ConfigError("no market: pass --market ADDRESS of a PostedPriceMarket, or set "
@@ -318,7 +318,7 @@ def pp_prove(round: RoundOpt, request: Annotated[int, typer.Option("--request")]
              rpc: RpcOpt = "http://127.0.0.1:8545", market: MarketOpt = "",
              keystore: KeystoreOpt = "", as_json: JsonOpt = False) -> None:
     """Prove request REQUEST as node NODE (proof of work over the task and your address)."""
-    from bridge.client.participant import solve_pow
+    from bridge.proving import solve_pow
 
     def run() -> None:
         s = _PP(rpc, market, keystore)

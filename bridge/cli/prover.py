@@ -96,7 +96,7 @@ def _job_rows(views: list[Any], market: Any,
 
 def _rounds_with_my_jobs(s: Session, prover: str) -> list[int]:
     """Settled rounds that assigned a job to ``prover`` (its asks, matched to the packed jobs)."""
-    from bridge.client.participant import event_logs
+    from bridge.chain.logs import event_logs
 
     my_asks = {(int(e["args"]["round"]), int(e["args"]["index"]))
                for e in event_logs(s.market, "AskCommitted", s.from_block, {"prover": prover})}
@@ -117,7 +117,7 @@ def prover_jobs(rpc: RpcOpt = "http://127.0.0.1:8545", market: MarketOpt = "",
                 as_json: JsonOpt = False) -> None:
     """Jobs assigned to you that await a proof, with deadlines."""
     def run() -> None:
-        from bridge.client.participant import event_logs
+        from bridge.chain.logs import event_logs
 
         s = _session(rpc, market, keystore, from_block=from_block)
         me = s.participant.address
@@ -233,8 +233,8 @@ def prover_status(rpc: RpcOpt = "http://127.0.0.1:8545", market: MarketOpt = "",
     record: the output says plainly whether the keeper was right.
     """
     def run() -> None:
+        from bridge.chain.logs import event_logs
         from bridge.chain.market import RoundStatus
-        from bridge.client.participant import event_logs
 
         s = _session(rpc, market, keystore, salts, from_block=from_block)
         me = s.participant.address

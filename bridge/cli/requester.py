@@ -126,7 +126,8 @@ def requester_status(rpc: RpcOpt = "http://127.0.0.1:8545", market: MarketOpt = 
     A bid the keeper settled as invalid is checked against its published evidence and your salt
     record: the output says plainly whether the keeper was right.
     """
-    from bridge.client.participant import event_logs, round_charges, settled_reveals
+    from bridge.chain.logs import event_logs
+    from bridge.client.settled import round_charges, settled_reveals
 
     def run() -> None:
         s = _session(rpc, market, keystore, salts, from_block=from_block)

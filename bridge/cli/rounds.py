@@ -74,7 +74,8 @@ def round_show(round: Annotated[int | None, typer.Argument()] = None,
             data.update(price)
             lines += _price_lines(r, price)
         if info.status.name == "SETTLED":
-            from bridge.client.participant import event_logs, round_charges, settled_jobs
+            from bridge.chain.logs import event_logs
+            from bridge.client.settled import round_charges, settled_jobs
 
             flt = {"round": r}
             settled = event_logs(m, "RoundSettled", s.from_block, flt)
@@ -140,7 +141,7 @@ def _prices(m: Any, r: int, from_block: int) -> dict[str, Any]:
     (``PricePosted``), ``carried`` from an earlier post, or the market's ``initial`` price. The
     next round's price is known once it opens, once the keeper posted it, or when no post is due
     for it (``priceEvery``); else ``next_price`` is None."""
-    from bridge.client.participant import event_logs
+    from bridge.chain.logs import event_logs
 
     posted = {int(e["args"]["round"]) for e in event_logs(m, "PricePosted", from_block)}
 

@@ -8,6 +8,10 @@ happens surfaces as the contract's decoded custom error
 
 Sealed bids are recorded locally (:class:`~bridge.client.salts.SaltStore`) *before* the commit
 transaction is sent, so closing the terminal loses nothing.
+
+What anyone reads of a settled round (:func:`settled_jobs`, :func:`read_settlement`, …) lives in
+:mod:`bridge.client.settled` and is re-exported here; the proof-of-work rule in
+:mod:`bridge.proving`.
 """
 
 from __future__ import annotations
@@ -15,12 +19,9 @@ from __future__ import annotations
 import secrets
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
-from eth_abi import encode as abi_encode
 from eth_account.signers.local import LocalAccount
-from eth_utils import keccak
 from hexbytes import HexBytes
 from web3 import Web3
 
@@ -28,21 +29,19 @@ from bridge import sealed
 from bridge.chain.logs import event_logs
 from bridge.chain.market import Market, RoundStatus
 from bridge.chain.sender import TxSender
-from bridge.chain.settlement import (
-    AskReveal,
-    BidReveal,
-    Job,
-    JobEntry,
-    JobTree2,
-    SettledPage,
-    decode_settlement,
-    jobs_from_logs,
-    unpack_job,
-    void_transactions,
-)
-from bridge.client.amounts import format_wei
+from bridge.chain.settlement import SettledPage, void_transactions
 from bridge.client.salts import SaltStore, SealedRecord
+from bridge.client.settled import JobView, settled_jobs
+
+# the readers of settled rounds live below this module (tasks uses them too); re-exported here
+from bridge.client.settled import SettlementRecord as SettlementRecord
+from bridge.client.settled import read_settlement as read_settlement
+from bridge.client.settled import round_charges as round_charges
+from bridge.client.settled import settled_reveals as settled_reveals
+from bridge.client.tasks import backend_for, resolve, task_inputs
 from bridge.errors import BridgeError, InvalidInput
+from bridge.proving import check_inputs, task_word
+from bridge.units import format_wei
 
 MAX_CAPACITY = 2**32 - 1
 """Capacities are stored in 32 bits by the market."""
@@ -50,39 +49,6 @@ MAX_CAPACITY = 2**32 - 1
 
 class Refused(InvalidInput):
     """The contract would refuse this action; the message says why and how to fix it."""
-
-
-@dataclass(frozen=True)
-class JobView:
-    """A settled job as a participant sees it, with its Merkle proof and resolution."""
-
-    round: int
-    job: Job
-    proof: list[bytes]
-    resolved: bool
-
-
-def pow_ok(task: bytes, prover: str, nonce: bytes, difficulty_bits: int) -> bool:
-    """``ProofOfWorkVerifier(difficulty_bits)``'s rule for (task, prover, nonce)."""
-    digest = keccak(abi_encode(["bytes32", "address", "bytes32"], [task, prover, nonce]))
-    return int.from_bytes(digest, "big") >> (256 - difficulty_bits) == 0
-
-
-def solve_pow(task: bytes, prover: str, difficulty_bits: int, start: int = 0) -> bytes:
-    """A 32-byte nonce passing ``ProofOfWorkVerifier(difficulty_bits)`` for (task, prover).
-
-    The verifier accepts when the top ``difficulty_bits`` bits of
-    ``keccak256(abi.encode(bytes32 task, address prover, bytes32 nonce))`` are zero.
-    """
-    if not 0 <= difficulty_bits <= 255:
-        raise InvalidInput(f"difficulty {difficulty_bits} is outside 0..255")
-    prefix = abi_encode(["bytes32", "address"], [task, prover])
-    n = start
-    while True:
-        nonce = n.to_bytes(32, "big")
-        if int.from_bytes(keccak(prefix + nonce), "big") >> (256 - difficulty_bits) == 0:
-            return nonce
-        n += 1
 
 
 class Participant:
@@ -323,9 +289,6 @@ class Participant:
         self._check_not_paused()
         registered = None
         if self.market.circuit_tasks:
-            from bridge.client.tasks import resolve
-            from bridge.proving import check_inputs
-
             if circuit is None:
                 raise Refused("this market trades circuit tasks: name one with --circuit and "
                               "its public inputs with --input")
@@ -375,8 +338,6 @@ class Participant:
                           f"--top-up to deposit the missing {format_wei(missing)} with the bid, "
                           f"or run `bridge requester deposit {missing}wei` first")
         if registered is not None:
-            from bridge.proving import task_word
-
             task = task_word(registered.id, registered.units, inputs)
         commitment, ciphertext, record = self._seal(r, sealed.Side.BID, value, size,
                                                     extra="0x" + task.hex())
@@ -493,9 +454,6 @@ class Participant:
             raise Refused(f"the proof deadline of job {view.job.job_index} of round "
                           f"{view.round} passed ({at}): it can only be slashed now")
         if proof is None:
-            from bridge.client.tasks import backend_for, task_inputs
-            from bridge.proving import task_word
-
             backend, registered = backend_for(self.market, view.job.task)
             inputs = (task_inputs(self.market, view.round, view.job.bid_index, from_block)
                       if registered is not None else [])
@@ -506,94 +464,6 @@ class Participant:
                               "--from-block")
             proof = backend.prove(view.job.task, self.address, inputs)
         return self._send("submitProof", view.round, view.job.as_tuple(), view.proof, proof)
-
-
-@dataclass(frozen=True)
-class SettlementRecord:
-    """A settled round as its logs (and, on request, its transactions' inputs) tell it."""
-
-    pages: list[SettledPage]
-    charges: list[int]
-    jobs: list[Job]
-    tree: JobTree2
-    entries: list[JobEntry]
-    bids: list[BidReveal]
-    asks: list[AskReveal]
-
-
-def read_settlement(market: Market, round: int, from_block: int, decode: bool = False
-                    ) -> SettlementRecord | None:
-    """``round``'s settlement rebuilt from ``BidsSettled``/``RoundSettled`` and the commit logs
-    (``decode``: also the reveals, from the settlement transactions' inputs); None if unsettled.
-
-    ``from_block``: a block at or before the round's commitments (bounds the log search).
-    """
-    settled = event_logs(market, "RoundSettled", from_block, {"round": round})
-    if not settled:
-        return None
-    found = {int(e["args"]["page"]): e for e in event_logs(market, "BidsSettled", from_block,
-                                                              {"round": round})}
-    pages_total = int(settled[-1]["args"]["pages"])
-    if len(found) != pages_total:
-        raise BridgeError(f"round {round}: {len(found)} of {pages_total} BidsSettled logs found "
-                          f"from block {from_block}: pass an earlier block")
-    pages = [SettledPage(p, int(e["args"]["firstBid"]), int(e["args"]["firstJob"]),
-                         tuple(int(c) for c in e["args"]["charges"]),
-                         tuple(int(j) for j in e["args"]["jobs"]))
-             for p, e in sorted(found.items())]
-    commits = sorted(event_logs(market, "BidCommitted", from_block, {"round": round}),
-                     key=lambda e: int(e["args"]["index"]))
-    provers = [e["args"]["prover"] for e in sorted(
-        event_logs(market, "AskCommitted", from_block, {"round": round}),
-        key=lambda e: int(e["args"]["index"]))]
-    bid_commits = [(e["args"]["requester"], int(e["args"]["escrow"]), bytes(e["args"]["task"]))
-                   for e in commits]
-    jobs, tree, charges = jobs_from_logs(round, bid_commits, provers, pages,
-                                         market.params.proof_deadline(round))
-    if tree.root != bytes(settled[-1]["args"]["jobRoot"]):
-        raise BridgeError(f"round {round}: jobs rebuilt from the logs do not match the job root")
-    entries = [unpack_job(j) for p in pages for j in p.jobs]
-    bids: list[BidReveal] = []
-    asks: list[AskReveal] = []
-    if decode:
-        begun = event_logs(market, "SettlementBegun", from_block, {"round": round})
-        data = decode_settlement(
-            market.abi, market.params.mechanism,
-            market.direct_call_input(HexBytes(begun[-1]["transactionHash"]).to_0x_hex(),
-                                    "beginSettlement", round),
-            [market.direct_call_input(HexBytes(found[p]["transactionHash"]).to_0x_hex(),
-                                     "settleBids", round)
-             for p in sorted(found)], charges)
-        bids, asks = data["bids"], data["asks"]
-    return SettlementRecord(pages, charges, jobs, tree, entries, bids, asks)
-
-
-def settled_jobs(market: Market, round: int, from_block: int) -> list[JobView]:
-    """Every job of a settled ``round``, rebuilt from its logs.
-
-    ``from_block``: a block at or before the round's commitments (bounds the log search).
-    """
-    info = market.round_info(round)
-    if info.status is not RoundStatus.SETTLED:
-        return []
-    record = read_settlement(market, round, from_block)
-    if record is None:
-        raise BridgeError(f"round {round} is settled but its RoundSettled log is not at or "
-                          f"after block {from_block}: pass an earlier block")
-    return [JobView(round, j, record.tree.proof(j.job_index),
-                    market.is_resolved(round, j.job_index)) for j in record.jobs]
-
-
-def settled_reveals(market: Market, round: int, from_block: int) -> list[Any] | None:
-    """The bid reveals (``BidReveal``, commit order, with charges) of a settled ``round``."""
-    record = read_settlement(market, round, from_block, decode=True)
-    return None if record is None else list(record.bids)
-
-
-def round_charges(market: Market, round: int, from_block: int) -> list[int] | None:
-    """Charges of a settled round's bids in commit order (from ``BidsSettled``), else None."""
-    record = read_settlement(market, round, from_block)
-    return None if record is None else record.charges
 
 
 def new_task() -> bytes:

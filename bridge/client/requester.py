@@ -5,7 +5,7 @@ waits through the round, re-bids in the next round when it lost (up to ``retries
 once it won waits for the proof, checks it locally and returns it — or, when the prover missed
 its deadline, returns the refund and compensation the market paid instead::
 
-    from bridge.client import Requester
+    from bridge.client.requester import Requester
     result = Requester(participant).request(value=100 * 10**9, circuit="poseidon-chain-16",
                                             inputs=[1, 2], retries=3)
     if result.status == "proven":
@@ -32,10 +32,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bridge.chain.deploy import contract_at
+from bridge.chain.logs import event_logs
 from bridge.chain.market import Market, RoundStatus
-from bridge.client.amounts import format_wei
-from bridge.client.participant import Participant, Refused, event_logs, pow_ok, settled_jobs
+from bridge.client.participant import Participant, Refused
+from bridge.client.settled import read_settlement, round_charges, settled_jobs
+from bridge.client.tasks import delivered_proofs
 from bridge.errors import BridgeError, ChainError, InvalidInput
+from bridge.evidence import decode_evidence
+from bridge.proving import pow_ok
+from bridge.units import format_wei
 
 log = logging.getLogger(__name__)
 
@@ -282,9 +288,6 @@ class Requester:
             time.sleep(self.poll_interval)
 
     def _lost_reason(self, r: int, index: int) -> str:
-        from bridge.client.participant import read_settlement
-        from bridge.evidence import decode_evidence
-
         record = read_settlement(self.market, r, self.from_block, decode=True)
         if record is not None and index < len(record.bids) and not record.bids[index].valid:
             reason = decode_evidence(record.bids[index].evidence).reason.label
@@ -306,8 +309,6 @@ class Requester:
 
     def _await_proof(self, r: int, index: int, job: Any, attempt: int, started: float,
                      deadline: float, out: Path | None) -> RequestResult:
-        from bridge.client.participant import round_charges
-
         charges = round_charges(self.market, r, self.from_block) or []
         charge = charges[index] if index < len(charges) else 0
         self.say(f"round {r}: bid {index} won job {job.job_index} (prover {job.prover}, charge "
@@ -335,8 +336,6 @@ class Requester:
         if self.market.circuit_tasks:
             import json
 
-            from bridge.client.tasks import delivered_proofs
-
             (d,) = [p for p in delivered_proofs(self.market, r, index, self.from_block)
                     if p.job_index == job.job_index]
             if not d.verified:
@@ -350,8 +349,6 @@ class Requester:
             _fn, args = self.market.contract.decode_function_input(
                 self.market.direct_call_input(d.tx, "submitProof", r))
             return bytes(args["proof"]), files
-        from bridge.chain.deploy import contract_at
-
         for e in event_logs(self.market, "ProofAccepted", self.from_block, {"round": r}):
             if int(e["args"]["jobIndex"]) != job.job_index:
                 continue

@@ -25,6 +25,7 @@ from eth_abi import decode as abi_decode
 from hexbytes import HexBytes
 
 from bridge import sealed
+from bridge.chain.logs import event_logs
 from bridge.chain.market import Market, RoundStatus
 from bridge.chain.price_history import PriceHistory, locate_from_node
 from bridge.chain.settlement import (
@@ -34,12 +35,12 @@ from bridge.chain.settlement import (
     decode_page,
     entries_from_outcome,
 )
-from bridge.client.amounts import format_wei
-from bridge.client.participant import event_logs, read_settlement
+from bridge.client.settled import read_settlement
 from bridge.errors import AuditError, BridgeError
 from bridge.evidence import MarkCheck, MarkReason, OrderContext, check_mark, decode_evidence
 from bridge.mechanisms import Ask, Bid, audit, clear
 from bridge.proving import task_units
+from bridge.units import format_wei
 
 KINDS = ("invalid_mark", "reveal", "charge", "jobs", "outcome", "unauditable", "missed",
          "same_owner_and_keeper", "price")

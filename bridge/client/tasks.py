@@ -16,8 +16,9 @@ from typing import Any
 from hexbytes import HexBytes
 
 from bridge.chain.deploy import contract_at
+from bridge.chain.logs import event_logs
 from bridge.chain.market import Market
-from bridge.client.participant import event_logs
+from bridge.client.settled import settled_jobs
 from bridge.errors import BridgeError, ConfigError, InvalidInput
 from bridge.proving import (
     MANIFEST,
@@ -147,8 +148,6 @@ def delivered_proofs(market: Market, round: int, bid_index: int, from_block: int
                      ) -> list[DeliveredProof]:
     """The proofs of bid ``bid_index``'s jobs in ``round``, read back from the ``submitProof``
     transactions and verified locally against each circuit's verification key."""
-    from bridge.client.participant import settled_jobs
-
     jobs = {v.job.job_index: v.job for v in settled_jobs(market, round, from_block)
             if v.job.bid_index == bid_index}
     if not jobs:

@@ -18,18 +18,17 @@ Exit codes: 0 clean stop, 2 configuration error, 3 a startup check failed.
 
 from __future__ import annotations
 
-import json
 import logging
 import signal
 import threading
 import time
-from pathlib import Path
 from typing import Any
 
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
 from bridge.chain.connect import connect
+from bridge.chain.deployment import deployment_block, read_market_ref
 from bridge.chain.limits import Limits
 from bridge.chain.logs import Batch, LogLimitError, LogReader, Reorg
 from bridge.chain.market import Market
@@ -52,34 +51,6 @@ EXIT_STARTUP = 3
 
 class StartupCheckFailed(ConfigError):
     """A startup check found the keeper cannot work as configured; the message says the fix."""
-
-
-def read_market_ref(market: str) -> tuple[str, int | None]:
-    """(address, deployment block or None) from an address or a deployment record file."""
-    if market.startswith("0x"):
-        return Web3.to_checksum_address(market), None
-    try:
-        record = json.loads(Path(market).read_text())
-        return (Web3.to_checksum_address(record["market"]),
-                int(record.get("start_block", record["block"])))
-    except (OSError, KeyError, ValueError) as exc:
-        raise ConfigError(f"{market!r} is not a deployment record with 'market' and 'block': "
-                          f"{exc}") from None
-
-
-def deployment_block(w3: Web3, address: str) -> int:
-    """First block with code at ``address`` (binary search over history)."""
-    lo, hi = 0, int(w3.eth.block_number)
-    address = Web3.to_checksum_address(address)
-    if not w3.eth.get_code(address, hi):
-        raise ChainError(f"no contract code at {address}")
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if w3.eth.get_code(address, mid):
-            hi = mid
-        else:
-            lo = mid + 1
-    return lo
 
 
 class Keeper:

@@ -14,10 +14,10 @@ import logging
 from bridge.chain.market import Market
 from bridge.chain.price_history import PriceHistory
 from bridge.chain.sender import TxSender
-from bridge.client.amounts import format_wei
 from bridge.errors import BridgeError, SettlementRejected
 from bridge.keeper.store import Store
 from bridge.mechanisms.fixedprice import price_for_round
+from bridge.units import format_wei
 
 log = logging.getLogger("bridge.keeper")
 

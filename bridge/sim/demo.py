@@ -14,11 +14,11 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from bridge.chain.local import LocalChain
 from bridge.chain.tester import make_tester_chain
-from bridge.client.amounts import format_wei
 from bridge.errors import BridgeError
 from bridge.sim.world import RoundReport, SimConfig, World
-from bridge.testing.chain import LocalChain
+from bridge.units import format_wei
 
 Printer = Callable[[str], None]
 

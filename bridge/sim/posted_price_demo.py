@@ -39,11 +39,11 @@ from bridge.chain.posted_price import (
 )
 from bridge.chain.sender import TxSender
 from bridge.chain.tester import make_tester_chain
-from bridge.client.amounts import format_wei
-from bridge.client.participant import solve_pow
 from bridge.errors import BridgeError
 from bridge.keeper.posted_price import PostedPriceKeeper
 from bridge.mechanisms.posted_price import Penalty, Private, Proposal, settle
+from bridge.proving import solve_pow
+from bridge.units import format_wei
 
 Printer = Callable[[str], None]
 GWEI = 10**9

@@ -29,13 +29,14 @@ from typing import Any
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
+from bridge.chain.local import LocalChain
 from bridge.chain.market import Market
-from bridge.client.participant import JobView, Participant, new_task, round_charges
+from bridge.client.participant import Participant, new_task
+from bridge.client.settled import JobView, round_charges
 from bridge.client.tasks import registered
 from bridge.errors import BridgeError
 from bridge.keeper.daemon import Keeper
-from bridge.testing.chain import LocalChain
-from bridge.testing.market import LocalMarket, MarketSettings
+from bridge.sim.market import LocalMarket, MarketSettings
 
 log = logging.getLogger(__name__)
 
@@ -98,8 +99,9 @@ class RoundReport:
 class World:
     """A chain, a market, a keeper and simulated participants; see the module docstring.
 
-    The market, its keeper and the time helpers are a :class:`~bridge.testing.LocalMarket` (the
-    pytest plugin's), so the demo, the benches and the tests exercise the integrators' kit."""
+    The market, its keeper and the time helpers are a :class:`~bridge.sim.market.LocalMarket`
+    (the pytest plugin's :class:`~bridge.testing.LocalMarket` without its ``cli``), so the demo,
+    the benches and the tests exercise the integrators' kit."""
 
     def __init__(self, chain: LocalChain, cfg: SimConfig, workdir: Path, *,
                  keeper_db: str | None = None, confirmations: int = 0) -> None:

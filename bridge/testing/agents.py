@@ -18,9 +18,9 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from bridge.chain.local import LocalChain
 from bridge.client.requester import Requester
 from bridge.errors import BridgeError
-from bridge.testing.chain import LocalChain
 from bridge.testing.market import LocalMarket, MarketSettings
 
 BRIDGE = str(Path(sys.executable).with_name("bridge"))

@@ -21,7 +21,8 @@ threads as the application under test runs: every public method of ``bridge_chai
 participants they make is thread-safe. Funding and key derivation are serialised, time moves,
 snapshots and reverts happen one at a time and never in the middle of a participant's send, and
 a commit racing ``next_round`` lands in one round or the next, its record saying which
-(:mod:`bridge.testing.chain` and :mod:`bridge.testing.market` say exactly what holds which lock).
+(:mod:`bridge.chain.local`, :mod:`bridge.sim.market` and :mod:`bridge.testing.market` say exactly
+what holds which lock).
 The in-process keeper is stepped by one thread at a time.
 """
 

@@ -33,9 +33,9 @@ from bridge.chain.posted_price import (
 )
 from bridge.chain.revert import call_decoded
 from bridge.chain.tester import TesterChain
-from bridge.client.participant import solve_pow
 from bridge.errors import SettlementRejected
 from bridge.mechanisms.posted_price import Market, Node, Proposal, Request, Verdict, run
+from bridge.proving import solve_pow
 from tests.contracts.conftest import Accounts
 
 PERIOD = 100

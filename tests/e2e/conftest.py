@@ -1,10 +1,10 @@
 """Fixtures for the end-to-end tests: a simulated market world on the plugin's chain.
 
 - ``make_world(mechanism, **overrides)``: a :class:`bridge.sim.world.World` — the plugin's
-  :class:`bridge.testing.LocalMarket` (proof-of-work verifier, market, the real keeper with SQLite
-  in the test's tmp dir) on the ``bridge_chain`` fixture (eth-tester unless ``--bridge-chain
-  anvil``) plus simulated participants, already staked/deposited. Small populations keep
-  eth-tester (~50 ms per transaction) fast.
+  market (:class:`bridge.sim.market.LocalMarket`: proof-of-work verifier, market, the real keeper
+  with SQLite in the test's tmp dir) on the ``bridge_chain`` fixture (eth-tester unless
+  ``--bridge-chain anvil``) plus simulated participants, already staked/deposited. Small
+  populations keep eth-tester (~50 ms per transaction) fast.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from bridge.sim.world import SimConfig, World
-from bridge.testing import LocalChain
+from bridge.testing import LocalChain, run_cli
 
 WorldFactory = Callable[..., World]
 
@@ -51,5 +51,5 @@ def cleared(world: World, r: int) -> tuple[Any, dict[str, Any]]:
 
 def cli(world: World, *args: str, key: bytes | None = None, from_block: bool = True) -> Any:
     """Run ``bridge ARGS`` in process against ``world``'s market (``key``: the participant's, as
-    ``BRIDGE_PRIVATE_KEY``); see :meth:`bridge.testing.LocalMarket.cli`."""
-    return world.local.cli(*args, key=key, from_block=from_block)
+    ``BRIDGE_PRIVATE_KEY``); see :func:`bridge.testing.run_cli`."""
+    return run_cli(world.local, *args, key=key, from_block=from_block)

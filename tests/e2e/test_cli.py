@@ -32,12 +32,12 @@ from bridge.chain.deploy import MarketConfig, Mechanism, deploy, deploy_market
 from bridge.chain.market import Market
 from bridge.chain.tester import TesterChain
 from bridge.cli import app
-from bridge.client.amounts import format_wei
 from bridge.client.participant import Participant, event_logs
 from bridge.client.salts import SaltStore
 from bridge.errors import SettlementRejected
 from bridge.keeper.config import KeeperConfig
 from bridge.keeper.daemon import Keeper
+from bridge.units import format_wei
 
 GWEI = 10**9
 ETHER = 10**18

@@ -28,7 +28,7 @@ GWEI = 10**9
 
 SLOW_POW = """\
 import sys, time
-from bridge.client.participant import solve_pow
+from bridge.proving import solve_pow
 task, prover, out, bits, pause = sys.argv[1:6]
 time.sleep(float(pause))
 open(out, "wb").write(solve_pow(bytes.fromhex(task[2:]), prover, int(bits)))

@@ -22,8 +22,8 @@ from bridge.chain.deployment import (
 )
 from bridge.chain.market import Market
 from bridge.chain.tester import make_tester_chain
-from bridge.client.keys import write_keystore
 from bridge.errors import ConfigError
+from bridge.keys import write_keystore
 from tests.integration.conftest import DEV_KEYS
 
 

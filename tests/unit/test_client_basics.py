@@ -5,10 +5,10 @@ from pathlib import Path
 import pytest
 from eth_account import Account
 
-from bridge.client.amounts import format_wei, parse_amount
-from bridge.client.keys import load_account, write_keystore
 from bridge.client.salts import SaltStore, SealedRecord
 from bridge.errors import ConfigError, InvalidInput
+from bridge.keys import load_account, write_keystore
+from bridge.units import format_wei, parse_amount
 
 
 @pytest.mark.parametrize(
@@ -65,7 +65,7 @@ def test_salt_store_survives_and_replaces_by_commitment(tmp_path: Path) -> None:
 
 
 def test_pow_ok_is_the_verifiers_rule_exactly_at_the_difficulty() -> None:
-    from bridge.client.participant import pow_ok, solve_pow
+    from bridge.proving import pow_ok, solve_pow
 
     task, prover = b"\x07" * 32, "0x" + "11" * 20
     nonce = solve_pow(task, prover, 12)

@@ -17,9 +17,10 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from bridge.errors import ClearingError, InvalidInput, InvalidProposal
+from bridge.errors import ClearingError, InvalidInput
 from bridge.mechanisms.posted_price import (
     Book,
+    InvalidProposal,
     Market,
     Mode,
     Node,

@@ -6,8 +6,8 @@ and costs are private (:class:`Private`). Market makers submit proposals ``(α, 
 (:class:`Proposal`): an allocation, prices, rewards, and tolerances saying how far the mechanism
 may move each participant's terms to defend the proposal. Modules, one concern each:
 
-- ``types``: the value types; ``validation``: every rule a proposal must keep, with a typed
-  :class:`ProposalFault` and :class:`~bridge.errors.InvalidProposal`;
+- ``types``: the value types; ``errors``: the mechanism's error types (:class:`ProposalFault`,
+  :class:`InvalidProposal`); ``validation``: every rule a proposal must keep;
 - ``improvement``: sequential improvement with tolerances (and, for comparison, without them and
   by minimum margin), including the re-pricing of the incumbent and the merging of
   non-conflicting proposals;
@@ -25,6 +25,7 @@ from bridge.mechanisms.posted_price.dynamics import (
     candidates,
     iterate_best_responses,
 )
+from bridge.mechanisms.posted_price.errors import InvalidProposal
 from bridge.mechanisms.posted_price.improvement import (
     Book,
     Mode,
@@ -60,6 +61,7 @@ __all__ = [
     "Book",
     "Candidate",
     "Dynamics",
+    "InvalidProposal",
     "Market",
     "Mode",
     "Node",

@@ -2,7 +2,8 @@
 
 :func:`violations` lists every broken rule (after the first structural one nothing else can be
 judged, so the list then stops); :func:`check_proposal` raises
-:class:`~bridge.errors.InvalidProposal` for the first. Rules, in the order they are checked:
+:class:`~bridge.mechanisms.posted_price.errors.InvalidProposal` for the first. Rules, in the
+order they are checked:
 
 1. amounts are ``int`` (``NOT_AN_INT``) and ``>= 0`` (``NEGATIVE_AMOUNT``);
 2. the allocation names known requests and nodes (``UNKNOWN_REQUEST``, ``UNKNOWN_NODE``);
@@ -19,29 +20,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from enum import Enum
 
-from bridge.errors import InvalidProposal
+from bridge.mechanisms.posted_price.errors import InvalidProposal, ProposalFault
 from bridge.mechanisms.posted_price.types import Market, Proposal, is_int
 
 __all__ = ["FIXES", "ProposalFault", "Violation", "check_proposal", "violations"]
-
-
-class ProposalFault(Enum):
-    """Why a proposal is refused."""
-
-    NOT_AN_INT = "not_an_int"
-    NEGATIVE_AMOUNT = "negative_amount"
-    UNKNOWN_REQUEST = "unknown_request"
-    UNKNOWN_NODE = "unknown_node"
-    PRICE_KEYS = "price_keys"
-    REWARD_KEYS = "reward_keys"
-    REPLICAS = "replicas"
-    TAG = "tag"
-    CAPACITY = "capacity"
-    MAX_PRICE_BELOW_PRICE = "max_price_below_price"
-    MIN_REWARD_ABOVE_REWARD = "min_reward_above_reward"
-    NEGATIVE_MARGIN = "negative_margin"
 
 
 FIXES: Mapping[ProposalFault, str] = {
@@ -174,7 +157,7 @@ def _keys(name: str, given: set[int], wanted: frozenset[int]) -> str:
 
 
 def check_proposal(market: Market, p: Proposal) -> None:
-    """Raise :class:`~bridge.errors.InvalidProposal` for the first rule ``p`` breaks."""
+    """Raise :class:`~.errors.InvalidProposal` for the first rule ``p`` breaks."""
     found = violations(market, p)
     if found:
         raise found[0].error()

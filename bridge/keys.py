@@ -1,4 +1,5 @@
-"""The participant's key: an encrypted keystore file or ``BRIDGE_PRIVATE_KEY``; never a flag.
+"""A signing key (a participant's, the keeper's, the deployer's): an encrypted keystore file or
+``BRIDGE_PRIVATE_KEY``; never a flag.
 
 Password for a keystore comes from ``BRIDGE_KEYSTORE_PASSWORD`` or, on a terminal, a prompt.
 """
