@@ -71,7 +71,8 @@ def test_junk_up_to_the_cap_settles_and_voids_in_pages(
     node = anvil(block_time=1, mixed=True)
     scene = make_scene(node, tmp_path, provers=2, requesters=3, mechanism=mechanism,
                        commit_period=30, settle_period=30, proof_period=600,
-                       min_escrow="1gwei", max_bids_per_round=CAP, checkpoint_interval=INTERVAL)
+                       min_escrow="1gwei", max_bids_per_round=CAP, checkpoint_interval=INTERVAL,
+                       fill_cost="0")  # paging at the cap, not its price (test_griefing prices it)
     scene.setup(provers=2, requesters=3, capacity=2)
     junk = _fund_junk(scene, 6)
     people = scene.accounts() + [a.address for a in junk]
@@ -120,8 +121,16 @@ def test_junk_up_to_the_cap_settles_and_voids_in_pages(
         assert market.balance_of(q.address) == expected
         assert q.withdraw() == expected
         assert market.balance_of(q.address) == 0
-    for a in junk:  # the junk senders get their minimum escrows back too
-        assert market.balance_of(a.address) == market.params.min_escrow * CAP
+    # the junk senders get round 2's minimum escrows back; each of their round-1 bids, settled
+    # as invalid, forfeited minEscrow to the keeper that settled it
+    sent = [e["args"]["requester"] for e in scene.logs("BidCommitted")
+            if int(e["args"]["round"]) == r]
+    forfeited = sum(int(e["args"]["amount"]) for e in scene.logs("InvalidForfeited")
+                    if int(e["args"]["round"]) == r)
+    assert forfeited == (CAP - honest) * market.params.min_escrow
+    for a in junk:
+        assert market.balance_of(a.address) == market.params.min_escrow * (
+            CAP - sent.count(a.address))
     _ledger_at_every(scene, [node.block_number()], people)
 
 
