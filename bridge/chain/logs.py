@@ -360,6 +360,51 @@ LOG_RANGE = 5_000
 """Blocks per ``eth_getLogs`` request (public nodes refuse wide ranges)."""
 
 
+def first_block_at(w3: Web3, timestamp: int, low: int, high: int) -> int:
+    """The first block in ``low..high`` whose timestamp is at least ``timestamp`` (``high + 1``
+    when none is): a binary search over block headers, ⌈log₂(high − low + 1)⌉ + 1 reads.
+
+    Block timestamps never decrease, so every event a contract emits only from ``timestamp`` on
+    (a round's commitments, from the moment it opens) lies at or after this block: a reader can
+    start there instead of at the deployment block, whatever the chain's age."""
+    lo, hi = low, high + 1
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if int(w3.eth.get_block(mid)["timestamp"]) >= timestamp:
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo
+
+
+class RememberedBlocks:
+    """An in-memory :class:`BlockHashes` for readers without a database (the watchtower): the
+    hashes of the last ``keep`` scanned blocks worth remembering."""
+
+    def __init__(self, keep: int = 256) -> None:
+        self.keep = keep
+        self._hashes: dict[int, str] = {}
+        self._last: int | None = None
+
+    def last_scanned(self) -> int | None:
+        return self._last
+
+    def remembered_blocks(self) -> list[tuple[int, str]]:
+        return sorted(self._hashes.items(), reverse=True)
+
+    def record(self, batch: Batch) -> None:
+        """Remember a batch read by :meth:`LogReader.poll`."""
+        self._hashes.update(batch.block_hashes)
+        self._last = batch.to_block
+        for number in sorted(self._hashes)[:-self.keep]:
+            del self._hashes[number]
+
+    def rewind(self, ancestor: int) -> None:
+        """Forget every block after ``ancestor`` (a reorganisation discarded them)."""
+        self._hashes = {n: h for n, h in self._hashes.items() if n <= ancestor}
+        self._last = ancestor
+
+
 def event_logs(market: Any, event: str, from_block: int,
                filters: dict[str, Any] | None = None, *, step: int = LOG_RANGE,
                to_block: int | None = None) -> list[Any]:

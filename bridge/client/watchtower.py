@@ -21,7 +21,7 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 
-from bridge.chain.logs import LOG_RANGE
+from bridge.chain.logs import LOG_RANGE, LogReader, RememberedBlocks, Reorg, first_block_at
 from bridge.chain.market import Market, RoundStatus
 from bridge.chain.price_history import PriceHistory, locate_from_node
 from bridge.client.round_audit import (
@@ -61,6 +61,9 @@ class WatchMetrics:
             self.discrepancies.labels(kind=kind)
         self.lag_blocks = Gauge("bridge_watch_lag_blocks",
                                 "Chain head minus the last block audited", registry=r)
+        self.reorgs = Counter("bridge_watch_reorgs",
+                              "Reorganisations deeper than the confirmations (rounds re-audited)",
+                              registry=r)
         self.last_tick = Gauge("bridge_watch_last_poll_timestamp",
                                "Unix time of the last complete poll", registry=r)
 
@@ -94,35 +97,81 @@ class Watchtower:
         self._begin_tx: dict[int, str | None] = {}
         self._reported: set[str] = set()
         self._stop = threading.Event()
-        self._prices = PriceHistory(market, locate_from_node(market, from_block))
+        self._reader = LogReader(market.w3, market.address, market.abi,
+                                 start_block=from_block, confirmations=confirmations,
+                                 max_range=step)
+        self._blocks = RememberedBlocks()
+        self._seen: dict[int, int] = {}  # round -> first block with its settlement activity
+        self._floors: dict[int, int] = {}  # round -> the block its commit window opens at
+        self._prices = PriceHistory(market, self._locate)
         self._price_checked = 0  # fixedprice: rounds below this had their price checked
         self._posts: set[int] = set()  # fixedprice: posted rounds to check as they land
 
-    def _touched(self, head: int) -> set[int]:
+    def _touched(self) -> set[int]:
+        """Read the confirmed blocks since the last poll; the rounds with settlement activity.
+
+        The watchtower remembers the hashes of the blocks it read. When one of them is no longer
+        on the chain (a reorganisation deeper than ``confirmations``) it says so, rewinds to the
+        last block both agree on, and audits every round it had seen after that block again."""
         rounds: set[int] = set()
-        while self.cursor <= head:
-            end = min(self.cursor + self.step - 1, head)
-            for name in EVENTS:
-                for e in getattr(self.market.contract.events, name)().get_logs(
-                        from_block=self.cursor, to_block=end):
-                    rounds.add(int(e["args"]["round"]))
-                    if name in ("SettlementBegun", "BidsSettled"):
+        while True:
+            result = self._reader.poll(self._blocks)
+            if result is None:
+                break
+            if isinstance(result, Reorg):
+                self._rewind(result)
+                continue
+            self._blocks.record(result)
+            for e in result.events:
+                if e.name in EVENTS:
+                    r = int(e.args["round"])
+                    rounds.add(r)
+                    self._seen.setdefault(r, e.block_number)
+                    if e.name in ("SettlementBegun", "BidsSettled"):
                         self.metrics.pages_checked.inc()
-            for e in self.market.contract.events.KeeperRotated().get_logs(
-                    from_block=self.cursor, to_block=end):
-                self._check_rotation(e, end)
-            if self.market.params.mechanism == "fixedprice":
-                for e in self.market.contract.events.PricePosted().get_logs(
-                        from_block=self.cursor, to_block=end):
-                    self._posts.add(int(e["args"]["round"]))
-            self.cursor = end + 1
+                elif e.name == "KeeperRotated":
+                    self._check_rotation(e.args, e.block_number)
+                elif e.name == "PricePosted" and self.market.params.mechanism == "fixedprice":
+                    self._posts.add(int(e.args["round"]))
+            self.cursor = result.to_block + 1
         return rounds
 
-    def _check_rotation(self, event: Any, block: int) -> None:
+    def _rewind(self, reorg: Reorg) -> None:
+        again = sorted(r for r, block in self._seen.items() if block > reorg.ancestor)
+        log.warning("reorganisation deeper than %s confirmations: blocks after %s changed "
+                    "(depth %s); auditing rounds %s again", self.confirmations, reorg.ancestor,
+                    reorg.depth, again or "none")
+        self.metrics.reorgs.inc()
+        self._blocks.rewind(reorg.ancestor)
+        self.cursor = reorg.ancestor + 1
+        for r in again:
+            del self._seen[r]
+            self._audited.discard(r)
+            self._checked.pop(r, None)
+            self._begin_tx.pop(r, None)
+            self._pending.add(r)
+        self._floors.clear()  # the replaced blocks may carry other timestamps
+        self._prices = PriceHistory(self.market, self._locate)
+        self._price_checked = min(self._price_checked, min(again, default=self._price_checked))
+
+    def _floor(self, r: int, head: int) -> int:
+        """The first block of round ``r`` (its commit window opens there): every log the audit
+        of ``r`` reads is at or after it, so a poll reads a round's own blocks, not the chain's
+        history since ``from_block``."""
+        if r not in self._floors:
+            opens = self.market.params.closes_at(r) - self.market.params.commit_period
+            self._floors[r] = max(self.from_block,
+                                  first_block_at(self.market.w3, opens, self.from_block, head))
+        return self._floors[r]
+
+    def _locate(self, k: int) -> tuple[str, list[str]] | None:
+        return locate_from_node(self.market, self._floor(k, self.cursor - 1))(k)
+
+    def _check_rotation(self, args: dict[str, Any], block: int) -> None:
         owner = str(self.market.contract.functions.owner().call(block_identifier=block))
-        keeper = str(event["args"]["keeper"])
-        if keeper == owner:
-            self._report([Discrepancy(int(event["args"]["fromRound"]), "same_owner_and_keeper",
+        keeper = str(args["keeper"])
+        if keeper.lower() == owner.lower():
+            self._report([Discrepancy(int(args["fromRound"]), "same_owner_and_keeper",
                                       "keeper", f"the owner {owner} made itself the keeper from "
                                       "this round on: it could post DARA outcomes whose surplus "
                                       "it collects")])
@@ -146,7 +195,8 @@ class Watchtower:
                                       "by the settle deadline (every escrow was returned)")])
             self._audited.add(r)
             return
-        pages = pages_so_far(self.market, r, self.from_block, mech, head)
+        floor = self._floor(r, head)
+        pages = pages_so_far(self.market, r, floor, mech, head)
         done = self._checked.setdefault(r, set())
         if pages.begin_tx != self._begin_tx.get(r):  # settlement begun (again): new ask reveals
             self._begin_tx[r] = pages.begin_tx
@@ -155,7 +205,7 @@ class Watchtower:
         # once settled, every order once more as it stands (whatever was begun again before);
         # reports are deduplicated
         settled = status is RoundStatus.SETTLED
-        result = check_pages(self.market, r, self.from_block, pages=pages,
+        result = check_pages(self.market, r, floor, pages=pages,
                              done=None if settled else done, to_block=head)
         self.metrics.marks_checked.inc(len(result.marks))
         if len(done) != before:
@@ -163,7 +213,7 @@ class Watchtower:
         self._report(result.differences)
         if settled:
             outcome = RoundAudit(r, mech)
-            check_outcome(self.market, r, self.from_block, outcome)
+            check_outcome(self.market, r, floor, outcome)
             self._report(outcome.differences)
             self.metrics.rounds_audited.inc()
             self._audited.add(r)
@@ -174,8 +224,8 @@ class Watchtower:
         """Audit what landed since the last poll; returns the new discrepancies."""
         before = len(self.found)
         chain_head = int(self.market.w3.eth.block_number)
-        head = chain_head - self.confirmations  # read only blocks this deep (reorg safety)
-        self._pending |= self._touched(head) - self._audited
+        self._pending |= self._touched() - self._audited
+        head = self.cursor - 1  # the last confirmed block read: audit exactly what was read
         for r in sorted(self._pending):
             try:
                 self._audit(r, head)
