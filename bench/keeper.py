@@ -32,7 +32,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,12 +40,11 @@ from typing import Any
 
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
-from web3 import HTTPProvider, Web3
 
 from bridge.chain.anvil import ANVIL, DEV_KEYS, Anvil
 from bridge.chain.deployment import KeeperIdentity, NetworkConfig, VerifierSpec, deploy_network
+from bridge.chain.local import LocalChain, start_chain
 from bridge.chain.market import Market, RoundStatus
-from bridge.chain.tester import make_tester_chain
 from bridge.client.participant import Participant, new_task
 from bridge.client.salts import SaltStore
 from bridge.keeper.config import KeeperConfig
@@ -59,48 +58,47 @@ PROVERS, REQUESTERS = KEYS[1:6], KEYS[6:10]
 
 
 @dataclass
-class Chain:
-    """A chain to benchmark on: web3, how to move time, confirmations, JSON-RPC if a node."""
+class Bench:
+    """A chain to benchmark on (:class:`~bridge.chain.local.LocalChain`, as the tests use) and
+    the confirmations its keeper reads with."""
 
-    name: str
-    w3: Web3
-    travel: Callable[[int], None]
+    chain: LocalChain
     confirmations: int
-    url: str = ""
-    rpc: Callable[..., Any] | None = None
+
+    @property
+    def name(self) -> str:
+        return self.chain.kind
 
 
 @contextmanager
-def anvil_chain() -> Iterator[Chain]:
+def anvil_chain() -> Iterator[Bench]:
     """anvil with a block a second and instant transactions, stopped afterwards."""
     with tempfile.TemporaryDirectory() as tmp:
         node = Anvil(Path(tmp), block_time=1, mixed=True, rpc_timeout=30,
                      extra=("--silent", "--gas-limit", "60000000")).start()
         try:
-            w3 = Web3(HTTPProvider(node.url, request_kwargs={"timeout": 60}))
-            yield Chain("anvil", w3, node.travel_to, confirmations=1, url=node.url,
-                        rpc=node.rpc)
+            yield Bench(LocalChain.of_anvil(node), confirmations=1)
         finally:
             node.stop()
 
 
 @contextmanager
-def tester_chain() -> Iterator[Chain]:
+def tester_chain() -> Iterator[Bench]:
     """The in-process eth-tester chain with the dev keys funded."""
-    chain = make_tester_chain(accounts=1)
+    chain = start_chain("eth-tester")
     for key in KEYS:
-        tx = chain.w3.eth.send_transaction({  # type: ignore[typeddict-item]
-            "from": chain.accounts[0], "to": Account.from_key(key).address, "value": 10**22})
-        chain.w3.eth.wait_for_transaction_receipt(tx)
-
-    yield Chain("eth-tester", chain.w3, chain.travel_to, confirmations=0)
+        chain.fund(Account.from_key(key).address, 10**22)
+    try:
+        yield Bench(chain, confirmations=0)
+    finally:
+        chain.stop()
 
 
 @dataclass
 class Setup:
     """A deployed market with participants and an in-process keeper."""
 
-    chain: Chain
+    bench: Bench
     market: Market
     keeper: Keeper
     provers: list[Participant]
@@ -110,12 +108,13 @@ class Setup:
     deploy_block: int
 
 
-def setup(chain: Chain, workdir: Path, bids: int) -> Setup:
+def setup(bench: Bench, workdir: Path, bids: int) -> Setup:
     """Deploy, stake, declare capacity (half the bids can trade), deposit."""
+    chain = bench.chain
     chain_id = int(chain.w3.eth.chain_id)
-    net = NetworkConfig(name=chain.name, rpc=chain.url or "eth-tester", chain_id=chain_id,
+    net = NetworkConfig(name=chain.kind, rpc=chain.url or "eth-tester", chain_id=chain_id,
                         commit_period=3600, settle_period=3600, proof_period=10**8,
-                        refund_cap=200 * GWEI, min_escrow=GWEI, confirmations=chain.confirmations,
+                        refund_cap=200 * GWEI, min_escrow=GWEI, confirmations=bench.confirmations,
                         verifier=VerifierSpec(kind="pow", difficulty_bits=4),
                         allow_same_owner_and_keeper=True)  # a bench chain
     keeper_account: LocalAccount = Account.from_key(KEYS[0])
@@ -131,19 +130,19 @@ def setup(chain: Chain, workdir: Path, bids: int) -> Setup:
         p.set_capacity(capacity)
     for q in requesters:
         q.deposit(10**18)
-    db = f"sqlite:///{workdir / f'keeper-{chain.name}-{bids}.sqlite'}"
+    db = f"sqlite:///{workdir / f'keeper-{chain.kind}-{bids}.sqlite'}"
     cfg = KeeperConfig(rpc=chain.url or "eth-tester", market=res.record.market, database=db,
-                       confirmations=chain.confirmations, start_block=res.record.block,
+                       confirmations=bench.confirmations, start_block=res.record.block,
                        poll_interval=0.05, max_log_range=2000).validate()
     keeper = Keeper(cfg, keeper_account, w3=chain.w3, use_scheduler=False)
     keeper.startup_checks()
-    return Setup(chain, market, keeper, provers, requesters, str(res.path), db,
+    return Setup(bench, market, keeper, provers, requesters, str(res.path), db,
                  res.record.block)
 
 
 def commit_round(s: Setup, bids: int, seed: int) -> int:
     """Move to a fresh round; every prover asks, the requesters place ``bids`` bids."""
-    s.chain.travel(s.market.params.closes_at(s.market.current_round()) + 1)
+    s.bench.chain.travel_to(s.market.params.closes_at(s.market.current_round()) + 1)
     r = s.market.current_round()
     for i, p in enumerate(s.provers):
         p.ask(cost=(40 + 3 * i + seed % 7) * GWEI, round=r)
@@ -156,11 +155,11 @@ def commit_round(s: Setup, bids: int, seed: int) -> int:
 
 def settle_latency(s: Setup, r: int) -> float:
     """Close ``r`` and tick the keeper until the settlement is mined; seconds."""
-    s.chain.travel(s.market.params.closes_at(r) + 1)
+    s.bench.chain.travel_to(s.market.params.closes_at(r) + 1)
     start = time.perf_counter()
     while s.market.round_info(r).status is not RoundStatus.SETTLED:
         s.keeper.tick()
-        if s.chain.name != "eth-tester":
+        if s.bench.name != "eth-tester":
             time.sleep(0.02)
         if time.perf_counter() - start > 600:
             raise RuntimeError(f"round {r} not settled after 600 s")
@@ -171,16 +170,17 @@ def settle_latency(s: Setup, r: int) -> float:
 
 def crash_recovery(s: Setup, workdir: Path) -> float:
     """SIGKILL a ``bridge keeper run`` after the close; seconds from restart to settlement."""
-    assert s.chain.url
+    url = s.bench.chain.url
+    assert url
     db = f"sqlite:///{workdir / 'crash.sqlite'}"
-    args = [str(Path(sys.executable).parent / "bridge"), "keeper", "run", "--rpc", s.chain.url,
+    args = [str(Path(sys.executable).parent / "bridge"), "keeper", "run", "--rpc", url,
             "--market", s.record, "--database", db, "--confirmations", "1",
             "--poll-interval", "0.1"]
     env = {**os.environ, "BRIDGE_PRIVATE_KEY": KEYS[0]}
     s.keeper.stop()  # the in-process keeper steps aside
     first = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     r = commit_round(s, 10, seed=99)
-    s.chain.travel(s.market.params.closes_at(r) + 1)
+    s.bench.chain.travel_to(s.market.params.closes_at(r) + 1)
     first.kill()
     first.wait()
     start = time.perf_counter()
@@ -199,7 +199,7 @@ def crash_recovery(s: Setup, workdir: Path) -> float:
 
 def reorg_recovery(s: Setup) -> float:
     """Drop the block with a read settlement by ``anvil_reorg``; seconds until it is back."""
-    assert s.chain.rpc is not None
+    node = s.bench.chain.backend
     keeper = s.keeper
     r = commit_round(s, 10, seed=7)
     settle_latency(s, r)
@@ -209,8 +209,8 @@ def reorg_recovery(s: Setup) -> float:
     while not keeper.store.events("RoundSettled", round=r):
         keeper.tick()
         time.sleep(0.05)
-    head = int(s.chain.w3.eth.block_number)
-    s.chain.rpc("anvil_reorg", head - block + 1, [])
+    head = int(s.bench.chain.w3.eth.block_number)
+    node.rpc("anvil_reorg", head - block + 1, [])
     start = time.perf_counter()
     while s.market.round_info(r).status is not RoundStatus.SETTLED:
         keeper.tick()
@@ -239,17 +239,17 @@ def main() -> None:
             for bids in sizes:
                 rounds = 1 if args.quick or bids >= 500 else (2 if bids >= 100 else 3)
                 ctx = tester_chain() if name == "eth-tester" else anvil_chain()
-                with ctx as chain:
+                with ctx as bench:
                     work = Path(tmp) / f"{name}-{bids}"
                     work.mkdir()
-                    s = setup(chain, work, bids)
+                    s = setup(bench, work, bids)
                     latencies = []
                     for i in range(rounds):
                         r = commit_round(s, bids, seed=i)
                         latencies.append(settle_latency(s, r))
                     mean = statistics.mean(latencies)
                     rows.append({"chain": name, "bids": bids, "asks": len(s.provers),
-                                 "rounds": rounds, "confirmations": chain.confirmations,
+                                 "rounds": rounds, "confirmations": bench.confirmations,
                                  "latency_s": round(mean, 3),
                                  "latency_max_s": round(max(latencies), 3),
                                  "rounds_per_minute": round(60 / mean, 1)})
