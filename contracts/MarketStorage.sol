@@ -140,6 +140,7 @@ abstract contract MarketStorage is IProverMarketTypes, Ownable2Step {
     /// @dev What one page works with (kept in memory to stay below the stack limit).
     struct PageCtx {
         uint256 round;
+        uint256 start; // absolute calldata offset of the page's first byte (errors report from it)
         uint256 cursor; // absolute calldata offset of the next byte to read
         uint256 end; // absolute calldata offset one past the page
         uint256 firstBid;

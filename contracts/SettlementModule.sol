@@ -171,8 +171,9 @@ contract SettlementModule is MarketStorage, IMarketViews {
         c.round = round;
         c.proofPhi = _mechanism == Mechanism.PROOFPHI;
         if (_mechanism == Mechanism.FIXEDPRICE) c.price = _roundPrice(round);
-        c.cursor = _offsetOf(page) + 12;
-        c.end = _offsetOf(page) + page.length;
+        c.start = _offsetOf(page);
+        c.cursor = c.start + 12;
+        c.end = c.start + page.length;
         if (page.length < 12) revert PageMalformed(round, 0);
         c.firstBid = pr.bidsDone;
         uint256 declared = _rd(_offsetOf(page), 4);
@@ -197,7 +198,7 @@ contract SettlementModule is MarketStorage, IMarketViews {
                 _daraBid(c, table, i, charges, leaves, packed);
             }
         }
-        if (c.cursor != c.end || c.jobsSoFar != c.jobCount) revert PageMalformed(round, c.cursor - _offsetOf(page));
+        if (c.cursor != c.end || c.jobsSoFar != c.jobCount) revert PageMalformed(round, c.cursor - c.start);
         if (last == total) {
             if (c.word != r.bidChain) revert RevealsMismatch(round, 0);
         } else {
@@ -241,19 +242,19 @@ contract SettlementModule is MarketStorage, IMarketViews {
         returns (address requester, uint256 escrow, bytes32 task, uint256 flag)
     {
         uint256 off = c.cursor;
-        if (off + 69 > c.end) revert PageMalformed(c.round, off);
+        if (off + 69 > c.end) revert PageMalformed(c.round, off - c.start);
         requester = address(uint160(_rd(off, 20)));
         escrow = _rd(off + 20, 16);
         task = _word(off + 36);
         flag = _rd(off + 68, 1);
-        if (flag > 1) revert PageMalformed(c.round, off + 68);
+        if (flag > 1) revert PageMalformed(c.round, off + 68 - c.start);
         c.cursor = off + 69;
     }
 
     /// @dev An invalid bid at calldata offset `off`: its commitment, after checking the mark's
     ///      reason and the page's length; the bid forfeits `minEscrow` to the keeper.
     function _invalidBid(PageCtx memory c, uint256 b, uint256 off) private view returns (bytes32 cm) {
-        if (off + 32 + EVIDENCE > c.end) revert PageMalformed(c.round, off);
+        if (off + 32 + EVIDENCE > c.end) revert PageMalformed(c.round, off - c.start);
         cm = _word(off);
         _checkMark(c.round, 0, b, off + 32);
         c.cursor = off + 32 + EVIDENCE;
@@ -307,7 +308,7 @@ contract SettlementModule is MarketStorage, IMarketViews {
         if (flag == 0) {
             cm = _invalidBid(c, b, off);
         } else {
-            if (off + 70 > c.end) revert PageMalformed(c.round, off);
+            if (off + 70 > c.end) revert PageMalformed(c.round, off - c.start);
             uint256 value = _rd(off, 16);
             uint256 size = _rd(off + 16, 4);
             charge = _rd(off + 52, 16);
@@ -358,7 +359,7 @@ contract SettlementModule is MarketStorage, IMarketViews {
         uint256 prevIndex = 0;
         for (uint256 q = 0; q < nJobs; ++q) {
             uint256 off = c.cursor;
-            if (off + 22 > c.end || c.jobsSoFar >= c.jobCount) revert PageMalformed(c.round, off);
+            if (off + 22 > c.end || c.jobsSoFar >= c.jobCount) revert PageMalformed(c.round, off - c.start);
             uint256 pos = _rd(off, 2);
             uint256 u = _rd(off + 2, 4);
             uint256 payment = _rd(off + 6, 16);
@@ -426,7 +427,7 @@ contract SettlementModule is MarketStorage, IMarketViews {
             if (flag == 0) {
                 cm = _invalidBid(c, b, off);
             } else {
-                if (off + 48 > c.end) revert PageMalformed(c.round, off);
+                if (off + 48 > c.end) revert PageMalformed(c.round, off - c.start);
                 uint256 value = _rd(off, 16);
                 if (value > escrow) revert BidRevealUnacceptable(c.round, b);
                 cm = Commitments.commitment(address(this), c.round, requester, 0, value, 1, _word(off + 16));

@@ -169,7 +169,9 @@ interface IProverMarketTypes {
     error SettlementNotBegun(uint256 round);
     /// @notice The ask table passed with a page is not the one the settlement stored.
     error AskTableMismatch(uint256 round);
-    /// @notice A page is malformed at byte `offset` (truncated, trailing bytes, counts that disagree).
+    /// @notice A page is malformed at byte `offset` (truncated, trailing bytes, counts that disagree),
+    ///         counted from the start of the page (`settleBids`) or of the packed ask reveals
+    ///         (`beginSettlement`).
     error PageMalformed(uint256 round, uint256 offset);
     /// @notice Pages settle in order: this one starts at bid `given`, the settlement stands at `expected`.
     error PageOutOfOrder(uint256 round, uint256 expected, uint256 given);
