@@ -39,8 +39,11 @@ bench: $(STAMP) $(NPMSTAMP)
 mutate: $(STAMP) $(NPMSTAMP)
 	$(BIN)/python bench/mutate.py $(MUTATE_ARGS)
 
+# The compiled contracts, then what is generated from them: the ABIs clients take (abi/) and
+# the ABI reference page (docs/reference/abi.md); tests fail when either is stale.
 artifacts: $(STAMP) $(NPMSTAMP)
 	$(BIN)/python -m bridge.chain.compile --write
+	$(BIN)/python -m bridge.chain.abidoc --write
 
 # The web app: bundle web/ into bridge/web/static (committed; tests/unit/test_web_bundle.py
 # fails when it is stale) and regenerate the ABI + hints file it imports.
