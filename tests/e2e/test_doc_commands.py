@@ -73,7 +73,8 @@ def blocks(path: Path) -> list[Block]:
             j += 1
         prev = next((lines[k] for k in range(i - 1, -1, -1) if lines[k].strip()), "")
         body = "\n".join(x[len(indent):] if x.startswith(indent) else x for x in lines[i + 1:j])
-        found.append(Block(str(path.relative_to(REPO)), i + 1, lang, body,
+        name = str(path.relative_to(REPO)) if path.is_relative_to(REPO) else str(path)
+        found.append(Block(name, i + 1, lang, body,
                            bool(NORUN.match(prev))))
         i = j + 1
     return found
@@ -167,7 +168,7 @@ class Session:
         bg = BACKGROUND.match(cmd)
         if bg and not cmd.rstrip().endswith("&&"):
             log = self.root / f"bg-{len(self.background)}.log"
-            proc = subprocess.Popen(["bash", "-c", f"source {self.state}; exec {bg.group('cmd')}"],
+            proc = subprocess.Popen(["bash", "-c", f"source {self.state}; {bg.group('cmd')}"],
                                     cwd=self.root, env=self.env, stdout=log.open("wb"),
                                     stderr=subprocess.STDOUT, start_new_session=True)
             self.background.append((proc, log))
@@ -181,6 +182,13 @@ class Session:
         out = done.stdout + done.stderr
         assert done.returncode == 0 and "Traceback" not in out, (
             f"{where}: `{line}` exited {done.returncode}:\n{out[-3000:]}\n{self.logs()}")
+        self.check_background(where)
+
+    def check_background(self, where: str) -> None:
+        """A process started with ``&`` (a devnet, an agent) must still run."""
+        for proc, log in self.background:
+            assert proc.poll() is None, (f"{where}: the background command of {log.name} "
+                                         f"exited {proc.returncode}:\n{self.logs()}")
 
     def _wait_for(self, proc: subprocess.Popen[bytes], log: Path, word: str, where: str,
                   line: str, timeout: float = 240) -> None:
