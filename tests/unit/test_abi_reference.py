@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -58,3 +59,27 @@ def test_natspec_is_read_from_the_interfaces() -> None:
     assert bid.params["escrow"] == "Public upper bound on the sealed value."
     assert specs[("event", "BidCommitted")].notice.startswith("A sealed bid")
     assert "Merkle root" in specs[("struct", "Job")].notice
+
+
+def test_protocol_md_names_each_event_a_client_reads_with_the_abis_fields() -> None:
+    """The prose of docs/integrating/protocol.md lists events with their fields in order; they
+    must be the ABI's, so a renamed or reordered field fails here."""
+    text = (REPO / "docs" / "integrating" / "protocol.md").read_text()
+    assert "abi/ProverMarket.json" in text and "../reference/abi.md" in text
+    events = {i["name"]: [p["name"] for p in i["inputs"]]
+              for i in load_abi("ProverMarket") if i["type"] == "event"}
+    listed = [(name, fields) for name, fields
+              in re.findall(r"^- `(\w+)\(([^)]*)\)`", text, flags=re.MULTILINE)
+              if name in events]
+    named = {name for name, _ in listed}
+    assert {"BidCommitted", "AskCommitted", "BidsSettled", "ProofAccepted", "JobSlashed"} <= named
+    for name, fields in listed:
+        shown = [f.strip() for f in fields.split(",") if f.strip() not in ("", "…")]
+        assert shown == events[name][:len(shown)], (name, shown, events[name])
+    job = next(i for i in load_abi("ProverMarket")
+               if i["type"] == "function" and i["name"] == "submitProof")["inputs"][1]
+    para = text[text.index("A job is the `Job` struct"):]
+    para = para[:para.index("\n\n")]
+    positions = [para.index(f"`{c['name']}`") for c in job["components"]]
+    assert positions == sorted(positions)  # the Job struct's fields, all, in order
+    assert "`BidCommitted.index`" in text
