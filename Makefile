@@ -56,7 +56,7 @@ web: $(STAMP) $(NPMSTAMP)
 docs: $(STAMP)
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
 
-# ruff, then the import contract in pyproject.toml (the layers; docs/architecture.md)
+# ruff, then the import contract in pyproject.toml (the layers; docs/design/architecture.md)
 lint: $(STAMP)
 	$(BIN)/ruff check bridge tests bench examples
 	$(BIN)/lint-imports
