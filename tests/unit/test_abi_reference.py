@@ -11,7 +11,15 @@ from pathlib import Path
 
 from eth_utils import event_abi_to_log_topic, function_abi_to_4byte_selector
 
-from bridge.chain.abidoc import ABI_DIR, REFERENCE, SHIPPED, load_abi, natspec, selector
+from bridge.chain.abidoc import (
+    ABI_DIR,
+    REFERENCE,
+    SHIPPED,
+    contract_sources,
+    load_abi,
+    natspec,
+    selector,
+)
 from bridge.chain.deployment import abi_hash
 
 REPO = Path(__file__).resolve().parents[2]
@@ -53,12 +61,16 @@ def test_the_reference_names_the_fields_a_client_decodes() -> None:
     assert "Public upper bound on the sealed value." in text
 
 
-def test_natspec_is_read_from_the_interfaces() -> None:
-    specs = natspec()
+def test_natspec_is_read_from_each_contracts_own_sources() -> None:
+    specs = natspec(contract_sources("ProverMarket"))
     bid = specs[("function", "commitBid")]
     assert bid.params["escrow"] == "Public upper bound on the sealed value."
     assert specs[("event", "BidCommitted")].notice.startswith("A sealed bid")
     assert "Merkle root" in specs[("struct", "Job")].notice
+    # the posted-price market documents its own functions, not the sealed-bid market's
+    posted = contract_sources("PostedPriceMarket")
+    assert posted[0].name == "IPostedPriceMarket.sol"
+    assert all(p.name not in ("IProverMarket.sol", "ProverMarket.sol") for p in posted)
 
 
 def test_protocol_md_names_each_event_a_client_reads_with_the_abis_fields() -> None:
