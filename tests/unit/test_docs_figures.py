@@ -96,3 +96,30 @@ def test_the_readmes_welfare_table_is_bench_welfare_json() -> None:
         span(s[m], "1x1_min", "1x1_max") for m in mechs]
     assert _row(rows, "welfare / optimum, 50 bids") == [
         span(s[m], "50x10_min", "50x10_max") for m in mechs]
+
+
+def test_the_agents_table_is_bench_agents_json() -> None:
+    rows = _rows("docs/user/prover.md")
+    for label, kind in (("proof of work", "pow"), ("Groth16 (snarkjs)", "groth16")):
+        k = _json("agents")["by_kind"][kind]
+        assert rows[label] == [
+            str(k["requests"]), str(k["proven"]), str(k["refunded"]), str(k["slashed"]),
+            f"{k['latency_median_s']:.2f} s", f"{k['latency_p95_s']:.2f} s",
+            f"{k['rounds_per_minute']:.2f} (of 10)",
+            f"{k['idle_agent_cpu_percent']:.2f} % of a core"]
+
+
+def test_the_scale_table_is_bench_scale_json() -> None:
+    scale = _json("scale")
+    d, p = scale["dara"], scale["proofphi"]
+    rows = _rows("docs/design/paged-settlement.md")
+    assert _row(rows, "settle transactions") == [str(d["settle_txs"]), str(p["settle_txs"])]
+    assert _row(rows, "largest settle transaction") == [
+        f"{_gas(m['settle_max_tx_gas'])} / {_gas(m['settle_max_tx_bytes'])}" for m in (d, p)]
+    per_bid = _row(rows, "settle gas per bid")
+    assert [c.split(" ")[0] for c in per_bid] == [_gas(m["settle_gas_per_bid"]) for m in (d, p)]
+    assert _row(rows, "void transactions") == [
+        f"{m['void_txs']} / {_gas(m['void_max_tx_gas'])} / {_gas(m['void_max_tx_bytes'])}"
+        for m in (d, p)]
+    assert _row(rows, "void gas per bid") == [_gas(m["void_gas_per_bid"]) for m in (d, p)]
+    assert _row(rows, "close → last page") == [f"{m['close_to_final_s']:.1f} s" for m in (d, p)]
