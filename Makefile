@@ -5,7 +5,7 @@ BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 NPMSTAMP:= node_modules/.installed
 
-.PHONY: test demo bench mutate lint typecheck artifacts web clean
+.PHONY: test demo bench mutate lint typecheck artifacts web docs clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -39,8 +39,11 @@ bench: $(STAMP) $(NPMSTAMP)
 mutate: $(STAMP) $(NPMSTAMP)
 	$(BIN)/python bench/mutate.py $(MUTATE_ARGS)
 
+# The compiled contracts, then what is generated from them: the ABIs clients take (abi/) and
+# the ABI reference page (docs/reference/abi.md); tests fail when either is stale.
 artifacts: $(STAMP) $(NPMSTAMP)
 	$(BIN)/python -m bridge.chain.compile --write
+	$(BIN)/python -m bridge.chain.abidoc --write
 
 # The web app: bundle web/ into bridge/web/static (committed; tests/unit/test_web_bundle.py
 # fails when it is stale) and regenerate the ABI + hints file it imports.
@@ -48,7 +51,12 @@ web: $(STAMP) $(NPMSTAMP)
 	$(BIN)/python -m bridge.hints --write
 	node web/build.mjs
 
-# ruff, then the import contract in pyproject.toml (the layers; docs/architecture.md)
+# The documentation site from docs/ (mkdocs.yml), built strictly into site/: a broken link, a
+# missing page or an unresolved snippet fails (tests/unit/test_docs_site.py builds it in make test).
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
+
+# ruff, then the import contract in pyproject.toml (the layers; docs/design/architecture.md)
 lint: $(STAMP)
 	$(BIN)/ruff check bridge tests bench examples
 	$(BIN)/lint-imports
@@ -58,4 +66,4 @@ typecheck: $(STAMP) $(NPMSTAMP)
 	node_modules/.bin/tsc -p web/tsconfig.json
 
 clean:
-	rm -rf $(VENV) node_modules .pytest_cache .mypy_cache .ruff_cache .import_linter_cache
+	rm -rf $(VENV) node_modules site .pytest_cache .mypy_cache .ruff_cache .import_linter_cache

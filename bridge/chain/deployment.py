@@ -113,7 +113,7 @@ class NetworkConfig:
     the gas of settling it with its evidence (~12,600 gas at 20 gwei)."""
     fill_cost: int = 25 * 10**18
     """Burned congestion fees to fill one side of a round from a quarter of its cap to the cap:
-    what halting a round costs an attacker (see docs/contract.md)."""
+    what halting a round costs an attacker (see docs/design/contract.md)."""
     max_bids_per_round: int = 8192
     max_asks_per_round: int = 512
     checkpoint_interval: int = 64
@@ -213,7 +213,7 @@ def load_network(ref: str, *, rpc: str | None = None) -> NetworkConfig:
     if values.get("mechanism") == "fixedprice" and not values.get("initial_price"):
         raise ConfigError(f"{path}: a fixedprice market needs initial_price (wei per unit, e.g. "
                           "initial_price = \"50gwei\"): the price until the keeper learns one; "
-                          "see docs/mechanisms.md on choosing it")
+                          "see docs/design/mechanisms.md on choosing it")
     v = data.get("verifier", {})
     if not isinstance(v, dict):
         raise ConfigError(f"{path}: [verifier] must be a table with kind = \"pow\" or "
@@ -556,7 +556,7 @@ def run_deploy(network: str, *, rpc: str | None = None, keystore: str | None = N
     if net.mechanism == "fixedprice" and not net.initial_price:
         raise ConfigError(f"{network}: a fixedprice market needs initial_price (wei per unit): "
                           "set initial_price in the network file or pass --initial-price, e.g. "
-                          "50gwei; see docs/mechanisms.md on choosing it")
+                          "50gwei; see docs/design/mechanisms.md on choosing it")
     keeper = keeper_identity(address=keeper_address, public_key=keeper_public_key,
                              keystore=keeper_keystore)
     account = load_account(keystore)

@@ -1,4 +1,4 @@
-"""Bindings of ``PostedPriceMarket`` (the on-chain posted-price mode, docs/mechanisms.md).
+"""Bindings of ``PostedPriceMarket`` (the on-chain posted-price mode, docs/design/mechanisms.md).
 
 Converts between the library's :class:`~bridge.mechanisms.posted_price.Proposal` and the
 contract's ``Proposal`` tuple, reads a round's public market (registrations, as the library's

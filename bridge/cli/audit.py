@@ -38,7 +38,7 @@ def audit_cmd(
     Each order settled as invalid: its evidence (shared point, DLEQ proof) against the round's
     keeper key, the decryption and the stated reason. Each valid reveal against its commitment.
     The outcome against a fresh clearing with the market's mechanism: charges, jobs, payments.
-    With --follow, audit every round as it settles (see docs/keeper.md, "The watchtower").
+    With --follow, audit every round as it settles (see docs/operator/watchtower.md).
     """
     if follow:
         _follow(rpc, market, from_block, poll, fail_fast, metrics_port, metrics_host,

@@ -1,4 +1,4 @@
-"""Independent re-check of an outcome before settlement (docs/mechanisms.md).
+"""Independent re-check of an outcome before settlement (docs/design/mechanisms.md).
 
 ``audit(mechanism, bids, asks, outcome, *, price=None)`` returns ``None`` or raises
 :class:`~bridge.errors.AuditError` whose ``check`` names the first violated property, in this order

@@ -1,7 +1,7 @@
 """The one entry point: ``clear(mechanism, bids, asks, *, price=None) -> Outcome``.
 
 ``"proofphi"`` and ``"dara"`` clear from the orders alone; ``"fixedprice"`` also needs the round's
-posted per-unit ``price`` (docs/mechanisms.md).
+posted per-unit ``price`` (docs/design/mechanisms.md).
 """
 
 from __future__ import annotations

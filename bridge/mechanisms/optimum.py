@@ -1,4 +1,4 @@
-"""The welfare-maximizing allocation (docs/mechanisms.md), the yardstick of the benchmarks.
+"""The welfare-maximizing allocation (docs/design/mechanisms.md), the yardstick of the benchmarks.
 
 Bids are all-or-nothing: bid ``i`` either gets ``k_i`` units or none. Ask units are bought at their
 cost, cheapest first, so with ``C(d)`` the cost of the ``d`` cheapest units,

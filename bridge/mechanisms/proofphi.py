@@ -1,4 +1,4 @@
-"""Prooφ's core auction (seed 001, Section 1.2; docs/mechanisms.md).
+"""Prooφ's core auction (seed 001, Section 1.2; docs/design/mechanisms.md).
 
 Bids are single tasks (``size == 1``) with fees ``f_1 ≥ … ≥ f_n`` in bid rank order; asks are
 ranked ``p_1 ≤ … ≤ p_N`` with capacities ``s_j`` and ``S_j = s_1 + … + s_j``. ``ℓ`` is the largest
@@ -10,7 +10,7 @@ is charged ``f_{S_ℓ+1}`` and every sold unit is paid ``p_{ℓ+1}``. ``ℓ = 0`
 Which winning task goes to which selling prover changes no payment (every task pays the same fee,
 every unit earns the same price). We fill the asks in rank order with the winners in *id* (commit)
 order, so that a paged settlement can check each winner's assignment from a running count alone
-(see docs/contract.md, "Paged settlement").
+(see docs/design/contract.md, "Paged settlement").
 
 Clearing is one sort of the bids and asks plus a scan over the asks: O(n log n + N).
 """
@@ -28,7 +28,7 @@ __all__ = ["clear_proofphi"]
 def clear_proofphi(bids: Iterable[Bid], asks: Iterable[Ask]) -> Outcome:
     """Clear one Prooφ round; ``InvalidBidError`` on invalid input (any size ≠ 1 included)."""
     bid_list, ask_list = validate(bids, asks, unit_bids=True)
-    # fee descending, then id (docs/mechanisms.md; sizes are all 1): two stable C-keyed sorts
+    # fee descending, then id (docs/design/mechanisms.md; sizes are all 1): two stable C-keyed sorts
     ranked_bids = sorted(
         sorted(bid_list, key=attrgetter("id")), key=attrgetter("value"), reverse=True
     )

@@ -11,7 +11,7 @@ the package is enough) offers fixtures built from these; they also work without 
 
 The chain is :mod:`bridge.chain.local` and the market :mod:`bridge.sim.market` (the sim's
 worlds and the demo use them too); this package, on the top floor of the layers
-(``docs/architecture.md``), adds what needs the command line.
+(``docs/design/architecture.md``), adds what needs the command line.
 """
 
 from bridge.chain.local import CHAINS, LocalChain, find_anvil, start_chain

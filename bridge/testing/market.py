@@ -3,7 +3,7 @@
 Everything but the command line is :class:`bridge.sim.market.LocalMarket` (deployment, the
 in-process keeper, funded participants, phase helpers, outcomes as plain data; its docstring says
 what is thread-safe). :meth:`LocalMarket.cli` runs the ``bridge`` command in process against the
-market. It lives here because of the layers (``docs/architecture.md``): the command line sits
+market. It lives here because of the layers (``docs/design/architecture.md``): the command line sits
 above the sim (``bridge demo`` runs a simulated world built on the sim's market), and
 :mod:`bridge.testing` sits above the command line, so only this floor may import it.
 

@@ -1,4 +1,4 @@
-"""Halting a round costs more than it can gain (docs/contract.md, "Griefing").
+"""Halting a round costs more than it can gain (docs/design/contract.md, "Griefing").
 
 A market with small caps (8 bids, 4 asks) and ``fillCost`` 1 ether: orders below a quarter of a
 side's cap pay nothing; the k-th order past the quarter burns ``⌈fillCost · k² / S⌉``
@@ -62,7 +62,7 @@ def test_the_fee_is_zero_below_a_quarter_then_rises_and_a_full_side_burns_at_lea
         assert all(a < b for a, b in zip(got[quarter:], got[quarter + 1:], strict=False))
         # the ceilings add at most one wei per paying order
         assert FILL_COST <= sum(got) < FILL_COST + cap
-    # the production caps: the figures docs/contract.md quotes
+    # the production caps: the figures docs/design/contract.md quotes
     assert fee(8192, 2047) == 0 and fee(8192, 2048) > 0
 
 

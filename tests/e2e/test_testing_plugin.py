@@ -195,3 +195,29 @@ def test_the_ledger_check_recomputes_every_balance_from_the_logs(
     assert problems == [f"collateral of {provers[0].address}: contract "
                         f"{info(provers[0].address)['collateral'] - 1}, logs say "
                         f"{info(provers[0].address)['collateral']}"]
+
+
+def test_anvil_asked_for_by_name_fails_when_it_is_missing(tmp_path: Path) -> None:
+    """``--bridge-chain anvil`` on a machine without anvil fails the test in one line; it used to
+    skip it, so a suite meant for anvil passed without running there."""
+    (tmp_path / "test_x.py").write_text("def test_x(bridge_chain):\n    pass\n")
+    # A machine without anvil: the project's node_modules binary is not where the plugin looks,
+    # and PATH has none (the conftest only moves where the package looks for it).
+    (tmp_path / "conftest.py").write_text(
+        "from pathlib import Path\n"
+        "import bridge.chain.anvil\n"
+        "bridge.chain.anvil.ANVIL = Path('/nonexistent/anvil')\n")
+    env_path = os.pathsep.join(p for p in os.environ.get("PATH", "").split(os.pathsep)
+                               if not (Path(p) / "anvil").exists())
+    for args, env_extra, expected in (
+            (["--bridge-chain=anvil"], {}, "anvil was asked for"),
+            (["--bridge-chain=anvil"], {"BRIDGE_ANVIL": str(tmp_path / "no-such-anvil")},
+             "is not an executable anvil")):
+        env = {k: v for k, v in os.environ.items() if not k.startswith("BRIDGE_")}
+        env.update(env_extra, PATH=env_path)
+        done = subprocess.run([*PYTEST, str(tmp_path), *args], cwd=tmp_path, env=env,
+                              capture_output=True, text=True, timeout=300, check=False)
+        out = done.stdout + done.stderr
+        assert done.returncode == 1, out[-3000:]
+        assert "1 error" in out and "skipped" not in out, out[-3000:]
+        assert expected in out and "Traceback" not in out, out[-3000:]

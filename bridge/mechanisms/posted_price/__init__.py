@@ -1,4 +1,4 @@
-"""Posted-price market makers (docs/mechanisms.md): nobody bids; makers propose, participants
+"""Posted-price market makers (docs/design/mechanisms.md): nobody bids; makers propose, participants
 accept or reject.
 
 Requests (size, tag, replicas) and nodes (capacity, tags) are public (:class:`Market`); values
