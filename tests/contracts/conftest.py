@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -79,9 +80,22 @@ def market_config(acc: Accounts, verifier: str, mechanism: Mechanism) -> MarketC
     )
 
 
+AHEAD_OF_THE_CLOCK = 30 * 86_400
+"""Seconds the session chain starts ahead of the wall clock (see :func:`_session_chain`)."""
+
+
 @pytest.fixture(scope="session")
 def _session_chain() -> TesterChain:
-    return make_tester_chain(accounts=10)
+    """One chain for the session, each test reverting to where it began.
+
+    py-evm stamps a new block ``max(wall clock, parent + 1)``. A test that starts from a snapshot
+    taken minutes ago would see its first block jump to the wall clock, past the round it just
+    moved into (a flake that grows with the machine's load). Started a month ahead of the clock,
+    the chain only moves by its own blocks and by the tests' time travel: block times are the
+    same on an idle and on a loaded machine."""
+    chain = make_tester_chain(accounts=10)
+    chain.travel_to(int(time.time()) + AHEAD_OF_THE_CLOCK)
+    return chain
 
 
 @pytest.fixture(scope="session")
