@@ -97,6 +97,16 @@ def main(argv: list[str] | None = None) -> int:
         }
         for results in slither.run_detectors() for r in results
     ]
+    # Every detector has run, so a disable comment that silenced none of its detectors is stale.
+    # (slither lists a comment once per time its file's comments were read: deduplicated here)
+    unused = [
+        {"file": file, "line": line, "detectors": list(detectors)}
+        for file, line, detectors in sorted({
+            (Path(os.path.relpath(c["file"], root)).as_posix(), c["line"],
+             tuple(sorted(c["unused_detectors"])))
+            for c in slither.get_unused_ignore_comments()
+        })
+    ]
     files = {
         Path(os.path.relpath(f.absolute, root)).as_posix()
         for unit in compilation.compilation_units.values() for f in unit.filenames
@@ -106,6 +116,7 @@ def main(argv: list[str] | None = None) -> int:
         "contracts": sorted({c.name for c in slither.contracts}),
         "files": sorted(files),
         "findings": findings,
+        "unused_suppressions": unused,
     }, sys.stdout)
     return 0
 

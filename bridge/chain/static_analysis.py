@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -89,6 +90,9 @@ class Report:
     files: tuple[str, ...]
     findings: tuple[Finding, ...]
     waived: tuple[Finding, ...]
+    stale: tuple[str, ...]
+    """``file#line: detectors`` of disable comments that suppress nothing (outside the filtered
+    paths): each fails the gate like a finding, so suppressions cannot outlive their reason."""
 
 
 def slither_python() -> Path:
@@ -159,6 +163,11 @@ def analyse(root: Path = REPO_ROOT, contracts: Path | None = None) -> Report:
         files=tuple(data["files"]),
         findings=tuple(f for f in findings if f.waiver() is None),
         waived=tuple(f for f in findings if f.waiver() is not None),
+        stale=tuple(
+            f"{c['file']}#{c['line']}: {','.join(c['detectors'])}"
+            for c in data["unused_suppressions"]
+            if not any(re.search(regex, c["file"]) for regex in FILTERED_PATHS)
+        ),
     )
 
 
@@ -177,14 +186,17 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     for finding in report.findings:
         print(finding.summary())
+    for stale in report.stale:
+        print(f"stale suppression: {stale} suppresses nothing here; remove it")
     print(
         f"slither: {len(report.detectors)} detectors over {len(report.contracts)} contracts in "
-        f"{len(report.files)} files; {len(report.findings)} findings "
+        f"{len(report.files)} files; {len(report.findings)} findings, "
+        f"{len(report.stale)} stale suppressions "
         f"({len(EXCLUDED_DETECTORS)} detectors off, {len(FILTERED_PATHS)} paths filtered, "
         f"{len(report.waived)} generated-code findings waived; reasons in "
         "bridge/chain/static_analysis.py)"
     )
-    return 1 if report.findings else 0
+    return 1 if report.findings or report.stale else 0
 
 
 if __name__ == "__main__":

@@ -81,6 +81,21 @@ def test_gate_honours_an_in_place_suppression(tmp_path: Path) -> None:
     checks = {f.check for f in report.findings}
     assert "unchecked-send" not in checks
     assert "reentrancy-eth" in checks
+    assert report.stale == ()
+
+
+def test_gate_fails_on_a_suppression_that_suppresses_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    stale = FLAWED.replace(
+        "    function deposit()",
+        "    // slither-disable-next-line reentrancy-eth\n    function deposit()",
+    )
+    contracts = _write(tmp_path, stale.replace("%SUPPRESS%", ""))
+    report = static_analysis.analyse(tmp_path, contracts)
+    assert report.stale == ("contracts/Vault.sol#7: reentrancy-eth",)
+    assert static_analysis.main(["--contracts", str(contracts)]) == 1
+    assert "stale suppression: contracts/Vault.sol#7: reentrancy-eth" in capsys.readouterr().out
 
 
 def test_gate_says_in_one_line_when_the_sources_do_not_compile(
