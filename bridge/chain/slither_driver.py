@@ -3,7 +3,7 @@
 Runs under the slither virtualenv's Python (``.venv-slither``: slither-analyzer pins web3 < 8, the
 project web3 8), so it imports nothing from ``bridge``; ``bridge.chain.static_analysis`` compiles
 the sources with the project's solc-js build and starts it as
-``python slither_driver.py OUTPUT.json --root DIR --version V [--exclude D ...] [--filter RE ...]``.
+``python slither_driver.py OUTPUT.json --root DIR --version V [--exclude D ...] [--include RE]``.
 
 The output holds each source's AST (all slither analyses) and each contract's ABI; bytecode and
 source maps, which no detector reads, are left out of the compilation (they would take codegen
@@ -69,14 +69,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--root", required=True, help="directory the source names are relative to")
     parser.add_argument("--version", required=True, help="the compiler version that produced it")
     parser.add_argument("--exclude", action="append", default=[], help="detector not to run")
-    parser.add_argument("--filter", action="append", default=[], help="path regex to skip")
+    parser.add_argument("--include", action="append", default=[],
+                        help="path regex: report findings with a place in a matching file only")
     args = parser.parse_args(argv)
     root = os.path.abspath(args.root)
     with open(args.output, encoding="utf-8") as f:
         output = json.load(f)
     platform = CompiledOutput(output, args.version, args.root)
     compilation = CryticCompile(platform, cwd=args.root)
-    slither = Slither(compilation, filter_paths=args.filter)
+    slither = Slither(compilation, include_paths=args.include)
     unknown = set(args.exclude) - {d.ARGUMENT for d in detectors()}
     if unknown:
         print(f"unknown detectors excluded: {', '.join(sorted(unknown))}", file=sys.stderr)

@@ -60,7 +60,7 @@ contract CircuitRegistry is ICircuitRegistry, IProofVerifier, Ownable2Step {
     /// @notice Ownership can be transferred (two steps) but never renounced.
     error RenounceDisabled();
 
-    constructor(address owner) Ownable(owner) {}
+    constructor(address initialOwner) Ownable(initialOwner) {}
 
     /// @notice `keccak256("ProverMarket.CircuitRegistry.v1")` (see {ICircuitRegistry}).
     function circuitRegistryMagic() external pure returns (bytes32) {
