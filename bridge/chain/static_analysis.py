@@ -43,15 +43,13 @@ EXCLUDED_DETECTORS: dict[str, str] = {
 }
 """Detectors not run at all, each with the reason."""
 
-ANALYSED = r"^(?!.*node_modules/).*/contracts/(?!test/)"
-"""A finding is reported when one of its places is in ``contracts/`` outside ``contracts/test/``
-(slither's include-paths, over absolute paths): one that also touches OpenZeppelin stays."""
-
 FILTERED_PATHS: dict[str, str] = {
     "node_modules/": "OpenZeppelin's contracts, audited upstream and not ours to change",
     "contracts/test/": "test-only contracts, hostile on purpose (a re-entering receiver, floods)",
 }
-"""Paths whose own findings are not reported (``ANALYSED`` leaves them out), with the reasons."""
+"""Paths whose own findings are not reported, with the reasons: a finding is reported when one of
+its places is in the analysed directory outside its ``test/`` (slither's include-paths, see
+``analysed``), so one that also touches OpenZeppelin stays."""
 
 PATH_WAIVERS: dict[tuple[str, str], str] = {
     ("contracts/verifiers/groth16/", "incorrect-return"): "snarkjs's verifier template ends "
@@ -113,6 +111,11 @@ def slither_python() -> Path:
     return python
 
 
+def analysed(contracts: Path) -> str:
+    """The include-paths regex (over absolute paths) of ``contracts`` less its ``test/``."""
+    return re.escape(contracts.resolve().as_posix()) + "/(?!test/)"
+
+
 def analysis_input(root: Path, contracts: Path) -> dict[str, Any]:
     """Standard-JSON input: every ``.sol`` under ``contracts`` (named relative to ``root``), the
     pinned settings, ASTs and ABIs out."""
@@ -151,7 +154,7 @@ def analyse(root: Path = REPO_ROOT, contracts: Path | None = None) -> Report:
         cmd = [str(python), str(DRIVER), str(path), "--root", str(root), "--version", SOLC_VERSION]
         for detector in EXCLUDED_DETECTORS:
             cmd += ["--exclude", detector]
-        cmd += ["--include", ANALYSED]
+        cmd += ["--include", analysed(contracts)]
         # cwd=tmp: slither reads a triage database (slither.db.json) from its working directory.
         proc = subprocess.run(cmd, cwd=tmp, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
@@ -171,9 +174,13 @@ def analyse(root: Path = REPO_ROOT, contracts: Path | None = None) -> Report:
         stale=tuple(
             f"{c['file']}#{c['line']}: {','.join(c['detectors'])}"
             for c in data["unused_suppressions"]
-            if re.search(ANALYSED, "/" + c["file"])
+            if re.search(analysed(contracts), (root / c["file"]).resolve().as_posix())
         ),
     )
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -195,8 +202,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"stale suppression: {stale} suppresses nothing here; remove it")
     print(
         f"slither: {len(report.detectors)} detectors over {len(report.contracts)} contracts in "
-        f"{len(report.files)} files; {len(report.findings)} findings, "
-        f"{len(report.stale)} stale suppressions "
+        f"{len(report.files)} files; {_count(len(report.findings), 'finding')}, "
+        f"{_count(len(report.stale), 'stale suppression')} "
         f"({len(EXCLUDED_DETECTORS)} detectors off, {len(FILTERED_PATHS)} paths filtered, "
         f"{len(report.waived)} generated-code findings waived; reasons in "
         "bridge/chain/static_analysis.py)"

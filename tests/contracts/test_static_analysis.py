@@ -48,7 +48,7 @@ def _needs_slither() -> None:
 
 
 def _write(tmp_path: Path, source: str, name: str = "Vault.sol") -> Path:
-    contracts = tmp_path / "contracts"
+    contracts = tmp_path / "src"  # any name: the gate analyses the directory it is given
     contracts.mkdir(exist_ok=True)
     (contracts / name).write_text(source, encoding="utf-8")
     return contracts
@@ -62,8 +62,8 @@ def test_gate_reports_reentrancy_and_unchecked_send(
     checks = {f.check for f in report.findings}
     assert {"reentrancy-eth", "unchecked-send"} <= checks
     assert "Vault" in report.contracts
-    assert "contracts/Vault.sol" in report.files
-    assert all(f.files == ("contracts/Vault.sol",) for f in report.findings)
+    assert "src/Vault.sol" in report.files
+    assert all(f.files == ("src/Vault.sol",) for f in report.findings)
 
     assert static_analysis.main(["--contracts", str(contracts)]) == 1
     out = capsys.readouterr().out
@@ -93,9 +93,9 @@ def test_gate_fails_on_a_suppression_that_suppresses_nothing(
     )
     contracts = _write(tmp_path, stale.replace("%SUPPRESS%", ""))
     report = static_analysis.analyse(tmp_path, contracts)
-    assert report.stale == ("contracts/Vault.sol#7: reentrancy-eth",)
+    assert report.stale == ("src/Vault.sol#7: reentrancy-eth",)
     assert static_analysis.main(["--contracts", str(contracts)]) == 1
-    assert "stale suppression: contracts/Vault.sol#7: reentrancy-eth" in capsys.readouterr().out
+    assert "stale suppression: src/Vault.sol#7: reentrancy-eth" in capsys.readouterr().out
 
 
 def test_gate_says_in_one_line_when_the_sources_do_not_compile(
