@@ -178,6 +178,9 @@ abstract contract MarketStorage is IProverMarketTypes, Ownable2Step {
     /// @notice Largest `maxBidsPerRound` a deployment may choose: a page settles at least one bid,
     ///         so the 16-bit page counters (`Progress.pages`, `unwound`) cannot wrap.
     uint256 public constant MAX_BIDS_LIMIT = type(uint16).max;
+    // The market and its delegatecalled SettlementModule share this layout: each writes fields the
+    // other reads and uses its own share of the constants, which slither checks one at a time.
+    // slither-disable-start uninitialized-state,unused-state,constable-states
     /// @dev Bytes of one ask-table entry: word 0 = prover (160) | index (16) | quantity (32) | sold (32)
     ///      | 16 zero bits; word 1 = cost.
     uint256 internal constant ENTRY = 64;
@@ -250,6 +253,7 @@ abstract contract MarketStorage is IProverMarketTypes, Ownable2Step {
     mapping(uint256 round => uint256) internal _prices;
     /// @dev Congestion fees burned so far (held by the market for good; counted in `nonFree`).
     uint256 internal _burned;
+    // slither-disable-end uninitialized-state,unused-state,constable-states
 
     /// @dev Only sets the immutables: {ProverMarket}'s constructor checks the configuration
     ///      (`_checkConfig`) and names the first keeper; its {SettlementModule} needs neither.
@@ -377,6 +381,8 @@ abstract contract MarketStorage is IProverMarketTypes, Ownable2Step {
         }
         uint256 n = _terms.length;
         uint256 term = n;
+        // Round numbers, not balances or times: exact equality is the test wanted.
+        // slither-disable-next-line incorrect-equality
         if (n != 0 && _terms[n - 1].fromRound == fromRound) {
             term = n - 1;
             _terms[term].keeper = newKeeper;

@@ -644,6 +644,8 @@ contract PostedPriceMarket is IPostedPriceMarket, ReentrancyGuardTransient {
         if (amount == 0) revert NothingToWithdraw(msg.sender);
         balanceOf[msg.sender] = 0;
         emit Withdrawn(msg.sender, amount);
+        // Pull payment of the caller's own zeroed balance; `call` so contract wallets can receive.
+        // slither-disable-next-line low-level-calls
         (bool ok,) = payable(msg.sender).call{value: amount}("");
         if (!ok) revert TransferFailed(msg.sender, amount);
     }

@@ -609,6 +609,9 @@ contract ProverMarket is MarketStorage, IProverMarket, ReentrancyGuardTransient 
     }
 
     function _send(address to, uint256 amount) private {
+        // Every caller passes msg.sender and the amount its ledger entry owes it (pull payments);
+        // `call` so contract wallets can receive. Callers update storage before sending.
+        // slither-disable-next-line arbitrary-send-eth,low-level-calls
         (bool ok,) = payable(to).call{value: amount}("");
         if (!ok) revert TransferFailed(to, amount);
     }

@@ -479,6 +479,8 @@ interface IProverMarket is IProverMarketTypes {
     function rotateKeeper(address newKeeper, bytes calldata publicKey) external;
 
     /// @notice The keeper who settles `round` and the key its sealed orders are encrypted to.
+    // `keeper` names the ABI output clients decode; it shadows nothing in an implementation.
+    // slither-disable-next-line shadowing-local
     function keeperFor(uint256 round) external view returns (address keeper, bytes memory publicKey);
 
     /// @notice The keeper of the current round.

@@ -31,6 +31,8 @@ contract AttestationVerifier is IProofVerifier {
     function verify(bytes32 task, address prover, bytes calldata proof) external view returns (bool) {
         (bytes32 proofHash, bytes memory signature) = abi.decode(proof, (bytes32, bytes));
         bytes32 message = MessageHashUtils.toEthSignedMessageHash(digest(task, prover, proofHash));
+        // The third value (the error's argument) is not needed: the error kind is checked.
+        // slither-disable-next-line unused-return
         (address signer, ECDSA.RecoverError err,) = ECDSA.tryRecover(message, signature);
         return err == ECDSA.RecoverError.NoError && signer == checker;
     }

@@ -3,6 +3,7 @@ pragma solidity ^0.8.28;
 
 import {Ownable} from "@openzeppelin/contracts/access/Ownable.sol";
 import {Ownable2Step} from "@openzeppelin/contracts/access/Ownable2Step.sol";
+import {ICircuitRegistry} from "../interfaces/ICircuitRegistry.sol";
 import {IProofVerifier} from "../interfaces/IProofVerifier.sol";
 
 /// @title CircuitRegistry
@@ -16,7 +17,7 @@ import {IProofVerifier} from "../interfaces/IProofVerifier.sol";
 ///      public inputs (the task's), then the prover's address, so a proof is bound to one prover.
 ///      Registered circuits must be total: every input below the BN254 scalar field has a proof
 ///      (outputs computed, never asserted); inputs are range-checked at commit time.
-contract CircuitRegistry is IProofVerifier, Ownable2Step {
+contract CircuitRegistry is ICircuitRegistry, IProofVerifier, Ownable2Step {
     /// @notice The BN254 scalar field: public signals are elements of it.
     uint256 public constant SNARK_SCALAR_FIELD =
         21888242871839275222246405745257275088548364400416034343698204186575808495617;
@@ -59,7 +60,7 @@ contract CircuitRegistry is IProofVerifier, Ownable2Step {
     /// @notice Ownership can be transferred (two steps) but never renounced.
     error RenounceDisabled();
 
-    constructor(address owner) Ownable(owner) {}
+    constructor(address initialOwner) Ownable(initialOwner) {}
 
     /// @notice `keccak256("ProverMarket.CircuitRegistry.v1")` (see {ICircuitRegistry}).
     function circuitRegistryMagic() external pure returns (bytes32) {
