@@ -51,6 +51,9 @@ def test_ui_serves_the_app_and_its_config(tmp_path: Path) -> None:
         assert cfg["rpc"] == "http://127.0.0.1:9" and cfg["record"]["start_block"] == 5
         with urllib.request.urlopen(server.url, timeout=5) as r:
             assert b'<script type="module" src="app.js">' in r.read()
+        # the page's icon is served (a browser asks for it: no 404 in the console)
+        with urllib.request.urlopen(server.url + "favicon.svg", timeout=5) as r:
+            assert r.status == 200 and r.read().startswith(b"<svg")
     finally:
         server.stop()
 
