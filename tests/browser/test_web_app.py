@@ -8,7 +8,11 @@ that deposits its escrow in the same transaction, the keeper settles, the reques
 and the requester withdraws. A refused action shows the contract's decoded error with the CLI's
 hint; a wallet on the wrong chain is offered the switch.
 
-Screenshots of each view go to the test's tmp dir, and to docs/img/ with BRIDGE_SCREENSHOTS=1.
+The injected wallet behaves like real ones (tests/browser/conftest.py): it gives its accounts in
+lowercase, shares none before the page asks, may reject, and fires accountsChanged/chainChanged.
+
+Screenshots of each view go to the test's tmp dir, and to docs/img/ with BRIDGE_SCREENSHOTS=1
+(docs/participants.md shows them).
 """
 
 from __future__ import annotations
@@ -137,6 +141,7 @@ def test_a_requester_and_a_prover_complete_a_round_through_the_page(
     fill(pp, "#stake-form input[name=amount]", "400")
     pp.click("#stake-form button")
     message(pp, "Staked 400 gwei")
+    wait_for(lambda: not pp.is_visible("#message"), "the success message to clear", timeout=20)
     pp.click("#capacity-form button")
     message(pp, "Capacity set to 1")
     assert m.prover_info(PAGE_PROVER)["capacity"] == 1
@@ -155,10 +160,16 @@ def test_a_requester_and_a_prover_complete_a_round_through_the_page(
     pp.click("#ask-form button")
     message(pp, f"Ask committed in round {r}: 1 units at 10 gwei")
 
+    # the requester's wallet gives its account in lowercase, as anvil's and MetaMask's do
     rp = wallet_page(server.url, scene.node.url, PAGE_REQUESTER)
+    assert rp.evaluate("window.ethereum.request({method: 'eth_requestAccounts'})") == [
+        PAGE_REQUESTER.lower()]
     rp.click("#connect")
     view(rp, "requester")
     wait_for(lambda: rp.is_visible("#bid-form"), "the bid form")
+    assert not rp.is_visible("#connect")  # connected: the button gives way to the account
+    assert rp.inner_text("#account") == PAGE_REQUESTER
+    wait_for(lambda: rp.inner_text("#eth-balance").endswith(" ETH"), "the wallet's ETH balance")
     assert m.balance_of(PAGE_REQUESTER) == 0
     fill(rp, "#bid-form input[name=value]", "100")
     fill(rp, "#bid-form input[name=escrow]", "120")
@@ -196,7 +207,8 @@ def test_a_requester_and_a_prover_complete_a_round_through_the_page(
     assert ("invalid: commitment_mismatch (escrow returned less 1 gwei forfeited to the keeper; "
             "no salt record in this browser)") \
         in bids, bids
-    shot(rp, tmp_path, "requester")
+    won = rp.inner_text(f"tr[data-bid='{r}-1']")
+    assert f"sealed: committed in round {r}" in won and "awaiting proof, due in" in won, won
 
     # the prover proves its job (proof of work in a Web Worker) and gets a proof file
     view(pp, "prover")
@@ -217,6 +229,29 @@ def test_a_requester_and_a_prover_complete_a_round_through_the_page(
     assert [(e["args"]["prover"], e["args"]["payment"]) for e in proofs] == [
         (PAGE_PROVER, 30 * GWEI)]
     wait_for(lambda: "proven" in pp.inner_text("#jobs"), "the job to show as proven")
+    assert "received 30 gwei" in pp.inner_text("#jobs")
+    assert "refund cap is 200 gwei per unit" in pp.inner_text("#refund-cap")
+
+    # the requester sees the proof: the bid's life ends "proven", with the proof to download
+    # (proof of work: the nonce the market accepted, checked in the page against the rule)
+    wait_for(lambda: "proven by" in rp.inner_text(f"tr[data-bid='{r}-1']"), "the bid proven")
+    life = rp.inner_text(f"tr[data-bid='{r}-1']")
+    assert "won: charged 50 gwei, refunded 70 gwei" in life
+    assert f"job 0 (1 unit): proven by {PAGE_PROVER[:6]}…{PAGE_PROVER[-4:]}" in life, life
+    bits = scene.deployment.record.parameters["verifier"]["difficulty_bits"]
+    assert f"has {bits} leading zero bits (checked in this page)" in life, life
+    with rp.expect_download() as dl:
+        rp.click(f"tr[data-bid='{r}-1'] button.proof-dl[data-file='proof.json']")
+    assert dl.value.suggested_filename == "proof.json"
+    dl.value.save_as(str(tmp_path / "delivered.json"))
+    delivered = json.loads((tmp_path / "delivered.json").read_text())
+    (accepted,) = scene.logs("ProofAccepted")
+    tx = scene.w3.eth.get_transaction(accepted["transactionHash"])
+    submitted = m.contract.decode_function_input(tx["input"])[1]
+    assert delivered["proof"] == "0x" + bytes(submitted["proof"]).hex()
+    assert delivered["job"]["prover"] == PAGE_PROVER and delivered["round"] == str(r)
+    assert delivered["tx"] == "0x" + bytes(accepted["transactionHash"]).hex()
+    shot(rp, tmp_path, "requester")
 
     # leave: capacity 0 and all collateral back in one transaction
     pp.click("#exit")
@@ -228,8 +263,15 @@ def test_a_requester_and_a_prover_complete_a_round_through_the_page(
 
     # the requester withdraws its refund (70 gwei) and the bad bid's returned escrow (7 gwei
     # less the 1 gwei minEscrow it forfeited to the keeper)
+    # (the node stops mining a while: the transaction shows as pending until it is mined)
+    scene.w3.provider.make_request("evm_setIntervalMining", [0])
     rp.click("#withdraw-balance")
+    wait_for(lambda: rp.is_visible("#view-requester .pending li"), "the pending withdrawal")
+    assert "withdraw 0x" in rp.inner_text("#view-requester .pending li")
+    assert "waiting to be mined" in rp.inner_text("#view-requester .pending li")
+    scene.w3.provider.make_request("evm_setIntervalMining", [1])
     message(rp, "Withdrew 76 gwei")
+    wait_for(lambda: not rp.is_visible("#view-requester .pending li"), "the pending list to empty")
     assert m.balance_of(PAGE_REQUESTER) == 0
 
     # the market view lists the round with its price, winner and proven job
@@ -238,10 +280,33 @@ def test_a_requester_and_a_prover_complete_a_round_through_the_page(
              or re.search(rf"{r}\s+settled", rp.inner_text("#past-rounds")) is not None,
              "the past round")
     past = rp.inner_text("#past-rounds")
-    assert "50 gwei" in past and "bid 1" in past and "1 jobs: 1 proven, 0 slashed" in past, past
+    # winners by address (the page requester's bid 1 won), "1 job" in the singular
+    assert "50 gwei" in past and "1 job: 1 proven, 0 slashed" in past, past
+    assert rp.get_attribute("#past-rounds .winners .addr", "title") == PAGE_REQUESTER
+
+    # the round drawn: supply (2 valid asks: 10 and 30 gwei) and demand (2 valid bids: 100 and
+    # 50 gwei; the invalid one has no value) as step curves, charged 50 and paid 30 marked
+    wait_for(lambda: rp.is_visible(f"svg.supply-demand[data-round='{r}']"), "the round's chart")
+    chart = f"svg.supply-demand[data-round='{r}']"
+    prices = "ls => ls.map(l => l.dataset.price)"
+    supply = rp.eval_on_selector_all(f"{chart} line.step.supply", prices)
+    demand = rp.eval_on_selector_all(f"{chart} line.step.demand", prices)
+    assert supply == [str(10 * GWEI), str(30 * GWEI)], supply
+    assert demand == [str(100 * GWEI), str(50 * GWEI)], demand
+    marks = rp.eval_on_selector_all(f"{chart} line.mark",
+                                    "ls => ls.map(l => [l.classList[1], l.dataset.price])")
+    assert marks == [["charged", str(50 * GWEI)], ["paid", str(30 * GWEI)]], marks
+    points = rp.eval_on_selector_all("#price-chart circle.price-point",
+                                     "cs => cs.map(c => [c.classList[1], c.dataset.round])")
+    assert points == [["charged", str(r)], ["paid", str(r)]], points
+    # the round's jobs and their proofs
+    jobs = rp.inner_text("#round-jobs")
+    assert "proven by" in jobs and "proof.json" in jobs, jobs
     shot(rp, tmp_path, "market")
     assert scene.ledger_problems() == []
     assert getattr(pp, "__errors", []) == [] and getattr(rp, "__errors", []) == []
+    # the icon and every file the pages asked for were there
+    assert getattr(pp, "__missing", []) == [] and getattr(rp, "__missing", []) == []
 
 
 def test_salts_export_in_the_cli_format_and_import_back(
