@@ -30,7 +30,7 @@ import pytest
 from eth_account import Account
 
 from bridge.chain.anvil import ANVIL, DEV_KEYS, Anvil
-from bridge.client.participant import new_task
+from bridge.client.participant import Participant, new_task
 from bridge.sealed import Side, commitment, seal
 from bridge.web.server import WebServer, app_config
 from tests.integration.conftest import KeeperProcess
@@ -418,3 +418,153 @@ def test_a_fixedprice_market_shows_its_posted_prices_and_the_bid_form_holds_bids
              or re.search(rf"{r + 1}\s+0\s+100 gwei", rp.inner_text("#my-bids")) is not None,
              "the bid in the requester's own list")
     assert getattr(rp, "__errors", []) == []
+
+
+def test_the_wallet_behaves_like_a_real_one_rejects_switches_accounts_and_chains(
+        fixedprice_market: tuple[Scene, WebServer], wallet_page: Any, tmp_path: Path) -> None:
+    """A lowercase wallet that shares nothing before asked: the user rejects the connection (the
+    page says so, the button stays), connects (the button gives way to the checksummed account),
+    rejects a bid in the wallet (nothing sent), bids, switches to another account (its own, empty
+    list) and back (the bid again), moves the wallet to another chain (the switch is offered) and
+    disconnects the page (the button comes back)."""
+    scene, server = fixedprice_market
+    m = scene.market
+    r = m.current_round()
+    rp = wallet_page(server.url, scene.node.url, PAGE_REQUESTER)
+    assert rp.is_visible("#connect") and rp.inner_text("#account") == ""  # nothing shared yet
+
+    rp.evaluate("window.__wallet.reject('eth_requestAccounts')")
+    rp.click("#connect")
+    message(rp, "Connect cancelled: you rejected the request in your wallet")
+    assert rp.is_visible("#connect") and rp.inner_text("#account") == ""
+
+    rp.click("#connect")
+    wait_for(lambda: rp.inner_text("#account") == PAGE_REQUESTER, "the checksummed account")
+    assert not rp.is_visible("#connect")
+    view(rp, "requester")
+    wait_for(lambda: rp.is_visible("#bid-form input[name=units]"), "the bid form")
+    fill(rp, "#bid-form input[name=units]", "2")
+    fill(rp, "#bid-form input[name=value]", "70")
+    fill(rp, "#bid-form input[name=escrow]", "100")
+    rp.evaluate("window.__wallet.reject('eth_sendTransaction')")
+    rp.click("#bid")
+    message(rp, r"Bid cancelled: you rejected the request in your wallet \(nothing was sent\)",
+            timeout=20)
+    assert scene.logs("BidCommitted") == []
+    rp.click("#bid")
+    message(rp, rf"Bid committed in round {r} \(deposited 100 gwei with it\)")
+    mine = rf"{r}\s+0\s+100 gwei"
+    wait_for(lambda: re.search(mine, rp.inner_text("#my-bids")) is not None, "the bid listed")
+
+    rp.evaluate(f"window.__wallet.switchAccount({PAGE_PROVER.lower()!r})")
+    wait_for(lambda: rp.inner_text("#account") == PAGE_PROVER, "the other account")
+    message(rp, f"Wallet account changed to {PAGE_PROVER}")
+    wait_for(lambda: "none" in rp.inner_text("#my-bids"), "the other account's empty list")
+    rp.evaluate(f"window.__wallet.switchAccount({PAGE_REQUESTER.lower()!r})")
+    wait_for(lambda: re.search(mine, rp.inner_text("#my-bids")) is not None, "the bid again")
+
+    rp.evaluate("window.__wallet.switchChain('0x1')")
+    wait_for(lambda: rp.is_visible("#switch-chain"), "the switch-network offer")
+    assert rp.inner_text("#chain-status") == "wallet on chain 1, market on 31337"
+    rp.click("#switch-chain")
+    wait_for(lambda: rp.inner_text("#chain-status") == "chain 31337", "the switch back")
+
+    rp.evaluate("window.__wallet.switchAccount(null)")
+    message(rp, "The wallet disconnected this page")
+    wait_for(lambda: rp.is_visible("#connect"), "the connect button back")
+    wait_for(lambda: rp.inner_text("#view-requester") == "Connect a wallet to bid.",
+             "the requester view to ask for a wallet")
+    assert getattr(rp, "__errors", []) == []
+
+
+def test_the_page_says_when_the_node_cannot_be_reached(
+        browser: Any, wallet_page: Any, tmp_path: Path) -> None:
+    """A node that refuses the browser's CORS preflight (as the eth-tester devnet's did: 501 to
+    OPTIONS) or is not listening: the page says so, naming the node, instead of staying blank."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    from threading import Thread
+
+    from tests.unit.test_web_bundle import _record
+
+    class NoCors(BaseHTTPRequestHandler):  # answers JSON-RPC, but never with CORS headers
+        def do_POST(self) -> None:
+            body = b'{"jsonrpc":"2.0","id":1,"result":"0x1"}'
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    node = ThreadingHTTPServer(("127.0.0.1", 0), NoCors)
+    Thread(target=node.serve_forever, daemon=True).start()
+    rpc = f"http://127.0.0.1:{node.server_address[1]}"
+    server = WebServer(app_config(rpc, str(_record(tmp_path)))).start()
+    try:
+        page = wallet_page(server.url, rpc, PAGE_REQUESTER)
+        wait_for(lambda: page.is_visible("#node-status"), "the node-unreachable message")
+        text = page.inner_text("#node-status")
+        assert text.startswith(f"Cannot reach the node at {rpc}."), text
+        assert "(CORS)" in text and "retries" in text, text
+        shot(page, tmp_path, "node-unreachable")
+    finally:
+        server.stop()
+        node.shutdown()
+        node.server_close()
+
+
+def test_a_slashed_job_reads_as_a_refund_for_the_requester_and_a_loss_for_the_prover(
+        market: tuple[Scene, WebServer, KeeperProcess], wallet_page: Any,
+        tmp_path: Path) -> None:
+    """Two library provers ask, two requesters bid; the winner's prover never proves, the keeper
+    slashes after the deadline: the requester's page shows the bid's life ending "slashed" with
+    the refund and the compensation; the prover's page shows no payment but the collateral lost."""
+    scene, server, keeper = market
+    m = scene.market
+    refund_cap = m.params.refund_cap
+    cheap, dear = scene.provers[0], Participant(m, Account.from_key(DEV_KEYS[3]))
+    low, high = scene.requesters[0], Participant(m, Account.from_key(DEV_KEYS[4]))
+    for p in (cheap, dear):
+        p.stake(refund_cap * 3)
+        p.set_capacity(1)
+    r = m.current_round()
+    cheap.ask(cost=10 * GWEI, round=r)
+    dear.ask(cost=30 * GWEI, round=r)
+    for q, value in ((low, 40), (high, 90)):
+        q.deposit(10**17)
+        q.bid(value=value * GWEI, size=1, escrow=100 * GWEI, task=new_task(), round=r)
+    scene.node.travel_to(m.params.closes_at(r) + 1)
+    scene.wait_until(lambda: scene.status(r) == 1, 90, f"the keeper to settle round {r}: "
+                     f"{keeper.output()[-2000:]}")
+    scene.node.travel_to(m.params.proof_deadline(r) + 1)
+    scene.wait_until(lambda: len(scene.logs("JobSlashed")) == 1, 90,
+                     f"the keeper to slash the missed job: {keeper.output()[-2000:]}")
+    (slash,) = scene.logs("JobSlashed")
+    refund, compensation = slash["args"]["refund"], slash["args"]["compensation"]
+    assert (refund, compensation) == (40 * GWEI, refund_cap)
+
+    rp = wallet_page(server.url, scene.node.url, high.address)
+    rp.click("#connect")
+    view(rp, "requester")
+    wait_for(lambda: "slashed" in rp.inner_text(f"tr[data-bid='{r}-1']"), "the slashed bid")
+    life = rp.inner_text(f"tr[data-bid='{r}-1']")
+    assert "won: charged 40 gwei, refunded 60 gwei" in life, life
+    assert ("slashed: the prover missed the deadline; the requester got 40 gwei back + 200 gwei "
+            "compensation") in life, life
+    shot(rp, tmp_path, "requester-slashed")
+    rp.evaluate(f"window.__wallet.switchAccount({low.address.lower()!r})")  # the other bidder
+    wait_for(lambda: rp.is_visible(f"tr[data-bid='{r}-0']"), "the losing bid")
+    lost = rp.inner_text(f"tr[data-bid='{r}-0']")
+    assert "lost: your 40 gwei per unit did not make the cut (the winners were charged from " \
+           "40 gwei per unit); escrow 100 gwei returned" in lost, lost
+
+    pp = wallet_page(server.url, scene.node.url, cheap.address)
+    pp.click("#connect")
+    view(pp, "prover")
+    wait_for(lambda: "slashed" in pp.inner_text("#jobs"), "the prover's slashed job")
+    jobs = pp.inner_text("#jobs")
+    assert "not paid; lost 200 gwei of collateral" in jobs and "once proven" not in jobs, jobs
+    assert "received" not in jobs
+    assert getattr(rp, "__errors", []) == [] and getattr(pp, "__errors", []) == []

@@ -12,7 +12,7 @@ export interface Mark { price: bigint; label: string; kind: string; }
 export interface Point { round: bigint; price: bigint; }
 export interface Series { name: string; kind: string; points: Point[]; }
 
-const W = 520, H = 240, L = 64, R = 120, T = 14, B = 34; // size and margins
+const W = 640, H = 250, L = 64, R = 170, T = 14, B = 34; // size and margins
 const g = (v: bigint) => Number(formatUnits(v, 9));
 const gweiText = (v: bigint) => `${formatUnits(v, 9)} gwei`;
 const esc = (s: string) => s.replace(/[&<>"]/g, (c) => `&#${c.charCodeAt(0)};`);

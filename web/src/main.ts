@@ -18,7 +18,13 @@ const PRICE_HISTORY = 5n; // fixedprice: rounds before the current one whose pri
 const $ = <T extends HTMLElement = HTMLElement>(sel: string) => document.querySelector(sel) as T;
 const esc = (s: unknown) => String(s).replace(/[&<>"]/g, (c) => `&#${c.charCodeAt(0)};`);
 const gwei = (v: bigint) => `${formatUnits(v, 9)} gwei`;
-const ether = (v: bigint) => `${formatUnits(v, 18)} ETH`;
+/** ETH to 6 decimals (cut, not rounded: never more than the wallet holds); the exact wei in a
+ *  tooltip where it is shown. */
+const ether = (v: bigint) => {
+  const [i, f = ""] = formatUnits(v, 18).split(".");
+  const cut = f.slice(0, 6).replace(/0+$/, "");
+  return `${f.length > 6 ? "≈ " : ""}${i}${cut ? "." + cut : ""} ETH`;
+};
 const short = (a: string) => `${a.slice(0, 6)}…${a.slice(-4)}`;
 /** "1 job", "2 jobs" */
 const plural = (n: number | bigint, word: string) => `${n} ${word}${BigInt(n) === 1n ? "" : "s"}`;
@@ -578,7 +584,7 @@ async function renderRequester() {
   el.innerHTML = `
     <h2>Requester ${short(me)}</h2>
     <div class="grid"><div class="card"><span>free balance in the market</span><b id="free-balance">${gwei(s.free)}</b></div>
-      <div class="card"><span>wallet balance</span><b id="eth-balance">${ether(s.eth)}</b></div></div>
+      <div class="card"><span>wallet balance</span><b id="eth-balance" title="${s.eth} wei">${ether(s.eth)}</b></div></div>
     ${pendingList()}
     <h2>Sealed bid for round ${s.round}</h2>
     <form id="bid-form">
@@ -724,7 +730,7 @@ function renderProver() {
       <div class="card"><span>capacity</span><b id="capacity">${capacity} units</b></div>
       <div class="card"><span>awaiting proof</span><b>${s.outstanding} units</b></div>
       <div class="card"><span>free collateral</span><b id="free-collateral">${gwei(free > 0n ? free : 0n)}</b></div>
-      <div class="card"><span>wallet balance</span><b class="eth-balance">${ether(s.eth)}</b></div>
+      <div class="card"><span>wallet balance</span><b class="eth-balance" title="${s.eth} wei">${ether(s.eth)}</b></div>
     </div>
     ${pendingList()}
     <form id="stake-form"><label>stake (gwei)<input name="amount" value="${formatUnits(refundCap * 2n, 9)}"></label><button type="submit">Stake</button></form>
