@@ -568,3 +568,78 @@ def test_a_slashed_job_reads_as_a_refund_for_the_requester_and_a_loss_for_the_pr
     assert "not paid; lost 200 gwei of collateral" in jobs and "once proven" not in jobs, jobs
     assert "received" not in jobs
     assert getattr(rp, "__errors", []) == [] and getattr(pp, "__errors", []) == []
+
+
+def test_a_circuit_markets_requester_downloads_its_groth16_proof_and_snarkjs_accepts_it(
+        wallet_page: Any, tmp_path: Path) -> None:
+    """A DARA market of circuit tasks (real Groth16 proofs, the simulated world's participants):
+    the requester of a proven job sees its bid proven, downloads proof.json, public.json and
+    vk.json from the page, and `snarkjs groth16 verify` (the command the page shows) accepts
+    them."""
+    import subprocess
+
+    from bridge.chain.artifacts import load_artifact
+    from bridge.chain.deployment import abi_hash
+    from bridge.proving import SNARKJS
+    from bridge.sim.world import SimConfig, World
+    from bridge.testing import LocalChain
+    from bridge.web.server import circuit_keys
+
+    if not os.access(ANVIL, os.X_OK):
+        pytest.fail(f"anvil is not installed at {ANVIL}: run `npm ci` (make test does)")
+    node = Anvil(tmp_path, block_time=None).start()
+    server = None
+    try:
+        world = World(LocalChain.of_anvil(node), SimConfig(
+            mechanism="dara", proofs="groth16", provers=3, requesters=4, seed=5, miss=False,
+            rounds=3), tmp_path)
+        world.setup_participants()
+        proven = None
+        for _ in range(4):  # the first round in which a job is proven
+            report = world.run_round()
+            proven = next((j for j in report.jobs if j["status"] == "proven"), None)
+            if proven is not None:
+                break
+        assert proven is not None, "no round traded"
+        r = report.round
+        view_ = next(v for v in world.requesters[0].settled_jobs(r, world.deploy_block)
+                     if v.job.job_index == proven["job"])
+        job = view_.job
+        p = world.market.params
+        record = {"network": "sim", "chain_id": p.chain_id, "market": p.address,
+                  "verifier": p.verifier, "block": world.deploy_block,
+                  "start_block": world.deploy_block,
+                  "abi_hash": abi_hash(load_artifact("ProverMarket").abi),
+                  "parameters": {"mechanism": p.mechanism, "genesis": p.genesis,
+                                 "commit_period": p.commit_period,
+                                 "settle_period": p.settle_period,
+                                 "proof_period": p.proof_period, "refund_cap": p.refund_cap,
+                                 "capacity_interval": p.capacity_interval,
+                                 "capacity_factor": p.capacity_factor,
+                                 "min_escrow": p.min_escrow,
+                                 "verifier": {"kind": "groth16", "difficulty_bits": 0}}}
+        server = WebServer({"rpc": node.url, "record": record, "circuits": circuit_keys()}).start()
+        rp = wallet_page(server.url, node.url, job.requester)
+        rp.click("#connect")
+        view(rp, "requester")
+        row = f"tr[data-bid='{r}-{job.bid_index}']"
+        wait_for(lambda: rp.is_visible(f"{row} button.proof-dl[data-file='vk.json']"),
+                 "the proof's files", timeout=90)
+        life = rp.inner_text(row)
+        assert "npx snarkjs groth16 verify vk.json public.json proof.json" in life, life
+        out = tmp_path / "delivered"
+        out.mkdir()
+        for f in ("proof.json", "public.json", "vk.json"):
+            with rp.expect_download() as dl:
+                rp.click(f"{row} button.proof-dl[data-key='{r}-{job.job_index}'][data-file='{f}']")
+            dl.value.save_as(str(out / f))
+        check = subprocess.run(["node", str(SNARKJS), "groth16", "verify", "vk.json",
+                                "public.json", "proof.json"], cwd=out, capture_output=True,
+                               text=True, timeout=120, check=False)
+        assert check.returncode == 0 and "OK" in check.stdout, check.stdout + check.stderr
+        shot(rp, tmp_path, "requester-groth16")
+        assert getattr(rp, "__errors", []) == []
+    finally:
+        if server is not None:
+            server.stop()
+        node.stop()

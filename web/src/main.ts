@@ -17,7 +17,9 @@ const PRICE_HISTORY = 5n; // fixedprice: rounds before the current one whose pri
 
 const $ = <T extends HTMLElement = HTMLElement>(sel: string) => document.querySelector(sel) as T;
 const esc = (s: unknown) => String(s).replace(/[&<>"]/g, (c) => `&#${c.charCodeAt(0)};`);
-const gwei = (v: bigint) => `${formatUnits(v, 9)} gwei`;
+/** An amount in gwei, or in ETH from 0.001 ETH up (exact either way: formatUnits keeps every
+ *  digit). */
+const gwei = (v: bigint) => (v >= 10n ** 15n || v <= -(10n ** 15n) ? `${formatUnits(v, 18)} ETH` : `${formatUnits(v, 9)} gwei`);
 /** ETH to 6 decimals (cut, not rounded: never more than the wallet holds); the exact wei in a
  *  tooltip where it is shown. */
 const ether = (v: bigint) => {
