@@ -228,7 +228,7 @@ def test_a_requester_and_a_prover_complete_a_round_through_the_page(
     proofs = scene.logs("ProofAccepted")
     assert [(e["args"]["prover"], e["args"]["payment"]) for e in proofs] == [
         (PAGE_PROVER, 30 * GWEI)]
-    wait_for(lambda: "proven" in pp.inner_text("#jobs"), "the job to show as proven")
+    wait_for(lambda: pp.inner_text("#jobs .job-state") == "proven", "the job to show as proven")
     assert "received 30 gwei" in pp.inner_text("#jobs")
     assert "refund cap is 200 gwei per unit" in pp.inner_text("#refund-cap")
 
