@@ -158,7 +158,8 @@ def test_a_requester_and_a_prover_complete_a_round_through_the_page(
     # the prover's sealed ask and the requester's sealed bid, through the pages
     fill(pp, "#ask-form input[name=cost]", "10")
     pp.click("#ask-form button")
-    message(pp, f"Ask committed in round {r}: 1 units at 10 gwei")
+    message(pp, f"Ask committed in round {r}: 1 unit at 10 gwei")
+    assert pp.inner_text("#capacity") == "1 unit"
 
     # the requester's wallet gives its account in lowercase, as anvil's and MetaMask's do
     rp = wallet_page(server.url, scene.node.url, PAGE_REQUESTER)

@@ -320,6 +320,18 @@ async function renderMarket() {
   const settled = [...rounds.values()].filter((v) => v.settled && !v.voided).sort((a, b) => Number(b.round - a.round));
   if (chartRound === undefined || !settled.some((v) => v.round === chartRound)) chartRound = settled[0]?.round;
   const shown = settled.find((v) => v.round === chartRound);
+  // everything is read before the view is replaced once (no flicker, no half-drawn view)
+  let charts = `<p class="rule">Charts appear once a round settles: its sealed orders are revealed then.</p>`;
+  let jobsView = "";
+  if (settled.length) {
+    const history = priceHistoryChart(await priceSeries(settled));
+    const chart = shown ? await roundChart(shown) : "";
+    const pick = settled.length > 1 ? `<label>round <select id="chart-round">${settled.map((v) =>
+      `<option value="${v.round}"${v.round === chartRound ? " selected" : ""}>${v.round}</option>`).join("")}</select></label>` : "";
+    charts = `<h2>Supply and demand ${pick}</h2>${chart}
+      <h2>Prices across rounds</h2>${history || `<p class="rule">No settled round traded yet.</p>`}`;
+    if (shown) jobsView = await roundJobsTable(shown);
+  }
   $("#view-market").innerHTML = `
     <h2>Round <span id="current-round">${s.round}</span></h2>
     <div class="grid">
@@ -336,18 +348,10 @@ async function renderMarket() {
     <table id="past-rounds"><tr><th>round</th><th>state</th><th>bids</th><th>asks</th><th>charged</th>
       <th>paid per unit</th><th>winners</th><th>jobs</th></tr>${rows || `<tr><td colspan="8">none yet</td></tr>`}</table>
     <p class="rule">From the market's logs since block ${chain.startBlock}, read in ranges of at most 2000 blocks.</p>
-    <div id="charts">${settled.length ? "" : `<p class="rule">Charts appear once a round settles: its sealed orders are revealed then.</p>`}</div>
-    <div id="round-jobs-view"></div>`;
-  if (!settled.length) return;
-  const history = await priceSeries(settled);
-  const chart = shown ? await roundChart(shown) : "";
-  const pick = settled.length > 1 ? `<label>round <select id="chart-round">${settled.map((v) =>
-    `<option value="${v.round}"${v.round === chartRound ? " selected" : ""}>${v.round}</option>`).join("")}</select></label>` : "";
-  $("#charts").innerHTML = `<h2>Supply and demand ${pick}</h2>${chart}
-    <h2>Prices across rounds</h2>${priceHistoryChart(history) || `<p class="rule">No settled round traded yet.</p>`}`;
+    <div id="charts">${charts}</div>
+    <div id="round-jobs-view">${jobsView}</div>`;
   const sel = document.querySelector<HTMLSelectElement>("#chart-round");
   if (sel) sel.onchange = () => { chartRound = BigInt(sel.value); void render(); };
-  if (shown) $("#round-jobs-view").innerHTML = await roundJobsTable(shown);
   wireProofButtons($("#view-market"));
 }
 
@@ -729,8 +733,8 @@ function renderProver() {
     <h2>Prover ${short(me)}</h2>
     <div class="grid">
       <div class="card"><span>collateral</span><b id="collateral">${gwei(collateral)}</b></div>
-      <div class="card"><span>capacity</span><b id="capacity">${capacity} units</b></div>
-      <div class="card"><span>awaiting proof</span><b>${s.outstanding} units</b></div>
+      <div class="card"><span>capacity</span><b id="capacity">${plural(capacity, "unit")}</b></div>
+      <div class="card"><span>awaiting proof</span><b>${plural(s.outstanding, "unit")}</b></div>
       <div class="card"><span>free collateral</span><b id="free-collateral">${gwei(free > 0n ? free : 0n)}</b></div>
       <div class="card"><span>wallet balance</span><b class="eth-balance" title="${s.eth} wei">${ether(s.eth)}</b></div>
     </div>
@@ -785,7 +789,7 @@ async function ask(form: FormData) {
     await salts.put(record);
     const tx = await chain.send("commitAsk", [round, c, seal(key, cost, units, salt)]);
     await salts.put({ ...record, tx_hash: tx });
-    return `Ask committed in round ${round}: ${units} units at ${gwei(cost)} per unit`;
+    return `Ask committed in round ${round}: ${plural(units, "unit")} at ${gwei(cost)} per unit`;
   });
 }
 
