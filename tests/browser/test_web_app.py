@@ -639,6 +639,29 @@ def test_a_circuit_markets_requester_downloads_its_groth16_proof_and_snarkjs_acc
                                text=True, timeout=120, check=False)
         assert check.returncode == 0 and "OK" in check.stdout, check.stdout + check.stderr
         shot(rp, tmp_path, "requester-groth16")
+
+        # the market view draws that DARA round: one step per valid ask (its cost, its units)
+        # and per valid bid (its value per unit, its size), as the settlement revealed them
+        from bridge.client.settled import read_settlement
+
+        record_r = read_settlement(world.market, r, world.deploy_block, decode=True)
+        assert record_r is not None
+        want_supply = sorted((a.cost, a.quantity) for a in record_r.asks if a.valid)
+        want_demand = sorted(((b.value // b.size, b.size) for b in record_r.bids if b.valid),
+                             key=lambda x: -x[0])
+        view(rp, "market")
+        if rp.is_visible("#chart-round"):
+            rp.select_option("#chart-round", str(r))
+        chart = f"svg.supply-demand[data-round='{r}']"
+        wait_for(lambda: rp.is_visible(chart), "the round's chart")
+        steps = "ls => ls.map(l => [l.dataset.price, l.dataset.qty])"
+        supply = rp.eval_on_selector_all(f"{chart} line.step.supply", steps)
+        demand = rp.eval_on_selector_all(f"{chart} line.step.demand", steps)
+        assert [(int(p), int(q)) for p, q in supply] == want_supply, supply
+        assert [int(p) for p, _ in demand] == [p for p, _ in want_demand], demand
+        assert sorted(int(q) for _, q in demand) == sorted(q for _, q in want_demand), demand
+        assert len(supply) >= 2 and len(demand) >= 2
+        shot(rp, tmp_path, "market-dara")
         assert getattr(rp, "__errors", []) == []
     finally:
         if server is not None:
