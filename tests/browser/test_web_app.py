@@ -514,6 +514,14 @@ def test_the_page_says_when_the_node_cannot_be_reached(
         server.stop()
         node.shutdown()
         node.server_close()
+    # a node that is not listening at all (the port closed again)
+    server = WebServer(app_config(rpc, str(_record(tmp_path)))).start()
+    try:
+        page = wallet_page(server.url, rpc, PAGE_REQUESTER)
+        wait_for(lambda: page.is_visible("#node-status"), "the node-unreachable message")
+        assert page.inner_text("#node-status").startswith(f"Cannot reach the node at {rpc}.")
+    finally:
+        server.stop()
 
 
 def test_a_slashed_job_reads_as_a_refund_for_the_requester_and_a_loss_for_the_prover(
