@@ -73,3 +73,9 @@ def write_keystore(path: str, private_key: bytes, password: str) -> str:
                           "path") from None
     address: str = Account.from_key(private_key).address
     return address
+
+
+def same_address(a: object, b: object) -> bool:
+    """Whether ``a`` and ``b`` name the same account, whatever their case: wallets and users give
+    lowercase (``eth_accounts``, a pasted address), web3 decodes logs checksummed."""
+    return isinstance(a, str) and isinstance(b, str) and a.lower() == b.lower()

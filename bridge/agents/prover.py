@@ -44,6 +44,7 @@ from bridge.client.salts import SaltStore, SealedRecord
 from bridge.client.settled import JobView, settled_jobs
 from bridge.client.tasks import backend_for, registered, task_inputs
 from bridge.errors import BridgeError, ChainError, ConfigError
+from bridge.keys import same_address
 from bridge.proving import SNARKJS, CommandBackend, Groth16Backend, PowBackend, ProvingBackend
 from bridge.units import format_wei
 
@@ -406,7 +407,7 @@ class ProverAgent:
             if status is not RoundStatus.SETTLED:
                 continue
             for view in settled_jobs(self.market, r, self._round_from_block(r)):
-                if view.job.prover != self.address:
+                if not same_address(view.job.prover, self.address):
                     continue
                 j = view.job
                 self.views[(r, j.job_index)] = view

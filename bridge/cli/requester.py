@@ -24,6 +24,7 @@ from bridge.cli.common import (
     guarded,
 )
 from bridge.errors import ConfigError
+from bridge.keys import same_address
 
 
 # --------------------------------------------------------------------------------- requester
@@ -135,7 +136,7 @@ def requester_status(rpc: RpcOpt = "http://127.0.0.1:8545", market: MarketOpt = 
         f = {"requester": me}
         commits = event_logs(s.market, "BidCommitted", s.from_block, f)
         slashes = [e["args"] for e in event_logs(s.market, "JobSlashed", s.from_block)
-                   if e["args"]["requester"] == me]
+                   if same_address(e["args"]["requester"], me)]
         rows, lines = [], [f"requester {me}: free balance {_wei(s.market.balance_of(me))}"]
         charges_of: dict[int, list[int] | None] = {}
         reveals_of: dict[int, list[Any] | None] = {}

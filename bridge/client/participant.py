@@ -40,6 +40,7 @@ from bridge.client.settled import round_charges as round_charges
 from bridge.client.settled import settled_reveals as settled_reveals
 from bridge.client.tasks import backend_for, resolve, task_inputs
 from bridge.errors import BridgeError, InvalidInput
+from bridge.keys import same_address
 from bridge.proving import check_inputs, task_word
 from bridge.units import format_wei
 
@@ -436,14 +437,15 @@ class Participant:
 
     def my_jobs(self, round: int, from_block: int) -> list[JobView]:
         """Jobs of ``round`` assigned to this prover."""
-        return [v for v in self.settled_jobs(round, from_block) if v.job.prover == self.address]
+        return [v for v in self.settled_jobs(round, from_block)
+                if same_address(v.job.prover, self.address)]
 
     def prove(self, view: JobView, proof: bytes | None = None,
               from_block: int = 0) -> dict[str, Any]:
         """Submit the proof of a job, computed here with the market's backend when ``proof`` is
         None (proof of work, or the task's circuit with snarkjs; ``from_block`` bounds the search
         for the task's inputs)."""
-        if view.job.prover != self.address:
+        if not same_address(view.job.prover, self.address):
             raise Refused(f"job {view.job.job_index} of round {view.round} is assigned to "
                           f"{view.job.prover}, not to you")
         if view.resolved or self.market.is_resolved(view.round, view.job.job_index):

@@ -38,6 +38,7 @@ from bridge.chain.settlement import (
 from bridge.client.settled import read_settlement
 from bridge.errors import AuditError, BridgeError
 from bridge.evidence import MarkCheck, MarkReason, OrderContext, check_mark, decode_evidence
+from bridge.keys import same_address
 from bridge.mechanisms import Ask, Bid, audit, clear
 from bridge.proving import task_units
 from bridge.units import format_wei
@@ -324,7 +325,7 @@ def own_marks(market: Market, round: int, from_block: int, participant: str,
     """The checks of ``participant``'s own orders on ``side`` that ``round`` settled as invalid
     (pages landed so far)."""
     result = check_pages(market, round, from_block)
-    return [v for v in result.marks if v.side is side and v.participant == participant]
+    return [v for v in result.marks if v.side is side and same_address(v.participant, participant)]
 
 
 def explain_own_mark(verdict: MarkVerdict, record: Any | None) -> tuple[bool, str]:

@@ -21,7 +21,7 @@ from bridge.errors import ConfigError
 STATIC = Path(__file__).resolve().parent / "static"
 """The built app (``node web/build.mjs``; committed, so the package works without node)."""
 
-FILES = ("index.html", "app.js", "pow-worker.js", "style.css")
+FILES = ("index.html", "app.js", "pow-worker.js", "style.css", "favicon.svg")
 
 
 def app_config(rpc: str, record_file: str) -> dict[str, Any]:
@@ -47,7 +47,22 @@ def app_config(rpc: str, record_file: str) -> dict[str, Any]:
         raise ConfigError(f"the web app is not built ({', '.join(missing)} missing in {STATIC}): "
                           "run `npm ci && node web/build.mjs`")
     data = json.loads(record.to_json())
-    return {"rpc": rpc, "record": data}
+    config: dict[str, Any] = {"rpc": rpc, "record": data}
+    if str(data.get("parameters", {}).get("verifier", {}).get("kind")) == "groth16":
+        config["circuits"] = circuit_keys()
+    return config
+
+
+def circuit_keys() -> dict[str, Any]:
+    """The verification keys of the circuits this checkout knows (``zk/circuits.json``), by
+    name: the page offers a proven job's ``vk.json`` next to its proof and public inputs."""
+    from bridge.proving import circuits
+
+    keys: dict[str, Any] = {}
+    for name, c in circuits().items():
+        if c.vkey.is_file():
+            keys[name] = json.loads(c.vkey.read_text())
+    return keys
 
 
 def write_site(out: str | Path, config: dict[str, Any]) -> Path:

@@ -5,8 +5,10 @@ by :class:`bridge.web.server.WebServer`, anvil and the real keeper (``bridge kee
   own browser download is not used; ``--no-sandbox`` because CI runs as root). The tests fail,
   naming the fix, when it is missing: ``.ci/run`` installs it (``apt-get install chromium``).
 - ``wallet_page(url, rpc, account)``: a page in its own context (its own IndexedDB) with a test
-  EIP-1193 provider injected as ``window.ethereum``: every request is forwarded to anvil, whose
-  unlocked dev accounts sign ``eth_sendTransaction``, so the app runs exactly its wallet path.
+  EIP-1193 provider injected as ``window.ethereum`` that behaves like real wallets (lowercase
+  accounts, nothing shared before the page asks, 4001 rejections, ``accountsChanged`` /
+  ``chainChanged``; see ``PROVIDER_JS``): other requests are forwarded to anvil, whose unlocked
+  dev accounts sign ``eth_sendTransaction``, so the app runs exactly its wallet path.
 """
 
 from __future__ import annotations
@@ -20,13 +22,23 @@ import pytest
 
 CHROMIUM = os.environ.get("BRIDGE_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 
-# The injected wallet: forwards to anvil; `eth_chainId` may be faked to test the switch offer.
+# The injected wallet, behaving like real ones (MetaMask, anvil's own accounts): accounts come in
+# lowercase; `eth_accounts` is empty until the page asked (`eth_requestAccounts`); the user may
+# reject a request (EIP-1193 error 4001); switching the account or the network fires
+# `accountsChanged` / `chainChanged`. Everything else is forwarded to the node, whose unlocked
+# dev accounts sign `eth_sendTransaction`. Test controls on `window.__wallet`:
+#   reject(method)      the next request of `method` is rejected by the "user" (code 4001)
+#   switchAccount(a)    the user picks account `a` (null: disconnects the page)
+#   switchChain(hexId)  the user moves the wallet to another chain (a fake id: only reported)
 PROVIDER_JS = """
 (() => {
   const rpc = %(rpc)r;
-  let account = %(account)r;
+  let account = %(account)r.toLowerCase();
+  let shared = false;
   const listeners = {};
+  const rejections = new Set();
   let id = 0;
+  const emit = (event, value) => (listeners[event] || []).forEach((f) => f(value));
   async function call(method, params) {
     const r = await fetch(rpc, {method: "POST", headers: {"content-type": "application/json"},
       body: JSON.stringify({jsonrpc: "2.0", id: ++id, method, params: params || []})});
@@ -39,22 +51,47 @@ PROVIDER_JS = """
     }
     return j.result;
   }
+  function rejected(method) {
+    if (!rejections.delete(method)) return undefined;
+    const e = new Error("User rejected the request.");
+    e.code = 4001;
+    return e;
+  }
   window.__walletCalls = [];
+  window.__wallet = {
+    reject(method) { rejections.add(method); },
+    switchAccount(a) {
+      account = a ? a.toLowerCase() : account;
+      shared = !!a;
+      emit("accountsChanged", a ? [account] : []);
+    },
+    switchChain(chainId) { window.__fakeChainId = chainId; emit("chainChanged", chainId); },
+  };
   window.ethereum = {
+    isTestWallet: true,
     async request({method, params}) {
       window.__walletCalls.push(method);
-      if (method === "eth_requestAccounts" || method === "eth_accounts") return [account];
+      const no = rejected(method);
+      if (no) throw no;
+      if (method === "eth_requestAccounts") { shared = true; return [account]; }
+      if (method === "eth_accounts") return shared ? [account] : [];
       if (method === "eth_chainId" && window.__fakeChainId) return window.__fakeChainId;
       if (method === "wallet_switchEthereumChain") {
         window.__switchedTo = params[0].chainId;
         window.__fakeChainId = undefined;
-        (listeners.chainChanged || []).forEach((f) => f(params[0].chainId));
+        emit("chainChanged", params[0].chainId);
         return null;
       }
-      if (method === "eth_sendTransaction") return call(method, [{...params[0], from: account}]);
+      if (method === "eth_sendTransaction") {
+        if (!shared) { const e = new Error("Unauthorized"); e.code = 4100; throw e; }
+        return call(method, [{...params[0], from: account}]);
+      }
       return call(method, params);
     },
     on(event, fn) { (listeners[event] = listeners[event] || []).push(fn); },
+    removeListener(event, fn) {
+      listeners[event] = (listeners[event] || []).filter((f) => f !== fn);
+    },
   };
 })();
 """
@@ -91,6 +128,8 @@ def wallet_page(browser: Any) -> Iterator[Callable[..., Any]]:
         page = ctx.new_page()
         page.__errors = []  # type: ignore[attr-defined]
         page.on("pageerror", lambda e: page.__errors.append(str(e)))  # type: ignore[attr-defined]
+        page.__missing = []  # type: ignore[attr-defined]
+        page.on("response", lambda r: r.status == 404 and page.__missing.append(r.url))  # type: ignore[attr-defined]
         page.goto(url)
         page.wait_for_selector("body[data-ready='1']", timeout=30_000)
         return page

@@ -8,7 +8,11 @@ that deposits its escrow in the same transaction, the keeper settles, the reques
 and the requester withdraws. A refused action shows the contract's decoded error with the CLI's
 hint; a wallet on the wrong chain is offered the switch.
 
-Screenshots of each view go to the test's tmp dir, and to docs/img/ with BRIDGE_SCREENSHOTS=1.
+The injected wallet behaves like real ones (tests/browser/conftest.py): it gives its accounts in
+lowercase, shares none before the page asks, may reject, and fires accountsChanged/chainChanged.
+
+Screenshots of each view go to the test's tmp dir, and to docs/img/ with BRIDGE_SCREENSHOTS=1
+(docs/user/wallet.md shows them).
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ import pytest
 from eth_account import Account
 
 from bridge.chain.anvil import ANVIL, DEV_KEYS, Anvil
-from bridge.client.participant import new_task
+from bridge.client.participant import Participant, new_task
 from bridge.sealed import Side, commitment, seal
 from bridge.web.server import WebServer, app_config
 from tests.integration.conftest import KeeperProcess
@@ -137,6 +141,7 @@ def test_a_requester_and_a_prover_complete_a_round_through_the_page(
     fill(pp, "#stake-form input[name=amount]", "400")
     pp.click("#stake-form button")
     message(pp, "Staked 400 gwei")
+    wait_for(lambda: not pp.is_visible("#message"), "the success message to clear", timeout=20)
     pp.click("#capacity-form button")
     message(pp, "Capacity set to 1")
     assert m.prover_info(PAGE_PROVER)["capacity"] == 1
@@ -153,12 +158,19 @@ def test_a_requester_and_a_prover_complete_a_round_through_the_page(
     # the prover's sealed ask and the requester's sealed bid, through the pages
     fill(pp, "#ask-form input[name=cost]", "10")
     pp.click("#ask-form button")
-    message(pp, f"Ask committed in round {r}: 1 units at 10 gwei")
+    message(pp, f"Ask committed in round {r}: 1 unit at 10 gwei")
+    assert pp.inner_text("#capacity") == "1 unit"
 
+    # the requester's wallet gives its account in lowercase, as anvil's and MetaMask's do
     rp = wallet_page(server.url, scene.node.url, PAGE_REQUESTER)
+    assert rp.evaluate("window.ethereum.request({method: 'eth_requestAccounts'})") == [
+        PAGE_REQUESTER.lower()]
     rp.click("#connect")
     view(rp, "requester")
     wait_for(lambda: rp.is_visible("#bid-form"), "the bid form")
+    assert not rp.is_visible("#connect")  # connected: the button gives way to the account
+    assert rp.inner_text("#account") == PAGE_REQUESTER
+    wait_for(lambda: rp.inner_text("#eth-balance").endswith(" ETH"), "the wallet's ETH balance")
     assert m.balance_of(PAGE_REQUESTER) == 0
     fill(rp, "#bid-form input[name=value]", "100")
     fill(rp, "#bid-form input[name=escrow]", "120")
@@ -196,7 +208,8 @@ def test_a_requester_and_a_prover_complete_a_round_through_the_page(
     assert ("invalid: commitment_mismatch (escrow returned less 1 gwei forfeited to the keeper; "
             "no salt record in this browser)") \
         in bids, bids
-    shot(rp, tmp_path, "requester")
+    won = rp.inner_text(f"tr[data-bid='{r}-1']")
+    assert f"sealed: committed in round {r}" in won and "awaiting proof, due in" in won, won
 
     # the prover proves its job (proof of work in a Web Worker) and gets a proof file
     view(pp, "prover")
@@ -216,7 +229,30 @@ def test_a_requester_and_a_prover_complete_a_round_through_the_page(
     proofs = scene.logs("ProofAccepted")
     assert [(e["args"]["prover"], e["args"]["payment"]) for e in proofs] == [
         (PAGE_PROVER, 30 * GWEI)]
-    wait_for(lambda: "proven" in pp.inner_text("#jobs"), "the job to show as proven")
+    wait_for(lambda: pp.inner_text("#jobs .job-state") == "proven", "the job to show as proven")
+    assert "received 30 gwei" in pp.inner_text("#jobs")
+    assert "refund cap is 200 gwei per unit" in pp.inner_text("#refund-cap")
+
+    # the requester sees the proof: the bid's life ends "proven", with the proof to download
+    # (proof of work: the nonce the market accepted, checked in the page against the rule)
+    wait_for(lambda: "proven by" in rp.inner_text(f"tr[data-bid='{r}-1']"), "the bid proven")
+    life = rp.inner_text(f"tr[data-bid='{r}-1']")
+    assert "won: charged 50 gwei, refunded 70 gwei" in life
+    assert f"job 0 (1 unit): proven by {PAGE_PROVER[:6]}…{PAGE_PROVER[-4:]}" in life, life
+    bits = scene.deployment.record.parameters["verifier"]["difficulty_bits"]
+    assert f"has {bits} leading zero bits (checked in this page)" in life, life
+    with rp.expect_download() as dl:
+        rp.click(f"tr[data-bid='{r}-1'] button.proof-dl[data-file='proof.json']")
+    assert dl.value.suggested_filename == "proof.json"
+    dl.value.save_as(str(tmp_path / "delivered.json"))
+    delivered = json.loads((tmp_path / "delivered.json").read_text())
+    (accepted,) = scene.logs("ProofAccepted")
+    tx = scene.w3.eth.get_transaction(accepted["transactionHash"])
+    submitted = m.contract.decode_function_input(tx["input"])[1]
+    assert delivered["proof"] == "0x" + bytes(submitted["proof"]).hex()
+    assert delivered["job"]["prover"] == PAGE_PROVER and delivered["round"] == str(r)
+    assert delivered["tx"] == "0x" + bytes(accepted["transactionHash"]).hex()
+    shot(rp, tmp_path, "requester")
 
     # leave: capacity 0 and all collateral back in one transaction
     pp.click("#exit")
@@ -228,8 +264,15 @@ def test_a_requester_and_a_prover_complete_a_round_through_the_page(
 
     # the requester withdraws its refund (70 gwei) and the bad bid's returned escrow (7 gwei
     # less the 1 gwei minEscrow it forfeited to the keeper)
+    # (the node stops mining a while: the transaction shows as pending until it is mined)
+    scene.w3.provider.make_request("evm_setIntervalMining", [0])
     rp.click("#withdraw-balance")
+    wait_for(lambda: rp.is_visible("#view-requester .pending li"), "the pending withdrawal")
+    assert "withdraw 0x" in rp.inner_text("#view-requester .pending li")
+    assert "waiting to be mined" in rp.inner_text("#view-requester .pending li")
+    scene.w3.provider.make_request("evm_setIntervalMining", [1])
     message(rp, "Withdrew 76 gwei")
+    wait_for(lambda: not rp.is_visible("#view-requester .pending li"), "the pending list to empty")
     assert m.balance_of(PAGE_REQUESTER) == 0
 
     # the market view lists the round with its price, winner and proven job
@@ -238,10 +281,33 @@ def test_a_requester_and_a_prover_complete_a_round_through_the_page(
              or re.search(rf"{r}\s+settled", rp.inner_text("#past-rounds")) is not None,
              "the past round")
     past = rp.inner_text("#past-rounds")
-    assert "50 gwei" in past and "bid 1" in past and "1 jobs: 1 proven, 0 slashed" in past, past
+    # winners by address (the page requester's bid 1 won), "1 job" in the singular
+    assert "50 gwei" in past and "1 job: 1 proven, 0 slashed" in past, past
+    assert rp.get_attribute("#past-rounds .winners .addr", "title") == PAGE_REQUESTER
+
+    # the round drawn: supply (2 valid asks: 10 and 30 gwei) and demand (2 valid bids: 100 and
+    # 50 gwei; the invalid one has no value) as step curves, charged 50 and paid 30 marked
+    wait_for(lambda: rp.is_visible(f"svg.supply-demand[data-round='{r}']"), "the round's chart")
+    chart = f"svg.supply-demand[data-round='{r}']"
+    prices = "ls => ls.map(l => l.dataset.price)"
+    supply = rp.eval_on_selector_all(f"{chart} line.step.supply", prices)
+    demand = rp.eval_on_selector_all(f"{chart} line.step.demand", prices)
+    assert supply == [str(10 * GWEI), str(30 * GWEI)], supply
+    assert demand == [str(100 * GWEI), str(50 * GWEI)], demand
+    marks = rp.eval_on_selector_all(f"{chart} line.mark",
+                                    "ls => ls.map(l => [l.classList[1], l.dataset.price])")
+    assert marks == [["charged", str(50 * GWEI)], ["paid", str(30 * GWEI)]], marks
+    points = rp.eval_on_selector_all("#price-chart circle.price-point",
+                                     "cs => cs.map(c => [c.classList[1], c.dataset.round])")
+    assert points == [["charged", str(r)], ["paid", str(r)]], points
+    # the round's jobs and their proofs
+    jobs = rp.inner_text("#round-jobs")
+    assert "proven by" in jobs and "proof.json" in jobs, jobs
     shot(rp, tmp_path, "market")
     assert scene.ledger_problems() == []
     assert getattr(pp, "__errors", []) == [] and getattr(rp, "__errors", []) == []
+    # the icon and every file the pages asked for were there
+    assert getattr(pp, "__missing", []) == [] and getattr(rp, "__missing", []) == []
 
 
 def test_salts_export_in_the_cli_format_and_import_back(
@@ -353,3 +419,259 @@ def test_a_fixedprice_market_shows_its_posted_prices_and_the_bid_form_holds_bids
              or re.search(rf"{r + 1}\s+0\s+100 gwei", rp.inner_text("#my-bids")) is not None,
              "the bid in the requester's own list")
     assert getattr(rp, "__errors", []) == []
+
+
+def test_the_wallet_behaves_like_a_real_one_rejects_switches_accounts_and_chains(
+        fixedprice_market: tuple[Scene, WebServer], wallet_page: Any, tmp_path: Path) -> None:
+    """A lowercase wallet that shares nothing before asked: the user rejects the connection (the
+    page says so, the button stays), connects (the button gives way to the checksummed account),
+    rejects a bid in the wallet (nothing sent), bids, switches to another account (its own, empty
+    list) and back (the bid again), moves the wallet to another chain (the switch is offered) and
+    disconnects the page (the button comes back)."""
+    scene, server = fixedprice_market
+    m = scene.market
+    r = m.current_round()
+    rp = wallet_page(server.url, scene.node.url, PAGE_REQUESTER)
+    assert rp.is_visible("#connect") and rp.inner_text("#account") == ""  # nothing shared yet
+
+    rp.evaluate("window.__wallet.reject('eth_requestAccounts')")
+    rp.click("#connect")
+    message(rp, "Connect cancelled: you rejected the request in your wallet")
+    assert rp.is_visible("#connect") and rp.inner_text("#account") == ""
+
+    rp.click("#connect")
+    wait_for(lambda: rp.inner_text("#account") == PAGE_REQUESTER, "the checksummed account")
+    assert not rp.is_visible("#connect")
+    view(rp, "requester")
+    wait_for(lambda: rp.is_visible("#bid-form input[name=units]"), "the bid form")
+    fill(rp, "#bid-form input[name=units]", "2")
+    fill(rp, "#bid-form input[name=value]", "70")
+    fill(rp, "#bid-form input[name=escrow]", "100")
+    rp.evaluate("window.__wallet.reject('eth_sendTransaction')")
+    rp.click("#bid")
+    message(rp, r"Bid cancelled: you rejected the request in your wallet \(nothing was sent\)",
+            timeout=20)
+    assert scene.logs("BidCommitted") == []
+    rp.click("#bid")
+    message(rp, rf"Bid committed in round {r} \(deposited 100 gwei with it\)")
+    mine = rf"{r}\s+0\s+100 gwei"
+    wait_for(lambda: re.search(mine, rp.inner_text("#my-bids")) is not None, "the bid listed")
+
+    rp.evaluate(f"window.__wallet.switchAccount({PAGE_PROVER.lower()!r})")
+    wait_for(lambda: rp.inner_text("#account") == PAGE_PROVER, "the other account")
+    message(rp, f"Wallet account changed to {PAGE_PROVER}")
+    wait_for(lambda: "none" in rp.inner_text("#my-bids"), "the other account's empty list")
+    rp.evaluate(f"window.__wallet.switchAccount({PAGE_REQUESTER.lower()!r})")
+    wait_for(lambda: re.search(mine, rp.inner_text("#my-bids")) is not None, "the bid again")
+
+    rp.evaluate("window.__wallet.switchChain('0x1')")
+    wait_for(lambda: rp.is_visible("#switch-chain"), "the switch-network offer")
+    assert rp.inner_text("#chain-status") == "wallet on chain 1, market on 31337"
+    rp.click("#switch-chain")
+    wait_for(lambda: rp.inner_text("#chain-status") == "chain 31337", "the switch back")
+
+    rp.evaluate("window.__wallet.switchAccount(null)")
+    message(rp, "The wallet disconnected this page")
+    wait_for(lambda: rp.is_visible("#connect"), "the connect button back")
+    wait_for(lambda: rp.inner_text("#view-requester") == "Connect a wallet to bid.",
+             "the requester view to ask for a wallet")
+    assert getattr(rp, "__errors", []) == []
+
+
+def test_the_page_says_when_the_node_cannot_be_reached(
+        browser: Any, wallet_page: Any, tmp_path: Path) -> None:
+    """A node that refuses the browser's CORS preflight (as the eth-tester devnet's did: 501 to
+    OPTIONS) or is not listening: the page says so, naming the node, instead of staying blank."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    from threading import Thread
+
+    from tests.unit.test_web_bundle import _record
+
+    class NoCors(BaseHTTPRequestHandler):  # answers JSON-RPC, but never with CORS headers
+        def do_POST(self) -> None:
+            body = b'{"jsonrpc":"2.0","id":1,"result":"0x1"}'
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    node = ThreadingHTTPServer(("127.0.0.1", 0), NoCors)
+    Thread(target=node.serve_forever, daemon=True).start()
+    rpc = f"http://127.0.0.1:{node.server_address[1]}"
+    server = WebServer(app_config(rpc, str(_record(tmp_path)))).start()
+    try:
+        page = wallet_page(server.url, rpc, PAGE_REQUESTER)
+        wait_for(lambda: page.is_visible("#node-status"), "the node-unreachable message")
+        text = page.inner_text("#node-status")
+        assert text.startswith(f"Cannot reach the node at {rpc}."), text
+        assert "(CORS)" in text and "retries" in text, text
+        shot(page, tmp_path, "node-unreachable")
+    finally:
+        server.stop()
+        node.shutdown()
+        node.server_close()
+    # a node that is not listening at all (the port closed again)
+    server = WebServer(app_config(rpc, str(_record(tmp_path)))).start()
+    try:
+        page = wallet_page(server.url, rpc, PAGE_REQUESTER)
+        wait_for(lambda: page.is_visible("#node-status"), "the node-unreachable message")
+        assert page.inner_text("#node-status").startswith(f"Cannot reach the node at {rpc}.")
+    finally:
+        server.stop()
+
+
+def test_a_slashed_job_reads_as_a_refund_for_the_requester_and_a_loss_for_the_prover(
+        market: tuple[Scene, WebServer, KeeperProcess], wallet_page: Any,
+        tmp_path: Path) -> None:
+    """Two library provers ask, two requesters bid; the winner's prover never proves, the keeper
+    slashes after the deadline: the requester's page shows the bid's life ending "slashed" with
+    the refund and the compensation; the prover's page shows no payment but the collateral lost."""
+    scene, server, keeper = market
+    m = scene.market
+    refund_cap = m.params.refund_cap
+    cheap, dear = scene.provers[0], Participant(m, Account.from_key(DEV_KEYS[3]))
+    low, high = scene.requesters[0], Participant(m, Account.from_key(DEV_KEYS[4]))
+    for p in (cheap, dear):
+        p.stake(refund_cap * 3)
+        p.set_capacity(1)
+    r = m.current_round()
+    cheap.ask(cost=10 * GWEI, round=r)
+    dear.ask(cost=30 * GWEI, round=r)
+    for q, value in ((low, 40), (high, 90)):
+        q.deposit(10**17)
+        q.bid(value=value * GWEI, size=1, escrow=100 * GWEI, task=new_task(), round=r)
+    scene.node.travel_to(m.params.closes_at(r) + 1)
+    scene.wait_until(lambda: scene.status(r) == 1, 90, f"the keeper to settle round {r}: "
+                     f"{keeper.output()[-2000:]}")
+    scene.node.travel_to(m.params.proof_deadline(r) + 1)
+    scene.wait_until(lambda: len(scene.logs("JobSlashed")) == 1, 90,
+                     f"the keeper to slash the missed job: {keeper.output()[-2000:]}")
+    (slash,) = scene.logs("JobSlashed")
+    refund, compensation = slash["args"]["refund"], slash["args"]["compensation"]
+    assert (refund, compensation) == (40 * GWEI, refund_cap)
+
+    rp = wallet_page(server.url, scene.node.url, high.address)
+    rp.click("#connect")
+    view(rp, "requester")
+    wait_for(lambda: "slashed" in rp.inner_text(f"tr[data-bid='{r}-1']"), "the slashed bid")
+    life = rp.inner_text(f"tr[data-bid='{r}-1']")
+    assert "won: charged 40 gwei, refunded 60 gwei" in life, life
+    assert ("slashed: the prover missed the deadline; the requester got 40 gwei back + 200 gwei "
+            "compensation") in life, life
+    shot(rp, tmp_path, "requester-slashed")
+    rp.evaluate(f"window.__wallet.switchAccount({low.address.lower()!r})")  # the other bidder
+    wait_for(lambda: rp.is_visible(f"tr[data-bid='{r}-0']"), "the losing bid")
+    lost = rp.inner_text(f"tr[data-bid='{r}-0']")
+    assert "lost: your 40 gwei per unit did not make the cut (the winners were charged from " \
+           "40 gwei per unit); escrow 100 gwei returned" in lost, lost
+
+    pp = wallet_page(server.url, scene.node.url, cheap.address)
+    pp.click("#connect")
+    view(pp, "prover")
+    wait_for(lambda: "slashed" in pp.inner_text("#jobs"), "the prover's slashed job")
+    jobs = pp.inner_text("#jobs")
+    assert "not paid; lost 200 gwei of collateral" in jobs and "once proven" not in jobs, jobs
+    assert "received" not in jobs
+    assert getattr(rp, "__errors", []) == [] and getattr(pp, "__errors", []) == []
+
+
+def test_a_circuit_markets_requester_downloads_its_groth16_proof_and_snarkjs_accepts_it(
+        wallet_page: Any, tmp_path: Path) -> None:
+    """A DARA market of circuit tasks (real Groth16 proofs, the simulated world's participants):
+    the requester of a proven job sees its bid proven, downloads proof.json, public.json and
+    vk.json from the page, and `snarkjs groth16 verify` (the command the page shows) accepts
+    them."""
+    import subprocess
+
+    from bridge.chain.artifacts import load_artifact
+    from bridge.chain.deployment import abi_hash
+    from bridge.proving import SNARKJS
+    from bridge.sim.world import SimConfig, World
+    from bridge.testing import LocalChain
+    from bridge.web.server import circuit_keys
+
+    if not os.access(ANVIL, os.X_OK):
+        pytest.fail(f"anvil is not installed at {ANVIL}: run `npm ci` (make test does)")
+    node = Anvil(tmp_path, block_time=None).start()
+    server = None
+    try:
+        world = World(LocalChain.of_anvil(node), SimConfig(
+            mechanism="dara", proofs="groth16", provers=3, requesters=4, seed=5, miss=False,
+            rounds=3), tmp_path)
+        world.setup_participants()
+        proven = None
+        for _ in range(4):  # the first round in which a job is proven
+            report = world.run_round()
+            proven = next((j for j in report.jobs if j["status"] == "proven"), None)
+            if proven is not None:
+                break
+        assert proven is not None, "no round traded"
+        r = report.round
+        view_ = next(v for v in world.requesters[0].settled_jobs(r, world.deploy_block)
+                     if v.job.job_index == proven["job"])
+        job = view_.job
+        p = world.market.params
+        record = {"network": "sim", "chain_id": p.chain_id, "market": p.address,
+                  "verifier": p.verifier, "block": world.deploy_block,
+                  "start_block": world.deploy_block,
+                  "abi_hash": abi_hash(load_artifact("ProverMarket").abi),
+                  "parameters": {"mechanism": p.mechanism, "genesis": p.genesis,
+                                 "commit_period": p.commit_period,
+                                 "settle_period": p.settle_period,
+                                 "proof_period": p.proof_period, "refund_cap": p.refund_cap,
+                                 "capacity_interval": p.capacity_interval,
+                                 "capacity_factor": p.capacity_factor,
+                                 "min_escrow": p.min_escrow,
+                                 "verifier": {"kind": "groth16", "difficulty_bits": 0}}}
+        server = WebServer({"rpc": node.url, "record": record, "circuits": circuit_keys()}).start()
+        rp = wallet_page(server.url, node.url, job.requester)
+        rp.click("#connect")
+        view(rp, "requester")
+        row = f"tr[data-bid='{r}-{job.bid_index}']"
+        wait_for(lambda: rp.is_visible(f"{row} button.proof-dl[data-file='vk.json']"),
+                 "the proof's files", timeout=90)
+        life = rp.inner_text(row)
+        assert "npx snarkjs groth16 verify vk.json public.json proof.json" in life, life
+        out = tmp_path / "delivered"
+        out.mkdir()
+        for f in ("proof.json", "public.json", "vk.json"):
+            with rp.expect_download() as dl:
+                rp.click(f"{row} button.proof-dl[data-key='{r}-{job.job_index}'][data-file='{f}']")
+            dl.value.save_as(str(out / f))
+        check = subprocess.run(["node", str(SNARKJS), "groth16", "verify", "vk.json",
+                                "public.json", "proof.json"], cwd=out, capture_output=True,
+                               text=True, timeout=120, check=False)
+        assert check.returncode == 0 and "OK" in check.stdout, check.stdout + check.stderr
+        shot(rp, tmp_path, "requester-groth16")
+
+        # the market view draws that DARA round: one step per valid ask (its cost, its units)
+        # and per valid bid (its value per unit, its size), as the settlement revealed them
+        from bridge.client.settled import read_settlement
+
+        record_r = read_settlement(world.market, r, world.deploy_block, decode=True)
+        assert record_r is not None
+        want_supply = sorted((a.cost, a.quantity) for a in record_r.asks if a.valid)
+        want_demand = sorted(((b.value // b.size, b.size) for b in record_r.bids if b.valid),
+                             key=lambda x: -x[0])
+        view(rp, "market")
+        if rp.is_visible("#chart-round"):
+            rp.select_option("#chart-round", str(r))
+        chart = f"svg.supply-demand[data-round='{r}']"
+        wait_for(lambda: rp.is_visible(chart), "the round's chart")
+        steps = "ls => ls.map(l => [l.dataset.price, l.dataset.qty])"
+        supply = rp.eval_on_selector_all(f"{chart} line.step.supply", steps)
+        demand = rp.eval_on_selector_all(f"{chart} line.step.demand", steps)
+        assert [(int(p), int(q)) for p, q in supply] == want_supply, supply
+        assert [int(p) for p, _ in demand] == [p for p, _ in want_demand], demand
+        assert sorted(int(q) for _, q in demand) == sorted(q for _, q in want_demand), demand
+        assert len(supply) >= 2 and len(demand) >= 2
+        shot(rp, tmp_path, "market-dara")
+        assert getattr(rp, "__errors", []) == []
+    finally:
+        if server is not None:
+            server.stop()
+        node.stop()

@@ -164,6 +164,12 @@ def test_honest_invalid_marks_pass_the_audit_and_explain_themselves(
         "ask 1": "quantity_above_capacity", "ask 2": "quantity_not_capacity",
         "ask 3": "cost_too_large"}
     assert all(v.check.ok for v in result.marks)
+    # a participant's own marks, found whatever the case of the address asked with (a wallet's
+    # or a pasted address is often lowercase)
+    from bridge.client.round_audit import own_marks
+    assert [v.reason for v in own_marks(world.market, r, world.deploy_block,
+                                        q[2].address.lower(), sealed.Side.BID)] == [
+        "commitment_mismatch"]
     out = cli(world, "audit", str(r))
     assert out.exit_code == 0, out.output
     assert "every decision of the keeper checks out" in out.output

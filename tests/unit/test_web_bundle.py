@@ -51,6 +51,9 @@ def test_ui_serves_the_app_and_its_config(tmp_path: Path) -> None:
         assert cfg["rpc"] == "http://127.0.0.1:9" and cfg["record"]["start_block"] == 5
         with urllib.request.urlopen(server.url, timeout=5) as r:
             assert b'<script type="module" src="app.js">' in r.read()
+        # the page's icon is served (a browser asks for it: no 404 in the console)
+        with urllib.request.urlopen(server.url + "favicon.svg", timeout=5) as r:
+            assert r.status == 200 and r.read().startswith(b"<svg")
     finally:
         server.stop()
 
@@ -70,3 +73,20 @@ def test_ui_refuses_a_record_of_another_contract_version_and_a_non_http_node(
         app_config("eth-tester", str(_record(tmp_path)))
     with pytest.raises(ConfigError, match="deployment record"):
         app_config("http://127.0.0.1:9", str(tmp_path / "nope.json"))
+
+
+def test_the_docs_show_a_screenshot_of_each_page_the_browser_tests_take() -> None:
+    """Every screenshot the browser tests take (`shot(page, …, NAME)`) is committed in docs/img
+    and shown in docs/user/wallet.md, and every image the page links exists (refresh them with
+    `BRIDGE_SCREENSHOTS=1 pytest tests/browser`)."""
+    import re
+
+    taken = set(re.findall(r'shot\(\w+, tmp_path, "([\w-]+)"\)',
+                           (ROOT / "tests" / "browser" / "test_web_app.py").read_text()))
+    doc = (ROOT / "docs" / "user" / "wallet.md").read_text()
+    shown = set(re.findall(r"\(\.\./img/([\w-]+)\.png\)", doc))
+    assert {"market", "requester", "prover"} <= taken
+    assert taken == shown, f"taken but not shown: {taken - shown}; shown but not taken: " \
+                           f"{shown - taken}"
+    missing = [n for n in shown if not (ROOT / "docs" / "img" / f"{n}.png").is_file()]
+    assert not missing, f"docs/img lacks {missing}: run BRIDGE_SCREENSHOTS=1 pytest tests/browser"

@@ -1,7 +1,7 @@
 // The node (reads, logs) and the wallet (EIP-1193: accounts and transactions, never a key).
 import {
-  createPublicClient, createWalletClient, custom, decodeFunctionData, encodeFunctionData, http,
-  parseEventLogs, type Address, type Hex, type PublicClient, type WalletClient,
+  createPublicClient, createWalletClient, custom, decodeFunctionData, encodeFunctionData, getAddress,
+  http, isAddress, parseEventLogs, type Address, type Hex, type PublicClient, type WalletClient,
 } from "viem";
 import { ABI, decodeRevert, revertData, type Decoded } from "./errors";
 
@@ -13,6 +13,23 @@ export function sameAddress(a: unknown, b: unknown): boolean {
   return typeof a === "string" && typeof b === "string" && a.toLowerCase() === b.toLowerCase();
 }
 
+/** The checksummed form of an address a wallet gives (wallets often give lowercase); undefined
+ *  for anything that is not an address. */
+export function normalAddress(a: unknown): Address | undefined {
+  return typeof a === "string" && isAddress(a, { strict: false }) ? getAddress(a) : undefined;
+}
+
+/** EIP-1193 code 4001: the user rejected the request in the wallet (viem wraps it; look inside). */
+export function isRejection(err: unknown): boolean {
+  for (let e = err as { code?: unknown; cause?: unknown } | undefined, k = 0; e && k < 8; e = e.cause as typeof e, k++) {
+    if (e.code === 4001 || e.code === "ACTION_REJECTED") return true;
+  }
+  return false;
+}
+
+/** A transaction sent from the page and not mined yet. */
+export interface Pending { hash: Hex; what: string; sentAt: number; }
+
 export interface Record_ {
   network: string; chain_id: number; market: Address; verifier: Address; block: number;
   start_block?: number; rpc?: string; abi_hash: string;
@@ -23,7 +40,9 @@ export interface Record_ {
                 // fixedprice only (the chain's roundPrice is what the page shows)
                 initial_price?: number | string; price_every?: number };
 }
-export interface Config { rpc: string; record: Record_; }
+/** config.json: the node, the deployment record and, for a circuit market, the verification keys
+ *  of the circuits this checkout knows (by name: zk/circuits.json), served as vk.json. */
+export interface Config { rpc: string; record: Record_; circuits?: Record<string, unknown>; }
 
 export interface Eip1193 {
   request(a: { method: string; params?: unknown[] }): Promise<unknown>;
@@ -44,6 +63,9 @@ export class Chain {
   scanned: bigint;
   wallet?: WalletClient;
   account?: Address;
+  /** Transactions sent and not yet mined, newest last; `onPending` hears every change. */
+  pending: Pending[] = [];
+  onPending: () => void = () => {};
 
   constructor(public cfg: Config) {
     this.pub = createPublicClient({ transport: http(cfg.rpc) }) as PublicClient;
@@ -87,12 +109,39 @@ export class Chain {
     } catch { return undefined; }
   }
 
+  /** The packed ask reveals `beginSettlement` carried in a transaction (a direct call). */
+  async asksOf(tx: Hex): Promise<Hex | undefined> {
+    const t = await this.pub.getTransaction({ hash: tx });
+    try {
+      const d = decodeFunctionData({ abi: ABI, data: t.input });
+      return d.functionName === "beginSettlement" ? (d.args as unknown[])[1] as Hex : undefined;
+    } catch { return undefined; }
+  }
+
+  /** The arguments of the `submitProof` call in a transaction: (round, job, merkleProof, proof). */
+  async submittedProof(tx: Hex): Promise<{ job: Record<string, unknown>; proof: Hex } | undefined> {
+    const t = await this.pub.getTransaction({ hash: tx });
+    try {
+      const d = decodeFunctionData({ abi: ABI, data: t.input });
+      if (d.functionName !== "submitProof") return undefined;
+      const args = d.args as unknown[];
+      return { job: args[1] as Record<string, unknown>, proof: args[3] as Hex };
+    } catch { return undefined; }
+  }
+
   // -- wallet ------------------------------------------------------------------------------------
   async connect(provider: Eip1193): Promise<Address> {
-    const accounts = await provider.request({ method: "eth_requestAccounts" }) as Address[];
-    if (!accounts.length) throw new Error("the wallet shared no account");
+    const accounts = await provider.request({ method: "eth_requestAccounts" }) as unknown[];
+    const me = normalAddress(accounts?.[0]);
+    if (!me) throw new Error("the wallet shared no account: unlock it and allow this page");
     this.wallet = createWalletClient({ transport: custom(provider) });
-    this.account = accounts[0];
+    this.account = me;
+    return me;
+  }
+
+  /** The wallet's accounts changed (`accountsChanged`): the first one, checksummed, or none. */
+  setAccount(accounts: unknown): Address | undefined {
+    this.account = Array.isArray(accounts) ? normalAddress(accounts[0]) : undefined;
     return this.account;
   }
 
@@ -111,7 +160,15 @@ export class Chain {
     } catch (err) {
       throw await this.explain(err, data, value);
     }
-    const receipt = await this.pub.waitForTransactionReceipt({ hash, pollingInterval: 250 });
+    this.pending.push({ hash, what: functionName, sentAt: Date.now() });
+    this.onPending();
+    let receipt;
+    try {
+      receipt = await this.pub.waitForTransactionReceipt({ hash, pollingInterval: 250 });
+    } finally {
+      this.pending = this.pending.filter((p) => p.hash !== hash);
+      this.onPending();
+    }
     if (receipt.status !== "success") {
       throw await this.explain(new Error(`transaction ${hash} reverted`), data, value, receipt.blockNumber);
     }

@@ -209,3 +209,50 @@ export function powOk(task: Hex, prover: Address, nonce: Hex, bits: number): boo
     [{ type: "bytes32" }, { type: "address" }, { type: "bytes32" }], [task, prover, nonce])));
   return bits === 0 || h >> BigInt(256 - bits) === 0n;
 }
+
+export interface AskReveal {
+  index: number; prover: Address; capacity: bigint; valid: boolean;
+  cost?: bigint; quantity?: bigint; reason?: string;
+}
+
+/** Decode `beginSettlement`'s packed asks (docs/protocol.md "Settlement calldata"): prover (20),
+ *  capacity (4), valid (1), then cost (16), quantity (4), salt (32) — or commitment (32) and the
+ *  129-byte evidence whose first byte is the reason. */
+export function decodeAsks(data: Hex): AskReveal[] {
+  const d = hexToBytes(data);
+  const int = (o: number, n: number) => BigInt(bytesToHex(d.slice(o, o + n)));
+  const out: AskReveal[] = [];
+  let o = 0;
+  while (o < d.length) {
+    const head = { index: out.length, prover: bytesToHex(d.slice(o, o + 20)) as Address, capacity: int(o + 20, 4) };
+    const valid = d[o + 24] === 1;
+    o += 25;
+    if (valid) {
+      out.push({ ...head, valid, cost: int(o, 16), quantity: int(o + 16, 4) });
+      o += 52;
+    } else {
+      out.push({ ...head, valid, reason: REASONS[d[o + 32]] ?? `code ${d[o + 32]}` });
+      o += 32 + 129;
+    }
+  }
+  return out;
+}
+
+/** A circuit job's proof bytes as submitted (inputs ‖ outputs ‖ the 8 Groth16 words) in
+ *  snarkjs's files: proof.json and public.json (outputs, inputs, then the prover's address),
+ *  as `bridge requester proof` writes them. */
+export function decodeProof(proof: Hex, prover: Address, nInputs: number, nOutputs: number
+): { proof: Record<string, unknown>; public: string[] } {
+  const d = hexToBytes(proof);
+  if (d.length !== (nInputs + nOutputs + 8) * 32) {
+    throw new Error(`proof bytes are ${d.length} long, a proof of this circuit is ${(nInputs + nOutputs + 8) * 32}`);
+  }
+  const w: string[] = [];
+  for (let k = 0; k < d.length; k += 32) w.push(BigInt(bytesToHex(d.slice(k, k + 32))).toString());
+  const inputs = w.slice(0, nInputs), outputs = w.slice(nInputs, nInputs + nOutputs), abc = w.slice(nInputs + nOutputs);
+  return {
+    proof: { pi_a: [abc[0], abc[1], "1"], pi_b: [[abc[3], abc[2]], [abc[5], abc[4]], ["1", "0"]],
+             pi_c: [abc[6], abc[7], "1"], protocol: "groth16", curve: "bn128" },
+    public: [...outputs, ...inputs, BigInt(prover).toString()],
+  };
+}
