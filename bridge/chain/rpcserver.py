@@ -9,6 +9,9 @@ and hardhat, so the same test code runs against either:
 - ``evm_snapshot()`` / ``evm_revert(id)``;
 - ``anvil_setBalance(address, wei)`` is not offered (fund from the dev accounts instead).
 
+It answers the browser's CORS preflight (``OPTIONS``) and marks every answer
+``Access-Control-Allow-Origin: *``, as anvil does, so a web page on another origin can use it.
+
 One lock serialises requests: eth-tester is not thread-safe.
 """
 
@@ -52,6 +55,22 @@ class RpcServer:
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
+            def _cors(self) -> None:
+                # a page on another origin (the web app, a dapp on localhost) may call the node,
+                # as anvil and hardhat allow
+                self.send_header("Access-Control-Allow-Origin", "*")
+                self.send_header("Access-Control-Allow-Methods", "POST, OPTIONS")
+                self.send_header("Access-Control-Allow-Headers",
+                                 self.headers.get("Access-Control-Request-Headers")
+                                 or "Content-Type")
+                self.send_header("Access-Control-Max-Age", "600")
+
+            def do_OPTIONS(self) -> None:  # the browser's CORS preflight
+                self.send_response(204)
+                self._cors()
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length", "0"))
                 try:
@@ -66,6 +85,7 @@ class RpcServer:
                         body = outer.handle(request)
                 raw = json.dumps(body).encode()
                 self.send_response(200)
+                self._cors()
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(raw)))
                 self.end_headers()
