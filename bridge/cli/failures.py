@@ -34,14 +34,17 @@ def bridge_message(exc: BridgeError) -> str:
     return str(exc)
 
 
-def _first_line(text: str) -> str:
-    return " ".join(str(text).split())[:300]
+def _first_line(text: str, limit: int = 400) -> str:
+    """``text`` on one line (a node's or library's text cut at ``limit`` characters)."""
+    one = " ".join(str(text).split())
+    return one if len(one) <= limit else one[:limit - 1] + "…"
 
 
 def explain(exc: BaseException) -> tuple[str, int]:
     """``(one line, exit code)`` for ``exc``: what went wrong and what to do."""
     if isinstance(exc, BridgeError):
-        return _first_line(bridge_message(exc)), 2 if isinstance(exc, ConfigError) else 1
+        return (_first_line(bridge_message(exc), limit=2000),
+                2 if isinstance(exc, ConfigError) else 1)
     import requests
     from web3 import exceptions as w3e
 

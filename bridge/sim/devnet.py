@@ -183,7 +183,7 @@ def run_devnet(workdir: Path, out: Callable[[str], None], **kwargs: Any) -> int:
         pointer.parent.mkdir(parents=True, exist_ok=True)
         pointer.write_text(json.dumps({"pid": os.getpid(), "url": net.url,
                                        "chain_id": net.chain_id,
-                                       "deployment": str(net.deployment)}))
+                                       "deployment": str(net.deployment.resolve())}))
     except OSError:  # a read-only home: only the hint in error messages is lost
         log.warning("cannot write %s", pointer)
     out(f"devnet: JSON-RPC at {net.url} (chain {net.chain_id})")
@@ -192,8 +192,8 @@ def run_devnet(workdir: Path, out: Callable[[str], None], **kwargs: Any) -> int:
                else "a new chain; Ctrl-C saves it")
         out(f"state kept in {workdir} ({how})")
     else:
-        out(f"workdir {workdir} (the deployment file and the keeper's database; --workdir DIR "
-            "to move it; the chain itself lives in memory and starts afresh each run)")
+        out(f"workdir {workdir} (holds the deployment record and the keeper's database; "
+            "--workdir DIR moves it; the chain lives in memory and starts afresh each run)")
     out(f"market {net.market}; deployment file {net.deployment}")
     mech = kwargs.get("mechanism", "fixedprice")
     if mech == "fixedprice":
