@@ -89,3 +89,8 @@ def format_time(ts: int, now: int | None = None) -> str:
     ``2026-12-04 05:40:10 UTC (in 2m 10s)``."""
     when = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(int(ts)))
     return f"{when} ({format_relative(ts, now)})"
+
+
+def plural(n: int, word: str, many: str = "") -> str:
+    """``1 job``, ``2 jobs``, ``0 jobs`` (``many``: an irregular plural)."""
+    return f"{n} {word}" if n == 1 else f"{n} {many or word + 's'}"

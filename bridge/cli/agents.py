@@ -23,6 +23,7 @@ from bridge.cli.common import (
     guarded,
 )
 from bridge.errors import BridgeError, ConfigError
+from bridge.units import format_duration, format_wei, plural
 
 
 @prover_app.command("run")
@@ -137,13 +138,15 @@ def requester_request(
         result = req.request(value=wei, escrow=locked, circuit=circuit, inputs=values,
                              task=task_word, retries=retries, out=Path(out) if out else None)
         lines = [f"{result.status}: round {result.round} bid {result.bid_index} after "
-                 f"{result.attempts} attempt(s), {result.latency_s:.1f}s"]
+                 f"{plural(result.attempts, 'attempt')}, "
+                 f"{format_duration(round(result.latency_s))}"]
         if result.status == "proven":
-            lines.append(f"proof by {result.prover} checked locally; charged {result.charge} wei"
+            lines.append(f"proof by {result.prover} checked locally; charged "
+                         f"{format_wei(result.charge or 0)}"
                          + (f"; written to {', '.join(result.files)}" if result.files else ""))
         elif result.status == "refunded":
-            lines.append(f"refund {result.refund} + compensation {result.compensation} wei "
-                         "credited to your balance")
+            lines.append(f"refund {format_wei(result.refund or 0)} + compensation "
+                         f"{format_wei(result.compensation or 0)} credited to your balance")
         else:
             lines.append(result.reason)
         _emit(as_json, result.as_dict(), lines)

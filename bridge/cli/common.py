@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,7 +42,7 @@ def guarded(fn: Callable[[], T]) -> T:
     :mod:`bridge.cli.failures`; the root group does the same for anything that escapes)."""
     try:
         return fn()
-    except (typer.Exit, typer.Abort, KeyboardInterrupt):
+    except (typer.TyperException, typer.Exit, typer.Abort, KeyboardInterrupt):
         raise
     except Exception as exc:
         if os.environ.get(DEBUG_ENV) and not isinstance(exc, BridgeError):
@@ -130,13 +129,18 @@ def _amount(text: str, name: str) -> int:
     return parse_amount(text, name=name)
 
 
-def _when(ts: int) -> str:
-    """A chain timestamp for people (UTC)."""
-    return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(ts))
+def _when(ts: int, now: int | None = None) -> str:
+    """A chain timestamp for people: UTC and how far from ``now`` (the chain's time; default
+    the wall clock), e.g. ``2026-12-04 05:40:10 UTC (in 2m 10s)``."""
+    from bridge.units import format_time
+
+    return format_time(ts, now)
 
 
 def _units(n: int) -> str:
-    return f"{n} unit" if n == 1 else f"{n} units"
+    from bridge.units import plural
+
+    return plural(n, "unit")
 
 
 def _wei(v: int) -> str:

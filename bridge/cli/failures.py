@@ -14,7 +14,6 @@ import json
 import os
 from typing import Any, NoReturn
 
-import click
 import typer
 from typer.core import TyperGroup
 
@@ -102,12 +101,11 @@ def fail(exc: BaseException) -> NoReturn:
 class OneLineErrors(TyperGroup):
     """The root group: no command ends in a traceback (unless ``BRIDGE_DEBUG=1``)."""
 
-    def invoke(self, ctx: click.Context) -> Any:
+    def invoke(self, ctx: Any) -> Any:
         try:
             return super().invoke(ctx)
-        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort,
-                typer.Exit, typer.Abort, KeyboardInterrupt):
-            raise
+        except (typer.TyperException, typer.Exit, typer.Abort, KeyboardInterrupt):
+            raise  # usage errors and exits: Typer prints and exits as usual
         except Exception as exc:
             if os.environ.get(DEBUG_ENV) and not isinstance(exc, BridgeError):
                 raise

@@ -199,8 +199,10 @@ def requester_proof(round: Annotated[int, typer.Argument(help="The round of your
                     from_block: FromBlockOpt = -1, as_json: JsonOpt = False) -> None:
     """Fetch the proof of bid BID of round ROUND from the chain and verify it locally.
 
-    Writes snarkjs's files (`snarkjs groth16 verify vk.json public.json proof.json` accepts them)
-    and checks them against the circuit's verification key. Exit 1 if a proof does not verify.
+    Circuit markets: writes snarkjs's files (`snarkjs groth16 verify vk.json public.json
+    proof.json` accepts them) and checks them against the circuit's verification key.
+    Proof-of-work markets: the accepted nonce, checked against the work rule; --out writes it as
+    proof.bin, as `request --out` does. Exit 1 if a proof does not verify.
     """
     import json
     import shutil
@@ -210,6 +212,8 @@ def requester_proof(round: Annotated[int, typer.Argument(help="The round of your
 
     def run() -> bool:
         s = _session(rpc, market, needs_key=False, from_block=from_block)
+        if not s.market.circuit_tasks:
+            return _work_proofs(s, round, bid, out, as_json)
         proofs = delivered_proofs(s.market, round, bid, s.from_block)
         if not proofs:
             raise ConfigError(f"no proof of bid {bid} in round {round} yet: the prover has until "
@@ -233,9 +237,47 @@ def requester_proof(round: Annotated[int, typer.Argument(help="The round of your
             lines.append(f"job {p.job_index} ({p.circuit.name}): proof "
                          f"{'verifies' if p.verified else 'DOES NOT VERIFY'} against the "
                          f"circuit's key; outputs {', '.join(outputs)}"
-                         + (f"; files in {where}" if where else ""))
+                         + (f"; files in {where}; check them yourself: {SNARKJS_CHECK} "
+                            f"(in {where})" if where else
+                            "; --out DIR writes proof.json, public.json and vk.json"))
         _emit(as_json, {"round": round, "bid": bid, "proofs": data}, lines)
         return all(p.verified for p in proofs)
 
     if not guarded(run):
         raise typer.Exit(1)
+
+
+SNARKJS_CHECK = "npx snarkjs groth16 verify vk.json public.json proof.json"
+
+
+def _work_proofs(s: Any, round: int, bid: int, out: str | None, as_json: bool) -> bool:
+    """``requester proof`` on a proof-of-work market: the accepted nonce of each job, checked
+    against the work rule here; ``--out`` writes it as ``proof.bin`` (what ``request --out``
+    writes)."""
+    from pathlib import Path
+
+    from bridge.client.tasks import delivered_work
+
+    works = delivered_work(s.market, round, bid, s.from_block)
+    if not works:
+        raise ConfigError(f"no proof of bid {bid} in round {round} yet: the prover has until "
+                          "the proof deadline (see `bridge round show`), after which the job "
+                          "can be slashed and your charge refunded")
+    lines, data = [], []
+    for w in works:
+        where = None
+        if out is not None:
+            d = Path(out) if len(works) == 1 else Path(out) / f"job-{w.job_index}"
+            d.mkdir(parents=True, exist_ok=True)
+            (d / "proof.bin").write_bytes(w.nonce)
+            where = str(d / "proof.bin")
+        data.append({"job": w.job_index, "kind": "pow", "nonce": "0x" + w.nonce.hex(),
+                     "difficulty_bits": w.difficulty_bits, "verified": w.verified,
+                     "prover": w.prover, "task": "0x" + w.task.hex(), "tx": w.tx,
+                     "file": where})
+        lines.append(f"job {w.job_index} (proof of work): nonce 0x{w.nonce.hex()} "
+                     f"{'meets' if w.verified else 'DOES NOT MEET'} the {w.difficulty_bits}-bit "
+                     f"work rule for prover {w.prover}"
+                     + (f"; written to {where}" if where else "; --out DIR writes it as proof.bin"))
+    _emit(as_json, {"round": round, "bid": bid, "proofs": data}, lines)
+    return all(w.verified for w in works)

@@ -66,8 +66,9 @@ def round_show(round: Annotated[int | None, typer.Argument()] = None,
                                 "proof_deadline": prove_by, "bids": info.bid_count,
                                 "asks": info.ask_count, "mechanism": m.params.mechanism}
         lines = [f"round {r} ({m.params.mechanism}): {phase}",
-                 f"commits {_when(opens)} to {_when(closes)}, settle by {_when(settle_by)}"
-                 + (f", prove by {_when(prove_by)}" if prove_by else ""),
+                 f"commits {_when(opens, now)} to {_when(closes, now)}, settle by "
+                 f"{_when(settle_by, now)}"
+                 + (f", prove by {_when(prove_by, now)}" if prove_by else ""),
                  f"{info.bid_count} sealed bids, {info.ask_count} sealed asks"]
         if m.params.mechanism == "fixedprice":
             price = _prices(m, r, s.from_block)
