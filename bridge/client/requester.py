@@ -287,24 +287,7 @@ class Requester:
             time.sleep(self.poll_interval)
 
     def _lost_reason(self, r: int, index: int) -> str:
-        record = read_settlement(self.market, r, self.from_block, decode=True)
-        if record is not None and index < len(record.bids) and not record.bids[index].valid:
-            reason = decode_evidence(record.bids[index].evidence).reason.label
-            return f"the keeper marked it invalid ({reason}; see `bridge requester status`)"
-        if self.market.params.mechanism == "fixedprice":
-            price = format_wei(self.market.round_price(r))
-            if record is not None and record.jobs:
-                return (f"rationed: the units offered at or below the posted {price} per unit "
-                        "went to bids ranked ahead of yours (escrow returned)")
-            return (f"the round did not trade (escrow returned): no ask at or below the posted "
-                    f"{price} per unit had room for a bid")
-        if record is not None and record.jobs:
-            return "outbid: higher bids took the units sold this round (escrow returned)"
-        if self.market.params.mechanism == "proofphi":
-            return ("the round did not trade (escrow returned): Prooφ needs at least two valid "
-                    "asks and more valid bids than the cheapest ask's capacity")
-        return ("the round did not trade (escrow returned): no bid and ask pair cleared after "
-                "DARA's trade reduction")
+        return lost_reason(self.market, r, index, self.from_block)
 
     def _await_proof(self, r: int, index: int, job: Any, attempt: int, started: float,
                      deadline: float, out: Path | None) -> RequestResult:
@@ -363,3 +346,25 @@ class Requester:
             return w.nonce, files
         raise BridgeError(f"job {job.job_index} of round {r} is resolved but no ProofAccepted "
                           f"log is at or after block {self.from_block}")
+
+
+def lost_reason(market: Market, r: int, index: int, from_block: int) -> str:
+    """Why bid ``index`` of settled round ``r`` got no job, in one sentence."""
+    record = read_settlement(market, r, from_block, decode=True)
+    if record is not None and index < len(record.bids) and not record.bids[index].valid:
+        reason = decode_evidence(record.bids[index].evidence).reason.label
+        return f"the keeper marked it invalid ({reason}; see `bridge requester status`)"
+    if market.params.mechanism == "fixedprice":
+        price = format_wei(market.round_price(r))
+        if record is not None and record.jobs:
+            return (f"rationed: the units offered at or below the posted {price} per unit "
+                    "went to bids ranked ahead of yours (escrow returned)")
+        return (f"the round did not trade (escrow returned): no ask at or below the posted "
+                f"{price} per unit had room for a bid")
+    if record is not None and record.jobs:
+        return "outbid: higher bids took the units sold this round (escrow returned)"
+    if market.params.mechanism == "proofphi":
+        return ("the round did not trade (escrow returned): Prooφ needs at least two valid "
+                "asks and more valid bids than the cheapest ask's capacity")
+    return ("the round did not trade (escrow returned): no bid and ask pair cleared after "
+            "DARA's trade reduction")

@@ -37,7 +37,7 @@ from bridge.client.salts import SaltStore
 from bridge.errors import SettlementRejected
 from bridge.keeper.config import KeeperConfig
 from bridge.keeper.daemon import Keeper
-from bridge.units import format_wei
+from bridge.units import format_time, format_wei
 
 GWEI = 10**9
 ETHER = 10**18
@@ -121,7 +121,10 @@ def run(d: Deployed, key: LocalAccount | None, *args: str, **env: str | None) ->
     return runner.invoke(app, list(args), env=d.env(key, **env))
 
 
-def utc(ts: int) -> str:
+def utc(ts: int, now: int | None = None) -> str:
+    """A timestamp as the CLI prints it: UTC, and with ``now`` (the chain's time) how far."""
+    if now is not None:
+        return format_time(ts, now)
     return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(ts))
 
 
@@ -264,9 +267,10 @@ def test_a_whole_round_runs_through_the_cli_with_the_real_keeper(tmp_path: Path)
         r, "accepting commitments", 5, 4)
     assert shown["closes_at"] == m.params.closes_at(r)
     opens, closes, settle_by, _ = m.round_times(r)
+    now = m.chain_time()
     assert ok(run(d, None, "round", "show", **base)).splitlines() == [
         f"round {r} (proofphi): accepting commitments",
-        f"commits {utc(opens)} to {utc(closes)}, settle by {utc(settle_by)}",
+        f"commits {utc(opens, now)} to {utc(closes, now)}, settle by {utc(settle_by, now)}",
         "5 sealed bids, 4 sealed asks"]
     assert as_json(run(d, None, "round", "show", str(r + 1), "--json", **base))["phase"] == \
         "not open yet"
@@ -303,9 +307,10 @@ def test_a_whole_round_runs_through_the_cli_with_the_real_keeper(tmp_path: Path)
         assert (job["round"], job["bid"], job["payment"], job["deadline"], job["state"]) == (
             r, 0, 70 * GWEI, deadline, "open")
         assert job["requester"] == r1.address
+        now = m.chain_time()
         out = ok(run(d, None, "prover", "jobs", **p1_env))
         assert out.strip() == (f"round {r} bid 0 (job 0): 1 unit, pays 70 gwei, "
-                               f"prove by {utc(deadline)} — open")
+                               f"prove by {utc(deadline, now)} — open")
         assert ok(run(d, p4, "prover", "jobs", **base)).strip() == "no jobs awaiting proof"
 
         # refused: a job that is not yours
@@ -384,7 +389,9 @@ def test_a_whole_round_runs_through_the_cli_with_the_real_keeper(tmp_path: Path)
         (80 * GWEI, REFUND_CAP)]
     assert st2["free"] == m.balance_of(r2.address) == ETHER + REFUND_CAP
     out = ok(run(d, r2, "requester", "status", **base)).splitlines()
-    assert out[1] == f"round {r} bid 1: escrow 90 gwei — won, charged 80 gwei, refunded 10 gwei"
+    assert out[1] == (f"round {r} bid 1: escrow 90 gwei — won, charged 80 gwei, refunded 10 gwei"
+                      "; slashed: job 1's prover missed its deadline; you got the charge back "
+                      "(80 gwei) plus 200 gwei compensation from its collateral")
     assert out[2] == (f"round {r} job 1: prover missed the deadline; refunded 80 gwei + "
                       "compensation 200 gwei")
     st4 = as_json(run(d, r4, "requester", "status", "--json", **base))
@@ -396,9 +403,20 @@ def test_a_whole_round_runs_through_the_cli_with_the_real_keeper(tmp_path: Path)
         "returned (1 wei forfeited to the keeper): your bid was invalid: undecryptable — the "
         "keeper's evidence confirms it")
     assert [(b["valid"], b["value"]) for b in st1["bids"]] == [(True, 100 * GWEI)]
+    # each bid's whole life: proven (where the proof is, how to fetch and check it), slashed
+    assert [(b["stage"], [j["state"] for j in b["jobs"]]) for b in st1["bids"]] == [
+        ("proven", ["proven"])]
+    assert [(b["stage"], [j["state"] for j in b["jobs"]]) for b in st2["bids"]] == [
+        ("slashed", ["slashed"])]
+    proven = ok(run(d, r1, "requester", "status", **base)).splitlines()[1]
+    assert proven.startswith(f"round {r} bid 0: escrow 120 gwei — won, charged 80 gwei, "
+                             f"refunded 40 gwei; proven: job 0 by {p1_address} (tx 0x"), proven
+    assert proven.endswith(f"`bridge requester proof {r} 0 --out DIR` checks the nonce and "
+                           "writes it as DIR/proof.bin"), proven
     out = ok(run(d, r3, "requester", "status", **base)).splitlines()
     assert out == [f"requester {r3.address}: free balance 1 ether",
-                   f"round {r} bid 2: escrow 80 gwei — not allocated, escrow 80 gwei returned"]
+                   f"round {r} bid 2: escrow 80 gwei — not allocated, escrow 80 gwei returned: "
+                   "outbid: higher bids took the units sold this round"]
 
     # withdrawals: the prover takes its free collateral, requesters their balances
     w3 = d.chain.w3
