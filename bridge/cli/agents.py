@@ -103,7 +103,9 @@ def requester_request(
     retries: Annotated[int, typer.Option(
         "--retries", min=0, help="Re-bid in the next round up to N times after a loss.")] = 0,
     out: Annotated[str | None, typer.Option(
-        "--out", help="Directory to write the checked proof to.")] = None,
+        "--out", help="Directory to write the checked proof to: proof.json and public.json "
+                       "(circuit markets) or proof.bin, the nonce (proof of work); "
+                       "`requester proof` writes the same.")] = None,
     timeout: Annotated[float, typer.Option("--timeout", help="Give up after S seconds.")
                        ] = 3600.0,
     rpc: RpcOpt = "http://127.0.0.1:8545", market: MarketOpt = "", keystore: KeystoreOpt = "",
