@@ -784,8 +784,9 @@ def test_dara_ask_may_offer_part_of_its_capacity(tmp_path: Path) -> None:
     assert (bid["quantity"], bid["task"], bid["escrow"]) == (3, "0x" + "ab" * 32, 10 * GWEI)
     # a market named by address: the log search starts at its deployment block, found on chain
     status = as_json(run(d, q, "requester", "status", "--json"))
-    assert [(b["index"], b["escrow"], b["status"]) for b in status["bids"]] == [
-        (0, 10 * GWEI, "pending")]
+    assert [(b["index"], b["escrow"], b["stage"]) for b in status["bids"]] == [
+        (0, 10 * GWEI, "sealed")]
+    assert status["bids"][0]["status"].startswith("sealed; the round takes bids until ")
     assert status["free"] == ETHER - 10 * GWEI
     # logs are read in bounded block ranges: any range size gives the same events
     everything = event_logs(d.market, "BidCommitted", d.block)
@@ -841,3 +842,12 @@ def test_the_installed_command_runs_offline_checks_in_its_own_process(tmp_path: 
     assert (far.returncode, far.stderr) == (
         1, "error: cannot reach a node at http://127.0.0.1:9: start it or fix --rpc / "
            "BRIDGE_RPC\n")
+
+
+def test_a_proofphi_bid_needs_no_size(mkt: Deployed) -> None:
+    """Issue 22 item 10: every Prooφ task is one unit, so `requester bid` without --size bids
+    one unit instead of demanding the flag."""
+    q = requester_with_deposit(mkt, ETHER)
+    bid = as_json(run(mkt, q, "requester", "bid", "--value", "5gwei", "--escrow", "5gwei",
+                      "--task", "no size", "--json"))
+    assert (bid["quantity"], bid["price"]) == (1, 5 * GWEI)
