@@ -8,6 +8,8 @@ are refused with the list of valid ones. Table-valued fields (``dict``) come fro
 
 from __future__ import annotations
 
+import json
+import os
 import tomllib
 from dataclasses import fields, replace
 from pathlib import Path
@@ -101,3 +103,40 @@ def load_layered(cls: type[T], path: str | None, env_prefix: str, env: dict[str,
             raise ConfigError(f"unknown setting {name!r}")
         values[name] = coerce(name, raw, types[name])
     return replace(cls(), **values)  # type: ignore[type-var]
+
+
+# ------------------------------------------------------------------------------------- devnet
+DEVNET_DIR = ".devnet"
+"""``bridge devnet``'s default working directory (relative to where it runs): the deployment
+record lands in ``.devnet/deployments/31337/market.json``, the same path every run."""
+DEVNET_CHAIN_ID = 31337
+"""The devnet's chain id on both chains (eth-tester and anvil), as anvil and hardhat use."""
+DEVNET_POINTER = "devnet.json"
+
+
+def bridge_home() -> Path:
+    """``$BRIDGE_HOME``, else ``~/.bridge``: the user's sealed-bid records and devnet pointer."""
+    return Path(os.environ.get("BRIDGE_HOME") or Path.home() / ".bridge")
+
+
+def running_devnet() -> dict[str, Any] | None:
+    """The devnet running on this machine (its URL and deployment file, from the pointer
+    ``bridge devnet`` writes in :func:`bridge_home`), or None if none runs."""
+    try:
+        info = json.loads((bridge_home() / DEVNET_POINTER).read_text())
+        os.kill(int(info["pid"]), 0)  # still alive?
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return info if isinstance(info, dict) else None
+
+
+def missing_market_file(path: str) -> str:
+    """The one line for a market file that does not exist: the running devnet's file when a
+    devnet runs, else how to make one."""
+    dev = running_devnet()
+    if dev is not None:
+        return (f"market file {path!r} does not exist; the devnet running at {dev['url']} "
+                f"wrote {dev['deployment']}: use that (market = \"{dev['deployment']}\")")
+    return (f"market file {path!r} does not exist: start `bridge devnet` (it writes "
+            f"{DEVNET_DIR}/deployments/{DEVNET_CHAIN_ID}/market.json) or run `bridge deploy` "
+            "(deployments/<chain-id>/market.json), or give the market's address")

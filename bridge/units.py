@@ -1,8 +1,16 @@
-"""Amounts as people type them: ``1.5ether``, ``20gwei``, ``1000`` (wei), parsed exactly."""
+"""Amounts and times for people: one parser and one formatter, used by the CLI, the agents' and
+the keeper's logs.
+
+Amounts are typed as ``1.5ether``, ``20gwei``, ``1000`` (wei) and parsed exactly; they are shown
+as gwei or ether, exactly (:func:`format_wei`), with the integer wei appended where someone may
+need to type or compare it (``exact=True``). Times are chain timestamps shown in UTC with how far
+they are from now (:func:`format_time`: ``2026-12-04 05:40:10 UTC (in 2m 10s)``).
+"""
 
 from __future__ import annotations
 
 import re
+import time
 from decimal import Decimal, InvalidOperation
 
 from bridge.errors import InvalidInput
@@ -32,10 +40,57 @@ def parse_amount(text: str, *, name: str = "amount") -> int:
     return int(value)
 
 
-def format_wei(wei: int) -> str:
-    """A short human form, exact: ``1.5 ether``, ``100.58243385 gwei`` or ``123 wei``."""
+def format_wei(wei: int, *, exact: bool = False) -> str:
+    """A short human form, exact: ``1.5 ether``, ``100.58243385 gwei`` or ``123 wei``.
+
+    Ether from 0.001 ether, gwei from 0.001 gwei, wei below. ``exact``: append the integer wei
+    when the form has another unit (``90 gwei (90000000000 wei)``), for amounts a user may type
+    back or compare with a contract's."""
     for unit, floor in (("ether", 10**15), ("gwei", 10**6)):
         if abs(wei) >= floor:
             text = format((Decimal(wei) / UNITS[unit]).normalize(), "f")
-            return f"{text} {unit}"
+            return f"{text} {unit}" + (f" ({wei} wei)" if exact else "")
     return f"{wei} wei"
+
+
+_SPANS = (("d", 86_400), ("h", 3_600), ("m", 60), ("s", 1))
+
+
+def format_duration(seconds: int) -> str:
+    """``2m 10s``, ``1h 5m``, ``3d 2h``, ``45s``, ``0s``: the largest unit and the next one (when
+    not zero); smaller parts are dropped (floor). Negative spans get a minus sign."""
+    seconds = int(seconds)
+    if seconds < 0:
+        return "-" + format_duration(-seconds)
+    for i, (unit, size) in enumerate(_SPANS):
+        if seconds >= size:
+            text = f"{seconds // size}{unit}"
+            if i + 1 < len(_SPANS):
+                nxt, nsize = _SPANS[i + 1]
+                rest = seconds % size // nsize
+                if rest:
+                    text += f" {rest}{nxt}"
+            return text
+    return "0s"
+
+
+def format_relative(ts: int, now: int | None = None) -> str:
+    """``in 2m 10s``, ``2m 10s ago`` or ``now`` for timestamp ``ts`` seen at ``now`` (default:
+    the wall clock)."""
+    now = int(time.time()) if now is None else int(now)
+    delta = int(ts) - now
+    if delta == 0:
+        return "now"
+    return f"in {format_duration(delta)}" if delta > 0 else f"{format_duration(-delta)} ago"
+
+
+def format_time(ts: int, now: int | None = None) -> str:
+    """A timestamp in UTC with its distance from ``now``:
+    ``2026-12-04 05:40:10 UTC (in 2m 10s)``."""
+    when = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(int(ts)))
+    return f"{when} ({format_relative(ts, now)})"
+
+
+def plural(n: int, word: str, many: str = "") -> str:
+    """``1 job``, ``2 jobs``, ``0 jobs`` (``many``: an irregular plural)."""
+    return f"{n} {word}" if n == 1 else f"{n} {many or word + 's'}"

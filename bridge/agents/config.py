@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bridge.config import load_layered
+from bridge.config import load_layered, missing_market_file
 from bridge.errors import ConfigError, InvalidInput
 from bridge.units import parse_amount
 
@@ -84,8 +84,7 @@ class ProverAgentConfig:
             raise ConfigError("market is not set: give the market address (0x…) or its "
                               "deployment file (market = \"deployments/<chain>/market.json\")")
         if not self.market.startswith("0x") and not Path(self.market).is_file():
-            raise ConfigError(f"market file {self.market!r} does not exist: run `bridge deploy` "
-                              "or give the address")
+            raise ConfigError(missing_market_file(self.market))
         if not self.cost_per_unit:
             raise ConfigError("cost_per_unit is not set: put your cost of proving one unit "
                               "(e.g. cost_per_unit = \"60gwei\") in the config")

@@ -46,7 +46,7 @@ from bridge.client.tasks import backend_for, registered, task_inputs
 from bridge.errors import BridgeError, ChainError, ConfigError
 from bridge.keys import same_address
 from bridge.proving import SNARKJS, CommandBackend, Groth16Backend, PowBackend, ProvingBackend
-from bridge.units import format_wei
+from bridge.units import format_duration, format_time, format_wei
 
 log = logging.getLogger(__name__)
 
@@ -147,11 +147,13 @@ class ProverAgent:
         budget = info["collateral"] + self.cfg.max_stake_wei
         if need > budget:
             raise StartRefused(
-                f"capacity {self.cfg.capacity} needs {need} wei of collateral (refund cap "
-                f"{params.refund_cap} per unit, plus the invalid-ask deposit "
-                f"{params.min_escrow}); you hold {info['collateral']} and max_stake "
-                f"lets the agent add {self.cfg.max_stake_wei}: stake {need - budget} more "
-                "(`bridge prover stake`), raise max_stake, or lower capacity")
+                f"capacity {self.cfg.capacity} needs {format_wei(need)} of collateral (the "
+                f"refund cap {format_wei(params.refund_cap)} per unit, what a requester is "
+                "refunded from it if a proof is missed, plus the invalid-ask deposit "
+                f"{format_wei(params.min_escrow)}); you hold {format_wei(info['collateral'])} "
+                f"and max_stake lets the agent add {format_wei(self.cfg.max_stake_wei)}: stake "
+                f"{format_wei(need - budget, exact=True)} more (`bridge prover stake`), raise "
+                "max_stake, or lower capacity")
 
     def _resolve_backends(self) -> None:
         configured = dict(self.cfg.backends)
@@ -208,8 +210,8 @@ class ProverAgent:
                                      self.cfg.metrics_port,
                                      stale_after=max(60.0, 10 * self.cfg.poll_interval)).start()
             self.http.status.update({"market": self.market.address, "prover": self.address})
-        log.info("prover agent %s on market %s: cost %s wei/unit, capacity %s%s", self.address,
-                 self.market.address, self.cfg.cost_wei, self.cfg.capacity,
+        log.info("prover agent %s on market %s: cost %s per unit, capacity %s%s", self.address,
+                 self.market.address, format_wei(self.cfg.cost_wei), self.cfg.capacity,
                  " (draining)" if self.drain else "")
         try:
             while not self.stop_event.is_set():
@@ -282,8 +284,9 @@ class ProverAgent:
             return  # wait for the previous ask to settle (frees collateral, allows withdrawals)
         need = self.participant.ask_collateral(r, info["capacity"])[0]
         if info["collateral"] < need and not self._top_up(need - info["collateral"]):
-            log.warning("round %s: skipping the ask: it needs %s wei of collateral, %s held and "
-                        "max_stake allows no more", r, need, info["collateral"])
+            log.warning("round %s: skipping the ask: it needs %s of collateral, %s held and "
+                        "max_stake allows no more", r, format_wei(need),
+                        format_wei(info["collateral"]))
             return
         try:
             self.participant.ask(cost=self.cfg.cost_wei, round=r)
@@ -301,8 +304,8 @@ class ProverAgent:
         if params.mechanism == "fixedprice":
             self._log_against_price(r, info["capacity"])
         else:
-            log.info("round %s: asked %s units at %s wei/unit", r, info["capacity"],
-                     self.cfg.cost_wei)
+            log.info("round %s: asked %s units at %s per unit", r, info["capacity"],
+                     format_wei(self.cfg.cost_wei))
 
     def _log_against_price(self, r: int, units: int) -> None:
         """fixedprice: the ask (at the true cost, whatever the price) next to the round's posted
@@ -322,8 +325,8 @@ class ProverAgent:
             return False
         self.participant.stake(amount)
         self.store.put("staked_by_agent", str(staked + amount))
-        log.info("staked %s wei more collateral (%s by the agent in all)", amount,
-                 staked + amount)
+        log.info("staked %s more collateral (%s by the agent in all)", format_wei(amount),
+                 format_wei(staked + amount))
         return True
 
     def adjust_capacity(self) -> None:
@@ -341,8 +344,8 @@ class ProverAgent:
             target = max(min(target, ref * factor), -(-ref // factor))
         need = params.refund_cap * target
         if info["collateral"] < need and not self._top_up(need - info["collateral"]):
-            log.warning("capacity %s needs %s wei of collateral; %s held", target, need,
-                        info["collateral"])
+            log.warning("capacity %s needs %s of collateral; %s held", target,
+                        format_wei(need), format_wei(info["collateral"]))
             return
         try:
             self.participant.set_capacity(target)
@@ -360,7 +363,7 @@ class ProverAgent:
         free = self.participant.free_collateral() - self.market.params.min_escrow
         if free > threshold:
             self.participant.withdraw_collateral(free)
-            log.info("withdrew %s wei of free collateral", free)
+            log.info("withdrew %s of free collateral", format_wei(free))
 
     def drain_step(self) -> bool:
         info = self.market.prover_info(self.address)
@@ -375,7 +378,7 @@ class ProverAgent:
             return False
         if self.market.prover_info(self.address)["collateral"] > 0:
             amount = self.participant.withdraw_collateral()
-            log.info("draining: withdrew %s wei of collateral", amount)
+            log.info("draining: withdrew %s of collateral", format_wei(amount))
         log.info("drained: no asks, no jobs, no collateral left in the market")
         return True
 
@@ -414,8 +417,9 @@ class ProverAgent:
                 if self.store.add_job(r, j.job_index, j.bid_index, j.task, j.units, j.payment,
                                       j.proof_deadline, now):
                     self.metrics.units_sold.inc(j.units)
-                    log.info("round %s: job %s (%s units, %s wei) due at %s", r, j.job_index,
-                             j.units, j.payment, j.proof_deadline)
+                    log.info("round %s: job %s (%s units, %s) due %s", r, j.job_index,
+                             j.units, format_wei(j.payment),
+                             format_time(j.proof_deadline, int(now)))
             self.store.mark_scanned(r)
 
     def _view(self, row: JobRow) -> JobView:
@@ -506,8 +510,8 @@ class ProverAgent:
         self.metrics.jobs.labels("proven").inc()
         self.metrics.deadline_slack.observe(max(row.deadline - now, 0))
         self.metrics.earnings.inc(int(row.payment))
-        log.info("round %s job %s: proven, %ss before the deadline; paid %s wei", row.round,
-                 row.job_index, row.deadline - now, row.payment)
+        log.info("round %s job %s: proven %s before the deadline; paid %s", row.round,
+                 row.job_index, format_duration(row.deadline - now), format_wei(int(row.payment)))
 
     def expire(self) -> None:
         """Jobs past their deadline unproven: ``missed`` (the keeper slashes them), then

@@ -130,6 +130,17 @@ def market_abi() -> list[dict[str, Any]]:
     return abi
 
 
+def answers(w3: Web3, address: str, signature: str) -> bool:
+    """Whether the contract at ``address`` answers the argument-free view ``signature`` (e.g.
+    ``"mechanism()"``) with at least one word: how to tell which contract an address holds."""
+    try:
+        out = w3.eth.call({"to": Web3.to_checksum_address(address),
+                           "data": "0x" + function_signature_to_4byte_selector(signature).hex()})  # type: ignore[typeddict-item]
+    except Exception:  # a revert, or a node that refuses the call: not this contract
+        return False
+    return len(out) >= 32
+
+
 class Market:
     """A deployed market at ``address`` on ``w3``."""
 
@@ -153,10 +164,18 @@ class Market:
         return decode_revert(self.abi, data)
 
     def check_code(self) -> None:
-        """Raise :class:`ChainError` if no contract code is at the address."""
+        """Raise :class:`ChainError` if no contract code is at the address, or if the contract
+        there is not a sealed-bid market (the verifier's address, a posted-price market)."""
         if len(self.w3.eth.get_code(self.address)) == 0:
             raise ChainError(f"no contract code at {self.address} on chain "
                              f"{self.w3.eth.chain_id}: wrong --market address or wrong chain")
+        if not answers(self.w3, self.address, "mechanism()"):
+            kind = ("a posted-price market: use `bridge posted-price …` with it"
+                    if answers(self.w3, self.address, "bond()") else
+                    "another contract (the verifier's? a registry's?)")
+            raise ChainError(f"the contract at {self.address} is not a sealed-bid market, it is "
+                             f"{kind}; pass the market's address or its deployment file "
+                             "(deployments/<chain-id>/market.json) as --market")
 
     @property
     def params(self) -> MarketParams:

@@ -24,6 +24,7 @@ from web3.contract import Contract
 
 from bridge.chain.artifacts import load_artifact
 from bridge.chain.deploy import deploy
+from bridge.chain.market import answers
 from bridge.chain.revert import decode_revert
 from bridge.errors import BridgeError, ChainError, InvalidInput
 from bridge.mechanisms.posted_price import Book, Market, Node, Proposal, Request
@@ -258,6 +259,11 @@ class PostedPriceMarket:
         """Raise :class:`ChainError` if no contract code is at the address."""
         if len(self.w3.eth.get_code(self.address)) == 0:
             raise ChainError(f"no contract code at {self.address}: wrong --market or chain")
+        if not answers(self.w3, self.address, "bond()"):
+            kind = ("a sealed-bid market: use `bridge requester …` / `bridge prover …` with it"
+                    if answers(self.w3, self.address, "mechanism()") else "another contract")
+            raise ChainError(f"the contract at {self.address} is not a posted-price market, it "
+                             f"is {kind}; pass the PostedPriceMarket's address as --market")
 
     def tx(self, fn: str, *args: Any, value: int = 0) -> dict[str, Any]:
         """A transaction dict (to, data, value) for :class:`~bridge.chain.sender.TxSender`."""

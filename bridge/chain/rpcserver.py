@@ -9,19 +9,25 @@ and hardhat, so the same test code runs against either:
 - ``evm_snapshot()`` / ``evm_revert(id)``;
 - ``anvil_setBalance(address, wei)`` is not offered (fund from the dev accounts instead).
 
+It answers the browser's CORS preflight (``OPTIONS``) and marks every answer
+``Access-Control-Allow-Origin: *``, as anvil does, so a web page on another origin can use it.
+
 One lock serialises requests: eth-tester is not thread-safe.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import threading
 from collections.abc import Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from eth_tester.exceptions import TransactionFailed
 from hexbytes import HexBytes
 from web3 import Web3
+from web3.exceptions import ContractLogicError
 
 from bridge.chain.tester import TesterChain
 
@@ -52,6 +58,22 @@ class RpcServer:
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
+            def _cors(self) -> None:
+                # a page on another origin (the web app, a dapp on localhost) may call the node,
+                # as anvil and hardhat allow
+                self.send_header("Access-Control-Allow-Origin", "*")
+                self.send_header("Access-Control-Allow-Methods", "POST, OPTIONS")
+                self.send_header("Access-Control-Allow-Headers",
+                                 self.headers.get("Access-Control-Request-Headers")
+                                 or "Content-Type")
+                self.send_header("Access-Control-Max-Age", "600")
+
+            def do_OPTIONS(self) -> None:  # the browser's CORS preflight
+                self.send_response(204)
+                self._cors()
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length", "0"))
                 try:
@@ -66,6 +88,7 @@ class RpcServer:
                         body = outer.handle(request)
                 raw = json.dumps(body).encode()
                 self.send_response(200)
+                self._cors()
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(raw)))
                 self.end_headers()
@@ -118,7 +141,8 @@ class RpcServer:
         except Exception as exc:  # the node's error, as a JSON-RPC error with revert data
             error: dict[str, Any] = {"code": -32000, "message": str(exc)}
             data = getattr(exc, "data", None)
-            if data is None and exc.args and isinstance(exc.args[0], bytes | str):
+            if data is None and isinstance(exc, TransactionFailed | ContractLogicError) \
+                    and exc.args and isinstance(exc.args[0], bytes | str):
                 from bridge.chain.revert import revert_data
 
                 raw = revert_data(exc)
@@ -162,6 +186,7 @@ class RpcServer:
             self.chain.revert(int(sid, 16) if isinstance(sid, str) else int(sid))
             return True
         w3: Web3 = self.chain.w3
+        params = [_checksummed(p, top=True) for p in params]
         # through web3's eth-tester middleware, which reads RPC-form parameters
         response = w3.manager._make_request(method, params)  # type: ignore[arg-type]
         if "error" in response:
@@ -169,6 +194,29 @@ class RpcServer:
             raise _NodeError(error.get("message", str(error)) if isinstance(error, dict)
                              else str(error), error)
         return response.get("result")
+
+
+_ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
+_ADDRESS_KEYS = ("from", "to", "address")
+
+
+def _checksummed(value: Any, top: bool = False) -> Any:
+    """Addresses in ``value`` checksummed, as web3's validation wants and nodes do not: a wallet
+    sends them in lowercase (anvil's and MetaMask's accounts are). Positional parameters that are
+    addresses, and the ``from``/``to``/``address`` fields of objects."""
+    if isinstance(value, str):
+        return Web3.to_checksum_address(value) if top and _ADDRESS.match(value) else value
+    if isinstance(value, dict):
+        out = dict(value)
+        for key in _ADDRESS_KEYS:
+            v = out.get(key)
+            if isinstance(v, str) and _ADDRESS.match(v):
+                out[key] = Web3.to_checksum_address(v)
+            elif isinstance(v, list):
+                out[key] = [Web3.to_checksum_address(a) if isinstance(a, str) and _ADDRESS.match(a)
+                            else a for a in v]
+        return out
+    return value
 
 
 class _NodeError(Exception):

@@ -40,11 +40,18 @@ class LockedTesterProvider(EthereumTesterProvider):
     """eth-tester is not thread-safe: every request (and :class:`TesterChain`'s time moves) holds
     one lock, so a keeper thread and a test can share the chain."""
 
-    def __init__(self, tester: EthereumTester, lock: threading.RLock) -> None:
+    def __init__(self, tester: EthereumTester, lock: threading.RLock,
+                 chain_id: int | None = None) -> None:
         super().__init__(tester)
         self.lock = lock
+        self.chain_id = chain_id
+        """Answered for ``eth_chainId`` / ``net_version`` (web3's tester provider hard-codes
+        eth-tester's default, 131277322940537, whatever the chain signs with)."""
 
     def make_request(self, method: Any, params: Any) -> Any:
+        if self.chain_id is not None and method in ("eth_chainId", "net_version"):
+            value = hex(self.chain_id) if method == "eth_chainId" else str(self.chain_id)
+            return {"jsonrpc": "2.0", "id": 0, "result": value}
         with self.lock:
             return super().make_request(method, params)
 
@@ -100,14 +107,33 @@ class TesterChain:
             self.tester.revert_to_snapshot(snapshot_id)
 
 
-def make_tester_chain(accounts: int = 10, balance_wei: int = 10**24) -> TesterChain:
-    """A fresh chain with ``accounts`` unlocked accounts holding ``balance_wei`` each."""
+def make_tester_chain(accounts: int = 10, balance_wei: int = 10**24, *,
+                      keys: list[bytes] | None = None, chain_id: int | None = None
+                      ) -> TesterChain:
+    """A fresh chain with ``accounts`` unlocked accounts holding ``balance_wei`` each.
+
+    ``keys``: the unlocked accounts are these private keys' (funded at genesis, so
+    ``eth_accounts`` lists them and ``eth_sendTransaction`` from them works) instead of
+    eth-tester's built-in test keys. ``chain_id``: the id transactions are signed for and
+    ``eth_chainId`` answers (default: eth-tester's 131277322940537)."""
+    from eth_keys import keys as eth_keys
+    from eth_tester.backends.pyevm.main import generate_genesis_state_for_keys
+
     genesis = PyEVMBackend.generate_genesis_params(overrides={"gas_limit": 60_000_000})
-    state = PyEVMBackend.generate_genesis_state(num_accounts=accounts)
+    if keys is not None:
+        private = [eth_keys.PrivateKey(k) for k in keys]
+        state = generate_genesis_state_for_keys(private)
+    else:
+        state = PyEVMBackend.generate_genesis_state(num_accounts=accounts)
     for entry in state.values():
         entry["balance"] = balance_wei
     backend = PyEVMBackend(genesis_parameters=genesis, genesis_state=state)
+    if keys is not None:
+        backend.account_keys = tuple(private)  # unlocked: eth-tester signs for them
+    if chain_id is not None:
+        # the chain class is made per backend (setup_tester_chain), so this is this chain's id
+        type(backend.chain).chain_id = chain_id
     tester = EthereumTester(backend)
     lock = threading.RLock()
-    w3 = Web3(LockedTesterProvider(tester, lock))
+    w3 = Web3(LockedTesterProvider(tester, lock, chain_id))
     return TesterChain(w3=w3, tester=tester, accounts=list(w3.eth.accounts), lock=lock)

@@ -23,6 +23,7 @@ from bridge.cli.common import (
     guarded,
 )
 from bridge.errors import BridgeError, ConfigError
+from bridge.units import format_duration, format_wei, plural
 
 
 @prover_app.command("run")
@@ -102,7 +103,9 @@ def requester_request(
     retries: Annotated[int, typer.Option(
         "--retries", min=0, help="Re-bid in the next round up to N times after a loss.")] = 0,
     out: Annotated[str | None, typer.Option(
-        "--out", help="Directory to write the checked proof to.")] = None,
+        "--out", help="Directory to write the checked proof to: proof.json and public.json "
+                       "(circuit markets) or proof.bin, the nonce (proof of work); "
+                       "`requester proof` writes the same.")] = None,
     timeout: Annotated[float, typer.Option("--timeout", help="Give up after S seconds.")
                        ] = 3600.0,
     rpc: RpcOpt = "http://127.0.0.1:8545", market: MarketOpt = "", keystore: KeystoreOpt = "",
@@ -137,13 +140,15 @@ def requester_request(
         result = req.request(value=wei, escrow=locked, circuit=circuit, inputs=values,
                              task=task_word, retries=retries, out=Path(out) if out else None)
         lines = [f"{result.status}: round {result.round} bid {result.bid_index} after "
-                 f"{result.attempts} attempt(s), {result.latency_s:.1f}s"]
+                 f"{plural(result.attempts, 'attempt')}, "
+                 f"{format_duration(round(result.latency_s))}"]
         if result.status == "proven":
-            lines.append(f"proof by {result.prover} checked locally; charged {result.charge} wei"
+            lines.append(f"proof by {result.prover} checked locally; charged "
+                         f"{format_wei(result.charge or 0)}"
                          + (f"; written to {', '.join(result.files)}" if result.files else ""))
         elif result.status == "refunded":
-            lines.append(f"refund {result.refund} + compensation {result.compensation} wei "
-                         "credited to your balance")
+            lines.append(f"refund {format_wei(result.refund or 0)} + compensation "
+                         f"{format_wei(result.compensation or 0)} credited to your balance")
         else:
             lines.append(result.reason)
         _emit(as_json, result.as_dict(), lines)

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import typer
 
-app = typer.Typer(help="Sealed-bid prover market: demo, keeper and participant tools.",
+from bridge.cli.failures import OneLineErrors
+
+app = typer.Typer(cls=OneLineErrors,
+                  help="Sealed-bid prover market: demo, keeper and participant tools.",
                   no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
 prover_app = typer.Typer(help="Prover commands: stake, capacity, ask, jobs, prove, withdraw.",
                          no_args_is_help=True)

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import json
+import os
 import re
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
 
-from bridge.errors import BridgeError, ChainError, ConfigError, SettlementRejected
+from bridge.cli.failures import DEBUG_ENV, fail
+from bridge.config import missing_market_file
+from bridge.errors import BridgeError, ChainError, ConfigError
 
 T = TypeVar("T")
 
@@ -31,28 +33,21 @@ FromBlockOpt = Annotated[int, typer.Option("--from-block",
                                                 "market's deployment block).")]
 
 
-def _message(exc: BridgeError) -> str:
-    if isinstance(exc, SettlementRejected):
-        from bridge.hints import hint
-
-        text = hint(exc.name, exc.args_)
-        if text is not None:
-            return f"{exc}: {text}"
-    return str(exc)
-
-
-def _fail(exc: BridgeError) -> None:
-    typer.echo(f"error: {_message(exc)}", err=True)
-    raise typer.Exit(2 if isinstance(exc, ConfigError) else 1)
+def _fail(exc: BaseException) -> NoReturn:
+    fail(exc)
 
 
 def guarded(fn: Callable[[], T]) -> T:
-    """Run ``fn``; a project error becomes one line on stderr and a non-zero exit."""
+    """Run ``fn``; an expected failure becomes one line on stderr and a non-zero exit (see
+    :mod:`bridge.cli.failures`; the root group does the same for anything that escapes)."""
     try:
         return fn()
-    except BridgeError as exc:
-        _fail(exc)
-        raise  # unreachable
+    except (typer.TyperException, typer.Exit, typer.Abort, KeyboardInterrupt):
+        raise
+    except Exception as exc:
+        if os.environ.get(DEBUG_ENV) and not isinstance(exc, BridgeError):
+            raise
+        fail(exc)
 
 
 def _emit(as_json: bool, data: dict[str, Any], human: list[str]) -> None:
@@ -114,9 +109,7 @@ def _session(rpc: str, market: str, keystore: str = "", salts: str = "", *,
         raise ConfigError(f"--market {market!r} is not an address (0x and 40 hex digits): "
                           "pass the market's address or its deployment file")
     if not market.startswith("0x") and not Path(market).is_file():
-        raise ConfigError(f"--market {market!r} is neither an address nor an existing file: "
-                          "pass the market's address (0x…) or the deployment file written by "
-                          "`bridge deploy`")
+        raise ConfigError("--" + missing_market_file(market))
     address, deployed_at = read_market_ref(market)
     w3 = connect(rpc)
     if not rpc.startswith("eth-tester") and not w3.is_connected():
@@ -136,13 +129,18 @@ def _amount(text: str, name: str) -> int:
     return parse_amount(text, name=name)
 
 
-def _when(ts: int) -> str:
-    """A chain timestamp for people (UTC)."""
-    return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(ts))
+def _when(ts: int, now: int | None = None) -> str:
+    """A chain timestamp for people: UTC and how far from ``now`` (the chain's time; default
+    the wall clock), e.g. ``2026-12-04 05:40:10 UTC (in 2m 10s)``."""
+    from bridge.units import format_time
+
+    return format_time(ts, now)
 
 
 def _units(n: int) -> str:
-    return f"{n} unit" if n == 1 else f"{n} units"
+    from bridge.units import plural
+
+    return plural(n, "unit")
 
 
 def _wei(v: int) -> str:

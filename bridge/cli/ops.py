@@ -196,7 +196,8 @@ def devnet_cmd(
     proofs: Annotated[str, typer.Option(help="pow or groth16")] = "pow",
     commit_period: Annotated[int, typer.Option(help="Seconds per round.")] = 60,
     workdir: Annotated[str | None, typer.Option(
-        help="Where the deployment file and keeper database go (default: a temp dir).")] = None,
+        help="Where the deployment file and keeper database go (default: ./.devnet, so the "
+             "file is .devnet/deployments/31337/market.json every run).")] = None,
     state: Annotated[str | None, typer.Option(
         help="Keep the chain, market and keeper state in this directory between runs "
              "(--chain anvil only).")] = None,
@@ -205,10 +206,14 @@ def devnet_cmd(
                              "freezes it between transactions (move it with evm_increaseTime)."
     )] = 1.0,
 ) -> None:
-    """A local market for other processes: chain over JSON-RPC, market, keeper, dev keys."""
-    import tempfile
+    """A local market for other processes: chain over JSON-RPC, market, keeper, dev keys.
+
+    Chain id 31337 on both chains; the deployment file is
+    ./.devnet/deployments/31337/market.json unless --workdir or --state says otherwise.
+    """
     from pathlib import Path
 
+    from bridge.config import DEVNET_DIR
     from bridge.sim.devnet import run_devnet
 
     logging.basicConfig(level=logging.WARNING)
@@ -216,7 +221,7 @@ def devnet_cmd(
         typer.echo("error: --state DIR is also the working directory: drop --workdir", err=True)
         raise typer.Exit(2)
     where = (Path(state) if state else Path(workdir) if workdir
-             else Path(tempfile.mkdtemp(prefix="bridge-devnet-")))
+             else Path(DEVNET_DIR))
     from bridge.units import parse_amount
 
     price = guarded(lambda: parse_amount(initial_price, name="--initial-price"))

@@ -27,6 +27,7 @@ import typer
 from bridge.cli.apps import app
 from bridge.cli.common import JsonOpt, KeystoreOpt, MarketOpt, RpcOpt, _amount, _emit, _wei, guarded
 from bridge.errors import ConfigError, InvalidInput
+from bridge.units import plural
 
 maker_app = typer.Typer(help="Market-maker commands (posted-price markets): propose.",
                         no_args_is_help=True)
@@ -143,8 +144,9 @@ def maker_propose(proposal: Annotated[str, typer.Argument(help="Proposal JSON fi
                          value=bond)
         index = int(s.event(receipt, "ProposalSubmitted")["index"])
         _emit(as_json, {"round": round, "proposal": index, "bond": bond, "margin": p.margin},
-              [f"proposal {index} in round {round}: {len(p.allocation)} requests, "
-               f"{len(p.nodes)} nodes, margin {_wei(p.margin)}; bond {_wei(bond)} posted"])
+              [f"proposal {index} in round {round}: {plural(len(p.allocation), 'request')}, "
+               f"{plural(len(p.nodes), 'node')}, margin {_wei(p.margin)}; "
+               f"bond {_wei(bond)} posted"])
 
     guarded(run)
 

@@ -90,7 +90,7 @@ def _job_rows(views: list[Any], market: Any,
                      "requester": j.requester, "task": j.task, "units": j.units,
                      "payment": j.payment, "deadline": j.proof_deadline, "state": state})
         lines.append(f"round {v.round} bid {j.bid_index} (job {j.job_index}): {_units(j.units)}, "
-                     f"pays {_wei(j.payment)}, prove by {_when(j.proof_deadline)} — {state}")
+                     f"pays {_wei(j.payment)}, prove by {_when(j.proof_deadline, now)} — {state}")
     return data, lines
 
 

@@ -20,6 +20,7 @@ from bridge.cli.common import (
     _session,
     _units,
     _wei,
+    _when,
     _withdraw,
     guarded,
 )
@@ -132,53 +133,137 @@ def requester_status(rpc: RpcOpt = "http://127.0.0.1:8545", market: MarketOpt = 
 
     def run() -> None:
         s = _session(rpc, market, keystore, salts, from_block=from_block)
+        m = s.market
         me = s.participant.address
         f = {"requester": me}
-        commits = event_logs(s.market, "BidCommitted", s.from_block, f)
-        slashes = [e["args"] for e in event_logs(s.market, "JobSlashed", s.from_block)
+        commits = event_logs(m, "BidCommitted", s.from_block, f)
+        slashes = [e["args"] for e in event_logs(m, "JobSlashed", s.from_block)
                    if same_address(e["args"]["requester"], me)]
-        rows, lines = [], [f"requester {me}: free balance {_wei(s.market.balance_of(me))}"]
+        now = m.chain_time()
+        rows, lines = [], [f"requester {me}: free balance {_wei(m.balance_of(me))}"]
         charges_of: dict[int, list[int] | None] = {}
         reveals_of: dict[int, list[Any] | None] = {}
+        jobs_of: dict[int, list[dict[str, Any]]] = {}
         for c in commits:
             a = c["args"]
             r, i = int(a["round"]), int(a["index"])
             if r not in charges_of:
-                charges_of[r] = round_charges(s.market, r, s.from_block)
-                reveals_of[r] = (settled_reveals(s.market, r, s.from_block)
+                charges_of[r] = round_charges(m, r, s.from_block)
+                reveals_of[r] = (settled_reveals(m, r, s.from_block)
                                  if charges_of[r] is not None else None)
+                jobs_of[r] = _round_jobs(m, r, s.from_block) if charges_of[r] else []
             charges, reveals = charges_of[r], reveals_of[r]
             reveal = reveals[i] if reveals is not None else None
-            status = s.market.round_info(r).status.name.lower()
+            status = m.round_info(r).status.name.lower()
             charge = charges[i] if charges is not None else None
             refund = a["escrow"] - charge if charge is not None else None
             mark = None
             if reveal is not None and not reveal.valid:
                 mark = _mark_sentence(s, r, i, 0, bytes(a["commitment"]))
                 # an invalid bid forfeits minEscrow to the keeper that settled it
-                refund = a["escrow"] - s.market.params.min_escrow
-            outcome = ("voided, escrow returned" if status == "voided" else
-                       "pending" if charge is None else
-                       f"settled as invalid, {_wei(refund or 0)} of the escrow returned "
-                       f"({_wei(s.market.params.min_escrow)} forfeited to the keeper): {mark[1]}"
-                       if mark is not None else
-                       f"won, charged {_wei(charge)}, refunded {_wei(refund or 0)}" if charge
-                       else f"not allocated, escrow {_wei(a['escrow'])} returned")
+                refund = a["escrow"] - m.params.min_escrow
+            jobs = [j for j in jobs_of.get(r, []) if j["bid"] == i]
+            why = None
+            if status == "voided":
+                stage, outcome = "voided", "voided, escrow returned"
+            elif charge is None:
+                stage, outcome = "sealed", _sealed_sentence(m, r, now)
+            elif mark is not None:
+                stage = "settled"
+                outcome = (f"settled as invalid, {_wei(refund or 0)} of the escrow returned "
+                           f"({_wei(m.params.min_escrow)} forfeited to the keeper): {mark[1]}")
+            elif charge:
+                stage = _bid_stage(jobs)
+                outcome = (f"won, charged {_wei(charge)}, refunded {_wei(refund or 0)}"
+                           + "".join(f"; {_job_sentence(m, r, i, j, now)}" for j in jobs))
+            else:
+                from bridge.client.requester import lost_reason
+
+                stage = "settled"
+                why = (lost_reason(m, r, i, s.from_block).replace(" (escrow returned)", "")
+                       .replace(" (see `bridge requester status`)", ""))
+                outcome = f"not allocated, escrow {_wei(a['escrow'])} returned: {why}"
             rows.append({"round": r, "index": i, "escrow": a["escrow"], "task": a["task"],
                          "commitment": a["commitment"], "charge": charge, "refund": refund,
                          "valid": None if reveal is None else bool(reveal.valid),
                          "value": reveal.value if reveal is not None and reveal.valid else None,
                          "keeper_right": None if mark is None else mark[0],
-                         "status": outcome})
+                         "stage": stage, "why": why, "jobs": jobs, "status": outcome})
             lines.append(f"round {r} bid {i}: escrow {_wei(a['escrow'])} — {outcome}")
         for sl in slashes:
             lines.append(f"round {sl['round']} job {sl['jobIndex']}: prover missed the deadline; "
                          f"refunded {_wei(sl['refund'])} + compensation "
                          f"{_wei(sl['compensation'])}")
-        _emit(as_json, {"address": me, "free": s.market.balance_of(me), "bids": rows,
+        _emit(as_json, {"address": me, "free": m.balance_of(me), "bids": rows,
                         "slashes": [dict(x) for x in slashes]}, lines)
 
     guarded(run)
+
+
+def _sealed_sentence(m: Any, r: int, now: int) -> str:
+    """Where a bid of unsettled round ``r`` stands."""
+    _opens, closes, settle_by, _prove_by = m.round_times(r)
+    if now < closes:
+        return f"sealed; the round takes bids until {_when(closes, now)}"
+    return (f"sealed; awaiting settlement (the keeper must settle by {_when(settle_by, now)}, "
+            "else anyone may void the round and every escrow returns)")
+
+
+def _round_jobs(m: Any, r: int, from_block: int) -> list[dict[str, Any]]:
+    """Round ``r``'s jobs with their state: open, proven (and by which transaction) or
+    slashed (with the refund and compensation)."""
+    from hexbytes import HexBytes
+
+    from bridge.chain.logs import event_logs
+    from bridge.client.settled import settled_jobs
+
+    flt = {"round": r}
+    proofs = {int(e["args"]["jobIndex"]): HexBytes(e["transactionHash"]).to_0x_hex()
+              for e in event_logs(m, "ProofAccepted", from_block, flt)}
+    slashes = {int(e["args"]["jobIndex"]): e["args"]
+               for e in event_logs(m, "JobSlashed", from_block, flt)}
+    out = []
+    for v in settled_jobs(m, r, from_block):
+        j = v.job
+        row: dict[str, Any] = {"job": j.job_index, "bid": j.bid_index, "prover": j.prover,
+                               "units": j.units, "deadline": j.proof_deadline,
+                               "state": "open", "tx": None}
+        if j.job_index in proofs:
+            row.update(state="proven", tx=proofs[j.job_index])
+        elif j.job_index in slashes:
+            sl = slashes[j.job_index]
+            row.update(state="slashed", refund=int(sl["refund"]),
+                       compensation=int(sl["compensation"]))
+        out.append(row)
+    return out
+
+
+def _bid_stage(jobs: list[dict[str, Any]]) -> str:
+    """``proven`` when every job of the bid is, ``slashed`` when any is, else ``settled``."""
+    states = {j["state"] for j in jobs}
+    if "slashed" in states:
+        return "slashed"
+    return "proven" if states == {"proven"} else "settled"
+
+
+def _job_sentence(m: Any, r: int, i: int, j: dict[str, Any], now: int) -> str:
+    """One job of my bid: its proof and how to fetch it, its slashing, or its deadline."""
+    if j["state"] == "proven":
+        how = (f"`bridge requester proof {r} {i} --out DIR` writes proof.json, public.json and "
+               f"vk.json; check them with `{SNARKJS_CHECK}` in DIR" if m.circuit_tasks else
+               f"`bridge requester proof {r} {i} --out DIR` checks the nonce and writes it as "
+               "DIR/proof.bin")
+        j["fetch"] = f"bridge requester proof {r} {i} --out DIR"
+        return f"proven: job {j['job']} by {j['prover']} (tx {j['tx']}): {how}"
+    if j["state"] == "slashed":
+        return (f"slashed: job {j['job']}'s prover missed its deadline; you got the charge "
+                f"back ({_wei(j['refund'])}) plus {_wei(j['compensation'])} compensation "
+                "from its collateral")
+    late = now > j["deadline"]
+    return (f"job {j['job']} by {j['prover']}: " +
+            (f"the proof deadline passed ({_when(j['deadline'], now)}): the job can be slashed "
+             "and your charge refunded with compensation" if late else
+             f"proof due by {_when(j['deadline'], now)}"))
 
 
 @requester_app.command("withdraw")
@@ -200,8 +285,10 @@ def requester_proof(round: Annotated[int, typer.Argument(help="The round of your
                     from_block: FromBlockOpt = -1, as_json: JsonOpt = False) -> None:
     """Fetch the proof of bid BID of round ROUND from the chain and verify it locally.
 
-    Writes snarkjs's files (`snarkjs groth16 verify vk.json public.json proof.json` accepts them)
-    and checks them against the circuit's verification key. Exit 1 if a proof does not verify.
+    Circuit markets: writes snarkjs's files (`snarkjs groth16 verify vk.json public.json
+    proof.json` accepts them) and checks them against the circuit's verification key.
+    Proof-of-work markets: the accepted nonce, checked against the work rule; --out writes it as
+    proof.bin, as `request --out` does. Exit 1 if a proof does not verify.
     """
     import json
     import shutil
@@ -211,6 +298,8 @@ def requester_proof(round: Annotated[int, typer.Argument(help="The round of your
 
     def run() -> bool:
         s = _session(rpc, market, needs_key=False, from_block=from_block)
+        if not s.market.circuit_tasks:
+            return _work_proofs(s, round, bid, out, as_json)
         proofs = delivered_proofs(s.market, round, bid, s.from_block)
         if not proofs:
             raise ConfigError(f"no proof of bid {bid} in round {round} yet: the prover has until "
@@ -234,9 +323,47 @@ def requester_proof(round: Annotated[int, typer.Argument(help="The round of your
             lines.append(f"job {p.job_index} ({p.circuit.name}): proof "
                          f"{'verifies' if p.verified else 'DOES NOT VERIFY'} against the "
                          f"circuit's key; outputs {', '.join(outputs)}"
-                         + (f"; files in {where}" if where else ""))
+                         + (f"; files in {where}; check them yourself: {SNARKJS_CHECK} "
+                            f"(in {where})" if where else
+                            "; --out DIR writes proof.json, public.json and vk.json"))
         _emit(as_json, {"round": round, "bid": bid, "proofs": data}, lines)
         return all(p.verified for p in proofs)
 
     if not guarded(run):
         raise typer.Exit(1)
+
+
+SNARKJS_CHECK = "npx snarkjs groth16 verify vk.json public.json proof.json"
+
+
+def _work_proofs(s: Any, round: int, bid: int, out: str | None, as_json: bool) -> bool:
+    """``requester proof`` on a proof-of-work market: the accepted nonce of each job, checked
+    against the work rule here; ``--out`` writes it as ``proof.bin`` (what ``request --out``
+    writes)."""
+    from pathlib import Path
+
+    from bridge.client.tasks import delivered_work
+
+    works = delivered_work(s.market, round, bid, s.from_block)
+    if not works:
+        raise ConfigError(f"no proof of bid {bid} in round {round} yet: the prover has until "
+                          "the proof deadline (see `bridge round show`), after which the job "
+                          "can be slashed and your charge refunded")
+    lines, data = [], []
+    for w in works:
+        where = None
+        if out is not None:
+            d = Path(out) if len(works) == 1 else Path(out) / f"job-{w.job_index}"
+            d.mkdir(parents=True, exist_ok=True)
+            (d / "proof.bin").write_bytes(w.nonce)
+            where = str(d / "proof.bin")
+        data.append({"job": w.job_index, "kind": "pow", "nonce": "0x" + w.nonce.hex(),
+                     "difficulty_bits": w.difficulty_bits, "verified": w.verified,
+                     "prover": w.prover, "task": "0x" + w.task.hex(), "tx": w.tx,
+                     "file": where})
+        lines.append(f"job {w.job_index} (proof of work): nonce 0x{w.nonce.hex()} "
+                     f"{'meets' if w.verified else 'DOES NOT MEET'} the {w.difficulty_bits}-bit "
+                     f"work rule for prover {w.prover}"
+                     + (f"; written to {where}" if where else "; --out DIR writes it as proof.bin"))
+    _emit(as_json, {"round": round, "bid": bid, "proofs": data}, lines)
+    return all(w.verified for w in works)

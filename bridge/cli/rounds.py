@@ -20,6 +20,7 @@ from bridge.cli.common import (
     _when,
     guarded,
 )
+from bridge.units import plural
 
 
 # ------------------------------------------------------------------------------------- round
@@ -35,8 +36,8 @@ def round_void(round: Annotated[int, typer.Argument(help="The round to void.")],
         out = s.participant.void_round(round, s.from_block)
         _emit(as_json, out, [f"round {round} voided in {out['transactions']} transaction"
                              f"{'s' if out['transactions'] != 1 else ''}: "
-                             f"{out['bids_returned']} bids' escrow returned"
-                             + (f", {out['unwound_pages']} settled pages unwound"
+                             f"escrow of {plural(out['bids_returned'], 'bid')} returned"
+                             + (f", {plural(out['unwound_pages'], 'settled page')} unwound"
                                 if out["unwound_pages"] else "")])
     guarded(run)
 
@@ -66,9 +67,11 @@ def round_show(round: Annotated[int | None, typer.Argument()] = None,
                                 "proof_deadline": prove_by, "bids": info.bid_count,
                                 "asks": info.ask_count, "mechanism": m.params.mechanism}
         lines = [f"round {r} ({m.params.mechanism}): {phase}",
-                 f"commits {_when(opens)} to {_when(closes)}, settle by {_when(settle_by)}"
-                 + (f", prove by {_when(prove_by)}" if prove_by else ""),
-                 f"{info.bid_count} sealed bids, {info.ask_count} sealed asks"]
+                 f"commits {_when(opens, now)} to {_when(closes, now)}, settle by "
+                 f"{_when(settle_by, now)}"
+                 + (f", prove by {_when(prove_by, now)}" if prove_by else ""),
+                 f"{plural(info.bid_count, 'sealed bid')}, "
+                 f"{plural(info.ask_count, 'sealed ask')}"]
         if m.params.mechanism == "fixedprice":
             price = _prices(m, r, s.from_block)
             data.update(price)
@@ -112,7 +115,7 @@ def round_show(round: Annotated[int | None, typer.Argument()] = None,
             data["unit_payments"] = unit_pay
             if winners:
                 prices = sorted({w["charge"] for w in winners})
-                lines.append(f"{len(winners)} winning bids, charged "
+                lines.append(f"{plural(len(winners), 'winning bid')}, charged "
                              + ", ".join(_wei(c) for c in prices)
                              + "; provers paid " + ", ".join(_wei(c) for c in unit_pay)
                              + " per unit")

@@ -96,10 +96,11 @@ class Participant:
         free = self.market.balance_of(self.address)
         amount = free if amount is None else amount
         if amount <= 0:
-            raise Refused(f"nothing to withdraw: free balance is {free} wei")
+            raise Refused(f"nothing to withdraw: free balance is {format_wei(free)}")
         if amount > free:
-            raise Refused(f"free balance is {free} wei, cannot withdraw {amount}: withdraw at "
-                          "most the free balance (escrow of open bids is locked until settlement)")
+            raise Refused(f"free balance is {format_wei(free)}, cannot withdraw "
+                          f"{format_wei(amount)}: withdraw at most the free balance (escrow of "
+                          "open bids is locked until settlement)")
         self._send("withdraw", amount)
         return amount
 
@@ -123,9 +124,11 @@ class Participant:
         params = self.market.params
         need = params.refund_cap * units
         if info["collateral"] < need:
-            raise Refused(f"capacity {units} needs {need} wei of collateral, you have "
-                          f"{info['collateral']}: run `bridge prover stake "
-                          f"{need - info['collateral']}` first")
+            raise Refused(f"capacity {units} needs {format_wei(need)} of collateral (the "
+                          f"refund cap {format_wei(params.refund_cap)} per unit: what a "
+                          "requester is refunded from it if a proof is missed), you have "
+                          f"{format_wei(info['collateral'])}: run `bridge prover stake "
+                          f"{need - info['collateral']}wei` first")
         if units != 0 and info["capacity_round_plus_one"] != 0:
             # the contract's pacing rule (docs/protocol.md): every capacityInterval rounds, at most
             # capacityFactor-fold from the last non-zero capacity; 0 (exit) is always allowed
@@ -205,9 +208,9 @@ class Participant:
             raise Refused("no free collateral: it all backs your capacity and open jobs; lower "
                           "capacity (`bridge prover capacity 0`) and wait for your jobs")
         if amount > free:
-            raise Refused(f"only {free} wei of collateral is free ({locked} backs capacity and "
-                          "open jobs): lower capacity to 0 and wait for your jobs to finish, "
-                          "or leave in one call with `bridge prover exit`")
+            raise Refused(f"only {format_wei(free)} of collateral is free ({format_wei(locked)} "
+                          "backs capacity and open jobs): lower capacity to 0 and wait for "
+                          "your jobs to finish, or leave in one call with `bridge prover exit`")
         self._send("withdrawCollateral", amount)
         return amount
 
@@ -308,12 +311,16 @@ class Participant:
         elif circuit is not None:
             raise Refused("this market's tasks are opaque (proof of work): bid with --task, not "
                           "--circuit")
+        if size is None and self.market.params.mechanism == "proofphi":
+            size = 1  # every Prooφ task is one unit
         if size is None:
-            raise Refused("give the bid's size in units (--size)")
+            raise Refused(f"give the bid's size in units (--size N): a "
+                          f"{self.market.params.mechanism} market trades tasks of any size")
         if value <= 0 or size <= 0:
             raise Refused("value and size must be positive")
         if escrow < value:
-            raise Refused(f"escrow {escrow} is below the sealed value {value}: the keeper would "
+            raise Refused(f"escrow {format_wei(escrow)} is below the sealed value "
+                          f"{format_wei(value)}: the keeper would "
                           "exclude the bid; lock an escrow of at least the value")
         if self.market.params.mechanism == "proofphi" and size != 1:
             raise Refused(f"this is a Prooφ market: every task has size 1 (got {size}); split "
@@ -322,8 +329,8 @@ class Participant:
             raise Refused("task must be 32 bytes (a task id or hash)")
         minimum = self.market.params.min_escrow
         if escrow < minimum:
-            raise Refused(f"escrow {escrow} wei is below this market's minimum {minimum} wei: "
-                          f"lock at least {minimum}")
+            raise Refused(f"escrow {format_wei(escrow)} is below this market's minimum "
+                          f"{format_wei(minimum)}: lock at least {format_wei(minimum, exact=True)}")
         r = self._open_round(round)
         count = self.market.round_info(r).bid_count
         cap = self.market.params.max_bids_per_round

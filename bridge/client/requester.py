@@ -32,16 +32,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bridge.chain.deploy import contract_at
 from bridge.chain.logs import event_logs
 from bridge.chain.market import Market, RoundStatus
 from bridge.client.participant import Participant, Refused
 from bridge.client.settled import read_settlement, round_charges, settled_jobs
-from bridge.client.tasks import delivered_proofs
+from bridge.client.tasks import delivered_proofs, delivered_work
 from bridge.errors import BridgeError, ChainError, InvalidInput
 from bridge.evidence import decode_evidence
-from bridge.proving import pow_ok
-from bridge.units import format_wei
+from bridge.units import format_time, format_wei
 
 log = logging.getLogger(__name__)
 
@@ -253,7 +251,8 @@ class Requester:
 
         events = self.market.contract.events
         for d in events.Deposited().process_receipt(receipt, errors=DISCARD):
-            self.say(f"deposited {d['args']['amount']} wei with the bid (escrow {escrow})")
+            self.say(f"deposited {format_wei(int(d['args']['amount']))} with the bid (escrow "
+                     f"{format_wei(escrow)})")
         for b in events.CongestionFeeBurned().process_receipt(receipt, errors=DISCARD):
             self.say(f"round {record.round} is past a quarter full: the bid burned a congestion "
                      f"fee of {format_wei(int(b['args']['fee']))}")
@@ -288,38 +287,23 @@ class Requester:
             time.sleep(self.poll_interval)
 
     def _lost_reason(self, r: int, index: int) -> str:
-        record = read_settlement(self.market, r, self.from_block, decode=True)
-        if record is not None and index < len(record.bids) and not record.bids[index].valid:
-            reason = decode_evidence(record.bids[index].evidence).reason.label
-            return f"the keeper marked it invalid ({reason}; see `bridge requester status`)"
-        if self.market.params.mechanism == "fixedprice":
-            price = format_wei(self.market.round_price(r))
-            if record is not None and record.jobs:
-                return (f"rationed: the units offered at or below the posted {price} per unit "
-                        "went to bids ranked ahead of yours (escrow returned)")
-            return (f"the round did not trade (escrow returned): no ask at or below the posted "
-                    f"{price} per unit had room for a bid")
-        if record is not None and record.jobs:
-            return "outbid: higher bids took the units sold this round (escrow returned)"
-        if self.market.params.mechanism == "proofphi":
-            return ("the round did not trade (escrow returned): Prooφ needs at least two valid "
-                    "asks and more valid bids than the cheapest ask's capacity")
-        return ("the round did not trade (escrow returned): no bid and ask pair cleared after "
-                "DARA's trade reduction")
+        return lost_reason(self.market, r, index, self.from_block)
 
     def _await_proof(self, r: int, index: int, job: Any, attempt: int, started: float,
                      deadline: float, out: Path | None) -> RequestResult:
         charges = round_charges(self.market, r, self.from_block) or []
         charge = charges[index] if index < len(charges) else 0
         self.say(f"round {r}: bid {index} won job {job.job_index} (prover {job.prover}, charge "
-                 f"{charge} wei); waiting for the proof (deadline {job.proof_deadline})")
+                 f"{format_wei(charge)}); waiting for the proof (deadline "
+                 f"{format_time(job.proof_deadline, self.market.chain_time())})")
         self._wait(lambda: True if self.market.is_resolved(r, job.job_index) else None,
                    deadline, f"the proof of job {job.job_index} or its slashing")
         for e in event_logs(self.market, "JobSlashed", self.from_block, {"round": r}):
             if int(e["args"]["jobIndex"]) == job.job_index:
                 a = e["args"]
-                self.say(f"round {r}: the prover missed its deadline: refund {a['refund']} + "
-                         f"compensation {a['compensation']} wei credited")
+                self.say(f"round {r}: the prover missed its deadline: refund "
+                         f"{format_wei(int(a['refund']))} + compensation "
+                         f"{format_wei(int(a['compensation']))} credited to your balance")
                 return RequestResult("refunded", r, index, attempt, charge=charge,
                                      prover=job.prover, refund=int(a["refund"]),
                                      compensation=int(a["compensation"]),
@@ -349,25 +333,38 @@ class Requester:
             _fn, args = self.market.contract.decode_function_input(
                 self.market.direct_call_input(d.tx, "submitProof", r))
             return bytes(args["proof"]), files
-        for e in event_logs(self.market, "ProofAccepted", self.from_block, {"round": r}):
-            if int(e["args"]["jobIndex"]) != job.job_index:
+        for w in delivered_work(self.market, r, index, self.from_block):
+            if w.job_index != job.job_index:
                 continue
-            from hexbytes import HexBytes
-
-            data = self.market.direct_call_input(HexBytes(e["transactionHash"]).to_0x_hex(),
-                                                 "submitProof", r)
-            _fn, args = self.market.contract.decode_function_input(data)
-            nonce = bytes(args["proof"])
-            verifier = contract_at(self.market.w3, "ProofOfWorkVerifier",
-                                   self.market.params.verifier)
-            bits = int(verifier.functions.difficultyBits().call())
-            if not pow_ok(job.task, job.prover, nonce, bits):
+            if not w.verified:
                 raise BridgeError(f"the proof of job {job.job_index} fails the work rule")
             files = []
             if out is not None:
                 out.mkdir(parents=True, exist_ok=True)
-                (out / "proof.bin").write_bytes(nonce)
+                (out / "proof.bin").write_bytes(w.nonce)
                 files.append(str(out / "proof.bin"))
-            return nonce, files
+            return w.nonce, files
         raise BridgeError(f"job {job.job_index} of round {r} is resolved but no ProofAccepted "
                           f"log is at or after block {self.from_block}")
+
+
+def lost_reason(market: Market, r: int, index: int, from_block: int) -> str:
+    """Why bid ``index`` of settled round ``r`` got no job, in one sentence."""
+    record = read_settlement(market, r, from_block, decode=True)
+    if record is not None and index < len(record.bids) and not record.bids[index].valid:
+        reason = decode_evidence(record.bids[index].evidence).reason.label
+        return f"the keeper marked it invalid ({reason}; see `bridge requester status`)"
+    if market.params.mechanism == "fixedprice":
+        price = format_wei(market.round_price(r))
+        if record is not None and record.jobs:
+            return (f"rationed: the units offered at or below the posted {price} per unit "
+                    "went to bids ranked ahead of yours (escrow returned)")
+        return (f"the round did not trade (escrow returned): no ask at or below the posted "
+                f"{price} per unit had room for a bid")
+    if record is not None and record.jobs:
+        return "outbid: higher bids took the units sold this round (escrow returned)"
+    if market.params.mechanism == "proofphi":
+        return ("the round did not trade (escrow returned): Prooφ needs at least two valid "
+                "asks and more valid bids than the cheapest ask's capacity")
+    return ("the round did not trade (escrow returned): no bid and ask pair cleared after "
+            "DARA's trade reduction")

@@ -27,6 +27,7 @@ from bridge.proving import (
     PowBackend,
     ProvingBackend,
     circuits,
+    pow_ok,
     task_word,
     to_snarkjs,
     verify_local,
@@ -176,4 +177,45 @@ def delivered_proofs(market: Market, round: int, bid_index: int, from_block: int
                               f"{job.job_index}'s task")
         out.append(DeliveredProof(round, job.job_index, bid_index, c, proof, public,
                                   verify_local(c.spec, proof, public), tx_hash))
+    return out
+
+
+@dataclass(frozen=True)
+class DeliveredWork:
+    """A proof-of-work job's proof as accepted on chain: the nonce, and whether it meets the
+    verifier's work rule when checked here. ``proof.bin`` holds the nonce's bytes."""
+
+    round: int
+    job_index: int
+    bid_index: int
+    prover: str
+    task: bytes
+    nonce: bytes
+    difficulty_bits: int
+    verified: bool
+    tx: str
+
+
+def delivered_work(market: Market, round: int, bid_index: int, from_block: int
+                   ) -> list[DeliveredWork]:
+    """The accepted proofs of work of bid ``bid_index``'s jobs in ``round``, read back from the
+    ``submitProof`` transactions and checked against the work rule locally."""
+    jobs = {v.job.job_index: v.job for v in settled_jobs(market, round, from_block)
+            if v.job.bid_index == bid_index}
+    if not jobs:
+        raise BridgeError(f"bid {bid_index} of round {round} has no jobs (not settled, or it did "
+                          "not trade): see `bridge requester status`")
+    verifier = contract_at(market.w3, "ProofOfWorkVerifier", market.params.verifier)
+    bits = int(verifier.functions.difficultyBits().call())
+    out = []
+    for e in event_logs(market, "ProofAccepted", from_block, {"round": round}):
+        job = jobs.get(int(e["args"]["jobIndex"]))
+        if job is None:
+            continue
+        tx_hash = HexBytes(e["transactionHash"]).to_0x_hex()
+        data = market.direct_call_input(tx_hash, "submitProof", round)
+        _fn, args = market.contract.decode_function_input(data)
+        nonce = bytes(args["proof"])
+        out.append(DeliveredWork(round, job.job_index, bid_index, job.prover, job.task, nonce,
+                                 bits, pow_ok(job.task, job.prover, nonce, bits), tx_hash))
     return out

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bridge.config import load_layered
+from bridge.config import load_layered, missing_market_file
 from bridge.errors import ConfigError
 
 ENV_PREFIX = "BRIDGE_KEEPER_"
@@ -70,8 +70,7 @@ class KeeperConfig:
             if len(self.market) != 42:
                 raise ConfigError(f"market {self.market!r} is not a 20-byte address")
         elif not Path(self.market).is_file():
-            raise ConfigError(f"market {self.market!r} is neither an address nor an existing "
-                              "deployment file: run `bridge deploy` or pass the address")
+            raise ConfigError(missing_market_file(self.market))
         if not self.database.startswith(("sqlite:", "postgresql")):
             raise ConfigError(f"database {self.database!r} is not supported: use "
                               "sqlite:///path or postgresql+psycopg://user@host/db")

@@ -41,6 +41,7 @@ from bridge.keeper.pipeline import ChainView, RoundPipeline
 from bridge.keeper.pricing import PricePoster
 from bridge.keeper.scheduler import DeadlineScheduler
 from bridge.keeper.store import Phase, Store
+from bridge.units import format_wei
 
 log = logging.getLogger(__name__)
 
@@ -125,8 +126,10 @@ class Keeper:
                         "from round %s", mine[0], mine[-1], terms[current + 1][0], mine[-1] + 1)
         balance = int(self.w3.eth.get_balance(self.account.address))
         if balance < self.cfg.min_balance_wei:
-            raise StartupCheckFailed(f"keeper {self.account.address} holds {balance} wei, below "
-                                     f"min_balance_wei {self.cfg.min_balance_wei}: fund it")
+            raise StartupCheckFailed(f"keeper {self.account.address} holds "
+                                     f"{format_wei(balance)}, below min_balance_wei "
+                                     f"{format_wei(self.cfg.min_balance_wei, exact=True)}: "
+                                     "fund it")
         stored_chain = self.store.get_meta("chain_id")
         stored_market = self.store.get_meta("market")
         if stored_market is not None and (stored_market != self.market.address

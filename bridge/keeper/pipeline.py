@@ -64,6 +64,7 @@ from bridge.keeper.metrics import KeeperMetrics
 from bridge.keeper.store import OpeningRow, Phase, Store
 from bridge.mechanisms import Ask, Bid, audit, clear
 from bridge.proving import task_units
+from bridge.units import format_wei, plural
 
 log = logging.getLogger(__name__)
 
@@ -363,9 +364,10 @@ class RoundPipeline:
             "entries": [list(e.as_tuple()) for e in entries],
         })
         self.metrics.clearing_seconds.observe(time.perf_counter() - started)
-        log.info("round %s cleared (%s): %s winners, %s jobs, charged %s, paid %s", r, mech,
-                 len(outcome.charges), len(entries), sum(outcome.charges.values()),
-                 sum(outcome.payouts.values()))
+        log.info("round %s cleared (%s): %s, %s, charged %s, paid %s", r, mech,
+                 plural(len(outcome.charges), "winner"), plural(len(entries), "job"),
+                 format_wei(sum(outcome.charges.values())),
+                 format_wei(sum(outcome.payouts.values())))
         return Phase.CLEARED
 
     # -- cleared -> settled --------------------------------------------------------------------

@@ -30,6 +30,7 @@ from bridge.chain.posted_price import (
 from bridge.chain.sender import TxSender
 from bridge.errors import ClearingError
 from bridge.mechanisms.posted_price import Book, Market, Step, Verdict, check_book, run
+from bridge.units import format_wei
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +96,7 @@ class PostedPriceKeeper:
         ev = evaluate(self.market, round, self.from_block)
         self._send("settle", round, ev.entries)
         log.info("round %s settled: %s proposals, %s parts, margin %s", round,
-                 len(ev.submitted), len(ev.book.parts), ev.book.margin)
+                 len(ev.submitted), len(ev.book.parts), format_wei(ev.book.margin))
         return ev
 
     def close_all(self, round: int) -> int:

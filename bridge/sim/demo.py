@@ -18,7 +18,7 @@ from bridge.chain.local import LocalChain
 from bridge.chain.tester import make_tester_chain
 from bridge.errors import BridgeError
 from bridge.sim.world import RoundReport, SimConfig, World
-from bridge.units import format_wei
+from bridge.units import format_duration, format_wei, plural
 
 Printer = Callable[[str], None]
 
@@ -63,13 +63,16 @@ def render_round(report: RoundReport, mechanism: str) -> list[str]:
     lines += ["  requests (sealed bids, opened by the keeper):"]
     lines += _table(["#", "requester", "value", "size", "charged", "result"], rows)
     rows = []
+    slashed = {j["prover"] for j in report.jobs if j["status"] != "proven"}
     for a in report.asks:
+        sold = ("sold; SLASHED: missed its proof, the payout was never received"
+                if a["prover"] in slashed else "sells")
         rows.append([str(a["index"]), _short(a["prover"]),
                      format_wei(a["cost"]) if a["cost"] is not None else "—",
                      str(a["units"] or "—"),
                      format_wei(a["payout"]) if a["payout"] else "—",
-                     "sells" if a["payout"] else ("invalid: " + a["reason"] if not a["valid"]
-                                                  else "no sale")])
+                     sold if a["payout"] else ("invalid: " + a["reason"] if not a["valid"]
+                                               else "no sale")])
     lines += ["  provers (sealed asks, cost per unit):"]
     lines += _table(["#", "prover", "cost", "units", "payout", "result"], rows)
     rows = []
@@ -117,11 +120,19 @@ def _run(cfg: SimConfig, out: Printer, workdir: Path, chain: LocalChain, where: 
     world = World(chain, cfg, workdir)
     out(f"{where} (chain {w3.eth.chain_id}): market {world.market.address} "
         f"({cfg.mechanism}), keeper {_short(world.keeper_account.address)}, "
-        f"{cfg.provers} provers, {cfg.requesters} requesters, {cfg.rounds} rounds")
+        f"{plural(cfg.provers, 'prover')}, {plural(cfg.requesters, 'requester')}, "
+        f"{plural(cfg.rounds, 'round')}")
     out(f"Private values {format_wei(cfg.value_per_unit[0])}–{format_wei(cfg.value_per_unit[1])}"
         f" per unit, costs {format_wei(cfg.cost_per_unit[0])}–"
-        f"{format_wei(cfg.cost_per_unit[1])} per unit (uniform), refund cap "
-        f"{format_wei(cfg.refund_cap)} per unit; keeper state in {workdir}")
+        f"{format_wei(cfg.cost_per_unit[1])} per unit (uniform); refund cap "
+        f"{format_wei(cfg.refund_cap)} per unit (the collateral a prover locks per unit it "
+        "offers: a requester whose proof is missed gets its charge back plus compensation from "
+        f"it); keeper state in {workdir}")
+    period = world.market.params.commit_period
+    out(f"Rounds are numbered by time, one every {format_duration(period)} since the market "
+        f"opened; each of the {plural(cfg.rounds, 'round')} below starts after the previous one "
+        "is settled and past its proof deadline, so the numbers skip (the rounds in between "
+        "had no orders)")
     world.setup_participants()
     for _ in range(cfg.rounds):
         report = world.run_round()
@@ -138,7 +149,8 @@ def _run(cfg: SimConfig, out: Printer, workdir: Path, chain: LocalChain, where: 
     slashed = sum(1 for r in world.reports for j in r.jobs if j["status"] == "slashed")
     proven = sum(1 for r in world.reports for j in r.jobs if j["status"] == "proven")
     out(f"{len(world.expected_free)} participant balances and {len(world.expected_collateral)} "
-        f"collaterals equal what the outcomes imply; {proven} jobs proven, {slashed} slashed "
+        f"collaterals equal what the outcomes imply; {plural(proven, 'job')} proven, {slashed} "
+        "slashed "
         f"({time.perf_counter() - started:.1f}s)")
     if problems:
         for p in problems:

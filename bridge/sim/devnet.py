@@ -1,12 +1,13 @@
 """``bridge devnet``: a local market other processes share, in one command.
 
-Starts a chain reachable over JSON-RPC (the embedded eth-tester chain behind
-:class:`bridge.chain.rpcserver.RpcServer`, or anvil), funds dev accounts whose keys are derived
-from public labels, deploys the verifier and a market (owner: dev account 0, keeper: dev account
-1), runs the real keeper against the same endpoint, and prints the RPC URL, the deployment file
-and the keys. CLI commands, the web app and JS clients in other processes then use that chain;
-time moves with ``evm_increaseTime`` / ``evm_mine`` as on anvil. Ctrl-C (or SIGTERM) stops the
-keeper, the server and any node it started.
+Starts a chain reachable over JSON-RPC with chain id 31337 (the embedded eth-tester chain behind
+:class:`bridge.chain.rpcserver.RpcServer`, or anvil), funds dev accounts whose private keys are
+derived from public labels (well-known keys: unlocked on eth-tester), deploys the verifier and a
+market (owner: dev account 0, keeper: dev account 1), runs the real keeper against the same
+endpoint, and prints the RPC URL, the deployment file and the keys. CLI commands, the web app
+and JS clients in other processes then use that chain; time moves with ``evm_increaseTime`` /
+``evm_mine`` as on anvil. Ctrl-C (or SIGTERM) stops the keeper, the server and any node it
+started.
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
 from web3 import HTTPProvider, Web3
 
-from bridge.errors import BridgeError, ConfigError
+from bridge.config import DEVNET_CHAIN_ID, DEVNET_POINTER, bridge_home
+from bridge.errors import BridgeError, ChainError, ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +35,8 @@ DEV_BALANCE = 10_000 * 10**18
 
 
 def dev_key(i: int) -> bytes:
-    """Dev account ``i``'s private key: ``keccak256("bridge devnet account <i>")`` — public!"""
+    """Dev account ``i``'s private key: ``keccak256("bridge devnet account <i>")``. Anyone can
+    compute it: a well-known development key, never for a real network."""
     return keccak(text=f"bridge devnet account {i}")
 
 
@@ -72,36 +75,49 @@ def start_devnet(workdir: Path, *, port: int = 8545, chain: str = "eth-tester",
 
     ``mechanism``: ``fixedprice`` by default (a lone requester trades with a lone prover at the
     posted price; ``initial_price`` until the keeper learns one), ``proofphi`` or ``dara``."""
+    from bridge.chain.anvil import ANVIL
     from bridge.chain.deployment import KeeperIdentity, NetworkConfig, VerifierSpec, deploy_network
     from bridge.keeper.config import KeeperConfig
     from bridge.keeper.daemon import Keeper
 
+    if chain == "anvil" and not ANVIL.is_file():
+        raise ConfigError(f"--chain anvil needs anvil ({ANVIL} is missing): run `npm ci` in the "
+                          "repository first, or use the default --chain eth-tester")
     if state and chain != "anvil":
         raise BridgeError(f"--state keeps the chain between runs only with --chain anvil (anvil "
                           f"saves and reloads its state); the {chain} chain lives in memory and "
                           "is gone when the devnet stops: add --chain anvil or drop --state")
     workdir.mkdir(parents=True, exist_ok=True)
+    if not state:  # a new chain: the keeper's database of an earlier run would not match it
+        (workdir / "keeper.sqlite").unlink(missing_ok=True)
     stops: list[Callable[[], None]] = []
     accounts = [Account.from_key(dev_key(i)) for i in range(DEV_ACCOUNTS)]
     if chain == "eth-tester":
         from bridge.chain.rpcserver import RpcServer
         from bridge.chain.tester import make_tester_chain
 
-        tester = make_tester_chain(accounts=1, balance_wei=DEV_BALANCE * (DEV_ACCOUNTS + 1))
-        server = RpcServer(tester, port=port).start()
+        # the dev accounts are the chain's unlocked accounts, funded at genesis: eth_accounts
+        # lists them and eth_sendTransaction from any of them works
+        tester = make_tester_chain(balance_wei=DEV_BALANCE, chain_id=DEVNET_CHAIN_ID,
+                                   keys=[dev_key(i) for i in range(DEV_ACCOUNTS)])
+        try:
+            server = RpcServer(tester, port=port).start()
+        except OSError as exc:
+            raise ConfigError(f"cannot serve JSON-RPC on port {port} ({exc.strerror}): another "
+                              "node or devnet uses it; stop it or pass --port N") from None
         stops.append(server.stop)
         if block_time:
             server.follow_wall_clock(block_time)
         url = server.url
-        for a in accounts:
-            tx = tester.w3.eth.send_transaction({"from": tester.accounts[0], "to": a.address,
-                                                 "value": DEV_BALANCE})  # type: ignore[typeddict-item]
-            tester.w3.eth.wait_for_transaction_receipt(tx)
     elif chain == "anvil":
         from bridge.chain.anvil import Anvil
 
-        node = Anvil(workdir, block_time=block_time or None, port=port,
-                     state=workdir / STATE_FILE if state else False).start()
+        try:
+            node = Anvil(workdir, block_time=block_time or None, port=port,
+                         state=workdir / STATE_FILE if state else False).start()
+        except RuntimeError as exc:  # it exited (the port is taken?) or did not answer
+            raise ChainError(f"anvil did not start: {' '.join(str(exc).split())[-200:]}: "
+                             f"is port {port} taken? (--port N)") from None
         stops.append(node.stop)
         url = node.url
         for a in accounts:  # a resumed chain keeps the balances its accounts had
@@ -151,22 +167,44 @@ def start_devnet(workdir: Path, *, port: int = 8545, chain: str = "eth-tester",
 
 
 def run_devnet(workdir: Path, out: Callable[[str], None], **kwargs: Any) -> int:
-    """Start the devnet, print how to use it, and serve until SIGINT/SIGTERM."""
+    """Start the devnet, print how to use it, and serve until SIGINT/SIGTERM.
+
+    While it runs, ``$BRIDGE_HOME/devnet.json`` (see :func:`bridge.config.running_devnet`) names
+    its URL and deployment file, so a command given a market file that does not exist can point
+    at the devnet's."""
+    import json
+    import os
+
+    from bridge.units import format_wei
+
     net = start_devnet(workdir, **kwargs)
+    pointer = bridge_home() / DEVNET_POINTER
+    try:
+        pointer.parent.mkdir(parents=True, exist_ok=True)
+        pointer.write_text(json.dumps({"pid": os.getpid(), "url": net.url,
+                                       "chain_id": net.chain_id,
+                                       "deployment": str(net.deployment.resolve())}))
+    except OSError:  # a read-only home: only the hint in error messages is lost
+        log.warning("cannot write %s", pointer)
     out(f"devnet: JSON-RPC at {net.url} (chain {net.chain_id})")
     if kwargs.get("state"):
         how = ("resumed: the market, balances and rounds are as you left them" if net.resumed
                else "a new chain; Ctrl-C saves it")
         out(f"state kept in {workdir} ({how})")
+    else:
+        out(f"workdir {workdir} (holds the deployment record and the keeper's database; "
+            "--workdir DIR moves it; the chain lives in memory and starts afresh each run)")
     out(f"market {net.market}; deployment file {net.deployment}")
     mech = kwargs.get("mechanism", "fixedprice")
     if mech == "fixedprice":
         price = kwargs.get("initial_price", DEVNET_PRICE)
-        out(f"mechanism fixedprice: {price // 10**9} gwei per unit to start; the keeper re-fits "
+        out(f"mechanism fixedprice: {format_wei(price)} per unit to start; the keeper re-fits "
             "the price from settled rounds (bridge round show prints it)")
     else:
         out(f"mechanism {mech}")
-    out("dev accounts (PUBLIC keys, derived from labels: never send real funds to them):")
+    out(f"dev accounts, {format_wei(DEV_BALANCE)} each (PRIVATE keys, well known: anyone can "
+        "compute them from their labels; for this devnet only, never use them on a real "
+        "network):")
     for i, a in enumerate(net.accounts):
         role = {0: " (market owner)", 1: " (keeper)"}.get(i, "")
         out(f"  {i}: {a.address}  0x{bytes(a.key).hex()}{role}")
@@ -186,5 +224,10 @@ def run_devnet(workdir: Path, out: Callable[[str], None], **kwargs: Any) -> int:
             pass
     finally:
         net.stop()
+        try:
+            if json.loads(pointer.read_text()).get("pid") == os.getpid():
+                pointer.unlink()
+        except (OSError, ValueError):
+            pass
         out("devnet stopped")
     return 0

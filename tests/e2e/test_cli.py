@@ -37,7 +37,7 @@ from bridge.client.salts import SaltStore
 from bridge.errors import SettlementRejected
 from bridge.keeper.config import KeeperConfig
 from bridge.keeper.daemon import Keeper
-from bridge.units import format_wei
+from bridge.units import format_time, format_wei
 
 GWEI = 10**9
 ETHER = 10**18
@@ -121,7 +121,10 @@ def run(d: Deployed, key: LocalAccount | None, *args: str, **env: str | None) ->
     return runner.invoke(app, list(args), env=d.env(key, **env))
 
 
-def utc(ts: int) -> str:
+def utc(ts: int, now: int | None = None) -> str:
+    """A timestamp as the CLI prints it: UTC, and with ``now`` (the chain's time) how far."""
+    if now is not None:
+        return format_time(ts, now)
     return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(ts))
 
 
@@ -264,9 +267,10 @@ def test_a_whole_round_runs_through_the_cli_with_the_real_keeper(tmp_path: Path)
         r, "accepting commitments", 5, 4)
     assert shown["closes_at"] == m.params.closes_at(r)
     opens, closes, settle_by, _ = m.round_times(r)
+    now = m.chain_time()
     assert ok(run(d, None, "round", "show", **base)).splitlines() == [
         f"round {r} (proofphi): accepting commitments",
-        f"commits {utc(opens)} to {utc(closes)}, settle by {utc(settle_by)}",
+        f"commits {utc(opens, now)} to {utc(closes, now)}, settle by {utc(settle_by, now)}",
         "5 sealed bids, 4 sealed asks"]
     assert as_json(run(d, None, "round", "show", str(r + 1), "--json", **base))["phase"] == \
         "not open yet"
@@ -303,9 +307,10 @@ def test_a_whole_round_runs_through_the_cli_with_the_real_keeper(tmp_path: Path)
         assert (job["round"], job["bid"], job["payment"], job["deadline"], job["state"]) == (
             r, 0, 70 * GWEI, deadline, "open")
         assert job["requester"] == r1.address
+        now = m.chain_time()
         out = ok(run(d, None, "prover", "jobs", **p1_env))
         assert out.strip() == (f"round {r} bid 0 (job 0): 1 unit, pays 70 gwei, "
-                               f"prove by {utc(deadline)} — open")
+                               f"prove by {utc(deadline, now)} — open")
         assert ok(run(d, p4, "prover", "jobs", **base)).strip() == "no jobs awaiting proof"
 
         # refused: a job that is not yours
@@ -384,7 +389,9 @@ def test_a_whole_round_runs_through_the_cli_with_the_real_keeper(tmp_path: Path)
         (80 * GWEI, REFUND_CAP)]
     assert st2["free"] == m.balance_of(r2.address) == ETHER + REFUND_CAP
     out = ok(run(d, r2, "requester", "status", **base)).splitlines()
-    assert out[1] == f"round {r} bid 1: escrow 90 gwei — won, charged 80 gwei, refunded 10 gwei"
+    assert out[1] == (f"round {r} bid 1: escrow 90 gwei — won, charged 80 gwei, refunded 10 gwei"
+                      "; slashed: job 1's prover missed its deadline; you got the charge back "
+                      "(80 gwei) plus 200 gwei compensation from its collateral")
     assert out[2] == (f"round {r} job 1: prover missed the deadline; refunded 80 gwei + "
                       "compensation 200 gwei")
     st4 = as_json(run(d, r4, "requester", "status", "--json", **base))
@@ -396,9 +403,26 @@ def test_a_whole_round_runs_through_the_cli_with_the_real_keeper(tmp_path: Path)
         "returned (1 wei forfeited to the keeper): your bid was invalid: undecryptable — the "
         "keeper's evidence confirms it")
     assert [(b["valid"], b["value"]) for b in st1["bids"]] == [(True, 100 * GWEI)]
+    # the proof of a proof-of-work bid: the nonce, checked here, written as request --out does
+    got = as_json(run(d, r1, "requester", "proof", str(r), "0", "--out",
+                      str(tmp_path / "pow"), "--json", **base))
+    (pow_proof,) = got["proofs"]
+    assert (pow_proof["job"], pow_proof["kind"], pow_proof["verified"]) == (0, "pow", True)
+    assert (tmp_path / "pow" / "proof.bin").read_bytes() == bytes.fromhex(pow_proof["nonce"][2:])
+    # each bid's whole life: proven (where the proof is, how to fetch and check it), slashed
+    assert [(b["stage"], [j["state"] for j in b["jobs"]]) for b in st1["bids"]] == [
+        ("proven", ["proven"])]
+    assert [(b["stage"], [j["state"] for j in b["jobs"]]) for b in st2["bids"]] == [
+        ("slashed", ["slashed"])]
+    proven = ok(run(d, r1, "requester", "status", **base)).splitlines()[1]
+    assert proven.startswith(f"round {r} bid 0: escrow 120 gwei — won, charged 80 gwei, "
+                             f"refunded 40 gwei; proven: job 0 by {p1_address} (tx 0x"), proven
+    assert proven.endswith(f"`bridge requester proof {r} 0 --out DIR` checks the nonce and "
+                           "writes it as DIR/proof.bin"), proven
     out = ok(run(d, r3, "requester", "status", **base)).splitlines()
     assert out == [f"requester {r3.address}: free balance 1 ether",
-                   f"round {r} bid 2: escrow 80 gwei — not allocated, escrow 80 gwei returned"]
+                   f"round {r} bid 2: escrow 80 gwei — not allocated, escrow 80 gwei returned: "
+                   "outbid: higher bids took the units sold this round"]
 
     # withdrawals: the prover takes its free collateral, requesters their balances
     w3 = d.chain.w3
@@ -437,7 +461,7 @@ def test_escrow_above_free_balance_is_refused_with_the_deposit_to_make(mkt: Depl
                     "7000000000wei` first")
     line = refused(run(mkt, q, "requester", "bid", "--value", "5gwei", "--size", "1",
                        "--escrow", "4gwei", "--task", "t"))
-    assert "escrow 4000000000 is below the sealed value 5000000000" in line
+    assert "escrow 4 gwei is below the sealed value 5 gwei" in line
     assert mkt.market.balance_of(q.address) == 3 * GWEI
 
 
@@ -478,8 +502,10 @@ def test_capacity_without_collateral_is_refused_with_the_stake_to_add(mkt: Deplo
     key = mkt.new_key()
     participant(mkt, key).stake(REFUND_CAP)
     line = refused(run(mkt, key, "prover", "capacity", "3"))
-    assert line == (f"error: capacity 3 needs {3 * REFUND_CAP} wei of collateral, you have "
-                    f"{REFUND_CAP}: run `bridge prover stake {2 * REFUND_CAP}` first")
+    assert line == (f"error: capacity 3 needs {format_wei(3 * REFUND_CAP)} of collateral (the "
+                    f"refund cap {format_wei(REFUND_CAP)} per unit: what a requester is refunded "
+                    f"from it if a proof is missed), you have {format_wei(REFUND_CAP)}: run "
+                    f"`bridge prover stake {2 * REFUND_CAP}wei` first")
     line = refused(run(mkt, mkt.new_key(), "prover", "ask", "--cost", "1gwei"))
     assert line == ("error: you have no declared capacity: run `bridge prover stake AMOUNT` and "
                     "`bridge prover capacity UNITS` first")
@@ -545,8 +571,8 @@ def test_capacity_change_and_a_second_pending_ask_are_refused_with_the_fix(
     q = requester_with_deposit(d, ETHER)
     line = refused(run(d, q, "requester", "bid", "--value", "1gwei", "--size", "1",
                        "--escrow", "1gwei", "--task", "t"))
-    assert line == ("error: escrow 1000000000 wei is below this market's minimum 2000000000 "
-                    "wei: lock at least 2000000000")
+    assert line == ("error: escrow 1 gwei is below this market's minimum 2 gwei: lock at least "
+                    "2 gwei (2000000000 wei)")
     ok(run(d, q, "requester", "bid", "--value", "2gwei", "--size", "1", "--escrow", "2gwei",
            "--task", "t"))
     line = refused(run(d, q, "requester", "bid", "--value", "2gwei", "--size", "1",
@@ -602,13 +628,13 @@ def test_anyone_voids_an_unsettled_round_with_round_void(tmp_path: Path) -> None
 def test_withdrawing_more_than_is_free_is_refused(mkt: Deployed) -> None:
     q = requester_with_deposit(mkt, GWEI)
     line = refused(run(mkt, q, "requester", "withdraw", "2gwei"))
-    assert line == ("error: free balance is 1000000000 wei, cannot withdraw 2000000000: "
+    assert line == ("error: free balance is 1 gwei, cannot withdraw 2 gwei: "
                     "withdraw at most the free balance (escrow of open bids is locked until "
                     "settlement)")
     key = prover_with_capacity(mkt, 1, deposit=False)
     participant(mkt, key).stake(GWEI)
     line = refused(run(mkt, key, "prover", "withdraw", "2gwei"))
-    assert line == (f"error: only 1000000000 wei of collateral is free ({REFUND_CAP} backs "
+    assert line == (f"error: only 1 gwei of collateral is free ({format_wei(REFUND_CAP)} backs "
                     "capacity and open jobs): lower capacity to 0 and wait for your jobs to "
                     "finish, or leave in one call with `bridge prover exit`")
     assert refused(run(mkt, mkt.new_key(), "requester", "withdraw")) == (
@@ -734,7 +760,7 @@ def test_connection_mistakes_name_the_setting_to_fix(mkt: Deployed, tmp_path: Pa
                    code=2) == ("error: --market '0x1234' is not an address (0x and 40 hex "
                                "digits): pass the market's address or its deployment file")
     assert refused(run(mkt, key, "requester", "deposit", "1gwei", "--market", "nope.json"),
-                   code=2).startswith("error: --market 'nope.json' is neither an address nor")
+                   code=2).startswith("error: --market file 'nope.json' does not exist")
     assert refused(run(mkt, key, "requester", "deposit", "1gwei", "--rpc", "ws://x"),
                    code=2).startswith("error: --rpc 'ws://x' is not an http(s) URL")
     assert refused(run(mkt, key, "requester", "deposit", "1gwei", "--rpc",
@@ -758,8 +784,9 @@ def test_dara_ask_may_offer_part_of_its_capacity(tmp_path: Path) -> None:
     assert (bid["quantity"], bid["task"], bid["escrow"]) == (3, "0x" + "ab" * 32, 10 * GWEI)
     # a market named by address: the log search starts at its deployment block, found on chain
     status = as_json(run(d, q, "requester", "status", "--json"))
-    assert [(b["index"], b["escrow"], b["status"]) for b in status["bids"]] == [
-        (0, 10 * GWEI, "pending")]
+    assert [(b["index"], b["escrow"], b["stage"]) for b in status["bids"]] == [
+        (0, 10 * GWEI, "sealed")]
+    assert status["bids"][0]["status"].startswith("sealed; the round takes bids until ")
     assert status["free"] == ETHER - 10 * GWEI
     # logs are read in bounded block ranges: any range size gives the same events
     everything = event_logs(d.market, "BidCommitted", d.block)
@@ -815,3 +842,12 @@ def test_the_installed_command_runs_offline_checks_in_its_own_process(tmp_path: 
     assert (far.returncode, far.stderr) == (
         1, "error: cannot reach a node at http://127.0.0.1:9: start it or fix --rpc / "
            "BRIDGE_RPC\n")
+
+
+def test_a_proofphi_bid_needs_no_size(mkt: Deployed) -> None:
+    """Issue 22 item 10: every Prooφ task is one unit, so `requester bid` without --size bids
+    one unit instead of demanding the flag."""
+    q = requester_with_deposit(mkt, ETHER)
+    bid = as_json(run(mkt, q, "requester", "bid", "--value", "5gwei", "--escrow", "5gwei",
+                      "--task", "no size", "--json"))
+    assert (bid["quantity"], bid["price"]) == (1, 5 * GWEI)

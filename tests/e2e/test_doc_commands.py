@@ -217,18 +217,10 @@ class Session:
                 proc.wait(timeout=10)
 
 
-NEEDS_CLI_BRANCH = pytest.mark.xfail(
-    strict=True,
-    reason="needs `bridge devnet` on chain id 31337 (issue 22 item 5, the cli branch): the "
-           "pages name .devnet/deployments/31337/market.json, and today's eth-tester devnet "
-           "runs on chain 131277322940537")
-
-PAGE_MARKS = {"README.md": [NEEDS_CLI_BRANCH], "docs/user/requester.md": [NEEDS_CLI_BRANCH]}
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("page", [pytest.param(p, marks=PAGE_MARKS.get(p, []))
-                                  for p in runnable_pages()])
+@pytest.mark.parametrize("page", runnable_pages())
 def test_the_shell_blocks_of_a_page_run_against_a_devnet(page: str, tmp_path: Path) -> None:
     session = Session(tmp_path, _free_port())
     try:

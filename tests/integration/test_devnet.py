@@ -38,7 +38,8 @@ def test_two_cli_processes_trade_a_round_on_the_devnet(tmp_path: Path) -> None:
     try:
         record = next(ln.split("deployment file ")[1].strip() for ln in lines
                       if "deployment file" in ln)
-        assert "PUBLIC keys" in "".join(lines)
+        assert "PRIVATE keys, well known" in "".join(lines)
+        assert "never use them on a real network" in "".join(lines)
 
         def cli(key: int, *args: str) -> dict[str, Any]:
             env = {**os.environ, "BRIDGE_PRIVATE_KEY": "0x" + dev_key(key).hex(),
@@ -121,9 +122,10 @@ def test_the_eth_tester_server_speaks_json_rpc_like_a_node(tmp_path: Path) -> No
         server.stop()
 
 
-def _start_devnet(*args: str) -> tuple[subprocess.Popen[str], list[str]]:
+def _start_devnet(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None
+                  ) -> tuple[subprocess.Popen[str], list[str]]:
     proc = subprocess.Popen([BRIDGE, "devnet", *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
+                            stderr=subprocess.STDOUT, text=True, cwd=cwd, env=env)
     assert proc.stdout is not None
     lines: list[str] = []
     deadline = time.monotonic() + 120
@@ -221,3 +223,69 @@ def test_the_devnet_clock_follows_the_wall_clock_and_keeps_increases(tmp_path: P
         assert "time cannot go back" in reply["error"]["message"]
     finally:
         server.stop()
+
+
+def test_the_default_devnet_is_where_the_docs_say_and_serves_browsers_and_its_accounts(
+        tmp_path: Path) -> None:
+    """Issue 22 items 2 and 5: without --workdir the devnet writes
+    ./.devnet/deployments/31337/market.json (chain id 31337), the path the docs' prover.toml
+    names; its JSON-RPC answers a browser's CORS preflight; the printed dev accounts are the
+    node's unlocked accounts (eth_sendTransaction from one works); a command given a market file
+    that does not exist names the running devnet's file."""
+    import re
+
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {**os.environ, "BRIDGE_HOME": str(tmp_path / "home")}
+    devnet, lines = _start_devnet("--port", str(port), "--block-time", "0", cwd=tmp_path,
+                                  env=env)
+    try:
+        text = "".join(lines)
+        record = tmp_path / ".devnet" / "deployments" / "31337" / "market.json"
+        assert record.is_file(), text
+        assert "deployment file .devnet/deployments/31337/market.json" in text
+        assert int(_rpc(url, "eth_chainId"), 16) == 31337
+        # the docs' prover.toml names that file, relative to where the devnet runs
+        docs = Path(__file__).resolve().parents[2]
+        named = {m for f in [docs / "README.md", *sorted((docs / "docs").rglob("*.md"))]
+                 for m in re.findall(r'market = "([^"]*31337[^"]*)"', f.read_text())}
+        assert named and all((tmp_path / m).resolve() == record.resolve() for m in named), named
+
+        # CORS: the preflight a browser sends before its JSON POST, then the POST itself
+        pre = urllib.request.Request(url, method="OPTIONS", headers={
+            "Origin": "http://127.0.0.1:8700", "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "content-type"})
+        with urllib.request.urlopen(pre, timeout=30) as r:
+            assert r.status == 204
+            assert r.headers["Access-Control-Allow-Origin"] == "*"
+            assert "POST" in r.headers["Access-Control-Allow-Methods"]
+            assert "content-type" in r.headers["Access-Control-Allow-Headers"].lower()
+        post = urllib.request.Request(url, data=json.dumps(
+            {"jsonrpc": "2.0", "id": 1, "method": "eth_blockNumber", "params": []}).encode(),
+            headers={"Content-Type": "application/json", "Origin": "http://127.0.0.1:8700"})
+        with urllib.request.urlopen(post, timeout=30) as r:
+            assert r.headers["Access-Control-Allow-Origin"] == "*"
+
+        # the printed accounts are the node's unlocked ones, and can send
+        printed = re.findall(r"^  \d: (0x[0-9a-fA-F]{40}) ", text, re.M)
+        assert len(printed) == 6
+        unlocked = _rpc(url, "eth_accounts")
+        assert [a.lower() for a in unlocked] == [a.lower() for a in printed]
+        before = int(_rpc(url, "eth_getBalance", printed[4], "latest"), 16)
+        tx = _rpc(url, "eth_sendTransaction", {"from": printed[3].lower(), "to": printed[4],
+                                               "value": hex(12345)})
+        receipt = _rpc(url, "eth_getTransactionReceipt", tx)
+        assert int(receipt["status"], 16) == 1
+        assert int(_rpc(url, "eth_getBalance", printed[4], "latest"), 16) == before + 12345
+
+        # a market file that does not exist: the error names the devnet's
+        done = subprocess.run([BRIDGE, "requester", "status", "--rpc", url, "--market",
+                               "deployments/31337/market.json"], capture_output=True,
+                              text=True, env={**env, "BRIDGE_PRIVATE_KEY": "0x" + dev_key(2).hex()},
+                              cwd=tmp_path, timeout=120, check=False)
+        assert done.returncode == 2, done.stderr
+        assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
+        assert str(record.resolve()) in done.stderr, done.stderr
+    finally:
+        _stop_devnet(devnet)
+    assert not (tmp_path / "home" / "devnet.json").exists()  # the pointer goes with the devnet
