@@ -187,6 +187,11 @@ class RpcServer:
             return True
         w3: Web3 = self.chain.w3
         params = [_checksummed(p, top=True) for p in params]
+        if method in ("eth_getLogs", "eth_newFilter") and params and isinstance(params[0], dict) \
+                and isinstance(params[0].get("address"), str):
+            # a filter's `address` may be one address or a list; web3's request formatters (the
+            # ENS name check) only take the list, and browser clients (viem) send the one
+            params[0] = {**params[0], "address": [params[0]["address"]]}
         # through web3's eth-tester middleware, which reads RPC-form parameters
         response = w3.manager._make_request(method, params)  # type: ignore[arg-type]
         if "error" in response:

@@ -27,7 +27,8 @@ from tests.e2e.test_doc_commands import REPO, RUN_LANGS, Session, _commands, _fr
 pytestmark = [pytest.mark.slow]
 
 
-def _wait(what: Callable[[], bool], why: str, timeout: float = 120) -> None:
+def _wait(what: Callable[[], bool], why: str, timeout: float = 120,
+          page: Any = None) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
@@ -36,7 +37,8 @@ def _wait(what: Callable[[], bool], why: str, timeout: float = 120) -> None:
         except Exception:  # the page or the server is still starting
             pass
         time.sleep(0.5)
-    pytest.fail(f"timed out waiting for {why}")
+    shown = "" if page is None else "\nthe page shows:\n" + page.inner_text("body")[:4000]
+    pytest.fail(f"timed out waiting for {why}{shown}")
 
 
 def _first_proof_commands() -> list[str]:
@@ -73,12 +75,13 @@ def test_the_readme_first_proof_then_the_page_shows_it(browser: Any, tmp_path: P
         page.on("pageerror", lambda e: errors.append(str(e)))
         page.goto(url)
         row = f"#past-rounds tr[data-round='{r}']"
-        _wait(lambda: "1 proven" in page.inner_text(row), f"round {r} listed as proven")
+        _wait(lambda: "1 proven" in page.inner_text(row), f"round {r} listed as proven",
+              page=page)
         if page.is_visible("#chart-round"):
             page.select_option("#chart-round", str(r))
         _wait(lambda: "proven by" in page.inner_text("#round-jobs")
               and "proof.json" in page.inner_text("#round-jobs"),
-              f"round {r}'s job with its proof in the jobs table")
+              f"round {r}'s job with its proof in the jobs table", page=page)
         assert not page.is_visible("#node-status"), page.inner_text("body")[:2000]
         assert errors == [], errors
         context.close()

@@ -109,6 +109,16 @@ def test_the_eth_tester_server_speaks_json_rpc_like_a_node(tmp_path: Path) -> No
             market.contract.functions.withdraw(1).call({"from": chain.accounts[1]})
         decoded = market.decode_revert(bytes.fromhex(str(err.value.data)[2:]))
         assert decoded is not None and decoded.name == "InsufficientBalance"  # type: ignore
+        # logs as a browser client asks for them: one address (viem) or a list, lowercase too
+        head = hex(w3.eth.block_number)
+        address = world.market.address
+        expected = _rpc(server.url, "eth_getLogs", {"address": [address], "fromBlock": "0x0",
+                                                    "toBlock": head})
+        assert expected, "the world's setup left no logs"
+        for one in (address, address.lower()):
+            got = _rpc(server.url, "eth_getLogs", {"address": one, "fromBlock": "0x0",
+                                                   "toBlock": head})
+            assert got == expected
         before = int(_rpc(server.url, "eth_getBlockByNumber", "latest", False)["timestamp"], 16)
         snap = _rpc(server.url, "evm_snapshot")
         _rpc(server.url, "evm_increaseTime", 3600)

@@ -303,7 +303,8 @@ async function renderMarket() {
   const [, closes, settleBy, proveBy] = s.times;
   const empty = s.bids === 0n && s.asks === 0n;
   const rounds = roundsFromLogs();
-  const past = [...rounds.values()].filter((v) => v.round < s.round).sort((a, b) => Number(b.round - a.round)).slice(0, 12);
+  // rounds nobody bid in (a prover agent asks every round) would push the trades off the list
+  const past = [...rounds.values()].filter((v) => v.round < s.round && v.bids.length > 0).sort((a, b) => Number(b.round - a.round)).slice(0, 12);
   const rows = past.map((v) => {
     const jobs = jobsOf(v);
     const winners = jobs ? jobs.charges.map((c, i) => [i, c] as const).filter(([, c]) => c > 0n) : [];
@@ -344,7 +345,7 @@ async function renderMarket() {
     </div>
     <p class="rule">Mechanism ${chain.cfg.record.parameters.mechanism}: ${RULES[chain.cfg.record.parameters.mechanism]}</p>
     ${s.prices ? priceTable(s.prices) : ""}
-    <h2>Past rounds</h2>
+    <h2>Past rounds with bids</h2>
     <table id="past-rounds"><tr><th>round</th><th>state</th><th>bids</th><th>asks</th><th>charged</th>
       <th>paid per unit</th><th>winners</th><th>jobs</th></tr>${rows || `<tr><td colspan="8">none yet</td></tr>`}</table>
     <p class="rule">From the market's logs since block ${chain.startBlock}, read in ranges of at most 2000 blocks.</p>
