@@ -8,7 +8,8 @@ both clients render it the same way:
 ``text``  what to do, with ``{placeholders}`` filled from the error's arguments: ``{name}`` the
           argument as a decimal integer or string, ``{a-b}`` the difference of two integer
           arguments, ``{name:when}`` a chain timestamp as UTC time, ``{name:text}`` a ``bytes32``
-          as the ASCII text it holds.
+          as the ASCII text it holds, ``{name:wei}`` or ``{a-b:wei}`` an amount as gwei or ether
+          with its exact wei (:func:`bridge.units.format_wei`).
 ``cli``   the command that does it, appended by the CLI only (the web app has a button for it).
 """
 
@@ -21,18 +22,20 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bridge.units import format_wei
+
 HINTS: dict[str, dict[str, str]] = {
     "CommitsPaused": {"text": "the owner paused new commitments; try again later "
                               "(withdrawals still work)"},
     "RoundNotOpen": {"text": "round {round} no longer accepts commitments; commit to round "
                              "{current}", "cli": "omit --round"},
-    "InsufficientBalance": {"text": "deposit {required-available} wei more",
+    "InsufficientBalance": {"text": "deposit {required-available:wei} more",
                             "cli": "`bridge requester deposit`, or bid with --top-up"},
-    "InsufficientCollateral": {"text": "stake {required-collateral} wei more, or lower your "
+    "InsufficientCollateral": {"text": "stake {required-collateral:wei} more, or lower your "
                                        "capacity", "cli": "`bridge prover stake`"},
     "CollateralBacksCapacity": {"text": "{capacity} units of capacity hold that collateral: "
                                         "lower capacity first, or exit (capacity 0 and "
-                                        "withdraw in one call: {withdrawable} wei)",
+                                        "withdraw in one call: {withdrawable:wei})",
                                 "cli": "`bridge prover exit`"},
     "NoCapacity": {"text": "declare capacity first",
                    "cli": "`bridge prover capacity UNITS`"},
@@ -49,7 +52,7 @@ HINTS: dict[str, dict[str, str]] = {
                                       "{unlocksBy:when}"},
     "RoundFull": {"text": "round {round} holds its maximum {cap} commitments on this side: "
                           "commit in the next round"},
-    "EscrowTooSmall": {"text": "the market's minimum escrow is {minimum} wei"},
+    "EscrowTooSmall": {"text": "the market's minimum escrow is {minimum:wei}"},
     "ProofDeadlinePassed": {"text": "too late to prove: the job can only be slashed now"},
     "JobAlreadyResolved": {"text": "the job was already proven or slashed"},
     "JobNotInRound": {"text": "the job's {field:text} is not the settlement's: rebuild the job "
@@ -71,7 +74,7 @@ HINTS: dict[str, dict[str, str]] = {
     "RoundAlreadyFinal": {"text": "the round is already settled or voided"},
 }
 
-_PLACEHOLDER = re.compile(r"\{([A-Za-z0-9_]+)(?:-([A-Za-z0-9_]+))?(?::(when|text))?\}")
+_PLACEHOLDER = re.compile(r"\{([A-Za-z0-9_]+)(?:-([A-Za-z0-9_]+))?(?::(when|text|wei))?\}")
 
 
 def _text_of(value: Any) -> str:
@@ -88,7 +91,11 @@ def render(template: str, args: dict[str, Any]) -> str:
         name, minus, fmt = m.group(1), m.group(2), m.group(3)
         value = args[name]
         if minus is not None:
-            return str(int(value) - int(args[minus]))
+            value = int(value) - int(args[minus])
+        if fmt == "wei":
+            return format_wei(int(value), exact=True)
+        if minus is not None:
+            return str(value)
         if fmt == "when":
             return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(int(value)))
         if fmt == "text":

@@ -32,6 +32,7 @@ from eth_account import Account
 from bridge.chain.anvil import ANVIL, DEV_KEYS, Anvil
 from bridge.client.participant import Participant, new_task
 from bridge.sealed import Side, commitment, seal
+from bridge.units import format_wei
 from bridge.web.server import WebServer, app_config
 from tests.integration.conftest import KeeperProcess
 from tests.integration.harness import GWEI, Scene, make_scene
@@ -133,7 +134,7 @@ def test_a_requester_and_a_prover_complete_a_round_through_the_page(
     text = message(pp, "Set capacity refused")
     refund_cap = m.params.refund_cap
     assert (f"InsufficientCollateral(prover={PAGE_PROVER}, collateral=0, required={refund_cap}):"
-            f" stake {refund_cap} wei more, or lower your capacity") in text
+            f" stake {format_wei(refund_cap, exact=True)} more, or lower your capacity") in text
     assert "bridge prover" not in text  # the web wording: no CLI command
     shot(pp, tmp_path, "refused")
 

@@ -26,6 +26,17 @@ def test_hints_fill_differences_times_and_bytes32_text() -> None:
                 cli=False) == "deposit 7 wei more"
     assert hint("InsufficientBalance", {"account": "0x", "available": 3, "required": 10}) == \
         "deposit 7 wei more (`bridge requester deposit`, or bid with --top-up)"
+    # amounts as people read them, with the exact wei to type back; the boundaries of the units
+    assert hint("InsufficientBalance", {"account": "0x", "available": 10**9,
+                                        "required": 10**9 + 10**6}, cli=False) == \
+        "deposit 0.001 gwei (1000000 wei) more"
+    assert hint("InsufficientBalance", {"account": "0x", "available": 1,
+                                        "required": 10**6}, cli=False) == \
+        "deposit 999999 wei more"
+    assert hint("EscrowTooSmall", {"minimum": 3 * 10**14}) == \
+        "the market's minimum escrow is 300000 gwei (300000000000000 wei)"
+    assert hint("EscrowTooSmall", {"minimum": 10**15}) == \
+        "the market's minimum escrow is 0.001 ether (1000000000000000 wei)"
     text = hint("CollateralLockedByAsk", {"prover": "0x", "round": 4, "unlocksBy": 86400})
     assert text is not None and "round 4" in text and "1970-01-02 00:00:00 UTC" in text
     field = b"proofDeadline".ljust(32, b"\0")

@@ -1,6 +1,6 @@
 // Contract errors decoded with the CLI's hints: one table, bridge/hints.py, generated into
 // generated/protocol.json (a Python test fails when that file is stale).
-import { BaseError, decodeErrorResult, type Hex } from "viem";
+import { BaseError, decodeErrorResult, formatUnits, type Hex } from "viem";
 import protocol from "./generated/protocol.json";
 
 export const ABI = protocol.abi as readonly unknown[] as import("viem").Abi;
@@ -17,13 +17,24 @@ function text(v: unknown): string {
   return s;
 }
 
-/** bridge.hints.render: {name}, {a-b}, {name:when}, {name:text}. */
+/** bridge.units.format_wei(v, exact=True): ether from 0.001 ether, gwei from 0.001 gwei, wei
+ *  below; the exact wei appended when another unit is shown. */
+export function weiExact(v: bigint): string {
+  const abs = v < 0n ? -v : v;
+  if (abs >= 10n ** 15n) return `${formatUnits(v, 18)} ether (${v} wei)`;
+  if (abs >= 10n ** 6n) return `${formatUnits(v, 9)} gwei (${v} wei)`;
+  return `${v} wei`;
+}
+
+/** bridge.hints.render: {name}, {a-b}, {name:when}, {name:text}, {name:wei}, {a-b:wei}. */
 export function render(template: string, args: Record<string, unknown>): string {
-  return template.replace(/\{([A-Za-z0-9_]+)(?:-([A-Za-z0-9_]+))?(?::(when|text))?\}/g,
+  return template.replace(/\{([A-Za-z0-9_]+)(?:-([A-Za-z0-9_]+))?(?::(when|text|wei))?\}/g,
     (_m, name: string, minus?: string, fmt?: string) => {
       if (!(name in args)) throw new Error(`hint needs ${name}`);
       const v = args[name];
-      if (minus) return (BigInt(v as bigint) - BigInt(args[minus] as bigint)).toString();
+      const n = minus ? BigInt(v as bigint) - BigInt(args[minus] as bigint) : undefined;
+      if (fmt === "wei") return weiExact(n ?? BigInt(v as bigint));
+      if (n !== undefined) return n.toString();
       if (fmt === "when") return when(BigInt(v as bigint));
       if (fmt === "text") return text(v);
       return String(v);
