@@ -27,7 +27,7 @@ import typer
 from bridge.cli.apps import app
 from bridge.cli.common import JsonOpt, KeystoreOpt, MarketOpt, RpcOpt, _amount, _emit, _wei, guarded
 from bridge.errors import ConfigError, InvalidInput
-from bridge.units import plural
+from bridge.units import format_time, plural
 
 maker_app = typer.Typer(help="Market-maker commands (posted-price markets): propose.",
                         no_args_is_help=True)
@@ -65,6 +65,10 @@ class _PP:
             self.address = account.address
             self.sender = TxSender(self.market.w3, account,
                                    decode_revert=self.market.decode_revert, poll_interval=0.05)
+
+    def chain_time(self) -> int:
+        """The latest block's timestamp (deadlines are read against it, not the wall clock)."""
+        return int(self.market.w3.eth.get_block("latest")["timestamp"])
 
     def send(self, fn: str, *args: Any, value: int = 0) -> dict[str, Any]:
         assert self.sender is not None
@@ -159,8 +163,10 @@ def pp_open(rpc: RpcOpt = "http://127.0.0.1:8545", market: MarketOpt = "",
     def run() -> None:
         s = _PP(rpc, market, keystore)
         args = s.event(s.send("openRound"), "RoundOpened")
+        now = s.chain_time()
         _emit(as_json, dict(args), [f"round {args['round']} open: register until "
-                                    f"{args['registerEnd']}, propose until {args['proposeEnd']}"])
+                                    f"{format_time(args['registerEnd'], now)}, propose until "
+                                    f"{format_time(args['proposeEnd'], now)}"])
 
     guarded(run)
 
@@ -234,9 +240,14 @@ def pp_show(round: RoundOpt, rpc: RpcOpt = "http://127.0.0.1:8545", market: Mark
         d = s.market.deadlines(round)
         info = s.market.round_info(round)
         reqs, nodes = s.market.requests(round), s.market.nodes(round)
-        lines = [f"round {round}: register until {d.register_end}, propose until "
-                 f"{d.propose_end}, settle until {d.settle_end}"
-                 + (f", accept until {d.accept_end}, prove until {d.proof_end}"
+        now = s.chain_time()
+
+        def at(ts: int) -> str:
+            return format_time(ts, now)
+
+        lines = [f"round {round}: register until {at(d.register_end)}, propose until "
+                 f"{at(d.propose_end)}, settle until {at(d.settle_end)}"
+                 + (f", accept until {at(d.accept_end)}, prove until {at(d.proof_end)}"
                     if info["settled"] else " (not settled)"),
                  f"  {info['proposals']} proposals, {info['parts']} parts"]
         for q in reqs:

@@ -32,6 +32,7 @@ from bridge.chain.posted_price import (
 from bridge.chain.sender import TxSender
 from bridge.cli import app
 from bridge.keeper.posted_price import PostedPriceKeeper
+from bridge.units import format_time
 
 ETHER = 10**18
 PERIOD = 3600
@@ -111,6 +112,10 @@ def test_a_posted_price_round_runs_through_the_cli(tmp_path: Path) -> None:
     assert out["verdicts"] == ["0:first", "1:kept_repriced"] and out["margin"] == 6000
     assert "sequential improvement's" in ok(cli(None, "posted-price", "audit", *rd))
     shown = js(cli(None, "posted-price", "show", *rd, "--json"))
+    text = ok(cli(None, "posted-price", "show", *rd))
+    now = chain.now()
+    assert (f"register until {format_time(d.register_end, now)}, propose until "
+            f"{format_time(d.propose_end, now)}") in text and " ago)" in text, text
     assert [q["price"] for q in shown["requests"]] == [7000, 3000]
     assert [n["reward"] for n in shown["nodes"]] == [2000, 2000]
     assert [q["deposit"] for q in shown["requests"]] == ["HELD", "HELD"]
