@@ -949,8 +949,8 @@ class Workspace:
             dst.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(src, dst, follow_symlinks=False)
         for name in (".venv", "node_modules"):
-            if (repo / name).exists():
-                (root / name).symlink_to((repo / name).resolve())
+            if (repo / name).exists() and not (root / name).is_symlink():
+                (root / name).symlink_to((repo / name).resolve())  # (a worktree's is copied)
         plugins = root.parent / f"{root.name}-plugin"
         plugins.mkdir()
         (plugins / "mutate_plugin.py").write_text(_PLUGIN, encoding="utf-8")
