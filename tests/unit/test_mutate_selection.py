@@ -91,7 +91,7 @@ def test_a_guard_maps_to_the_entry_points_that_reach_it(revert: str, entries: se
 
 
 def _selector(name: str, *types: str) -> str:
-    abi = {"type": "function", "name": name, "inputs": [{"type": t} for t in types]}
+    abi: Any = {"type": "function", "name": name, "inputs": [{"type": t} for t in types]}
     return bytes(function_abi_to_4byte_selector(abi)).hex()
 
 
@@ -142,7 +142,7 @@ def test_a_guard_no_test_reaches_selects_nothing(tmp_path: Path) -> None:
     cmap = _map(tmp_path)
     cmap.tests = {t: r for t, r in cmap.tests.items() if not r.get("opaque_contracts")}
     selection = mutate.Selection(cmap, mutate.CallGraph.from_sources({FILE: SOL}))
-    by_line = {}
+    by_line: dict[str, list[list[str] | None]] = {}
     for m in mutate.solidity_mutants(SOL, FILE):
         by_line.setdefault(m.original.split("revert ")[-1], []).append(selection.tests_for(m))
     assert by_line["Never(); }"] == [[], []]  # negate, drop: reported "no test covers it"
