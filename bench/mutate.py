@@ -92,7 +92,7 @@ DEFAULT_DESELECT = {
 # The coverage map's run: every test that may run engine or contract code, once, unmutated.
 MAP_TESTS = ["tests/unit", "tests/contracts", "tests/e2e"]
 MAP_DESELECT = DEFAULT_DESELECT["contracts"]
-MAP_INPUTS = ("bridge/", "contracts/", "tests/", "bench/mutate.py", "pyproject.toml")
+MAP_INPUTS = ("bridge/", "contracts/", "tests/", "pyproject.toml")
 
 FLIP = {"<": "<=", "<=": "<", ">": ">=", ">=": ">", "==": "!=", "!=": "=="}
 OP_NAME = {"<": "lt", "<=": "le", ">": "gt", ">=": "ge", "==": "eq", "!=": "ne"}
@@ -645,6 +645,60 @@ class CoverageMap:
         return sum(float(self.tests[t].get("seconds", 0.0)) for t in tests)
 
 
+_IMPORT = re.compile(r"""^\s*import\s[^;]*?["']([^"']+)["']\s*;""", re.M)
+
+
+def sol_dependents(repo: Path, file: str) -> list[str]:
+    """The contract sources (repository-relative) that are ``file`` or import it, directly or
+    not: the only ones whose compilation a change to ``file`` can change."""
+    imports: dict[str, set[str]] = {}
+    for p in sorted(repo.glob(CONTRACT_GLOB)):
+        rel = p.relative_to(repo).as_posix()
+        text = p.read_text(encoding="utf-8")
+        imports[rel] = {os.path.normpath(os.path.join(os.path.dirname(rel), m.group(1)))
+                        .replace(os.sep, "/")
+                        for m in _IMPORT.finditer(text) if m.group(1).startswith(".")}
+    out = {file}
+    grew = True
+    while grew:
+        grew = False
+        for rel, deps in imports.items():
+            if rel not in out and deps & out:
+                out.add(rel)
+                grew = True
+    return sorted(out)
+
+
+_COMPILE_SCRIPT = '''\
+"""Written by bench/mutate.py: ``python -m bridge.chain.compile --write`` for the artifacts
+whose sources are given (those importing the mutated file) only; the others cannot change."""
+import sys
+
+import bridge.chain.compile as c
+
+paths = set(sys.argv[1:])
+c.ARTIFACT_SOURCES = {n: p for n, p in c.ARTIFACT_SOURCES.items() if p in paths}
+full = c.SETTINGS["outputSelection"]["*"]["*"]
+wanted = {"*": {"*": ["abi"]}}  # every ABI (the market's artifact lists its module's views)
+for name, path in c.ARTIFACT_SOURCES.items():
+    wanted.setdefault(path, {})[name] = list(full)
+_standard_input = c.standard_input
+
+
+def standard_input():
+    inp = _standard_input()
+    return {**inp, "settings": {**inp["settings"], "outputSelection": wanted}}
+
+
+c.standard_input = standard_input
+if c.ARTIFACT_SOURCES:
+    for path in c.write_artifacts(c.compile_contracts()):
+        print(f"wrote {path}")
+else:
+    print("no artifact depends on the mutated file")
+'''
+
+
 _COVMAP_PLUGIN = '''\
 """Written by bench/mutate.py: records, per test, the engine lines and contract entry points run.
 
@@ -954,6 +1008,7 @@ class Workspace:
         plugins = root.parent / f"{root.name}-plugin"
         plugins.mkdir()
         (plugins / "mutate_plugin.py").write_text(_PLUGIN, encoding="utf-8")
+        (plugins / "mutate_compile.py").write_text(_COMPILE_SCRIPT, encoding="utf-8")
         venv_python = repo / ".venv" / "bin" / "python"
         python = str(venv_python) if venv_python.exists() else sys.executable
         ws = cls(repo, root, python)
@@ -961,6 +1016,13 @@ class Workspace:
                        for p in sorted((root / ARTIFACTS).glob("*.json"))}
         ws.check_import()
         return ws
+
+    def compile(self, file: str, timeout: float) -> int | None:
+        """Recompile the artifacts whose sources are ``file`` or import it (the others cannot
+        change: byte-identical to a full ``python -m bridge.chain.compile --write``)."""
+        return _run([self.python, str(self.plugin_dir / "mutate_compile.py"),
+                     *sol_dependents(self.root, file)], self.root, self.env(), timeout,
+                    self.plugin_dir / "compile.log")
 
     def coverage_map(self, tests: Sequence[str], timeout: float) -> dict[str, Any]:
         """Run ``tests`` once, unmutated, with the coverage-map plugin; its JSON."""
@@ -1027,8 +1089,7 @@ class Workspace:
             compile_seconds = None
             if mutant.target == "contracts":
                 t0 = time.monotonic()
-                rc = _run([self.python, "-m", "bridge.chain.compile", "--write"], self.root,
-                          self.env(), compile_timeout, logs / "compile.log")
+                rc = self.compile(mutant.file, compile_timeout)
                 compile_seconds = time.monotonic() - t0
                 if rc != 0:
                     note = "compile timed out" if rc is None else _tail(logs / "compile.log", 3)
@@ -1208,21 +1269,28 @@ def load_or_build_map(args: argparse.Namespace, base: Path) -> dict[str, Any]:
     return data
 
 
+def _root_of(group: tuple[str, ...]) -> str:
+    """The file of ``group`` whose dependents are the whole group (it was made from one)."""
+    return next(f for f in group if tuple(sol_dependents(REPO, f)) == group)
+
+
 def print_estimate(mutants: list[Mutant], selection: Selection, base: Path, jobs: int,
                    data: dict[str, Any]) -> int:
     """Each mutant's cost if it survives (the worst case): its tests' seconds in the map, plus
     one contract compilation (measured here); the total over ``jobs`` parallel copies."""
-    compile_s = 0.0
-    if any(m.target == "contracts" for m in mutants):
+    compile_s: dict[tuple[str, ...], float] = {}  # per set of recompiled sources, measured
+    groups = {tuple(sol_dependents(REPO, m.file)) for m in mutants if m.target == "contracts"}
+    if groups:
         ws = Workspace.create(REPO, base / "estimate")
-        t0 = time.monotonic()
-        rc = _run([ws.python, "-m", "bridge.chain.compile", "--write"], ws.root, ws.env(),
-                  600, ws.plugin_dir / "compile.log")
-        compile_s = time.monotonic() - t0
-        if rc != 0:
-            print(f"mutate: the compilation failed: {_tail(ws.plugin_dir / 'compile.log', 3)}",
-                  file=sys.stderr)
-            return 2
+        for group in sorted(groups):
+            t0 = time.monotonic()
+            rc = ws.compile(group[0] if len(group) == 1 else _root_of(group), 600)
+            compile_s[group] = time.monotonic() - t0
+            print(f"compiling {', '.join(group)}: {compile_s[group]:.1f}s", flush=True)
+            if rc != 0:
+                print(f"mutate: the compilation failed: "
+                      f"{_tail(ws.plugin_dir / 'compile.log', 3)}", file=sys.stderr)
+                return 2
     default_s = {t: selection.map.seconds_of(x for x in selection.map.tests
                                              if any(x.startswith(p) for p in DEFAULT_TESTS[t]))
                  for t in DEFAULT_TESTS}
@@ -1233,13 +1301,14 @@ def print_estimate(mutants: list[Mutant], selection: Selection, base: Path, jobs
         chosen = selection.tests_for(m)
         secs = default_s[m.target] if chosen is None else selection.map.seconds_of(chosen)
         uncovered += chosen == []
-        secs += compile_s if m.target == "contracts" else 0.0
+        if m.target == "contracts":
+            secs += compile_s[tuple(sol_dependents(REPO, m.file))]
         total[m.target] += secs
         rows.append([m.id, "default" if chosen is None else str(len(chosen)), f"{secs:.1f}"])
     print(_table(rows, [70, 8, 8]))
     whole = sum(total.values())
-    print(f"\n{len(mutants)} mutants, {uncovered} covered by no test; a contract compilation "
-          f"takes {compile_s:.1f}s here; the map took {data.get('seconds', 0):.0f}s.")
+    print(f"\n{len(mutants)} mutants, {uncovered} covered by no test; the map took "
+          f"{data.get('seconds', 0):.0f}s (add it to the total when it is built in the run).")
     print("If every mutant survived (the upper bound): "
           + ", ".join(f"{t} {s / 60:.1f} min" for t, s in total.items())
           + f"; total {whole / 60:.1f} min on one copy, {whole / 60 / jobs:.1f} min on {jobs} "

@@ -196,3 +196,22 @@ def test_a_pinned_guard_and_a_covered_comparison_select_their_tests(tmp_path: Pa
         if chosen is not None:
             assert (unit in chosen) == (m in covered), m.id
             assert pin not in chosen  # no engine code in that contract test
+
+
+def test_a_contract_mutant_recompiles_only_the_sources_importing_its_file(tmp_path: Path
+                                                                         ) -> None:
+    files = {
+        "contracts/I.sol": "interface I {}",
+        "contracts/Base.sol": 'import {I} from "./I.sol";\nabstract contract Base is I {}',
+        "contracts/M.sol": 'import {Base} from "./Base.sol";\nimport "@oz/x.sol";\ncontract M {}',
+        "contracts/v/V.sol": "import {I} from '../I.sol';\ncontract V {}",
+        "contracts/Other.sol": "contract Other {}",
+    }
+    for rel, text in files.items():
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text(text)
+    assert mutate.sol_dependents(tmp_path, "contracts/Base.sol") == [
+        "contracts/Base.sol", "contracts/M.sol"]
+    assert mutate.sol_dependents(tmp_path, "contracts/I.sol") == [
+        "contracts/Base.sol", "contracts/I.sol", "contracts/M.sol", "contracts/v/V.sol"]
+    assert mutate.sol_dependents(tmp_path, "contracts/Other.sol") == ["contracts/Other.sol"]
