@@ -17,6 +17,24 @@ files plus symlinks to ``.venv`` and ``node_modules``); contract mutants are rec
 ``tests/unit``) under a per-mutant timeout, and the file and artifacts are restored. A small
 pytest plugin makes the run fail unless ``bridge`` is imported from the copy.
 
+**Which tests run** (the coverage map, on unless ``--no-map``): before the mutants, the tests
+of ``tests/unit tests/contracts tests/e2e`` run once, unmutated, in a copy with a plugin that
+records per test (setup, call and teardown) the engine lines it ran (a ``sys.settrace`` tracer
+following only ``bridge/mechanisms`` frames, threads included) and the contract entry points it
+ran (every py-evm call frame: its calldata selector, named through the artifacts' ABIs; a
+creation is ``constructor``; a delegatecall, short calldata or an unknown selector count as
+``fallback``/``receive``). A Solidity call graph (by name, so every overload, override and
+same-named function counts) maps a guard's enclosing function or modifier to the external
+entry points that can reach it. An engine mutant runs the tests that ran a line of its
+comparison; a contract mutant the tests that ran one of its entry points. Conservative where it
+cannot see: a test that starts a subprocess or opens a network connection (anvil, a CLI process)
+is selected for every mutant of the target it may hide; a comparison that ran at import time
+gets the default paths. A test that fails without a mutant is never selected (reported). A
+mutant no test reaches runs nothing: ``survived`` with the note ``no test covers it``. ``--map
+FILE`` saves the map and reuses it while the sources and tests are unchanged; ``--estimate``
+prints the full run's worst-case time from it. A contract mutant recompiles only the artifacts
+whose sources import the mutated file (the others are byte-identical by construction).
+
 Statuses: ``killed`` (a test failed), ``survived`` (all passed), ``timeout``, ``equivalent``
 (declared in ``bench/mutation_equivalent.toml``, or identical bytecode), ``error`` (the harness
 could not judge it: no compilation, pytest usage error, wrong import). The score is
@@ -24,9 +42,10 @@ killed / (mutants − equivalent − error): a timeout counts as not killed. ``-
 mutant per target (a condition in extra parentheses, always tested) that must survive; if it does
 not, the suite fails on its own and the run exits 1.
 
-Cost on 2 cores: a contract mutant recompiles in ~11 s; a killed one then takes a few seconds of
-tests, a surviving one the whole ~110 s of ``tests/contracts tests/e2e``. An engine mutant takes
-at most the ~20 s of ``tests/unit``. Ids are ``file:line:column:change``, so they move when the file
+Cost on 2 cores without the map: a contract mutant recompiles in ~11 s; a killed one then takes
+a few seconds of tests, a surviving one the whole ~110 s of ``tests/contracts tests/e2e``. An
+engine mutant takes at most the ~20 s of ``tests/unit``. With the map a survivor runs only its
+selected tests (``--estimate`` sums them). Ids are ``file:line:column:change``, so they move when the file
 is edited (re-check ``mutation_equivalent.toml`` then).
 
     .venv/bin/python bench/mutate.py --list                  # every mutant, nothing run
@@ -34,8 +53,11 @@ is edited (re-check ``mutation_equivalent.toml`` then).
     .venv/bin/python bench/mutate.py --only engine --file bridge/mechanisms/proofphi.py
     .venv/bin/python bench/mutate.py --id '*ProverMarket.sol:274:*' --tests tests/contracts
     .venv/bin/python bench/mutate.py --sample 2 --noop       # plus a no-op control (must survive)
+    .venv/bin/python bench/mutate.py --estimate --map /tmp/mutate-map.json  # full-run time
+    .venv/bin/python bench/mutate.py --jobs 2 --noop --map /tmp/mutate-map.json  # the full run
 
-Writes ``bench/results/mutation.json`` (``--out``) and prints a table.
+Writes ``bench/results/mutation.json`` (``--out``: per mutant its status, seconds and the tests
+it ran) and prints a table; each mutant's line in the log names the tests it ran.
 """
 
 from __future__ import annotations
