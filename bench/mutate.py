@@ -1338,7 +1338,11 @@ def print_estimate(mutants: list[Mutant], selection: Selection, base: Path, jobs
     rows = [["id", "tests", "secs"]]
     total = {"contracts": 0.0, "engine": 0.0}
     uncovered = 0
+    declared = load_equivalent()
     for m in mutants:
+        if m.kind != "noop" and declared_equivalent(m, declared) is not None:
+            rows.append([m.id, "equivalent", "0"])
+            continue
         chosen = selection.tests_for(m)
         secs = default_s[m.target] if chosen is None else selection.map.seconds_of(chosen)
         uncovered += chosen == []
