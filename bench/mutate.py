@@ -864,8 +864,12 @@ def pytest_runtest_protocol(item, nextitem):
     try:
         yield
     finally:
-        _tests[item.nodeid]["seconds"] = round(time.monotonic() - t0, 3)
+        rec = _tests[item.nodeid]
+        rec["seconds"] = round(time.monotonic() - t0, 3)
         _current[0] = None
+        with open(os.environ["MUTATE_COVMAP"] + ".partial", "a") as out:  # progress, if cut off
+            out.write(json.dumps({"test": item.nodeid, "seconds": rec["seconds"],
+                                  "failed": rec["failed"]}) + "\n")
 
 
 def pytest_runtest_logreport(report):
