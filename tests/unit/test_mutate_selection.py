@@ -110,7 +110,7 @@ def _map(tmp_path: Path) -> Any:
             "t::failed": {"lines": {f: [3]}, "evm": ["constructor"], "failed": True},
             "t::deploys": {"lines": {f: [9]}, "evm": ["constructor"]},
             "t::unknown": {"lines": {}, "evm": ["deadbeef"]},
-            "t::anvil": {"lines": {}, "evm": [], "opaque_contracts": True},
+            "t::anvil": {"lines": {}, "evm": [], "opaque_contracts": True},  # a subprocess
             "t::delegates": {"lines": {}, "evm": [_selector("peek", "address"), "delegatecall"]},
         },
         "outside": {f: [1]},
