@@ -1436,12 +1436,18 @@ def main(argv: list[str] | None = None) -> int:
     selection: Selection | None = None
     map_info: dict[str, Any] | None = None
     if not args.no_map and not args.tests:
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
         try:
             data = load_or_build_map(args, base)
         except (RuntimeError, OSError, ValueError) as exc:
             shutil.rmtree(base, ignore_errors=True)
             print(f"mutate: {exc}", file=sys.stderr)
             return 2
+        except (KeyboardInterrupt, SystemExit):
+            stop_all()  # the map's pytest runs in its own process group
+            shutil.rmtree(base, ignore_errors=True)
+            print("\ninterrupted while building the coverage map", file=sys.stderr)
+            return 130
         selection = Selection.build(REPO, data)
         failed = selection.map.failed()
         map_info = {"tests": len(data["tests"]), "seconds": data.get("seconds"),
