@@ -35,7 +35,8 @@ bench: $(STAMP) $(NPMSTAMP)
 	$(BIN)/python bench/gas.py
 	test ! -f bench/keeper.py || $(BIN)/python bench/keeper.py
 
-# Mutation testing (slow: every mutant recompiles and reruns its tests); e.g.
+# Mutation testing: every mutant recompiles and reruns the tests that ran its code (a coverage
+# map built first; `--no-map` for the old per-target paths); e.g.
 # `make mutate MUTATE_ARGS="--sample 5 --seed 1"`; see `bench/mutate.py --help`.
 mutate: $(STAMP) $(NPMSTAMP)
 	$(BIN)/python bench/mutate.py $(MUTATE_ARGS)

@@ -17,6 +17,25 @@ files plus symlinks to ``.venv`` and ``node_modules``); contract mutants are rec
 ``tests/unit``) under a per-mutant timeout, and the file and artifacts are restored. A small
 pytest plugin makes the run fail unless ``bridge`` is imported from the copy.
 
+**Which tests run** (the coverage map, on unless ``--no-map``): before the mutants, the tests
+of ``tests/unit tests/contracts tests/e2e`` run once, unmutated, in a copy with a plugin that
+records per test (setup, call and teardown) the engine lines it ran (a ``sys.settrace`` tracer
+following only ``bridge/mechanisms`` frames, threads included) and the contract entry points it
+ran (every py-evm call frame: its calldata selector, named through the artifacts' ABIs; a
+creation is ``constructor``; a delegatecall, short calldata or an unknown selector count as
+``fallback``/``receive``). A Solidity call graph (by name, so every overload, override and
+same-named function counts) maps a guard's enclosing function or modifier to the external
+entry points that can reach it. An engine mutant runs the tests that ran a line of its
+comparison; a contract mutant the tests that ran one of its entry points. Conservative where it
+cannot see: a test that starts a subprocess or opens a network connection (anvil, a CLI process)
+is selected for every mutant of the target it may hide (a network connection: both); a
+comparison that ran at import time gets the default paths. A test that fails without a mutant
+is never selected (reported). A mutant no test reaches runs nothing: ``survived`` with the note
+``no test covers it``. ``--map FILE`` saves the map and reuses it while the sources and tests
+are unchanged; ``--estimate`` prints the full run's worst-case time from it. A contract mutant
+recompiles only the artifacts whose sources import the mutated file (the others are
+byte-identical by construction).
+
 Statuses: ``killed`` (a test failed), ``survived`` (all passed), ``timeout``, ``equivalent``
 (declared in ``bench/mutation_equivalent.toml``, or identical bytecode), ``error`` (the harness
 could not judge it: no compilation, pytest usage error, wrong import). The score is
@@ -24,18 +43,22 @@ killed / (mutants − equivalent − error): a timeout counts as not killed. ``-
 mutant per target (a condition in extra parentheses, always tested) that must survive; if it does
 not, the suite fails on its own and the run exits 1.
 
-Cost on 2 cores: a contract mutant recompiles in ~11 s; a killed one then takes a few seconds of
-tests, a surviving one the whole ~110 s of ``tests/contracts tests/e2e``. An engine mutant takes
-at most the ~20 s of ``tests/unit``. Ids are ``file:line:column:change``, so they move when the file
-is edited (re-check ``mutation_equivalent.toml`` then).
+Cost on 2 cores without the map: a contract mutant recompiles in ~11 s; a killed one then takes
+a few seconds of tests, a surviving one the whole ~110 s of ``tests/contracts tests/e2e``. An
+engine mutant takes at most the ~20 s of ``tests/unit``. With the map a survivor runs only its
+selected tests (``--estimate`` sums them). Ids are ``file:line:column:change``, so they move
+when the file is edited (re-check ``mutation_equivalent.toml`` then).
 
     .venv/bin/python bench/mutate.py --list                  # every mutant, nothing run
     .venv/bin/python bench/mutate.py --sample 5 --seed 1     # five random mutants
     .venv/bin/python bench/mutate.py --only engine --file bridge/mechanisms/proofphi.py
     .venv/bin/python bench/mutate.py --id '*ProverMarket.sol:274:*' --tests tests/contracts
     .venv/bin/python bench/mutate.py --sample 2 --noop       # plus a no-op control (must survive)
+    .venv/bin/python bench/mutate.py --estimate --map /tmp/mutate-map.json  # full-run time
+    .venv/bin/python bench/mutate.py --jobs 2 --noop --map /tmp/mutate-map.json  # the full run
 
-Writes ``bench/results/mutation.json`` (``--out``) and prints a table.
+Writes ``bench/results/mutation.json`` (``--out``: per mutant its status, seconds and the tests
+it ran) and prints a table; each mutant's line in the log names the tests it ran.
 """
 
 from __future__ import annotations
@@ -61,7 +84,7 @@ import tokenize
 import tomllib
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from queue import Empty, Queue
 from typing import Any
@@ -86,8 +109,18 @@ DEFAULT_DESELECT = {
         "tests/contracts/test_verifiers_and_guards.py"
         "::test_committed_artifacts_match_a_fresh_compilation",
     ],
-    "engine": [],
+    "engine": [
+        # runs a contract test and a unit test through the map's plugin in a subprocess: slow,
+        # and (a subprocess) selected for every mutant; the tests it runs are selected anyway
+        "tests/unit/test_mutate_selection.py"
+        "::test_a_pinned_guard_and_a_covered_comparison_select_their_tests",
+    ],
 }
+
+# The coverage map's run: every test that may run engine or contract code, once, unmutated.
+MAP_TESTS = ["tests/unit", "tests/contracts", "tests/e2e"]
+MAP_DESELECT = DEFAULT_DESELECT["contracts"] + DEFAULT_DESELECT["engine"]
+MAP_INPUTS = ("bridge/", "contracts/", "tests/", "pyproject.toml")
 
 FLIP = {"<": "<=", "<=": "<", ">": ">=", ">=": ">", "==": "!=", "!=": "=="}
 OP_NAME = {"<": "lt", "<=": "le", ">": "gt", ">=": "ge", "==": "eq", "!=": "ne"}
@@ -119,6 +152,7 @@ class Mutant:
     after: str
     original: str
     mutated: str
+    lines: tuple[int, int] = (0, 0)  # the lines of the affected expression (engine)
 
     def apply(self, text: str) -> str:
         """``text`` with this mutation; ValueError if ``text`` is not what it was made from."""
@@ -360,8 +394,9 @@ def python_mutants(text: str, file: str, target: str = "engine") -> list[Mutant]
         shown = src.lines.span_lines(src.offset(node.lineno, node.col_offset),
                                      src.offset(node.end_lineno, node.end_col_offset))
         name = f"{OP_NAME[sym]}->{OP_NAME[FLIP[sym]]}"
-        out.append(_make(target, file, text, src.lines, "flip", name, at, at + len(sym),
-                         FLIP[sym], shown, at))
+        m = _make(target, file, text, src.lines, "flip", name, at, at + len(sym), FLIP[sym],
+                  shown, at)
+        out.append(replace(m, lines=(node.lineno, node.end_lineno)))
     out.sort(key=lambda m: m.start)
     return out
 
@@ -375,8 +410,9 @@ def python_noop(text: str, file: str, target: str = "engine") -> Mutant | None:
         lo = src.offset(left.lineno, left.col_offset)
         hi = src.offset(left.end_lineno, left.end_col_offset)
         shown = src.lines.span_lines(lo, hi)
-        return _make(target, file, text, src.lines, "noop", "noop", lo, hi,
-                     f"({text[lo:hi]})", shown, lo)
+        m = _make(target, file, text, src.lines, "noop", "noop", lo, hi, f"({text[lo:hi]})",
+                  shown, lo)
+        return replace(m, lines=(node.lineno, node.end_lineno or node.lineno))
     return None
 
 
@@ -433,6 +469,436 @@ def declared_equivalent(mutant: Mutant, declared: Iterable[tuple[str, str]]) -> 
     return None
 
 
+# -- coverage map: which tests run the mutated code ------------------------------------------
+
+_ENTRY_KINDS = ("constructor", "fallback", "receive")
+_VISIBILITY = ("external", "public", "internal", "private")
+
+
+@dataclass(frozen=True)
+class SolFunction:
+    """A function, modifier, constructor, fallback or receive with a body in one source file.
+
+    ``refs`` are the identifiers of its header after the parameters (modifier invocations) and
+    of its body: every name it may call. ``start``/``end`` are the offsets of the whole
+    definition (keyword to closing brace).
+    """
+
+    file: str
+    contract: str  # "" for a free function
+    name: str
+    kind: str  # "function", "modifier", "constructor", "fallback", "receive"
+    visibility: str
+    start: int
+    end: int
+    refs: frozenset[str]
+
+    @property
+    def entry(self) -> str | None:
+        """The name a transaction reaches it by, or None for an internal one."""
+        if self.kind in _ENTRY_KINDS:
+            return self.kind
+        if self.kind == "function" and self.visibility in ("external", "public"):
+            return self.name
+        return None
+
+
+def sol_functions(text: str, file: str) -> list[SolFunction]:
+    """Every function-like definition with a body in ``text`` (interfaces' declarations skipped)."""
+    toks = sol_tokens(text)
+    contracts: list[tuple[int, int, str]] = []
+    for i, tok in enumerate(toks[:-1]):
+        if (tok.kind == "ident" and tok.text in ("contract", "library", "interface")
+                and toks[i + 1].kind == "ident" and (i == 0 or toks[i - 1].text != ".")):
+            j = next((k for k in range(i + 2, len(toks)) if toks[k].text in ("{", ";")), None)
+            if j is None or toks[j].text != "{":
+                continue
+            close = _matching(toks, j)
+            if close is not None:
+                contracts.append((tok.start, toks[close].end, toks[i + 1].text))
+    out = []
+    for i, tok in enumerate(toks[:-1]):
+        if tok.kind != "ident" or (i > 0 and toks[i - 1].text == "."):
+            continue
+        if tok.text in ("function", "modifier") and toks[i + 1].kind == "ident":
+            kind, name, j = tok.text, toks[i + 1].text, i + 2
+        elif tok.text in _ENTRY_KINDS and toks[i + 1].text == "(":
+            kind, name, j = tok.text, tok.text, i + 1
+        else:
+            continue  # also function types: ``function (uint256) external``
+        header_from = None
+        while j < len(toks) and toks[j].text not in ("{", ";"):
+            if toks[j].text == "(":
+                k = _matching(toks, j)
+                if k is None:
+                    break
+                if header_from is None:
+                    header_from = k + 1  # after the parameter list
+                j = k
+            j += 1
+        if j >= len(toks) or toks[j].text != "{":
+            continue  # a declaration without a body
+        close = _matching(toks, j)
+        if close is None:
+            continue
+        header = toks[header_from or j : j]
+        visibility = next((t.text for t in header if t.text in _VISIBILITY), "")
+        if kind == "constructor" or kind in ("fallback", "receive"):
+            visibility = visibility or "public"
+        refs = frozenset(t.text for t in (*header, *toks[j:close]) if t.kind == "ident")
+        inside = [c for c in contracts if c[0] <= tok.start < c[1]]
+        contract = max(inside, key=lambda c: c[0])[2] if inside else ""
+        out.append(SolFunction(file, contract, name, kind, visibility or "internal",
+                               tok.start, toks[close].end, refs))
+    return out
+
+
+class CallGraph:
+    """Who may call whom in a set of Solidity sources, by name (so conservatively: every
+    overload, override and same-named function of any contract counts as called)."""
+
+    def __init__(self, functions: Iterable[SolFunction]) -> None:
+        self.functions = list(functions)
+        self.callers: dict[str, list[SolFunction]] = {}
+        for f in self.functions:
+            for name in f.refs:
+                if name != f.name or f.kind != "function":
+                    self.callers.setdefault(name, []).append(f)
+
+    @classmethod
+    def from_sources(cls, sources: dict[str, str]) -> CallGraph:
+        return cls(f for file, text in sources.items() for f in sol_functions(text, file))
+
+    def enclosing(self, file: str, offset: int) -> SolFunction | None:
+        """The innermost definition of ``file`` containing ``offset``."""
+        inside = [f for f in self.functions if f.file == file and f.start <= offset < f.end]
+        return max(inside, key=lambda f: f.start) if inside else None
+
+    def entries(self, file: str, offset: int) -> frozenset[str] | None:
+        """The external entry points (function names, ``constructor``, ``fallback``,
+        ``receive``) from which the code at ``offset`` may run; None if it is in no function."""
+        start = self.enclosing(file, offset)
+        if start is None:
+            return None
+        seen = {(start.file, start.start)}
+        todo = [start]
+        out = set()
+        while todo:
+            f = todo.pop()
+            if f.entry is not None:
+                out.add(f.entry)
+            for g in self.callers.get(f.name, []) if f.kind in ("function", "modifier") else []:
+                if (g.file, g.start) not in seen:
+                    seen.add((g.file, g.start))
+                    todo.append(g)
+        return frozenset(out)
+
+
+def selector_names(artifacts: Path) -> dict[str, set[str]]:
+    """``{selector hex: function names}`` over the ABIs of the compiled artifacts."""
+    from eth_utils import function_abi_to_4byte_selector
+
+    out: dict[str, set[str]] = {}
+    for path in sorted(artifacts.glob("*.json")):
+        for entry in json.loads(path.read_text(encoding="utf-8")).get("abi", []):
+            if entry.get("type") == "function":
+                sel = function_abi_to_4byte_selector(entry).hex()
+                out.setdefault(sel.removeprefix("0x"), set()).add(entry["name"])
+    return out
+
+
+@dataclass
+class CoverageMap:
+    """Per test (pytest node id, in collection order): the engine lines it ran, the contract
+    entry points it ran (from every EVM call frame: ``constructor``, function names, ``fallback``,
+    ``receive``), whether it is opaque to the map (a subprocess or a network connection: code
+    ran where it could not be seen, so it is selected for every mutant of that target), and
+    whether it failed without a mutant (such a test cannot judge one: never selected)."""
+
+    tests: dict[str, dict[str, Any]]
+    outside: dict[str, list[int]]  # engine lines run outside any test (imports)
+    selectors: dict[str, set[str]]
+    seconds: float = 0.0
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any], selectors: dict[str, set[str]]) -> CoverageMap:
+        return cls(data["tests"], data.get("outside", {}), selectors,
+                   float(data.get("seconds", 0.0)))
+
+    def entry_names(self, test: str) -> set[str]:
+        out: set[str] = set()
+        for item in self.tests[test].get("evm", []):
+            if item == "constructor":
+                out.add("constructor")
+            elif item == "delegatecall":
+                out.add("fallback")
+            elif item in ("", "short"):
+                out.update(("fallback", "receive"))
+            else:
+                names = self.selectors.get(item)
+                out.update(names if names else ("fallback", "receive"))
+        return out
+
+    def failed(self) -> list[str]:
+        return [t for t, r in self.tests.items() if r.get("failed")]
+
+    def _usable(self) -> list[str]:
+        return [t for t, r in self.tests.items() if not r.get("failed")]
+
+    def for_engine(self, file: str, lines: Iterable[int]) -> list[str] | None:
+        """The tests that ran any of ``lines`` of ``file`` plus the opaque ones; None (unsure:
+        run the default selection) when the lines also ran outside any test (at import)."""
+        wanted = set(lines)
+        if wanted & set(self.outside.get(file, [])):
+            return None
+        return [t for t in self._usable()
+                if self.tests[t].get("opaque_engine")
+                or wanted & set(self.tests[t].get("lines", {}).get(file, []))]
+
+    def for_contract(self, entries: frozenset[str] | None) -> list[str]:
+        """The tests that ran any of ``entries`` plus the opaque ones (``entries`` None: every
+        test that ran contract code)."""
+        out = []
+        for t in self._usable():
+            rec = self.tests[t]
+            if rec.get("opaque_contracts"):
+                out.append(t)
+                continue
+            names = self.entry_names(t)
+            if (names if entries is None else names & entries):
+                out.append(t)
+        return out
+
+    def seconds_of(self, tests: Iterable[str]) -> float:
+        return sum(float(self.tests[t].get("seconds", 0.0)) for t in tests)
+
+
+_IMPORT = re.compile(r"""^\s*import\s[^;]*?["']([^"']+)["']\s*;""", re.M)
+
+
+def sol_dependents(repo: Path, file: str) -> list[str]:
+    """The contract sources (repository-relative) that are ``file`` or import it, directly or
+    not: the only ones whose compilation a change to ``file`` can change."""
+    imports: dict[str, set[str]] = {}
+    for p in sorted(repo.glob(CONTRACT_GLOB)):
+        rel = p.relative_to(repo).as_posix()
+        text = p.read_text(encoding="utf-8")
+        imports[rel] = {os.path.normpath(os.path.join(os.path.dirname(rel), m.group(1)))
+                        .replace(os.sep, "/")
+                        for m in _IMPORT.finditer(text) if m.group(1).startswith(".")}
+    out = {file}
+    grew = True
+    while grew:
+        grew = False
+        for rel, deps in imports.items():
+            if rel not in out and deps & out:
+                out.add(rel)
+                grew = True
+    return sorted(out)
+
+
+_COMPILE_SCRIPT = '''\
+"""Written by bench/mutate.py: ``python -m bridge.chain.compile --write`` for the artifacts
+whose sources are given (those importing the mutated file) only; the others cannot change."""
+import sys
+
+import bridge.chain.compile as c
+
+paths = set(sys.argv[1:])
+c.ARTIFACT_SOURCES = {n: p for n, p in c.ARTIFACT_SOURCES.items() if p in paths}
+full = c.SETTINGS["outputSelection"]["*"]["*"]
+wanted = {"*": {"*": ["abi"]}}  # every ABI (the market's artifact lists its module's views)
+for name, path in c.ARTIFACT_SOURCES.items():
+    wanted.setdefault(path, {})[name] = list(full)
+_standard_input = c.standard_input
+
+
+def standard_input():
+    inp = _standard_input()
+    return {**inp, "settings": {**inp["settings"], "outputSelection": wanted}}
+
+
+c.standard_input = standard_input
+if c.ARTIFACT_SOURCES:
+    for path in c.write_artifacts(c.compile_contracts()):
+        print(f"wrote {path}")
+else:
+    print("no artifact depends on the mutated file")
+'''
+
+
+_COVMAP_PLUGIN = '''\
+"""Written by bench/mutate.py: records, per test, the engine lines and contract entry points run.
+
+Engine: a ``sys.settrace`` tracer that only follows frames of ``bridge/mechanisms``. Contracts:
+every py-evm call frame (``BaseComputation``) records its calldata selector, ``constructor`` for
+a creation, ``delegatecall`` when code runs on another account's storage. A test that starts a
+subprocess or opens a network connection ran code this cannot see: marked opaque (a network
+connection: to both targets, and its engine lines are no longer traced).
+"""
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+_ROOT = os.environ["MUTATE_ROOT"]
+_PREFIXES = tuple({os.path.join(r, "bridge", "mechanisms") + os.sep
+                   for r in (_ROOT, os.path.realpath(_ROOT))})
+_CUT = {p: len(p) - len("bridge/mechanisms/") for p in _PREFIXES}
+_tests = {}
+_outside = {}
+_current = [None]
+_codes = {}
+
+
+def _new():
+    return {"lines": {}, "evm": set(), "opaque_engine": False, "opaque_contracts": False,
+            "seconds": 0.0, "failed": False}
+
+
+def _record():
+    return _tests[_current[0]] if _current[0] is not None else None
+
+
+def _add_line(rel, line):
+    rec = _record()
+    target = rec["lines"] if rec is not None else _outside
+    s = target.get(rel)
+    if s is None:
+        s = target[rel] = set()
+    s.add(line)
+
+
+def _local(frame, event, arg):
+    rec = _record()
+    if rec is not None and rec["opaque_engine"]:
+        return None  # selected for every engine mutant anyway: stop paying for the tracer
+    if event == "line":
+        _add_line(_codes[frame.f_code], frame.f_lineno)
+    return _local
+
+
+def _global(frame, event, arg):
+    code = frame.f_code
+    rel = _codes.get(code, 0)
+    if rel == 0:
+        rel = None
+        name = code.co_filename
+        for p in _PREFIXES:
+            if name.startswith(p):
+                rel = name[_CUT[p]:].replace(os.sep, "/")
+        _codes[code] = rel
+    if rel is None:
+        return None
+    rec = _record()
+    if rec is not None and rec["opaque_engine"]:
+        return None
+    _add_line(rel, frame.f_lineno)
+    return _local
+
+
+def _patch_evm():
+    from eth.vm.computation import BaseComputation
+
+    original = BaseComputation.__init__
+
+    def __init__(self, state, message, transaction_context):
+        original(self, state, message, transaction_context)
+        rec = _record()
+        if rec is None or not message.code:
+            return
+        try:
+            if message.is_create:
+                rec["evm"].add("constructor")
+            else:
+                data = bytes(message.data[:4])
+                rec["evm"].add(data.hex() if len(data) == 4 else "short")
+                if message.storage_address != message.code_address:
+                    rec["evm"].add("delegatecall")
+        except Exception:
+            rec["opaque_contracts"] = True
+
+    BaseComputation.__init__ = __init__
+
+
+def _patch_opaque():
+    popen_init = subprocess.Popen.__init__
+
+    def __init__(self, args, *a, **kw):
+        rec = _record()
+        if rec is not None:
+            rec["opaque_contracts"] = True
+            argv = [args] if isinstance(args, (str, bytes, os.PathLike)) else list(args)
+            first = os.path.basename(os.fsdecode(argv[0])) if argv else ""
+            if "python" in first or "bridge" in first or argv[:1] == [sys.executable]:
+                rec["opaque_engine"] = True
+        popen_init(self, args, *a, **kw)
+
+    subprocess.Popen.__init__ = __init__
+    for name in ("connect", "connect_ex"):
+        original = getattr(socket.socket, name)
+
+        def wrapper(self, address, _original=original):
+            rec = _record()
+            if rec is not None and self.family in (socket.AF_INET, socket.AF_INET6):
+                # a chain elsewhere (anvil): its contracts are unseen, and its driver runs the
+                # engine at anvil's speed, which the tracer would slow down many times over
+                # (tests/contracts/test_stateful.py: over 10 minutes): opaque to both
+                rec["opaque_contracts"] = True
+                rec["opaque_engine"] = True
+            return _original(self, address)
+
+        setattr(socket.socket, name, wrapper)
+
+
+# Tracing starts when ``-p mutate_covmap`` is imported (before conftests and entry-point
+# plugins), so the engine lines run at import time land in ``outside``.
+threading.settrace(_global)
+sys.settrace(_global)
+
+
+def pytest_configure(config):
+    _patch_evm()
+    _patch_opaque()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item, nextitem):
+    _tests[item.nodeid] = _new()
+    _current[0] = item.nodeid
+    t0 = time.monotonic()
+    try:
+        yield
+    finally:
+        rec = _tests[item.nodeid]
+        rec["seconds"] = round(time.monotonic() - t0, 3)
+        _current[0] = None
+        with open(os.environ["MUTATE_COVMAP"] + ".partial", "a") as out:  # progress, if cut off
+            out.write(json.dumps({"test": item.nodeid, "seconds": rec["seconds"],
+                                  "failed": rec["failed"]}) + "\\n")
+
+
+def pytest_runtest_logreport(report):
+    if report.failed and report.nodeid in _tests:
+        _tests[report.nodeid]["failed"] = True
+
+
+def pytest_sessionfinish(session, exitstatus):
+    sys.settrace(None)
+    threading.settrace(None)
+    tests = {t: {**r, "lines": {f: sorted(s) for f, s in sorted(r["lines"].items())},
+                 "evm": sorted(r["evm"])} for t, r in _tests.items()}
+    Path(os.environ["MUTATE_COVMAP"]).write_text(json.dumps(
+        {"tests": tests, "outside": {f: sorted(s) for f, s in sorted(_outside.items())}}))
+'''
+
+
 # -- running ----------------------------------------------------------------------------------
 
 _PLUGIN = '''\
@@ -481,6 +947,7 @@ class Result:
     compile_seconds: float | None = None
     test_that_killed: str | None = None
     note: str | None = None
+    tests: list[str] | None = None  # the tests run (None: the per-target default paths)
 
     def as_json(self) -> dict[str, Any]:
         m = self.mutant
@@ -491,6 +958,9 @@ class Result:
         }
         if self.compile_seconds is not None:
             out["compile_seconds"] = round(self.compile_seconds, 2)
+        if self.tests is not None:
+            out["tests_run"] = len(self.tests)
+            out["tests"] = self.tests
         if self.test_that_killed:
             out["test_that_killed"] = self.test_that_killed
         if self.note:
@@ -576,11 +1046,12 @@ class Workspace:
             dst.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(src, dst, follow_symlinks=False)
         for name in (".venv", "node_modules"):
-            if (repo / name).exists():
-                (root / name).symlink_to((repo / name).resolve())
+            if (repo / name).exists() and not (root / name).is_symlink():
+                (root / name).symlink_to((repo / name).resolve())  # (a worktree's is copied)
         plugins = root.parent / f"{root.name}-plugin"
         plugins.mkdir()
         (plugins / "mutate_plugin.py").write_text(_PLUGIN, encoding="utf-8")
+        (plugins / "mutate_compile.py").write_text(_COMPILE_SCRIPT, encoding="utf-8")
         venv_python = repo / ".venv" / "bin" / "python"
         python = str(venv_python) if venv_python.exists() else sys.executable
         ws = cls(repo, root, python)
@@ -588,6 +1059,33 @@ class Workspace:
                        for p in sorted((root / ARTIFACTS).glob("*.json"))}
         ws.check_import()
         return ws
+
+    def compile(self, file: str, timeout: float) -> int | None:
+        """Recompile the artifacts whose sources are ``file`` or import it (the others cannot
+        change: byte-identical to a full ``python -m bridge.chain.compile --write``)."""
+        return _run([self.python, str(self.plugin_dir / "mutate_compile.py"),
+                     *sol_dependents(self.root, file)], self.root, self.env(), timeout,
+                    self.plugin_dir / "compile.log")
+
+    def coverage_map(self, tests: Sequence[str], timeout: float) -> dict[str, Any]:
+        """Run ``tests`` once, unmutated, with the coverage-map plugin; its JSON."""
+        (self.plugin_dir / "mutate_covmap.py").write_text(_COVMAP_PLUGIN, encoding="utf-8")
+        out = self.plugin_dir / "covmap.json"
+        out.unlink(missing_ok=True)
+        shutil.rmtree(self.root / ".hypothesis", ignore_errors=True)
+        env = self.env()
+        env["MUTATE_COVMAP"] = str(out)
+        t0 = time.monotonic()
+        rc = _run([self.python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p",
+                   "mutate_covmap", *tests], self.root, env, timeout,
+                  self.plugin_dir / "covmap.log")
+        if rc is None or not out.exists():
+            raise RuntimeError(f"the coverage map run failed (exit {rc}): "
+                               f"{_tail(self.plugin_dir / 'covmap.log', 3)}")
+        data: dict[str, Any] = json.loads(out.read_text())
+        data["seconds"] = round(time.monotonic() - t0, 1)
+        data["exit"] = rc
+        return data
 
     @property
     def plugin_dir(self) -> Path:
@@ -634,8 +1132,7 @@ class Workspace:
             compile_seconds = None
             if mutant.target == "contracts":
                 t0 = time.monotonic()
-                rc = _run([self.python, "-m", "bridge.chain.compile", "--write"], self.root,
-                          self.env(), compile_timeout, logs / "compile.log")
+                rc = self.compile(mutant.file, compile_timeout)
                 compile_seconds = time.monotonic() - t0
                 if rc != 0:
                     note = "compile timed out" if rc is None else _tail(logs / "compile.log", 3)
@@ -644,6 +1141,9 @@ class Workspace:
                 if not self.artifacts_changed() and mutant.kind != "noop":
                     return Result(mutant, "equivalent", time.monotonic() - started,
                                   compile_seconds, note="bytecode identical to the original")
+            if not tests:
+                return Result(mutant, "survived", time.monotonic() - started, compile_seconds,
+                              note="no test covers it")
             shutil.rmtree(self.root / ".hypothesis", ignore_errors=True)  # independent runs
             report = logs / "report.json"
             report.unlink(missing_ok=True)
@@ -686,6 +1186,69 @@ def select(mutants: list[Mutant], args: argparse.Namespace) -> list[Mutant]:
         real = [m for i, m in enumerate(real) if i in picked]
     targets = {m.target for m in real}
     return [m for m in mutants if m.kind == "noop" and m.target in targets] + real
+
+
+def fingerprint(repo: Path) -> str:
+    """A hash of the files a coverage map depends on (sources, tests, artifacts)."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for rel in sorted(_tracked_files(repo)):
+        if rel.startswith(MAP_INPUTS) and (repo / rel).is_file():
+            h.update(rel.encode() + b"\0" + (repo / rel).read_bytes() + b"\0")
+    return h.hexdigest()
+
+
+class Selection:
+    """Per mutant, the tests to run: from the coverage map, or None for the default paths."""
+
+    def __init__(self, cmap: CoverageMap, graph: CallGraph) -> None:
+        self.map = cmap
+        self.graph = graph
+
+    @classmethod
+    def build(cls, repo: Path, data: dict[str, Any]) -> Selection:
+        sources = {p.relative_to(repo).as_posix(): p.read_text(encoding="utf-8")
+                   for p in sorted(repo.glob(CONTRACT_GLOB))}
+        return cls(CoverageMap.from_json(data, selector_names(repo / ARTIFACTS)),
+                   CallGraph.from_sources(sources))
+
+    def tests_for(self, m: Mutant) -> list[str] | None:
+        if m.target == "engine":
+            lo, hi = m.lines if m.lines != (0, 0) else (m.line, m.line)
+            return self.map.for_engine(m.file, range(lo, hi + 1))
+        return self.map.for_contract(self.graph.entries(m.file, m.start))
+
+
+def build_map(repo: Path, base: Path, timeout: float) -> dict[str, Any]:
+    """The coverage map of ``MAP_TESTS`` from an unmutated private copy."""
+    ws = Workspace.create(repo, base / "map")
+    tests = [*MAP_TESTS, *(f"--deselect={t}" for t in MAP_DESELECT)]
+    data = ws.coverage_map(tests, timeout)
+    failed = [t for t, r in data["tests"].items() if r.get("failed")]
+    if failed:
+        # Failed under tracing (slower: a deadline, a timing margin) or failing anyway? Run them
+        # again without the tracer: those that pass now are unmapped, so selected for every
+        # mutant (conservative); those that fail again cannot judge a mutant: never selected.
+        report = ws.plugin_dir / "report.json"
+        report.unlink(missing_ok=True)
+        _run([ws.python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "mutate_plugin",
+              *failed], ws.root, ws.env(report), timeout, ws.plugin_dir / "refail.log")
+        again = set(json.loads(report.read_text())["failed"]) if report.exists() else set(failed)
+        for t in failed:
+            if t not in again:
+                data["tests"][t].update(failed=False, opaque_engine=True, opaque_contracts=True,
+                                        note="failed under the tracer only: unmapped")
+    data["fingerprint"] = fingerprint(repo)
+    data["tests_args"] = tests
+    return data
+
+
+def _shown(tests: list[str], most: int = 6) -> str:
+    if not tests:
+        return "no test"
+    more = f" +{len(tests) - most} more" if len(tests) > most else ""
+    return ", ".join(t.split("::", 1)[-1] if "::" in t else t for t in tests[:most]) + more
 
 
 def _table(rows: list[list[str]], widths: list[int]) -> str:
@@ -744,6 +1307,76 @@ def print_results(results: list[Result]) -> None:
     print(_table(rows, [20, 6, 60, 56, 70]))
 
 
+def load_or_build_map(args: argparse.Namespace, base: Path) -> dict[str, Any]:
+    """``--map`` if it matches the sources now, else a new map (saved to ``--map``)."""
+    if args.map is not None and args.map.exists():
+        data: dict[str, Any] = json.loads(args.map.read_text(encoding="utf-8"))
+        if data.get("fingerprint") == fingerprint(REPO):
+            print(f"coverage map: {args.map} ({len(data['tests'])} tests)", flush=True)
+            return data
+        print(f"coverage map: {args.map} is out of date (the sources or tests changed); "
+              "building it again", flush=True)
+    print(f"coverage map: running {' '.join(MAP_TESTS)} once with per-test tracing…", flush=True)
+    data = build_map(REPO, base, args.map_timeout)
+    print(f"coverage map: {len(data['tests'])} tests in {data['seconds']:.0f}s", flush=True)
+    if args.map is not None:
+        args.map.parent.mkdir(parents=True, exist_ok=True)
+        args.map.write_text(json.dumps(data) + "\n", encoding="utf-8")
+    data["built_now"] = True
+    return data
+
+
+def _root_of(group: tuple[str, ...]) -> str:
+    """The file of ``group`` whose dependents are the whole group (it was made from one)."""
+    return next(f for f in group if tuple(sol_dependents(REPO, f)) == group)
+
+
+def print_estimate(mutants: list[Mutant], selection: Selection, base: Path, jobs: int,
+                   data: dict[str, Any]) -> int:
+    """Each mutant's cost if it survives (the worst case): its tests' seconds in the map, plus
+    one contract compilation (measured here); the total over ``jobs`` parallel copies."""
+    compile_s: dict[tuple[str, ...], float] = {}  # per set of recompiled sources, measured
+    groups = {tuple(sol_dependents(REPO, m.file)) for m in mutants if m.target == "contracts"}
+    if groups:
+        ws = Workspace.create(REPO, base / "estimate")
+        for group in sorted(groups):
+            t0 = time.monotonic()
+            rc = ws.compile(group[0] if len(group) == 1 else _root_of(group), 600)
+            compile_s[group] = time.monotonic() - t0
+            print(f"compiling {', '.join(group)}: {compile_s[group]:.1f}s", flush=True)
+            if rc != 0:
+                print(f"mutate: the compilation failed: "
+                      f"{_tail(ws.plugin_dir / 'compile.log', 3)}", file=sys.stderr)
+                return 2
+    default_s = {t: selection.map.seconds_of(x for x in selection.map.tests
+                                             if any(x.startswith(p) for p in DEFAULT_TESTS[t]))
+                 for t in DEFAULT_TESTS}
+    rows = [["id", "tests", "secs"]]
+    total = {"contracts": 0.0, "engine": 0.0}
+    uncovered = 0
+    declared = load_equivalent()
+    for m in mutants:
+        if m.kind != "noop" and declared_equivalent(m, declared) is not None:
+            rows.append([m.id, "equivalent", "0"])
+            continue
+        chosen = selection.tests_for(m)
+        secs = default_s[m.target] if chosen is None else selection.map.seconds_of(chosen)
+        uncovered += chosen == []
+        if m.target == "contracts":
+            secs += compile_s[tuple(sol_dependents(REPO, m.file))]
+        total[m.target] += secs
+        rows.append([m.id, "default" if chosen is None else str(len(chosen)), f"{secs:.1f}"])
+    print(_table(rows, [70, 8, 8]))
+    whole = sum(total.values())
+    print(f"\n{len(mutants)} mutants, {uncovered} covered by no test; the map took "
+          f"{data.get('seconds', 0):.0f}s (add it to the total when it is built in the run).")
+    print("If every mutant survived (the upper bound): "
+          + ", ".join(f"{t} {s / 60:.1f} min" for t, s in total.items())
+          + f"; total {whole / 60:.1f} min on one copy, {whole / 60 / jobs:.1f} min on {jobs} "
+          "(--jobs)")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     doc = (__doc__ or "").strip()
     parser = argparse.ArgumentParser(description=doc.splitlines()[0],
@@ -764,6 +1397,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--compile-timeout", type=float, default=300.0)
     parser.add_argument("--noop", action="store_true",
                         help="also run a no-op control mutant per target (it must survive)")
+    parser.add_argument("--no-map", action="store_true",
+                        help="no coverage map: every mutant runs its target's default paths")
+    parser.add_argument("--map", type=Path, metavar="JSON",
+                        help="reuse this coverage map if it matches the sources, else build "
+                             "it and save it here")
+    parser.add_argument("--map-timeout", type=float, default=3600.0)
+    parser.add_argument("--estimate", action="store_true",
+                        help="build/load the map and print the full run's estimated time per "
+                             "mutant (its selected tests' seconds in the map, plus a measured "
+                             "compilation for contract mutants); run nothing")
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--workdir", type=Path, help="where the copies go (default: a temp dir)")
     parser.add_argument("--keep", action="store_true", help="keep the copies afterwards")
@@ -790,6 +1433,40 @@ def main(argv: list[str] | None = None) -> int:
             todo.put(i)
     jobs = max(1, min(args.jobs, todo.qsize() or 1))
     base = Path(tempfile.mkdtemp(prefix="mutate-", dir=args.workdir))
+    selection: Selection | None = None
+    map_info: dict[str, Any] | None = None
+    if not args.no_map and not args.tests:
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+        try:
+            data = load_or_build_map(args, base)
+        except (RuntimeError, OSError, ValueError) as exc:
+            shutil.rmtree(base, ignore_errors=True)
+            print(f"mutate: {exc}", file=sys.stderr)
+            return 2
+        except (KeyboardInterrupt, SystemExit):
+            stop_all()  # the map's pytest runs in its own process group
+            shutil.rmtree(base, ignore_errors=True)
+            print("\ninterrupted while building the coverage map", file=sys.stderr)
+            return 130
+        selection = Selection.build(REPO, data)
+        failed = selection.map.failed()
+        map_info = {"tests": len(data["tests"]), "seconds": data.get("seconds"),
+                    "built": data.get("built_now", False),
+                    "failed_without_mutant": failed,
+                    "opaque": {t: [k for k in ("opaque_engine", "opaque_contracts") if r.get(k)]
+                               for t, r in data["tests"].items()
+                               if r.get("opaque_engine") or r.get("opaque_contracts")}}
+        if failed:
+            print(f"WARNING: {len(failed)} test(s) fail without a mutant and are never selected: "
+                  + ", ".join(failed[:5]), file=sys.stderr, flush=True)
+        if args.estimate:
+            code = print_estimate(mutants, selection, base, jobs, data)
+            shutil.rmtree(base, ignore_errors=True)
+            return code
+    elif args.estimate:
+        print("mutate: --estimate needs the coverage map (not --no-map or --tests)",
+              file=sys.stderr)
+        return 2
     print(f"{len(mutants)} mutants ({generated} generated), {todo.qsize()} to run, "
           f"{jobs} job(s), copies in {base}", flush=True)
 
@@ -801,19 +1478,25 @@ def main(argv: list[str] | None = None) -> int:
             except Empty:
                 return
             m = mutants[i]
-            tests = args.tests or [
+            default = args.tests or [
                 *DEFAULT_TESTS[m.target],
                 *(f"--deselect={t}" for t in DEFAULT_DESELECT[m.target]),
             ]
+            chosen = selection.tests_for(m) if selection is not None else None
+            tests = default if chosen is None else chosen
             try:
                 r = ws.run(m, tests, args.timeout, args.compile_timeout)
             except Interrupted:
                 return
             except Exception as exc:  # a harness failure on one mutant is reported, not fatal
                 r = Result(m, "error", 0.0, note=f"harness: {exc!r}"[:300])
+            r.tests = list(tests)
             results[i] = r
+            ran = (f"{len(chosen)} test(s) from the map: {_shown(chosen)}" if chosen is not None
+                   else "default: " + " ".join(t for t in tests if not t.startswith("--")))
             print(f"[{sum(x is not None for x in results)}/{len(mutants)}] {r.status:<10} "
-                  f"{r.seconds:6.1f}s  {m.id}  {r.test_that_killed or r.note or ''}", flush=True)
+                  f"{r.seconds:6.1f}s  {m.id}  {r.test_that_killed or r.note or ''}\n"
+                  f"        ran {ran}", flush=True)
 
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # a SIGTERM cleans up like Ctrl-C
     interrupted = False
@@ -834,6 +1517,7 @@ def main(argv: list[str] | None = None) -> int:
     done = [r for r in results if r is not None]
     report = summary(done, args, generated)
     report["run"]["interrupted"] = interrupted
+    report["run"]["coverage_map"] = map_info
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     print()
