@@ -305,8 +305,28 @@ contract Groth16Registry is IProofVerifier, IBatchVerifier, ICircuitRegistry {
             tasks[i] = jobs[i].task;
         }
         _verify(tasks, msg.sender, proofs);
+        if (market.code.length == 0) revert NotJobProver(0, msg.sender, address(0));
+        bytes4 selector = IProverMarket.submitProof.selector;
         for (uint256 i = 0; i < n; ++i) {
-            IProverMarket(market).submitProof(round, jobs[i], merkleProofs[i], "");
+            IProverMarket.Job calldata job = jobs[i];
+            bytes32[] calldata merkleProof = merkleProofs[i];
+            // submitProof(round, job, merkleProof, "") encoded by hand (the job copied whole)
+            assembly ("memory-safe") {
+                let m := mload(0x40)
+                mstore(m, selector)
+                mstore(add(m, 4), round)
+                calldatacopy(add(m, 36), job, 288)
+                mstore(add(m, 324), 0x180)
+                mstore(add(m, 356), add(0x1a0, mul(merkleProof.length, 32)))
+                mstore(add(m, 388), merkleProof.length)
+                calldatacopy(add(m, 420), merkleProof.offset, mul(merkleProof.length, 32))
+                let end := add(add(m, 420), mul(merkleProof.length, 32))
+                mstore(end, 0)
+                if iszero(call(gas(), market, 0, m, sub(add(end, 32), m), 0, 0)) {
+                    returndatacopy(0, 0, returndatasize())
+                    revert(0, returndatasize())
+                }
+            }
         }
     }
 
@@ -389,17 +409,28 @@ contract Groth16Registry is IProofVerifier, IBatchVerifier, ICircuitRegistry {
         grp.sumR = addmod(grp.sumR, r, SNARK_SCALAR_FIELD);
         // signals: outputs, inputs, prover
         uint256[] memory s = grp.s;
-        for (uint256 k = 0; k < nOut; ++k) {
-            uint256 v = uint256(bytes32(p[(nIn + k) * 32:(nIn + k + 1) * 32]));
-            if (v >= SNARK_SCALAR_FIELD) revert ProofMalformed(i);
-            s[k] = addmod(s[k], mulmod(r, v, SNARK_SCALAR_FIELD), SNARK_SCALAR_FIELD);
-        }
-        for (uint256 k = 0; k < nIn; ++k) {
-            uint256 v = uint256(bytes32(p[k * 32:(k + 1) * 32]));
-            s[nOut + k] = addmod(s[nOut + k], mulmod(r, v, SNARK_SCALAR_FIELD), SNARK_SCALAR_FIELD);
-        }
         uint256 last = nIn + nOut;
-        s[last] = addmod(s[last], mulmod(r, uint256(uint160(prover)), SNARK_SCALAR_FIELD), SNARK_SCALAR_FIELD);
+        bool inField = true;
+        // s_k += r · signal_k (mod the scalar field): outputs, inputs, prover (the slice `p` is
+        // the proof's exact length, checked by the caller)
+        assembly ("memory-safe") {
+            let f := SNARK_SCALAR_FIELD
+            let sk := add(s, 32)
+            for { let k := 0 } lt(k, nOut) { k := add(k, 1) } {
+                let v := calldataload(add(p.offset, mul(add(nIn, k), 32)))
+                inField := and(inField, lt(v, f))
+                let at := add(sk, mul(k, 32))
+                mstore(at, addmod(mload(at), mulmod(r, v, f), f))
+            }
+            for { let k := 0 } lt(k, nIn) { k := add(k, 1) } {
+                let v := calldataload(add(p.offset, mul(k, 32)))
+                let at := add(sk, mul(add(nOut, k), 32))
+                mstore(at, addmod(mload(at), mulmod(r, v, f), f))
+            }
+            let at := add(sk, mul(last, 32))
+            mstore(at, addmod(mload(at), mulmod(r, prover, f), f))
+        }
+        if (!inField) revert ProofMalformed(i);
         // (r·A, B) into pair i; r·C into the group's sum
         bool ok = true;
         uint256 po = last * 32;
