@@ -422,8 +422,8 @@ def _groth16_generic(b: Bench, prover: str, requester: str) -> dict[str, int]:
     specs = list(circuits().values())  # poseidon-chain-16 (3 public signals), merkle-root-8
     out: dict[str, int] = {}
     for c in specs:
-        key, art = manifest_artifacts(c)
-        rc = transact(registry.functions.registerCircuit(key, art.as_tuple()), owner)
+        vk, art = manifest_artifacts(c)
+        rc = transact(registry.functions.registerCircuit(vk, art.as_tuple()), owner)
         if c.input_count == 1:
             out["registerCircuit"] = int(rc["gasUsed"])
     ids = [bytes(registry.functions.circuitId(k).call()) for k in (1, 2)]
