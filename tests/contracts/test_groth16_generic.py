@@ -306,3 +306,29 @@ def test_the_weights_depend_on_every_proof(
         _submit_batch(m, registry, s, [0, 1], forged, accounts.p1)
     assert err.value.name == "ProofInvalid" and err.value.args_["index"] == 0
     _submit_batch(m, registry, s, [0, 1], proofs, accounts.p1)
+
+
+def test_clients_list_the_circuits_a_generic_market_accepts(
+        chain: TesterChain, accounts: Accounts, reg: tuple[Contract, dict[str, bytes]]) -> None:
+    """``bridge.client.tasks`` on a market whose verifier is the generic registry: the accepted
+    circuits by index, their manifest entries only when the registered key is the manifest's."""
+    from bridge.chain.market import Market
+    from bridge.client.tasks import backend_for, registered, resolve
+
+    registry, ids = reg
+    m = _market(chain, accounts, registry, [ids["merkle-root-8"]])
+    market = Market(chain.w3, m.market.address)
+    known = registered(market)
+    assert list(known) == [MERKLE8] and known[MERKLE8].name == "merkle-root-8"
+    assert known[MERKLE8].spec is not None and known[MERKLE8].inputs == 8
+    assert resolve(market, "merkle-root-8").id == MERKLE8
+    backend, c = backend_for(market, task_word(MERKLE8, 1, list(range(8))))
+    assert backend.name == "groth16" and c is not None
+    # a registration under a known name with another key is listed without the manifest's files
+    key, art = manifest_artifacts(circuit("poseidon-chain-16"))
+    words = bytearray(key)
+    words[14 * 32:16 * 32] = b"".join(int(v).to_bytes(32, "big")
+                                      for v in bn.normalize(bn.multiply(bn.G1, 7)))
+    squat, index = register_circuit(registry, bytes(words), art, accounts.anyone)
+    accept_circuits(registry, m.market.address, [squat], accounts.owner)
+    assert registered(market)[index].spec is None
