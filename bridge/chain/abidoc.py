@@ -37,6 +37,7 @@ SHIPPED: dict[str, str] = {
     "PostedPriceMarket": "the posted-price market mode (docs/clearing.md)",
     "ProofOfWorkVerifier": "the proof-of-work verifier of test markets",
     "CircuitRegistry": "the Groth16 circuit registry a circuit market's verifier is",
+    "Groth16Registry": "the generic Groth16 verifier: circuits registered as data, batched proofs",
     "PoseidonChain16Verifier": "a registered Groth16 circuit's verifier",
     "MerkleRoot8Verifier": "a registered Groth16 circuit's verifier",
     "AttestationVerifier": "a verifier that accepts a trusted attester's signature",

@@ -48,6 +48,7 @@ ARTIFACT_SOURCES: dict[str, str] = {
     "ProofOfWorkVerifier": "contracts/verifiers/ProofOfWorkVerifier.sol",
     "AttestationVerifier": "contracts/verifiers/AttestationVerifier.sol",
     "CircuitRegistry": "contracts/verifiers/CircuitRegistry.sol",
+    "Groth16Registry": "contracts/verifiers/Groth16Registry.sol",
     "PoseidonChain16Verifier": "contracts/verifiers/groth16/PoseidonChain16Verifier.sol",
     "MerkleRoot8Verifier": "contracts/verifiers/groth16/MerkleRoot8Verifier.sol",
     "AlwaysTrueVerifier": "contracts/test/AlwaysTrueVerifier.sol",

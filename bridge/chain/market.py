@@ -121,12 +121,21 @@ class RoundInfo:
 
 
 def market_abi() -> list[dict[str, Any]]:
-    """The market's ABI plus the circuit registry's errors (they surface through ``commitTask``
-    and ``submitProof``), so every revert a market call can raise decodes by name."""
+    """The market's ABI plus the circuit registries' errors (they surface through ``commitTask``,
+    ``submitProof`` and ``submitProofs``), so every revert a market call can raise decodes by name
+    (errors are told apart by signature: ``ProofInvalid(uint256)`` is not ``ProofInvalid(bytes32,
+    address)``)."""
     abi = list(load_artifact("ProverMarket").abi)
-    names = {e["name"] for e in abi if e["type"] == "error"}
-    abi += [e for e in load_artifact("CircuitRegistry").abi
-            if e["type"] == "error" and e["name"] not in names]
+
+    def signature(e: dict[str, Any]) -> tuple[str, tuple[str, ...]]:
+        return e["name"], tuple(str(p["type"]) for p in e["inputs"])
+
+    known = {signature(e) for e in abi if e["type"] == "error"}
+    for registry in ("CircuitRegistry", "Groth16Registry"):
+        for e in load_artifact(registry).abi:
+            if e["type"] == "error" and signature(e) not in known:
+                known.add(signature(e))
+                abi.append(e)
     return abi
 
 

@@ -16,6 +16,7 @@ from typing import Any
 from hexbytes import HexBytes
 
 from bridge.chain.deploy import contract_at
+from bridge.chain.groth16 import key_bytes
 from bridge.chain.logs import event_logs
 from bridge.chain.market import Market
 from bridge.client.settled import settled_jobs
@@ -49,10 +50,39 @@ class RegisteredCircuit:
     ``zk/circuits.json`` does not know the circuit (it can still be bid on, not proven here)."""
 
 
+def _generic_circuits(market: Market) -> dict[int, RegisteredCircuit] | None:
+    """The circuits a market whose verifier is a ``Groth16Registry`` accepts, by registration
+    index (what task words name); ``None`` for another registry. A circuit's manifest entry is
+    used only when its verification key is the registered one (names are anyone's to choose)."""
+    reg = contract_at(market.w3, "Groth16Registry", market.params.verifier)
+    try:
+        reg.functions.accepts(market.address, bytes(32)).call()
+    except Exception:
+        return None
+    out = {}
+    for index in range(1, int(reg.functions.circuitCount().call()) + 1):
+        cid = bytes(reg.functions.circuitId(index).call())
+        if not reg.functions.accepts(market.address, cid).call():
+            continue
+        _index, _pointer, art = reg.functions.circuit(cid).call()
+        n_in, n_out, name = int(art[0]), int(art[1]), str(art[6])
+        spec = circuits().get(name)
+        if spec is not None:
+            key = key_bytes(json.loads(spec.vkey.read_text(encoding="utf-8")))
+            if key != bytes(reg.functions.verificationKey(cid).call()):
+                spec = None
+        out[index] = RegisteredCircuit(index, name, reg.address, 1, n_in, n_out, spec)
+    return out
+
+
 def registered(market: Market) -> dict[int, RegisteredCircuit]:
-    """The market's circuits by id (empty for a proof-of-work market)."""
+    """The market's circuits by id (empty for a proof-of-work market; for a ``Groth16Registry``,
+    the circuits the market accepts, by registration index)."""
     if not market.circuit_tasks:
         return {}
+    generic = _generic_circuits(market)
+    if generic is not None:
+        return generic
     reg = contract_at(market.w3, "CircuitRegistry", market.params.verifier)
     out = {}
     for cid in range(1, int(reg.functions.circuitCount().call()) + 1):

@@ -445,7 +445,9 @@ interface IProverMarket is IProverMarketTypes {
     /// @notice The job's prover, before the proof deadline: verifies `proof` with the market's
     ///         verifier, credits `payment` to the prover's collateral (withdrawable with
     ///         `withdrawCollateral` once it backs neither capacity nor outstanding units) and keeps
-    ///         `chargeShare − payment` as margin for the treasury.
+    ///         `chargeShare − payment` as margin for the treasury. The market's verifier may call
+    ///         it for the job's prover, without a proof, once it has checked one itself (a batch:
+    ///         `Groth16Registry.submitProofs`).
     function submitProof(uint256 round, Job calldata job, bytes32[] calldata merkleProof, bytes calldata proof)
         external;
 

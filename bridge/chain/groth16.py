@@ -1,0 +1,138 @@
+"""The generic Groth16 verifier (``Groth16Registry``): circuits as data, batched proofs.
+
+A circuit is registered once by anyone (``register_circuit``): its verification key (snarkjs's
+``verification_key.json`` encoded by :func:`key_bytes`) is stored as chain code, next to the sha-256
+of its ``.wasm`` and ``.zkey``, their URIs, its input/output counts and a name; its id is
+``keccak256(abi.encode(key, artifacts))``. A market's owner names the circuits the market accepts
+(``accept_circuits``). A prover sends many jobs' proofs in one ``submitProofs`` call to the registry
+(:func:`submit_proofs`): it checks them with one randomised pairing product per circuit, then hands
+each job to the market's ``submitProof``, which takes its verifier's word for the proof.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from eth_abi import encode
+from web3 import Web3
+from web3.contract import Contract
+
+from bridge.chain.artifacts import load_artifact
+from bridge.chain.deploy import contract_at, deploy, transact
+from bridge.chain.market import market_abi
+from bridge.errors import ConfigError
+from bridge.proving import Circuit, circuits
+
+SNARK_SCALAR_FIELD = 21888242871839275222246405745257275088548364400416034343698204186575808495617
+
+
+def key_bytes(vkey: dict[str, Any]) -> bytes:
+    """A snarkjs verification key as the registry stores it: ``alpha | beta | gamma | delta |
+    IC_0 … IC_n``, 32-byte words, G2 points as ``x.im, x.re, y.im, y.re`` (the precompile's order).
+    """
+    if vkey.get("protocol") != "groth16" or vkey.get("curve") != "bn128":
+        raise ConfigError("the verification key is not a Groth16 key on bn128 (BN254): "
+                          "export it with `snarkjs zkey export verificationkey`")
+
+    def g1(p: Sequence[str]) -> list[int]:
+        return [int(p[0]), int(p[1])]
+
+    def g2(p: Sequence[Sequence[str]]) -> list[int]:
+        return [int(p[0][1]), int(p[0][0]), int(p[1][1]), int(p[1][0])]
+
+    words = (g1(vkey["vk_alpha_1"]) + g2(vkey["vk_beta_2"]) + g2(vkey["vk_gamma_2"])
+             + g2(vkey["vk_delta_2"]))
+    for ic in vkey["IC"]:
+        words += g1(ic)
+    return b"".join(w.to_bytes(32, "big") for w in words)
+
+
+@dataclass(frozen=True)
+class Artifacts:
+    """What a registration names besides the key (``Groth16Registry.Artifacts``)."""
+
+    inputs: int
+    outputs: int
+    wasm_sha256: bytes
+    zkey_sha256: bytes
+    wasm_uri: str
+    zkey_uri: str
+    name: str
+
+    def as_tuple(self) -> tuple[Any, ...]:
+        return (self.inputs, self.outputs, self.wasm_sha256, self.zkey_sha256, self.wasm_uri,
+                self.zkey_uri, self.name)
+
+
+def _sha256(path: Path) -> bytes:
+    return hashlib.sha256(path.read_bytes()).digest()
+
+
+def manifest_artifacts(c: Circuit) -> tuple[bytes, Artifacts]:
+    """The key and artifacts of a manifest circuit (``zk/circuits.json``), with ``file://`` URIs."""
+    key = key_bytes(json.loads(c.vkey.read_text(encoding="utf-8")))
+    return key, Artifacts(c.input_count, len(c.outputs), _sha256(c.wasm), _sha256(c.zkey),
+                          c.wasm.resolve().as_uri(), c.zkey.resolve().as_uri(), c.name)
+
+
+def circuit_id(key: bytes, artifacts: Artifacts) -> bytes:
+    """The registry's id of a registration: ``keccak256(abi.encode(key, artifacts))``."""
+    blob = encode(["bytes", "(uint8,uint8,bytes32,bytes32,string,string,string)"],
+                  [key, artifacts.as_tuple()])
+    return bytes(Web3.keccak(blob))
+
+
+def register_circuit(registry: Contract, key: bytes, artifacts: Artifacts, sender: str
+                     ) -> tuple[bytes, int]:
+    """Register a circuit (anyone may); returns ``(id, index)`` (``CircuitRegistered``)."""
+    rc = transact(registry.functions.registerCircuit(key, artifacts.as_tuple()), sender)
+    [log] = registry.events.CircuitRegistered().process_receipt(rc)
+    return bytes(log["args"]["id"]), int(log["args"]["index"])
+
+
+def accept_circuits(registry: Contract, market: str, ids: Sequence[bytes], owner: str) -> Any:
+    """The market's owner adds circuits to those the market accepts (append-only)."""
+    return transact(registry.functions.acceptCircuits(market, list(ids)), owner)
+
+
+def deploy_groth16_registry(w3: Web3, sender: str) -> tuple[Contract, dict[str, bytes]]:
+    """Deploy a ``Groth16Registry`` and register the manifest's circuits in the manifest's order
+    (their indexes 1, 2, … match ``CircuitRegistry``'s ids); returns it and the ids by name."""
+    registry = deploy(w3, "Groth16Registry", sender=sender)
+    ids = {}
+    for c in circuits().values():
+        key, art = manifest_artifacts(c)
+        ids[c.name], _ = register_circuit(registry, key, art, sender)
+    return registry, ids
+
+
+def registry_at(w3: Web3, address: str) -> Contract:
+    """The ``Groth16Registry`` at ``address``."""
+    return contract_at(w3, "Groth16Registry", address)
+
+
+def batch_abi() -> list[dict[str, Any]]:
+    """The registry's ABI plus the market's errors (``submitProofs`` calls the market's
+    ``submitProof`` per job, whose reverts come back through it)."""
+    abi = list(load_artifact("Groth16Registry").abi)
+    mine = {(e["name"], tuple(p["type"] for p in e["inputs"])) for e in abi if e["type"] == "error"}
+    return abi + [e for e in market_abi() if e["type"] == "error"
+                  and (e["name"], tuple(p["type"] for p in e["inputs"])) not in mine]
+
+
+def submit_proofs(registry: Contract, market: str, round_: int, jobs: Sequence[tuple[Any, ...]],
+                  merkle_proofs: Sequence[Sequence[bytes]], proofs: Sequence[bytes], sender: str
+                  ) -> Any:
+    """Send many jobs' proofs by their prover ``sender`` in one ``submitProofs`` transaction
+    (the jobs as ``Job`` tuples, each with its Merkle proof; the proofs are packed)."""
+    if not (len(jobs) == len(merkle_proofs) == len(proofs)) or not jobs:
+        raise ConfigError(f"a batch needs one Merkle proof and one proof per job: {len(jobs)} "
+                          f"jobs, {len(merkle_proofs)} Merkle proofs, {len(proofs)} proofs")
+    fn = registry.functions.submitProofs(Web3.to_checksum_address(market), round_, list(jobs),
+                                         [list(m) for m in merkle_proofs], b"".join(proofs))
+    return transact(fn, sender, abi=batch_abi())
