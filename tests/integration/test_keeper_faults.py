@@ -291,7 +291,9 @@ def test_node_outage_is_retried_with_backoff_and_caught_up(
             scene.wait_until(lambda: "keeper " in keeper.output(), 60, "the keeper's start")
             proxy.pause()
             node.travel_to(scene.market.params.closes_at(r) + 1)
-            time.sleep(4)  # several blocks are mined while the keeper cannot see them
+            dark = node.block_number()  # several blocks are mined while the keeper cannot see them
+            scene.wait_until(lambda dark=dark: node.block_number() >= dark + 3, 60,
+                             "three blocks during the outage")
             assert scene.status(r) == 0
             proxy.resume()
             _wait_final(scene, [r], keeper, 60)
