@@ -34,10 +34,10 @@ def _rpc(url: str, method: str, *params: Any) -> Any:
 def test_two_cli_processes_trade_a_round_on_the_devnet(tmp_path: Path) -> None:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    # chain time frozen between transactions (--block-time 0): every commitment lands in round r
-    # however long the ten CLI processes take on a loaded machine; the test moves time itself
+    # hour-long rounds: every commitment lands in round r however long the ten CLI processes
+    # take on a loaded machine (a minute's round did not hold them); the test moves time itself
     devnet, lines = _start_devnet("--port", str(port), "--workdir", str(tmp_path / "devnet"),
-                                  "--block-time", "0")
+                                  "--commit-period", "3600")
     try:
         record = next(ln.split("deployment file ")[1].strip() for ln in lines
                       if "deployment file" in ln)
@@ -63,7 +63,7 @@ def test_two_cli_processes_trade_a_round_on_the_devnet(tmp_path: Path) -> None:
                             "100gwei", "--size", "1", "--task", f"task {requester}"))
         r = bids[0]["round"]
         assert bids[1]["round"] == r
-        _rpc(url, "evm_increaseTime", 61)  # past the round's close; the devnet's keeper settles
+        _rpc(url, "evm_increaseTime", 3601)  # past the round's close; the devnet's keeper settles
         _rpc(url, "evm_mine")
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
