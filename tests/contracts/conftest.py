@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -79,9 +80,18 @@ def market_config(acc: Accounts, verifier: str, mechanism: Mechanism) -> MarketC
     )
 
 
+AHEAD = 365 * 86_400
+"""Chain time starts a year ahead of the wall clock (see ``_session_chain``)."""
+
+
 @pytest.fixture(scope="session")
 def _session_chain() -> TesterChain:
-    return make_tester_chain(accounts=10)
+    """eth-tester mines a block at ``max(parent + 1, wall clock)``: a year ahead, chain time moves
+    only when a test moves it, so the deployment snapshot's round is still the current one when a
+    test starts, however long ago (a slow machine, a worker that ran other tests) it was taken."""
+    chain = make_tester_chain(accounts=10)
+    chain.travel_to(int(time.time()) + AHEAD)
+    return chain
 
 
 @pytest.fixture(scope="session")
