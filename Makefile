@@ -5,7 +5,7 @@ BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 NPMSTAMP:= node_modules/.installed
 
-.PHONY: test demo bench mutate lint typecheck artifacts web docs clean slither
+.PHONY: test check demo bench mutate lint typecheck artifacts web docs clean slither
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -17,13 +17,28 @@ $(NPMSTAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $(NPMSTAMP)
 
+# pytest on both cores (pytest-xdist); worksteal: an idle worker takes tests queued on the other,
+# and tests/conftest.py starts the `slow` ones first, so both finish together.
+PYTEST_N ?= 2
+XDIST   := -n $(PYTEST_N) --dist worksteal
+
+# The whole suite, what CI runs (.ci/run): static checks, then every test.
 test: $(STAMP) $(NPMSTAMP)
 	$(BIN)/ruff check bridge tests bench examples
 	$(BIN)/lint-imports
 	$(BIN)/mypy
 	node_modules/.bin/tsc -p web/tsconfig.json
 	$(MAKE) --no-print-directory slither
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q $(XDIST)
+
+# The fast tier: the same static checks, then every test not marked `realtime` (unit, contract
+# and e2e tests on eth-tester; no anvil, processes, sleeps or browser; tests/conftest.py).
+check: $(STAMP) $(NPMSTAMP)
+	$(BIN)/ruff check bridge tests bench examples
+	$(BIN)/lint-imports
+	$(BIN)/mypy
+	node_modules/.bin/tsc -p web/tsconfig.json
+	$(BIN)/pytest -q $(XDIST) -m "not realtime"
 
 demo: $(STAMP)
 	$(BIN)/bridge demo

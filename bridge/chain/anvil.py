@@ -8,10 +8,14 @@ calls any JSON-RPC method (``evm_mine``, ``anvil_reorg``…) and stops it with S
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
+import os
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -20,6 +24,8 @@ from typing import Any
 
 ANVIL = Path(__file__).resolve().parents[2] / "node_modules" / ".bin" / "anvil"
 ANVIL_CHAIN_ID = 31337
+START_TIMEOUT = 60.0
+"""How long :meth:`Anvil.start` waits for the node (generous: a loaded machine is slow)."""
 
 DEV_KEYS = [
     "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80",
@@ -36,11 +42,67 @@ DEV_KEYS = [
 """anvil's default dev accounts (mnemonic "test test … junk"); index 0 deploys and keeps."""
 
 
+PORTS_FILE = Path(tempfile.gettempdir()) / "bridge-ports.json"
+PORT_HOLD = 300.0
+"""A port handed out by :func:`free_port` is not handed out again, to any process on this
+machine using it, for this many seconds (parallel test workers each start nodes and servers)."""
+
+
 def free_port() -> int:
-    """A free TCP port on the loopback interface."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A free TCP port on the loopback interface, not handed out by this function, to this or
+    any other process (e.g. another pytest-xdist worker), in the last :data:`PORT_HOLD` seconds:
+    the OS may offer the port another worker just probed and has not bound yet."""
+    with contextlib.ExitStack() as stack:
+        try:
+            fd = os.open(PORTS_FILE, os.O_RDWR | os.O_CREAT, 0o666)
+        except OSError:  # an unwritable temp dir: the OS's word alone, as before
+            fd = -1
+        if fd >= 0:
+            stack.callback(os.close, fd)
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        now = time.time()
+        given: dict[str, float] = {}
+        if fd >= 0:
+            with contextlib.suppress(ValueError, OSError):
+                raw = os.pread(fd, 1 << 20, 0)
+                given = {k: float(v) for k, v in json.loads(raw or b"{}").items()
+                         if now - float(v) < PORT_HOLD}
+        for _ in range(200):
+            with socket.socket() as s:
+                s.bind(("127.0.0.1", 0))
+                port = int(s.getsockname()[1])
+            if str(port) not in given:
+                break
+        given[str(port)] = now
+        if fd >= 0:
+            data = json.dumps(given).encode()
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, 0)
+                os.pwrite(fd, data, 0)
+        return port
+
+
+def _listens(pid: int, port: int) -> bool:
+    """Whether process ``pid`` holds a socket listening on loopback ``port`` (Linux: /proc; True
+    where /proc cannot tell)."""
+    proc_tcp = Path("/proc/net/tcp")
+    if not proc_tcp.exists():
+        return True
+    want = f"0100007F:{port:04X}"
+    inodes = {cols[9] for line in proc_tcp.read_text().splitlines()[1:]
+              if len(cols := line.split()) > 9 and cols[1] == want and cols[3] == "0A"}
+    if not inodes:
+        return False
+    try:
+        fds = os.listdir(f"/proc/{pid}/fd")
+    except OSError:
+        return True  # not ours to inspect: the node's answer alone, as before
+    for fd in fds:
+        with contextlib.suppress(OSError):
+            link = os.readlink(f"/proc/{pid}/fd/{fd}")
+            if link.startswith("socket:[") and link[8:-1] in inodes:
+                return True
+    return False
 
 
 class Anvil:
@@ -65,7 +127,7 @@ class Anvil:
         self.log = workdir / f"anvil-{self.port}.log"
 
     def start(self) -> Anvil:
-        """Start the node and wait until it answers (10 s at most)."""
+        """Start the node and wait until it answers (:data:`START_TIMEOUT` at most)."""
         args = [str(self.binary), "--host", "127.0.0.1", "--port", str(self.port),
                 "--chain-id", str(ANVIL_CHAIN_ID), "--accounts", "10"]
         if self.block_time:
@@ -75,18 +137,33 @@ class Anvil:
         if self.state_file is not None:
             args += ["--state", str(self.state_file), "--preserve-historical-states"]
         args += list(self.extra)
+        offset = self.log.stat().st_size if self.log.exists() else 0
         with self.log.open("ab") as out:
             self.proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 10
+        # An answer counts only once this process holds the listening socket: before that it may
+        # be another node's (a port taken between free_port() and this start; ours then exits).
+        deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:
-            try:
-                self.rpc("eth_chainId")
-                return self
-            except (OSError, urllib.error.URLError):
-                if self.proc.poll() is not None:
-                    raise RuntimeError(f"anvil exited: {self.log.read_text()[-2000:]}") from None
-                time.sleep(0.05)
-        raise RuntimeError(f"anvil on port {self.port} did not answer within 10 s")
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"anvil exited: {self._log_tail(offset)}")
+            if _listens(self.proc.pid, self.port):
+                try:
+                    self.rpc("eth_chainId")
+                    return self
+                except (OSError, urllib.error.URLError):
+                    pass
+            time.sleep(0.05)
+        self.stop()
+        raise RuntimeError(f"anvil on port {self.port} did not answer within {START_TIMEOUT:.0f} "
+                           f"s: {self._log_tail(offset)}")
+
+    def _log_bytes(self, offset: int) -> bytes:
+        with self.log.open("rb") as f:
+            f.seek(offset)
+            return f.read()
+
+    def _log_tail(self, offset: int) -> str:
+        return self._log_bytes(offset)[-2000:].decode(errors="replace")
 
     def stop(self) -> None:
         """Stop the node (SIGINT, so ``--state`` is dumped) and wait for it."""

@@ -286,6 +286,8 @@ def anvil_markets(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[An
         node.stop()
 
 
+@pytest.mark.slow  # the longest tests of the suite: started first (tests/conftest.py)
+@pytest.mark.anvil
 @pytest.mark.parametrize("mechanism", ["proofphi", "dara"])
 def test_random_operations_conserve_funds(mechanism: str,
                                           anvil_markets: tuple[AnvilChain, Accounts, Any]) -> None:

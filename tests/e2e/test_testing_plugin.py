@@ -121,7 +121,7 @@ def _run_pytest(*args: str, cwd: Path, timeout: float = 300) -> subprocess.Compl
                           timeout=timeout, check=False)
 
 
-@pytest.mark.parametrize("chain", ["eth-tester", "anvil"])
+@pytest.mark.parametrize("chain", ["eth-tester", pytest.param("anvil", marks=pytest.mark.anvil)])
 def test_the_example_integrator_test_passes(chain: str) -> None:
     from bridge.testing import find_anvil
 
@@ -146,6 +146,7 @@ def test_the_plugin_refuses_an_unknown_marker_field_by_name(tmp_path: Path) -> N
 
 
 @pytest.mark.slow
+@pytest.mark.realtime  # pip installs the package into a new virtualenv: processes, the index
 def test_the_example_passes_in_a_fresh_virtualenv_with_only_the_package(tmp_path: Path) -> None:
     """A third party's view: a new virtualenv, ``pip install`` of the package (not editable, no
     dev extras) and pytest, the example copied out of the repository, plain ``pytest``."""
