@@ -43,9 +43,19 @@ def rejected(name: str) -> Any:
     return pytest.raises(SettlementRejected, match=rf"^{name}\(")
 
 
+@pytest.fixture(scope="module")
+def _registry(_session_chain: TesterChain, accounts: Accounts
+              ) -> tuple[Contract, dict[str, bytes]]:
+    """The registry with the two circuits, deployed once for the module (each registration checks
+    its key with a pairing: ~18 s on eth-tester); each test then starts from a snapshot after it
+    (the ``chain`` fixture), so what one test registers or accepts is gone in the next."""
+    return deploy_groth16_registry(_session_chain.w3, accounts.anyone)  # anyone registers
+
+
 @pytest.fixture
-def reg(chain: TesterChain, accounts: Accounts) -> tuple[Contract, dict[str, bytes]]:
-    return deploy_groth16_registry(chain.w3, accounts.anyone)  # anyone registers
+def reg(chain: TesterChain, _registry: tuple[Contract, dict[str, bytes]]
+        ) -> tuple[Contract, dict[str, bytes]]:
+    return _registry
 
 
 def _market(chain: TesterChain, accounts: Accounts, registry: Contract, accept: list[bytes]
