@@ -66,7 +66,7 @@ def test_bad_keeper_config_is_refused_at_start_with_one_line(anvil: Any, tmp_pat
                         {"BRIDGE_KEEPER_EXPECTED_CHAIN_ID": "1"}, "expected_chain_id"),
         "no code": ([*base, "--market", "0x" + "12" * 20], DEV_KEYS[0], {}, "no contract code"),
         "not a market": ([*base, "--market", scene.deployment.record.verifier], DEV_KEYS[0], {},
-                         "check --market"),
+                         "is not a sealed-bid market"),
         "not the keeper": ([*base, "--market", scene.record], DEV_KEYS[5], {},
                            "use the keeper's key"),
         "unfunded": ([*base, "--market", poor.record], "0x" + unfunded.key.hex().removeprefix(
