@@ -14,11 +14,9 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from eth_abi import encode
 from web3 import Web3
 from web3.contract import Contract
 
@@ -27,46 +25,9 @@ from bridge.chain.deploy import contract_at, deploy, transact
 from bridge.chain.market import market_abi
 from bridge.errors import ConfigError
 from bridge.proving import Circuit, circuits
+from bridge.zkstore import Artifacts, circuit_id, key_bytes
 
-SNARK_SCALAR_FIELD = 21888242871839275222246405745257275088548364400416034343698204186575808495617
-
-
-def key_bytes(vkey: dict[str, Any]) -> bytes:
-    """A snarkjs verification key as the registry stores it: ``alpha | beta | gamma | delta |
-    IC_0 … IC_n``, 32-byte words, G2 points as ``x.im, x.re, y.im, y.re`` (the precompile's order).
-    """
-    if vkey.get("protocol") != "groth16" or vkey.get("curve") != "bn128":
-        raise ConfigError("the verification key is not a Groth16 key on bn128 (BN254): "
-                          "export it with `snarkjs zkey export verificationkey`")
-
-    def g1(p: Sequence[str]) -> list[int]:
-        return [int(p[0]), int(p[1])]
-
-    def g2(p: Sequence[Sequence[str]]) -> list[int]:
-        return [int(p[0][1]), int(p[0][0]), int(p[1][1]), int(p[1][0])]
-
-    words = (g1(vkey["vk_alpha_1"]) + g2(vkey["vk_beta_2"]) + g2(vkey["vk_gamma_2"])
-             + g2(vkey["vk_delta_2"]))
-    for ic in vkey["IC"]:
-        words += g1(ic)
-    return b"".join(w.to_bytes(32, "big") for w in words)
-
-
-@dataclass(frozen=True)
-class Artifacts:
-    """What a registration names besides the key (``Groth16Registry.Artifacts``)."""
-
-    inputs: int
-    outputs: int
-    wasm_sha256: bytes
-    zkey_sha256: bytes
-    wasm_uri: str
-    zkey_uri: str
-    name: str
-
-    def as_tuple(self) -> tuple[Any, ...]:
-        return (self.inputs, self.outputs, self.wasm_sha256, self.zkey_sha256, self.wasm_uri,
-                self.zkey_uri, self.name)
+__all__ = ["Artifacts", "circuit_id", "key_bytes"]  # their home is bridge.zkstore (no web3)
 
 
 def _sha256(path: Path) -> bytes:
@@ -78,13 +39,6 @@ def manifest_artifacts(c: Circuit) -> tuple[bytes, Artifacts]:
     key = key_bytes(json.loads(c.vkey.read_text(encoding="utf-8")))
     return key, Artifacts(c.input_count, len(c.outputs), _sha256(c.wasm), _sha256(c.zkey),
                           c.wasm.resolve().as_uri(), c.zkey.resolve().as_uri(), c.name)
-
-
-def circuit_id(key: bytes, artifacts: Artifacts) -> bytes:
-    """The registry's id of a registration: ``keccak256(abi.encode(key, artifacts))``."""
-    blob = encode(["bytes", "(uint8,uint8,bytes32,bytes32,string,string,string)"],
-                  [key, artifacts.as_tuple()])
-    return bytes(Web3.keccak(blob))
 
 
 def register_circuit(registry: Contract, key: bytes, artifacts: Artifacts, sender: str
