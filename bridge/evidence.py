@@ -67,7 +67,7 @@ class MarkReason(IntEnum):
     """Why an order was settled as invalid: the code published on chain (1 byte) and its name.
 
     Codes 1–6 come from opening the envelope (:class:`bridge.sealed.InvalidReason`), 7–12 from the
-    market's rules on the opened values.
+    market's rules on the opened values, 13 from running the task's circuit.
     """
 
     UNDECRYPTABLE = 1
@@ -88,6 +88,12 @@ class MarkReason(IntEnum):
     """Bids: the sealed size does not fit a settlement page (> 2^32 − 1 units)."""
     SIZE_NOT_TASK_UNITS = 12
     """Bids of a circuit market (DARA): the sealed size is not the task's circuit units."""
+    UNPROVABLE = 13
+    """Bids of a market whose verifier is a ``Groth16Registry``: no proof of the task can exist —
+    its registered witness generator rejects the public inputs (an ``assert`` or a constraint
+    fails) or exceeds the limits, or its artifacts cannot be fetched with the registered hashes.
+    The evidence is public (the circuit in the task word, the inputs in ``BidCommitted``): anyone
+    re-runs it (``bridge audit``, the watchtower)."""
 
     @property
     def label(self) -> str:
@@ -296,6 +302,12 @@ class OrderContext:
     free_units: int | None = None
     """Asks: units the prover's free collateral covered when the round settled (``None`` =
     unknown, then an :attr:`MarkReason.INSUFFICIENT_COLLATERAL` mark cannot be confirmed)."""
+    provable: bool | None = None
+    """Bids of a ``Groth16Registry`` market: whether the task's witness computes with the
+    registered generator (``None`` = not run, then an :attr:`MarkReason.UNPROVABLE` mark cannot
+    be confirmed)."""
+    provable_detail: str = ""
+    """What running the circuit gave (the generator's error, a limit, an unreachable URI)."""
 
 
 def reasons_that_hold(ctx: OrderContext, opened: sealed.Opened | None,
@@ -323,6 +335,8 @@ def reasons_that_hold(ctx: OrderContext, opened: sealed.Opened | None,
             held.append(MarkReason.SIZE_TOO_LARGE)
         if ctx.task_units is not None and not proofphi and opened.quantity != ctx.task_units:
             held.append(MarkReason.SIZE_NOT_TASK_UNITS)
+        if ctx.provable is False:
+            held.append(MarkReason.UNPROVABLE)
     else:
         if ctx.capacity is not None and opened.quantity > ctx.capacity:
             held.append(MarkReason.QUANTITY_ABOVE_CAPACITY)
@@ -360,7 +374,16 @@ def check_mark(keeper_key: bytes, ctx: OrderContext, evidence: bytes | Evidence)
         opened = sealed.decode_plaintext(plaintext)
     held = reasons_that_hold(ctx, opened, plaintext is not None)
     if ev.reason in held:
-        return MarkCheck(True, f"{ev.reason.label} confirmed", opened, tuple(held))
+        why = f" ({ctx.provable_detail})" if ev.reason is MarkReason.UNPROVABLE else ""
+        return MarkCheck(True, f"{ev.reason.label} confirmed{why}", opened, tuple(held))
+    if ev.reason is MarkReason.UNPROVABLE and ctx.side is sealed.Side.BID and not held \
+            and ctx.task_units is not None and ctx.provable is None:
+        return MarkCheck(False, "unprovable cannot be confirmed without running the task's "
+                                "circuit (its registry, artifacts and inputs)", opened)
+    if ev.reason is MarkReason.UNPROVABLE and ctx.provable and not held:
+        return MarkCheck(False, "marked unprovable, but the task's witness computes with the "
+                                "registered generator: the task is provable and the mark is "
+                                "provably wrong", opened)
     if not held:
         if ctx.side is sealed.Side.ASK and ctx.free_units is None \
                 and ev.reason is MarkReason.INSUFFICIENT_COLLATERAL:

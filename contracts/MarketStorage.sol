@@ -185,7 +185,7 @@ abstract contract MarketStorage is IProverMarketTypes, Ownable2Step {
     ///      | 16 zero bits; word 1 = cost.
     uint256 internal constant ENTRY = 64;
     /// @dev Largest invalid-mark reason code.
-    uint256 internal constant MAX_REASON = 12;
+    uint256 internal constant MAX_REASON = 13;
 
     /// @dev Resolved-bitmap word layout (see contract NatSpec).
     uint256 internal constant SENTINEL = 1 << 255;

@@ -14,16 +14,18 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from web3 import Web3
 from web3.contract import Contract
 
+from bridge import zkstore
 from bridge.chain.artifacts import load_artifact
 from bridge.chain.deploy import contract_at, deploy, transact
 from bridge.chain.market import market_abi
-from bridge.errors import ConfigError
+from bridge.errors import ConfigError, InvalidInput
 from bridge.proving import Circuit, circuits
 from bridge.zkstore import Artifacts, circuit_id, key_bytes
 
@@ -90,3 +92,73 @@ def submit_proofs(registry: Contract, market: str, round_: int, jobs: Sequence[t
     fn = registry.functions.submitProofs(Web3.to_checksum_address(market), round_, list(jobs),
                                          [list(m) for m in merkle_proofs], b"".join(proofs))
     return transact(fn, sender, abi=batch_abi())
+
+
+def generic_registry(w3: Web3, verifier: str) -> Contract | None:
+    """The ``Groth16Registry`` at ``verifier``, or ``None`` when the verifier is another kind."""
+    reg = registry_at(w3, verifier)
+    try:
+        reg.functions.accepts(verifier, bytes(32)).call()
+    except Exception:  # another contract: no such function, or no code
+        return None
+    return reg
+
+
+def task_circuit_index(task: bytes) -> int:
+    """The registration index a circuit task word names (bits 192–223)."""
+    return (int.from_bytes(task, "big") >> 192) & 0xFFFFFFFF
+
+
+@dataclass(frozen=True)
+class Provability:
+    """Whether a circuit task can be proven, and what running its circuit gave."""
+
+    provable: bool
+    detail: str
+
+
+class ProvabilityChecker:
+    """Runs circuit tasks' witness generators as registered (``bridge.zkstore``): the keeper's
+    check before a round clears, and the audit's re-run of an ``unprovable`` mark. A task is
+    provable when its circuit's artifacts are fetched with the registered hashes and its witness
+    computes within the limits for :data:`bridge.zkstore.PROBE_PROVER`; registrations and
+    artifacts are read once per checker, outcomes once per (circuit, inputs)."""
+
+    def __init__(self, registry: Contract, *, cache: Path | None = None,
+                 limits: zkstore.Limits = zkstore.DEFAULT_LIMITS) -> None:
+        self.registry = registry
+        self.cache = cache
+        self.limits = limits
+        self._fetched: dict[int, tuple[zkstore.Artifacts, zkstore.Fetched] | str] = {}
+        self._seen: dict[tuple[int, tuple[int, ...]], Provability] = {}
+
+    def _artifacts(self, index: int) -> tuple[zkstore.Artifacts, zkstore.Fetched] | str:
+        if index not in self._fetched:
+            try:
+                cid = bytes(self.registry.functions.circuitId(index).call())
+                _i, _p, raw = self.registry.functions.circuit(cid).call()
+                art = zkstore.Artifacts.from_tuple(raw)
+                art.layout()  # a name without a readable layout cannot be run
+                self._fetched[index] = (art, zkstore.fetch_artifacts(
+                    art, cache=self.cache, limits=self.limits))
+            except zkstore.ArtifactError as exc:
+                self._fetched[index] = f"its artifacts cannot be used: {exc}"
+            except InvalidInput as exc:
+                self._fetched[index] = f"its registration cannot be run: {exc}"
+        return self._fetched[index]
+
+    def check(self, task: bytes, inputs: Sequence[int]) -> Provability:
+        """Whether ``task`` (a circuit task word) on ``inputs`` can be proven."""
+        index = task_circuit_index(task)
+        key = (index, tuple(int(v) for v in inputs))
+        if key not in self._seen:
+            got = self._artifacts(index)
+            if isinstance(got, str):
+                self._seen[key] = Provability(False, f"circuit {index}: {got}")
+            else:
+                art, fetched = got
+                w = zkstore.task_witness(art, fetched, key[1], self.limits)
+                self._seen[key] = Provability(
+                    w.outcome.provable,
+                    f"circuit {index} ({art.label}): {w.outcome.value}: {w.detail}")
+        return self._seen[key]

@@ -25,6 +25,7 @@ from eth_abi import decode as abi_decode
 from hexbytes import HexBytes
 
 from bridge import sealed
+from bridge.chain.groth16 import ProvabilityChecker, generic_registry
 from bridge.chain.logs import event_logs
 from bridge.chain.market import Market, RoundStatus
 from bridge.chain.price_history import PriceHistory, locate_from_node
@@ -124,6 +125,19 @@ def _free_units(market: Market, prover: str, block: int) -> int:
     return info["collateral"] // market.params.refund_cap - market.outstanding_units(prover, block)
 
 
+_CHECKERS: dict[tuple[int, str], ProvabilityChecker | None] = {}
+
+
+def _provability(market: Market) -> ProvabilityChecker | None:
+    """One checker per market whose verifier is a ``Groth16Registry`` (re-runs circuits the way
+    the keeper does; outcomes are kept across rounds and polls)."""
+    key = (market.params.chain_id, market.params.verifier)
+    if key not in _CHECKERS:
+        reg = generic_registry(market.w3, market.params.verifier)
+        _CHECKERS[key] = None if reg is None else ProvabilityChecker(reg)
+    return _CHECKERS[key]
+
+
 def _check_mark(market: Market, key: bytes, round: int, side: sealed.Side, index: int,
                 commit: dict[str, Any], evidence: bytes, state_block: int | None) -> MarkVerdict:
     participant = str(commit["requester" if side is sealed.Side.BID else "prover"])
@@ -135,6 +149,12 @@ def _check_mark(market: Market, key: bytes, round: int, side: sealed.Side, index
     if side is sealed.Side.ASK and reason is MarkReason.INSUFFICIENT_COLLATERAL \
             and state_block is not None:
         free = _free_units(market, participant, state_block)
+    provable, provable_detail = None, ""
+    if side is sealed.Side.BID and reason is MarkReason.UNPROVABLE and market.circuit_tasks:
+        checker = _provability(market)
+        if checker is not None:
+            verdict = checker.check(bytes(commit["task"]), [int(v) for v in commit["inputs"]])
+            provable, provable_detail = verdict.provable, verdict.detail
     ctx = OrderContext(
         chain_id=market.params.chain_id, market=market.address, round=round,
         participant=participant, side=side, commitment=bytes(commit["commitment"]),
@@ -143,7 +163,7 @@ def _check_mark(market: Market, key: bytes, round: int, side: sealed.Side, index
         capacity=int(commit["capacity"]) if side is sealed.Side.ASK else None,
         task_units=(task_units(bytes(commit["task"]))
                     if side is sealed.Side.BID and market.circuit_tasks else None),
-        free_units=free)
+        free_units=free, provable=provable, provable_detail=provable_detail)
     return MarkVerdict(side, index, participant, reason.label if reason else "malformed",
                        check_mark(key, ctx, evidence))
 

@@ -42,6 +42,7 @@ from eth_utils import keccak
 
 from bridge import sealed
 from bridge.chain import limits as tx_limits
+from bridge.chain.groth16 import ProvabilityChecker, generic_registry
 from bridge.chain.logs import Event
 from bridge.chain.market import Market, RoundStatus
 from bridge.chain.sender import SentTx, TxSender
@@ -74,6 +75,7 @@ QUANTITY_NOT_CAPACITY = MarkReason.QUANTITY_NOT_CAPACITY.label
 COST_TOO_LARGE = MarkReason.COST_TOO_LARGE.label
 SIZE_TOO_LARGE = MarkReason.SIZE_TOO_LARGE.label
 SIZE_NOT_TASK_UNITS = MarkReason.SIZE_NOT_TASK_UNITS.label
+UNPROVABLE = MarkReason.UNPROVABLE.label
 MAX_REJECTIONS = 2  # re-clearings after the contract rejected a settlement before any page landed
 FILL_ALERT_PERCENT = 90  # warn when a round holds this share of its commitment cap
 
@@ -112,6 +114,19 @@ class RoundPipeline:
         self.limits = tx_limits.DEFAULT
         self._plans: dict[int, tuple[str, SettlementPlan]] = {}
         self._mine_cache: dict[int, bool] = {}
+        self._provability: ProvabilityChecker | None = None
+        self._generic: bool | None = None
+
+    def provability(self) -> ProvabilityChecker | None:
+        """The checker of circuit tasks when the market's verifier is a ``Groth16Registry``."""
+        if self._generic is None:
+            self._generic = False
+            if self.market.circuit_tasks:
+                reg = generic_registry(self.market.w3, self.market.params.verifier)
+                if reg is not None:
+                    self._generic = True
+                    self._provability = ProvabilityChecker(reg)
+        return self._provability
 
     # -- driving ---------------------------------------------------------------------------
     def advance(self, r: int, view: ChainView, max_steps: int = 16) -> Phase:
@@ -278,6 +293,11 @@ class RoundPipeline:
                     self._mark_invalid(row, SIZE_NOT_TASK_UNITS,
                                        f"sealed size {row.quantity}, but the task's circuit is "
                                        f"{units} units")
+            if row.side == 0 and row.valid and (checker := self.provability()) is not None:
+                ev = bid_events[row.index]
+                verdict = checker.check(_b(ev.args["task"]), [int(v) for v in ev.args["inputs"]])
+                if not verdict.provable:
+                    self._mark_invalid(row, UNPROVABLE, verdict.detail)
             if row.side == 1:
                 capacity = int(ask_events[row.index].args["capacity"])
                 if int(row.price) > tx_limits.MAX_PAGE_AMOUNT:

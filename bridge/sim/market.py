@@ -140,7 +140,9 @@ class MarketSettings:
     """``proofphi`` (one-unit jobs, uniform prices), ``dara`` (jobs of any size) or ``fixedprice``
     (a price per unit posted a round ahead; jobs of any size)."""
     proofs: str = "pow"
-    """``pow`` (hashcash tasks, instant) or ``groth16`` (registered circuits; needs snarkjs)."""
+    """``pow`` (hashcash tasks, instant), ``groth16`` (the manifest's circuits in a
+    ``CircuitRegistry``; needs snarkjs) or ``groth16-registry`` (an empty ``Groth16Registry``:
+    register circuits and accept them for the market after deploying)."""
     commit_period: int = 60
     settle_period: int = 60
     proof_period: int = 60
@@ -165,8 +167,8 @@ class MarketSettings:
         """Raise :class:`ConfigError` naming the first setting that cannot run; return self."""
         if self.mechanism not in ("proofphi", "dara", "fixedprice"):
             raise ConfigError(f"mechanism {self.mechanism!r}: use fixedprice, proofphi or dara")
-        if self.proofs not in ("pow", "groth16"):
-            raise ConfigError(f"proofs {self.proofs!r}: use pow or groth16")
+        if self.proofs not in ("pow", "groth16", "groth16-registry"):
+            raise ConfigError(f"proofs {self.proofs!r}: use pow, groth16 or groth16-registry")
         for name in ("commit_period", "settle_period", "proof_period", "refund_cap",
                      "capacity_interval", "capacity_factor", "initial_price", "price_window",
                      "price_every", "price_step_bps"):
@@ -277,7 +279,9 @@ class LocalMarket:
 
     def _deploy(self, owner: str) -> tuple[Any, Any]:
         s, pub = self.settings, self.keeper_account._key_obj.public_key.to_bytes()
-        if s.proofs == "groth16":
+        if s.proofs == "groth16-registry":  # empty: register and accept circuits after
+            verifier = deploy(self.w3, "Groth16Registry", sender=owner)
+        elif s.proofs == "groth16":
             verifier = deploy_circuit_registry(
                 self.w3, owner, unit_circuits_only=s.mechanism == "proofphi")
         else:

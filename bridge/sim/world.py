@@ -73,8 +73,8 @@ class SimConfig:
         """Raise :class:`BridgeError` on a parameter that cannot run."""
         if self.mechanism not in ("proofphi", "dara", "fixedprice"):
             raise BridgeError(f"mechanism {self.mechanism!r}: use fixedprice, proofphi or dara")
-        if self.proofs not in ("pow", "groth16"):
-            raise BridgeError(f"proofs {self.proofs!r}: use pow or groth16")
+        if self.proofs not in ("pow", "groth16", "groth16-registry"):
+            raise BridgeError(f"proofs {self.proofs!r}: use pow, groth16 or groth16-registry")
         if self.rounds < 1 or self.provers < 1 or self.requesters < 1:
             raise BridgeError("rounds, provers and requesters must each be at least 1")
         return self

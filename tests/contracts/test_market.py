@@ -246,11 +246,11 @@ def test_an_invalid_mark_needs_a_known_reason_code(dara: Driver, accounts: Accou
         m.settle(r, bids, asks, [], [], [])
 
     snap = m.chain.snapshot()
-    for code in (0, 13):
+    for code in (0, 14):
         with rejected("InvalidMark") as err:
             settle_with(code)
         assert err.value.args_ == {"round": r, "side": 0 if side == "bid" else 1, "index": 1}
-    for code in (1, 12):
+    for code in (1, 13):
         settle_with(code)
         assert m.market.functions.roundInfo(r).call()[7] == 1
         m.chain.revert(snap)

@@ -598,6 +598,28 @@ def test_insufficient_collateral_needs_the_collateral() -> None:
                       evidence_for(ask, R.INSUFFICIENT_COLLATERAL)).ok
 
 
+def test_unprovable_holds_exactly_when_the_circuit_was_run_and_refused() -> None:
+    """An ``unprovable`` mark of a circuit task: confirmed when the task's witness did not compute,
+    provably wrong when it did, unconfirmable when nobody ran the circuit; on an opaque task or an
+    ask it is plainly wrong."""
+    bid = order(Side.BID, ETH, 1, escrow=ETH, task_units=1)
+    ev = evidence_for(bid, R.UNPROVABLE)
+    refused = check_mark(KEEPER, dataclasses.replace(bid, provable=False,
+                                                     provable_detail="Assert Failed"), ev)
+    assert refused.ok and refused.explanation == "unprovable confirmed (Assert Failed)"
+    computed = check_mark(KEEPER, dataclasses.replace(bid, provable=True), ev)
+    assert not computed.ok and "the task is provable" in computed.explanation
+    unknown = check_mark(KEEPER, bid, ev)
+    assert not unknown.ok and "cannot be confirmed" in unknown.explanation
+    opaque = dataclasses.replace(bid, task_units=None)
+    assert "provably wrong" in check_mark(KEEPER, opaque, evidence_for(opaque, R.UNPROVABLE)
+                                          ).explanation
+    # another reason that holds is named instead
+    big = order(Side.BID, ETH + 1, 1, escrow=ETH, task_units=1, provable=True)
+    wrong = check_mark(KEEPER, big, evidence_for(big, R.UNPROVABLE))
+    assert not wrong.ok and "value_above_escrow" in wrong.explanation
+
+
 # --------------------------------------------------------------------------------------------------
 # Tampered and forged evidence
 
@@ -687,8 +709,8 @@ def test_evidence_encoding_round_trips() -> None:
 
 
 @pytest.mark.parametrize("raw", [b"", bytes(128), bytes(130), bytes([0]) + bytes(128),
-                                 bytes([13]) + bytes(128), bytes([255]) + bytes(128)],
-                         ids=["empty", "128", "130", "code 0", "code 13", "code 255"])
+                                 bytes([14]) + bytes(128), bytes([255]) + bytes(128)],
+                         ids=["empty", "128", "130", "code 0", "code 14", "code 255"])
 def test_malformed_evidence_is_rejected(raw: bytes) -> None:
     with pytest.raises(SealedInputError):
         decode_evidence(raw)

@@ -163,7 +163,7 @@ export const REASONS: Record<number, string> = {
   1: "undecryptable", 2: "malformed_plaintext", 3: "commitment_mismatch", 4: "value_above_escrow",
   5: "quantity_above_capacity", 6: "zero_quantity", 7: "size_not_one", 8: "cost_too_large",
   9: "quantity_not_capacity", 10: "insufficient_collateral", 11: "size_too_large",
-  12: "size_not_task_units",
+  12: "size_not_task_units", 13: "unprovable",
 };
 
 export interface PageBid {
