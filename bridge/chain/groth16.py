@@ -149,16 +149,27 @@ class ProvabilityChecker:
 
     def check(self, task: bytes, inputs: Sequence[int]) -> Provability:
         """Whether ``task`` (a circuit task word) on ``inputs`` can be proven."""
-        index = task_circuit_index(task)
-        key = (index, tuple(int(v) for v in inputs))
-        if key not in self._seen:
+        return self.check_many([(task, inputs)])[0]
+
+    def check_many(self, tasks: Sequence[tuple[bytes, Sequence[int]]]) -> list[Provability]:
+        """:meth:`check` of many tasks: each circuit's generator runs once for all its tasks."""
+        keys = [(task_circuit_index(t), tuple(int(v) for v in inputs)) for t, inputs in tasks]
+        todo: dict[int, list[tuple[int, ...]]] = {}
+        for index, inputs in dict.fromkeys(k for k in keys if k not in self._seen):
+            todo.setdefault(index, []).append(inputs)
+        for index, batch in todo.items():
             got = self._artifacts(index)
             if isinstance(got, str):
-                self._seen[key] = Provability(False, f"circuit {index}: {got}")
-            else:
-                art, fetched = got
-                w = zkstore.task_witness(art, fetched, key[1], self.limits)
-                self._seen[key] = Provability(
+                for inputs in batch:
+                    self._seen[(index, inputs)] = Provability(False, f"circuit {index}: {got}")
+                continue
+            art, fetched = got
+            try:
+                outcomes = zkstore.task_witnesses(art, fetched, batch, self.limits)
+            except InvalidInput as exc:  # inputs that do not fit the circuit's layout
+                outcomes = [zkstore.Witness(zkstore.WitnessOutcome.REJECTED, str(exc))] * len(batch)
+            for inputs, w in zip(batch, outcomes, strict=True):
+                self._seen[(index, inputs)] = Provability(
                     w.outcome.provable,
                     f"circuit {index} ({art.label}): {w.outcome.value}: {w.detail}")
-        return self._seen[key]
+        return [self._seen[k] for k in keys]

@@ -293,11 +293,6 @@ class RoundPipeline:
                     self._mark_invalid(row, SIZE_NOT_TASK_UNITS,
                                        f"sealed size {row.quantity}, but the task's circuit is "
                                        f"{units} units")
-            if row.side == 0 and row.valid and (checker := self.provability()) is not None:
-                ev = bid_events[row.index]
-                verdict = checker.check(_b(ev.args["task"]), [int(v) for v in ev.args["inputs"]])
-                if not verdict.provable:
-                    self._mark_invalid(row, UNPROVABLE, verdict.detail)
             if row.side == 1:
                 capacity = int(ask_events[row.index].args["capacity"])
                 if int(row.price) > tx_limits.MAX_PAGE_AMOUNT:
@@ -319,6 +314,22 @@ class RoundPipeline:
                         self._mark_invalid(row, INSUFFICIENT_COLLATERAL,
                                            f"collateral covers {max(free_units, 0)} more units, "
                                            f"ask offers {row.quantity}")
+        self._check_provable(rows, bid_events)
+
+    def _check_provable(self, rows: list[OpeningRow], bid_events: dict[int, Event]) -> None:
+        """Mark ``unprovable`` every valid circuit task whose registered witness generator cannot
+        compute its witness (a market whose verifier is a ``Groth16Registry``): one generator
+        process per circuit for the whole round (~1 ms a task for a small circuit)."""
+        checker = self.provability()
+        if checker is None:
+            return
+        bids = [x for x in rows if x.side == 0 and x.valid]
+        verdicts = checker.check_many([(_b(bid_events[x.index].args["task"]),
+                                        [int(v) for v in bid_events[x.index].args["inputs"]])
+                                       for x in bids])
+        for row, verdict in zip(bids, verdicts, strict=True):
+            if not verdict.provable:
+                self._mark_invalid(row, UNPROVABLE, verdict.detail)
 
     def _evidence(self, event: Event, row: OpeningRow) -> bytes:
         """The published evidence of an invalid mark: reason, shared point, DLEQ proof."""
