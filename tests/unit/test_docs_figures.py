@@ -71,6 +71,25 @@ def test_the_groth16_gas_table_is_bench_gas_json() -> None:
     assert _row(rows, "`commitTask`")[0] == _gas(gas["commitTask_groth16"])
 
 
+README_GAS = {  # README.md, "What a proof costs on chain": the first words of a row → its key
+    "one proof, verified alone": "submitProof_groth16_generic",
+    "one of ten proofs of one circuit": "submitProofs_groth16_batch10_per_proof",
+    "one of ten proofs of two circuits": "submitProofs_groth16_batch10_two_circuits_per_proof",
+    "a whole job": "job_gas_groth16_batched",
+    "registering a circuit": "registerCircuit",
+}
+
+
+def test_the_readme_gas_table_is_bench_gas_json() -> None:
+    gas = _json("gas")
+    rows = _rows("README.md")
+    for start, key in README_GAS.items():
+        assert _row(rows, start)[0] == _gas(gas[key]), (start, key, gas[key])
+    # Boundless's column is its published snapshots (fulfillBatch of 8: 285,609 / 8)
+    assert _row(rows, "one of ten proofs of one circuit")[1].startswith(_gas(round(285_609 / 8)))
+    assert _row(rows, "a whole job")[1].startswith(_gas(34_349 + 136_582 + 74_214))
+
+
 def test_the_keeper_table_is_bench_keeper_json() -> None:
     rows = [line for line in (REPO / "docs" / "operator" / "deploy.md").read_text().splitlines()
             if line.startswith(("| anvil |", "| eth-tester |"))]
