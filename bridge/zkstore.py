@@ -28,6 +28,7 @@ import json
 import os
 import re
 import resource
+import secrets
 import select
 import shutil
 import subprocess
@@ -47,7 +48,7 @@ from eth_abi import encode as abi_encode
 from eth_utils import keccak
 
 from bridge.errors import ConfigError, InvalidInput
-from bridge.proving import SNARKJS, ProvingError, circuits
+from bridge.proving import SNARK_SCALAR_FIELD, SNARKJS, ProvingError, circuits, encode_proof
 
 MiB = 1 << 20
 GiB = 1 << 30
@@ -567,3 +568,89 @@ def task_witnesses(art: Artifacts, fetched: Fetched, tasks: Sequence[Sequence[in
     layout = art.layout()
     return check_witnesses(fetched.wasm, [witness_input(layout, inputs, PROBE_PROVER)
                                           for inputs in tasks], limits)
+
+
+def verify_with_key(key: bytes, proof: dict[str, Any], public: Sequence[str],
+                    limits: Limits = DEFAULT_LIMITS) -> bool:
+    """``snarkjs groth16 verify`` of ``proof`` and ``public`` against a registered key."""
+    with tempfile.TemporaryDirectory() as tmp:
+        d = Path(tmp)
+        (d / "vk.json").write_text(json.dumps(vkey_json(key, len(public))))
+        (d / "proof.json").write_text(json.dumps(proof))
+        (d / "public.json").write_text(json.dumps(list(public)))
+        rc, output = _run_node(["groth16", "verify", str(d / "vk.json"), str(d / "public.json"),
+                                str(d / "proof.json")], limits.prove_seconds, limits.prove_memory)
+        return rc == 0 and "OK" in output
+
+
+@dataclass(frozen=True)
+class ArtifactBackend:
+    """Proves tasks of a registered circuit with the artifacts its registration names: fetched by
+    URI and hash-checked (cached), the witness and the proof run under the limits."""
+
+    artifacts: Artifacts
+    key: bytes
+    cache: Path | None = None
+    limits: Limits = DEFAULT_LIMITS
+    name: str = "groth16"
+
+    def fetched(self) -> Fetched:
+        return fetch_artifacts(self.artifacts, cache=self.cache, limits=self.limits)
+
+    def prove(self, task: bytes, prover: str, inputs: Sequence[int]) -> bytes:
+        outputs, proof = self.prove_files(prover, inputs)
+        return encode_proof(inputs, outputs, proof)
+
+    def prove_files(self, prover: str, inputs: Sequence[int]) -> tuple[list[int], dict[str, Any]]:
+        """``(outputs, proof.json)`` for ``inputs`` by ``prover``."""
+        art = self.artifacts
+        f = self.fetched()
+        with tempfile.TemporaryDirectory() as tmp:
+            w = compute_witness(f.wasm, witness_input(art.layout(), inputs, prover),
+                                Path(tmp) / "w.wtns", self.limits)
+            if w.path is None:
+                raise ProvingError(f"circuit {art.label}: no witness for inputs "
+                                   f"{list(inputs)}: {w.outcome.value}: {w.detail}")
+            proof, public = prove(f.zkey, w.path, self.limits)
+        outputs = public[:art.outputs]
+        if public[art.outputs:] != [*[int(v) for v in inputs], int(prover, 16)]:
+            raise ProvingError(f"circuit {art.label}: its public signals are not (outputs, "
+                               "inputs, prover): it cannot serve a market")
+        return outputs, proof
+
+
+def find_provable_input(art: Artifacts, fetched: Fetched, limits: Limits = DEFAULT_LIMITS
+                        ) -> list[int] | None:
+    """Random inputs the circuit accepts, or ``None``: candidates of shrinking size (field
+    elements, 64-, 16- and 1-bit numbers, then zeros), three of each, tried in one process; the
+    first whose witness computes. A circuit that accepts none of them cannot be checked."""
+    n = art.inputs
+    candidates = [[secrets.randbelow(bound) for _ in range(n)]
+                  for bound in (SNARK_SCALAR_FIELD, 1 << 64, 1 << 16, 2) for _ in range(3)]
+    candidates.append([0] * n)
+    outcomes = task_witnesses(art, fetched, candidates, limits)
+    return next((c for c, w in zip(candidates, outcomes, strict=True) if w.outcome.provable),
+                None)
+
+
+def check_registration(art: Artifacts, key: bytes, *, cache: Path | None = None,
+                       limits: Limits = DEFAULT_LIMITS) -> tuple[list[int], list[int]]:
+    """What a prover checks before serving a circuit, each failure one line
+    (:class:`ArtifactError`): the artifacts fetched with their registered hashes, the proving key
+    made for the registered verification key, and one proof of a random input that verifies
+    against the registered key. Returns ``(inputs, outputs)`` of that proof."""
+    art.layout()
+    fetched = fetch_artifacts(art, cache=cache, limits=limits)
+    check_zkey(fetched.zkey, key, art.label, limits)
+    inputs = find_provable_input(art, fetched, limits)
+    if inputs is None:
+        raise ArtifactError(f"circuit {art.label}: no random input (field elements down to "
+                            "zeros) gives a witness, so it cannot be checked by a proof")
+    backend = ArtifactBackend(art, key, cache, limits)
+    prover = "0x" + "00" * 19 + "02"
+    outputs, proof = backend.prove_files(prover, inputs)
+    public = [str(v) for v in (*outputs, *inputs, int(prover, 16))]
+    if not verify_with_key(key, proof, public, limits):
+        raise ArtifactError(f"circuit {art.label}: a proof made with its artifacts does not "
+                            "verify against the registered key")
+    return inputs, outputs

@@ -14,6 +14,8 @@ Example ``prover.toml``::
     withdraw_above = "0.05ether"               # free earnings above this are withdrawn
     metrics_port = 9109                        # 0 disables /metrics and /healthz
 
+    circuits = ["range32"]                     # optional: the circuits it serves (default all)
+
     [backends]                                 # optional: how each circuit is proven
     "poseidon-chain-16" = "builtin"            # snarkjs with the committed keys
     "merkle-root-8" = "command:my-prover --task {task} --inputs {inputs} --out {out}"
@@ -59,6 +61,11 @@ class ProverAgentConfig:
     metrics_port: int = 0
     log_level: str = "INFO"
     log_format: str = "text"
+    circuits: list[str | int] = field(default_factory=list)
+    """Markets whose verifier is a ``Groth16Registry``: the circuits this agent serves, by name,
+    id (``0x…``) or registration index (empty: every circuit the market accepts). Each is checked
+    before the agent starts: artifacts fetched and hash-checked, the proving key against the
+    registered key, one proof of a random input."""
     backends: dict[str, str] = field(default_factory=dict)
     """Circuit name → ``builtin`` or ``command:TEMPLATE`` (:class:`bridge.proving.CommandBackend`);
     proof-of-work markets use ``pow``."""
@@ -109,6 +116,10 @@ class ProverAgentConfig:
             raise ConfigError(f"log_format {self.log_format!r}: use text or json")
         if self.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
             raise ConfigError(f"log_level {self.log_level!r}: use DEBUG, INFO, WARNING or ERROR")
+        if not isinstance(self.circuits, list) or not all(
+                isinstance(c, (str, int)) and not isinstance(c, bool) for c in self.circuits):
+            raise ConfigError(f"circuits = {self.circuits!r}: use a list of circuit names, ids "
+                              "(\"0x…\") or registration indexes, e.g. circuits = [\"range32\"]")
         for name, spec in self.backends.items():
             if not isinstance(spec, str) or not (spec in ("builtin", "pow")
                                                  or spec.startswith("command:")):

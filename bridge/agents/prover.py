@@ -35,18 +35,28 @@ from eth_account.signers.local import LocalAccount
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from web3 import Web3
 
+from bridge.agents.batching import Ready, batches
 from bridge.agents.config import ProverAgentConfig
 from bridge.agents.store import OPEN_STATES, AgentStore, JobRow
+from bridge.chain.groth16 import generic_registry
 from bridge.chain.logs import event_logs
 from bridge.chain.market import Market, RoundStatus
 from bridge.client.participant import Participant, Refused
 from bridge.client.salts import SaltStore, SealedRecord
 from bridge.client.settled import JobView, settled_jobs
-from bridge.client.tasks import backend_for, registered, task_inputs
-from bridge.errors import BridgeError, ChainError, ConfigError
+from bridge.client.tasks import RegisteredCircuit, backend_for, registered, task_inputs
+from bridge.errors import BridgeError, ChainError, ConfigError, SettlementRejected
 from bridge.keys import same_address
-from bridge.proving import SNARKJS, CommandBackend, Groth16Backend, PowBackend, ProvingBackend
+from bridge.proving import (
+    SNARKJS,
+    CommandBackend,
+    Groth16Backend,
+    PowBackend,
+    ProvingBackend,
+    ProvingError,
+)
 from bridge.units import format_duration, format_time, format_wei
+from bridge.zkstore import ArtifactError, check_registration
 
 log = logging.getLogger(__name__)
 
@@ -116,6 +126,7 @@ class ProverAgent:
         self.stop_event = threading.Event()
         self.from_block = cfg.from_block if cfg.from_block >= 0 else (deployed_at or 0)
         self.backends: dict[str, ProvingBackend] = {}
+        self._generic: bool | None = None
         self.pool = ThreadPoolExecutor(max_workers=cfg.max_concurrent_proofs,
                                        thread_name_prefix="prove")
         self.futures: dict[tuple[int, int], Future[bytes]] = {}
@@ -158,28 +169,25 @@ class ProverAgent:
     def _resolve_backends(self) -> None:
         configured = dict(self.cfg.backends)
         if self.market.circuit_tasks:
-            circuits = {c.name: c for c in registered(self.market).values()}
+            known = registered(self.market)
+            circuits = {c.name: c for c in known.values()}
             for name in configured:
                 if name not in circuits:
                     raise StartRefused(f"backends names circuit {name!r}, which this market "
                                        "does not register; registered: "
                                        + (", ".join(sorted(circuits)) or "none"))
+            served = self._served(known)
             for name, c in circuits.items():
+                if name not in served:
+                    log.warning("circuit %s (%s): the market accepts it but this agent does "
+                                "not serve it (circuits = %s): a job of it won here would be "
+                                "missed and slashed", c.id, name, self.cfg.circuits)
+                    continue
                 spec = configured.get(name, "builtin")
                 if spec.startswith("command:"):
                     self.backends[name] = CommandBackend(spec[len("command:"):])
                     continue
-                if c.spec is None:
-                    raise StartRefused(f"circuit {name} has no local keys (wasm, zkey) to prove "
-                                       "with: give it a command backend in [backends]")
-                if not SNARKJS.exists():
-                    raise StartRefused(f"circuit {name} needs snarkjs ({SNARKJS}) to prove: run "
-                                       "`npm ci`, or give it a command backend in [backends]")
-                for path in (c.spec.wasm, c.spec.zkey):
-                    if not path.exists():
-                        raise StartRefused(f"circuit {name}: {path} is missing: run "
-                                           "zk/regenerate.sh or use a command backend")
-                self.backends[name] = Groth16Backend(c.spec)
+                self.backends[name] = self._checked_backend(c)
             return
         for name in configured:
             if name != "pow":
@@ -193,6 +201,45 @@ class ProverAgent:
             backend, _ = backend_for(self.market, b"\x00" * 32)
             assert isinstance(backend, PowBackend)
             self.backends["pow"] = backend
+
+    def _served(self, known: dict[int, RegisteredCircuit]) -> set[str]:
+        """The names of the circuits ``circuits`` names (all of them when it is empty)."""
+        if not self.cfg.circuits:
+            return {c.name for c in known.values()}
+        out = set()
+        for ref in self.cfg.circuits:
+            text = str(ref).lower()
+            match = [c for c in known.values()
+                     if text in (c.name.lower(), str(c.id))
+                     or (c.registry_id is not None and text == "0x" + c.registry_id.hex())]
+            if not match:
+                listing = ", ".join(f"{c.id} {c.name}" for c in known.values()) or "none"
+                raise StartRefused(f"circuits names {ref!r}, which this market does not accept; "
+                                   f"it accepts: {listing}")
+            out.add(match[0].name)
+        return out
+
+    def _checked_backend(self, c: RegisteredCircuit) -> ProvingBackend:
+        """The backend of a served circuit, after the checks that it can be proven here."""
+        if not SNARKJS.exists():
+            raise StartRefused(f"circuit {c.name} needs snarkjs ({SNARKJS}) to prove: run "
+                               "`npm ci`, or give it a command backend in [backends]")
+        if c.artifacts is not None and c.key is not None:
+            try:
+                inputs, _ = check_registration(c.artifacts, c.key)
+            except (ArtifactError, ProvingError) as exc:
+                raise StartRefused(f"circuit {c.id} ({c.name}) fails its check: {exc}") from None
+            log.info("circuit %s (%s): artifacts match their hashes, the proving key matches "
+                     "the registered key, a proof of input %s verifies", c.id, c.name, inputs)
+            return c.backend()
+        if c.spec is None:
+            raise StartRefused(f"circuit {c.name} has no local keys (wasm, zkey) to prove "
+                               "with: give it a command backend in [backends]")
+        for path in (c.spec.wasm, c.spec.zkey):
+            if not path.exists():
+                raise StartRefused(f"circuit {c.name}: {path} is missing: run "
+                                   "zk/regenerate.sh or use a command backend")
+        return Groth16Backend(c.spec)
 
     # -- the loop ------------------------------------------------------------------------------
     def run(self) -> int:
@@ -429,11 +476,12 @@ class ProverAgent:
                 self.views[(row.round, v.job.job_index)] = v
         return self.views[key]
 
-    def _backend(self, task: bytes) -> ProvingBackend:
+    def _backend(self, task: bytes) -> ProvingBackend | None:
+        """The backend of a job's task; ``None`` for a circuit this agent does not serve."""
         if not self.market.circuit_tasks:
             return self.backends["pow"]
         cid = (int.from_bytes(task, "big") >> 192) & 0xFFFFFFFF
-        return self.backends[registered(self.market)[cid].name]
+        return self.backends.get(registered(self.market)[cid].name)
 
     def dispatch(self) -> None:
         """Start proofs for pending jobs, earliest deadline first, up to the concurrency limit."""
@@ -445,6 +493,14 @@ class ProverAgent:
                 break
             task = bytes.fromhex(row.task[2:])
             backend = self._backend(task)
+            if backend is None:
+                if row.error is None:
+                    log.error("round %s job %s: its circuit is not one this agent serves "
+                              "(circuits = %s): it cannot be proven here", row.round,
+                              row.job_index, self.cfg.circuits)
+                    self.store.update_job(row.round, row.job_index,
+                                          error="circuit not served by this agent")
+                continue
             inputs = (task_inputs(self.market, row.round, row.bid_index,
                                   self._round_from_block(row.round))
                       if self.market.circuit_tasks else [])
@@ -471,9 +527,11 @@ class ProverAgent:
             self.store.update_job(*key, state="proved", proof=proof, proved_at=time.time())
 
     def submit_ready(self) -> None:
-        """Submit stored proofs, earliest deadline first."""
+        """Submit stored proofs, earliest deadline first; on a ``Groth16Registry`` market, a
+        round's proofs together in one ``submitProofs`` (``bridge.agents.batching``)."""
+        batched = self.market.circuit_tasks and self._batching()
+        ready: list[JobRow] = []
         for row in self.store.jobs(("proved", "submitted")):
-            key = (row.round, row.job_index)
             now = self.market.chain_time()
             if now > row.deadline:
                 continue  # expire() records it
@@ -485,19 +543,70 @@ class ProverAgent:
                 log.warning("round %s job %s: only %ss left before the proof deadline "
                             "(safety margin %ss)", row.round, row.job_index, slack,
                             self.cfg.safety_margin)
-            assert row.proof is not None
-            try:
-                receipt = self.participant.prove(self._view(row), proof=row.proof,
-                                                 from_block=self._round_from_block(row.round))
-            except Refused as exc:
-                if self._proven_by_me(row):
-                    self._mark_proven(row, now)
-                else:
-                    log.error("round %s job %s: proof refused: %s", *key, exc)
-                continue
-            self.store.update_job(*key, state="submitted",
-                                  tx_hash=Web3.to_hex(receipt["transactionHash"]))
-            self._mark_proven(row, now)
+            if batched:
+                ready.append(row)
+            else:
+                self._submit_one(row, now)
+        if ready:
+            self._submit_batches(ready)
+
+    def _batching(self) -> bool:
+        if self._generic is None:
+            self._generic = generic_registry(self.w3, self.market.params.verifier) is not None
+        return self._generic
+
+    def _submit_one(self, row: JobRow, now: int) -> None:
+        key = (row.round, row.job_index)
+        assert row.proof is not None
+        try:
+            receipt = self.participant.prove(self._view(row), proof=row.proof,
+                                             from_block=self._round_from_block(row.round))
+        except Refused as exc:
+            if self._proven_by_me(row):
+                self._mark_proven(row, now)
+            else:
+                log.error("round %s job %s: proof refused: %s", *key, exc)
+            return
+        self.store.update_job(*key, state="submitted",
+                              tx_hash=Web3.to_hex(receipt["transactionHash"]))
+        self._mark_proven(row, now)
+
+    def _submit_batches(self, rows: list[JobRow]) -> None:
+        """Send the batches the rule says are due; a batch refused for one bad proof
+        (``ProofInvalid(i)``) drops that job back to proving and goes again without it."""
+        by_key = {(r.round, r.job_index): r for r in rows}
+        proving = {k[0] for k in self.futures} | {
+            r.round for r in self.store.jobs(("pending",))}
+        now = self.market.chain_time()
+        for group in batches([Ready(r.round, r.job_index, r.deadline) for r in rows], proving,
+                             now, self.cfg.safety_margin):
+            todo = [by_key[(g.round, g.job_index)] for g in group]
+            while todo:
+                if len(todo) == 1:
+                    self._submit_one(todo[0], now)
+                    break
+                try:
+                    receipt = self.participant.prove_batch(
+                        [self._view(r) for r in todo], [bytes(r.proof or b"") for r in todo])
+                except SettlementRejected as exc:
+                    if exc.name != "ProofInvalid":
+                        log.error("round %s: batch of %s proofs refused: %s", todo[0].round,
+                                  len(todo), exc)
+                        break
+                    bad = todo.pop(int(exc.args_["index"]))
+                    log.error("round %s job %s: its proof fails the batch check (ProofInvalid): "
+                              "proving it again; sending the other %s", bad.round,
+                              bad.job_index, len(todo))
+                    self.store.update_job(bad.round, bad.job_index, state="pending", proof=None,
+                                          error="proof failed the batch check")
+                    continue
+                tx = Web3.to_hex(receipt["transactionHash"])
+                log.info("round %s: %s proofs in one submitProofs (%s gas)", todo[0].round,
+                         len(todo), receipt["gasUsed"])
+                for r in todo:
+                    self.store.update_job(r.round, r.job_index, state="submitted", tx_hash=tx)
+                    self._mark_proven(r, now)
+                break
 
     def _proven_by_me(self, row: JobRow) -> bool:
         if not self.market.is_resolved(row.round, row.job_index):

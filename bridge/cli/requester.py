@@ -291,7 +291,6 @@ def requester_proof(round: Annotated[int, typer.Argument(help="The round of your
     proof.bin, as `request --out` does. Exit 1 if a proof does not verify.
     """
     import json
-    import shutil
     from pathlib import Path
 
     from bridge.client.tasks import delivered_proofs
@@ -313,8 +312,7 @@ def requester_proof(round: Annotated[int, typer.Argument(help="The round of your
                 d.mkdir(parents=True, exist_ok=True)
                 (d / "proof.json").write_text(json.dumps(p.proof, indent=1))
                 (d / "public.json").write_text(json.dumps(p.public, indent=1))
-                assert p.circuit.spec is not None  # a delivered proof was verified with it
-                shutil.copyfile(p.circuit.spec.vkey, d / "vk.json")
+                (d / "vk.json").write_text(json.dumps(p.circuit.verification_key(), indent=1))
                 where = str(d)
             outputs = p.public[:p.circuit.outputs]
             data.append({"job": p.job_index, "circuit": p.circuit.name, "verified": p.verified,

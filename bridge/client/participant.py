@@ -26,6 +26,7 @@ from hexbytes import HexBytes
 from web3 import Web3
 
 from bridge import sealed
+from bridge.chain.groth16 import registry_at
 from bridge.chain.logs import event_logs
 from bridge.chain.market import Market, RoundStatus
 from bridge.chain.sender import TxSender
@@ -473,6 +474,27 @@ class Participant:
                               "--from-block")
             proof = backend.prove(view.job.task, self.address, inputs)
         return self._send("submitProof", view.round, view.job.as_tuple(), view.proof, proof)
+
+    def prove_batch(self, views: Sequence[JobView], proofs: Sequence[bytes]) -> dict[str, Any]:
+        """Submit many jobs' proofs of one round in one ``submitProofs`` transaction to the
+        market's ``Groth16Registry`` verifier, which checks them with one randomised pairing
+        product per circuit, then credits each job. A bad proof fails the whole call with
+        ``ProofInvalid(i)`` (a :class:`~bridge.errors.SettlementRejected` naming the index)."""
+        if not views or len(views) != len(proofs):
+            raise Refused(f"a batch needs one proof per job: {len(views)} jobs, {len(proofs)} "
+                          "proofs")
+        rounds = {v.round for v in views}
+        if len(rounds) != 1:
+            raise Refused(f"a batch holds the jobs of one round, not of rounds {sorted(rounds)}")
+        for v in views:
+            if not same_address(v.job.prover, self.address):
+                raise Refused(f"job {v.job.job_index} of round {v.round} is assigned to "
+                              f"{v.job.prover}, not to you")
+        reg = registry_at(self.w3, self.market.params.verifier)
+        data = reg.encode_abi("submitProofs", args=[
+            self.market.address, views[0].round, [v.job.as_tuple() for v in views],
+            [list(v.proof) for v in views], b"".join(proofs)])
+        return self.sender.send({"to": reg.address, "data": data, "value": 0})
 
 
 def new_task() -> bytes:

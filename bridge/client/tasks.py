@@ -33,6 +33,7 @@ from bridge.proving import (
     to_snarkjs,
     verify_local,
 )
+from bridge.zkstore import ArtifactBackend, Artifacts, verify_with_key, vkey_json
 
 
 @dataclass(frozen=True)
@@ -47,7 +48,40 @@ class RegisteredCircuit:
     outputs: int
     spec: Circuit | None
     """The manifest's entry (artifacts to prove and verify); ``None`` when this checkout's
-    ``zk/circuits.json`` does not know the circuit (it can still be bid on, not proven here)."""
+    ``zk/circuits.json`` does not know the circuit (or its key is another)."""
+    artifacts: Artifacts | None = None
+    """A ``Groth16Registry`` circuit's registration: its artifacts by URI and hash."""
+    key: bytes | None = None
+    """A ``Groth16Registry`` circuit's verification key."""
+    registry_id: bytes | None = None
+    """A ``Groth16Registry`` circuit's id (``keccak256(abi.encode(key, artifacts))``)."""
+
+    def backend(self) -> ProvingBackend:
+        """What proves this circuit's tasks: the manifest's files, else the registered
+        artifacts (fetched by URI and checked by hash)."""
+        if self.spec is not None:
+            return Groth16Backend(self.spec)
+        if self.artifacts is not None and self.key is not None:
+            return ArtifactBackend(self.artifacts, self.key)
+        raise ConfigError(f"circuit {self.id} ({self.name}) is not in {MANIFEST}: add its "
+                          "artifacts (wasm, zkey, vkey) to prove or verify its tasks")
+
+    def verification_key(self) -> dict[str, Any]:
+        """The snarkjs ``verification_key.json`` proofs of this circuit verify against."""
+        if self.key is not None:
+            return vkey_json(self.key, self.inputs + self.outputs + 1)
+        if self.spec is not None:
+            data: dict[str, Any] = json.loads(self.spec.vkey.read_text(encoding="utf-8"))
+            return data
+        raise ConfigError(f"circuit {self.id} ({self.name}): no verification key here")
+
+    def verify(self, proof: dict[str, Any], public: list[str]) -> bool:
+        """``snarkjs groth16 verify`` against :meth:`verification_key`."""
+        if self.key is not None:
+            return verify_with_key(self.key, proof, public)
+        if self.spec is not None:
+            return verify_local(self.spec, proof, public)
+        raise ConfigError(f"circuit {self.id} ({self.name}): no verification key here")
 
 
 def _generic_circuits(market: Market) -> dict[int, RegisteredCircuit] | None:
@@ -64,14 +98,14 @@ def _generic_circuits(market: Market) -> dict[int, RegisteredCircuit] | None:
         cid = bytes(reg.functions.circuitId(index).call())
         if not reg.functions.accepts(market.address, cid).call():
             continue
-        _index, _pointer, art = reg.functions.circuit(cid).call()
-        n_in, n_out, name = int(art[0]), int(art[1]), str(art[6])
-        spec = circuits().get(name)
-        if spec is not None:
-            key = key_bytes(json.loads(spec.vkey.read_text(encoding="utf-8")))
-            if key != bytes(reg.functions.verificationKey(cid).call()):
-                spec = None
-        out[index] = RegisteredCircuit(index, name, reg.address, 1, n_in, n_out, spec)
+        _index, _pointer, raw = reg.functions.circuit(cid).call()
+        art = Artifacts.from_tuple(raw)
+        key = bytes(reg.functions.verificationKey(cid).call())
+        spec = circuits().get(art.name)
+        if spec is not None and key_bytes(json.loads(spec.vkey.read_text(encoding="utf-8"))) != key:
+            spec = None
+        out[index] = RegisteredCircuit(index, art.label, reg.address, 1, art.inputs, art.outputs,
+                                       spec, art, key, cid)
     return out
 
 
@@ -147,10 +181,7 @@ def backend_for(market: Market, task: bytes) -> tuple[ProvingBackend, Registered
         c = registered(market).get(cid)
         if c is None:
             raise BridgeError(f"task {task.hex()} names circuit {cid}, which the registry lacks")
-        if c.spec is None:
-            raise ConfigError(f"circuit {cid} ({c.name}) is not in {MANIFEST}: add its artifacts "
-                              "(wasm, zkey, vkey) to prove or verify its tasks")
-        return Groth16Backend(c.spec), c
+        return c.backend(), c
     verifier = contract_at(market.w3, "ProofOfWorkVerifier", market.params.verifier)
     try:
         bits = int(verifier.functions.difficultyBits().call())
@@ -190,24 +221,53 @@ def delivered_proofs(market: Market, round: int, bid_index: int, from_block: int
         if job is None:
             continue
         tx_hash = HexBytes(e["transactionHash"]).to_0x_hex()
-        # only a direct submitProof call on the market is exactly what the market verified
-        data = market.direct_call_input(tx_hash, "submitProof", round)
-        _fn, args = market.contract.decode_function_input(data)
-        submitted = args["job"]
-        if int(submitted["jobIndex"]) != job.job_index or bytes(submitted["task"]) != job.task:
-            raise BridgeError(f"transaction {tx_hash} does not submit job {job.job_index}")
-        _backend, c = backend_for(market, job.task)
-        if c is None or c.spec is None:
+        if not market.circuit_tasks:
             raise InvalidInput("this market's jobs are proofs of work: there is no proof to "
                                "deliver beyond the accepted nonce")
-        proof, public = to_snarkjs(bytes(args["proof"]), job.prover, c.inputs, c.outputs)
+        known = registered(market)
+        c = known.get((int.from_bytes(job.task, "big") >> 192) & 0xFFFFFFFF)
+        if c is None:
+            raise BridgeError(f"job {job.job_index}'s task names a circuit the registry lacks")
+        data = _submitted_proof(market, tx_hash, round, job.job_index, job.task, known)
+        proof, public = to_snarkjs(data, job.prover, c.inputs, c.outputs)
         inputs = [int(v) for v in public[c.outputs:c.outputs + c.inputs]]
         if task_word(c.id, c.units, inputs) != job.task:
             raise BridgeError(f"the proof in {tx_hash} is for other inputs than job "
                               f"{job.job_index}'s task")
         out.append(DeliveredProof(round, job.job_index, bid_index, c, proof, public,
-                                  verify_local(c.spec, proof, public), tx_hash))
+                                  c.verify(proof, public), tx_hash))
     return out
+
+
+def _submitted_proof(market: Market, tx_hash: str, round: int, job_index: int, task: bytes,
+                     known: dict[int, RegisteredCircuit]) -> bytes:
+    """Job ``job_index``'s proof bytes as its transaction carried them: a direct ``submitProof``
+    on the market, or a ``submitProofs`` batch on the market's ``Groth16Registry`` verifier (which
+    checked the batch, then called the market for each job)."""
+    tx = market.w3.eth.get_transaction(tx_hash)  # type: ignore[arg-type]
+    to = str(tx.get("to") or "")
+    if to.lower() == market.params.verifier.lower():
+        reg = contract_at(market.w3, "Groth16Registry", market.params.verifier)
+        _fn, args = reg.decode_function_input(bytes(HexBytes(tx["input"])))
+        if str(args["market"]).lower() != market.address.lower() or int(args["round"]) != round:
+            raise BridgeError(f"transaction {tx_hash} submits proofs for another market or round")
+        blob, at = bytes(args["proofs"]), 0
+        for j in args["jobs"]:
+            c = known.get((int.from_bytes(bytes(j["task"]), "big") >> 192) & 0xFFFFFFFF)
+            if c is None:
+                raise BridgeError(f"transaction {tx_hash} proves a circuit the registry lacks")
+            size = (c.inputs + c.outputs + 8) * 32
+            if int(j["jobIndex"]) == job_index and bytes(j["task"]) == task:
+                return blob[at:at + size]
+            at += size
+        raise BridgeError(f"transaction {tx_hash} does not submit job {job_index}")
+    # otherwise only a direct submitProof call on the market is exactly what the market verified
+    data = market.direct_call_input(tx_hash, "submitProof", round)
+    _fn, args = market.contract.decode_function_input(data)
+    submitted = args["job"]
+    if int(submitted["jobIndex"]) != job_index or bytes(submitted["task"]) != task:
+        raise BridgeError(f"transaction {tx_hash} does not submit job {job_index}")
+    return bytes(args["proof"])
 
 
 @dataclass(frozen=True)
