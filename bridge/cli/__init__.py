@@ -13,6 +13,7 @@ from __future__ import annotations
 from bridge.cli import (  # noqa: F401 - registers commands
     agents,
     audit,
+    circuits,
     ops,
     posted_price,
     prover,

@@ -1,0 +1,93 @@
+"""``bridge circuit register/list/check`` on eth-tester: a circuit that is not in the repository's
+manifest (``examples/circuits/range32.circom``) is compiled, set up (development powers of tau),
+registered and checked through the command line; artifacts that fail a check are refused in one
+line, with nothing sent. Real circom2, snarkjs and chain."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from bridge.testing import LocalMarket
+from tests.e2e.test_agent_circuits import _register
+from tests.e2e.test_unprovable import BUILT, range32
+
+pytestmark = pytest.mark.bridge_market(proofs="groth16-registry", mechanism="fixedprice")
+CIRCOM = Path(__file__).resolve().parents[2] / "examples" / "circuits" / "range32.circom"
+
+
+@pytest.fixture(autouse=True)
+def _home(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("BRIDGE_HOME", str(tmp_path / "home"))
+
+
+def test_register_list_and_check_a_circuit_from_its_circom_file(
+        bridge_market: LocalMarket, tmp_path: Path) -> None:
+    m = bridge_market
+    someone = m.account(fund=10**20)
+    out = m.cli("circuit", "register", "--circom", str(CIRCOM), "--out", str(tmp_path / "b"),
+                "--json", key=bytes(someone.key), from_block=False)
+    assert out.exit_code == 0, out.output
+    rec = json.loads(out.output.splitlines()[-1])
+    assert (rec["index"], rec["name"], rec["inputs"], rec["outputs"], rec["dev_ptau"]) == (
+        1, "range32(x)", 1, 1, True)
+    assert rec["wasm_uri"] == (tmp_path / "b" / "range32.wasm").resolve().as_uri()
+    reg_id = rec["id"]
+    # not accepted yet: the market's owner accepts it
+    out = m.cli("circuit", "list", from_block=False)
+    assert out.exit_code == 0, out.output
+    assert "range32(x)  1 in, 1 out  not accepted" in out.output
+    from bridge.chain.groth16 import accept_circuits, registry_at
+
+    accept_circuits(registry_at(m.w3, m.market.params.verifier), m.address,
+                    [bytes.fromhex(reg_id[2:])], m.chain.funder)
+    listed = json.loads(m.cli("circuit", "list", "--json", from_block=False).output)
+    assert [(c["index"], c["id"], c["accepted"]) for c in listed["circuits"]] == [
+        (1, reg_id, True)]
+    for ref in ("1", reg_id, "range32"):
+        out = m.cli("circuit", "check", ref, from_block=False)
+        assert out.exit_code == 0, out.output
+        assert out.output.startswith("circuit 1 (range32(x)) checks out: artifacts match")
+    # built again, the phase-2 contribution is fresh randomness: another key, another circuit
+    out = m.cli("circuit", "register", "--circom", str(CIRCOM), "--out", str(tmp_path / "b2"),
+                "--json", key=bytes(someone.key), from_block=False)
+    again = json.loads(out.output.splitlines()[-1])
+    assert again["index"] == 2 and again["id"] != reg_id
+    # someone who is not the market's owner cannot accept
+    out = m.cli("circuit", "register", "--circom", str(CIRCOM), "--out", str(tmp_path / "c"),
+                "--accept", key=bytes(someone.key), from_block=False)
+    assert out.exit_code == 1 and "NotMarketOwner" in out.output
+    assert len(out.output.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(("fault", "says"), [
+    ("wrong wasm hash", "has sha-256"),
+    ("zkey of another circuit", "does not match the registered verification key"),
+    ("unreachable URI", "is unreachable"),
+])
+def test_check_refuses_bad_artifacts_in_one_line(bridge_market: LocalMarket, fault: str,
+                                                 says: str) -> None:
+    _key, art = range32()
+    other = Path(__file__).resolve().parents[2] / "zk" / "build" / "merkle8.zkey"
+    from bridge.zkstore import sha256_file
+
+    bad = {"wrong wasm hash": replace(art, wasm_sha256=sha256_file(BUILT / "range32.zkey")),
+           "zkey of another circuit": replace(art, zkey_sha256=sha256_file(other),
+                                              zkey_uri=other.as_uri()),
+           "unreachable URI": replace(art, wasm_uri="http://127.0.0.1:9/range32.wasm")}[fault]
+    _register(bridge_market, bad)
+    out = bridge_market.cli("circuit", "check", "range32", from_block=False)
+    assert out.exit_code == 1, out.output
+    assert says in out.output and len(out.output.strip().splitlines()) == 1
+    assert "Traceback" not in out.output
+
+
+@pytest.mark.bridge_market(proofs="pow")
+def test_a_market_without_a_generic_registry_is_named(bridge_market: LocalMarket) -> None:
+    out = bridge_market.cli("circuit", "list", from_block=False)
+    assert out.exit_code == 2  # a configuration error
+    assert len(out.output.strip().splitlines()) == 1
+    assert "is not a Groth16Registry" in out.output and "kind = \"groth16-registry\"" in out.output
