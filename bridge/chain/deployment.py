@@ -23,8 +23,10 @@ A network file (``deploy/networks/*.toml``) names the node and the market's para
     checkpoint_interval = 64          # bids between bid-chain checkpoints (page boundaries)
     confirmations = 1                 # what the keeper should wait for (recorded)
     [verifier]
-    kind = "pow"                      # proof of work (difficulty_bits), "groth16" or "attestation"
-    difficulty_bits = 8
+    kind = "pow"                      # proof of work (difficulty_bits), "groth16-registry",
+    difficulty_bits = 8               # "groth16" (generated verifiers) or "attestation"
+    # kind = "groth16-registry": registry = "0x…" (default: a new Groth16Registry), circuits =
+    # ["merkle-root-8", "0x<id>"] (manifest names, registered here, or registered ids) accepted
 
 :func:`deploy_network` signs with a local key (:class:`~bridge.chain.sender.TxSender`: local nonce,
 EIP-1559 fees, receipts), checks the chain id against the file, deploys the verifier and the market,
@@ -56,6 +58,7 @@ from web3 import Web3
 
 from bridge.chain.artifacts import load_artifact
 from bridge.chain.deploy import MarketConfig, Mechanism, contract_at
+from bridge.chain.groth16 import circuit_id, manifest_artifacts
 from bridge.chain.sender import TxSender
 from bridge.errors import ChainError, ConfigError, InvalidInput
 from bridge.keys import PASSWORD_ENV, load_account
@@ -92,6 +95,11 @@ class VerifierSpec:
     kind: str = "pow"
     difficulty_bits: int = 8
     checker: str = ""
+    registry: str = ""
+    """``groth16-registry``: an existing ``Groth16Registry`` (default: deploy one)."""
+    circuits: tuple[str, ...] | None = None
+    """``groth16-registry``: circuits the market accepts, manifest names or registered ids
+    (``None``: the manifest's on a network that allows test circuit keys, else none)."""
 
 
 @dataclass(frozen=True)
@@ -227,6 +235,20 @@ def load_network(ref: str, *, rpc: str | None = None) -> NetworkConfig:
         values["verifier"] = VerifierSpec(kind="pow", difficulty_bits=bits)
     elif kind == "groth16":
         values["verifier"] = VerifierSpec(kind="groth16", difficulty_bits=0)
+    elif kind == "groth16-registry":
+        registry = str(v.get("registry", ""))
+        if registry and not Web3.is_address(registry):
+            raise ConfigError(f"{path}: verifier.registry {registry!r} is not an address: give "
+                              "a deployed Groth16Registry, or leave it out to deploy one")
+        names = v.get("circuits")
+        if names is not None and (not isinstance(names, list)
+                                  or not all(isinstance(n, str) for n in names)):
+            raise ConfigError(f"{path}: verifier.circuits = {names!r}: use a list of manifest "
+                              "names or registered circuit ids (\"0x…\")")
+        values["verifier"] = VerifierSpec(
+            kind="groth16-registry", difficulty_bits=0,
+            registry=Web3.to_checksum_address(registry) if registry else "",
+            circuits=None if names is None else tuple(names))
     elif kind == "attestation":
         checker = str(v.get("checker", ""))
         if not Web3.is_address(checker):
@@ -235,8 +257,8 @@ def load_network(ref: str, *, rpc: str | None = None) -> NetworkConfig:
         values["verifier"] = VerifierSpec(kind="attestation", difficulty_bits=0,
                                           checker=Web3.to_checksum_address(checker))
     else:
-        raise ConfigError(f"{path}: verifier.kind {kind!r}: use \"pow\", \"groth16\" or "
-                          "\"attestation\"")
+        raise ConfigError(f"{path}: verifier.kind {kind!r}: use \"pow\", "
+                          "\"groth16-registry\", \"groth16\" or \"attestation\"")
     for key in ("allow_same_owner_and_keeper", "allow_test_circuit_keys"):
         if key in data:
             flag = data[key]
@@ -398,6 +420,65 @@ def _register_circuits(sender: TxSender, w3: Web3, registry: str, unit_only: boo
             "register", [address, c.units, c.input_count, len(c.outputs), c.name])})
 
 
+def _circuit_names(net: NetworkConfig) -> tuple[str, ...]:
+    names = net.verifier.circuits
+    if names is None:
+        return tuple(circuits()) if net.allow_test_circuit_keys else ()
+    return names
+
+
+def _check_circuit_names(net: NetworkConfig) -> None:
+    """Refuse, before anything is sent, circuits a ``groth16-registry`` market cannot accept."""
+    manifest = circuits()
+    for name in _circuit_names(net):
+        if name.startswith("0x"):
+            if not net.verifier.registry:
+                raise ConfigError(f"verifier.circuits names {name}, but a new registry holds no "
+                                  "circuits: give verifier.registry, or accept it after "
+                                  "deploying (`bridge circuit register --accept`)")
+            continue
+        if name not in manifest:
+            raise ConfigError(f"verifier.circuits names {name!r}, which is not in zk/circuits.json"
+                              f" ({', '.join(manifest)}): give a registered circuit's 0x id")
+        if not net.allow_test_circuit_keys:
+            raise ConfigError(
+                f"{net.name}: {name}'s committed key comes from a local test ceremony, so whoever "
+                "ran it could forge proofs: accept circuits from a public ceremony (their 0x ids) "
+                "on a real network, or set allow_test_circuit_keys = true on a development chain")
+
+
+def _is_registered(reg: Any, cid: bytes) -> bool:
+    try:
+        reg.functions.circuitIndex(cid).call()
+    except Exception:  # CircuitIdUnknown
+        return False
+    return True
+
+
+def _registry_circuits(sender: TxSender, w3: Web3, registry: str, net: NetworkConfig
+                       ) -> list[bytes]:
+    """The ids of the circuits a ``groth16-registry`` market accepts: manifest circuits are
+    registered here unless they already are; ids must be registered."""
+    reg = contract_at(w3, "Groth16Registry", registry)
+    manifest = circuits()
+    out = []
+    for name in _circuit_names(net):
+        if name.startswith("0x"):
+            cid = bytes.fromhex(name[2:])
+            if len(cid) != 32 or not _is_registered(reg, cid):
+                raise ConfigError(f"verifier.circuits names {name}, which registry {registry} "
+                                  "does not hold: register it first (`bridge circuit register`)")
+            out.append(cid)
+            continue
+        key, art = manifest_artifacts(manifest[name])
+        cid = circuit_id(key, art)
+        if not _is_registered(reg, cid):
+            sender.send({"to": registry, "data": reg.encode_abi(
+                "registerCircuit", [key, art.as_tuple()])})
+        out.append(cid)
+    return out
+
+
 def deploy_network(net: NetworkConfig, account: LocalAccount, *, w3: Web3,
                    keeper: KeeperIdentity | None = None, out_dir: str | Path = "deployments",
                    force: bool = False, receipt_timeout: float = 120.0,
@@ -452,6 +533,13 @@ def deploy_network(net: NetworkConfig, account: LocalAccount, *, w3: Web3,
                 "for a real network, or set allow_test_circuit_keys = true on a development chain")
         verifier, _, v_tx = _create(sender, w3, "CircuitRegistry", account.address)
         _register_circuits(sender, w3, verifier, unit_only=net.mechanism == "proofphi")
+    elif spec.kind == "groth16-registry":
+        _check_circuit_names(net)
+        if spec.registry:
+            verifier, v_tx = spec.registry, ""
+        else:
+            verifier, _, v_tx = _create(sender, w3, "Groth16Registry")
+        accept = _registry_circuits(sender, w3, verifier, net)
     else:
         verifier, _, v_tx = _create(sender, w3, "AttestationVerifier", spec.checker)
     config = MarketConfig(
@@ -467,6 +555,11 @@ def deploy_network(net: NetworkConfig, account: LocalAccount, *, w3: Web3,
         price_window=net.price_window, price_every=net.price_every,
         price_step_bps=net.price_step_bps)
     market, block, m_tx = _create(sender, w3, "ProverMarket", config.as_tuple())
+    if spec.kind == "groth16-registry" and accept:
+        reg = contract_at(w3, "Groth16Registry", verifier)
+        sender.send({"to": verifier, "data": reg.encode_abi("acceptCircuits",
+                                                            [market, accept])})
+        log.info("the market accepts %s circuits of registry %s", len(accept), verifier)
     artifact = load_artifact("ProverMarket")
     # genesis 0 in the file means "the deployment block's time": record the chain's real value
     deployed = w3.eth.contract(address=Web3.to_checksum_address(market), abi=artifact.abi)

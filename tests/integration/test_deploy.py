@@ -201,3 +201,39 @@ def test_a_groth16_network_deploys_a_registry_with_the_manifest_circuits(tmp_pat
     circuits = registered(market)
     assert [(c.name, c.units, c.inputs, c.outputs) for c in circuits.values()] == [
         ("poseidon-chain-16", 1, 1, 1), ("merkle-root-8", 1, 8, 1)]
+
+
+def test_a_groth16_registry_network_deploys_one_generic_verifier_and_accepts_its_circuits(
+        tmp_path: Path) -> None:
+    """``kind = "groth16-registry"``: one Groth16Registry, the named manifest circuits registered
+    in it (keys as data), the market accepting exactly those; test keys refused on a real network
+    before anything is sent."""
+    from bridge.chain.groth16 import generic_registry
+    from bridge.client.tasks import registered
+
+    chain = make_tester_chain(accounts=2)
+    deployer = _funded(chain.w3, chain.accounts, DEV_KEYS[0])
+    text = (Path(__file__).resolve().parents[2] / "deploy/networks/local.toml").read_text()
+    path = tmp_path / "g16r.toml"
+    path.write_text(text.replace('kind = "pow"', 'kind = "groth16-registry"\ncircuits = '
+                                 '["merkle-root-8"]')
+                    .replace('mechanism = "proofphi"', 'mechanism = "dara"'))
+    net = load_network(str(path))
+    assert (net.verifier.kind, net.verifier.circuits) == ("groth16-registry", ("merkle-root-8",))
+    block = chain.w3.eth.block_number
+    with pytest.raises(ConfigError, match="merkle-root-8's committed key comes from a local test "
+                                          "ceremony"):
+        deploy_network(net, deployer, w3=chain.w3, out_dir=tmp_path)
+    assert chain.w3.eth.block_number == block, "refused before sending anything"
+    path.write_text(path.read_text().replace("[verifier]",
+                                             "allow_test_circuit_keys = true\n\n[verifier]"))
+    result = deploy_network(load_network(str(path)), deployer, w3=chain.w3, out_dir=tmp_path)
+    market = Market(chain.w3, result.record.market)
+    assert market.circuit_tasks
+    assert generic_registry(chain.w3, result.record.verifier) is not None
+    assert [(c.id, c.name, c.inputs, c.outputs, c.spec is not None)
+            for c in registered(market).values()] == [(1, "merkle-root-8", 8, 1, True)]
+    bad = tmp_path / "bad.toml"
+    bad.write_text(path.read_text().replace('["merkle-root-8"]', '["sha-9000"]'))
+    with pytest.raises(ConfigError, match=r"names 'sha-9000', which is not in zk/circuits\.json"):
+        deploy_network(load_network(str(bad)), deployer, w3=chain.w3, out_dir=tmp_path / "b")
