@@ -30,6 +30,8 @@ def _kind(annotation: Any) -> type:
         return bool
     if text.startswith("dict"):
         return dict
+    if text.startswith("list"):
+        return list
     return str
 
 
@@ -57,6 +59,12 @@ def coerce(name: str, raw: Any, kind: type) -> Any:
             if not isinstance(raw, dict):
                 raise ValueError
             return dict(raw)
+        if kind is list:  # a TOML array, or comma-separated text (an environment variable)
+            if isinstance(raw, str):
+                return [part.strip() for part in raw.split(",") if part.strip()]
+            if not isinstance(raw, list):
+                raise ValueError
+            return list(raw)
         return str(raw)
     except (TypeError, ValueError):
         raise ConfigError(f"{name} = {raw!r} is not a valid {kind.__name__}") from None

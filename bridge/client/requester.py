@@ -329,10 +329,10 @@ class Requester:
                 out.mkdir(parents=True, exist_ok=True)
                 (out / "proof.json").write_text(json.dumps(d.proof, indent=1))
                 (out / "public.json").write_text(json.dumps(d.public, indent=1))
-                files += [str(out / "proof.json"), str(out / "public.json")]
-            _fn, args = self.market.contract.decode_function_input(
-                self.market.direct_call_input(d.tx, "submitProof", r))
-            return bytes(args["proof"]), files
+                (out / "vk.json").write_text(json.dumps(d.circuit.verification_key(), indent=1))
+                files += [str(out / "proof.json"), str(out / "public.json"),
+                          str(out / "vk.json")]
+            return d.data, files
         for w in delivered_work(self.market, r, index, self.from_block):
             if w.job_index != job.job_index:
                 continue

@@ -204,6 +204,8 @@ class DeliveredProof:
     public: list[str]
     verified: bool
     tx: str
+    data: bytes = b""
+    """The proof bytes as submitted (inputs, outputs, the proof's eight words)."""
 
 
 def delivered_proofs(market: Market, round: int, bid_index: int, from_block: int
@@ -235,7 +237,7 @@ def delivered_proofs(market: Market, round: int, bid_index: int, from_block: int
             raise BridgeError(f"the proof in {tx_hash} is for other inputs than job "
                               f"{job.job_index}'s task")
         out.append(DeliveredProof(round, job.job_index, bid_index, c, proof, public,
-                                  c.verify(proof, public), tx_hash))
+                                  c.verify(proof, public), tx_hash, data))
     return out
 
 
