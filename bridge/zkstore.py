@@ -218,7 +218,7 @@ def _copy(uri: str, out: Any, limits: Limits) -> Any:
                 raise ArtifactError(f"{uri} took over {limits.fetch_seconds:g} s to fetch "
                                     "(the artifact time limit)")
             try:
-                chunk = src.read(MiB)
+                chunk = src.read1(1 << 16)  # what has arrived: the time limit is checked often
             except (OSError, urllib.error.URLError) as exc:
                 raise ArtifactError(f"{uri}: the fetch broke off ({exc})") from None
             if not chunk:

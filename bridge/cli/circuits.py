@@ -141,6 +141,27 @@ def register(
     guarded(run)
 
 
+@circuit_app.command("accept")
+def accept_circuit(ref: Annotated[str, typer.Argument(help="Index, 0x id or name.")],
+                   rpc: RpcOpt = "http://127.0.0.1:8545", market: MarketOpt = "",
+                   keystore: KeystoreOpt = "",
+                   registry: Annotated[str, typer.Option("--registry")] = "",
+                   as_json: JsonOpt = False) -> None:
+    """The market's owner: accept a registered circuit's tasks from now on."""
+    def run() -> None:
+        s = _session(rpc, market, keystore)
+        reg = _registry(s, registry)
+        rec = _find(reg, s.market.address, ref)
+        if not rec["accepted"]:
+            s.participant.sender.send({"to": reg.address, "value": 0, "data": reg.encode_abi(
+                "acceptCircuits", args=[s.market.address, [bytes.fromhex(rec["id"][2:])]])})
+        _emit(as_json, {"index": rec["index"], "id": rec["id"], "accepted": True},
+              [f"the market accepts circuit {rec['index']} ({rec['name']})"
+               + (" (it already did)" if rec["accepted"] else "")])
+
+    guarded(run)
+
+
 @circuit_app.command("list")
 def list_circuits(rpc: RpcOpt = "http://127.0.0.1:8545", market: MarketOpt = "",
                   registry: Annotated[str, typer.Option("--registry")] = "",

@@ -129,13 +129,19 @@ def registered(market: Market) -> dict[int, RegisteredCircuit]:
 
 
 def resolve(market: Market, ref: str | int) -> RegisteredCircuit:
-    """Circuit ``ref`` (its id or its name) of the market, or :class:`InvalidInput` listing them."""
+    """Circuit ``ref`` of the market — its index, its name, or (a ``Groth16Registry`` circuit) its
+    0x id or full registration name — or :class:`InvalidInput` listing them."""
     known = registered(market)
     if not known:
         raise InvalidInput("this market's tasks are opaque (proof of work): bid with --task, "
                            "not --circuit")
+    text = str(ref).strip().lower()
     for c in known.values():
-        if str(ref) in (str(c.id), c.name):
+        if text in (str(c.id), c.name.lower()):
+            return c
+        if c.registry_id is not None and text == "0x" + c.registry_id.hex():
+            return c
+        if c.artifacts is not None and text == c.artifacts.name.lower():
             return c
     listing = ", ".join(f"{c.id} ({c.name}, {c.units} units)" for c in known.values())
     raise InvalidInput(f"no circuit {ref!r} in this market: registered are {listing}")

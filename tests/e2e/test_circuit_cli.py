@@ -91,3 +91,56 @@ def test_a_market_without_a_generic_registry_is_named(bridge_market: LocalMarket
     assert out.exit_code == 2  # a configuration error
     assert len(out.output.strip().splitlines()) == 1
     assert "is not a Groth16Registry" in out.output and "kind = \"groth16-registry\"" in out.output
+
+
+def test_artifacts_served_over_http_register_check_and_trade_by_id(
+        bridge_market: LocalMarket, bridge_requester: object, tmp_path: Path) -> None:
+    """The registrant serves its build directory over HTTP (``--base-uri``); `check` fetches
+    from there, and a requester names the circuit by its 0x id."""
+    import functools
+    import http.server
+    import threading
+
+    out_dir = tmp_path / "served"
+    out_dir.mkdir()
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(out_dir))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        m = bridge_market
+        base = f"http://127.0.0.1:{httpd.server_address[1]}/"
+        someone = m.account(fund=10**20)
+        out = m.cli("circuit", "register", "--circom", str(CIRCOM), "--out", str(out_dir),
+                    "--base-uri", base, "--json", key=bytes(someone.key), from_block=False)
+        assert out.exit_code == 0, out.output
+        rec = json.loads(out.output.splitlines()[-1])
+        assert rec["wasm_uri"] == base + "range32.wasm"
+        from bridge.chain.groth16 import accept_circuits, registry_at
+
+        accept_circuits(registry_at(m.w3, m.market.params.verifier), m.address,
+                        [bytes.fromhex(rec["id"][2:])], m.chain.funder)
+        out = m.cli("circuit", "check", rec["id"], from_block=False)
+        assert out.exit_code == 0, out.output
+        m.next_round()
+        record = bridge_requester().bid(  # type: ignore[operator]
+            value=10**11, size=None, escrow=10**11, circuit=rec["id"], inputs=[77])
+        assert record.quantity == 1
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+def test_only_the_markets_owner_accepts_a_circuit(bridge_market: LocalMarket) -> None:
+    m = bridge_market
+    index = _register(m, range32()[1])  # registered and accepted by the owner (the funder)
+    someone = m.account(fund=10**20)
+    out = m.cli("circuit", "accept", str(index), key=bytes(someone.key), from_block=False)
+    assert out.exit_code == 0 and "(it already did)" in out.output, out.output
+    from bridge.chain.groth16 import register_circuit, registry_at
+
+    other = replace(range32()[1], name="range32-copy(x)")
+    _cid, index2 = register_circuit(registry_at(m.w3, m.market.params.verifier), range32()[0],
+                                    other, m.chain.funder)
+    out = m.cli("circuit", "accept", str(index2), key=bytes(someone.key), from_block=False)
+    assert out.exit_code == 1 and "NotMarketOwner" in out.output, out.output
+    assert len(out.output.strip().splitlines()) == 1
