@@ -90,6 +90,24 @@ def test_the_readme_gas_table_is_bench_gas_json() -> None:
     assert _row(rows, "a whole job")[1].startswith(_gas(34_349 + 136_582 + 74_214))
 
 
+CIRCUITS_GAS = {  # docs/user/circuits.md, the batched verification table
+    "one proof alone": "submitProof_groth16_generic",
+    "per proof, ten of one circuit": "submitProofs_groth16_batch10_per_proof",
+    "per proof, ten of two circuits": "submitProofs_groth16_batch10_two_circuits_per_proof",
+    "a whole job": "job_gas_groth16_batched",
+    "`registerCircuit`": "registerCircuit",
+}
+
+
+def test_the_batch_gas_table_is_bench_gas_json() -> None:
+    gas = _json("gas")
+    rows = _rows("docs/user/circuits.md")
+    for start, key in CIRCUITS_GAS.items():
+        assert _row(rows, start)[0] == _gas(gas[key]), (start, key, gas[key])
+    text = (REPO / "docs" / "user" / "prover.md").read_text()
+    assert f"{_gas(gas['submitProofs_groth16_batch10_per_proof'])} gas a proof" in text
+
+
 def test_the_keeper_table_is_bench_keeper_json() -> None:
     rows = [line for line in (REPO / "docs" / "operator" / "deploy.md").read_text().splitlines()
             if line.startswith(("| anvil |", "| eth-tester |"))]
