@@ -11,6 +11,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+MAX_BATCH = 32
+"""Most proofs in one ``submitProofs``: ≤ 32 × ~110k gas (two circuits) stays far below a
+block's 2^24-gas transaction cap and 32 × ~1.3 KB of calldata below 128 KiB."""
+
 
 @dataclass(frozen=True)
 class Ready:
@@ -23,8 +27,8 @@ class Ready:
 
 def batches(ready: Sequence[Ready], proving_rounds: set[int], now: int, margin: float
             ) -> list[list[Ready]]:
-    """The batches to send now, one per round, each earliest deadline first; a round left out
-    waits for the rest of its jobs (see the module docstring)."""
+    """The batches to send now, per round, each earliest deadline first and at most
+    :data:`MAX_BATCH` long; a round left out waits for the rest of its jobs (module docstring)."""
     by_round: dict[int, list[Ready]] = {}
     for r in ready:
         by_round.setdefault(r.round, []).append(r)
@@ -34,5 +38,5 @@ def batches(ready: Sequence[Ready], proving_rounds: set[int], now: int, margin: 
         slack = group[0].deadline - now
         if rnd in proving_rounds and slack > 2 * margin:
             continue
-        out.append(group)
+        out += [group[k:k + MAX_BATCH] for k in range(0, len(group), MAX_BATCH)]
     return out

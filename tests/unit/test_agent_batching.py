@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bridge.agents.batching import Ready, batches
+from bridge.agents.batching import MAX_BATCH, Ready, batches
 
 
 def test_a_round_still_proving_waits_until_its_slack_is_twice_the_margin() -> None:
@@ -28,3 +28,11 @@ def test_one_batch_per_round_each_earliest_deadline_first() -> None:
 
 def test_nothing_ready_sends_nothing() -> None:
     assert batches([], {1}, now=0, margin=5) == []
+
+
+def test_a_large_round_is_cut_into_batches_of_at_most_max_batch() -> None:
+    ready = [Ready(1, k, 100 + k) for k in range(2 * MAX_BATCH + 1)]
+    got = batches(ready, set(), now=0, margin=5)
+    assert [len(b) for b in got] == [MAX_BATCH, MAX_BATCH, 1]
+    assert [r.job_index for b in got for r in b] == list(range(2 * MAX_BATCH + 1))
+    assert [len(b) for b in batches(ready[:MAX_BATCH], set(), now=0, margin=5)] == [MAX_BATCH]
