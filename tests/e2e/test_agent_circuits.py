@@ -60,7 +60,7 @@ def test_an_agent_checks_a_circuit_before_serving_it_and_batches_a_rounds_proofs
 
 @pytest.mark.parametrize("fault", ["wrong wasm hash", "zkey of another circuit",
                                    "unreachable URI"])
-def test_an_agent_refuses_to_start_on_a_circuit_that_fails_its_check(
+def test_an_agent_and_the_cli_refuse_a_circuit_that_fails_its_check(
         bridge_market: LocalMarket, tmp_path: Path, fault: str) -> None:
     from bridge.agents.prover import StartRefused
 
@@ -77,11 +77,16 @@ def test_an_agent_refuses_to_start_on_a_circuit_that_fails_its_check(
     with pytest.raises(StartRefused) as refused:
         _agent(m, tmp_path, "x", key=bytes(account.key), fund=0, circuits=["range32"])
     line = str(refused.value)
-    assert "\n" not in line and line.startswith("circuit 1 (range32) fails its check: ")
-    assert {"wrong wasm hash": "has sha-256", "zkey of another circuit":
+    says = {"wrong wasm hash": "has sha-256", "zkey of another circuit":
             "does not match the registered verification key",
-            "unreachable URI": "is unreachable"}[fault] in line
+            "unreachable URI": "is unreachable"}[fault]
+    assert "\n" not in line and line.startswith("circuit 1 (range32) fails its check: ")
+    assert says in line
     assert m.w3.eth.get_transaction_count(account.address) == nonce  # nothing was sent
+    # and `bridge circuit check` refuses it the same way, in one line
+    out = m.cli("circuit", "check", "range32", from_block=False)
+    assert out.exit_code == 1, out.output
+    assert says in out.output and len(out.output.strip().splitlines()) == 1
 
 
 def test_an_agent_refuses_a_circuit_the_market_does_not_accept(

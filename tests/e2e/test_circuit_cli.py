@@ -13,7 +13,7 @@ import pytest
 
 from bridge.testing import LocalMarket
 from tests.e2e.test_agent_circuits import _register
-from tests.e2e.test_unprovable import BUILT, range32
+from tests.e2e.test_unprovable import range32
 
 pytestmark = pytest.mark.bridge_market(proofs="groth16-registry", mechanism="fixedprice")
 CIRCOM = Path(__file__).resolve().parents[2] / "examples" / "circuits" / "range32.circom"
@@ -61,28 +61,6 @@ def test_register_list_and_check_a_circuit_from_its_circom_file(
                 "--accept", key=bytes(someone.key), from_block=False)
     assert out.exit_code == 1 and "NotMarketOwner" in out.output
     assert len(out.output.strip().splitlines()) == 1
-
-
-@pytest.mark.parametrize(("fault", "says"), [
-    ("wrong wasm hash", "has sha-256"),
-    ("zkey of another circuit", "does not match the registered verification key"),
-    ("unreachable URI", "is unreachable"),
-])
-def test_check_refuses_bad_artifacts_in_one_line(bridge_market: LocalMarket, fault: str,
-                                                 says: str) -> None:
-    _key, art = range32()
-    other = Path(__file__).resolve().parents[2] / "zk" / "build" / "merkle8.zkey"
-    from bridge.zkstore import sha256_file
-
-    bad = {"wrong wasm hash": replace(art, wasm_sha256=sha256_file(BUILT / "range32.zkey")),
-           "zkey of another circuit": replace(art, zkey_sha256=sha256_file(other),
-                                              zkey_uri=other.as_uri()),
-           "unreachable URI": replace(art, wasm_uri="http://127.0.0.1:9/range32.wasm")}[fault]
-    _register(bridge_market, bad)
-    out = bridge_market.cli("circuit", "check", "range32", from_block=False)
-    assert out.exit_code == 1, out.output
-    assert says in out.output and len(out.output.strip().splitlines()) == 1
-    assert "Traceback" not in out.output
 
 
 @pytest.mark.bridge_market(proofs="pow")
