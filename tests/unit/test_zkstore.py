@@ -134,3 +134,13 @@ def test_keys_round_trip_and_a_foreign_zkey_is_refused() -> None:
     check_zkey(BUILT / "range32.zkey", key, "range32")  # its own key
     with pytest.raises(ArtifactError, match="does not match the registered verification key"):
         check_zkey(REPO / "zk" / "build" / "merkle8.zkey", key, "range32")
+
+
+def test_a_manifest_artifact_is_found_by_its_hash_whatever_uri_it_was_registered_with(
+        tmp_path: Path) -> None:
+    """A registration of a committed circuit names file:// URIs of the registering machine; any
+    checkout holds the same bytes, found by hash without fetching."""
+    wasm = REPO / "zk" / "build" / "merkle8_js" / "merkle8.wasm"
+    sha = hashlib.sha256(wasm.read_bytes()).digest()
+    got = fetch("file:///elsewhere/zk/build/merkle8_js/merkle8.wasm", sha, cache=tmp_path)
+    assert got.read_bytes() == wasm.read_bytes()
