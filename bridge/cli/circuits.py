@@ -23,15 +23,23 @@ circuit_app = typer.Typer(help="Circuits as data: register, list and check circu
                           no_args_is_help=True)
 app.add_typer(circuit_app, name="circuit")
 
+PATIENT = 300.0
+"""Seconds a JSON-RPC request may take here: a registration checks its key with pairings, which
+take seconds on the embedded chain's devnet (py-evm)."""
+
 DEV_PTAU_WARNING = ("development setup: the powers of tau were generated on this machine, so "
                     "whoever ran it could forge proofs for this key; for real value, pass "
                     "--ptau with a public ceremony's file")
 
 
 def _registry(s: Any, registry: str) -> Any:
+    from web3 import Web3
+
     from bridge.chain.groth16 import generic_registry
 
-    address = registry or s.market.params.verifier
+    if registry and not Web3.is_address(registry):
+        raise ConfigError(f"--registry {registry!r} is not an address (0x and 40 hex digits)")
+    address = Web3.to_checksum_address(registry) if registry else s.market.params.verifier
     reg = generic_registry(s.market.w3, address)
     if reg is None:
         raise ConfigError(f"{address} is not a Groth16Registry (the market's verifier is "
@@ -95,7 +103,7 @@ def register(
         from bridge.zkbuild import build
         from bridge.zkstore import Artifacts, default_cache, key_bytes, sha256_file
 
-        s = _session(rpc, market, keystore)
+        s = _session(rpc, market, keystore, timeout=PATIENT)
         reg = _registry(s, registry)
         label = name or Path(circom).stem.replace("_", "-")
         where = Path(out) if out else default_cache().parent / "circuits" / label
@@ -149,7 +157,7 @@ def accept_circuit(ref: Annotated[str, typer.Argument(help="Index, 0x id or name
                    as_json: JsonOpt = False) -> None:
     """The market's owner: accept a registered circuit's tasks from now on."""
     def run() -> None:
-        s = _session(rpc, market, keystore)
+        s = _session(rpc, market, keystore, timeout=PATIENT)
         reg = _registry(s, registry)
         rec = _find(reg, s.market.address, ref)
         if not rec["accepted"]:

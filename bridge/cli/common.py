@@ -94,7 +94,7 @@ _ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
 
 
 def _session(rpc: str, market: str, keystore: str = "", salts: str = "", *,
-             needs_key: bool = True, from_block: int = -1) -> Session:
+             needs_key: bool = True, from_block: int = -1, timeout: float = 10.0) -> Session:
     from bridge.chain.connect import connect
     from bridge.chain.deployment import read_market_ref
     from bridge.chain.market import Market
@@ -111,7 +111,7 @@ def _session(rpc: str, market: str, keystore: str = "", salts: str = "", *,
     if not market.startswith("0x") and not Path(market).is_file():
         raise ConfigError("--" + missing_market_file(market))
     address, deployed_at = read_market_ref(market)
-    w3 = connect(rpc)
+    w3 = connect(rpc, timeout=timeout)
     if not rpc.startswith("eth-tester") and not w3.is_connected():
         raise ChainError(f"cannot reach a node at {rpc}: start it or fix --rpc / BRIDGE_RPC")
     m = Market(w3, address)

@@ -49,6 +49,13 @@ def posted_price_market(devnet: Devnet) -> str:
     return str(deploy_posted_price_market(w3, cfg, owner).address)
 
 
+def _network(tmp: Path, verifier: str) -> str:
+    """A network file with this ``[verifier]`` table; its path."""
+    path = tmp / f"net-{abs(hash(verifier))}.toml"
+    path.write_text(f'name = "n"\nrpc = "eth-tester"\nchain_id = 1\n[verifier]\n{verifier}\n')
+    return str(path)
+
+
 def _cases(net: Devnet, pp: str, tmp: Path) -> list[tuple[list[str], str]]:
     rec = str(net.deployment)
     record = json.loads(net.deployment.read_text())
@@ -99,6 +106,17 @@ def _cases(net: Devnet, pp: str, tmp: Path) -> list[tuple[list[str], str]]:
         (["key", "new", "--keystore", str(tmp / "no" / "such" / "dir" / "k.json")], "k.json"),
         (["requester", "bid", "--value", "1gwei", "--escrow", "1gwei", "--circuit", "c",
           "--input", str(tmp / "inputs.json"), *on], "inputs.json"),
+        # circuits (bring your own): a market without a Groth16Registry, a bad registry
+        (["circuit", "list", *on], "not a Groth16Registry"),
+        (["circuit", "check", "1", *on], "not a Groth16Registry"),
+        (["circuit", "register", "--circom", str(tmp / "missing.circom"), *on],
+         "not a Groth16Registry"),
+        (["circuit", "accept", "1", *on], "not a Groth16Registry"),
+        (["circuit", "list", "--registry", "0x12", *on], "not an address"),
+        (["deploy", "--network", _network(tmp, 'kind = "groth16-registry"\nregistry = "0x12"'),
+          "--rpc", net.url], "verifier.registry"),
+        (["deploy", "--network", _network(tmp, 'kind = "groth16-registry"\ncircuits = "all"'),
+          "--rpc", net.url], "verifier.circuits"),
         # the local tools
         (["devnet", "--chain", "hardhat", "--port", str(free_port())], "hardhat"),
         (["demo", "--mechanism", "vickrey"], "vickrey"),
