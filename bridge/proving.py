@@ -16,8 +16,10 @@ No web3 here: the client layer chooses the backend for a job (:func:`backend_for
 from __future__ import annotations
 
 import json
+import resource
 import secrets
 import shlex
+import shutil
 import subprocess
 import tempfile
 from collections.abc import Sequence
@@ -63,17 +65,24 @@ class Circuit:
 
     def witness_input(self, inputs: Sequence[int], prover: str) -> dict[str, Any]:
         """The snarkjs input JSON: the task's inputs by signal name, and the prover."""
-        if len(inputs) != self.input_count:
-            raise ProvingError(f"circuit {self.name} takes {self.input_count} inputs, got "
-                               f"{len(inputs)}")
-        out: dict[str, Any] = {}
-        k = 0
-        for name, n in self.inputs:
-            values = [str(v) for v in inputs[k:k + n]]
-            out[name] = values[0] if n == 1 else values
-            k += n
-        out["prover"] = str(int(prover, 16))
-        return out
+        return witness_input(self.inputs, inputs, prover)
+
+
+def witness_input(layout: Sequence[tuple[str, int]], inputs: Sequence[int], prover: str
+                  ) -> dict[str, Any]:
+    """A witness generator's input JSON: the task's ``inputs`` by signal name (``layout``: each
+    signal's name and length, in order), then ``prover``."""
+    total = sum(k for _, k in layout)
+    if len(inputs) != total:
+        raise ProvingError(f"the circuit takes {total} inputs, the task has {len(inputs)}")
+    out: dict[str, Any] = {}
+    at = 0
+    for name, k in layout:
+        values = [str(int(v)) for v in inputs[at:at + k]]
+        out[name] = values[0] if k == 1 else values
+        at += k
+    out["prover"] = str(int(prover, 16))
+    return out
 
 
 @cache
@@ -108,6 +117,11 @@ def task_word(circuit_id: int, units: int, inputs: Sequence[int]) -> bytes:
     digest = int.from_bytes(keccak(abi_encode(["uint256", "uint256[]"],
                                               [circuit_id, list(inputs)])), "big")
     return ((units << 224) | (circuit_id << 192) | (digest & ((1 << 192) - 1))).to_bytes(32, "big")
+
+
+def task_circuit(task: bytes) -> int:
+    """The circuit (registration index) a circuit task word names: bits 192–223."""
+    return (int.from_bytes(task, "big") >> 192) & 0xFFFFFFFF
 
 
 def task_units(task: bytes) -> int:
@@ -161,33 +175,51 @@ def to_snarkjs(data: bytes, prover: str, n_inputs: int, n_outputs: int
     return proof, public
 
 
-def _node(args: list[str], what: str, timeout: float = 300) -> str:
+def run_snarkjs(args: Sequence[str], seconds: float, memory: int | None = None
+                ) -> tuple[int | None, str]:
+    """``node snarkjs ARGS`` within ``seconds`` and, when given, ``memory`` bytes of data segment;
+    ``(returncode, stderr + stdout)``, the return code ``None`` when time ran out."""
     if not SNARKJS.exists():
         raise ProvingError(f"snarkjs is not installed at {SNARKJS}: run `npm ci` in {REPO_ROOT}")
+    if shutil.which("node") is None:
+        raise ProvingError("node is not installed: install Node.js ≥ 18 to prove or verify "
+                           "Groth16 proofs")
+
+    def limit() -> None:
+        if memory is not None:
+            resource.setrlimit(resource.RLIMIT_DATA, (memory, memory))
+
     try:
         done = subprocess.run(["node", str(SNARKJS), *args], capture_output=True, text=True,
-                              timeout=timeout, check=False)
-    except FileNotFoundError:
-        raise ProvingError("node is not installed: install Node.js ≥ 18 to prove or verify "
-                           "Groth16 proofs") from None
-    if done.returncode != 0:
-        raise ProvingError(f"{what} failed: {(done.stderr or done.stdout).strip()[-400:]}")
-    return done.stdout
+                              timeout=seconds, check=False, preexec_fn=limit)
+    except subprocess.TimeoutExpired:
+        return None, ""
+    return done.returncode, done.stderr + done.stdout
+
+
+def _node(args: list[str], what: str, timeout: float = 300) -> str:
+    rc, output = run_snarkjs(args, timeout)
+    if rc != 0:
+        raise ProvingError(f"{what} failed: " + (output.strip()[-400:] if rc is not None
+                                                 else f"over {timeout:g} s"))
+    return output
+
+
+def verify_groth16(vkey: dict[str, Any], proof: dict[str, Any], public: Sequence[str],
+                   timeout: float = 300) -> bool:
+    """``snarkjs groth16 verify`` of ``proof`` and ``public`` against the key ``vkey``."""
+    with tempfile.TemporaryDirectory() as tmp:
+        d = Path(tmp)
+        for name, data in (("vk", vkey), ("proof", proof), ("public", list(public))):
+            (d / f"{name}.json").write_text(json.dumps(data))
+        rc, output = run_snarkjs(["groth16", "verify", str(d / "vk.json"), str(d / "public.json"),
+                                  str(d / "proof.json")], timeout)
+        return rc == 0 and "OK" in output
 
 
 def verify_local(c: Circuit, proof: dict[str, Any], public: list[str]) -> bool:
     """``snarkjs groth16 verify`` of ``proof`` and ``public`` against the circuit's key."""
-    with tempfile.TemporaryDirectory() as tmp:
-        p, s = Path(tmp) / "proof.json", Path(tmp) / "public.json"
-        p.write_text(json.dumps(proof))
-        s.write_text(json.dumps(public))
-        try:
-            out = _node(["groth16", "verify", str(c.vkey), str(s), str(p)], "snarkjs verify")
-        except ProvingError as exc:
-            if "Invalid proof" in str(exc):
-                return False
-            raise
-        return "OK" in out
+    return verify_groth16(json.loads(c.vkey.read_text()), proof, public)
 
 
 # --------------------------------------------------------------------------------------------------

@@ -17,7 +17,6 @@ Every step runs under a time limit; a failure is one line (:class:`BuildError`).
 
 from __future__ import annotations
 
-import json
 import secrets
 import shutil
 import struct
@@ -25,7 +24,6 @@ import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from bridge.errors import InvalidInput
 from bridge.proving import REPO_ROOT, SNARKJS
@@ -212,14 +210,3 @@ def build(circom: Path, out: Path, *, ptau: Path | None = None, label: str | Non
         shutil.copyfile(work / f"{stem}_js" / f"{stem}.wasm", out / f"{label}.wasm")
     return Built(label, inputs, header["outputs"], header["constraints"], out / f"{label}.wasm",
                  out / f"{label}.zkey", out / f"{label}_vk.json", ptau, dev)
-
-
-def vkey(built: Built) -> dict[str, Any]:
-    """The built verification key (snarkjs JSON)."""
-    data: dict[str, Any] = json.loads(built.vkey.read_text())
-    return data
-
-
-__all__ = ["BuildError", "Built", "build", "dev_ptau", "ptau_power", "public_signals",
-           "r1cs_header", "vkey"]
-

@@ -8,7 +8,8 @@ that a task can be proven, a prover agent, ``bridge circuit check`` — goes thr
 - :func:`fetch` reads a ``file://``, ``http(s)://`` URI or a plain path, at most
   ``Limits.fetch_bytes`` in ``Limits.fetch_seconds``, checks the sha-256 and keeps the file in a
   cache named by its hash (a second fetch reads nothing);
-- :func:`compute_witness` runs the generator on a task's inputs with a time and a memory limit; the
+- :func:`check_witnesses` runs the generator on many tasks' inputs in one process, and
+  :func:`compute_witness` on one into a file to prove, each with a time and a memory limit; the
   outcome is :class:`WitnessOutcome` — computed, rejected by the circuit (an ``assert`` or a
   constraint fails: the task is unprovable), or over a limit — never a hang;
 - :func:`zkey_key` exports a proving key's verification key, to compare with the registered one;
@@ -49,7 +50,16 @@ from eth_abi import encode as abi_encode
 from eth_utils import keccak
 
 from bridge.errors import ConfigError, InvalidInput
-from bridge.proving import SNARK_SCALAR_FIELD, SNARKJS, ProvingError, circuits, encode_proof
+from bridge.proving import (
+    SNARK_SCALAR_FIELD,
+    SNARKJS,
+    ProvingError,
+    circuits,
+    encode_proof,
+    run_snarkjs,
+    verify_groth16,
+    witness_input,
+)
 
 MiB = 1 << 20
 GiB = 1 << 30
@@ -120,22 +130,6 @@ def layout_name(label: str, inputs: Sequence[tuple[str, int]]) -> str:
     name = f"{label}({body})"
     parse_name(name)  # refuses what it could not read back
     return name
-
-
-def witness_input(inputs_layout: Sequence[tuple[str, int]], inputs: Sequence[int], prover: str
-                  ) -> dict[str, Any]:
-    """The generator's input JSON: the task's inputs by signal name, then ``prover``."""
-    total = sum(k for _, k in inputs_layout)
-    if len(inputs) != total:
-        raise ProvingError(f"the circuit takes {total} inputs, the task has {len(inputs)}")
-    out: dict[str, Any] = {}
-    at = 0
-    for name, k in inputs_layout:
-        values = [str(int(v)) for v in inputs[at:at + k]]
-        out[name] = values[0] if k == 1 else values
-        at += k
-    out["prover"] = str(int(prover, 16))
-    return out
 
 
 # --------------------------------------------------------------------------------------------------
@@ -281,21 +275,6 @@ def _limited(memory: int) -> Any:
     return apply
 
 
-def _run_node(args: Sequence[str], seconds: float, memory: int
-              ) -> tuple[int | None, str]:
-    """Run snarkjs with the limits; ``(returncode, output)``, ``returncode`` None on timeout."""
-    if not SNARKJS.exists():
-        raise ProvingError(f"snarkjs is not installed at {SNARKJS}: run `npm ci`")
-    if shutil.which("node") is None:
-        raise ProvingError("node is not installed: install Node.js ≥ 18 to run circuits")
-    try:
-        done = subprocess.run(["node", str(SNARKJS), *args], capture_output=True, text=True,
-                              timeout=seconds, check=False, preexec_fn=_limited(memory))
-    except subprocess.TimeoutExpired:
-        return None, ""
-    return done.returncode, (done.stderr + done.stdout)
-
-
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
@@ -322,7 +301,7 @@ def compute_witness(wasm: Path, input_json: dict[str, Any], out: Path,
     inp = out.with_suffix(".input.json")
     inp.write_text(json.dumps(input_json))
     try:
-        rc, output = _run_node(["wtns", "calculate", str(wasm), str(inp), str(out)],
+        rc, output = run_snarkjs(["wtns", "calculate", str(wasm), str(inp), str(out)],
                                limits.witness_seconds, limits.witness_memory)
     finally:
         inp.unlink(missing_ok=True)
@@ -335,14 +314,6 @@ def compute_witness(wasm: Path, input_json: dict[str, Any], out: Path,
         return Witness(WitnessOutcome.MEMORY_LIMIT,
                        f"the witness needs over {limits.witness_memory // MiB:,} MiB")
     return Witness(WitnessOutcome.REJECTED, _first_error(output))
-
-
-def check_witness(wasm: Path, input_json: dict[str, Any], limits: Limits = DEFAULT_LIMITS
-                  ) -> Witness:
-    """:func:`compute_witness` into a temporary file that is removed (only the outcome stays)."""
-    with tempfile.TemporaryDirectory() as tmp:
-        w = compute_witness(wasm, input_json, Path(tmp) / "w.wtns", limits)
-        return Witness(w.outcome, w.detail)
 
 
 WITNESS_RUNNER = Path(__file__).with_name("zkwitness.cjs")
@@ -420,7 +391,7 @@ def zkey_key(zkey: Path, limits: Limits = DEFAULT_LIMITS) -> dict[str, Any]:
     """The verification key in a proving key (``snarkjs zkey export verificationkey``)."""
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "vk.json"
-        rc, output = _run_node(["zkey", "export", "verificationkey", str(zkey), str(out)],
+        rc, output = run_snarkjs(["zkey", "export", "verificationkey", str(zkey), str(out)],
                                limits.prove_seconds, limits.prove_memory)
         if rc != 0 or not out.exists():
             raise ArtifactError(f"{zkey.name} is not a Groth16 proving key snarkjs can read "
@@ -434,7 +405,7 @@ def prove(zkey: Path, wtns: Path, limits: Limits = DEFAULT_LIMITS
     """``(proof.json, public signals)`` of a computed witness (``snarkjs groth16 prove``)."""
     with tempfile.TemporaryDirectory() as tmp:
         p, s = Path(tmp) / "proof.json", Path(tmp) / "public.json"
-        rc, output = _run_node(["groth16", "prove", str(zkey), str(wtns), str(p), str(s)],
+        rc, output = run_snarkjs(["groth16", "prove", str(zkey), str(wtns), str(p), str(s)],
                                limits.prove_seconds, limits.prove_memory)
         if rc is None:
             raise ProvingError(f"the proof took over {limits.prove_seconds:g} s (the proving "
@@ -590,14 +561,7 @@ def task_witnesses(art: Artifacts, fetched: Fetched, tasks: Sequence[Sequence[in
 def verify_with_key(key: bytes, proof: dict[str, Any], public: Sequence[str],
                     limits: Limits = DEFAULT_LIMITS) -> bool:
     """``snarkjs groth16 verify`` of ``proof`` and ``public`` against a registered key."""
-    with tempfile.TemporaryDirectory() as tmp:
-        d = Path(tmp)
-        (d / "vk.json").write_text(json.dumps(vkey_json(key, len(public))))
-        (d / "proof.json").write_text(json.dumps(proof))
-        (d / "public.json").write_text(json.dumps(list(public)))
-        rc, output = _run_node(["groth16", "verify", str(d / "vk.json"), str(d / "public.json"),
-                                str(d / "proof.json")], limits.prove_seconds, limits.prove_memory)
-        return rc == 0 and "OK" in output
+    return verify_groth16(vkey_json(key, len(public)), proof, public, limits.prove_seconds)
 
 
 @dataclass(frozen=True)

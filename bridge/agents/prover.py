@@ -44,8 +44,14 @@ from bridge.chain.market import Market, RoundStatus
 from bridge.client.participant import Participant, Refused
 from bridge.client.salts import SaltStore, SealedRecord
 from bridge.client.settled import JobView, settled_jobs
-from bridge.client.tasks import RegisteredCircuit, backend_for, registered, task_inputs
-from bridge.errors import BridgeError, ChainError, ConfigError, SettlementRejected
+from bridge.client.tasks import (
+    RegisteredCircuit,
+    backend_for,
+    registered,
+    resolve,
+    task_inputs,
+)
+from bridge.errors import BridgeError, ChainError, ConfigError, InvalidInput, SettlementRejected
 from bridge.keys import same_address
 from bridge.proving import (
     SNARKJS,
@@ -54,6 +60,7 @@ from bridge.proving import (
     PowBackend,
     ProvingBackend,
     ProvingError,
+    task_circuit,
 )
 from bridge.units import format_duration, format_time, format_wei
 from bridge.zkstore import ArtifactError, check_registration
@@ -127,6 +134,8 @@ class ProverAgent:
         self.from_block = cfg.from_block if cfg.from_block >= 0 else (deployed_at or 0)
         self.backends: dict[str, ProvingBackend] = {}
         self._generic: bool | None = None
+        self._known: dict[int, RegisteredCircuit] = {}
+        """The market's circuits as read at start (the registry is not read again per job)."""
         self.pool = ThreadPoolExecutor(max_workers=cfg.max_concurrent_proofs,
                                        thread_name_prefix="prove")
         self.futures: dict[tuple[int, int], Future[bytes]] = {}
@@ -169,7 +178,7 @@ class ProverAgent:
     def _resolve_backends(self) -> None:
         configured = dict(self.cfg.backends)
         if self.market.circuit_tasks:
-            known = registered(self.market)
+            known = self._known = registered(self.market)
             circuits = {c.name: c for c in known.values()}
             for name in configured:
                 if name not in circuits:
@@ -206,18 +215,10 @@ class ProverAgent:
         """The names of the circuits ``circuits`` names (all of them when it is empty)."""
         if not self.cfg.circuits:
             return {c.name for c in known.values()}
-        out = set()
-        for ref in self.cfg.circuits:
-            text = str(ref).lower()
-            match = [c for c in known.values()
-                     if text in (c.name.lower(), str(c.id))
-                     or (c.registry_id is not None and text == "0x" + c.registry_id.hex())]
-            if not match:
-                listing = ", ".join(f"{c.id} {c.name}" for c in known.values()) or "none"
-                raise StartRefused(f"circuits names {ref!r}, which this market does not accept; "
-                                   f"it accepts: {listing}")
-            out.add(match[0].name)
-        return out
+        try:
+            return {resolve(self.market, ref).name for ref in self.cfg.circuits}
+        except InvalidInput as exc:
+            raise StartRefused(f"circuits: {exc}") from None
 
     def _checked_backend(self, c: RegisteredCircuit) -> ProvingBackend:
         """The backend of a served circuit, after the checks that it can be proven here."""
@@ -480,8 +481,11 @@ class ProverAgent:
         """The backend of a job's task; ``None`` for a circuit this agent does not serve."""
         if not self.market.circuit_tasks:
             return self.backends["pow"]
-        cid = (int.from_bytes(task, "big") >> 192) & 0xFFFFFFFF
-        return self.backends.get(registered(self.market)[cid].name)
+        c = self._known.get(task_circuit(task))
+        if c is None:  # accepted after the agent started: read the registry again
+            self._known = registered(self.market)
+            c = self._known.get(task_circuit(task))
+        return None if c is None else self.backends.get(c.name)
 
     def dispatch(self) -> None:
         """Start proofs for pending jobs, earliest deadline first, up to the concurrency limit."""

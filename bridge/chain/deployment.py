@@ -58,13 +58,14 @@ from web3 import Web3
 
 from bridge.chain.artifacts import load_artifact
 from bridge.chain.deploy import MarketConfig, Mechanism, contract_at
-from bridge.chain.groth16 import circuit_id, manifest_artifacts
+from bridge.chain.groth16 import manifest_artifacts
 from bridge.chain.sender import TxSender
 from bridge.errors import ChainError, ConfigError, InvalidInput
 from bridge.keys import PASSWORD_ENV, load_account
 from bridge.mechanisms.fixedprice import DEFAULT_RULE
 from bridge.proving import circuits
 from bridge.units import parse_amount
+from bridge.zkstore import circuit_id
 
 log = logging.getLogger(__name__)
 

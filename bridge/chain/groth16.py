@@ -26,10 +26,8 @@ from bridge.chain.artifacts import load_artifact
 from bridge.chain.deploy import contract_at, deploy, transact
 from bridge.chain.market import market_abi
 from bridge.errors import ConfigError, InvalidInput
-from bridge.proving import Circuit, circuits
-from bridge.zkstore import Artifacts, circuit_id, key_bytes
-
-__all__ = ["Artifacts", "circuit_id", "key_bytes"]  # their home is bridge.zkstore (no web3)
+from bridge.proving import Circuit, circuits, task_circuit
+from bridge.zkstore import Artifacts, key_bytes
 
 
 def _sha256(path: Path) -> bytes:
@@ -104,9 +102,41 @@ def generic_registry(w3: Web3, verifier: str) -> Contract | None:
     return reg
 
 
-def task_circuit_index(task: bytes) -> int:
-    """The registration index a circuit task word names (bits 192–223)."""
-    return (int.from_bytes(task, "big") >> 192) & 0xFFFFFFFF
+@dataclass(frozen=True)
+class Registration:
+    """One circuit of a ``Groth16Registry``: its index, id, verification key and artifacts."""
+
+    index: int
+    id: bytes
+    key: bytes
+    artifacts: Artifacts
+
+    def named_by(self, ref: str | int) -> bool:
+        """Whether ``ref`` names it: its index, 0x id, label or full registration name."""
+        return refers_to(ref, self.index, self.artifacts.label, self.id, self.artifacts.name)
+
+
+def refers_to(ref: str | int, index: int, label: str, reg_id: bytes | None = None,
+              full_name: str | None = None) -> bool:
+    """Whether a user's ``--circuit``/``circuits`` entry names the circuit with these facts."""
+    text = str(ref).strip().lower()
+    return (text in (str(index), label.lower())
+            or (reg_id is not None and text == "0x" + reg_id.hex())
+            or (full_name is not None and text == full_name.lower()))
+
+
+def registration(registry: Contract, index: int) -> Registration:
+    """Circuit ``index`` of ``registry`` as registered."""
+    cid = bytes(registry.functions.circuitId(index).call())
+    _index, _pointer, raw = registry.functions.circuit(cid).call()
+    return Registration(index, cid, bytes(registry.functions.verificationKey(cid).call()),
+                        Artifacts.from_tuple(raw))
+
+
+def registrations(registry: Contract) -> list[Registration]:
+    """Every circuit of ``registry``, in registration order."""
+    return [registration(registry, i)
+            for i in range(1, int(registry.functions.circuitCount().call()) + 1)]
 
 
 @dataclass(frozen=True)
@@ -135,9 +165,7 @@ class ProvabilityChecker:
     def _artifacts(self, index: int) -> tuple[zkstore.Artifacts, zkstore.Fetched] | str:
         if index not in self._fetched:
             try:
-                cid = bytes(self.registry.functions.circuitId(index).call())
-                _i, _p, raw = self.registry.functions.circuit(cid).call()
-                art = zkstore.Artifacts.from_tuple(raw)
+                art = registration(self.registry, index).artifacts
                 art.layout()  # a name without a readable layout cannot be run
                 self._fetched[index] = (art, zkstore.fetch_artifacts(
                     art, cache=self.cache, limits=self.limits))
@@ -153,7 +181,7 @@ class ProvabilityChecker:
 
     def check_many(self, tasks: Sequence[tuple[bytes, Sequence[int]]]) -> list[Provability]:
         """:meth:`check` of many tasks: each circuit's generator runs once for all its tasks."""
-        keys = [(task_circuit_index(t), tuple(int(v) for v in inputs)) for t, inputs in tasks]
+        keys = [(task_circuit(t), tuple(int(v) for v in inputs)) for t, inputs in tasks]
         todo: dict[int, list[tuple[int, ...]]] = {}
         for index, inputs in dict.fromkeys(k for k in keys if k not in self._seen):
             todo.setdefault(index, []).append(inputs)

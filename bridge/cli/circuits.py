@@ -48,28 +48,24 @@ def _registry(s: Any, registry: str) -> Any:
     return reg
 
 
-def _record(reg: Any, market: str, index: int) -> dict[str, Any]:
-    from bridge.zkstore import Artifacts
-
-    cid = bytes(reg.functions.circuitId(index).call())
-    _i, _p, raw = reg.functions.circuit(cid).call()
-    art = Artifacts.from_tuple(raw)
-    return {"index": index, "id": "0x" + cid.hex(), "name": art.name, "label": art.label,
+def _summary(r: Any, accepted: bool) -> dict[str, Any]:
+    """A registration as ``list --json`` prints it."""
+    art = r.artifacts
+    return {"index": r.index, "id": "0x" + r.id.hex(), "name": art.name, "label": art.label,
             "inputs": art.inputs, "outputs": art.outputs, "wasm_uri": art.wasm_uri,
             "zkey_uri": art.zkey_uri, "wasm_sha256": art.wasm_sha256.hex(),
-            "zkey_sha256": art.zkey_sha256.hex(),
-            "accepted": bool(reg.functions.accepts(market, cid).call()), "artifacts": art,
-            "key": bytes(reg.functions.verificationKey(cid).call())}
+            "zkey_sha256": art.zkey_sha256.hex(), "accepted": accepted}
 
 
-def _find(reg: Any, market: str, ref: str) -> dict[str, Any]:
-    count = int(reg.functions.circuitCount().call())
-    records = [_record(reg, market, i) for i in range(1, count + 1)]
-    text = ref.strip().lower()
-    for rec in records:
-        if text in (str(rec["index"]), rec["id"], rec["label"].lower(), rec["name"].lower()):
-            return rec
-    listing = ", ".join(f"{r['index']} {r['label']}" for r in records) or "none"
+def _find(reg: Any, ref: str) -> Any:
+    """The registration ``ref`` names (:class:`bridge.chain.groth16.Registration`)."""
+    from bridge.chain.groth16 import registrations
+
+    every = registrations(reg)
+    for r in every:
+        if r.named_by(ref):
+            return r
+    listing = ", ".join(f"{r.index} {r.artifacts.label}" for r in every) or "none"
     raise InvalidInput(f"no circuit {ref!r} in the registry: registered are {listing} (give an "
                        "index, a 0x id or a name)")
 
@@ -98,10 +94,9 @@ def register(
     def run() -> None:
         import json
 
-        from bridge.chain.groth16 import circuit_id
         from bridge.errors import SettlementRejected
         from bridge.zkbuild import build
-        from bridge.zkstore import Artifacts, default_cache, key_bytes, sha256_file
+        from bridge.zkstore import Artifacts, circuit_id, default_cache, key_bytes, sha256_file
 
         s = _session(rpc, market, keystore, timeout=PATIENT)
         reg = _registry(s, registry)
@@ -159,13 +154,14 @@ def accept_circuit(ref: Annotated[str, typer.Argument(help="Index, 0x id or name
     def run() -> None:
         s = _session(rpc, market, keystore, timeout=PATIENT)
         reg = _registry(s, registry)
-        rec = _find(reg, s.market.address, ref)
-        if not rec["accepted"]:
+        r = _find(reg, ref)
+        already = bool(reg.functions.accepts(s.market.address, r.id).call())
+        if not already:
             s.participant.sender.send({"to": reg.address, "value": 0, "data": reg.encode_abi(
-                "acceptCircuits", args=[s.market.address, [bytes.fromhex(rec["id"][2:])]])})
-        _emit(as_json, {"index": rec["index"], "id": rec["id"], "accepted": True},
-              [f"the market accepts circuit {rec['index']} ({rec['name']})"
-               + (" (it already did)" if rec["accepted"] else "")])
+                "acceptCircuits", args=[s.market.address, [r.id]])})
+        _emit(as_json, {"index": r.index, "id": "0x" + r.id.hex(), "accepted": True},
+              [f"the market accepts circuit {r.index} ({r.artifacts.name})"
+               + (" (it already did)" if already else "")])
 
     guarded(run)
 
@@ -178,13 +174,14 @@ def list_circuits(rpc: RpcOpt = "http://127.0.0.1:8545", market: MarketOpt = "",
     def run() -> None:
         s = _session(rpc, market, needs_key=False)
         reg = _registry(s, registry)
-        count = int(reg.functions.circuitCount().call())
-        records = [_record(reg, s.market.address, i) for i in range(1, count + 1)]
+        from bridge.chain.groth16 import registrations
+
+        records = [_summary(r, bool(reg.functions.accepts(s.market.address, r.id).call()))
+                   for r in registrations(reg)]
         lines = [f"{r['index']:>3}  {r['id'][:10]}…  {r['name']}  {r['inputs']} in, "
                  f"{r['outputs']} out  {'accepted' if r['accepted'] else 'not accepted'}"
                  for r in records] or ["no circuits registered"]
-        _emit(as_json, {"circuits": [{k: v for k, v in r.items() if k not in ("artifacts", "key")}
-                                     for r in records]}, lines)
+        _emit(as_json, {"circuits": records}, lines)
 
     guarded(run)
 
@@ -200,11 +197,11 @@ def check(ref: Annotated[str, typer.Argument(help="Index, 0x id or name.")],
 
         s = _session(rpc, market, needs_key=False)
         reg = _registry(s, registry)
-        rec = _find(reg, s.market.address, ref)
-        inputs, outputs = check_registration(rec["artifacts"], rec["key"])
-        _emit(as_json, {"index": rec["index"], "id": rec["id"], "name": rec["name"], "ok": True,
-                        "inputs": inputs, "outputs": outputs},
-              [f"circuit {rec['index']} ({rec['name']}) checks out: artifacts match their "
+        r = _find(reg, ref)
+        inputs, outputs = check_registration(r.artifacts, r.key)
+        _emit(as_json, {"index": r.index, "id": "0x" + r.id.hex(), "name": r.artifacts.name,
+                        "ok": True, "inputs": inputs, "outputs": outputs},
+              [f"circuit {r.index} ({r.artifacts.name}) checks out: artifacts match their "
                "registered sha-256, the proving key matches the registered key, a proof of "
                f"input {inputs} (outputs {outputs}) verifies"])
 

@@ -16,7 +16,7 @@ from typing import Any
 from hexbytes import HexBytes
 
 from bridge.chain.deploy import contract_at
-from bridge.chain.groth16 import key_bytes
+from bridge.chain.groth16 import generic_registry, refers_to, registrations
 from bridge.chain.logs import event_logs
 from bridge.chain.market import Market
 from bridge.client.settled import settled_jobs
@@ -29,11 +29,12 @@ from bridge.proving import (
     ProvingBackend,
     circuits,
     pow_ok,
+    task_circuit,
     task_word,
     to_snarkjs,
     verify_local,
 )
-from bridge.zkstore import ArtifactBackend, Artifacts, verify_with_key, vkey_json
+from bridge.zkstore import ArtifactBackend, Artifacts, key_bytes, verify_with_key, vkey_json
 
 
 @dataclass(frozen=True)
@@ -88,24 +89,19 @@ def _generic_circuits(market: Market) -> dict[int, RegisteredCircuit] | None:
     """The circuits a market whose verifier is a ``Groth16Registry`` accepts, by registration
     index (what task words name); ``None`` for another registry. A circuit's manifest entry is
     used only when its verification key is the registered one (names are anyone's to choose)."""
-    reg = contract_at(market.w3, "Groth16Registry", market.params.verifier)
-    try:
-        reg.functions.accepts(market.address, bytes(32)).call()
-    except Exception:
+    reg = generic_registry(market.w3, market.params.verifier)
+    if reg is None:
         return None
     out = {}
-    for index in range(1, int(reg.functions.circuitCount().call()) + 1):
-        cid = bytes(reg.functions.circuitId(index).call())
-        if not reg.functions.accepts(market.address, cid).call():
+    for r in registrations(reg):
+        if not reg.functions.accepts(market.address, r.id).call():
             continue
-        _index, _pointer, raw = reg.functions.circuit(cid).call()
-        art = Artifacts.from_tuple(raw)
-        key = bytes(reg.functions.verificationKey(cid).call())
+        art = r.artifacts
         spec = circuits().get(art.name)
-        if spec is not None and key_bytes(json.loads(spec.vkey.read_text(encoding="utf-8"))) != key:
+        if spec is not None and key_bytes(json.loads(spec.vkey.read_text())) != r.key:
             spec = None
-        out[index] = RegisteredCircuit(index, art.label, reg.address, 1, art.inputs, art.outputs,
-                                       spec, art, key, cid)
+        out[r.index] = RegisteredCircuit(r.index, art.label, reg.address, 1, art.inputs,
+                                         art.outputs, spec, art, r.key, r.id)
     return out
 
 
@@ -135,13 +131,8 @@ def resolve(market: Market, ref: str | int) -> RegisteredCircuit:
     if not known:
         raise InvalidInput("this market's tasks are opaque (proof of work): bid with --task, "
                            "not --circuit")
-    text = str(ref).strip().lower()
     for c in known.values():
-        if text in (str(c.id), c.name.lower()):
-            return c
-        if c.registry_id is not None and text == "0x" + c.registry_id.hex():
-            return c
-        if c.artifacts is not None and text == c.artifacts.name.lower():
+        if refers_to(ref, c.id, c.name, c.registry_id, c.artifacts.name if c.artifacts else None):
             return c
     listing = ", ".join(f"{c.id} ({c.name}, {c.units} units)" for c in known.values())
     raise InvalidInput(f"no circuit {ref!r} in this market: registered are {listing}")
@@ -183,7 +174,7 @@ def task_inputs(market: Market, round: int, bid_index: int, from_block: int) -> 
 def backend_for(market: Market, task: bytes) -> tuple[ProvingBackend, RegisteredCircuit | None]:
     """The backend that proves ``task`` on this market (and its circuit, for a circuit task)."""
     if market.circuit_tasks:
-        cid = (int.from_bytes(task, "big") >> 192) & 0xFFFFFFFF
+        cid = task_circuit(task)
         c = registered(market).get(cid)
         if c is None:
             raise BridgeError(f"task {task.hex()} names circuit {cid}, which the registry lacks")
@@ -233,7 +224,7 @@ def delivered_proofs(market: Market, round: int, bid_index: int, from_block: int
             raise InvalidInput("this market's jobs are proofs of work: there is no proof to "
                                "deliver beyond the accepted nonce")
         known = registered(market)
-        c = known.get((int.from_bytes(job.task, "big") >> 192) & 0xFFFFFFFF)
+        c = known.get(task_circuit(job.task))
         if c is None:
             raise BridgeError(f"job {job.job_index}'s task names a circuit the registry lacks")
         data = _submitted_proof(market, tx_hash, round, job.job_index, job.task, known)
@@ -261,7 +252,7 @@ def _submitted_proof(market: Market, tx_hash: str, round: int, job_index: int, t
             raise BridgeError(f"transaction {tx_hash} submits proofs for another market or round")
         blob, at = bytes(args["proofs"]), 0
         for j in args["jobs"]:
-            c = known.get((int.from_bytes(bytes(j["task"]), "big") >> 192) & 0xFFFFFFFF)
+            c = known.get(task_circuit(bytes(j["task"])))
             if c is None:
                 raise BridgeError(f"transaction {tx_hash} proves a circuit the registry lacks")
             size = (c.inputs + c.outputs + 8) * 32

@@ -17,9 +17,7 @@ from bridge.chain.deploy import Mechanism, deploy_market, transact
 from bridge.chain.groth16 import (
     accept_circuits,
     batch_abi,
-    circuit_id,
     deploy_groth16_registry,
-    key_bytes,
     manifest_artifacts,
     register_circuit,
     submit_proofs,
@@ -30,6 +28,7 @@ from bridge.chain.settlement import JobEntry
 from bridge.chain.tester import TesterChain
 from bridge.errors import SettlementRejected
 from bridge.proving import SNARK_SCALAR_FIELD, Groth16Backend, circuit, decode_proof, task_word
+from bridge.zkstore import circuit_id, key_bytes
 from tests.contracts.conftest import Accounts, market_config
 from tests.contracts.flow import Driver, Settled
 

@@ -94,6 +94,6 @@ def test_an_agent_refuses_a_circuit_the_market_does_not_accept(
     from bridge.agents.prover import StartRefused
 
     _register(bridge_market, range32()[1])
-    with pytest.raises(StartRefused, match=r"^circuits names 'sha-9000', which this market does "
-                                           r"not accept; it accepts: 1 range32$"):
+    with pytest.raises(StartRefused, match=r"^circuits: no circuit 'sha-9000' in this market: "
+                                           r"registered are 1 \(range32, 1 units\)$"):
         _agent(bridge_market, tmp_path, "x", circuits=["sha-9000"])

@@ -10,10 +10,8 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -24,6 +22,7 @@ from bridge.testing import LocalMarket, find_anvil
 from bridge.testing.agents import BRIDGE, AgentProcess
 from bridge.testing.agents import live_market as start_live_market
 from tests.integration.conftest import DEV_KEYS
+from tests.integration.test_agents import _wait_for
 
 GWEI = 10**9
 CIRCOM = REPO_ROOT / "examples" / "circuits" / "range32.circom"
@@ -56,16 +55,6 @@ def _asked_with_time(m: LocalMarket) -> int | None:
     return None
 
 
-def _wait(probe: Any, timeout: float, what: str, agent: AgentProcess) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        got = probe()
-        if got:
-            return got
-        time.sleep(0.3)
-    raise AssertionError(f"timed out waiting for {what}; agent log: {agent.output()[-3000:]}")
-
-
 def test_a_circuit_from_a_circom_file_is_registered_served_requested_and_checked(
         market: LocalMarket, tmp_path: Path) -> None:
     m = market
@@ -82,14 +71,14 @@ def test_a_circuit_from_a_circom_file_is_registered_served_requested_and_checked
     agent.start()
     try:
         # two jobs in one round: the agent proves both and sends them in one submitProofs
-        r = _wait(lambda: _asked_with_time(m), 120, "a round the agent asked in", agent)
+        r = _wait_for(lambda: _asked_with_time(m), 120, "a round the agent asked in")
         q = Participant(m.market, m.account())
         q.deposit(10**16)
         for x in (5, 2**32 - 1):
             q.bid(value=200 * GWEI, size=None, escrow=200 * GWEI, circuit=reg["index"],
                   inputs=[x], round=r)
-        _wait(lambda: (len(v := q.settled_jobs(r, m.deploy_block)) == 2
-                       and all(j.resolved for j in v)), 120, "both jobs proven", agent)
+        _wait_for(lambda: (len(v := q.settled_jobs(r, m.deploy_block)) == 2
+                           and all(j.resolved for j in v)), 120, "both jobs proven")
         txs = {e["transactionHash"] for e in m.market.contract.events.ProofAccepted()
                .get_logs(from_block=m.deploy_block, argument_filters={"round": r})}
         assert len(txs) == 1, "the round's two proofs went in one submitProofs"

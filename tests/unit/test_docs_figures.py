@@ -48,11 +48,18 @@ GAS_TABLE = {  # docs/design/contract.md: the first words of a row → its bench
 }
 
 
+def _check_gas_column(page: str, table: dict[str, str]) -> dict[str, list[str]]:
+    """Each row of ``page`` that ``table`` names shows its gas.json figure first; the rows."""
+    gas = _json("gas")
+    rows = _rows(page)
+    for start, key in table.items():
+        assert _row(rows, start)[0] == _gas(gas[key]), (page, start, key, gas[key])
+    return rows
+
+
 def test_the_gas_table_is_bench_gas_json() -> None:
     gas = _json("gas")
-    rows = _rows("docs/design/contract.md")
-    for start, key in GAS_TABLE.items():
-        assert _row(rows, start)[0] == _gas(gas[key]), (start, key, gas[key])
+    _check_gas_column("docs/design/contract.md", GAS_TABLE)
     text = (REPO / "docs" / "design" / "contract.md").read_text()
     assert f"median {_gas(gas['commitBid_median'])}" in text
     for key in ("commitBid_first_in_round", "commitAsk_first_in_round", "commitBid_checkpoint",
@@ -81,10 +88,7 @@ README_GAS = {  # README.md, "What a proof costs on chain": the first words of a
 
 
 def test_the_readme_gas_table_is_bench_gas_json() -> None:
-    gas = _json("gas")
-    rows = _rows("README.md")
-    for start, key in README_GAS.items():
-        assert _row(rows, start)[0] == _gas(gas[key]), (start, key, gas[key])
+    rows = _check_gas_column("README.md", README_GAS)
     # Boundless's column is its published snapshots (fulfillBatch of 8: 285,609 / 8)
     assert _row(rows, "one of ten proofs of one circuit")[1].startswith(_gas(round(285_609 / 8)))
     assert _row(rows, "a whole job")[1].startswith(_gas(34_349 + 136_582 + 74_214))
@@ -101,9 +105,7 @@ CIRCUITS_GAS = {  # docs/user/circuits.md, the batched verification table
 
 def test_the_batch_gas_table_is_bench_gas_json() -> None:
     gas = _json("gas")
-    rows = _rows("docs/user/circuits.md")
-    for start, key in CIRCUITS_GAS.items():
-        assert _row(rows, start)[0] == _gas(gas[key]), (start, key, gas[key])
+    _check_gas_column("docs/user/circuits.md", CIRCUITS_GAS)
     text = (REPO / "docs" / "user" / "prover.md").read_text()
     assert f"{_gas(gas['submitProofs_groth16_batch10_per_proof'])} gas a proof" in text
 
