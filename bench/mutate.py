@@ -339,6 +339,63 @@ def solidity_noop(text: str, file: str) -> Mutant | None:
                  lines.span_lines(g.if_tok.start, g.end_tok.end), g.if_tok.start)
 
 
+# -- contract mutant schemata -----------------------------------------------------------------
+
+SWITCH_BASE = int.from_bytes(b"mut", "big") << 136
+"""Contract mutant ``k`` (1-based in a schema) is on when ``block.coinbase`` is the address
+``SWITCH_BASE + k``: no precompile, no account any test uses."""
+SWITCH = "uint160(address(block.coinbase))"
+
+
+def switch_address(k: int) -> str:
+    return "0x" + (SWITCH_BASE + k).to_bytes(20, "big").hex()
+
+
+def schema_text(text: str, numbered: Sequence[tuple[int, Mutant]]) -> str:
+    """``text`` with every mutant of ``numbered`` (``(k, mutant)``, all of this file) compiled
+    in behind its switch: each guard's ``(COND)`` becomes
+    ``((SWITCH == BASE+k1) ? (COND₁) : … : (COND))``, where ``COND_i`` is the condition with
+    mutant ``k_i`` applied; so the contract runs as the original unless the switch names one of
+    them, and then exactly as that mutant. Every ``pure`` becomes ``view`` (a guard in a pure
+    function now reads ``block.coinbase``); nothing else changes."""
+    by_span: dict[tuple[int, int], list[tuple[int, Mutant]]] = {}
+    guards = sol_guards(text)
+    for k, m in numbered:
+        g = next((g for g in guards if g.open_tok.start <= m.start and m.end <= g.close_tok.end),
+                 None)
+        if g is None:
+            raise ValueError(f"{m.id}: not inside a guard's condition")
+        by_span.setdefault((g.open_tok.start, g.close_tok.end), []).append((k, m))
+    out = text
+    for (lo, hi), group in sorted(by_span.items(), reverse=True):
+        original = text[lo:hi]
+        arms = "".join(
+            f"({SWITCH} == {SWITCH_BASE + k}) ? "
+            f"({original[: m.start - lo]}{m.after}{original[m.end - lo:]}) : "
+            for k, m in group)
+        out = out[:lo] + f"({arms}{original})" + out[hi:]
+    toks = [t for t in sol_tokens(out) if t.kind == "ident" and t.text == "pure"]
+    for t in reversed(toks):
+        out = out[: t.start] + "view" + out[t.end:]
+    return out
+
+
+def schema_sources(repo: Path, mutants: Sequence[Mutant]) -> tuple[dict[str, str], dict[str, int]]:
+    """Every contract source with ``mutants`` (contract ones) compiled in behind switches
+    (``schema_text``), and each mutant's switch number (its id → k)."""
+    numbers = {m.id: k for k, m in enumerate((m for m in mutants if m.target == "contracts"),
+                                             start=1)}
+    per_file: dict[str, list[tuple[int, Mutant]]] = {}
+    for m in mutants:
+        if m.target == "contracts":
+            per_file.setdefault(m.file, []).append((numbers[m.id], m))
+    sources = {}
+    for p in sorted(repo.glob(CONTRACT_GLOB)):
+        rel = p.relative_to(repo).as_posix()
+        sources[rel] = schema_text(p.read_text(encoding="utf-8"), per_file.get(rel, []))
+    return sources, numbers
+
+
 # -- Python -----------------------------------------------------------------------------------
 
 
@@ -705,7 +762,8 @@ import sys
 import bridge.chain.compile as c
 
 paths = set(sys.argv[1:])
-c.ARTIFACT_SOURCES = {n: p for n, p in c.ARTIFACT_SOURCES.items() if p in paths}
+if paths != {"--all"}:
+    c.ARTIFACT_SOURCES = {n: p for n, p in c.ARTIFACT_SOURCES.items() if p in paths}
 full = c.SETTINGS["outputSelection"]["*"]["*"]
 wanted = {"*": {"*": ["abi"]}}  # every ABI (the market's artifact lists its module's views)
 for name, path in c.ARTIFACT_SOURCES.items():
@@ -939,6 +997,33 @@ def pytest_sessionfinish(session, exitstatus):
 '''
 
 
+_SITECUSTOMIZE = '''\
+"""Written by bench/mutate.py: in every Python process of a copy running contract mutant
+schemata (``MUTATE_SCHEMA=1``), py-evm's ``block.coinbase`` is the switch of the mutant in
+``MUTATE_SWITCH`` (0 or unset: none, the original contracts), and the contract size limits (EIP-170,
+EIP-3860) are lifted: a contract with every mutant of its guards compiled in is larger."""
+import os
+
+if os.environ.get("MUTATE_SCHEMA") == "1":
+    try:
+        import eth.vm.forks.shanghai.computation as _shanghai
+        import eth.vm.forks.spurious_dragon.computation as _dragon
+        import eth.vm.state as _state
+    except ImportError:
+        pass
+    else:
+        _dragon.EIP170_CODE_SIZE_LIMIT = 1 << 30
+        _shanghai.MAX_INITCODE_SIZE = 1 << 31
+        _coinbase = _state.BaseState.coinbase
+
+        def _switched(self):
+            k = int(os.environ.get("MUTATE_SWITCH") or 0)  # read per use: a test may set it
+            return (SWITCH_BASE + k).to_bytes(20, "big") if k else _coinbase.fget(self)
+
+        _state.BaseState.coinbase = property(_switched)
+'''.replace("SWITCH_BASE", str(SWITCH_BASE))
+
+
 @dataclass
 class Result:
     mutant: Mutant
@@ -1034,6 +1119,7 @@ class Workspace:
     root: Path
     python: str
     pristine: dict[str, bytes] = field(default_factory=dict)
+    schema: bool = False  # contract mutants are switched on in schema artifacts, not compiled
 
     @classmethod
     def create(cls, repo: Path, root: Path) -> Workspace:
@@ -1052,6 +1138,7 @@ class Workspace:
         plugins.mkdir()
         (plugins / "mutate_plugin.py").write_text(_PLUGIN, encoding="utf-8")
         (plugins / "mutate_compile.py").write_text(_COMPILE_SCRIPT, encoding="utf-8")
+        (plugins / "sitecustomize.py").write_text(_SITECUSTOMIZE, encoding="utf-8")
         venv_python = repo / ".venv" / "bin" / "python"
         python = str(venv_python) if venv_python.exists() else sys.executable
         ws = cls(repo, root, python)
@@ -1066,6 +1153,41 @@ class Workspace:
         return _run([self.python, str(self.plugin_dir / "mutate_compile.py"),
                      *sol_dependents(self.root, file)], self.root, self.env(), timeout,
                     self.plugin_dir / "compile.log")
+
+    def build_schema(self, mutants: Sequence[Mutant], timeout: float) -> dict[str, int]:
+        """Compile every contract with ``mutants`` behind switches (``schema_sources``) into
+        this copy's artifacts, keeping the original ABIs (``pure`` stays ``pure`` for clients)
+        and sources; from now on this copy runs contract mutants by switch. Returns the switch
+        numbers."""
+        sources, numbers = schema_sources(self.root, mutants)
+        originals = {rel: (self.root / rel).read_text(encoding="utf-8") for rel in sources}
+        try:
+            for rel, text in sources.items():
+                (self.root / rel).write_text(text, encoding="utf-8")
+            rc = _run([self.python, str(self.plugin_dir / "mutate_compile.py"), "--all"],
+                      self.root, self.env(), timeout, self.plugin_dir / "compile.log")
+        finally:
+            for rel, text in originals.items():
+                (self.root / rel).write_text(text, encoding="utf-8")
+        if rc != 0:
+            note = "timed out" if rc is None else _tail(self.plugin_dir / "compile.log", 5)
+            raise RuntimeError(f"the mutant schemata do not compile: {note}")
+        for rel, blob in self.pristine.items():
+            built = json.loads((self.root / rel).read_text(encoding="utf-8"))
+            built["abi"] = json.loads(blob)["abi"]
+            (self.root / rel).write_text(json.dumps(built, indent=2, sort_keys=True) + "\n",
+                                         encoding="utf-8")
+        self.adopt_schema(self.root / ARTIFACTS)
+        return numbers
+
+    def adopt_schema(self, artifacts: Path) -> None:
+        """Use the schema artifacts in ``artifacts`` (built by ``build_schema``)."""
+        for rel in self.pristine:
+            src = artifacts / Path(rel).name
+            if src.resolve() != (self.root / rel).resolve():
+                shutil.copyfile(src, self.root / rel)
+        self.pristine = {rel: (self.root / rel).read_bytes() for rel in self.pristine}
+        self.schema = True
 
     def coverage_map(self, tests: Sequence[str], timeout: float) -> dict[str, Any]:
         """Run ``tests`` once, unmutated, with the coverage-map plugin; its JSON."""
@@ -1097,7 +1219,8 @@ class Workspace:
         if env.get("PYTHONPATH"):
             path.append(env["PYTHONPATH"])
         env.update(PYTHONPATH=os.pathsep.join(path), PYTHONDONTWRITEBYTECODE="1",
-                   MUTATE_ROOT=str(self.root))
+                   MUTATE_ROOT=str(self.root), MUTATE_SCHEMA="1" if self.schema else "0",
+                   MUTATE_SWITCH="0")
         if report is not None:
             env["MUTATE_REPORT"] = str(report)
         return env
@@ -1122,15 +1245,21 @@ class Workspace:
         return any((self.root / rel).read_bytes() != blob for rel, blob in self.pristine.items())
 
     def run(self, mutant: Mutant, tests: Sequence[str], timeout: float,
-            compile_timeout: float) -> Result:
+            compile_timeout: float, switch: int | None = None) -> Result:
+        """Test ``mutant``: a contract mutant by its ``switch`` in this copy's schema artifacts
+        when given, else by editing its file (and recompiling, for a contract)."""
         path = self.root / mutant.file
         original = path.read_text(encoding="utf-8")
         started = time.monotonic()
         logs = self.plugin_dir
+        switched = switch is not None and mutant.target == "contracts"
+        if switched and not self.schema:
+            raise ValueError("a switched mutant needs the schema artifacts (build_schema)")
         try:
-            path.write_text(mutant.apply(original), encoding="utf-8")
+            if not switched:
+                path.write_text(mutant.apply(original), encoding="utf-8")
             compile_seconds = None
-            if mutant.target == "contracts":
+            if mutant.target == "contracts" and not switched:
                 t0 = time.monotonic()
                 rc = self.compile(mutant.file, compile_timeout)
                 compile_seconds = time.monotonic() - t0
@@ -1149,7 +1278,10 @@ class Workspace:
             report.unlink(missing_ok=True)
             cmd = [self.python, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider",
                    "-p", "mutate_plugin", *tests]
-            rc = _run(cmd, self.root, self.env(report), timeout, logs / "pytest.log")
+            env = self.env(report)
+            if switched:
+                env["MUTATE_SWITCH"] = str(switch)
+            rc = _run(cmd, self.root, env, timeout, logs / "pytest.log")
             seconds = time.monotonic() - started
             if rc is None:
                 return Result(mutant, "timeout", seconds, compile_seconds,
@@ -1163,9 +1295,10 @@ class Workspace:
             return Result(mutant, "error", seconds, compile_seconds,
                           note=f"pytest exit {rc}: {_tail(logs / 'pytest.log', 2)}")
         finally:
-            path.write_text(original, encoding="utf-8")
-            if mutant.target == "contracts":
-                self.restore_artifacts()
+            if not switched:
+                path.write_text(original, encoding="utf-8")
+                if mutant.target == "contracts":
+                    self.restore_artifacts()
 
 
 # -- command line -----------------------------------------------------------------------------
@@ -1220,9 +1353,13 @@ class Selection:
         return self.map.for_contract(self.graph.entries(m.file, m.start))
 
 
-def build_map(repo: Path, base: Path, timeout: float) -> dict[str, Any]:
-    """The coverage map of ``MAP_TESTS`` from an unmutated private copy."""
+def build_map(repo: Path, base: Path, timeout: float,
+              schema: Path | None = None) -> dict[str, Any]:
+    """The coverage map of ``MAP_TESTS`` from an unmutated private copy (with the schema
+    artifacts in ``schema``, switched off, when given: a test failing there is never selected)."""
     ws = Workspace.create(repo, base / "map")
+    if schema is not None:
+        ws.adopt_schema(schema)
     tests = [*MAP_TESTS, *(f"--deselect={t}" for t in MAP_DESELECT)]
     data = ws.coverage_map(tests, timeout)
     failed = [t for t, r in data["tests"].items() if r.get("failed")]
@@ -1239,7 +1376,7 @@ def build_map(repo: Path, base: Path, timeout: float) -> dict[str, Any]:
             if t not in again:
                 data["tests"][t].update(failed=False, opaque_engine=True, opaque_contracts=True,
                                         note="failed under the tracer only: unmapped")
-    data["fingerprint"] = fingerprint(repo)
+    data["fingerprint"] = fingerprint(repo) + (":schema" if schema is not None else "")
     data["tests_args"] = tests
     return data
 
@@ -1307,17 +1444,18 @@ def print_results(results: list[Result]) -> None:
     print(_table(rows, [20, 6, 60, 56, 70]))
 
 
-def load_or_build_map(args: argparse.Namespace, base: Path) -> dict[str, Any]:
+def load_or_build_map(args: argparse.Namespace, base: Path,
+                      schema: Path | None = None) -> dict[str, Any]:
     """``--map`` if it matches the sources now, else a new map (saved to ``--map``)."""
     if args.map is not None and args.map.exists():
         data: dict[str, Any] = json.loads(args.map.read_text(encoding="utf-8"))
-        if data.get("fingerprint") == fingerprint(REPO):
+        if data.get("fingerprint") == fingerprint(REPO) + (":schema" if schema else ""):
             print(f"coverage map: {args.map} ({len(data['tests'])} tests)", flush=True)
             return data
         print(f"coverage map: {args.map} is out of date (the sources or tests changed); "
               "building it again", flush=True)
     print(f"coverage map: running {' '.join(MAP_TESTS)} once with per-test tracing…", flush=True)
-    data = build_map(REPO, base, args.map_timeout)
+    data = build_map(REPO, base, args.map_timeout, schema)
     print(f"coverage map: {len(data['tests'])} tests in {data['seconds']:.0f}s", flush=True)
     if args.map is not None:
         args.map.parent.mkdir(parents=True, exist_ok=True)
@@ -1326,17 +1464,32 @@ def load_or_build_map(args: argparse.Namespace, base: Path) -> dict[str, Any]:
     return data
 
 
+def confirmed(switched: Result, alone: Result) -> Result:
+    """The verdict on a contract mutant that survived its switch, from its own compilation."""
+    alone.seconds += switched.seconds
+    if alone.status == "survived":
+        alone.note = "survived its switch and its own compilation" + (
+            f"; {alone.note}" if alone.note else "")
+    elif alone.status == "killed":
+        alone.note = "survived its switch, killed compiled on its own"
+    return alone
+
+
 def _root_of(group: tuple[str, ...]) -> str:
     """The file of ``group`` whose dependents are the whole group (it was made from one)."""
     return next(f for f in group if tuple(sol_dependents(REPO, f)) == group)
 
 
 def print_estimate(mutants: list[Mutant], selection: Selection, base: Path, jobs: int,
-                   data: dict[str, Any]) -> int:
+                   data: dict[str, Any], schema_seconds: float | None = None) -> int:
     """Each mutant's cost if it survives (the worst case): its tests' seconds in the map, plus
-    one contract compilation (measured here); the total over ``jobs`` parallel copies."""
+    one contract compilation (measured here) unless they are switched on in one schema
+    compilation (``schema_seconds``); the total over ``jobs`` parallel copies."""
     compile_s: dict[tuple[str, ...], float] = {}  # per set of recompiled sources, measured
     groups = {tuple(sol_dependents(REPO, m.file)) for m in mutants if m.target == "contracts"}
+    if schema_seconds is not None:
+        compile_s = dict.fromkeys(groups, 0.0)
+        groups = set()
     if groups:
         ws = Workspace.create(REPO, base / "estimate")
         for group in sorted(groups):
@@ -1367,6 +1520,8 @@ def print_estimate(mutants: list[Mutant], selection: Selection, base: Path, jobs
         total[m.target] += secs
         rows.append([m.id, "default" if chosen is None else str(len(chosen)), f"{secs:.1f}"])
     print(_table(rows, [70, 8, 8]))
+    if schema_seconds is not None:
+        total["contracts"] += schema_seconds * jobs  # once, before the copies start
     whole = sum(total.values())
     print(f"\n{len(mutants)} mutants, {uncovered} covered by no test; the map took "
           f"{data.get('seconds', 0):.0f}s (add it to the total when it is built in the run).")
@@ -1407,6 +1562,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="build/load the map and print the full run's estimated time per "
                              "mutant (its selected tests' seconds in the map, plus a measured "
                              "compilation for contract mutants); run nothing")
+    parser.add_argument("--compile-each", action="store_true",
+                        help="compile every contract mutant on its own (slow: ~15 s each) "
+                             "instead of all at once behind switches")
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--workdir", type=Path, help="where the copies go (default: a temp dir)")
     parser.add_argument("--keep", action="store_true", help="keep the copies afterwards")
@@ -1435,10 +1593,29 @@ def main(argv: list[str] | None = None) -> int:
     base = Path(tempfile.mkdtemp(prefix="mutate-", dir=args.workdir))
     selection: Selection | None = None
     map_info: dict[str, Any] | None = None
-    if not args.no_map and not args.tests:
-        signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    switches: dict[str, int] = {}
+    schema: Path | None = None
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    if not args.compile_each and any(m.target == "contracts" for m in mutants):
+        t0 = time.monotonic()
+        print("compiling every contract mutant behind its switch…", flush=True)
         try:
-            data = load_or_build_map(args, base)
+            schema_ws = Workspace.create(REPO, base / "schema")
+            switches = schema_ws.build_schema(mutants, args.compile_timeout * 4)
+        except (RuntimeError, OSError, ValueError) as exc:
+            shutil.rmtree(base, ignore_errors=True)
+            print(f"mutate: {exc}", file=sys.stderr)
+            return 2
+        except (KeyboardInterrupt, SystemExit):
+            stop_all()
+            shutil.rmtree(base, ignore_errors=True)
+            return 130
+        schema = schema_ws.root / ARTIFACTS
+        schema_seconds = time.monotonic() - t0
+        print(f"compiled {len(switches)} contract mutants in {schema_seconds:.0f}s", flush=True)
+    if not args.no_map and not args.tests:
+        try:
+            data = load_or_build_map(args, base, schema)
         except (RuntimeError, OSError, ValueError) as exc:
             shutil.rmtree(base, ignore_errors=True)
             print(f"mutate: {exc}", file=sys.stderr)
@@ -1460,7 +1637,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"WARNING: {len(failed)} test(s) fail without a mutant and are never selected: "
                   + ", ".join(failed[:5]), file=sys.stderr, flush=True)
         if args.estimate:
-            code = print_estimate(mutants, selection, base, jobs, data)
+            code = print_estimate(mutants, selection, base, jobs, data,
+                                  schema_seconds if schema is not None else None)
             shutil.rmtree(base, ignore_errors=True)
             return code
     elif args.estimate:
@@ -1470,14 +1648,17 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{len(mutants)} mutants ({generated} generated), {todo.qsize()} to run, "
           f"{jobs} job(s), copies in {base}", flush=True)
 
-    def worker(w: int) -> None:
-        ws = Workspace.create(REPO, base / f"w{w}")
+    def worker(w: int, queue: Queue[int], switched: bool) -> None:
+        ws = Workspace.create(REPO, base / f"{'w' if switched else 'c'}{w}")
+        if switched and schema is not None:
+            ws.adopt_schema(schema)
         while not _STOP.is_set():
             try:
-                i = todo.get_nowait()
+                i = queue.get_nowait()
             except Empty:
                 return
             m = mutants[i]
+            before = results[i]
             default = args.tests or [
                 *DEFAULT_TESTS[m.target],
                 *(f"--deselect={t}" for t in DEFAULT_DESELECT[m.target]),
@@ -1485,7 +1666,10 @@ def main(argv: list[str] | None = None) -> int:
             chosen = selection.tests_for(m) if selection is not None else None
             tests = default if chosen is None else chosen
             try:
-                r = ws.run(m, tests, args.timeout, args.compile_timeout)
+                r = ws.run(m, tests, args.timeout, args.compile_timeout,
+                           switches.get(m.id) if switched else None)
+                if before is not None:  # a switched survivor, compiled on its own
+                    r = confirmed(before, r)
             except Interrupted:
                 return
             except Exception as exc:  # a harness failure on one mutant is reported, not fatal
@@ -1502,8 +1686,22 @@ def main(argv: list[str] | None = None) -> int:
     interrupted = False
     pool = ThreadPoolExecutor(jobs)
     try:
-        for f in [pool.submit(worker, w) for w in range(jobs)]:
+        for f in [pool.submit(worker, w, todo, True) for w in range(jobs)]:
             f.result()
+        # A contract mutant that survived its switch is compiled on its own and tested again:
+        # identical bytecode makes it equivalent, and a test that failed only on the schema's
+        # (larger, costlier) contracts gets its say.
+        again: Queue[int] = Queue()
+        for i, r in enumerate(results):
+            if (r is not None and r.status == "survived" and r.mutant.target == "contracts"
+                    and r.mutant.kind != "noop" and schema is not None):
+                again.put(i)
+        if again.qsize():
+            print(f"compiling the {again.qsize()} surviving contract mutant(s) one by one…",
+                  flush=True)
+            for f in [pool.submit(worker, w, again, False)
+                      for w in range(min(jobs, again.qsize()))]:
+                f.result()
     except (KeyboardInterrupt, SystemExit):
         interrupted = True
         print("\ninterrupted: stopping the running tests; partial results follow",

@@ -6,6 +6,8 @@ timestamps follow the wall clock unless moved with :meth:`TesterChain.travel_to`
 
 from __future__ import annotations
 
+import functools
+import importlib
 import threading
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,6 +36,26 @@ def _indexed_transaction_lookup(chain: Any, transaction_hash: bytes) -> tuple[An
 
 
 pyevm_main._get_transaction_by_hash = _indexed_transaction_lookup
+
+_ecpairing = importlib.import_module("eth.precompiles.ecpairing")
+_pairing_check = _ecpairing._ecpairing
+
+
+@functools.lru_cache(maxsize=4096)
+def _pairing_of(data: bytes) -> bool:
+    return bool(_pairing_check(data))
+
+
+def _memoized_pairing_check(data: Any) -> bool:
+    """py-evm's ecPairing precompile (pure Python: ~0.3 s a pair) checks the same input again
+    and again: every transaction runs once to estimate its gas and once to be mined, and a
+    registered key or a fixture's proof is checked in test after test. The check is a pure
+    function of its input, so its result is remembered per input (a ``ValidationError``, which
+    the precompile turns into a failed call, is raised every time: not remembered)."""
+    return _pairing_of(bytes(data))
+
+
+setattr(_ecpairing, "_ecpairing", _memoized_pairing_check)  # noqa: B010 - an untyped module
 
 
 class LockedTesterProvider(EthereumTesterProvider):
