@@ -1347,10 +1347,16 @@ class Selection:
                    CallGraph.from_sources(sources))
 
     def tests_for(self, m: Mutant) -> list[str] | None:
+        """The covering tests, fastest first (a mutant is killed by its first failing test:
+        the fast, focused tests usually find it before the long ones start)."""
         if m.target == "engine":
             lo, hi = m.lines if m.lines != (0, 0) else (m.line, m.line)
-            return self.map.for_engine(m.file, range(lo, hi + 1))
-        return self.map.for_contract(self.graph.entries(m.file, m.start))
+            chosen = self.map.for_engine(m.file, range(lo, hi + 1))
+        else:
+            chosen = self.map.for_contract(self.graph.entries(m.file, m.start))
+        if chosen is None:
+            return None
+        return sorted(chosen, key=lambda t: float(self.map.tests[t].get("seconds", 0.0)))
 
 
 def build_map(repo: Path, base: Path, timeout: float,
