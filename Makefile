@@ -32,13 +32,14 @@ test: $(STAMP) $(NPMSTAMP)
 	$(BIN)/pytest -q $(XDIST)
 
 # The fast tier: the same static checks, then every test not marked `realtime` (unit, contract
-# and e2e tests on eth-tester; no anvil, processes, sleeps or browser; tests/conftest.py).
+# and e2e tests on eth-tester; no anvil, processes, sleeps or browser; tests/conftest.py), chain
+# property tests on fewer examples (tests/tier.py).
 check: $(STAMP) $(NPMSTAMP)
 	$(BIN)/ruff check bridge tests bench examples
 	$(BIN)/lint-imports
 	$(BIN)/mypy
 	node_modules/.bin/tsc -p web/tsconfig.json
-	$(BIN)/pytest -q $(XDIST) -m "not realtime"
+	BRIDGE_TEST_TIER=check $(BIN)/pytest -q $(XDIST) -m "not realtime"
 
 demo: $(STAMP)
 	$(BIN)/bridge demo

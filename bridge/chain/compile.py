@@ -65,6 +65,16 @@ def settings_hash() -> str:
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
+def sources_hash() -> str:
+    """sha256 of what a compilation depends on: the compiler version, the pinned settings and
+    every source's path and text. Each artifact records it (``sourcesHash``), so a stale
+    artifact shows without compiling (``--check-hash``; a full ``--check`` compiles)."""
+    blob = json.dumps({"version": SOLC_VERSION, "settings": SETTINGS, "sources": {
+        str(p.relative_to(REPO_ROOT)): p.read_text(encoding="utf-8") for p in source_files()}},
+        sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
 def find_solc() -> Path:
     """A native ``solc`` of the pinned version on PATH, else the solc-js wrapper."""
     native = shutil.which("solc")
@@ -104,6 +114,7 @@ def compile_contracts(solc_binary: Path | None = None) -> dict[str, dict[str, An
         standard_input(), solc_binary=str(binary), allow_paths=[str(REPO_ROOT)]
     )
     version = str(solcx.wrapper.get_solc_version(binary, with_commit_hash=True))
+    inputs = sources_hash()
     artifacts: dict[str, dict[str, Any]] = {}
     for name, path in ARTIFACT_SOURCES.items():
         try:
@@ -121,6 +132,7 @@ def compile_contracts(solc_binary: Path | None = None) -> dict[str, dict[str, An
             "deployedBytecode": "0x" + contract["evm"]["deployedBytecode"]["object"],
             "compiler": {"version": version.split("+")[0], "settings": SETTINGS},
             "settingsHash": settings_hash(),
+            "sourcesHash": inputs,
         }
     return artifacts
 
@@ -151,6 +163,19 @@ def stale_artifacts(artifacts: dict[str, dict[str, Any]]) -> list[str]:
     return stale
 
 
+def artifacts_behind_sources() -> list[str]:
+    """Names whose committed artifact was compiled from other sources than today's (or is
+    missing its record): stale, found without compiling."""
+    want = sources_hash()
+    behind = []
+    for name in ARTIFACT_SOURCES:
+        path = ARTIFACTS_DIR / f"{name}.json"
+        if not path.exists() or json.loads(path.read_text(encoding="utf-8")).get(
+                "sourcesHash") != want:
+            behind.append(name)
+    return behind
+
+
 def write_artifacts(artifacts: dict[str, dict[str, Any]]) -> list[Path]:
     """Write ``bridge/artifacts/<Name>.json``; return the paths written."""
     ARTIFACTS_DIR.mkdir(parents=True, exist_ok=True)
@@ -168,7 +193,17 @@ def main(argv: list[str] | None = None) -> int:
     group = parser.add_mutually_exclusive_group()
     group.add_argument("--write", action="store_true", help="rewrite bridge/artifacts/*.json")
     group.add_argument("--check", action="store_true", help="fail if any artifact is stale")
+    group.add_argument("--check-hash", action="store_true",
+                       help="fail if any artifact was compiled from other sources (no compile)")
     args = parser.parse_args(argv)
+    if args.check_hash:
+        behind = artifacts_behind_sources()
+        if behind:
+            print("artifacts compiled from other sources: " + ", ".join(behind)
+                  + " (run `make artifacts`)", file=sys.stderr)
+            return 1
+        print(f"{len(ARTIFACT_SOURCES)} artifacts compiled from today's sources")
+        return 0
     artifacts = compile_contracts()
     if args.write:
         for path in write_artifacts(artifacts):

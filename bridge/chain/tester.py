@@ -13,9 +13,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from eth.exceptions import TransactionNotFound
+from eth.vm.spoof import SpoofTransaction
 from eth_tester import EthereumTester, PyEVMBackend
 from eth_tester.backends.pyevm import main as pyevm_main
+from eth_tester.utils.filters import Filter, check_if_log_matches
 from web3 import EthereumTesterProvider, Web3
+from web3.types import RPCEndpoint
 
 _scan_for_transaction = pyevm_main._get_transaction_by_hash
 
@@ -58,6 +61,106 @@ def _memoized_pairing_check(data: Any) -> bool:
 setattr(_ecpairing, "_ecpairing", _memoized_pairing_check)  # noqa: B010 - an untyped module
 
 
+def _get_logs(self: EthereumTester, from_block: Any = None, to_block: Any = None,
+              address: Any = None, topics: Any = None) -> tuple[Any, ...]:
+    """eth-tester's ``get_logs``, reading each mined block's logs once: the original reads every
+    block and every receipt of the range again on every call, so a keeper's or a test's log
+    reads cost O(chain length) each (a third of an e2e round's time). A block's logs are kept by
+    its hash (a snapshot revert mines new blocks under new hashes); the filter and the output
+    are eth-tester's own."""
+    self.validator.validate_inbound_filter_params(
+        from_block=from_block, to_block=to_block, address=address, topics=topics)
+    raw_from, raw_to, raw_address, raw_topics = self.normalizer.normalize_inbound_filter_params(
+        from_block=from_block, to_block=to_block, address=address, topics=topics)
+    params = {"from_block": raw_from, "to_block": raw_to, "addresses": raw_address,
+              "topics": raw_topics}
+    log_filter = Filter(filter_params=params, filter_fn=functools.partial(
+        check_if_log_matches, **params))
+    lower = raw_from if isinstance(raw_from, int) else self.get_block_by_number(
+        "latest" if raw_from is None else raw_from)["number"]
+    upper = raw_to if isinstance(raw_to, int) else self.get_block_by_number(
+        "latest" if raw_to is None else raw_to)["number"]
+    chain = self.backend.chain
+    head = chain.get_canonical_head().block_number
+    kept: dict[bytes, list[Any]] = self.__dict__.setdefault("_bridge_block_logs", {})
+    for number in range(lower, upper + 1):
+        block_hash = chain.chaindb.get_canonical_block_hash(number) if number <= head else None
+        entries = kept.get(block_hash) if block_hash is not None else None
+        if entries is None:
+            block = self.get_block_by_number(number)
+            entries = [self.normalizer.normalize_inbound_log_entry(entry)
+                       for tx in block["transactions"]
+                       for entry in self.get_transaction_receipt(tx)["logs"]]
+            if block_hash is not None:
+                kept[block_hash] = entries
+        for entry in entries:
+            log_filter.add(entry)
+    return tuple(self.normalizer.normalize_outbound_log_entry(item)
+                 for item in log_filter.get_all())
+
+
+EthereumTester.get_logs = _get_logs
+
+ESTIMATE_TOLERANCE = 21_000
+"""py-evm's default estimator (``binary_gas_search_intrinsic_tolerance``) bisects to within this
+much above the least gas that succeeds."""
+
+
+def _fails(state: Any, transaction: Any) -> bool:
+    snapshot = state.snapshot()
+    try:
+        return bool(state.apply_transaction(transaction).is_error)
+    finally:
+        state.revert(snapshot)
+
+
+def estimate_gas(state: Any, transaction: Any) -> int:
+    """py-evm's default gas estimate, with a third of the executions.
+
+    The default bisects between the intrinsic gas and the block gas limit, executing the
+    transaction ~14 times. This runs the same bisection, the same probes in the same order, and
+    answers a probe without executing when the answer is known: below the gas the transaction
+    consumed with the whole block's gas it fails, and at or above a limit it already succeeded
+    with it succeeds. One extra execution, just above the consumption (room for the 63/64
+    rule), usually settles every probe but one or two. The result is the default's whenever more
+    gas never turns success into failure and less than the consumption is never enough (a
+    transaction whose path depends on ``gasleft()`` may get a higher estimate, never a lower)."""
+    intrinsic = transaction.intrinsic_gas
+    if not _fails(state, SpoofTransaction(transaction, gas=intrinsic, gas_price=0)):
+        return int(intrinsic)
+    top = state.gas_limit
+    snapshot = state.snapshot()
+    try:
+        computation = state.apply_transaction(SpoofTransaction(transaction, gas=top,
+                                                               gas_price=0))
+        if computation.is_error:
+            raise computation.error
+        consumed = top - computation.get_gas_remaining()
+    finally:
+        state.revert(snapshot)
+    succeeded = [top]
+
+    def ok(gas: int) -> bool:
+        if gas < consumed:
+            return False
+        if gas >= min(succeeded):
+            return True
+        if _fails(state, SpoofTransaction(transaction, gas=gas)):
+            return False
+        succeeded.append(gas)
+        return True
+
+    ok(min(top, consumed + consumed // 32 + 10_000))
+    viable, out_of_gas = top, intrinsic
+    while viable - out_of_gas > ESTIMATE_TOLERANCE:
+        midpoint = (viable + out_of_gas) // 2
+        if ok(midpoint):
+            viable = midpoint
+        else:
+            out_of_gas = midpoint
+    return int(viable)
+
+
 class LockedTesterProvider(EthereumTesterProvider):
     """eth-tester is not thread-safe: every request (and :class:`TesterChain`'s time moves) holds
     one lock, so a keeper thread and a test can share the chain."""
@@ -69,13 +172,31 @@ class LockedTesterProvider(EthereumTesterProvider):
         self.chain_id = chain_id
         """Answered for ``eth_chainId`` / ``net_version`` (web3's tester provider hard-codes
         eth-tester's default, 131277322940537, whatever the chain signs with)."""
+        self._accounts: tuple[Any, list[Any]] | None = None
 
     def make_request(self, method: Any, params: Any) -> Any:
         if self.chain_id is not None and method in ("eth_chainId", "net_version"):
             value = hex(self.chain_id) if method == "eth_chainId" else str(self.chain_id)
             return {"jsonrpc": "2.0", "id": 0, "result": value}
+        if method == "eth_accounts":
+            return self._eth_accounts(params)
         with self.lock:
             return super().make_request(method, params)
+
+    def _eth_accounts(self, params: Any) -> Any:
+        """``eth_accounts``, answered again from memory while the unlocked keys are the same:
+        web3's tester middleware asks for it before every ``eth_call`` without a ``from`` (to
+        fill one in), and eth-tester checksums every account each time (a sixth of a CLI
+        round's time). eth-tester replaces its tuple of keys when one is added."""
+        keys = getattr(getattr(self.ethereum_tester, "backend", None), "account_keys", None)
+        kept = self._accounts
+        if keys is not None and kept is not None and kept[0] is keys:
+            return {"jsonrpc": "2.0", "id": 0, "result": list(kept[1])}
+        with self.lock:
+            response = super().make_request(RPCEndpoint("eth_accounts"), params)
+        if keys is not None and isinstance(response, dict) and "result" in response:
+            self._accounts = (keys, list(response["result"]))
+        return response
 
 
 @dataclass
@@ -152,8 +273,10 @@ def make_tester_chain(accounts: int = 10, balance_wei: int = 10**24, *,
     backend = PyEVMBackend(genesis_parameters=genesis, genesis_state=state)
     if keys is not None:
         backend.account_keys = tuple(private)  # unlocked: eth-tester signs for them
+    # the chain class is made per backend (setup_tester_chain): these are this chain's
+    type(backend.chain).gas_estimator = staticmethod(estimate_gas)
+    backend.chain.gas_estimator = estimate_gas  # (set from the class when it was made)
     if chain_id is not None:
-        # the chain class is made per backend (setup_tester_chain), so this is this chain's id
         type(backend.chain).chain_id = chain_id
     tester = EthereumTester(backend)
     lock = threading.RLock()

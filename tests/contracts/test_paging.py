@@ -22,6 +22,7 @@ from bridge.errors import ChainError, SettlementRejected
 from tests.contracts.conftest import REFUND_CAP, Accounts
 from tests.contracts.flow import CIPHERTEXT, Driver, Settled
 from tests.contracts.test_market import conserved, rejected
+from tests.tier import examples
 
 MILLI = 10**15
 
@@ -61,7 +62,7 @@ def _state(m: Driver, acc: Accounts, r: int) -> dict[str, Any]:
     n_bids=st.integers(0, 9),
     n_asks=st.integers(0, 3),
 )
-@settings(max_examples=12, deadline=None, derandomize=True,
+@settings(max_examples=examples(12, 4), deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 def test_pages_end_where_one_page_ends_and_conserve_after_each(
         proofphi: Driver, dara: Driver, accounts: Accounts, data: st.DataObject, mechanism: str,

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import shutil
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 from eth_abi import encode as abi_encode
@@ -12,8 +14,9 @@ from eth_account.messages import encode_defunct
 from eth_utils import keccak
 from web3.contract import Contract
 
+from bridge.chain import compile as compile_module
 from bridge.chain.artifacts import load_artifact
-from bridge.chain.compile import compile_contracts, stale_artifacts
+from bridge.chain.compile import artifacts_behind_sources, compile_contracts, stale_artifacts
 from bridge.chain.deploy import Mechanism, deploy, deploy_market, transact
 from bridge.chain.revert import decode_revert, error_table
 from bridge.chain.tester import TesterChain
@@ -95,5 +98,22 @@ def test_error_table_covers_every_interface_error() -> None:
     assert decoded is not None and decoded.name == "Panic" and decoded.args_["code"] == 0x11
 
 
+@pytest.mark.realtime  # a whole solc-js compilation (~40 s); make check checks the hashes below
 def test_committed_artifacts_match_a_fresh_compilation() -> None:
     assert stale_artifacts(compile_contracts()) == [], "run `make artifacts` and commit"
+
+
+def test_committed_artifacts_were_compiled_from_todays_sources(tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch
+                                                               ) -> None:
+    assert artifacts_behind_sources() == [], "run `make artifacts` and commit"
+    # one character of one source, or of the settings, makes every artifact stale
+    copy = tmp_path / "contracts"
+    shutil.copytree(compile_module.CONTRACTS_DIR, copy)
+    monkeypatch.setattr(compile_module, "CONTRACTS_DIR", copy)
+    monkeypatch.setattr(compile_module, "REPO_ROOT", tmp_path)
+    behind_nothing = compile_module.sources_hash()
+    ledger = copy / "libraries" / "JobTree.sol"
+    ledger.write_text(ledger.read_text(encoding="utf-8") + " ", encoding="utf-8")
+    assert compile_module.sources_hash() != behind_nothing
+    assert artifacts_behind_sources() == list(compile_module.ARTIFACT_SOURCES)

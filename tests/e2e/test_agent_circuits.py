@@ -37,6 +37,7 @@ def _fresh_cache(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("BRIDGE_HOME", str(tmp_path / "home"))
 
 
+@pytest.mark.realtime  # snarkjs proofs (node processes)
 def test_an_agent_checks_a_circuit_before_serving_it_and_batches_a_rounds_proofs(
         bridge_market: LocalMarket, bridge_requester: Callable[..., Participant],
         tmp_path: Path) -> None:

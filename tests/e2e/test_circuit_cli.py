@@ -24,6 +24,7 @@ def _home(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("BRIDGE_HOME", str(tmp_path / "home"))
 
 
+@pytest.mark.realtime  # circom and snarkjs (node processes) compile and set it up
 def test_register_list_and_check_a_circuit_from_its_circom_file(
         bridge_market: LocalMarket, tmp_path: Path) -> None:
     m = bridge_market
@@ -71,6 +72,7 @@ def test_a_market_without_a_generic_registry_is_named(bridge_market: LocalMarket
     assert "is not a Groth16Registry" in out.output and "kind = \"groth16-registry\"" in out.output
 
 
+@pytest.mark.realtime  # an HTTP server, snarkjs proofs (node processes)
 def test_artifacts_served_over_http_register_check_and_trade_by_id(
         bridge_market: LocalMarket, bridge_requester: object, tmp_path: Path) -> None:
     """The registrant serves its build directory over HTTP (``--base-uri``); `check` fetches

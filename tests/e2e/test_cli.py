@@ -817,6 +817,7 @@ def test_nothing_is_committed_when_the_salt_record_cannot_be_kept(
     assert mkt.market.balance_of(q.address) == ETHER
 
 
+@pytest.mark.realtime  # the installed command in a subprocess
 def test_the_installed_command_runs_offline_checks_in_its_own_process(tmp_path: Path) -> None:
     """``bridge`` as a user's shell runs it: a new key, and input mistakes caught before any
     node is contacted (``--rpc`` points at nothing)."""

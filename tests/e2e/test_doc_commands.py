@@ -220,6 +220,7 @@ class Session:
 
 
 @pytest.mark.slow
+@pytest.mark.realtime  # a devnet process and shell commands
 @pytest.mark.parametrize("page", runnable_pages())
 def test_the_shell_blocks_of_a_page_run_against_a_devnet(page: str, tmp_path: Path) -> None:
     session = Session(tmp_path, _free_port())

@@ -172,6 +172,7 @@ def test_requester_gets_a_checked_proof_or_its_refund(
     assert result.charge == 90 * GWEI  # type: ignore[attr-defined]
 
 
+@pytest.mark.realtime  # snarkjs proofs (node processes)
 @pytest.mark.bridge_market(proofs="groth16")
 def test_agents_prove_circuit_tasks_with_snarkjs(
         bridge_market: LocalMarket, bridge_requester: Callable[..., Participant],

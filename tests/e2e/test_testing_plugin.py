@@ -121,6 +121,7 @@ def _run_pytest(*args: str, cwd: Path, timeout: float = 300) -> subprocess.Compl
                           timeout=timeout, check=False)
 
 
+@pytest.mark.realtime  # pytest in a subprocess
 @pytest.mark.parametrize("chain", ["eth-tester", pytest.param("anvil", marks=pytest.mark.anvil)])
 def test_the_example_integrator_test_passes(chain: str) -> None:
     from bridge.testing import find_anvil
@@ -134,6 +135,7 @@ def test_the_example_integrator_test_passes(chain: str) -> None:
     assert f"bridge: chain {chain}" in done.stdout
 
 
+@pytest.mark.realtime  # pytest in a subprocess
 def test_the_plugin_refuses_an_unknown_marker_field_by_name(tmp_path: Path) -> None:
     (tmp_path / "test_x.py").write_text(
         "import pytest\n\n"
@@ -198,6 +200,7 @@ def test_the_ledger_check_recomputes_every_balance_from_the_logs(
                         f"{info(provers[0].address)['collateral']}"]
 
 
+@pytest.mark.realtime  # pytest in a subprocess
 def test_anvil_asked_for_by_name_fails_when_it_is_missing(tmp_path: Path) -> None:
     """``--bridge-chain anvil`` on a machine without anvil fails the test in one line; it used to
     skip it, so a suite meant for anvil passed without running there."""

@@ -11,6 +11,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -21,6 +23,7 @@ def _build(config: Path, site: Path) -> subprocess.CompletedProcess[str]:
                           capture_output=True, text=True, timeout=600, check=False)
 
 
+@pytest.mark.realtime  # mkdocs in a subprocess
 def test_the_site_builds_strictly_with_every_page_in_the_navigation(tmp_path: Path) -> None:
     done = _build(REPO / "mkdocs.yml", tmp_path / "site")
     assert done.returncode == 0, (done.stdout + done.stderr)[-4000:]
@@ -34,6 +37,7 @@ def test_the_site_builds_strictly_with_every_page_in_the_navigation(tmp_path: Pa
     assert "test_my_app_gets_a_checked_proof" in plugin and "--8&lt;--" not in plugin
 
 
+@pytest.mark.realtime  # mkdocs in a subprocess
 def test_a_broken_link_or_a_missing_snippet_fails_the_build(tmp_path: Path) -> None:
     copy = tmp_path / "repo"
     shutil.copytree(REPO / "docs", copy / "docs")

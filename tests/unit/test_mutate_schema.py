@@ -93,6 +93,7 @@ def _behaviour(runs: list[tuple[int, str]], tmp: Path) -> list[list[Any]]:
     return rows
 
 
+@pytest.mark.realtime  # solc-js and a chain in subprocesses
 def test_each_switch_runs_exactly_its_mutant_and_no_switch_the_original(tmp_path: Path) -> None:
     mutants = mutate.solidity_mutants(SOURCE, "contracts/C.sol")
     assert {m.kind for m in mutants} == {"negate", "drop", "flip"}

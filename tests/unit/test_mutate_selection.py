@@ -166,6 +166,7 @@ def _real_map(tmp_path: Path, tests: list[str]) -> dict[str, Any]:
     return data
 
 
+@pytest.mark.realtime  # pytest in a subprocess
 def test_a_pinned_guard_and_a_covered_comparison_select_their_tests(tmp_path: Path) -> None:
     pin = "tests/contracts/test_guards.py::test_treasury_withdrawal_of_nothing_is_refused"
     unit = "tests/unit/test_proofphi.py::test_example_1_honest_market"
