@@ -20,7 +20,7 @@ $(NPMSTAMP): package.json package-lock.json
 # pytest on both cores (pytest-xdist); worksteal: an idle worker takes tests queued on the other,
 # and tests/conftest.py starts the `slow` ones first, so both finish together.
 # make test runs four workers: its realtime tests spend much of their time waiting on a node, a
-# process or a browser, and two more workers fill those waits (13 min 34 s against 17 min 31 s
+# process or a browser, and two more workers fill those waits (12 min 44 s against 17 min 31 s
 # with two, on this 2-core machine).
 PYTEST_N ?= 2
 PYTEST_N_TEST ?= 4
