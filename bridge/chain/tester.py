@@ -12,6 +12,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
+from eth.estimators.gas import _get_computation_error as _computation_error
 from eth.exceptions import TransactionNotFound
 from eth.vm.spoof import SpoofTransaction
 from eth_tester import EthereumTester, PyEVMBackend
@@ -107,11 +108,8 @@ much above the least gas that succeeds."""
 
 
 def _fails(state: Any, transaction: Any) -> bool:
-    snapshot = state.snapshot()
-    try:
-        return bool(state.apply_transaction(transaction).is_error)
-    finally:
-        state.revert(snapshot)
+    """Whether ``transaction`` fails on ``state`` (py-evm's probe: run, then revert)."""
+    return _computation_error(state, transaction) is not None
 
 
 def estimate_gas(state: Any, transaction: Any) -> int:
@@ -138,16 +136,17 @@ def estimate_gas(state: Any, transaction: Any) -> int:
         consumed = top - computation.get_gas_remaining()
     finally:
         state.revert(snapshot)
-    succeeded = [top]
+    least_success = top
 
     def ok(gas: int) -> bool:
+        nonlocal least_success
         if gas < consumed:
             return False
-        if gas >= min(succeeded):
+        if gas >= least_success:
             return True
         if _fails(state, SpoofTransaction(transaction, gas=gas)):
             return False
-        succeeded.append(gas)
+        least_success = gas
         return True
 
     ok(min(top, consumed + consumed // 32 + 10_000))
