@@ -67,8 +67,10 @@ import argparse
 import ast
 import bisect
 import contextlib
+import copy
 import fnmatch
 import io
+import itertools
 import json
 import os
 import random
@@ -396,6 +398,165 @@ def schema_sources(repo: Path, mutants: Sequence[Mutant]) -> tuple[dict[str, str
     return sources, numbers
 
 
+# -- infection probes: which tests make a mutant differ ---------------------------------------
+#
+# A mutant can only be killed by a test during which the mutated expression, evaluated, gives a
+# different value from the original (it "infects" the state); in a test where it never does, the
+# mutated program runs exactly as the original (by induction over the run), so the test passes.
+# The map is built on *probe* sources that record, per test, which mutants would have differed:
+# a mutant's tests are those; a mutant no test infects survives without running anything.
+
+PROBE_EVALUATED = 1 << 24  # + guard number: the guard's condition was evaluated
+PROBE_TRUE = 2 << 24  # + guard number: ... and was true (the original reverted)
+PROBE_EQUAL = 3 << 24  # + switch number: a flipped comparison's operands were equal
+_CASTS = re.compile(r"^(u?int\d*|bytes\d*|address|payable|bool|string|bytes)$")
+_STOP_LEFT = {",", "==", "!=", "&&", "||", "?", ":", "<", ">", "<=", ">=", "=", "return",
+              "revert", "if"}
+
+
+def _operand_span(toks: Sequence[Token], i: int, step: int) -> tuple[int, int] | None:
+    """The token index range ``[lo, hi]`` of the operand of the relational operator ``toks[i]``
+    on its left (``step`` -1) or right (+1): up to the next operator of lower or equal
+    precedence or an unmatched bracket at depth 0. None when empty."""
+    depth = 0
+    j = i + step
+    last = None
+    while 0 <= j < len(toks):
+        t = toks[j].text
+        if (t in ("(", "[", "{") and step < 0) or (t in (")", "]", "}") and step > 0):
+            if depth == 0:
+                break
+            depth -= 1
+        elif t in ("(", "[", "{") or t in (")", "]", "}"):
+            depth += 1
+        elif depth == 0 and (t in _STOP_LEFT or t == ";"):
+            break
+        last = j
+        j += step
+    if last is None:
+        return None
+    return (last, i - 1) if step < 0 else (i + 1, last)
+
+
+def _call_free(toks: Sequence[Token]) -> bool:
+    """No call in ``toks`` but type conversions: evaluating them twice is the same as once."""
+    for a, b in itertools.pairwise(toks):
+        if b.text == "(" and a.kind == "ident" and not _CASTS.match(a.text):
+            return False
+        if a.kind == "ident" and a.text in ("new", "delete"):
+            return False
+        if a.text in ("++", "--", "=") or (a.text.endswith("=") and a.text not in (
+                "==", "!=", "<=", ">=")):
+            return False
+    return True
+
+
+def probe_text(text: str, guards: Sequence[tuple[int, Guard]],
+               flips: dict[int, int]) -> tuple[str, set[int]]:
+    """``text`` with infection probes (for the coverage map; not a mutant): every guard ``g`` of
+    ``guards`` (``(g, guard)``) becomes ``((SW != EVALUATED+g) && (COND) && (SW != TRUE+g))``
+    (so ``BASE+EVALUATED+g`` is pushed when it is evaluated and ``BASE+TRUE+g`` when it is true),
+    and every relational comparison ``L OP R`` of a flip mutant (``flips``: operator offset →
+    switch number ``k``) whose operands are call-free becomes
+    ``((L) == (R) ? (SW ==|!= EQUAL+k) : (L OP R))`` (equal operands push ``BASE+EQUAL+k`` and
+    give what ``OP`` gives on equal operands). ``SW`` is ``block.coinbase``, never a probe
+    address, so the contract computes what it did. Returns the text and the switch numbers of
+    the probed comparisons (a flip not probed counts as infected whenever its guard runs)."""
+    toks = sol_tokens(text)
+    index = {t.start: n for n, t in enumerate(toks)}
+    edits: list[tuple[int, int, str]] = []
+    probed: set[int] = set()
+    for g, guard in guards:
+        lo_i, hi_i = index[guard.open_tok.start], index[guard.close_tok.start]
+        inner = []
+        spans: list[tuple[int, int, int, int]] = []  # token lo, hi, operator index, k
+        for n in range(lo_i + 1, hi_i):
+            k = flips.get(toks[n].start)
+            if k is None or toks[n].text not in ("<", "<=", ">", ">="):
+                continue
+            left, right = _operand_span(toks, n, -1), _operand_span(toks, n, 1)
+            if left is None or right is None:
+                continue
+            body = toks[left[0] : right[1] + 1]
+            if not _call_free(body) or any(
+                    t.text in FLIP for t in body if t is not toks[n]):
+                continue
+            spans.append((left[0], right[1], n, k))
+        for a, b, n, k in spans:
+            if any(a2 <= a and b <= b2 and (a2, b2) != (a, b) for a2, b2, _, _ in spans):
+                continue
+            lhs = text[toks[a].start : toks[n - 1].end]
+            rhs = text[toks[n + 1].start : toks[b].end]
+            at_equal = "!=" if toks[n].text in ("<=", ">=") else "=="
+            inner.append((toks[a].start, toks[b].end,
+                          f"(({lhs}) == ({rhs}) ? ({SWITCH} {at_equal} "
+                          f"{SWITCH_BASE + PROBE_EQUAL + k}) : ({lhs} {toks[n].text} {rhs}))"))
+            probed.add(k)
+        cond_lo, cond_hi = guard.open_tok.end, guard.close_tok.start
+        cond = text[cond_lo:cond_hi]
+        for a, b, rep in sorted(inner, reverse=True):
+            cond = cond[: a - cond_lo] + rep + cond[b - cond_lo:]
+        edits.append((guard.open_tok.start, guard.close_tok.end,
+                      f"(({SWITCH} != {SWITCH_BASE + PROBE_EVALUATED + g}) && ({cond}) && "
+                      f"({SWITCH} != {SWITCH_BASE + PROBE_TRUE + g}))"))
+    out = text
+    for a, b, rep in sorted(edits, reverse=True):
+        out = out[:a] + rep + out[b:]
+    pure = [t for t in sol_tokens(out) if t.kind == "ident" and t.text == "pure"]
+    for t in reversed(pure):
+        out = out[: t.start] + "view" + out[t.end:]
+    return out, probed
+
+
+@dataclass
+class Schemata:
+    """Every mutant's switch number, its guard (contracts), and what infects it."""
+
+    numbers: dict[str, int]  # mutant id -> switch number (per target, from 1)
+    guard_of: dict[str, int] = field(default_factory=dict)  # contract mutant id -> guard number
+    probed: set[int] = field(default_factory=set)  # contract flips with an equality probe
+
+    def infection(self, m: Mutant) -> tuple[str, int]:
+        """``("evm", probe offset)`` or ``("py", switch number)``: the hit that infects ``m``."""
+        k = self.numbers[m.id]
+        if m.target == "engine":
+            return "py", k
+        g = self.guard_of[m.id]
+        if m.kind == "drop":
+            return "evm", PROBE_TRUE + g
+        if m.kind == "flip" and k in self.probed:
+            return "evm", PROBE_EQUAL + k
+        return "evm", PROBE_EVALUATED + g
+
+
+def contract_schemata(repo: Path, mutants: Sequence[Mutant]) -> tuple[
+        dict[str, str], dict[str, str], Schemata]:
+    """The contract sources with ``mutants`` behind switches (``schema_sources``), the same
+    sources with infection probes (``probe_text``), and the numbering of both."""
+    sources, numbers = schema_sources(repo, mutants)
+    sch = Schemata(dict(numbers))
+    probes: dict[str, str] = {}
+    g = 0
+    for p in sorted(repo.glob(CONTRACT_GLOB)):
+        rel = p.relative_to(repo).as_posix()
+        text = p.read_text(encoding="utf-8")
+        mine = [m for m in mutants if m.target == "contracts" and m.file == rel]
+        numbered = []
+        for guard in sol_guards(text):
+            inside = [m for m in mine
+                      if guard.open_tok.start <= m.start and m.end <= guard.close_tok.end]
+            if not inside:
+                continue
+            g += 1
+            numbered.append((g, guard))
+            for m in inside:
+                sch.guard_of[m.id] = g
+        flips = {m.start: numbers[m.id] for m in mine if m.kind == "flip"}
+        probes[rel], probed = probe_text(text, numbered, flips)  # (every pure made view)
+        sch.probed |= probed
+    return sources, probes, sch
+
+
 # -- Python -----------------------------------------------------------------------------------
 
 
@@ -417,7 +578,12 @@ class _PySource:
 
 def _compare_ops(src: _PySource) -> Iterator[tuple[ast.Compare, str, int]]:
     """``(compare node, operator, offset of the operator)`` for every flippable comparison."""
-    tree = ast.parse(src.text)
+    for node, sym, at, _ in _compare_ops_of(src, ast.parse(src.text)):
+        yield node, sym, at
+
+
+def _compare_ops_of(src: _PySource, tree: ast.AST) -> Iterator[tuple[ast.Compare, str, int, int]]:
+    """``(compare node of tree, operator, offset of the operator, operator index)``."""
     op_tokens = [
         (src.tok_offset(*t.start), t.string)
         for t in tokenize.generate_tokens(io.StringIO(src.text).readline)
@@ -439,7 +605,7 @@ def _compare_ops(src: _PySource) -> Iterator[tuple[ast.Compare, str, int]]:
             first = bisect.bisect_left(offsets, lo)
             found = [o for o, s in op_tokens[first:] if o < hi and s == sym]
             if len(found) == 1:  # anything else (e.g. inside an f-string in 3.11) is skipped
-                yield node, sym, found[0]
+                yield node, sym, found[0], k
 
 
 def python_mutants(text: str, file: str, target: str = "engine") -> list[Mutant]:
@@ -471,6 +637,80 @@ def python_noop(text: str, file: str, target: str = "engine") -> Mutant | None:
                   shown, lo)
         return replace(m, lines=(node.lineno, node.end_lineno or node.lineno))
     return None
+
+
+_PY_OP_CLASS: dict[str, type[ast.cmpop]] = {sym: cls for cls, sym in PY_OPS.items()}
+PY_SWITCH = "_MUTATE_SW"  # a builtin set by the copy's sitecustomize and the batch runner
+
+
+class _PySchema(ast.NodeTransformer):
+    """Rewrites every mutated ``ast.Compare`` (inner ones first): as a schema, into
+    ``(MUTANT_k1) if _MUTATE_SW == k1 else … else (ORIGINAL)``; as probes, a one-operator
+    comparison into ``_MUTATE_CMP(k, op, left, right)`` (records ``k`` when the flipped operator
+    would give another value) and a chain into ``_MUTATE_HIT((k…), chain)`` (records them all
+    whenever it runs)."""
+
+    def __init__(self, by_node: dict[int, list[tuple[int, int]]], probe: bool) -> None:
+        self.by_node = by_node
+        self.probe = probe
+
+    def visit_Compare(self, node: ast.Compare) -> ast.AST:
+        muts = self.by_node.get(id(node))
+        self.generic_visit(node)
+        if not muts:
+            return node
+        if self.probe:
+            if len(node.ops) == 1:
+                (k, _), = muts
+                sym = PY_OPS[type(node.ops[0])]
+                return ast.Call(ast.Name("_MUTATE_CMP", ast.Load()),
+                                [ast.Constant(k), ast.Constant(sym), node.left,
+                                 node.comparators[0]], [])
+            ks = ast.Tuple([ast.Constant(k) for k, _ in muts], ast.Load())
+            return ast.Call(ast.Name("_MUTATE_HIT", ast.Load()), [ks, node], [])
+        expr: ast.expr = node
+        for k, i in reversed(muts):
+            ops = list(node.ops)
+            ops[i] = _PY_OP_CLASS[FLIP[PY_OPS[type(ops[i])]]]()
+            mutated = ast.Compare(copy.deepcopy(node.left), ops, copy.deepcopy(node.comparators))
+            test = ast.Compare(ast.Name(PY_SWITCH, ast.Load()), [ast.Eq()], [ast.Constant(k)])
+            expr = ast.IfExp(test, mutated, expr)
+        return expr
+
+
+def python_schema(text: str, numbered: Sequence[tuple[int, Mutant]], probe: bool = False) -> str:
+    """``text`` (a Python module) with every mutant of ``numbered`` (``(k, mutant)``, all of this
+    file, made by ``python_mutants``) behind the builtin switch ``_MUTATE_SW`` (or, ``probe``,
+    with infection probes instead), unparsed from the AST: the same code, line numbers and
+    comments aside."""
+    src = _PySource(text)
+    tree = ast.parse(text)
+    at = {start: (node, i) for node, _, start, i in _compare_ops_of(src, tree)}
+    by_node: dict[int, list[tuple[int, int]]] = {}
+    for k, m in numbered:
+        if m.start not in at:
+            raise ValueError(f"{m.id}: no comparison operator there")
+        node, i = at[m.start]
+        by_node.setdefault(id(node), []).append((k, i))
+    out = _PySchema(by_node, probe).visit(tree)
+    return ast.unparse(ast.fix_missing_locations(out)) + "\n"
+
+
+def engine_schemata(repo: Path, mutants: Sequence[Mutant]) -> tuple[
+        dict[str, str], dict[str, str], dict[str, int]]:
+    """Per engine file with a mutant: its schema source and its probe source; the numbers."""
+    numbers = {m.id: k for k, m in enumerate(
+        (m for m in mutants if m.target == "engine" and m.kind != "noop"), start=1)}
+    per_file: dict[str, list[tuple[int, Mutant]]] = {}
+    for m in mutants:
+        if m.id in numbers:
+            per_file.setdefault(m.file, []).append((numbers[m.id], m))
+    schema, probes = {}, {}
+    for rel, numbered in per_file.items():
+        text = (repo / rel).read_text(encoding="utf-8")
+        schema[rel] = python_schema(text, numbered)
+        probes[rel] = python_schema(text, numbered, probe=True)
+    return schema, probes, numbers
 
 
 # -- selection --------------------------------------------------------------------------------
@@ -959,6 +1199,240 @@ def pytest_sessionfinish(session, exitstatus):
 
 # -- running ----------------------------------------------------------------------------------
 
+_INFECT_PLUGIN = '''\
+\"\"\"Written by bench/mutate.py: the infection map. Per test (setup, call and teardown): the
+contract probes pushed and the engine comparisons whose flip would have differed (the copy runs
+probe sources: ``probe_text``, ``python_schema(probe=True)``), the wide (not function-scoped)
+fixtures it uses, whether it failed, its seconds, and whether code ran where this cannot see (a
+subprocess of Python: engine; any subprocess or a network connection: contracts). Hits while a
+wide fixture is set up are kept per fixture: a mutant infecting one must rebuild it.\"\"\"
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+import mutate_probe as P
+
+_outside = P.Rec()
+P.current = _outside
+_tests = {}
+_wide = {}
+_now = [None]
+
+
+def _settings():
+    # the same examples in the map and in every mutant's run (the map's verdicts rest on it)
+    from hypothesis import settings
+
+    settings.register_profile("mutate", database=None, derandomize=True)
+    settings.load_profile("mutate")
+
+
+_settings()
+
+
+def pytest_configure(config):
+    P.install_evm()
+    popen_init = subprocess.Popen.__init__
+
+    def __init__(self, args, *a, **kw):
+        rec = _tests.get(_now[0])
+        if rec is not None:
+            rec["opaque_contracts"] = True
+            argv = [args] if isinstance(args, (str, bytes, os.PathLike)) else list(args)
+            first = os.path.basename(os.fsdecode(argv[0])) if argv else ""
+            if "python" in first or "bridge" in first or argv[:1] == [sys.executable]:
+                rec["opaque_engine"] = True
+        popen_init(self, args, *a, **kw)
+
+    subprocess.Popen.__init__ = __init__
+    for name in ("connect", "connect_ex"):
+        original = getattr(socket.socket, name)
+
+        def wrapper(self, address, _original=original):
+            rec = _tests.get(_now[0])
+            if rec is not None and self.family in (socket.AF_INET, socket.AF_INET6):
+                rec["opaque_contracts"] = rec["opaque_engine"] = True
+            return _original(self, address)
+
+        setattr(socket.socket, name, wrapper)
+
+
+def _wide_keys(item):
+    out = []
+    info = getattr(item, "_fixtureinfo", None)
+    for name in getattr(item, "fixturenames", ()):
+        defs = info.name2fixturedefs.get(name) if info is not None else None
+        if defs and defs[-1].scope != "function":
+            out.append(f"{defs[-1].baseid}::{name}")
+    return sorted(out)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item, nextitem):
+    rec = _tests[item.nodeid] = {"hits": P.Rec(), "wide": _wide_keys(item), "seconds": 0.0,
+                                 "failed": False, "opaque_engine": False,
+                                 "opaque_contracts": False}
+    _now[0] = item.nodeid
+    P.current = rec["hits"]
+    t0 = time.monotonic()
+    try:
+        yield
+    finally:
+        rec["seconds"] = round(time.monotonic() - t0, 3)
+        P.current = _outside
+        _now[0] = None
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_fixture_setup(fixturedef, request):
+    if fixturedef.scope == "function" or _now[0] is None:
+        yield
+        return
+    key = f"{fixturedef.baseid}::{fixturedef.argname}"
+    before = P.current
+    P.current = _wide.setdefault(key, P.Rec())
+    try:
+        yield
+    finally:
+        P.current = before
+
+
+def pytest_runtest_logreport(report):
+    if report.failed and report.nodeid in _tests:
+        _tests[report.nodeid]["failed"] = True
+
+
+def _dump(rec):
+    return {"py": sorted(rec.py), "evm": sorted(rec.evm)}
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if not hasattr(session.config, "workerinput") and session.config.pluginmanager.hasplugin(
+            "dsession"):
+        return  # the xdist controller: its workers write the map
+    tests = {t: {**r, "hits": _dump(r["hits"])} for t, r in _tests.items()}
+    out = os.environ["MUTATE_COVMAP"] + "." + os.environ.get("PYTEST_XDIST_WORKER", "main")
+    Path(out).write_text(json.dumps({"tests": tests, "outside": _dump(_outside),
+                                     "wide": {k: _dump(v) for k, v in _wide.items()}}))
+'''
+
+
+_BATCH_PLUGIN = '''\
+\"\"\"Written by bench/mutate.py: one pytest process tests many mutants. It collects the tests
+once, then takes jobs from MUTATE_QUEUE/queue (claimed by rename, so workers never share one):
+per job it sets the mutant's switches (``block.coinbase`` through MUTATE_SWITCH, the engine's
+builtin ``_MUTATE_SW``), runs its tests in order until one fails, and writes the verdict to
+MUTATE_QUEUE/results. Wide fixtures are kept between mutants unless the job says ``isolate``
+(the mutant infected one: everything is torn down before and after it). A test running over
+MUTATE_TEST_TIMEOUT seconds is interrupted: the mutant's verdict is ``timeout``.\"\"\"
+import builtins
+import json
+import os
+import signal
+import time
+from pathlib import Path
+
+import pytest
+from _pytest.runner import runtestprotocol
+
+_Q = Path(os.environ["MUTATE_QUEUE"])
+_ME = os.environ["MUTATE_WORKER"]
+_LIMIT = float(os.environ.get("MUTATE_TEST_TIMEOUT") or 300)
+
+
+def _settings():
+    from hypothesis import settings
+
+    settings.register_profile("mutate", database=None, derandomize=True)
+    settings.load_profile("mutate")
+
+
+_settings()
+
+
+class MutantTimeout(BaseException):
+    pass
+
+
+def _alarm(signum, frame):
+    raise MutantTimeout(f"a test ran over {_LIMIT:.0f}s")
+
+
+def _claim():
+    mine = _Q / "claimed" / _ME
+    mine.mkdir(parents=True, exist_ok=True)
+    for p in sorted((_Q / "queue").iterdir()):
+        try:
+            os.rename(p, mine / p.name)
+        except FileNotFoundError:
+            continue
+        return mine / p.name
+    return None
+
+
+def _switch(job):
+    builtins._MUTATE_SW = int(job.get("engine") or 0)
+    os.environ["MUTATE_ENGINE_SWITCH"] = str(job.get("engine") or 0)
+    os.environ["MUTATE_SWITCH"] = str(job.get("contract") or 0)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtestloop(session):
+    if session.testsfailed or session.config.option.collectonly:
+        return None
+    items = {i.nodeid: i for i in session.items}
+    state = session._setupstate
+    signal.signal(signal.SIGALRM, _alarm)
+    (_Q / "ready").mkdir(exist_ok=True)
+    (_Q / "ready" / _ME).write_text(str(len(items)))
+    while (path := _claim()) is not None:
+        job = json.loads(path.read_text())
+        chosen = [items[t] for t in job["tests"] if t in items]
+        t0 = time.monotonic()
+        status, by, note, ran = "survived", None, None, 0
+        missing = [t for t in job["tests"] if t not in items]
+        try:
+            if job.get("isolate"):
+                state.teardown_exact(None)
+            elif chosen:
+                state.teardown_exact(chosen[0])
+            _switch(job)
+            for n, item in enumerate(chosen):
+                nxt = chosen[n + 1] if n + 1 < len(chosen) else item.parent
+                signal.setitimer(signal.ITIMER_REAL, _LIMIT)
+                try:
+                    reports = runtestprotocol(item, nextitem=nxt, log=False)
+                finally:
+                    signal.setitimer(signal.ITIMER_REAL, 0)
+                ran += 1
+                bad = [r for r in reports if r.failed]
+                if bad:
+                    text = "\\\\n".join(str(r.longrepr) for r in bad)
+                    status = "timeout" if "MutantTimeout" in text else "killed"
+                    by = item.nodeid
+                    note = text.strip().splitlines()[-1][:200] if text.strip() else None
+                    break
+            if job.get("isolate"):
+                state.teardown_exact(None)
+        finally:
+            _switch({})
+        out = {"status": status, "seconds": round(time.monotonic() - t0, 3), "by": by,
+               "note": note, "ran": ran, "missing": missing}
+        tmp = _Q / "results" / (path.name + ".tmp")
+        tmp.write_text(json.dumps(out))
+        os.rename(tmp, _Q / "results" / path.name)
+    state.teardown_exact(None)
+    return True
+'''
+
+
+
 _PLUGIN = '''\
 """Written by bench/mutate.py: refuses to test another copy's ``bridge``; records failures."""
 import json
@@ -970,6 +1444,17 @@ import pytest
 _ROOT = Path(os.environ["MUTATE_ROOT"]).resolve()
 _failed = []
 _where = ""
+
+
+def _settings():
+    # the examples of the infection map's run, so a mutant is judged on the same inputs
+    from hypothesis import settings
+
+    settings.register_profile("mutate", database=None, derandomize=True)
+    settings.load_profile("mutate")
+
+
+_settings()
 
 
 def pytest_configure(config):
@@ -1021,7 +1506,75 @@ if os.environ.get("MUTATE_SCHEMA") == "1":
             return (SWITCH_BASE + k).to_bytes(20, "big") if k else _coinbase.fget(self)
 
         _state.BaseState.coinbase = property(_switched)
+
+# Engine mutants are compiled into the copy's bridge/mechanisms behind this builtin switch
+# (``python_schema``); the batch runner sets it per mutant; the map's probe sources call these.
+import builtins as _builtins
+
+_builtins._MUTATE_SW = int(os.environ.get("MUTATE_ENGINE_SWITCH") or 0)
+if os.environ.get("MUTATE_PROBE") == "1":
+    import mutate_probe as _probe
+
+    _builtins._MUTATE_CMP = _probe.cmp
+    _builtins._MUTATE_HIT = _probe.hit
 '''.replace("SWITCH_BASE", str(SWITCH_BASE))
+
+
+_PROBE_MODULE = '''\
+"""Written by bench/mutate.py: the infection probes' recorder. ``current`` is swapped per test
+(and per wide fixture) by the map's plugin; ``cmp`` and ``hit`` are what the probe sources of
+bridge/mechanisms call, ``push20`` replaces py-evm's PUSH20 to see the contracts' probes."""
+import operator
+
+_OPS = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge,
+        "==": operator.eq, "!=": operator.ne}
+_FLIP = {"<": "<=", "<=": "<", ">": ">=", ">=": ">", "==": "!=", "!=": "=="}
+
+
+class Rec:
+    def __init__(self):
+        self.py = set()  # engine switch numbers whose flip would have given another value
+        self.evm = set()  # contract probe offsets pushed
+
+
+current = Rec()
+
+
+def cmp(k, sym, a, b):
+    result = _OPS[sym](a, b)
+    try:
+        if bool(_OPS[_FLIP[sym]](a, b)) != bool(result):
+            current.py.add(k)
+    except Exception:
+        current.py.add(k)
+    return result
+
+
+def hit(ks, value):
+    current.py.update(ks)
+    return value
+
+
+def push20(computation):
+    raw = computation.code.read(20)
+    if raw[:3] == b"mut":
+        current.evm.add(int.from_bytes(raw[3:], "big"))
+    computation.stack_push_bytes(raw if len(raw) == 20 else raw.ljust(20, b"\\0"))
+
+
+def install_evm():
+    import eth.vm.forks  # noqa: F401  (every fork's computation class)
+    from eth.vm.computation import BaseComputation
+
+    todo, seen = [BaseComputation], set()
+    while todo:
+        cls = todo.pop()
+        todo.extend(cls.__subclasses__())
+        op = (getattr(cls, "opcodes", None) or {}).get(0x73)
+        if op is not None and id(op) not in seen and hasattr(op, "logic_fn"):
+            seen.add(id(op))
+            op.logic_fn = push20
+'''
 
 
 @dataclass
@@ -1120,6 +1673,7 @@ class Workspace:
     python: str
     pristine: dict[str, bytes] = field(default_factory=dict)
     schema: bool = False  # contract mutants are switched on in schema artifacts, not compiled
+    extra_env: dict[str, str] = field(default_factory=dict)  # for every pytest run here
 
     @classmethod
     def create(cls, repo: Path, root: Path) -> Workspace:
@@ -1139,6 +1693,9 @@ class Workspace:
         (plugins / "mutate_plugin.py").write_text(_PLUGIN, encoding="utf-8")
         (plugins / "mutate_compile.py").write_text(_COMPILE_SCRIPT, encoding="utf-8")
         (plugins / "sitecustomize.py").write_text(_SITECUSTOMIZE, encoding="utf-8")
+        (plugins / "mutate_probe.py").write_text(_PROBE_MODULE, encoding="utf-8")
+        (plugins / "mutate_infect.py").write_text(_INFECT_PLUGIN, encoding="utf-8")
+        (plugins / "mutate_batch.py").write_text(_BATCH_PLUGIN, encoding="utf-8")
         venv_python = repo / ".venv" / "bin" / "python"
         python = str(venv_python) if venv_python.exists() else sys.executable
         ws = cls(repo, root, python)
@@ -1160,6 +1717,12 @@ class Workspace:
         and sources; from now on this copy runs contract mutants by switch. Returns the switch
         numbers."""
         sources, numbers = schema_sources(self.root, mutants)
+        self.compile_sources(sources, timeout)
+        return numbers
+
+    def compile_sources(self, sources: dict[str, str], timeout: float) -> None:
+        """Compile the contracts as ``sources`` (path → text) into this copy's artifacts,
+        keeping the original ABIs and source files; the copy then runs them (``schema``)."""
         originals = {rel: (self.root / rel).read_text(encoding="utf-8") for rel in sources}
         try:
             for rel, text in sources.items():
@@ -1178,7 +1741,11 @@ class Workspace:
             (self.root / rel).write_text(json.dumps(built, indent=2, sort_keys=True) + "\n",
                                          encoding="utf-8")
         self.adopt_schema(self.root / ARTIFACTS)
-        return numbers
+
+    def write_sources(self, sources: dict[str, str]) -> None:
+        """Replace files of this copy (engine schemata or probes: they stay)."""
+        for rel, text in sources.items():
+            (self.root / rel).write_text(text, encoding="utf-8")
 
     def adopt_schema(self, artifacts: Path) -> None:
         """Use the schema artifacts in ``artifacts`` (built by ``build_schema``)."""
@@ -1221,6 +1788,7 @@ class Workspace:
         env.update(PYTHONPATH=os.pathsep.join(path), PYTHONDONTWRITEBYTECODE="1",
                    MUTATE_ROOT=str(self.root), MUTATE_SCHEMA="1" if self.schema else "0",
                    MUTATE_SWITCH="0")
+        env.update(self.extra_env)
         if report is not None:
             env["MUTATE_REPORT"] = str(report)
         return env
@@ -1538,6 +2106,311 @@ def print_estimate(mutants: list[Mutant], selection: Selection, base: Path, jobs
     return 0
 
 
+# -- the infection run: schemata, an infection map, many mutants per pytest process ----------
+
+# The tests that judge a mutant: the fast tier (``make check``'s tests of these paths). Realtime
+# tests drive the same code through other processes (anvil, the CLI, agents), where neither the
+# switches nor the probes reach.
+RUN_TESTS = [*MAP_TESTS, "-m", "not realtime", *(f"--deselect={t}" for t in MAP_DESELECT)]
+RUN_ENV = {"BRIDGE_TEST_TIER": "check"}
+
+
+@dataclass
+class Infection:
+    """The infection map of every mutant (``_INFECT_PLUGIN``'s files, merged) and the schemata's
+    numbering: per mutant, the tests to run and how."""
+
+    data: dict[str, Any]
+    sch: Schemata
+
+    @classmethod
+    def merge(cls, parts: Iterable[dict[str, Any]], sch: Schemata) -> Infection:
+        data: dict[str, Any] = {"tests": {}, "outside": {"py": [], "evm": []}, "wide": {}}
+        for part in parts:
+            data["tests"].update(part["tests"])
+            for kind in ("py", "evm"):
+                data["outside"][kind] = sorted(set(data["outside"][kind])
+                                               | set(part["outside"][kind]))
+            for key, hits in part["wide"].items():
+                have = data["wide"].setdefault(key, {"py": [], "evm": []})
+                for kind in ("py", "evm"):
+                    have[kind] = sorted(set(have[kind]) | set(hits[kind]))
+        return cls(data, sch)
+
+    def failed(self) -> list[str]:
+        return [t for t, r in self.data["tests"].items() if r.get("failed")]
+
+    def job(self, m: Mutant) -> dict[str, Any]:
+        """``tests`` (fastest first): those the map saw infected by ``m``, those using a wide
+        fixture whose setup it infected, and the opaque ones of its target; ``isolate`` when
+        it infected a wide fixture (rebuilt under it); ``fresh`` when it was infected outside
+        any test (at import: a process of its own, switched from the start)."""
+        kind, hit = self.sch.infection(m)
+        tests = self.data["tests"]
+        wide = {key for key, h in self.data["wide"].items() if hit in h[kind]}
+        fresh = hit in self.data["outside"][kind]
+        opaque = f"opaque_{m.target}"
+        chosen = [t for t, r in tests.items() if not r.get("failed") and (
+            fresh or hit in r["hits"][kind] or r.get(opaque) or wide & set(r["wide"]))]
+        chosen.sort(key=lambda t: float(tests[t]["seconds"]))
+        return {"tests": chosen, "isolate": bool(wide), "fresh": fresh,
+                "engine": self.sch.numbers[m.id] if m.target == "engine" else 0,
+                "contract": self.sch.numbers[m.id] if m.target == "contracts" else 0}
+
+    def seconds_of(self, tests: Iterable[str]) -> float:
+        return sum(float(self.data["tests"][t]["seconds"]) for t in tests)
+
+
+def all_schemata(repo: Path, mutants: Sequence[Mutant]) -> tuple[
+        dict[str, str], dict[str, str], dict[str, str], dict[str, str], Schemata]:
+    """Contract schema and probe sources, engine schema and probe sources, one numbering."""
+    real = [m for m in mutants if m.kind != "noop"]
+    sol_schema, sol_probe, sch = contract_schemata(repo, real)
+    py_schema, py_probe, py_numbers = engine_schemata(repo, real)
+    sch.numbers.update(py_numbers)
+    return sol_schema, sol_probe, py_schema, py_probe, sch
+
+
+def _compile_both(pairs: Sequence[tuple[Workspace, dict[str, str]]], timeout: float) -> None:
+    """Compile each copy's contracts (solc-js, one core each) at the same time."""
+    with ThreadPoolExecutor(len(pairs)) as pool:
+        for f in [pool.submit(ws.compile_sources, src, timeout) for ws, src in pairs]:
+            f.result()
+
+
+def infection_map(ws: Workspace, jobs: int, timeout: float) -> list[dict[str, Any]]:
+    """Run the fast tier once in the probe copy ``ws`` (``jobs`` xdist workers); the per-worker
+    maps."""
+    out = ws.plugin_dir / "infect.json"
+    for old in ws.plugin_dir.glob("infect.json.*"):
+        old.unlink()
+    env = {**ws.env(), **RUN_ENV, "MUTATE_PROBE": "1", "MUTATE_COVMAP": str(out)}
+    xdist = ["-n", str(jobs), "--dist", "worksteal"] if jobs > 1 else []
+    rc = _run([ws.python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "mutate_infect",
+               *xdist, *RUN_TESTS], ws.root, env, timeout, ws.plugin_dir / "infect.log")
+    parts = [json.loads(f.read_text()) for f in sorted(ws.plugin_dir.glob("infect.json.*"))]
+    if rc is None or not parts:
+        raise RuntimeError(f"the infection map run failed (exit {rc}): "
+                           f"{_tail(ws.plugin_dir / 'infect.log', 3)}")
+    return parts
+
+
+class BatchRunner:
+    """Worker pytest processes in one schema copy, each testing mutants from a shared queue
+    (``_BATCH_PLUGIN``); a worker that dies or overruns ``timeout`` on one mutant is killed and
+    replaced, and that mutant is ``error`` or ``timeout``."""
+
+    def __init__(self, ws: Workspace, queue: Path, test_timeout: float, timeout: float,
+                 tests: Sequence[str] = tuple(RUN_TESTS)) -> None:
+        self.ws = ws
+        self.tests = list(tests)
+        self.q = queue
+        self.test_timeout = test_timeout
+        self.timeout = timeout
+        for d in ("queue", "claimed", "results"):
+            (queue / d).mkdir(parents=True, exist_ok=True)
+        self.n = 0
+
+    def put(self, name: str, job: dict[str, Any]) -> None:
+        (self.q / "queue" / f"{name}.json").write_text(json.dumps(job))
+
+    def _start(self, extra: dict[str, str] | None = None) -> tuple[subprocess.Popen[bytes], str]:
+        self.n += 1
+        me = f"w{self.n}"
+        env = {**self.ws.env(self.ws.plugin_dir / f"report-{me}.json"), **RUN_ENV,
+               "MUTATE_QUEUE": str(self.q), "MUTATE_WORKER": me,
+               "MUTATE_TEST_TIMEOUT": str(self.test_timeout), **(extra or {})}
+        log = (self.ws.plugin_dir / f"batch-{me}.log").open("wb")
+        proc = subprocess.Popen(
+            [self.ws.python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p",
+             "mutate_plugin", "-p", "mutate_batch", *self.tests], cwd=self.ws.root, env=env,
+            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            start_new_session=True)
+        with _ACTIVE_LOCK:
+            _ACTIVE.add(proc)
+        return proc, me
+
+    def run(self, workers: int, on_result: Any, extra: dict[str, str] | None = None) -> None:
+        """Until the queue is empty and every claimed job has a verdict: ``on_result(name,
+        verdict)`` per job."""
+        running = [self._start(extra) for _ in range(workers)]
+        seen: dict[str, float] = {}
+        done: set[str] = set()
+        while running and not _STOP.is_set():
+            time.sleep(0.5)
+            for f in sorted((self.q / "results").glob("*.json")):
+                if f.name not in done:
+                    done.add(f.name)
+                    on_result(f.stem, json.loads(f.read_text()))
+            for proc, me in list(running):
+                claimed = [f for f in (self.q / "claimed" / me).glob("*.json")
+                           if f.name not in done] if (self.q / "claimed" / me).exists() else []
+                now = time.monotonic()
+                for f in claimed:
+                    seen.setdefault(f.name, now)
+                over = [f for f in claimed if now - seen[f.name] > self.timeout]
+                rc = proc.poll()
+                if rc is None and not over:
+                    continue
+                if rc is None:
+                    _kill_group(proc)
+                    proc.wait()
+                with _ACTIVE_LOCK:
+                    _ACTIVE.discard(proc)
+                running.remove((proc, me))
+                for f in sorted((self.q / "results").glob("*.json")):  # written meanwhile
+                    if f.name not in done:
+                        done.add(f.name)
+                        on_result(f.stem, json.loads(f.read_text()))
+                for f in claimed:
+                    if f.name in done:
+                        continue
+                    done.add(f.name)
+                    verdict = ({"status": "timeout", "note": f"over {self.timeout:.0f}s"}
+                               if f in over else
+                               {"status": "error", "note": f"the test process exited ({rc}): "
+                                f"{_tail(self.ws.plugin_dir / f'batch-{me}.log', 2)}"})
+                    on_result(f.stem, {**verdict, "seconds": now - seen[f.name], "ran": 0})
+                if rc not in (None, 0) and not claimed:
+                    raise RuntimeError(f"a mutant test process failed before any mutant "
+                                       f"(exit {rc}): "
+                                       f"{_tail(self.ws.plugin_dir / f'batch-{me}.log', 3)}")
+                if any((self.q / "queue").iterdir()):
+                    running.append(self._start(extra))
+
+
+def run_infection(args: argparse.Namespace, everything: list[Mutant], mutants: list[Mutant],
+                  results: list[Result | None], todo: list[int], base: Path) -> dict[str, Any]:
+    """The default run: every mutant compiled in behind switches (contracts and engine), the
+    infection map of the fast tier on probe sources (reused from ``--map`` while the sources
+    and tests are unchanged), then ``--jobs`` pytest processes testing mutant after mutant,
+    each on the tests that its mutation infected; a survivor that ran tests is then applied on
+    its own (compiled alone, for a contract) and tested again. Fills ``results``."""
+    t0 = time.monotonic()
+    sol_schema, sol_probe, py_schema, py_probe, sch = all_schemata(REPO, everything)
+    jobs = max(1, args.jobs)
+    run_ws = Workspace.create(REPO, base / "run")
+    print(f"schemata: {sum(m.target == 'contracts' for m in everything if m.kind != 'noop')} "
+          f"contract and {sum(m.target == 'engine' for m in everything if m.kind != 'noop')} "
+          f"engine mutants behind switches; {len(sch.probed)} contract comparisons probed",
+          flush=True)
+    key = fingerprint(REPO) + ":infect"
+    parts: list[dict[str, Any]] | None = None
+    map_seconds = 0.0
+    if args.map is not None and args.map.exists():
+        saved = json.loads(args.map.read_text(encoding="utf-8"))
+        if saved.get("fingerprint") == key:
+            parts = saved["parts"]
+            map_seconds = float(saved.get("seconds", 0.0))
+            print(f"infection map: {args.map}", flush=True)
+    if parts is None:
+        map_ws = Workspace.create(REPO, base / "map")
+        _compile_both([(run_ws, sol_schema), (map_ws, sol_probe)], args.compile_timeout * 4)
+        print(f"compiled the schemata and the probes in {time.monotonic() - t0:.0f}s; "
+              "running the fast tier once on the probes…", flush=True)
+        map_ws.write_sources(py_probe)
+        t1 = time.monotonic()
+        parts = infection_map(map_ws, jobs, args.map_timeout)
+        map_seconds = time.monotonic() - t1
+        if args.map is not None:
+            args.map.parent.mkdir(parents=True, exist_ok=True)
+            args.map.write_text(json.dumps({"fingerprint": key, "parts": parts,
+                                            "seconds": round(map_seconds, 1)}) + "\n",
+                                encoding="utf-8")
+    else:
+        run_ws.compile_sources(sol_schema, args.compile_timeout * 4)
+    run_ws.write_sources(py_schema)
+    inf = Infection.merge(parts, sch)
+    failed = inf.failed()
+    print(f"infection map: {len(inf.data['tests'])} tests in {map_seconds:.0f}s"
+          + (f"; {len(failed)} fail without a mutant (never selected): {_shown(failed, 4)}"
+             if failed else ""), flush=True)
+
+    usable = [t for t, r in inf.data["tests"].items() if not r.get("failed")]
+    batch: list[tuple[float, int, dict[str, Any]]] = []
+    fresh: list[tuple[int, dict[str, Any]]] = []
+    for i in todo:
+        m = mutants[i]
+        job = (inf.job(m) if m.kind != "noop" else
+               {"tests": [t for t in usable if t.startswith(tuple(DEFAULT_TESTS[m.target]))],
+                "isolate": True, "fresh": False, "engine": 0, "contract": 0})
+        if not job["tests"]:
+            results[i] = Result(m, "survived", 0.0, tests=[],
+                                note="no test infects it: every test runs as on the original")
+        elif job["fresh"]:
+            fresh.append((i, job))
+        else:
+            batch.append((inf.seconds_of(job["tests"]), i, job))
+    jobs_of: dict[int, dict[str, Any]] = {i: job for _, i, job in batch}
+    jobs_of.update(fresh)
+    runner = BatchRunner(run_ws, base / "queue", args.test_timeout, args.timeout)
+    for rank, (_, i, job) in enumerate(sorted(batch, key=lambda b: -b[0])):
+        runner.put(f"{rank:05d}-{i}", job)
+
+    def on_result(name: str, v: dict[str, Any]) -> None:
+        i = int(name.rsplit("-", 1)[1])
+        m, job = mutants[i], jobs_of[i]
+        r = Result(m, v["status"], float(v.get("seconds", 0.0)), test_that_killed=v.get("by"),
+                   note=v.get("note") if v["status"] != "killed" else None,
+                   tests=job["tests"][: max(int(v.get("ran", 0)), 0)])
+        if v.get("missing"):
+            r.note = f"{len(v['missing'])} selected test(s) not collected" + (
+                f"; {r.note}" if r.note else "")
+        results[i] = r
+        print(f"[{sum(x is not None for x in results)}/{len(mutants)}] {r.status:<10} "
+              f"{r.seconds:6.1f}s  {m.id}  {r.test_that_killed or r.note or ''}  "
+              f"({len(r.tests or [])}/{len(job['tests'])} tests)", flush=True)
+
+    print(f"{len(batch)} mutants to test in {jobs} process(es), {len(fresh)} in a process of "
+          f"their own, {sum(r is not None for r in results)} decided already", flush=True)
+    if batch:
+        runner.run(min(jobs, len(batch)), on_result)
+    for i, job in fresh:
+        name = f"{len(batch) + i:05d}-{i}"
+        runner.put(name, job)
+        runner.run(1, on_result, {"MUTATE_ENGINE_SWITCH": str(job["engine"]),
+                                  "MUTATE_SWITCH": str(job["contract"])})
+    again = [i for i in todo if (r := results[i]) is not None and r.status == "survived"
+             and r.tests and mutants[i].kind != "noop"]
+    if again and not _STOP.is_set():
+        print(f"applying the {len(again)} survivor(s) that ran tests on their own and testing "
+              "them again…", flush=True)
+        pending: Queue[int] = Queue()
+        for i in again:
+            pending.put(i)
+
+        def confirm(w: int) -> None:
+            ws = Workspace.create(REPO, base / f"alone{w}")
+            ws.extra_env = dict(RUN_ENV)
+            while not _STOP.is_set():
+                try:
+                    i = pending.get_nowait()
+                except Empty:
+                    return
+                before = results[i]
+                assert before is not None
+                try:
+                    r = confirmed(before, ws.run(mutants[i], before.tests or [], args.timeout,
+                                                 args.compile_timeout))
+                except Interrupted:
+                    return
+                r.tests = before.tests
+                results[i] = r
+                print(f"        alone: {r.status:<10} {mutants[i].id}  "
+                      f"{r.test_that_killed or r.note or ''}", flush=True)
+
+        with ThreadPoolExecutor(jobs) as pool:
+            for f in [pool.submit(confirm, w) for w in range(min(jobs, len(again)))]:
+                f.result()
+    return {"tests": len(inf.data["tests"]), "seconds": round(map_seconds, 1),
+            "failed_without_mutant": failed, "tests_args": RUN_TESTS,
+            "opaque": {t: [k for k in ("opaque_engine", "opaque_contracts") if r.get(k)]
+                       for t, r in inf.data["tests"].items()
+                       if r.get("opaque_engine") or r.get("opaque_contracts")},
+            "isolated": sum(bool(j.get("isolate")) for j in jobs_of.values()),
+            "fresh": len(fresh), "wall_seconds": round(time.monotonic() - t0, 1)}
+
+
 def main(argv: list[str] | None = None) -> int:
     doc = (__doc__ or "").strip()
     parser = argparse.ArgumentParser(description=doc.splitlines()[0],
@@ -1568,6 +2441,11 @@ def main(argv: list[str] | None = None) -> int:
                         help="build/load the map and print the full run's estimated time per "
                              "mutant (its selected tests' seconds in the map, plus a measured "
                              "compilation for contract mutants); run nothing")
+    parser.add_argument("--test-timeout", type=float, default=300.0,
+                        help="seconds one test may run under a mutant (default 300)")
+    parser.add_argument("--legacy-map", action="store_true",
+                        help="one pytest process per mutant and the entry-point coverage map "
+                             "instead of the infection map")
     parser.add_argument("--compile-each", action="store_true",
                         help="compile every contract mutant on its own (slow: ~15 s each) "
                              "instead of all at once behind switches")
@@ -1597,6 +2475,26 @@ def main(argv: list[str] | None = None) -> int:
             todo.put(i)
     jobs = max(1, min(args.jobs, todo.qsize() or 1))
     base = Path(tempfile.mkdtemp(prefix="mutate-", dir=args.workdir))
+    if not (args.legacy_map or args.compile_each or args.no_map or args.tests or args.estimate):
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+        interrupted = False
+        map_info: dict[str, Any] | None = None
+        try:
+            map_info = run_infection(args, everything, mutants, results, list(todo.queue), base)
+        except (KeyboardInterrupt, SystemExit):
+            interrupted = True
+            print("\ninterrupted: stopping the running tests; partial results follow",
+                  file=sys.stderr, flush=True)
+        except (RuntimeError, OSError, ValueError) as exc:
+            stop_all()
+            shutil.rmtree(base, ignore_errors=True)
+            print(f"mutate: {exc}", file=sys.stderr)
+            return 2
+        finally:
+            stop_all()
+            if not args.keep:
+                shutil.rmtree(base, ignore_errors=True)
+        return report_results(args, results, generated, map_info, interrupted)
     selection: Selection | None = None
     map_info: dict[str, Any] | None = None
     switches: dict[str, int] = {}
@@ -1718,6 +2616,12 @@ def main(argv: list[str] | None = None) -> int:
         if not args.keep:
             shutil.rmtree(base, ignore_errors=True)
 
+    return report_results(args, results, generated, map_info, interrupted)
+
+
+def report_results(args: argparse.Namespace, results: Sequence[Result | None], generated: int,
+                   map_info: dict[str, Any] | None, interrupted: bool) -> int:
+    """Write ``--out``, print the table and the score; the exit code."""
     done = [r for r in results if r is not None]
     report = summary(done, args, generated)
     report["run"]["interrupted"] = interrupted

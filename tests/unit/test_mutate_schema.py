@@ -130,3 +130,152 @@ def test_mutants_of_one_guard_share_its_parentheses_and_others_stay_untouched() 
     with pytest.raises(ValueError, match="not inside a guard"):
         mutate.schema_text(SOURCE.replace("if (a < b) revert", "if (a < b) return"),
                            [(1, low[0])])
+
+
+PROBED = """\
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.20;
+
+contract C {
+    error Low(uint256 a);
+    error Odd();
+    error Big();
+
+    function h(uint256 x) internal pure returns (uint256) { return x * 2; }
+
+    function f(uint256 a, uint256 b) external pure returns (uint256) {
+        if (a + 1 <= b) revert Low(a);
+        if (a == 7 || b >= 3) { revert Odd(); }
+        if (a > 9) { a = b; } else if (h(a) != 16 && h(b) > a) { revert Big(); }
+        return a + b;
+    }
+}
+"""
+
+_PROBE_RUNNER = """
+import json, sys
+import mutate_probe as P
+from eth_tester import EthereumTester, PyEVMBackend
+from web3 import Web3
+from web3.providers.eth_tester import EthereumTesterProvider
+
+P.install_evm()
+w3 = Web3(EthereumTesterProvider(EthereumTester(PyEVMBackend())))
+abi = [{"type": "function", "name": "f", "stateMutability": "view",
+        "inputs": [{"name": "a", "type": "uint256"}, {"name": "b", "type": "uint256"}],
+        "outputs": [{"name": "", "type": "uint256"}]}]
+tx = w3.eth.send_transaction({"from": w3.eth.accounts[0], "data": sys.stdin.read()})
+c = w3.eth.contract(address=w3.eth.get_transaction_receipt(tx).contractAddress, abi=abi)
+out = []
+for a, b in GRID:
+    P.current = P.Rec()
+    try:
+        c.functions.f(a, b).call()
+    except Exception:
+        pass
+    out.append(sorted(P.current.evm))
+print(json.dumps(out))
+"""
+
+
+@pytest.mark.realtime  # solc-js and a chain in subprocesses
+def test_a_mutant_changes_an_outcome_only_on_inputs_where_its_probe_fired(
+        tmp_path: Path) -> None:
+    """The infection map's premise, on real compilations: wherever a mutant compiled alone
+    behaves differently from the original, the probe build pushed that mutant's probe on that
+    input; and the probes are not blanket (a drop's fires only where the guard reverts)."""
+    mutants = mutate.solidity_mutants(PROBED, "contracts/C.sol")
+    numbers = {m.id: k for k, m in enumerate(mutants, start=1)}
+    guards = mutate.sol_guards(PROBED)
+    numbered = list(enumerate(guards, start=1))
+    flips = {m.start: numbers[m.id] for m in mutants if m.kind == "flip"}
+    text, probed = mutate.probe_text(PROBED, numbered, flips)
+    sch = mutate.Schemata(numbers, probed=probed)
+    for m in mutants:
+        sch.guard_of[m.id] = next(g for g, guard in numbered
+                                  if guard.open_tok.start <= m.start < guard.close_tok.end)
+    # probed: the call-free relational flips (`a + 1 <= b`, `b >= 3`), not `h(b) > a`, not `==`
+    assert sorted(m.mutated.split("revert")[0].strip() for m in mutants
+                  if m.kind == "flip" and numbers[m.id] in probed) == [
+        "if (a + 1 < b)", "if (a == 7 || b > 3) {"]
+    probe_code, original_code, *alone = _compile(text, PROBED,
+                                                 *(m.apply(PROBED) for m in mutants))
+    original, *rows = _behaviour([(0, original_code)] + [(0, c) for c in alone], tmp_path)
+    (tmp_path / "mutate_probe.py").write_text(mutate._PROBE_MODULE, encoding="utf-8")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), os.environ.get(
+        "PYTHONPATH", "")]), "MUTATE_SCHEMA": "1"}
+    proc = subprocess.run([sys.executable, "-c", f"GRID = {GRID!r}\n{_PROBE_RUNNER}"],
+                          input=probe_code, env=env, capture_output=True, text=True,
+                          timeout=300, check=True)
+    pushed = [{mutate.SWITCH_BASE + x for x in hits} for hits in json.loads(proc.stdout)]
+    blanket = []
+    for m, row in zip(mutants, rows, strict=True):
+        _, offset = sch.infection(m)
+        fired = [mutate.SWITCH_BASE + offset in p for p in pushed]
+        differs = [x != y for x, y in zip(row, original, strict=True)]
+        assert any(differs), m.id
+        assert all(f for f, d in zip(fired, differs, strict=True) if d), m.id
+        blanket.append(all(fired))
+    drop_low = next(m for m in mutants if m.kind == "drop" and "Low" in m.original)
+    assert not blanket[mutants.index(drop_low)]
+    assert sum(blanket) < len(mutants) // 2
+
+
+def test_the_python_schema_runs_each_mutant_and_the_probe_sees_where_it_differs() -> None:
+    """Engine schemata: ``_MUTATE_SW = k`` runs exactly mutant ``k`` (as applied to the text),
+    0 the original; the probe build computes the original and records ``k`` on exactly the
+    inputs where mutant ``k`` gives another value (nested and chained comparisons included)."""
+    import builtins
+
+    src = (
+        "from __future__ import annotations\n\n\n"
+        "def f(a: int, b: int) -> tuple[bool, ...]:\n"
+        "    inner = (a < b) == (b >= 3)\n"
+        "    chained = 0 <= a < b <= 9\n"
+        "    return inner, chained, a != b, [x for x in (a, b) if x > 2] == []\n"
+    )
+    mutants = mutate.python_mutants(src, "bridge/mechanisms/x.py")
+    numbered = list(enumerate(mutants, start=1))
+    assert len(mutants) == 9
+
+    def load(text: str) -> Any:
+        space: dict[str, Any] = {}
+        exec(compile(text, "x.py", "exec"), space)
+        return space["f"]
+
+    grid = [(a, b) for a in range(-1, 12) for b in range(-1, 12)]
+    schema = load(mutate.python_schema(src, numbered))
+    original = load(src)
+    hits: set[int] = set()
+    probe = load(mutate.python_schema(src, numbered, probe=True))
+    had = {n: getattr(builtins, n, None) for n in ("_MUTATE_SW", "_MUTATE_CMP", "_MUTATE_HIT")}
+    try:
+        builtins._MUTATE_CMP = lambda k, sym, a, b: (  # type: ignore[attr-defined]
+            hits.add(k) if eval(f"a {sym} b") != eval(f"a {mutate.FLIP[sym]} b") else None,
+            eval(f"a {sym} b"))[1]
+        builtins._MUTATE_HIT = lambda ks, v: (hits.update(ks), v)[1]  # type: ignore[attr-defined]
+        builtins._MUTATE_SW = 0  # type: ignore[attr-defined]
+        assert [schema(a, b) for a, b in grid] == [original(a, b) for a, b in grid]
+        per_input = []
+        for a, b in grid:
+            hits.clear()
+            assert probe(a, b) == original(a, b)
+            per_input.append(set(hits))
+        for k, m in numbered:
+            alone = load(m.apply(src))
+            builtins._MUTATE_SW = k  # type: ignore[attr-defined]
+            got = [schema(a, b) for a, b in grid]
+            builtins._MUTATE_SW = 0  # type: ignore[attr-defined]
+            assert got == [alone(a, b) for a, b in grid], m.id
+            differs = [alone(a, b) != original(a, b) for a, b in grid]
+            assert any(differs), m.id
+            assert all(k in h for h, d in zip(per_input, differs, strict=True) if d), m.id
+            if m.before in ("<", "<=", ">", ">=") and "chained" not in m.original:
+                # a lone relational comparison's probe fires only where the flip differs
+                assert not all(k in h for h in per_input), m.id
+    finally:
+        for n, v in had.items():
+            if v is None:
+                delattr(builtins, n)
+            else:
+                setattr(builtins, n, v)

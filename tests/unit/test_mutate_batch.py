@@ -1,0 +1,94 @@
+"""The mutant batch runner of ``bench/mutate.py`` (``make mutate``): one pytest process tests
+mutant after mutant, each by its switches, on a tiny project of its own (real pytest processes).
+
+Each job's verdict: killed by its first failing test, survived when all pass, timeout when a test
+overruns, error when the process dies (the worker is replaced and the queue goes on); a wide
+fixture is rebuilt under a mutant only when its job says ``isolate``.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.unit.test_mutate_harness import mutate
+
+TESTS = '''\
+import builtins
+import os
+import time
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def built():
+    return builtins._MUTATE_SW  # the engine switch when the session fixture was made
+
+
+def test_fast():
+    assert builtins._MUTATE_SW != 1
+
+
+def test_contract_switch():
+    assert os.environ["MUTATE_SWITCH"] != "2"
+
+
+def test_wide(built):
+    assert built != 3
+
+
+def test_slow():
+    if builtins._MUTATE_SW == 4:
+        time.sleep(60)
+
+
+def test_exit():
+    if builtins._MUTATE_SW == 5:
+        os._exit(3)
+'''
+
+
+@pytest.mark.realtime  # pytest processes
+def test_jobs_get_their_verdicts_and_a_dead_worker_is_replaced(tmp_path: Path) -> None:
+    root = tmp_path / "copy"
+    (root / "bridge").mkdir(parents=True)
+    (root / "bridge" / "__init__.py").write_text("")
+    (root / "test_x.py").write_text(TESTS)
+    plugins = tmp_path / "copy-plugin"
+    plugins.mkdir()
+    for name, text in (("mutate_plugin.py", mutate._PLUGIN), ("mutate_batch.py",
+                       mutate._BATCH_PLUGIN), ("sitecustomize.py", mutate._SITECUSTOMIZE)):
+        (plugins / name).write_text(text)
+    ws = mutate.Workspace(repo=root, root=root, python=sys.executable)
+    runner = mutate.BatchRunner(ws, tmp_path / "q", test_timeout=3, timeout=60,
+                                tests=["test_x.py", "-p", "no:randomly"])
+    t = "test_x.py::"
+    jobs: dict[str, dict[str, Any]] = {
+        "01-built-under-0": {"tests": [t + "test_wide"], "engine": 0},
+        "02-engine": {"tests": [t + "test_contract_switch", t + "test_fast", t + "test_wide"],
+                      "engine": 1},
+        "03-contract": {"tests": [t + "test_fast", t + "test_contract_switch"], "contract": 2},
+        "04-kept": {"tests": [t + "test_wide"], "engine": 3},
+        "05-isolated": {"tests": [t + "test_wide"], "engine": 3, "isolate": True},
+        "06-after-isolated": {"tests": [t + "test_wide", t + "test_fast"], "engine": 0},
+        "07-slow": {"tests": [t + "test_slow", t + "test_fast"], "engine": 4},
+        "08-dies": {"tests": [t + "test_fast", t + "test_exit"], "engine": 5},
+        "09-after-death": {"tests": [t + "test_fast", "test_x.py::not_collected"], "engine": 0},
+    }
+    for name, job in jobs.items():
+        runner.put(name, job)
+    got: dict[str, dict[str, Any]] = {}
+    runner.run(1, lambda name, verdict: got.__setitem__(name, verdict))
+    assert {n: v["status"] for n, v in got.items()} == {
+        "01-built-under-0": "survived", "02-engine": "killed", "03-contract": "killed",
+        "04-kept": "survived", "05-isolated": "killed", "06-after-isolated": "survived",
+        "07-slow": "timeout", "08-dies": "error", "09-after-death": "survived"}
+    assert got["02-engine"]["by"] == t + "test_fast" and got["02-engine"]["ran"] == 2
+    assert got["03-contract"]["by"] == t + "test_contract_switch"
+    assert "exited (3)" in got["08-dies"]["note"]
+    assert got["09-after-death"]["missing"] == ["test_x.py::not_collected"]
+    assert runner.n == 2  # the worker that died was replaced once
