@@ -1236,6 +1236,9 @@ def _settings():
 _settings()
 
 
+_served = set()  # ports this process listens on: a connection there stays in sight
+
+
 def pytest_configure(config):
     P.install_evm()
     popen_init = subprocess.Popen.__init__
@@ -1243,21 +1246,31 @@ def pytest_configure(config):
     def __init__(self, args, *a, **kw):
         rec = _tests.get(_now[0])
         if rec is not None:
-            rec["opaque_contracts"] = True
             argv = [args] if isinstance(args, (str, bytes, os.PathLike)) else list(args)
             first = os.path.basename(os.fsdecode(argv[0])) if argv else ""
             if "python" in first or "bridge" in first or argv[:1] == [sys.executable]:
-                rec["opaque_engine"] = True
+                rec["opaque_engine"] = rec["opaque_contracts"] = True  # it may run either
+            elif "anvil" in first:
+                rec["opaque_contracts"] = True  # a chain elsewhere
         popen_init(self, args, *a, **kw)
 
     subprocess.Popen.__init__ = __init__
+    bind = socket.socket.bind
+
+    def bound(self, address):
+        bind(self, address)
+        if self.family in (socket.AF_INET, socket.AF_INET6):
+            _served.add(self.getsockname()[1])
+
+    socket.socket.bind = bound
     for name in ("connect", "connect_ex"):
         original = getattr(socket.socket, name)
 
         def wrapper(self, address, _original=original):
             rec = _tests.get(_now[0])
-            if rec is not None and self.family in (socket.AF_INET, socket.AF_INET6):
-                rec["opaque_contracts"] = rec["opaque_engine"] = True
+            if (rec is not None and self.family in (socket.AF_INET, socket.AF_INET6)
+                    and address[1] not in _served):
+                rec["opaque_contracts"] = rec["opaque_engine"] = True  # anvil, another node
             return _original(self, address)
 
         setattr(socket.socket, name, wrapper)
@@ -1382,10 +1395,25 @@ def _switch(job):
     os.environ["MUTATE_SWITCH"] = str(job.get("contract") or 0)
 
 
+def _write(path, out):
+    tmp = _Q / "results" / (path.name + ".tmp")
+    tmp.write_text(json.dumps(out))
+    os.rename(tmp, _Q / "results" / path.name)
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtestloop(session):
-    if session.testsfailed or session.config.option.collectonly:
+    if session.config.option.collectonly:
         return None
+    if session.testsfailed:
+        if os.environ.get("MUTATE_ENGINE_SWITCH", "0") == "0" and os.environ.get(
+                "MUTATE_SWITCH", "0") == "0":
+            return None  # no mutant yet: the copy itself is broken (pytest says why)
+        path = _claim()  # a process of its own: its mutant broke the import of a test module
+        if path is not None:
+            _write(path, {"status": "killed", "seconds": 0.0, "by": "<collection>", "ran": 0,
+                          "note": "a test module failed to import", "missing": []})
+        return True
     items = {i.nodeid: i for i in session.items}
     state = session._setupstate
     signal.signal(signal.SIGALRM, _alarm)
@@ -1422,11 +1450,8 @@ def pytest_runtestloop(session):
                 state.teardown_exact(None)
         finally:
             _switch({})
-        out = {"status": status, "seconds": round(time.monotonic() - t0, 3), "by": by,
-               "note": note, "ran": ran, "missing": missing}
-        tmp = _Q / "results" / (path.name + ".tmp")
-        tmp.write_text(json.dumps(out))
-        os.rename(tmp, _Q / "results" / path.name)
+        _write(path, {"status": status, "seconds": round(time.monotonic() - t0, 3), "by": by,
+                      "note": note, "ran": ran, "missing": missing})
     state.teardown_exact(None)
     return True
 '''
@@ -2216,7 +2241,7 @@ class BatchRunner:
 
     def _start(self, extra: dict[str, str] | None = None) -> tuple[subprocess.Popen[bytes], str]:
         self.n += 1
-        me = f"w{self.n}"
+        me = f"{self.q.name}-w{self.n}"
         env = {**self.ws.env(self.ws.plugin_dir / f"report-{me}.json"), **RUN_ENV,
                "MUTATE_QUEUE": str(self.q), "MUTATE_WORKER": me,
                "MUTATE_TEST_TIMEOUT": str(self.test_timeout), **(extra or {})}
@@ -2271,7 +2296,7 @@ class BatchRunner:
                                {"status": "error", "note": f"the test process exited ({rc}): "
                                 f"{_tail(self.ws.plugin_dir / f'batch-{me}.log', 2)}"})
                     on_result(f.stem, {**verdict, "seconds": now - seen[f.name], "ran": 0})
-                if rc not in (None, 0) and not claimed:
+                if rc not in (None, 0) and not any((self.q / "claimed" / me).glob("*.json")):
                     raise RuntimeError(f"a mutant test process failed before any mutant "
                                        f"(exit {rc}): "
                                        f"{_tail(self.ws.plugin_dir / f'batch-{me}.log', 3)}")
@@ -2365,11 +2390,16 @@ def run_infection(args: argparse.Namespace, everything: list[Mutant], mutants: l
           f"their own, {sum(r is not None for r in results)} decided already", flush=True)
     if batch:
         runner.run(min(jobs, len(batch)), on_result)
-    for i, job in fresh:
-        name = f"{len(batch) + i:05d}-{i}"
-        runner.put(name, job)
-        runner.run(1, on_result, {"MUTATE_ENGINE_SWITCH": str(job["engine"]),
-                                  "MUTATE_SWITCH": str(job["contract"])})
+    def alone_in_a_process(i: int, job: dict[str, Any]) -> None:
+        own = BatchRunner(run_ws, base / f"queue-{i}", args.test_timeout, args.timeout)
+        own.put(f"{len(batch) + i:05d}-{i}", job)
+        own.run(1, on_result, {"MUTATE_ENGINE_SWITCH": str(job["engine"]),
+                               "MUTATE_SWITCH": str(job["contract"])})
+
+    if fresh:
+        with ThreadPoolExecutor(jobs) as pool:
+            for f in [pool.submit(alone_in_a_process, i, job) for i, job in fresh]:
+                f.result()
     again = [i for i in todo if (r := results[i]) is not None and r.status == "survived"
              and r.tests and mutants[i].kind != "noop"]
     if again and not _STOP.is_set():

@@ -23,6 +23,9 @@ import time
 
 import pytest
 
+if builtins._MUTATE_SW == 6:  # a mutant evaluated at import
+    raise ImportError("mutant 6")
+
 
 @pytest.fixture(scope="session")
 def built():
@@ -92,3 +95,11 @@ def test_jobs_get_their_verdicts_and_a_dead_worker_is_replaced(tmp_path: Path) -
     assert "exited (3)" in got["08-dies"]["note"]
     assert got["09-after-death"]["missing"] == ["test_x.py::not_collected"]
     assert runner.n == 2  # the worker that died was replaced once
+
+    # a mutant that runs at import: a process of its own, switched from the start
+    own = mutate.BatchRunner(ws, tmp_path / "q6", test_timeout=3, timeout=60,
+                             tests=["test_x.py"])
+    own.put("10-import", {"tests": [t + "test_fast"], "engine": 6})
+    own.run(1, lambda name, verdict: got.__setitem__(name, verdict),
+            {"MUTATE_ENGINE_SWITCH": "6"})
+    assert got["10-import"]["status"] == "killed" and got["10-import"]["by"] == "<collection>"
