@@ -1,64 +1,60 @@
 """Mutation testing: does the test suite notice when a guard or a comparison is changed?
 
-Mutants, generated one at a time from the sources as they are now:
+Mutants, generated from the sources as they are now:
 
 - **contracts** — every ``if (COND) revert …;`` guard (also ``if (COND) { revert …; }`` and
   ``else if``) in ``contracts/**/*.sol`` except ``contracts/test/``: the condition negated
   (``if (!(COND))``), the guard dropped (``if (false)``), and each comparison operator in COND
-  flipped at its boundary (``<``↔``<=``, ``>``↔``>=``, ``==``↔``!=``). A mutant whose compiled
-  bytecode is identical to the original's is reported as equivalent without running tests.
+  flipped at its boundary (``<``↔``<=``, ``>``↔``>=``, ``==``↔``!=``).
 - **engine** — every comparison operator of ``bridge/mechanisms/**/*.py`` (``ast.Compare``), flipped
   the same way.
 
-Each mutant is applied to a private copy of the repository (tracked and untracked, not ignored
-files plus symlinks to ``.venv`` and ``node_modules``); contract mutants are recompiled there
-(``python -m bridge.chain.compile --write``), then the relevant tests run there with
-``pytest -x -q -p no:cacheprovider`` (contracts: ``tests/contracts tests/e2e``; engine:
-``tests/unit``) under a per-mutant timeout, and the file and artifacts are restored. A small
-pytest plugin makes the run fail unless ``bridge`` is imported from the copy.
+**The default run** (about 40 min for all ~1,050 mutants on 2 cores; ``--jobs 2``):
 
-**Which tests run** (the coverage map, on unless ``--no-map``): before the mutants, the tests
-of ``tests/unit tests/contracts tests/e2e`` run once, unmutated, in a copy with a plugin that
-records per test (setup, call and teardown) the engine lines it ran (a ``sys.settrace`` tracer
-following only ``bridge/mechanisms`` frames, threads included) and the contract entry points it
-ran (every py-evm call frame: its calldata selector, named through the artifacts' ABIs; a
-creation is ``constructor``; a delegatecall, short calldata or an unknown selector count as
-``fallback``/``receive``). A Solidity call graph (by name, so every overload, override and
-same-named function counts) maps a guard's enclosing function or modifier to the external
-entry points that can reach it. An engine mutant runs the tests that ran a line of its
-comparison; a contract mutant the tests that ran one of its entry points. Conservative where it
-cannot see: a test that starts a subprocess or opens a network connection (anvil, a CLI process)
-is selected for every mutant of the target it may hide (a network connection: both); a
-comparison that ran at import time gets the default paths. A test that fails without a mutant
-is never selected (reported). A mutant no test reaches runs nothing: ``survived`` with the note
-``no test covers it``. ``--map FILE`` saves the map and reuses it while the sources and tests
-are unchanged; ``--estimate`` prints the full run's worst-case time from it. A contract mutant
-recompiles only the artifacts whose sources import the mutated file (the others are
-byte-identical by construction).
+1. *Schemata*: every mutant is compiled in behind a switch, in a private copy of the repository.
+   A contract guard's condition becomes ``((SW == BASE+k₁) ? (COND₁) : … : (COND))`` with ``SW``
+   ``block.coinbase``, which the copy's ``sitecustomize`` makes the switch in ``MUTATE_SWITCH``
+   (one solc-js run for all of them); an engine comparison becomes
+   ``(MUTANT) if _MUTATE_SW == k else …`` with ``_MUTATE_SW`` a builtin (``python_schema``).
+2. *The infection map*: the fast tier (``make check``'s tests of ``tests/unit tests/contracts
+   tests/e2e``) runs once, on *probe* sources in a second copy, recording per test which mutants
+   would have made a difference there: a guard evaluated (``negate``), a guard true (``drop``),
+   a flipped comparison's operands equal (``probe_text``; a comparison with a call in an operand
+   counts as infected whenever its guard runs), an engine comparison whose flip gives another
+   value (``_MUTATE_CMP``). A test in which a mutant never differs runs exactly as on the original,
+   so it cannot kill it: each mutant runs only the tests it infected (plus the tests the map
+   could not see into: a Python or anvil subprocess, a connection to a port this process does not
+   serve), fastest first; one no test infects survives without a run. Hits while a wide (not
+   function-scoped) fixture is built make the mutant *isolated*: the fixtures are rebuilt under
+   it, and every test using them runs. Hits at import time (outside any test) give the mutant a
+   pytest process of its own, switched from the start, and every test.
+3. *Batches*: ``--jobs`` pytest processes collect the tests once and then test mutant after
+   mutant from a shared queue (``_BATCH_PLUGIN``), a test over ``--test-timeout`` ending its
+   mutant as ``timeout``; a process that dies is replaced.
+4. A survivor that ran tests is then applied on its own (a contract compiled alone, an engine file
+   edited) and tested again in a fresh copy: identical bytecode makes it ``equivalent``.
 
-Statuses: ``killed`` (a test failed), ``survived`` (all passed), ``timeout``, ``equivalent``
-(declared in ``bench/mutation_equivalent.toml``, or identical bytecode), ``error`` (the harness
-could not judge it: no compilation, pytest usage error, wrong import). The score is
-killed / (mutants − equivalent − error): a timeout counts as not killed. ``--noop`` adds a control
-mutant per target (a condition in extra parentheses, always tested) that must survive; if it does
-not, the suite fails on its own and the run exits 1.
+``--legacy-map`` runs one pytest process per mutant with the older entry-point coverage map;
+``--no-map`` / ``--tests`` run the per-target default paths (``tests/contracts tests/e2e``, or
+``tests/unit``) per mutant; ``--compile-each`` compiles each contract mutant on its own (~15 s).
 
-Cost on 2 cores without the map: a contract mutant recompiles in ~11 s; a killed one then takes
-a few seconds of tests, a surviving one the whole ~110 s of ``tests/contracts tests/e2e``. An
-engine mutant takes at most the ~20 s of ``tests/unit``. With the map a survivor runs only its
-selected tests (``--estimate`` sums them). Ids are ``file:line:column:change``, so they move
-when the file is edited (re-check ``mutation_equivalent.toml`` then).
+Statuses: ``killed`` (a test failed), ``survived`` (all passed, or none was infected),
+``timeout``, ``equivalent`` (declared in ``bench/mutation_equivalent.toml``, or identical
+bytecode), ``error`` (the harness could not judge it). The score is killed / (mutants −
+equivalent − error): a timeout counts as not killed. ``--noop`` adds a control per target (every
+test of the target at switch 0, in the schema copy) that must survive; if it does not, the suite
+fails on its own and the run exits 1. Ids are ``file:line:column:change``, so they move when the
+file is edited (re-check ``mutation_equivalent.toml`` then).
 
     .venv/bin/python bench/mutate.py --list                  # every mutant, nothing run
     .venv/bin/python bench/mutate.py --sample 5 --seed 1     # five random mutants
     .venv/bin/python bench/mutate.py --only engine --file bridge/mechanisms/proofphi.py
-    .venv/bin/python bench/mutate.py --id '*ProverMarket.sol:274:*' --tests tests/contracts
-    .venv/bin/python bench/mutate.py --sample 2 --noop       # plus a no-op control (must survive)
-    .venv/bin/python bench/mutate.py --estimate --map /tmp/mutate-map.json  # full-run time
+    .venv/bin/python bench/mutate.py --id '*ProverMarket.sol:274:*'
+    .venv/bin/python bench/mutate.py --estimate --map /tmp/mutate-map.json  # per-mutant tests
     .venv/bin/python bench/mutate.py --jobs 2 --noop --map /tmp/mutate-map.json  # the full run
 
 Writes ``bench/results/mutation.json`` (``--out``: per mutant its status, seconds and the tests
-it ran) and prints a table; each mutant's line in the log names the tests it ran.
+it ran) and prints a table; each mutant's line in the log names the test that killed it.
 """
 
 from __future__ import annotations
@@ -1267,11 +1263,12 @@ def pytest_configure(config):
         original = getattr(socket.socket, name)
 
         def wrapper(self, address, _original=original):
+            result = _original(self, address)  # refused: nothing ran there
             rec = _tests.get(_now[0])
             if (rec is not None and self.family in (socket.AF_INET, socket.AF_INET6)
-                    and address[1] not in _served):
+                    and address[1] not in _served and not result):
                 rec["opaque_contracts"] = rec["opaque_engine"] = True  # anvil, another node
-            return _original(self, address)
+            return result
 
         setattr(socket.socket, name, wrapper)
 
@@ -1389,6 +1386,16 @@ def _claim():
     return None
 
 
+def _run(item, nextitem):
+    """The failed reports of one run of ``item`` (under the time limit)."""
+    signal.setitimer(signal.ITIMER_REAL, _LIMIT)
+    try:
+        reports = runtestprotocol(item, nextitem=nextitem, log=False)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+    return [r for r in reports if r.failed]
+
+
 def _switch(job):
     builtins._MUTATE_SW = int(job.get("engine") or 0)
     os.environ["MUTATE_ENGINE_SWITCH"] = str(job.get("engine") or 0)
@@ -1431,21 +1438,36 @@ def pytest_runtestloop(session):
             elif chosen:
                 state.teardown_exact(chosen[0])
             _switch(job)
+            unstable = []
             for n, item in enumerate(chosen):
                 nxt = chosen[n + 1] if n + 1 < len(chosen) else item.parent
-                signal.setitimer(signal.ITIMER_REAL, _LIMIT)
-                try:
-                    reports = runtestprotocol(item, nextitem=nxt, log=False)
-                finally:
-                    signal.setitimer(signal.ITIMER_REAL, 0)
+                bad = _run(item, nxt)
                 ran += 1
-                bad = [r for r in reports if r.failed]
-                if bad:
-                    text = "\\\\n".join(str(r.longrepr) for r in bad)
-                    status = "timeout" if "MutantTimeout" in text else "killed"
-                    by = item.nodeid
-                    note = text.strip().splitlines()[-1][:200] if text.strip() else None
+                if not bad:
+                    continue
+                text = "\\n".join(str(r.longrepr) for r in bad).strip()
+                last = text.splitlines()[-1][:200] if text else None
+                if "MutantTimeout" in text:
+                    status, by, note = "timeout", item.nodeid, last
                     break
+                # a kill counts when the test fails again under the mutant and passes without
+                # it, here and now (not a failure left behind by an earlier test or mutant)
+                again = bool(_run(item, nxt))
+                _switch({})
+                if job.get("isolate"):  # its wide fixtures, rebuilt without it and again with
+                    state.teardown_exact(None)
+                without = bool(_run(item, nxt))
+                if job.get("isolate"):
+                    state.teardown_exact(None)
+                _switch(job)
+                if again and not without:
+                    status, by, note = "killed", item.nodeid, last
+                    break
+                unstable.append(item.nodeid)
+            if unstable and status != "killed":
+                note = (note + "; " if note else "") + (
+                    "unstable here (fails without the mutant, or passes on a second run): "
+                    + ", ".join(unstable))
             if job.get("isolate"):
                 state.teardown_exact(None)
         finally:
@@ -2352,6 +2374,14 @@ def run_infection(args: argparse.Namespace, everything: list[Mutant], mutants: l
              if failed else ""), flush=True)
 
     usable = [t for t, r in inf.data["tests"].items() if not r.get("failed")]
+    info = {"tests": len(inf.data["tests"]), "seconds": round(map_seconds, 1),
+            "failed_without_mutant": failed, "tests_args": RUN_TESTS,
+            "opaque": {t: [k for k in ("opaque_engine", "opaque_contracts") if r.get(k)]
+                       for t, r in inf.data["tests"].items()
+                       if r.get("opaque_engine") or r.get("opaque_contracts")}}
+    if args.estimate:
+        print_infection_estimate([mutants[i] for i in todo], inf, jobs)
+        return info
     batch: list[tuple[float, int, dict[str, Any]]] = []
     fresh: list[tuple[int, dict[str, Any]]] = []
     for i in todo:
@@ -2432,13 +2462,36 @@ def run_infection(args: argparse.Namespace, everything: list[Mutant], mutants: l
         with ThreadPoolExecutor(jobs) as pool:
             for f in [pool.submit(confirm, w) for w in range(min(jobs, len(again)))]:
                 f.result()
-    return {"tests": len(inf.data["tests"]), "seconds": round(map_seconds, 1),
-            "failed_without_mutant": failed, "tests_args": RUN_TESTS,
-            "opaque": {t: [k for k in ("opaque_engine", "opaque_contracts") if r.get(k)]
-                       for t, r in inf.data["tests"].items()
-                       if r.get("opaque_engine") or r.get("opaque_contracts")},
-            "isolated": sum(bool(j.get("isolate")) for j in jobs_of.values()),
+    return {**info, "isolated": sum(bool(j.get("isolate")) for j in jobs_of.values()),
             "fresh": len(fresh), "wall_seconds": round(time.monotonic() - t0, 1)}
+
+
+def print_infection_estimate(mutants: Sequence[Mutant], inf: Infection, jobs: int) -> None:
+    """Per mutant, the tests its mutation infected and their seconds in the map: the cost if it
+    survives (a killed one stops at its first failing test, usually among the first)."""
+    rows = [["id", "tests", "secs", "how"]]
+    total = {"contracts": 0.0, "engine": 0.0}
+    none = 0
+    declared = load_equivalent()
+    for m in mutants:
+        if m.kind == "noop":
+            continue
+        if declared_equivalent(m, declared) is not None:
+            rows.append([m.id, "-", "0", "declared equivalent"])
+            continue
+        job = inf.job(m)
+        secs = inf.seconds_of(job["tests"])
+        none += not job["tests"]
+        total[m.target] += secs
+        how = ("own process" if job["fresh"] else "isolated" if job["isolate"] else
+               "no test infects it" if not job["tests"] else "")
+        rows.append([m.id, str(len(job["tests"])), f"{secs:.1f}", how])
+    print(_table(rows, [70, 6, 8, 20]))
+    whole = sum(total.values())
+    print(f"\n{len(rows) - 1} mutants, {none} infected by no test (survive without a run). If "
+          "every mutant survived (the upper bound): "
+          + ", ".join(f"{t} {s / 60:.1f} min" for t, s in total.items())
+          + f"; {whole / 60 / jobs:.1f} min on {jobs} process(es), plus the map")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -2505,7 +2558,7 @@ def main(argv: list[str] | None = None) -> int:
             todo.put(i)
     jobs = max(1, min(args.jobs, todo.qsize() or 1))
     base = Path(tempfile.mkdtemp(prefix="mutate-", dir=args.workdir))
-    if not (args.legacy_map or args.compile_each or args.no_map or args.tests or args.estimate):
+    if not (args.legacy_map or args.compile_each or args.no_map or args.tests):
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
         interrupted = False
         map_info: dict[str, Any] | None = None
@@ -2524,6 +2577,8 @@ def main(argv: list[str] | None = None) -> int:
             stop_all()
             if not args.keep:
                 shutil.rmtree(base, ignore_errors=True)
+        if args.estimate:
+            return 0
         return report_results(args, results, generated, map_info, interrupted)
     selection: Selection | None = None
     map_info: dict[str, Any] | None = None

@@ -20,6 +20,7 @@ TESTS = '''\
 import builtins
 import os
 import time
+from pathlib import Path
 
 import pytest
 
@@ -49,6 +50,17 @@ def test_slow():
         time.sleep(60)
 
 
+def test_flaky():
+    mark = Path(os.environ["FLAKY_MARK"])
+    first = not mark.exists()
+    mark.touch()
+    assert not (first and builtins._MUTATE_SW == 7)  # fails once, then passes
+
+
+def test_broken():
+    assert builtins._MUTATE_SW not in (0, 8)  # fails with or without mutant 8
+
+
 def test_exit():
     if builtins._MUTATE_SW == 5:
         os._exit(3)
@@ -56,7 +68,9 @@ def test_exit():
 
 
 @pytest.mark.realtime  # pytest processes
-def test_jobs_get_their_verdicts_and_a_dead_worker_is_replaced(tmp_path: Path) -> None:
+def test_jobs_get_their_verdicts_and_a_dead_worker_is_replaced(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FLAKY_MARK", str(tmp_path / "flaky-ran"))
     root = tmp_path / "copy"
     (root / "bridge").mkdir(parents=True)
     (root / "bridge" / "__init__.py").write_text("")
@@ -81,6 +95,8 @@ def test_jobs_get_their_verdicts_and_a_dead_worker_is_replaced(tmp_path: Path) -
         "07-slow": {"tests": [t + "test_slow", t + "test_fast"], "engine": 4},
         "08-dies": {"tests": [t + "test_fast", t + "test_exit"], "engine": 5},
         "09-after-death": {"tests": [t + "test_fast", "test_x.py::not_collected"], "engine": 0},
+        "11-flaky": {"tests": [t + "test_flaky", t + "test_fast"], "engine": 7},
+        "12-broken-anyway": {"tests": [t + "test_broken", t + "test_fast"], "engine": 8},
     }
     for name, job in jobs.items():
         runner.put(name, job)
@@ -89,7 +105,10 @@ def test_jobs_get_their_verdicts_and_a_dead_worker_is_replaced(tmp_path: Path) -
     assert {n: v["status"] for n, v in got.items()} == {
         "01-built-under-0": "survived", "02-engine": "killed", "03-contract": "killed",
         "04-kept": "survived", "05-isolated": "killed", "06-after-isolated": "survived",
-        "07-slow": "timeout", "08-dies": "error", "09-after-death": "survived"}
+        "07-slow": "timeout", "08-dies": "error", "09-after-death": "survived",
+        "11-flaky": "survived", "12-broken-anyway": "survived"}
+    assert "unstable here" in got["11-flaky"]["note"] and "test_flaky" in got["11-flaky"]["note"]
+    assert "test_broken" in got["12-broken-anyway"]["note"]
     assert got["02-engine"]["by"] == t + "test_fast" and got["02-engine"]["ran"] == 2
     assert got["03-contract"]["by"] == t + "test_contract_switch"
     assert "exited (3)" in got["08-dies"]["note"]
