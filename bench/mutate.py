@@ -65,6 +65,7 @@ import bisect
 import contextlib
 import copy
 import fnmatch
+import hashlib
 import io
 import itertools
 import json
@@ -649,6 +650,23 @@ class _PySchema(ast.NodeTransformer):
     def __init__(self, by_node: dict[int, list[tuple[int, int]]], probe: bool) -> None:
         self.by_node = by_node
         self.probe = probe
+        self.in_class = [False]
+
+    def visit_ClassDef(self, node: ast.ClassDef) -> ast.AST:
+        self.in_class.append(True)
+        try:
+            return self.generic_visit(node)
+        finally:
+            self.in_class.pop()
+
+    def _scope(self, node: ast.AST) -> ast.AST:
+        self.in_class.append(False)
+        try:
+            return self.generic_visit(node)
+        finally:
+            self.in_class.pop()
+
+    visit_FunctionDef = visit_AsyncFunctionDef = visit_Lambda = _scope
 
     def visit_Compare(self, node: ast.Compare) -> ast.AST:
         muts = self.by_node.get(id(node))
@@ -662,6 +680,20 @@ class _PySchema(ast.NodeTransformer):
                 return ast.Call(ast.Name("_MUTATE_CMP", ast.Load()),
                                 [ast.Constant(k), ast.Constant(sym), node.left,
                                  node.comparators[0]], [])
+            operands = [node.left, *node.comparators]
+            lazy = not self.in_class[-1] and not any(
+                isinstance(n, ast.NamedExpr | ast.Yield | ast.YieldFrom | ast.Await)
+                for o in operands for n in ast.walk(o))
+            if lazy and all(type(op) in PY_OPS for op in node.ops):
+                # a chain, operand by operand and lazily as Python runs it (lambdas)
+                at = dict((i, k) for k, i in muts)
+                ks = ast.Tuple([ast.Constant(at.get(i, 0)) for i in range(len(node.ops))],
+                               ast.Load())
+                syms = ast.Tuple([ast.Constant(PY_OPS[type(op)]) for op in node.ops],
+                                 ast.Load())
+                thunks = [ast.Lambda(ast.arguments([], [], None, [], [], None, []), o)
+                          for o in operands]
+                return ast.Call(ast.Name("_MUTATE_CHAIN", ast.Load()), [ks, syms, *thunks], [])
             ks = ast.Tuple([ast.Constant(k) for k, _ in muts], ast.Load())
             return ast.Call(ast.Name("_MUTATE_HIT", ast.Load()), [ks, node], [])
         expr: ast.expr = node
@@ -1564,6 +1596,7 @@ if os.environ.get("MUTATE_PROBE") == "1":
 
     _builtins._MUTATE_CMP = _probe.cmp
     _builtins._MUTATE_HIT = _probe.hit
+    _builtins._MUTATE_CHAIN = _probe.chain
 '''.replace("SWITCH_BASE", str(SWITCH_BASE))
 
 
@@ -1600,6 +1633,17 @@ def cmp(k, sym, a, b):
 def hit(ks, value):
     current.py.update(ks)
     return value
+
+
+def chain(ks, syms, *thunks):
+    left = thunks[0]()
+    for k, sym, thunk in zip(ks, syms, thunks[1:]):
+        right = thunk()
+        result = cmp(k, sym, left, right) if k else _OPS[sym](left, right)
+        if not result:
+            return result
+        left = right
+    return result
 
 
 def push20(computation):
@@ -1938,8 +1982,6 @@ def select(mutants: list[Mutant], args: argparse.Namespace) -> list[Mutant]:
 
 def fingerprint(repo: Path) -> str:
     """A hash of the files a coverage map depends on (sources, tests, artifacts)."""
-    import hashlib
-
     h = hashlib.sha256()
     for rel in sorted(_tracked_files(repo)):
         if rel.startswith(MAP_INPUTS) and (repo / rel).is_file():
@@ -2341,7 +2383,9 @@ def run_infection(args: argparse.Namespace, everything: list[Mutant], mutants: l
           f"contract and {sum(m.target == 'engine' for m in everything if m.kind != 'noop')} "
           f"engine mutants behind switches; {len(sch.probed)} contract comparisons probed",
           flush=True)
-    key = fingerprint(REPO) + ":infect"
+    # the map depends on the sources, the tests and how this file probes them
+    key = fingerprint(REPO) + ":infect:" + hashlib.sha256(
+        Path(__file__).read_bytes()).hexdigest()[:16]
     parts: list[dict[str, Any]] | None = None
     map_seconds = 0.0
     if args.map is not None and args.map.exists():

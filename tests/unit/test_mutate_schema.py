@@ -248,19 +248,25 @@ def test_the_python_schema_runs_each_mutant_and_the_probe_sees_where_it_differs(
     original = load(src)
     hits: set[int] = set()
     probe = load(mutate.python_schema(src, numbered, probe=True))
-    had = {n: getattr(builtins, n, None) for n in ("_MUTATE_SW", "_MUTATE_CMP", "_MUTATE_HIT")}
+    had = {n: getattr(builtins, n, None)
+           for n in ("_MUTATE_SW", "_MUTATE_CMP", "_MUTATE_HIT", "_MUTATE_CHAIN")}
     try:
         builtins._MUTATE_CMP = lambda k, sym, a, b: (  # type: ignore[attr-defined]
             hits.add(k) if eval(f"a {sym} b") != eval(f"a {mutate.FLIP[sym]} b") else None,
             eval(f"a {sym} b"))[1]
         builtins._MUTATE_HIT = lambda ks, v: (hits.update(ks), v)[1]  # type: ignore[attr-defined]
+        probe_module: dict[str, Any] = {}
+        exec(mutate._PROBE_MODULE, probe_module)
+        probe_module["current"] = probe_module["Rec"]()
+        builtins._MUTATE_CHAIN = probe_module["chain"]  # type: ignore[attr-defined]
         builtins._MUTATE_SW = 0  # type: ignore[attr-defined]
         assert [schema(a, b) for a, b in grid] == [original(a, b) for a, b in grid]
         per_input = []
         for a, b in grid:
             hits.clear()
+            probe_module["current"].py.clear()
             assert probe(a, b) == original(a, b)
-            per_input.append(set(hits))
+            per_input.append(set(hits) | probe_module["current"].py)
         for k, m in numbered:
             alone = load(m.apply(src))
             builtins._MUTATE_SW = k  # type: ignore[attr-defined]
@@ -270,8 +276,8 @@ def test_the_python_schema_runs_each_mutant_and_the_probe_sees_where_it_differs(
             differs = [alone(a, b) != original(a, b) for a, b in grid]
             assert any(differs), m.id
             assert all(k in h for h, d in zip(per_input, differs, strict=True) if d), m.id
-            if m.before in ("<", "<=", ">", ">=") and "chained" not in m.original:
-                # a lone relational comparison's probe fires only where the flip differs
+            if m.before in ("<", "<=", ">", ">="):
+                # a relational comparison's probe fires only where the flip differs
                 assert not all(k in h for h in per_input), m.id
     finally:
         for n, v in had.items():
