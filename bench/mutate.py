@@ -1386,6 +1386,12 @@ from _pytest.runner import runtestprotocol
 _Q = Path(os.environ["MUTATE_QUEUE"])
 _ME = os.environ["MUTATE_WORKER"]
 _LIMIT = float(os.environ.get("MUTATE_TEST_TIMEOUT") or 300)
+if os.environ.get("MUTATE_MEMORY"):
+    # a mutant that loops allocating ends in a MemoryError (a failed test), not in the kernel's
+    # OOM killer taking this process or another of the machine
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_DATA, (int(os.environ["MUTATE_MEMORY"]),) * 2)
 
 
 def _settings():
@@ -1402,8 +1408,11 @@ class MutantTimeout(BaseException):
     pass
 
 
+_limit = [_LIMIT]
+
+
 def _alarm(signum, frame):
-    raise MutantTimeout(f"a test ran over {_LIMIT:.0f}s")
+    raise MutantTimeout(f"a test ran over {_limit[0]:.0f}s")
 
 
 def _claim():
@@ -1418,14 +1427,24 @@ def _claim():
     return None
 
 
-def _run(item, nextitem):
+def _run(item, nextitem, limit):
     """The failed reports of one run of ``item`` (under the time limit)."""
-    signal.setitimer(signal.ITIMER_REAL, _LIMIT)
+    _limit[0] = limit
+    signal.setitimer(signal.ITIMER_REAL, limit)
     try:
         reports = runtestprotocol(item, nextitem=nextitem, log=False)
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
     return [r for r in reports if r.failed]
+
+
+def _teardown(state, nextitem):
+    """Tear fixtures down to what ``nextitem`` needs (None: all); a fixture whose teardown fails
+    under a mutant is gone all the same (pytest pops it first), and the run goes on."""
+    try:
+        state.teardown_exact(nextitem)
+    except Exception:
+        pass
 
 
 def _switch(job):
@@ -1466,14 +1485,16 @@ def pytest_runtestloop(session):
         missing = [t for t in job["tests"] if t not in items]
         try:
             if job.get("isolate"):
-                state.teardown_exact(None)
+                _teardown(state, None)
             elif chosen:
-                state.teardown_exact(chosen[0])
+                _teardown(state, chosen[0])
             _switch(job)
             unstable = []
+            limits = job.get("limits") or {}
             for n, item in enumerate(chosen):
                 nxt = chosen[n + 1] if n + 1 < len(chosen) else item.parent
-                bad = _run(item, nxt)
+                limit = min(float(limits.get(item.nodeid, _LIMIT)), _LIMIT)
+                bad = _run(item, nxt, limit)
                 ran += 1
                 if not bad:
                     continue
@@ -1484,29 +1505,34 @@ def pytest_runtestloop(session):
                     break
                 # a kill counts when the test fails again under the mutant and passes without
                 # it, here and now (not a failure left behind by an earlier test or mutant)
-                again = bool(_run(item, nxt))
+                again = bool(_run(item, nxt, limit))
                 _switch({})
                 if job.get("isolate"):  # its wide fixtures, rebuilt without it and again with
-                    state.teardown_exact(None)
-                without = bool(_run(item, nxt))
-                if job.get("isolate"):
-                    state.teardown_exact(None)
+                    _teardown(state, None)
+                without = bool(_run(item, nxt, limit))
+                if without:  # left behind by the mutant's runs? both again on fresh fixtures
+                    _teardown(state, None)
+                    without = bool(_run(item, nxt, limit))
+                    _teardown(state, None)
+                    _switch(job)
+                    again = bool(_run(item, nxt, limit))
+                    _teardown(state, None)
                 _switch(job)
                 if again and not without:
                     status, by, note = "killed", item.nodeid, last
                     break
-                unstable.append(item.nodeid)
+                unstable.append(f"{item.nodeid} ("
+                                + ("fails without the mutant" if without else
+                                   "passed on a second run under it") + ")")
             if unstable and status != "killed":
-                note = (note + "; " if note else "") + (
-                    "unstable here (fails without the mutant, or passes on a second run): "
-                    + ", ".join(unstable))
+                note = (note + "; " if note else "") + "unstable here: " + ", ".join(unstable)
             if job.get("isolate"):
-                state.teardown_exact(None)
+                _teardown(state, None)
         finally:
             _switch({})
         _write(path, {"status": status, "seconds": round(time.monotonic() - t0, 3), "by": by,
                       "note": note, "ran": ran, "missing": missing})
-    state.teardown_exact(None)
+    _teardown(state, None)
     return True
 '''
 
@@ -2284,6 +2310,9 @@ def infection_map(ws: Workspace, jobs: int, timeout: float) -> list[dict[str, An
     return parts
 
 
+BATCH_MEMORY = 6 << 30  # bytes of heap per mutant test process (MUTATE_MEMORY)
+
+
 class BatchRunner:
     """Worker pytest processes in one schema copy, each testing mutants from a shared queue
     (``_BATCH_PLUGIN``); a worker that dies or overruns ``timeout`` on one mutant is killed and
@@ -2308,7 +2337,8 @@ class BatchRunner:
         me = f"{self.q.name}-w{self.n}"
         env = {**self.ws.env(self.ws.plugin_dir / f"report-{me}.json"), **RUN_ENV,
                "MUTATE_QUEUE": str(self.q), "MUTATE_WORKER": me,
-               "MUTATE_TEST_TIMEOUT": str(self.test_timeout), **(extra or {})}
+               "MUTATE_TEST_TIMEOUT": str(self.test_timeout), "MUTATE_MEMORY": str(BATCH_MEMORY),
+               **(extra or {})}
         log = (self.ws.plugin_dir / f"batch-{me}.log").open("wb")
         proc = subprocess.Popen(
             [self.ws.python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p",
@@ -2433,6 +2463,9 @@ def run_infection(args: argparse.Namespace, everything: list[Mutant], mutants: l
         job = (inf.job(m) if m.kind != "noop" else
                {"tests": [t for t in usable if t.startswith(tuple(DEFAULT_TESTS[m.target]))],
                 "isolate": True, "fresh": False, "engine": 0, "contract": 0})
+        # a test may take ten times its time in the map (at least --test-floor seconds)
+        job["limits"] = {t: max(args.test_floor, 10 * float(inf.data["tests"][t]["seconds"]))
+                         for t in job["tests"]}
         if not job["tests"]:
             results[i] = Result(m, "survived", 0.0, tests=[],
                                 note="no test infects it: every test runs as on the original")
@@ -2569,7 +2602,10 @@ def main(argv: list[str] | None = None) -> int:
                              "mutant (its selected tests' seconds in the map, plus a measured "
                              "compilation for contract mutants); run nothing")
     parser.add_argument("--test-timeout", type=float, default=300.0,
-                        help="seconds one test may run under a mutant (default 300)")
+                        help="seconds one test may run under a mutant, at most (default 300)")
+    parser.add_argument("--test-floor", type=float, default=30.0,
+                        help="a test may run ten times its seconds in the infection map under "
+                             "a mutant, and at least this long (default 30)")
     parser.add_argument("--legacy-map", action="store_true",
                         help="one pytest process per mutant and the entry-point coverage map "
                              "instead of the infection map")

@@ -1,9 +1,11 @@
 """The mutant batch runner of ``bench/mutate.py`` (``make mutate``): one pytest process tests
 mutant after mutant, each by its switches, on a tiny project of its own (real pytest processes).
 
-Each job's verdict: killed by its first failing test, survived when all pass, timeout when a test
-overruns, error when the process dies (the worker is replaced and the queue goes on); a wide
-fixture is rebuilt under a mutant only when its job says ``isolate``.
+Each job's verdict: killed by its first failing test (one that fails again under the mutant and
+passes without it), survived when all pass, timeout when a test overruns its limit, error when the
+process dies (the worker is replaced and the queue goes on); a mutant that allocates without end
+meets the process's memory limit (a MemoryError: killed); a wide fixture is rebuilt under a
+mutant only when its job says ``isolate``.
 """
 
 from __future__ import annotations
@@ -61,6 +63,12 @@ def test_broken():
     assert builtins._MUTATE_SW not in (0, 8)  # fails with or without mutant 8
 
 
+def test_hungry():
+    hoard = []
+    while builtins._MUTATE_SW == 9:  # a mutant that allocates without end
+        hoard.append(bytearray(50_000_000))
+
+
 def test_exit():
     if builtins._MUTATE_SW == 5:
         os._exit(3)
@@ -71,6 +79,7 @@ def test_exit():
 def test_jobs_get_their_verdicts_and_a_dead_worker_is_replaced(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FLAKY_MARK", str(tmp_path / "flaky-ran"))
+    monkeypatch.setattr(mutate, "BATCH_MEMORY", 1 << 30)  # a MemoryError in a second or so
     root = tmp_path / "copy"
     (root / "bridge").mkdir(parents=True)
     (root / "bridge" / "__init__.py").write_text("")
@@ -81,7 +90,7 @@ def test_jobs_get_their_verdicts_and_a_dead_worker_is_replaced(
                        mutate._BATCH_PLUGIN), ("sitecustomize.py", mutate._SITECUSTOMIZE)):
         (plugins / name).write_text(text)
     ws = mutate.Workspace(repo=root, root=root, python=sys.executable)
-    runner = mutate.BatchRunner(ws, tmp_path / "q", test_timeout=3, timeout=60,
+    runner = mutate.BatchRunner(ws, tmp_path / "q", test_timeout=30, timeout=60,
                                 tests=["test_x.py", "-p", "no:randomly"])
     t = "test_x.py::"
     jobs: dict[str, dict[str, Any]] = {
@@ -92,11 +101,13 @@ def test_jobs_get_their_verdicts_and_a_dead_worker_is_replaced(
         "04-kept": {"tests": [t + "test_wide"], "engine": 3},
         "05-isolated": {"tests": [t + "test_wide"], "engine": 3, "isolate": True},
         "06-after-isolated": {"tests": [t + "test_wide", t + "test_fast"], "engine": 0},
-        "07-slow": {"tests": [t + "test_slow", t + "test_fast"], "engine": 4},
+        "07-slow": {"tests": [t + "test_slow", t + "test_fast"], "engine": 4,
+                    "limits": {t + "test_slow": 2}},
         "08-dies": {"tests": [t + "test_fast", t + "test_exit"], "engine": 5},
         "09-after-death": {"tests": [t + "test_fast", "test_x.py::not_collected"], "engine": 0},
         "11-flaky": {"tests": [t + "test_flaky", t + "test_fast"], "engine": 7},
         "12-broken-anyway": {"tests": [t + "test_broken", t + "test_fast"], "engine": 8},
+        "13-hungry": {"tests": [t + "test_hungry"], "engine": 9},
     }
     for name, job in jobs.items():
         runner.put(name, job)
@@ -106,9 +117,10 @@ def test_jobs_get_their_verdicts_and_a_dead_worker_is_replaced(
         "01-built-under-0": "survived", "02-engine": "killed", "03-contract": "killed",
         "04-kept": "survived", "05-isolated": "killed", "06-after-isolated": "survived",
         "07-slow": "timeout", "08-dies": "error", "09-after-death": "survived",
-        "11-flaky": "survived", "12-broken-anyway": "survived"}
-    assert "unstable here" in got["11-flaky"]["note"] and "test_flaky" in got["11-flaky"]["note"]
-    assert "test_broken" in got["12-broken-anyway"]["note"]
+        "11-flaky": "survived", "12-broken-anyway": "survived", "13-hungry": "killed"}
+    assert "MemoryError" in got["13-hungry"]["note"]
+    assert "test_flaky (passed on a second run under it)" in got["11-flaky"]["note"]
+    assert "test_broken (fails without the mutant)" in got["12-broken-anyway"]["note"]
     assert got["02-engine"]["by"] == t + "test_fast" and got["02-engine"]["ran"] == 2
     assert got["03-contract"]["by"] == t + "test_contract_switch"
     assert "exited (3)" in got["08-dies"]["note"]
