@@ -1604,13 +1604,52 @@ if os.environ.get("MUTATE_SCHEMA") == "1":
     else:
         _dragon.EIP170_CODE_SIZE_LIMIT = 1 << 30
         _shanghai.MAX_INITCODE_SIZE = 1 << 31
+        import threading
+
+        import eth.chains.base as _chains
+
         _coinbase = _state.BaseState.coinbase
+        _replaying = threading.local()
+        _mined = {}  # block hash -> the switch its transactions ran under
 
         def _switched(self):
-            k = int(os.environ.get("MUTATE_SWITCH") or 0)  # read per use: a test may set it
+            k = getattr(_replaying, "k", None)
+            if k is None:
+                k = int(os.environ.get("MUTATE_SWITCH") or 0)  # read per use: a test may set it
             return (SWITCH_BASE + k).to_bytes(20, "big") if k else _coinbase.fget(self)
 
         _state.BaseState.coinbase = property(_switched)
+
+        # A block is re-executed when it is imported again (eth-tester's revert_to_snapshot
+        # does): it must run under the switch it was mined under, or its state root differs.
+        _mine_extended = _chains.MiningChain.mine_block_extended
+        _mine_all = _chains.MiningChain.mine_all
+        _import = _chains.Chain.import_block
+
+        def _now():
+            return int(os.environ.get("MUTATE_SWITCH") or 0)
+
+        def mine_block_extended(self, *args, **kwargs):
+            result = _mine_extended(self, *args, **kwargs)
+            _mined[result.block.hash] = _now()
+            return result
+
+        def mine_all(self, *args, **kwargs):
+            result = _mine_all(self, *args, **kwargs)
+            _mined[result[0].imported_block.hash] = _now()
+            return result
+
+        def import_block(self, block, *args, **kwargs):
+            before = getattr(_replaying, "k", None)
+            _replaying.k = _mined.get(block.hash, 0)
+            try:
+                return _import(self, block, *args, **kwargs)
+            finally:
+                _replaying.k = before
+
+        _chains.MiningChain.mine_block_extended = mine_block_extended
+        _chains.MiningChain.mine_all = mine_all
+        _chains.Chain.import_block = import_block
 
 # Engine mutants are compiled into the copy's bridge/mechanisms behind this builtin switch
 # (``python_schema``); the batch runner sets it per mutant; the map's probe sources call these.

@@ -9,6 +9,7 @@ random instances.
 from __future__ import annotations
 
 import itertools
+import random
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -246,3 +247,18 @@ def test_threshold_search_equals_plain_binary_search_on_large_amounts(
         expected_asks = plain_ask_thresholds(market, a, units)
         assert _ask_thresholds(market, a, units) == expected_asks
         assert _ask_thresholds(market, a, units, reduced) == expected_asks
+
+
+def test_dense_small_instances_match_the_literal_definition_in_both_paths() -> None:
+    """Many small instances on narrow ranges, so ties and boundaries are everywhere: equal
+    value-per-unit bids, a bid exactly at an ask's cost, supply ending exactly at a bid's size, a
+    candidate equal to the best so far. The int64 path and the pure-Python path each equal the
+    literal O(m·n) definition (allocation, payments and thresholds: the whole outcome)."""
+    rng = random.Random(20261204)
+    for _ in range(3000):
+        bids = [(rng.randint(0, 12), rng.randint(1, 4)) for _ in range(rng.randint(1, 8))]
+        asks = [(rng.randint(0, 4), rng.randint(1, 4)) for _ in range(rng.randint(1, 4))]
+        bid_list, ask_list = build(bids, asks)
+        literal = _clear(bid_list, ask_list, "literal")
+        assert _clear(bid_list, ask_list, "fast") == literal, (bids, asks)
+        assert _clear(bid_list, ask_list, "python") == literal, (bids, asks)

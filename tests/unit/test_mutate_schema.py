@@ -285,3 +285,63 @@ def test_the_python_schema_runs_each_mutant_and_the_probe_sees_where_it_differs(
                 delattr(builtins, n)
             else:
                 setattr(builtins, n, v)
+
+
+STORE = """\
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.20;
+
+contract C {
+    error Low(uint256 a);
+    uint256 public x;
+
+    function g(uint256 a) external {
+        if (a < 5) revert Low(a);
+        x = a;
+    }
+}
+"""
+
+_REPLAY_RUNNER = """
+import json, os
+from eth_tester import EthereumTester, PyEVMBackend
+from web3 import Web3
+from web3.providers.eth_tester import EthereumTesterProvider
+
+tester = EthereumTester(PyEVMBackend())
+w3 = Web3(EthereumTesterProvider(tester))
+abi = [{"type": "function", "name": "g", "stateMutability": "nonpayable",
+        "inputs": [{"name": "a", "type": "uint256"}], "outputs": []},
+       {"type": "function", "name": "x", "stateMutability": "view", "inputs": [],
+        "outputs": [{"name": "", "type": "uint256"}]}]
+me = w3.eth.accounts[0]
+tx = w3.eth.send_transaction({"from": me, "data": CODE})
+c = w3.eth.contract(address=w3.eth.get_transaction_receipt(tx).contractAddress, abi=abi)
+c.functions.g(7).transact({"from": me, "gas": 100_000})  # mined with no mutant: x = 7
+snap = tester.take_snapshot()
+os.environ["MUTATE_SWITCH"] = str(NEGATE)  # the guard negated: g(7) would revert now
+c.functions.g(3).transact({"from": me, "gas": 100_000})  # mined under the mutant: x = 3
+after = c.functions.x().call()
+tester.revert_to_snapshot(snap)  # re-imports the block of g(7), mined with no mutant
+os.environ["MUTATE_SWITCH"] = "0"
+print(json.dumps([after, c.functions.x().call()]))
+"""
+
+
+@pytest.mark.realtime  # solc-js and a chain in a subprocess
+def test_a_block_is_replayed_under_the_switch_it_was_mined_under(tmp_path: Path) -> None:
+    """eth-tester's revert re-executes the snapshot's block: under another mutant's switch its
+    state root would differ (py-evm refuses the block). The copy's ``sitecustomize`` remembers
+    each mined block's switch and replays it under that one."""
+    mutants = mutate.solidity_mutants(STORE, "contracts/C.sol")
+    negate = next(k for k, m in enumerate(mutants, start=1) if m.kind == "negate")
+    schema = mutate.schema_text(STORE, list(enumerate(mutants, start=1)))
+    code, = _compile(schema)
+    (tmp_path / "sitecustomize.py").write_text(mutate._SITECUSTOMIZE, encoding="utf-8")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), os.environ.get(
+        "PYTHONPATH", "")]), "MUTATE_SCHEMA": "1", "MUTATE_SWITCH": "0"}
+    proc = subprocess.run([sys.executable, "-c", f"CODE = {code!r}\nNEGATE = {negate}\n"
+                           f"{_REPLAY_RUNNER}"], env=env, capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr[-800:]
+    assert json.loads(proc.stdout) == [3, 7]
