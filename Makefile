@@ -55,9 +55,11 @@ bench: $(STAMP) $(NPMSTAMP)
 	$(BIN)/python bench/gas.py
 	test ! -f bench/keeper.py || $(BIN)/python bench/keeper.py
 
-# Mutation testing: every mutant recompiles and reruns the tests that ran its code (a coverage
-# map built first; `--no-map` for the old per-target paths); e.g.
+# Mutation testing: every contract guard and engine comparison changed in turn, each judged by
+# the fast-tier tests its change can reach (an infection map built first), two pytest processes
+# testing mutant after mutant; writes bench/results/mutation.json. One part:
 # `make mutate MUTATE_ARGS="--sample 5 --seed 1"`; see `bench/mutate.py --help`.
+MUTATE_ARGS ?= --jobs 2 --noop
 mutate: $(STAMP) $(NPMSTAMP)
 	$(BIN)/python bench/mutate.py $(MUTATE_ARGS)
 

@@ -2424,10 +2424,14 @@ class BatchRunner:
                     if f.name in done:
                         continue
                     done.add(f.name)
+                    log = self.ws.plugin_dir / f"batch-{me}.log"
                     verdict = ({"status": "timeout", "note": f"over {self.timeout:.0f}s"}
                                if f in over else
+                               {"status": "killed", "by": "<memory>", "note": "the test process "
+                                "ran out of memory under this mutant (a test that passes "
+                                "without it)"} if "MemoryError" in _tail(log, 3) else
                                {"status": "error", "note": f"the test process exited ({rc}): "
-                                f"{_tail(self.ws.plugin_dir / f'batch-{me}.log', 2)}"})
+                                f"{_tail(log, 2)}"})
                     on_result(f.stem, {**verdict, "seconds": now - seen[f.name], "ran": 0})
                 if rc not in (None, 0) and not any((self.q / "claimed" / me).glob("*.json")):
                     raise RuntimeError(f"a mutant test process failed before any mutant "

@@ -262,3 +262,29 @@ def test_dense_small_instances_match_the_literal_definition_in_both_paths() -> N
         literal = _clear(bid_list, ask_list, "literal")
         assert _clear(bid_list, ask_list, "fast") == literal, (bids, asks)
         assert _clear(bid_list, ask_list, "python") == literal, (bids, asks)
+
+
+def test_thresholds_of_a_medium_instance_equal_the_least_winning_values() -> None:
+    """An instance found by a search against a boundary mutant of ``_Market.bid_eval`` (a probed
+    bid ranked exactly at the allocation's ``q``): every winner's charge is the least value with
+    which it still wins a clearing by the literal definition (found by bisection: the allocation
+    is monotone in a bid's value), independent of the threshold search under test."""
+    bids = [(62, 5), (353, 10), (64, 2), (374, 1), (64, 4), (152, 9), (136, 3), (398, 8),
+            (344, 11), (132, 2), (146, 2), (179, 2), (345, 8), (359, 12), (195, 7), (186, 6),
+            (359, 2), (213, 1), (312, 6), (211, 7), (37, 4), (268, 9), (165, 12), (275, 12),
+            (65, 2), (48, 1), (315, 12), (289, 12), (318, 1)]
+    asks = [(26, 2), (7, 14), (13, 8)]
+    bid_list, ask_list = build(bids, asks)
+    out = clear_dara(bid_list, ask_list)
+    assert out.charges
+    for me in bid_list:
+        if me.id not in out.charges:
+            continue
+        lo, hi = -1, me.value  # loses at lo (or lo is -1), wins at hi
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            if me.id in clear_dara_reference(with_value(bid_list, me, mid), ask_list).charges:
+                hi = mid
+            else:
+                lo = mid
+        assert out.charges[me.id] == hi, me

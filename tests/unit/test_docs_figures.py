@@ -162,3 +162,22 @@ def test_the_scale_table_is_bench_scale_json() -> None:
         for m in (d, p)]
     assert _row(rows, "void gas per bid") == [_gas(m["void_gas_per_bid"]) for m in (d, p)]
     assert _row(rows, "close → last page") == [f"{m['close_to_final_s']:.1f} s" for m in (d, p)]
+
+
+def test_the_mutation_table_is_bench_mutation_json() -> None:
+    """docs/design/testing.md's table of the last full mutation run, cell by cell."""
+    data = _json("mutation")
+    assert data["run"]["sample"] is None and not data["run"]["ids"] and not data["run"]["files"]
+    rows = _rows("docs/design/testing.md")
+    by: dict[str, dict[str, int]] = {"contracts": {}, "engine": {}}
+    for r in data["results"]:
+        target = "contracts" if r["file"].startswith("contracts/") else "engine"
+        by[target][r["status"]] = by[target].get(r["status"], 0) + 1
+    for status in ("killed", "survived", "equivalent", "timeout", "error"):
+        c, e = by["contracts"].get(status, 0), by["engine"].get(status, 0)
+        assert _row(rows, status) == [str(c), str(e), str(c + e)], status
+    assert _row(rows, "mutants") == [str(sum(by["contracts"].values())),
+                                     str(sum(by["engine"].values())), str(data["mutants"])]
+    assert _row(rows, "score")[2] == f"{data['score']:.1%}"
+    minutes = data["run"]["coverage_map"]["wall_seconds"] / 60
+    assert f"{minutes:.0f} min" in (REPO / "docs/design/testing.md").read_text()
