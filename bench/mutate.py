@@ -2434,6 +2434,16 @@ class BatchRunner:
                                 f"{_tail(log, 2)}"})
                     on_result(f.stem, {**verdict, "seconds": now - seen[f.name], "ran": 0})
                 if rc not in (None, 0) and not any((self.q / "claimed" / me).glob("*.json")):
+                    if extra and any(v != "0" for k, v in extra.items() if "SWITCH" in k):
+                        # a process of its own, switched from the start: its mutant broke the
+                        # session before any test (an import of a conftest or plugin)
+                        for f in sorted((self.q / "queue").glob("*.json")):
+                            f.unlink()
+                            done.add(f.name)
+                            on_result(f.stem, {"status": "killed", "by": "<startup>",
+                                               "seconds": 0.0, "ran": 0, "note": _tail(
+                                                   self.ws.plugin_dir / f"batch-{me}.log", 1)})
+                        continue
                     raise RuntimeError(f"a mutant test process failed before any mutant "
                                        f"(exit {rc}): "
                                        f"{_tail(self.ws.plugin_dir / f'batch-{me}.log', 3)}")
@@ -2692,17 +2702,16 @@ def main(argv: list[str] | None = None) -> int:
             print("\ninterrupted: stopping the running tests; partial results follow",
                   file=sys.stderr, flush=True)
         except (RuntimeError, OSError, ValueError) as exc:
-            stop_all()
-            shutil.rmtree(base, ignore_errors=True)
-            print(f"mutate: {exc}", file=sys.stderr)
-            return 2
+            print(f"mutate: {exc}", file=sys.stderr)  # the verdicts so far are still written
+            interrupted = True
         finally:
             stop_all()
             if not args.keep:
                 shutil.rmtree(base, ignore_errors=True)
         if args.estimate:
             return 0
-        return report_results(args, results, generated, map_info, interrupted)
+        code = report_results(args, results, generated, map_info, interrupted)
+        return 2 if interrupted and code == 130 else code
     selection: Selection | None = None
     map_info: dict[str, Any] | None = None
     switches: dict[str, int] = {}
