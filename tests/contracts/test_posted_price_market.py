@@ -15,7 +15,7 @@ it had not registered, and the maker is not harmed.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pytest
@@ -37,6 +37,7 @@ from bridge.errors import SettlementRejected
 from bridge.mechanisms.posted_price import Market, Node, Proposal, Request, Verdict, run
 from bridge.proving import solve_pow
 from tests.contracts.conftest import Accounts
+from tests.contracts.test_guards import ZERO, _field, reverts
 
 PERIOD = 100
 BOND = 10**15 + 1  # γ: each proposal's bond and each registration's deposit
@@ -561,3 +562,62 @@ def test_any_answers_release_every_deposit_and_only_failures_are_burned(pp: PP, 
             back = amount[who] if answers.get(who) == "accept" else 0
             assert pp.balance(acct) == (0 if who in failed else BOND + back), who
     assert pp.balance(a.owner) == BOND + (6_000 if traded else 0)
+
+
+def test_the_constructor_refuses_each_invalid_field_and_takes_each_at_its_bound(
+        _session_chain: TesterChain, accounts: Accounts) -> None:
+    """Each field of ``Config`` alone at its first invalid value is refused with its name; every
+    one at its last valid value deploys (found by ``make mutate``: no test reached these)."""
+    w3 = _session_chain.w3
+    snap = _session_chain.snapshot()
+    try:
+        verifier = deploy(w3, "ProofOfWorkVerifier", BITS, sender=accounts.owner)
+        cfg = PostedPriceConfig(accounts.keeper, verifier.address, PERIOD, PERIOD, PERIOD,
+                                PERIOD, PERIOD, BOND, CPU, 8, 8, 8)
+        bad = [("keeper", {"keeper": ZERO}), ("verifier", {"verifier": accounts.anyone}),
+               ("registerPeriod", {"register_period": 0}),
+               ("proposePeriod", {"propose_period": 0}), ("settlePeriod", {"settle_period": 0}),
+               ("acceptPeriod", {"accept_period": 0}), ("proofPeriod", {"proof_period": 0}),
+               ("bond", {"bond": 0}), ("collateralPerUnit", {"collateral_per_unit": 0}),
+               ("maxRequests", {"max_requests": 0}), ("maxRequests", {"max_requests": 257}),
+               ("maxNodes", {"max_nodes": 0}), ("maxNodes", {"max_nodes": 257}),
+               ("maxProposals", {"max_proposals": 0})]
+        for name, change in bad:
+            with reverts("InvalidConfig", field=_field(name)):
+                deploy_posted_price_market(w3, replace(cfg, **change), accounts.owner)
+        widest = replace(cfg, register_period=1, propose_period=1, settle_period=1,
+                         accept_period=1, proof_period=1, bond=1, collateral_per_unit=1,
+                         max_requests=256, max_nodes=256, max_proposals=1)
+        f = deploy_posted_price_market(w3, widest, accounts.owner).functions
+        assert (f.maxRequests().call(), f.maxNodes().call(), f.maxProposals().call()) == (
+            256, 256, 1)
+    finally:
+        _session_chain.revert(snap)
+
+
+def test_registration_takes_each_field_at_its_bound_and_a_round_fills_exactly(pp: PP) -> None:
+    """At its largest valid value each registration field is taken and one past it refused; the
+    round takes exactly ``maxRequests`` requests and ``maxNodes`` nodes (found by ``make
+    mutate``: these boundaries were reached by no test)."""
+    a, d = pp.acc, BOND
+    r = pp.round = pp.market.functions.roundCount().call()
+    pp.send("openRound", sender=a.anyone)
+    u32 = 2**32 - 1
+    for args, what in (((u32 + 1, 0, 1, 0, T0), "size"), ((1, 0, 0, 0, T0), "replicas"),
+                       ((1, 0, 9, 0, T0), "replicas"), ((2, 0, 1, 2 * CPU + 1, T0), "maxPrice")):
+        e = pp.refused("registerRequest", r, *args, sender=a.r1, value=d)
+        assert (e.name, e.args_) == ("InvalidRegistration", {"field": _field(what)}), e
+    pp.send("registerRequest", r, u32, 0, 8, CPU * u32, T0, sender=a.r1, value=d)
+    pp.send("registerRequest", r, 2, 0, 1, 2 * CPU, T0, sender=a.r1, value=d)
+    for _ in range(6):
+        pp.send("registerRequest", r, 1, 0, 1, 0, T0, sender=a.r2, value=d)
+    e = pp.refused("registerRequest", r, 1, 0, 1, 0, T0, sender=a.r2, value=d)
+    assert (e.name, e.args_) == ("RoundFull", {"round": r, "kind": 0, "cap": 8}), e
+    for capacity, what in ((0, "capacity"), (u32 + 1, "capacity")):
+        e = pp.refused("registerNode", r, capacity, 1, 0, sender=a.p1, value=d)
+        assert (e.name, e.args_) == ("InvalidRegistration", {"field": _field(what)}), e
+    pp.send("registerNode", r, u32, 1, 0, sender=a.p1, value=d)
+    for _ in range(7):
+        pp.send("registerNode", r, 1, 1, 0, sender=a.p2, value=d)
+    e = pp.refused("registerNode", r, 1, 1, 0, sender=a.p2, value=d)
+    assert (e.name, e.args_) == ("RoundFull", {"round": r, "kind": 1, "cap": 8}), e
