@@ -191,3 +191,11 @@ def test_every_declared_equivalence_names_a_mutant_of_the_repository() -> None:
     stale = [pattern for pattern, _ in mutate.load_equivalent()
              if not any(i == pattern or mutate.fnmatch.fnmatchcase(i, pattern) for i in ids)]
     assert stale == []
+
+
+def test_the_public_key_equivalences_rest_on_true_arithmetic() -> None:
+    """bench/mutation_equivalent.toml's MarketStorage entries: a coordinate equal to P leaves an
+    equation with no solution, so the guard's curve clause refuses the point anyway."""
+    p = 2**256 - 2**32 - 977  # secp256k1's field
+    assert pow(7, (p - 1) // 2, p) == p - 1  # 7 is a quadratic non-residue: no y² ≡ 7
+    assert p % 3 == 1 and pow(-7 % p, (p - 1) // 3, p) != 1  # -7 is not a cube: no x³ ≡ -7
