@@ -652,21 +652,15 @@ class _PySchema(ast.NodeTransformer):
         self.probe = probe
         self.in_class = [False]
 
-    def visit_ClassDef(self, node: ast.ClassDef) -> ast.AST:
-        self.in_class.append(True)
-        try:
-            return self.generic_visit(node)
-        finally:
-            self.in_class.pop()
-
     def _scope(self, node: ast.AST) -> ast.AST:
-        self.in_class.append(False)
+        """Visit ``node`` as a scope: a class body (no lambda sees its names) or a function."""
+        self.in_class.append(isinstance(node, ast.ClassDef))
         try:
             return self.generic_visit(node)
         finally:
             self.in_class.pop()
 
-    visit_FunctionDef = visit_AsyncFunctionDef = visit_Lambda = _scope
+    visit_ClassDef = visit_FunctionDef = visit_AsyncFunctionDef = visit_Lambda = _scope
 
     def visit_Compare(self, node: ast.Compare) -> ast.AST:
         muts = self.by_node.get(id(node))
@@ -2491,7 +2485,7 @@ def run_infection(args: argparse.Namespace, everything: list[Mutant], mutants: l
             args.map.write_text(json.dumps({"fingerprint": key, "parts": parts,
                                             "seconds": round(map_seconds, 1)}) + "\n",
                                 encoding="utf-8")
-    else:
+    elif not args.estimate:  # an estimate needs the map only
         run_ws.compile_sources(sol_schema, args.compile_timeout * 4)
     run_ws.write_sources(py_schema)
     inf = Infection.merge(parts, sch)
