@@ -25,10 +25,14 @@ of them that fit before the first skip. Every ``j`` is one of, or dominated by o
 - the single *segment* ``K_{q0} ≤ j < K_{q0+1}`` in which bid ``q0+1`` passes but is not regular;
   it has fewer than ``k_{q0+1}`` units and is evaluated literally.
 
-Ties (the smallest maximizer) can also be attained by a dominated ``j``; that needs the equality
-``v_{q+1} = k_{q+1}·r̂_{K_{q+1}}``, and only then are the few ``j`` below the dominating candidate
-evaluated literally. One evaluation is thus O(n + T·log n + segment), vectorized over int64
-arrays when the amounts are small enough to rule out overflow (else the same on Python ints).
+Ties (the smallest maximizer) need no more: a dominated ``j`` with ``K_q < j < K_{q+1}`` has
+``w_{K_{q+1}} − w_j ≥ (k_{q+1} − e)(v_{q+1}/k_{q+1} − r̂_{K_{q+1}}) + (j − K_q − e)·r̂`` where ``e``
+counts the skipped-in units, and a skipped-in bid of ratio ``v_{q+1}/k_{q+1}`` ranks after bid
+``q+1`` only by a size ≥ ``k_{q+1}`` (so it cannot fit); equality thus needs ``e = 0``, and
+then ``w_j = V_q − C(j) ≤ w_{K_q}`` with ``K_q < j``: a tie is first attained at a candidate, and
+every candidate scan keeps the smallest ``j`` of a tie. One
+evaluation is thus O(n + T·log n + segment), vectorized over int64 arrays when the amounts are
+small enough to rule out overflow (else the same on Python ints).
 
 Thresholds use that the allocation is monotone (tested against brute force). A bid first tries
 the value at which it would drop behind the first trade-reduced bid, an ask the cost at which it
@@ -108,13 +112,6 @@ class _Supply:
     def ask_of(self, j: int) -> int:
         """Index of the ask owning unit ``j`` (1-based)."""
         return bisect.bisect_left(self.end, j)
-
-    def cost_upto(self, j: int) -> int:
-        """``Σ_{u ≤ j} r̂_u``."""
-        if j <= 0:
-            return 0
-        a = bisect.bisect_left(self.end, j)
-        return self.cost_before[a] + self.costs[a] * (j - self.start[a])
 
 
 def _supply(ranked: Sequence[Ask]) -> _Supply:
@@ -326,17 +323,13 @@ def _allocate(demand: _Demand, supply: _Supply) -> _Alloc:
     n = demand.n
     if m == 0 or n == 0:
         return _NO_TRADE
-    K, V, vals, sizes = demand.K, demand.V, demand.vals, demand.sizes
+    K, V = demand.K, demand.V
     costs, start, before = supply.costs, supply.start, supply.cost_before
     passing = _passing_all(demand, supply)
     if demand.fast:
         q0, best_w, best_j = _candidates_np(demand, supply, passing)
     else:
         q0, best_w, best_j = _candidates_py(demand, supply, passing)
-
-    def w_at(j: int) -> int:
-        a = supply.ask_of(j)
-        return demand.fill(j, passing[a])[0] - (before[a] + costs[a] * (j - start[a]))
 
     # The segment K_{q0} ≤ j < K_{q0+1} where bid q0+1 passes but is not regular: here
     # q(j) = q0, so each I_j is the first q0 bids plus a greedy scan from bid q0+2 on.
@@ -368,20 +361,6 @@ def _allocate(demand: _Demand, supply: _Supply) -> _Alloc:
             w = value - (before[a] + c * (j - start[a]))
             if w > best_w or (w == best_w and j < best_j):
                 best_w, best_j = w, j
-
-    # Ties with a dominated j below the best candidate.
-    if best_j > 0:
-        nxt = bisect.bisect_left(K, best_j, 1, q0 + 1)  # smallest regular q with K_q ≥ best_j
-        if nxt <= q0:
-            k_nxt = int(K[nxt])
-            if (
-                int(V[nxt]) - supply.cost_upto(k_nxt) == best_w
-                and int(vals[nxt - 1]) == int(sizes[nxt - 1]) * costs[supply.ask_of(k_nxt)]
-            ):
-                for j in range(max(int(K[nxt - 1]), 1), best_j):
-                    if w_at(j) == best_w:
-                        best_j = j
-                        break
 
     if best_j == 0:
         return _NO_TRADE

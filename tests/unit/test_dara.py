@@ -15,7 +15,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bridge.mechanisms import Ask, Bid, Outcome, audit, clear, clear_dara, clear_dara_reference
-from bridge.mechanisms.dara import _ask_thresholds, _bid_threshold, _clear, _Market, _pieces
+from bridge.mechanisms.dara import (
+    _Alloc,
+    _ask_thresholds,
+    _bid_threshold,
+    _clear,
+    _Demand,
+    _Market,
+    _pieces,
+    _supply,
+    _winning_units,
+)
 
 bids_st = st.lists(st.tuples(st.integers(0, 40), st.integers(1, 5)), min_size=0, max_size=7)
 asks_st = st.lists(st.tuples(st.integers(0, 10), st.integers(1, 5)), min_size=0, max_size=4)
@@ -288,3 +298,32 @@ def test_thresholds_of_a_medium_instance_equal_the_least_winning_values() -> Non
             else:
                 lo = mid
         assert out.charges[me.id] == hi, me
+
+
+def test_the_greedy_scan_keeps_looking_past_many_bids_that_do_not_fit() -> None:
+    """After 16 skipped bids the scans stop early once no later bid can fit (the smallest later
+    size exceeds the units left). A later bid exactly as large as the units left still fits: here
+    bid A takes 5 of 8 units, seventeen 10-unit bids are skipped, and the last bid (3 units)
+    fills the remaining 3. ``j* = 8`` holds A and that bid in every path."""
+    bids = [(500, 5)] + [(500, 10)] * 17 + [(120, 3)]
+    bid_list, ask_list = build(bids, [(1, 5), (1, 9)])
+    for mode in ("fast", "python", "literal"):
+        alloc, winners = _Market(bid_list, ask_list, mode).base()
+        assert alloc == _Alloc(j_star=8, q=1, extra=(18,), best=500 + 120 - 8), mode
+        assert winners == [0], mode  # the 3-unit bid sits on the reduced ask's units 6-8
+    out = clear_dara(bid_list, ask_list)
+    assert out == clear_dara_reference(bid_list, ask_list)
+    assert (out.j_star, out.order, out.assignment) == (8, (0,), {0: {100: 5}})
+
+
+def test_an_accepted_bid_ending_exactly_before_the_reduced_ask_wins() -> None:
+    """Trade reduction removes the ask owning unit j* and every accepted bid with a unit on it:
+    a bid whose last unit is the last one before that ask keeps its trade."""
+    supply = _supply([Ask(100, 1, 3), Ask(101, 2, 4)])  # units 1-3 and 4-7
+    demand = _Demand([9, 8, 5, 4], [1, 1, 2, 1])  # K = 0, 1, 2, 4, 5
+    # accepted: bid 0 (unit 1) then, skipped in, bid 2 (units 2-3) and bid 3 (unit 4)
+    assert _winning_units(_Alloc(j_star=4, q=1, extra=(2, 3), best=0), demand, supply) == (2, 3)
+    # the first two bids (units 1-2) and then bid 3 (unit 3): it ends exactly at the boundary
+    assert _winning_units(_Alloc(j_star=5, q=2, extra=(3,), best=0), demand, supply) == (3, 3)
+    # a regular prefix reaching past the boundary keeps only the bids that end before it
+    assert _winning_units(_Alloc(j_star=5, q=4, extra=(), best=0), demand, supply) == (2, 2)
