@@ -240,3 +240,54 @@ def test_ask_thresholds_with_any_hint_are_the_largest_selling_costs() -> None:
                         if h != a:
                             got = _ask_thresholds(market, a, units, h)
                             assert got == expected, (mode, bids, asks, a, h)
+
+
+class _Lines:
+    """A stand-in for ``_Market`` in ``_bid_threshold``'s interval stage: one bid of value
+    ``value`` whose breakpoints are ``points``; on the interval holding its threshold the best
+    ``w`` is ``max(A + v, B)`` (a line holding the bid against one that does not), and the bid
+    wins exactly from ``threshold`` on.
+
+    No clearing here has produced a threshold strictly inside an interval (about 270,000 winners
+    checked: every one was 0 or a breakpoint), but the search claims to find it there by the
+    line crossing, or by its fallback when the reported ``w`` do not fit two lines (``bent``).
+    A real market cannot be steered into that case, so the search is held to its contract on
+    this oracle."""
+
+    def __init__(self, value: int, points: list[int], threshold: int, a: int, b: int,
+                 bent: bool = False) -> None:
+        self.vals = [value]
+        self.bids = [Bid(0, value, 1)]
+        self.points, self.threshold, self.a, self.b, self.bent = points, threshold, a, b, bent
+        self.calls: list[int] = []
+
+    def bid_breakpoints(self, idx: int) -> list[int]:
+        return list(self.points)
+
+    def bid_eval(self, idx: int, v: int) -> tuple[bool, int, bool]:
+        self.calls.append(v)
+        wins = v >= self.threshold
+        best = -v if self.bent else max(self.a + v, self.b)
+        return wins, best, wins
+
+
+def test_a_threshold_strictly_inside_an_interval_is_found_by_the_crossing_or_the_fallback() -> None:
+    # grid 0, 10, 20, 30 (the value); the bid wins from 25 on: w = max(v, 24), the switch at 24
+    for points in ([10, 20], [10, 20, 30]):
+        market = _Lines(30, points, threshold=25, a=0, b=24)
+        with deadline(10):
+            assert _bid_threshold(market, 0) == 25, points  # type: ignore[arg-type]
+        assert 24 in market.calls and 25 in market.calls  # the crossing, checked both sides
+    # the switch exactly at the interval's right end: it wins there and loses one below
+    market = _Lines(30, [10, 20], threshold=29, a=0, b=29)
+    with deadline(10):
+        assert _bid_threshold(market, 0) == 29  # type: ignore[arg-type]
+    # w that fit no two lines (the switch lands outside the interval): the fallback bisects
+    for threshold in (21, 27, 29):
+        market = _Lines(30, [10, 20], threshold=threshold, a=0, b=0, bent=True)
+        with deadline(10):
+            assert _bid_threshold(market, 0) == threshold  # type: ignore[arg-type]
+    # one value apart: the interval [20, 20] needs no evaluation inside it
+    market = _Lines(21, [10, 20], threshold=21, a=0, b=20)
+    with deadline(10):
+        assert _bid_threshold(market, 0) == 21  # type: ignore[arg-type]
