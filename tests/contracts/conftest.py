@@ -27,6 +27,7 @@ from web3.contract import Contract
 from bridge.chain.deploy import MarketConfig, Mechanism, deploy, deploy_market
 from bridge.chain.tester import TesterChain, make_tester_chain
 from tests.contracts.flow import Driver
+from tests.contracts.posted_price import PP, deploy_pp_market
 
 KEEPER_SECRET = bytes.fromhex("11" * 32)
 KEEPER_PUBKEY = PrivateKey(KEEPER_SECRET).public_key.format(compressed=False)[1:]
@@ -142,3 +143,16 @@ def fixedprice(chain: TesterChain, _deployed: Deployed, accounts: Accounts) -> D
 @pytest.fixture
 def dara(chain: TesterChain, _deployed: Deployed, accounts: Accounts) -> Driver:
     return Driver(chain, _deployed.dara, accounts.keeper, accounts.owner, DIFFICULTY_BITS)
+
+
+@pytest.fixture(scope="module")
+def _pp_market(_session_chain: TesterChain, accounts: Accounts) -> Contract:
+    return deploy_pp_market(_session_chain.w3, accounts)
+
+
+@pytest.fixture
+def pp(_session_chain: TesterChain, _pp_market: Contract, accounts: Accounts) -> Iterator[PP]:
+    """The posted-price test market (:mod:`tests.contracts.posted_price`), reverted after."""
+    snap = _session_chain.snapshot()
+    yield PP(_session_chain, _pp_market, accounts)
+    _session_chain.revert(snap)

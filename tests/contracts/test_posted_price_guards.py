@@ -4,7 +4,7 @@ Found by ``make mutate``: with the guard dropped, or its comparison moved by one
 still passed. Each test here refuses the call just past the guard's bound with the exact custom
 error (name and arguments) and, where there is a bound, takes the call at it. The market, the
 running example (its registrations and proposal ``A``) and the ``pp`` fixture are
-``tests/contracts/test_posted_price_market.py``'s (``PostedPriceMarket.sol:349`` and ``:519``'s
+``tests/contracts/posted_price.py``'s (``PostedPriceMarket.sol:349`` and ``:519``'s
 ``index >= proposals`` moved to ``>`` are equivalent: the index ``proposals`` has no stored hash,
 so the hash check refuses it with the same ``ProposalMismatch``).
 """
@@ -23,8 +23,7 @@ from bridge.chain.posted_price import proposal_to_chain
 from bridge.chain.revert import call_decoded
 from bridge.errors import SettlementRejected
 from bridge.mechanisms.posted_price import Proposal
-from tests.contracts import test_posted_price_market as ppm
-from tests.contracts.test_posted_price_market import (
+from tests.contracts.posted_price import (
     BOND,
     CPU,
     FORFEITED,
@@ -35,10 +34,6 @@ from tests.contracts.test_posted_price_market import (
     A,
     proof,
 )
-
-# The module's fixtures, used here under the same names (one market deployed for this module).
-_pp_market = ppm._pp_market
-pp = ppm.pp
 
 CAP = 8  # the fixture market's maxProposals (and maxRequests, maxNodes)
 # E: t2 on n3, the last request and the last node; disjoint from A, so it books as a part of its
@@ -112,9 +107,7 @@ def test_settlement_refuses_a_part_left_unbalanced_when_the_next_part_begins(pp:
     entry even when part 2 makes up the wei (else one part's participants would pay for
     another's); each part balanced, the book settles."""
     a = pp.acc
-    pp.register()
-    register_end, propose_end, *_ = pp.deadlines()
-    pp.next_block_at(register_end)
+    _, propose_end, *_ = pp.open_proposals()
     pp.propose(A, a.owner)
     pp.propose(E, a.anyone)
     subs = pp.submitted()
@@ -138,9 +131,7 @@ def test_only_booked_participants_answer_after_settlement_and_silence_costs_afte
     proposal closes and a silent participant's deposit is forfeited only once the acceptance
     window has ended: refused at its last second, taken at its end."""
     a = pp.acc
-    pp.register()
-    register_end, propose_end, *_ = pp.deadlines()
-    pp.next_block_at(register_end)
+    _, propose_end, *_ = pp.open_proposals()
     pp.propose(A, a.owner)
     r = pp.round
     assert refused(pp, "acceptRequest", r, 0, sender=a.r1, value=6_000) == (
@@ -190,9 +181,7 @@ def test_a_proof_is_refused_from_another_account_for_a_job_not_open_and_when_inv
     """In a traded part: only the job's node proves it, only a job assigned to it and not yet
     proven, and only with a proof the verifier takes."""
     a = pp.acc
-    pp.register()
-    register_end, propose_end, *_ = pp.deadlines()
-    pp.next_block_at(register_end)
+    _, propose_end, *_ = pp.open_proposals()
     pp.propose(A, a.owner)  # t0 on n0 and n1, t1 on n0
     pp.next_block_at(propose_end)
     pp.send("settle", pp.round, pp.book(), sender=a.keeper)
