@@ -6,7 +6,8 @@ least ``confirmations`` deep are read. The hash of every scanned block is rememb
 caller's :class:`BlockHashes`; before reading on, the reader compares the remembered hash of the
 last scanned block with the chain's. When they differ it walks back to the newest block whose hash
 still matches and reports a :class:`Reorg`: the caller discards what it stored from the blocks
-after that ancestor, and the next poll rescans them.
+after that ancestor, and the next poll rescans them. A reorganisation can also land in the middle
+of a poll; :meth:`LogReader.poll` says how its reads are bracketed so that it is found as well.
 
 Providers cap ``eth_getLogs``: too many results ("query returned more than 10000 results", Infura's
 -32005), too large a response ("log response size exceeded"), too wide a range ("block range is
@@ -327,33 +328,47 @@ class LogReader:
         """Read the next range of confirmed blocks; None when there is nothing new.
 
         The range is ``range.current`` blocks at most, fewer when the provider refuses (the batch
-        then ends at the last block read)."""
-        reorg = self.check_reorg(known)
-        if reorg is not None:
-            return reorg
+        then ends at the last block read).
+
+        The chain may reorganise at any moment of a poll, so the poll brackets its reads: it takes
+        the hash of the range's last block first, then checks the remembered blocks, reads the
+        logs, and takes that hash again. Equal hashes mean the chain up to that block did not
+        change in between, so the remembered blocks the check found on it and the logs read are
+        of one chain; different hashes report a :class:`Reorg` of the range (the next poll's check
+        finds how deep it went). Checking the remembered blocks alone would miss a reorganisation
+        landing just after the check: the range would be read from the new chain and its tip
+        remembered, and the old chain's events already stored would never be found out."""
         last = known.last_scanned()
         from_block = self.start_block if last is None else last + 1
         to_block = min(self.safe_head(), from_block + self.max_range - 1)
-        if to_block < from_block:
-            return None
-        raw_logs, to_block = read_adaptively(self._get_logs, self.range, from_block, to_block,
-                                             self._by_topic)
+        planned = self._chain_hash(to_block) if to_block >= from_block else None
+        reorg = self.check_reorg(known)
+        if reorg is not None:
+            return reorg
+        if planned is None:
+            return None  # nothing new, or the node does not have the block yet
+        raw_logs, end = read_adaptively(self._get_logs, self.range, from_block, to_block,
+                                        self._by_topic)
         events = [e for e in (self.decode(dict(r)) for r in raw_logs) if e is not None]
-        hashes: dict[int, str] = {}
-        for e in events:
-            hashes[e.block_number] = e.block_hash
-        # Remember the range's last block (the reorg check starts there) and every block with
-        # events; a log whose block hash differs from a fresh lookup means the range was read
-        # while the chain moved: report it as a reorg to be rescanned.
-        tip_hash = self._chain_hash(to_block)
-        if tip_hash is None:
-            return None
-        hashes[to_block] = tip_hash
-        for number, h in list(hashes.items()):
-            if number != to_block and self._chain_hash(number) != h:
-                return Reorg(ancestor=from_block - 1, depth=to_block - from_block + 1)
-        return Batch(from_block=from_block, to_block=to_block, events=events,
-                     block_hashes=hashes)
+        tip_hash = planned if end == to_block else self._chain_hash(end)
+        again = self._chain_hash(to_block)
+        if tip_hash is None or again is None:
+            return None  # the node cannot return a block now: the next poll reads the range again
+        moved = Reorg(ancestor=from_block - 1, depth=to_block - from_block + 1)
+        if again != planned:
+            return moved
+        # Remember the last block read (the reorg check starts there) and every block with
+        # events. A log whose block hash is not the chain's was served from another view of
+        # the chain (a load-balanced provider): the range is rescanned.
+        hashes = {e.block_number: e.block_hash for e in events}
+        for number, h in hashes.items():
+            now = tip_hash if number == end else self._chain_hash(number)
+            if now is None:
+                return None
+            if now != h:
+                return moved
+        hashes[end] = tip_hash
+        return Batch(from_block=from_block, to_block=end, events=events, block_hashes=hashes)
 
 
 LOG_RANGE = 5_000

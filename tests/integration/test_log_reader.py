@@ -1,4 +1,5 @@
-"""The log readers against a provider that refuses large ``eth_getLogs`` answers.
+"""The log readers against a provider that refuses large ``eth_getLogs`` answers, and against a
+chain that reorganises in the middle of a poll.
 
 An eth-tester chain is served over HTTP (:class:`~bridge.chain.rpcserver.RpcServer`); a
 :class:`LimitingProxy` in front of it forwards every JSON-RPC request and answers an
@@ -8,7 +9,9 @@ EVM code emitting, in one transaction, any list of ``Ping(uint256)`` / ``Pong(ui
 one block can hold more logs than the proxy allows, of one event or of both.
 
 The proxy answers at most ``budget`` ``eth_getLogs`` requests and then a non-refusal error, so a
-reader that retried a refused range forever fails quickly instead of hanging.
+reader that retried a refused range forever fails quickly instead of hanging. Its ``before`` hook
+runs before it forwards a request: the reorganisation tests replace blocks there (an eth-tester
+snapshot reverted and other blocks mined at the same heights), between any two requests of a poll.
 """
 
 from __future__ import annotations
@@ -17,7 +20,8 @@ import json
 import threading
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import SimpleNamespace
@@ -29,7 +33,15 @@ from hexbytes import HexBytes
 from web3 import HTTPProvider, Web3
 from web3.exceptions import Web3RPCError
 
-from bridge.chain.logs import Batch, LogLimitError, LogReader, event_logs, is_range_refusal
+from bridge.chain.logs import (
+    Batch,
+    LogLimitError,
+    LogReader,
+    RememberedBlocks,
+    Reorg,
+    event_logs,
+    is_range_refusal,
+)
 from bridge.chain.rpcserver import RpcServer
 from bridge.chain.tester import TesterChain, make_tester_chain
 from bridge.errors import ChainError
@@ -71,6 +83,11 @@ class LimitingProxy:
         self.requests: list[tuple[int, int, tuple[str, ...]]] = []
         """Every ``eth_getLogs`` seen: (fromBlock, toBlock, topics)."""
         self.refused: list[tuple[int, int, tuple[str, ...]]] = []
+        self.before: Callable[[dict[str, Any]], None] | None = None
+        """Called with every request before it is forwarded or answered."""
+        self.logs_upstream: str | None = None
+        """Where ``eth_getLogs`` goes instead of ``upstream``: a provider whose log index sits on
+        another node (and another fork) than the one answering for blocks."""
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -96,14 +113,16 @@ class LimitingProxy:
         threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05},
                          daemon=True, name="limiting-proxy").start()
 
-    def forward(self, request: dict[str, Any]) -> dict[str, Any]:
-        req = urllib.request.Request(self.upstream, data=json.dumps(request).encode(),
+    def forward(self, request: dict[str, Any], upstream: str | None = None) -> dict[str, Any]:
+        req = urllib.request.Request(upstream or self.upstream, data=json.dumps(request).encode(),
                                      headers={"Content-Type": "application/json"})
         with urllib.request.urlopen(req, timeout=10) as r:
             reply: dict[str, Any] = json.loads(r.read())
         return reply
 
     def handle(self, request: dict[str, Any]) -> dict[str, Any]:
+        if self.before is not None:
+            self.before(request)
         if request.get("method") != "eth_getLogs":
             return self.forward(request)
         query = request["params"][0]
@@ -116,7 +135,7 @@ class LimitingProxy:
                     "error": {"code": -32603, "message": "proxy: eth_getLogs budget exhausted"}}
         if self.error is not None:
             return {"jsonrpc": "2.0", "id": rid, "error": self.error}
-        reply = self.forward(request)
+        reply = self.forward(request, self.logs_upstream)
         if len(reply.get("result") or ()) > self.max_logs:
             self.refused.append(seen)
             return {"jsonrpc": "2.0", "id": rid, "error": REFUSAL}
@@ -157,20 +176,33 @@ class Scene:
             self.chain.tester.mine_blocks(blocks)
 
 
-@pytest.fixture
-def scene() -> Iterator[Scene]:
+@contextmanager
+def ping_scene() -> Iterator[Scene]:
+    """A fresh chain with the Ping/Pong contract, served through a :class:`LimitingProxy`."""
     chain = make_tester_chain(accounts=2)
     server = RpcServer(chain).start()
     proxy = LimitingProxy(server.url)
+    try:
+        yield _deploy(chain, proxy)
+    finally:
+        proxy.stop()
+        server.stop()
+
+
+def _deploy(chain: TesterChain, proxy: LimitingProxy) -> Scene:
+    """The Ping/Pong contract on ``chain`` (at the same address on every fresh chain)."""
     tx = chain.w3.eth.send_transaction({"from": chain.accounts[0], "data": HexBytes(INIT),
                                         "gas": 1_000_000})
     receipt = chain.w3.eth.get_transaction_receipt(tx)
     assert bytes(chain.w3.eth.get_code(receipt["contractAddress"])) == RUNTIME
     w3 = Web3(HTTPProvider(proxy.url, request_kwargs={"timeout": 10}))
-    yield Scene(chain, proxy, w3, str(receipt["contractAddress"]),
-                int(receipt["blockNumber"]))
-    proxy.stop()
-    server.stop()
+    return Scene(chain, proxy, w3, str(receipt["contractAddress"]), int(receipt["blockNumber"]))
+
+
+@pytest.fixture
+def scene() -> Iterator[Scene]:
+    with ping_scene() as s:
+        yield s
 
 
 class MemoryHashes:
@@ -344,3 +376,126 @@ def test_is_range_refusal_recognises_provider_messages(message: str, code: int,
     exc = Web3RPCError(repr(error), rpc_response={"jsonrpc": "2.0", "id": 1, "error": error})
     assert is_range_refusal(exc) is refusal
     assert is_range_refusal(ConnectionRefusedError("connection refused")) is False
+
+
+# ------------------------------------------------------------------- reorganisation mid-poll
+def _chain_logs(scene: Scene) -> list[tuple[int, str, int]]:
+    """(block, event, value) of every log the chain holds now, read from the node directly."""
+    names = {HexBytes(t): n for n, t in TOPIC.items()}
+    raw = scene.chain.w3.eth.get_logs({"address": scene.address, "fromBlock": scene.deploy_block,
+                                       "toBlock": "latest"})
+    return [(int(r["blockNumber"]), names[HexBytes(r["topics"][0])],
+             int.from_bytes(r["data"], "big")) for r in raw]
+
+
+def _read_through_reorgs(reader: LogReader, known: RememberedBlocks,
+                         held: list[tuple[int, str, int]]) -> int:
+    """Poll until caught up as the keeper does: keep each batch, drop what a reorg discards.
+    Returns the number of reorganisations reported."""
+    reorgs = 0
+    for _ in range(40):
+        result = reader.poll(known)
+        if result is None:
+            return reorgs
+        if isinstance(result, Reorg):
+            reorgs += 1
+            held[:] = [h for h in held if h[0] <= result.ancestor]
+            known.rewind(result.ancestor)
+            continue
+        held.extend((e.block_number, e.name, int(e.args["value"])) for e in result.events)
+        known.record(result)
+    raise AssertionError("not caught up after 40 polls")
+
+
+def _reorg_before_request(n: int, deep: bool) -> bool:
+    """Catch up, add a range, then replace blocks just before the ``n``-th request (from 0) of
+    the reader's polls and poll until caught up; False if the polls made ``n`` requests or fewer.
+
+    The new blocks start at a fork point below the last scanned block (``deep``) or just after
+    it, hold an event in their first block and another below the old head, and end two blocks
+    above the old head."""
+    with ping_scene() as scene:
+        scene.emit(("Ping", 1))
+        scene.mine(2)
+        fork = scene.chain.snapshot()
+        scene.emit(("Ping", 2))
+        scene.mine(2)
+        reader = LogReader(scene.w3, scene.address, ABI, start_block=scene.deploy_block,
+                           max_range=MAX_RANGE)
+        known = RememberedBlocks()
+        held: list[tuple[int, str, int]] = []
+        assert _read_through_reorgs(reader, known, held) == 0
+        if not deep:
+            fork = scene.chain.snapshot()
+        scene.emit(("Ping", 3))
+        scene.mine(3)
+        head = int(scene.chain.w3.eth.block_number)
+        requests: list[str] = []
+
+        def reorg_before_the_nth(request: dict[str, Any]) -> None:
+            requests.append(request["method"])
+            if len(requests) == n + 1:
+                scene.chain.revert(fork)
+                scene.emit(("Pong", 9))
+                scene.mine(head - 2 - int(scene.chain.w3.eth.block_number))
+                assert scene.emit(("Pong", 10)) == head - 1
+                scene.mine(3)
+
+        scene.proxy.before = reorg_before_the_nth
+        reorgs = _read_through_reorgs(reader, known, held)
+        if len(requests) <= n:
+            return False
+        where = (n, requests[:n + 1])
+        assert int(scene.chain.w3.eth.block_number) == head + 2, where  # the reorg happened
+        assert held == _chain_logs(scene), where
+        assert [(name, v) for _, name, v in held if name == "Pong"] == [("Pong", 9), ("Pong", 10)]
+        for number, h in known.remembered_blocks():
+            assert h == HexBytes(scene.chain.w3.eth.get_block(number)["hash"]).to_0x_hex(), where
+        assert reorgs >= 1 or not deep, where
+        return True
+
+
+@pytest.mark.parametrize("deep", [True, False], ids=["below-the-last-scanned", "in-the-range"])
+def test_a_reorg_between_any_two_requests_of_a_poll_leaves_exactly_the_chains_logs(
+        deep: bool) -> None:
+    """Blocks already read are replaced (``deep``), or only blocks of the range being read, just
+    before the n-th request of a poll, for every n: once the reader has caught up, what it holds
+    is what the chain holds, and every block hash it remembers is the chain's."""
+    n = 0
+    while _reorg_before_request(n, deep):
+        n += 1
+    assert n > 5  # every request of the polls was tried
+
+
+def test_logs_served_from_another_fork_are_never_taken() -> None:
+    """A provider answering ``eth_getLogs`` from a node on another fork than the one answering
+    for blocks: the reader reports each range it reads as reorganised and keeps nothing from the
+    other fork; once the logs come from the right node, it holds exactly the chain's."""
+    other = make_tester_chain(accounts=2)
+    other_server = RpcServer(other).start()
+    try:
+        with ping_scene() as scene:
+            elsewhere = _deploy(other, scene.proxy)
+            assert elsewhere.address == scene.address
+            for chain, value in ((scene.chain, 1), (other, 2)):
+                chain.w3.eth.send_transaction({
+                    "from": chain.accounts[0], "to": scene.address, "gas": 1_000_000,
+                    "data": HexBytes(TOPIC["Ping"] + value.to_bytes(32, "big"))})
+            scene.mine(2)
+            with other.lock:
+                other.tester.mine_blocks(2)
+            scene.proxy.logs_upstream = other_server.url
+            reader = LogReader(scene.w3, scene.address, ABI, start_block=scene.deploy_block,
+                               max_range=MAX_RANGE)
+            known = RememberedBlocks()
+            for _ in range(3):
+                assert reader.poll(known) == Reorg(ancestor=scene.deploy_block - 1,
+                                                   depth=scene.chain.w3.eth.block_number
+                                                   - scene.deploy_block + 1)
+            assert known.last_scanned() is None
+            scene.proxy.logs_upstream = None
+            held: list[tuple[int, str, int]] = []
+            assert _read_through_reorgs(reader, known, held) == 0
+            assert held == _chain_logs(scene) == [(scene.deploy_block + 1, "Ping", 1)]
+    finally:
+        other_server.stop()
