@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import re
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -47,16 +47,12 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-class RpcServer:
-    """Serves ``chain`` on ``host:port`` (0: any free port) until :meth:`stop`."""
+class JsonRpcEndpoint:
+    """``POST /`` JSON-RPC 2.0 over HTTP on ``host:port`` (0: any free port), each request object
+    (single or in a batch) answered by ``handle``; CORS as anvil does. Serves until :meth:`stop`."""
 
-    def __init__(self, chain: TesterChain, host: str = "127.0.0.1", port: int = 0) -> None:
-        self.chain = chain
-        self.lock = chain.lock
-        self.offset = 0
-        self._stopping = threading.Event()
-        outer = self
-
+    def __init__(self, handle: Callable[[dict[str, Any]], dict[str, Any]], name: str,
+                 host: str = "127.0.0.1", port: int = 0) -> None:
         class Handler(BaseHTTPRequestHandler):
             def _cors(self) -> None:
                 # a page on another origin (the web app, a dapp on localhost) may call the node,
@@ -79,13 +75,11 @@ class RpcServer:
                 try:
                     request = json.loads(self.rfile.read(length))
                 except json.JSONDecodeError:
-                    body = {"jsonrpc": "2.0", "id": None,
-                            "error": {"code": -32700, "message": "parse error"}}
+                    body: Any = {"jsonrpc": "2.0", "id": None,
+                                 "error": {"code": -32700, "message": "parse error"}}
                 else:
-                    if isinstance(request, list):
-                        body = [outer.handle(r) for r in request]  # type: ignore[assignment]
-                    else:
-                        body = outer.handle(request)
+                    body = ([handle(r) for r in request] if isinstance(request, list)
+                            else handle(request))
                 raw = json.dumps(body).encode()
                 self.send_response(200)
                 self._cors()
@@ -101,12 +95,35 @@ class RpcServer:
         self.host = host
         self.port = int(self.server.server_address[1])
         self.url = f"http://{host}:{self.port}"
-        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True,
-                                        name="eth-tester-rpc")
+        # stop() waits for the serving loop to look up: every 50 ms, not the default 0.5 s
+        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True, name=name,
+                                        kwargs={"poll_interval": 0.05})
+
+    def start(self) -> JsonRpcEndpoint:
+        """Start serving; returns self."""
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and close the socket."""
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class RpcServer:
+    """Serves ``chain`` on ``host:port`` (0: any free port) until :meth:`stop`."""
+
+    def __init__(self, chain: TesterChain, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.chain = chain
+        self.lock = chain.lock
+        self.offset = 0
+        self._stopping = threading.Event()
+        self.endpoint = JsonRpcEndpoint(self.handle, "eth-tester-rpc", host, port)
+        self.host, self.port, self.url = host, self.endpoint.port, self.endpoint.url
 
     def start(self) -> RpcServer:
         """Start serving; returns self."""
-        self._thread.start()
+        self.endpoint.start()
         return self
 
     def follow_wall_clock(self, interval: float = 1.0) -> None:
@@ -127,8 +144,7 @@ class RpcServer:
     def stop(self) -> None:
         """Stop serving and close the socket."""
         self._stopping.set()
-        self.server.shutdown()
-        self.server.server_close()
+        self.endpoint.stop()
 
     def handle(self, request: dict[str, Any]) -> dict[str, Any]:
         """One JSON-RPC request to its response object."""

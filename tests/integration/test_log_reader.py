@@ -17,13 +17,11 @@ snapshot reverted and other blocks mined at the same heights), between any two r
 from __future__ import annotations
 
 import json
-import threading
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import SimpleNamespace
 from typing import Any
 
@@ -42,7 +40,7 @@ from bridge.chain.logs import (
     event_logs,
     is_range_refusal,
 )
-from bridge.chain.rpcserver import RpcServer
+from bridge.chain.rpcserver import JsonRpcEndpoint, RpcServer
 from bridge.chain.tester import TesterChain, make_tester_chain
 from bridge.errors import ChainError
 
@@ -88,30 +86,8 @@ class LimitingProxy:
         self.logs_upstream: str | None = None
         """Where ``eth_getLogs`` goes instead of ``upstream``: a provider whose log index sits on
         another node (and another fork) than the one answering for blocks."""
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-                request = json.loads(body)
-                if isinstance(request, list):
-                    reply: Any = [outer.handle(r) for r in request]
-                else:
-                    reply = outer.handle(request)
-                raw = json.dumps(reply).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(raw)))
-                self.end_headers()
-                self.wfile.write(raw)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                return
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05},
-                         daemon=True, name="limiting-proxy").start()
+        self.endpoint = JsonRpcEndpoint(self.handle, "limiting-proxy").start()
+        self.url = self.endpoint.url
 
     def forward(self, request: dict[str, Any], upstream: str | None = None) -> dict[str, Any]:
         req = urllib.request.Request(upstream or self.upstream, data=json.dumps(request).encode(),
@@ -146,8 +122,7 @@ class LimitingProxy:
         return [to - frm + 1 for frm, to, _ in self.requests]
 
     def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self.endpoint.stop()
 
 
 @dataclass
@@ -205,25 +180,7 @@ def scene() -> Iterator[Scene]:
         yield s
 
 
-class MemoryHashes:
-    """The keeper's block-hash store, in memory."""
-
-    def __init__(self) -> None:
-        self.hashes: dict[int, str] = {}
-        self.last: int | None = None
-
-    def last_scanned(self) -> int | None:
-        return self.last
-
-    def remembered_blocks(self) -> list[tuple[int, str]]:
-        return sorted(self.hashes.items(), reverse=True)
-
-    def record(self, batch: Batch) -> None:
-        self.hashes.update(batch.block_hashes)
-        self.last = batch.to_block
-
-
-def read_all(reader: LogReader, known: MemoryHashes, scene: Scene,
+def read_all(reader: LogReader, known: RememberedBlocks, scene: Scene,
              spans: list[int]) -> list[Batch]:
     """Poll until caught up (40 polls at most), checking each batch; ``spans`` gets the
     reader's range after each poll."""
@@ -233,8 +190,8 @@ def read_all(reader: LogReader, known: MemoryHashes, scene: Scene,
         if result is None:
             return batches
         assert isinstance(result, Batch), result
-        expected_from = reader.start_block if known.last is None else known.last + 1
-        assert result.from_block == expected_from
+        last = known.last_scanned()
+        assert result.from_block == (reader.start_block if last is None else last + 1)
         tip = scene.chain.w3.eth.get_block(result.to_block)["hash"]
         assert result.block_hashes[result.to_block] == HexBytes(tip).to_0x_hex()
         known.record(result)
@@ -253,7 +210,7 @@ def test_reader_halves_splits_one_block_by_event_and_grows_back(scene: Scene) ->
     scene.emit(("Ping", 400), ("Ping", 401))
     reader = LogReader(scene.w3, scene.address, ABI, start_block=scene.deploy_block,
                        max_range=MAX_RANGE)
-    known = MemoryHashes()
+    known = RememberedBlocks()
     spans: list[int] = []
 
     started = time.monotonic()
@@ -265,7 +222,7 @@ def test_reader_halves_splits_one_block_by_event_and_grows_back(scene: Scene) ->
     assert len({e.key for e in events}) == len(events)
     assert [(e.block_number, e.log_index) for e in events] == sorted(
         (e.block_number, e.log_index) for e in events)
-    assert known.last == scene.chain.w3.eth.block_number
+    assert known.last_scanned() == scene.chain.w3.eth.block_number
     # refused, halved to one block, the flooded block read one event at a time …
     assert (flooded, flooded, ()) in scene.proxy.refused
     by_topic = {r[2] for r in scene.proxy.requests if r[:2] == (flooded, flooded) and r[2]}
@@ -286,13 +243,13 @@ def test_one_event_of_one_block_over_the_limit_is_a_clear_error(scene: Scene) ->
     flooded = scene.emit(*[("Ping", i) for i in range(MAX_LOGS + 1)])
     reader = LogReader(scene.w3, scene.address, ABI, start_block=scene.deploy_block,
                        max_range=MAX_RANGE)
-    known = MemoryHashes()
+    known = RememberedBlocks()
     with pytest.raises(LogLimitError) as info:
         for _ in range(10):  # the blocks before the flooded one are read, then it fails
             result = reader.poll(known)
             assert isinstance(result, Batch), result
             known.record(result)
-    assert known.last == flooded - 1
+    assert known.last_scanned() == flooded - 1
     message = str(info.value)
     assert isinstance(info.value, ChainError)
     assert "\n" not in message
@@ -316,7 +273,7 @@ def test_other_errors_propagate_unchanged(scene: Scene, error: dict[str, Any]) -
     reader = LogReader(scene.w3, scene.address, ABI, start_block=scene.deploy_block,
                        max_range=MAX_RANGE)
     with pytest.raises(Web3RPCError) as info:
-        reader.poll(MemoryHashes())
+        reader.poll(RememberedBlocks())
     assert error["message"] in str(info.value)
     assert not is_range_refusal(info.value)
     assert len(scene.proxy.requests) == 1 and reader.range.current == MAX_RANGE

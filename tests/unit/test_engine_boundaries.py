@@ -157,25 +157,21 @@ OPT_ASKS = [Ask(10, 1, 2), Ask(11, 3, 2)]
 OPT_CELLS = 12
 
 
-def test_optimum_uses_the_dp_at_exactly_the_cell_limit(monkeypatch: pytest.MonkeyPatch) -> None:
-    def no_milp(*args: Any, **kwargs: Any) -> Optimum:
-        raise AssertionError("HiGHS used at the DP cell limit")
-
-    monkeypatch.setattr(optimum_module, "DP_CELL_LIMIT", OPT_CELLS)
-    monkeypatch.setattr(optimum_module, "optimum_milp", no_milp)
-    got = optimum(OPT_BIDS, OPT_ASKS)
-    assert got == optimum_dp(OPT_BIDS, OPT_ASKS)
-    assert got == Optimum(11, frozenset({0, 1}), {10: 2, 11: 1})
-
-
-def test_optimum_uses_highs_one_cell_over_the_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize(("limit", "milp_calls"), [(OPT_CELLS, 0), (OPT_CELLS - 1, 1)],
+                         ids=["at-the-limit-the-dp", "one-cell-over-highs"])
+def test_optimum_uses_the_dp_up_to_exactly_the_cell_limit_then_highs(
+        monkeypatch: pytest.MonkeyPatch, limit: int, milp_calls: int) -> None:
+    """Both solvers find the optimum, so the route shows only in which one ran: HiGHS is
+    watched (and still solves) rather than replaced."""
     calls: list[int] = []
+    real_milp = optimum_module.optimum_milp
 
-    def spy_milp(bids: Any, asks: Any, **kwargs: Any) -> Optimum:
+    def watched_milp(bids: Any, asks: Any, **kwargs: Any) -> Optimum:
         calls.append(len(bids))
-        return Optimum(-1)
+        return real_milp(bids, asks, **kwargs)
 
-    monkeypatch.setattr(optimum_module, "DP_CELL_LIMIT", OPT_CELLS - 1)
-    monkeypatch.setattr(optimum_module, "optimum_milp", spy_milp)
-    assert optimum(OPT_BIDS, OPT_ASKS) == Optimum(-1)
-    assert calls == [3]
+    monkeypatch.setattr(optimum_module, "DP_CELL_LIMIT", limit)
+    monkeypatch.setattr(optimum_module, "optimum_milp", watched_milp)
+    got = optimum(OPT_BIDS, OPT_ASKS)
+    assert calls == [3] * milp_calls
+    assert got == Optimum(11, frozenset({0, 1}), {10: 2, 11: 1}) == optimum_dp(OPT_BIDS, OPT_ASKS)
